@@ -1,0 +1,288 @@
+/* cli.c - p2pchat's command line.
+ *
+ *   p2pchat [-c FILE] [--set SECTION.KEY=VALUE]... [peer|relay] [MODE FLAGS]
+ *
+ * The mode picks a built-in configuration; -c FILE replaces it. Mode flags
+ * and --set are applied on top, so flags always override the file. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "p2p/error.h"
+#include "p2p/multiaddr.h"
+
+static const struct p2p_conf_key chat_keys[] = {
+    { "room", P2P_CONF_STR, "libp2p-chat", 0, 0, NULL, "chat room (gossipsub topic) to join" },
+    P2P_CONF_KEYS_END
+};
+
+static const struct p2p_conf_key relay_keys[] = {
+    { "port", P2P_CONF_INT, "4001", 0, 65535, NULL, "TCP port the relay listens on (0 = any)" },
+    { "ipv6", P2P_CONF_BOOL, "false", 0, 0, NULL, "listen on IPv6 (::) instead of IPv4 (0.0.0.0)" },
+    P2P_CONF_KEYS_END
+};
+
+const struct p2p_app_schema p2pchat_apps[] = {
+    { "chat", chat_keys },
+    { "relay", relay_keys },
+    { NULL, NULL },
+};
+
+/* Built-in configurations: what `p2pchat peer` and `p2pchat relay` run
+ * without -c. Plugins are added here as they land. */
+#define CONNECTION_PLUGINS \
+    "[plugin transport-tcp]\n" \
+    "[plugin noise]\n" \
+    "[plugin yamux]\n"
+
+static const char peer_ini[] =
+    "[host]\n"
+    "listen = /ip4/0.0.0.0/tcp/0, /ip6/::/tcp/0\n"
+    CONNECTION_PLUGINS
+    "[app chat]\n"
+    "room = libp2p-chat\n";
+
+static const char relay_ini[] =
+    "[host]\n"
+    "secret_key_seed = 0\n"
+    CONNECTION_PLUGINS
+    "[app relay]\n"
+    "port = 4001\n";
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "Usage: p2pchat [-c FILE] [--set SECTION.KEY=VALUE]... [peer|relay] [FLAGS]\n"
+        "\n"
+        "Modes:\n"
+        "  peer              a chat peer (default)\n"
+        "  relay             a relay server\n"
+        "Run 'p2pchat peer --help' or 'p2pchat relay --help' for the flags of a mode.\n"
+        "\n"
+        "Options:\n"
+        "  -c, --config FILE     use FILE instead of the mode's built-in configuration\n"
+        "      --set S.K=V       override one config key, e.g. --set host.log=debug,\n"
+        "                        --set plugin.kad.mode=server (repeatable)\n"
+        "      --help-config     print every configuration key with its default\n"
+        "  -h, --help            this help\n"
+        "  -V, --version         print the version\n"
+        "\n"
+        "Environment: P2P_LOG=info,yamux=trace sets log levels per module;\n"
+        "P2P_PLUGIN_PATH=DIR:DIR adds plugin directories.\n"
+        "Exit codes: 0 ok, 1 runtime failure, 64 bad usage, 78 bad configuration.\n");
+}
+
+static void usage_peer(FILE *f)
+{
+    fprintf(f,
+        "Usage: p2pchat [-c FILE] peer [--listen MADDR]... [--room NAME]\n"
+        "\n"
+        "  -l, --listen MADDR    listen address (repeatable; default /ip4/0.0.0.0/tcp/0 and /ip6/::/tcp/0)\n"
+        "  -c, --room NAME       chat room to join (default libp2p-chat)\n"
+        "  -h, --help            this help\n");
+}
+
+static void usage_relay(FILE *f)
+{
+    fprintf(f,
+        "Usage: p2pchat [-c FILE] relay [--port PORT] [--ipv6] [--secret-key-seed N]\n"
+        "\n"
+        "  -p, --port PORT           TCP port to listen on (default 4001; 0 picks one)\n"
+        "      --ipv6                listen on :: instead of 0.0.0.0\n"
+        "      --secret-key-seed N   deterministic identity from N (0-255, default 0),\n"
+        "                            the same PeerId as rust-libp2p's relay-server example\n"
+        "  -h, --help                this help\n");
+}
+
+static int set_or_fail(struct p2pchat_opts *o, const char *section, const char *key, const char *value)
+{
+    char err[512];
+    if (p2p_conf_set(o->conf, section, key, value, err, sizeof err) != 0) {
+        fprintf(stderr, "p2pchat: %s\n", err);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+static int parse_peer(int argc, char **argv, struct p2pchat_opts *o)
+{
+    static const struct option longopts[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "room", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    char listen[4096] = "";
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+l:c:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'l': {
+            p2p_multiaddr ma;
+            char why[256];
+            if (p2p_maddr_parse(&ma, optarg, why, sizeof why) != 0) {
+                fprintf(stderr, "p2pchat peer: --listen '%s' is not a multiaddr (%s); "
+                        "try for example --listen /ip4/0.0.0.0/tcp/4001\n", optarg, why);
+                return EXIT_USAGE;
+            }
+            size_t l = strlen(listen);
+            if (l + strlen(optarg) + 3 >= sizeof listen) {
+                fprintf(stderr, "p2pchat peer: too many --listen addresses\n");
+                return EXIT_USAGE;
+            }
+            snprintf(listen + l, sizeof listen - l, "%s%s", l ? ", " : "", optarg);
+            break;
+        }
+        case 'c': {
+            int rc = set_or_fail(o, "app chat", "room", optarg);
+            if (rc >= 0) return rc;
+            break;
+        }
+        case 'h': usage_peer(stdout); return EXIT_OK;
+        default:
+            fprintf(stderr, "Run 'p2pchat peer --help' for the flags of this mode.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "p2pchat peer: unexpected argument '%s'; run 'p2pchat peer --help'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    if (listen[0]) return set_or_fail(o, "host", "listen", listen);
+    return -1;
+}
+
+static int parse_relay(int argc, char **argv, struct p2pchat_opts *o)
+{
+    static const struct option longopts[] = {
+        { "port", required_argument, NULL, 'p' },
+        { "ipv6", no_argument, NULL, '6' },
+        { "secret-key-seed", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c, rc;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+p:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'p': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || v < 0 || v > 65535) {
+                fprintf(stderr, "p2pchat relay: --port '%s' is not a port; expected a number from 0 to 65535\n", optarg);
+                return EXIT_USAGE;
+            }
+            if ((rc = set_or_fail(o, "app relay", "port", optarg)) >= 0) return rc;
+            break;
+        }
+        case '6':
+            if ((rc = set_or_fail(o, "app relay", "ipv6", "true")) >= 0) return rc;
+            break;
+        case 's': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || v < 0 || v > 255) {
+                fprintf(stderr, "p2pchat relay: --secret-key-seed '%s' is not valid; expected a number from 0 to 255\n", optarg);
+                return EXIT_USAGE;
+            }
+            if ((rc = set_or_fail(o, "host", "secret_key_seed", optarg)) >= 0) return rc;
+            break;
+        }
+        case 'h': usage_relay(stdout); return EXIT_OK;
+        default:
+            fprintf(stderr, "Run 'p2pchat relay --help' for the flags of this mode.\n");
+            return EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "p2pchat relay: unexpected argument '%s'; run 'p2pchat relay --help'\n", argv[optind]);
+        return EXIT_USAGE;
+    }
+    return -1;
+}
+
+int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "set", required_argument, NULL, 'S' },
+        { "help-config", no_argument, NULL, 'H' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *sets[64];
+    size_t nsets = 0;
+    int c;
+    memset(o, 0, sizeof *o);
+    opterr = 1;
+    /* '+': stop at the first non-option (the mode); its flags follow. */
+    while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'c': o->config_file = optarg; break;
+        case 'S':
+            if (nsets == sizeof sets / sizeof *sets) {
+                fprintf(stderr, "p2pchat: too many --set options\n");
+                return EXIT_USAGE;
+            }
+            sets[nsets++] = optarg;
+            break;
+        case 'H': o->help_config = true; break;
+        case 'h': usage(stdout); return EXIT_OK;
+        case 'V': printf("p2pchat %s (libp2pcore %s)\n", P2PCHAT_VERSION, p2p_version()); return EXIT_OK;
+        default:
+            fprintf(stderr, "Run 'p2pchat --help' for usage.\n");
+            return EXIT_USAGE;
+        }
+    }
+    int rest = optind;
+    if (rest < argc) {
+        if (!strcmp(argv[rest], "peer")) o->mode = MODE_PEER;
+        else if (!strcmp(argv[rest], "relay")) o->mode = MODE_RELAY;
+        else {
+            fprintf(stderr, "p2pchat: unknown mode '%s'; expected 'peer' or 'relay' (run 'p2pchat --help')\n", argv[rest]);
+            return EXIT_USAGE;
+        }
+    }
+
+    char err[1024];
+    if (o->config_file) {
+        o->conf = p2p_conf_load_file(o->config_file, err, sizeof err);
+        if (!o->conf) {
+            fprintf(stderr, "p2pchat: %s\n", err);
+            return EXIT_CONFIG;
+        }
+        if (o->mode == MODE_NONE)
+            o->mode = p2p_conf_find(o->conf, "app relay") ? MODE_RELAY : MODE_PEER;
+    } else {
+        if (o->mode == MODE_NONE) o->mode = MODE_PEER;
+        o->conf = p2p_conf_load_string(o->mode == MODE_RELAY ? relay_ini : peer_ini,
+                                       o->mode == MODE_RELAY ? "(built-in relay config)" : "(built-in peer config)",
+                                       err, sizeof err);
+        if (!o->conf) {
+            fprintf(stderr, "p2pchat: internal error in the built-in config: %s\n", err);
+            return EXIT_RUNTIME;
+        }
+    }
+    int rc = -1;
+    if (rest < argc) {
+        rc = o->mode == MODE_RELAY ? parse_relay(argc - rest, argv + rest, o)
+                                   : parse_peer(argc - rest, argv + rest, o);
+    }
+    for (size_t i = 0; rc < 0 && i < nsets; i++) {
+        if (p2p_conf_set_arg(o->conf, sets[i], err, sizeof err) != 0) {
+            fprintf(stderr, "p2pchat: --set %s: %s\n", sets[i], err);
+            rc = EXIT_USAGE;
+        }
+    }
+    if (rc >= 0) {
+        p2p_conf_free(o->conf);
+        o->conf = NULL;
+    }
+    return rc;
+}

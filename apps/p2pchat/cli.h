@@ -1,0 +1,33 @@
+/* cli.h - p2pchat command line: modes, flags, exit codes. */
+#ifndef P2PCHAT_CLI_H
+#define P2PCHAT_CLI_H
+
+#include <stdbool.h>
+#include "p2p/config.h"
+#include "p2p/host.h"
+
+/* Exit codes (sysexits.h values, so scripts can tell them apart). */
+enum {
+    EXIT_OK = 0,
+    EXIT_RUNTIME = 1,   /* failure while running: plugin start, I/O */
+    EXIT_USAGE = 64,    /* bad command line */
+    EXIT_CONFIG = 78    /* bad configuration file or value */
+};
+
+enum p2pchat_mode { MODE_NONE = 0, MODE_PEER, MODE_RELAY };
+
+struct p2pchat_opts {
+    enum p2pchat_mode mode;
+    const char *config_file;   /* -c FILE, or NULL for the built-in config */
+    p2p_conf *conf;            /* the loaded configuration, overrides applied */
+    bool help_config;
+};
+
+/* The [app NAME] schemas this program accepts. */
+extern const struct p2p_app_schema p2pchat_apps[];
+
+/* Parse argv. Returns -1 to continue with *o filled, or an exit code (after
+ * printing help, version or an error message). */
+int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o);
+
+#endif

@@ -1,0 +1,138 @@
+/* main.c - p2pchat: load the configuration, run a host until SIGINT or
+ * SIGTERM, shut down cleanly. The mode (peer or relay) picks the
+ * front-end; both are the same host with different plugins. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "p2p/p2p.h"
+
+struct app {
+    p2p_host *host;
+    uv_signal_t sigint, sigterm;
+    int signals;
+};
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct app *a = s->data;
+    if (a->signals++) {
+        fprintf(stderr, "p2pchat: second signal, exiting immediately\n");
+        _exit(EXIT_RUNTIME);
+    }
+    p2p_log_info("p2pchat", "received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    p2p_host_stop(a->host);
+    uv_close((uv_handle_t *)&a->sigint, NULL);
+    uv_close((uv_handle_t *)&a->sigterm, NULL);
+}
+
+/* Relay mode: --port/--ipv6 become the listen address unless the
+ * configuration names listen addresses itself. */
+static int relay_listen(p2p_conf *conf)
+{
+    char err[512];
+    p2p_conf_section *rs = p2p_conf_find(conf, "app relay");
+    p2p_conf_section *hs = p2p_conf_find(conf, "host");
+    if (!rs) return 0;
+    for (const struct p2p_app_schema *a = p2pchat_apps; a->name; a++) {
+        if (strcmp(a->name, "relay")) continue;
+        if (p2p_conf_validate(rs, a->keys, err, sizeof err) != 0) {
+            fprintf(stderr, "p2pchat: %s\n", err);
+            return EXIT_CONFIG;
+        }
+    }
+    if (hs && p2p_conf_is_set(hs, "listen")) return 0;
+    char listen[128];
+    snprintf(listen, sizeof listen, p2p_conf_bool(rs, "ipv6") ? "/ip6/::/tcp/%lld" : "/ip4/0.0.0.0/tcp/%lld",
+             (long long)p2p_conf_int(rs, "port"));
+    if (p2p_conf_set(conf, "host", "listen", listen, err, sizeof err) != 0) {
+        fprintf(stderr, "p2pchat: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    return 0;
+}
+
+static void print_identity(p2p_host *h, enum p2pchat_mode mode)
+{
+    char id[P2P_PEERID_STRMAX];
+    p2p_peerid_to_string(p2p_host_peerid(h), id, sizeof id);
+    printf("PeerId: %s\n", id);
+    if (p2p_host_identity_note(h)) printf("Note: %s\n", p2p_host_identity_note(h));
+    printf("Mode: %s\n", mode == MODE_RELAY ? "relay" : "peer");
+    /* Full addresses, /p2p/ included, ready to paste into another peer. */
+    p2p_multiaddr addrs[32];
+    size_t n = p2p_host_listen_addrs(h, addrs, 32);
+    printf("Listening on:%s\n", n ? "" : " (nothing)");
+    for (size_t i = 0; i < n && i < 32; i++) {
+        p2p_multiaddr full = addrs[i];
+        char text[P2P_MADDR_STRMAX];
+        const p2p_peerid *pid = p2p_host_peerid(h);
+        if (p2p_maddr_push(&full, P2P_MA_P2P, pid->bytes, pid->len) == 0 &&
+            p2p_maddr_to_string(&full, text, sizeof text) > 0)
+            printf("  %s\n", text);
+    }
+    printf("Plugins:");
+    for (size_t i = 0; i < p2p_host_plugin_count(h); i++) {
+        const struct p2p_plugin *p = p2p_host_plugin_at(h, i, NULL);
+        printf(" %s", p->name);
+    }
+    printf("%s\n", p2p_host_plugin_count(h) ? "" : " (none)");
+    fflush(stdout);
+}
+
+static void print_config_help(void)
+{
+    p2p_conf_schema_print("host", p2p_host_schema(), stdout);
+    for (const struct p2p_app_schema *a = p2pchat_apps; a->name; a++) {
+        char name[64];
+        snprintf(name, sizeof name, "app %s", a->name);
+        printf("\n");
+        p2p_conf_schema_print(name, a->keys, stdout);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    struct p2pchat_opts o;
+    int rc = p2pchat_parse_args(argc, argv, &o);
+    if (rc >= 0) return rc;
+    if (o.help_config) {
+        print_config_help();
+        p2p_conf_free(o.conf);
+        return EXIT_OK;
+    }
+    if (o.mode == MODE_RELAY && (rc = relay_listen(o.conf)) != 0) {
+        p2p_conf_free(o.conf);
+        return rc;
+    }
+
+    char err[1024];
+    struct app a = { 0 };
+    struct p2p_host_opts hopts = { .apps = p2pchat_apps };
+    rc = p2p_host_new(&a.host, o.conf, &hopts, err, sizeof err);
+    if (rc < 0) {
+        fprintf(stderr, "p2pchat: %s\n", err);
+        return rc == P2P_ECONFIG ? EXIT_CONFIG : EXIT_RUNTIME;
+    }
+    if (p2p_host_start(a.host, err, sizeof err) < 0) {
+        fprintf(stderr, "p2pchat: %s\n", err);
+        p2p_host_free(a.host);
+        return EXIT_RUNTIME;
+    }
+    print_identity(a.host, o.mode);
+
+    uv_loop_t *loop = p2p_host_loop(a.host);
+    uv_signal_init(loop, &a.sigint);
+    uv_signal_init(loop, &a.sigterm);
+    a.sigint.data = a.sigterm.data = &a;
+    uv_signal_start(&a.sigint, on_signal, SIGINT);
+    uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_run(loop, UV_RUN_DEFAULT);
+    p2p_host_free(a.host);
+    p2p_log_info("p2pchat", "stopped");
+    return EXIT_OK;
+}

@@ -1,0 +1,80 @@
+/* p2p/crypto.h - libp2p keys (peer-ids spec).
+ *
+ * We sign with Ed25519 only. Public keys of every libp2p key type (RSA,
+ * Ed25519, Secp256k1, ECDSA) can be decoded, checked for structure and
+ * turned into PeerIds; signature verification is available for Ed25519
+ * (other types return P2P_EUNSUPPORTED). All types are plain values. */
+#ifndef P2P_CRYPTO_H
+#define P2P_CRYPTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "api.h"
+
+P2P_BEGIN_DECLS
+
+enum p2p_key_type {
+    P2P_KEY_RSA = 0,
+    P2P_KEY_ED25519 = 1,
+    P2P_KEY_SECP256K1 = 2,
+    P2P_KEY_ECDSA = 3
+};
+
+/* Largest public key Data we accept: an 8192-bit RSA key in DER
+ * (SubjectPublicKeyInfo) is about 1060 bytes. */
+#define P2P_PUBKEY_DATA_MAX 1100
+/* Largest protobuf-encoded public key. */
+#define P2P_PUBKEY_PB_MAX (P2P_PUBKEY_DATA_MAX + 8)
+
+typedef struct p2p_pubkey {
+    enum p2p_key_type type;
+    uint16_t len;
+    uint8_t data[P2P_PUBKEY_DATA_MAX];  /* the protobuf's Data field */
+} p2p_pubkey;
+
+/* An Ed25519 key pair. sk is libsodium's 64-byte secret key (seed || pk). */
+typedef struct p2p_keypair {
+    uint8_t sk[64];
+    uint8_t pk[32];
+} p2p_keypair;
+
+#define P2P_ED25519_SIG_LEN 64
+/* Encoded PrivateKey protobuf: 2 + 2 + 64 bytes. */
+#define P2P_PRIVKEY_PB_LEN 68
+
+P2P_API int p2p_keypair_generate(p2p_keypair *kp);
+P2P_API void p2p_keypair_from_seed(p2p_keypair *kp, const uint8_t seed[32]);
+/* rust-libp2p's examples' --secret-key-seed: the 32-byte secret is
+ * [n, 0, 0, ..., 0]. */
+P2P_API void p2p_keypair_from_seed_byte(p2p_keypair *kp, uint8_t n);
+P2P_API void p2p_keypair_public(const p2p_keypair *kp, p2p_pubkey *pub);
+P2P_API void p2p_keypair_sign(const p2p_keypair *kp, const uint8_t *msg, size_t len,
+                              uint8_t sig[P2P_ED25519_SIG_LEN]);
+/* Wipe secret material. */
+P2P_API void p2p_keypair_wipe(p2p_keypair *kp);
+
+/* PrivateKey protobuf (Type=Ed25519, Data = 64 bytes: secret seed
+ * followed by the public key, as rust-libp2p and go-libp2p write it).
+ * Decoding also accepts a 32-byte Data (seed only); a 64-byte Data whose
+ * public half does not match the seed is rejected. */
+P2P_API int p2p_privkey_encode(const p2p_keypair *kp, uint8_t out[P2P_PRIVKEY_PB_LEN]);
+P2P_API int p2p_privkey_decode(p2p_keypair *kp, const uint8_t *in, size_t len);
+
+/* PublicKey protobuf, deterministic encoding (Type then Data). Returns the
+ * length written or P2P_ERANGE. */
+P2P_API int p2p_pubkey_encode(const p2p_pubkey *pub, uint8_t *out, size_t cap);
+/* Decode and check the key's structure for its type: Ed25519 32 bytes;
+ * Secp256k1 33-byte compressed point (0x02/0x03 prefix); ECDSA and RSA a
+ * DER SubjectPublicKeyInfo with the matching algorithm OID. Errors:
+ * P2P_EINVAL, P2P_EUNSUPPORTED (unknown key type), P2P_ERANGE. */
+P2P_API int p2p_pubkey_decode(p2p_pubkey *pub, const uint8_t *in, size_t len);
+P2P_API bool p2p_pubkey_equal(const p2p_pubkey *a, const p2p_pubkey *b);
+/* Verify a signature: 0 if valid, P2P_ECRYPTO if not, P2P_EUNSUPPORTED
+ * for key types we cannot verify. */
+P2P_API int p2p_pubkey_verify(const p2p_pubkey *pub, const uint8_t *msg, size_t len,
+                              const uint8_t *sig, size_t siglen);
+P2P_API const char *p2p_key_type_name(enum p2p_key_type t);
+
+P2P_END_DECLS
+#endif

@@ -1,0 +1,135 @@
+/* p2p/stream.h - the one byte-stream interface of every layer.
+ *
+ * A raw TCP connection, a Noise session on top of it, a Yamux substream and
+ * a relayed circuit are all p2p_streams, so security and multiplexing
+ * stack on anything (which is what makes relay-as-transport work).
+ *
+ * Two sides:
+ *  - the provider (a transport, security or muxer plugin) creates the
+ *    stream with p2p_stream_new() and a table of operations, and reports
+ *    what happens with p2p_stream_deliver_*();
+ *  - the owner (whoever holds the stream: the upgrader, a protocol
+ *    handler) sets handlers, reads, writes and finally calls
+ *    p2p_stream_close(), exactly once.
+ *
+ * Reading: after p2p_stream_read_start() the owner's on_read receives
+ * bytes, which it borrows for the duration of the call only. Reading stays
+ * on until p2p_stream_read_stop(); a provider delivers nothing while
+ * stopped and applies back-pressure below (Yamux withholds window
+ * updates, TCP stops reading the socket). End of input (the remote's
+ * half-close) is on_eof; failure or remote reset is on_error (after which
+ * the stream can only be closed).
+ *
+ * Writing: p2p_stream_write() takes all the bytes or fails; it never keeps
+ * the caller's pointer. Bytes not yet passed on by the provider count in
+ * p2p_stream_write_queued(). A writer that must not grow memory stops when
+ * that exceeds its own limit (P2P_STREAM_HIGH_WATER is a good default) and
+ * resumes on on_drain, which the provider calls when its queue empties.
+ * p2p_stream_shutdown() half-closes (FIN) after queued bytes; reading goes
+ * on. p2p_stream_reset() aborts both directions.
+ *
+ * Handlers may call any function on the stream, including
+ * p2p_stream_close() (no handler runs after it returns).
+ *
+ * Rules for providers: never call p2p_stream_deliver_*() from inside one
+ * of your ops (report a write failure through the return value; report
+ * drain from the loop). Every deliver_* returns false when the owner
+ * closed the stream during the call: ops->close(impl) has then already
+ * run, and the provider must not touch impl or the stream again.
+ *
+ * Unread bytes: a negotiation layer that read past its own messages gives
+ * the extra bytes back with p2p_stream_unread(); they are delivered first,
+ * from the loop, after the next p2p_stream_read_start(). */
+#ifndef P2P_STREAM_H
+#define P2P_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "api.h"
+#include "multiaddr.h"
+#include "peerid.h"
+
+P2P_BEGIN_DECLS
+
+typedef struct p2p_host p2p_host;
+typedef struct p2p_stream p2p_stream;
+typedef struct p2p_conn p2p_conn;
+
+#define P2P_STREAM_HIGH_WATER (1u << 20)
+
+/* Provider operations; impl is the pointer given to p2p_stream_new. */
+struct p2p_stream_ops {
+    int (*write)(void *impl, const uint8_t *data, size_t len);
+    void (*read_start)(void *impl);
+    void (*read_stop)(void *impl);
+    int (*shutdown)(void *impl);          /* may be NULL: not supported (P2P_EUNSUPPORTED) */
+    void (*reset)(void *impl);
+    size_t (*write_queued)(void *impl);   /* may be NULL: always 0 */
+    /* The owner closed the stream: release everything. No deliver_* call
+     * is allowed after this returns. Called exactly once. */
+    void (*close)(void *impl);
+};
+
+struct p2p_stream_handlers {
+    void (*on_read)(p2p_stream *s, const uint8_t *data, size_t len, void *arg);
+    void (*on_eof)(p2p_stream *s, void *arg);          /* may be NULL */
+    void (*on_error)(p2p_stream *s, int err, void *arg);
+    void (*on_drain)(p2p_stream *s, void *arg);        /* may be NULL */
+};
+
+/* ---- provider side -------------------------------------------------- */
+
+/* Returns NULL when out of memory. The stream starts with reading stopped. */
+P2P_API p2p_stream *p2p_stream_new(p2p_host *h, const struct p2p_stream_ops *ops, void *impl);
+P2P_API bool p2p_stream_deliver_data(p2p_stream *s, const uint8_t *data, size_t len);
+P2P_API bool p2p_stream_deliver_eof(p2p_stream *s);
+P2P_API bool p2p_stream_deliver_error(p2p_stream *s, int err);
+P2P_API bool p2p_stream_deliver_drain(p2p_stream *s);
+/* Whether the owner wants data now (reading started, not closed). */
+P2P_API bool p2p_stream_reading(const p2p_stream *s);
+
+/* ---- owner side ----------------------------------------------------- */
+
+P2P_API void p2p_stream_set_handlers(p2p_stream *s, const struct p2p_stream_handlers *hd, void *arg);
+P2P_API void p2p_stream_read_start(p2p_stream *s);
+P2P_API void p2p_stream_read_stop(p2p_stream *s);
+/* 0, or P2P_ECLOSED after shutdown/reset/error, or the provider's error. */
+P2P_API int p2p_stream_write(p2p_stream *s, const uint8_t *data, size_t len);
+P2P_API size_t p2p_stream_write_queued(const p2p_stream *s);
+P2P_API int p2p_stream_shutdown(p2p_stream *s);
+P2P_API void p2p_stream_reset(p2p_stream *s);
+/* Release the stream (resetting it if still open). Exactly once. */
+P2P_API void p2p_stream_close(p2p_stream *s);
+/* Give back bytes read too far (see above). Returns 0 or P2P_ENOMEM. */
+P2P_API int p2p_stream_unread(p2p_stream *s, const uint8_t *data, size_t len);
+
+/* ---- metadata ------------------------------------------------------- */
+
+P2P_API p2p_host *p2p_stream_host(const p2p_stream *s);
+/* The muxed connection a substream belongs to (NULL for raw streams). */
+P2P_API p2p_conn *p2p_stream_conn(const p2p_stream *s);
+P2P_API void p2p_stream_set_conn(p2p_stream *s, p2p_conn *c);
+/* Negotiated protocol id ("" until negotiated); copied. */
+P2P_API const char *p2p_stream_protocol(const p2p_stream *s);
+P2P_API int p2p_stream_set_protocol(p2p_stream *s, const char *protocol_id);
+/* Addresses of a raw stream (set by transports; copied). */
+P2P_API void p2p_stream_set_addrs(p2p_stream *s, const p2p_multiaddr *local, const p2p_multiaddr *remote);
+P2P_API const p2p_multiaddr *p2p_stream_local_addr(const p2p_stream *s);
+P2P_API const p2p_multiaddr *p2p_stream_remote_addr(const p2p_stream *s);
+/* An opaque value for the stream's owner (not used by the core). */
+P2P_API void p2p_stream_set_user(p2p_stream *s, void *user);
+P2P_API void *p2p_stream_user(const p2p_stream *s);
+
+/* ---- in-memory pipe ------------------------------------------------ */
+
+/* Two connected streams: bytes written to one are read from the other,
+ * delivered from the loop. Each direction has a back-pressure like a
+ * socket's: bytes not yet read by the other side count in
+ * p2p_stream_write_queued(); a write beyond `capacity` queued bytes fails
+ * with P2P_EAGAIN (0 = unlimited). For tests and in-process links. */
+P2P_API int p2p_stream_pipe(p2p_host *h, size_t capacity, p2p_stream **a, p2p_stream **b);
+
+P2P_END_DECLS
+#endif

@@ -1,0 +1,27 @@
+/* p2p/varint.h - unsigned varint (multiformats/unsigned-varint).
+ *
+ * At most 9 bytes (values < 2^63), minimal encoding required on decode. */
+#ifndef P2P_VARINT_H
+#define P2P_VARINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "api.h"
+
+P2P_BEGIN_DECLS
+
+#define P2P_VARINT_MAX_BYTES 9
+#define P2P_VARINT_MAX_VALUE ((UINT64_C(1) << 63) - 1)
+
+/* Encode v (<= P2P_VARINT_MAX_VALUE) into out; returns bytes written
+ * (1..9), or P2P_ERANGE if v is too large. */
+P2P_API int p2p_varint_encode(uint64_t v, uint8_t out[P2P_VARINT_MAX_BYTES]);
+/* Number of bytes p2p_varint_encode would write. */
+P2P_API size_t p2p_varint_size(uint64_t v);
+/* Decode from in[0..len). On success stores the value and the bytes used
+ * and returns 0. Errors: P2P_ETRUNC (need more bytes), P2P_EPROTO
+ * (non-minimal encoding or more than 9 bytes). */
+P2P_API int p2p_varint_decode(const uint8_t *in, size_t len, uint64_t *value, size_t *used);
+
+P2P_END_DECLS
+#endif

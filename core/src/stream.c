@@ -1,0 +1,295 @@
+/* stream.c - the generic half of p2p_stream (see p2p/stream.h): owner
+ * callbacks, unread bytes, and safe closing from inside callbacks. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_internal.h"
+#include "p2p/buf.h"
+#include "p2p/error.h"
+#include "p2p/log.h"
+#include "p2p/stream.h"
+#include "stream_internal.h"
+
+/* Bytes a provider delivered while reading was stopped, or given back with
+ * p2p_stream_unread, are held here; beyond this the stream fails. */
+#define UNREAD_LIMIT (1u << 20)
+
+struct p2p_stream {
+    p2p_host *host;
+    const struct p2p_stream_ops *ops;
+    void *impl;
+    struct p2p_stream_handlers hd;
+    void *arg;
+    bool reading;          /* owner wants data */
+    bool provider_reading; /* ops->read_start called and not stopped */
+    bool closed;           /* owner called p2p_stream_close */
+    bool released;         /* ops->close ran */
+    bool dead;             /* error seen or reset: only close is left */
+    bool wr_shut;
+    bool eof_pending;      /* EOF arrived while unread bytes were waiting */
+    int in_callback;       /* depth of owner callbacks on the stack */
+    p2p_buf unread;
+    struct p2p_defer flush;
+    p2p_conn *conn;
+    char *protocol;
+    p2p_multiaddr local, remote;
+    void *user;
+    void (*release_hook)(void *arg);
+    void *release_arg;
+};
+
+static void flush_unread(void *arg);
+
+P2P_API p2p_stream *p2p_stream_new(p2p_host *h, const struct p2p_stream_ops *ops, void *impl)
+{
+    p2p_stream *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->host = h;
+    s->ops = ops;
+    s->impl = impl;
+    p2p_buf_init(&s->unread, UNREAD_LIMIT);
+    p2p_defer_init(&s->flush, flush_unread, s);
+    return s;
+}
+
+static void release(p2p_stream *s)
+{
+    if (s->released) return;
+    s->released = true;
+    p2p_defer_cancel(s->host, &s->flush);
+    s->ops->close(s->impl);
+    p2p_buf_free(&s->unread);
+    free(s->protocol);
+    void (*hook)(void *) = s->release_hook;
+    void *harg = s->release_arg;
+    free(s);
+    if (hook) hook(harg);
+}
+
+void p2p_stream_set_release_hook(p2p_stream *s, void (*fn)(void *arg), void *arg)
+{
+    s->release_hook = fn;
+    s->release_arg = arg;
+}
+
+/* After an owner callback: if the owner closed the stream meanwhile, the
+ * outermost callback frame releases it. Returns whether it is alive. */
+static bool leave(p2p_stream *s)
+{
+    if (--s->in_callback > 0) return !s->closed;
+    if (s->closed) {
+        release(s);
+        return false;
+    }
+    return true;
+}
+
+static void provider_read(p2p_stream *s, bool on)
+{
+    if (on == s->provider_reading || s->released) return;
+    s->provider_reading = on;
+    if (on) s->ops->read_start(s->impl);
+    else s->ops->read_stop(s->impl);
+}
+
+static bool call_error(p2p_stream *s, int err)
+{
+    s->dead = true;
+    s->reading = false;
+    provider_read(s, false);
+    if (s->closed || !s->hd.on_error) return !s->closed;
+    s->in_callback++;
+    s->hd.on_error(s, err, s->arg);
+    return leave(s);
+}
+
+static bool call_eof(p2p_stream *s)
+{
+    if (s->closed) return false;
+    if (!s->hd.on_eof) return true;
+    s->in_callback++;
+    s->hd.on_eof(s, s->arg);
+    return leave(s);
+}
+
+P2P_API bool p2p_stream_deliver_data(p2p_stream *s, const uint8_t *data, size_t len)
+{
+    if (s->closed || s->dead) return !s->closed;
+    if (!s->reading || s->unread.len) {
+        /* Out of turn: keep the bytes (bounded) to keep the order. */
+        if (p2p_buf_append(&s->unread, data, len) != 0) {
+            p2p_log_warn("stream", "unread buffer over %u bytes; failing the stream", UNREAD_LIMIT);
+            return call_error(s, P2P_ELIMIT);
+        }
+        provider_read(s, false);
+        if (s->reading) p2p_defer_schedule(s->host, &s->flush);
+        return true;
+    }
+    if (!len) return true;
+    s->in_callback++;
+    s->hd.on_read(s, data, len, s->arg);
+    return leave(s);
+}
+
+P2P_API bool p2p_stream_deliver_eof(p2p_stream *s)
+{
+    if (s->closed || s->dead) return !s->closed;
+    if (!s->reading || s->unread.len) {
+        s->eof_pending = true;   /* delivered after the held bytes, when reading */
+        return true;
+    }
+    return call_eof(s);
+}
+
+P2P_API bool p2p_stream_deliver_error(p2p_stream *s, int err)
+{
+    if (s->closed || s->dead) return !s->closed;
+    return call_error(s, err);
+}
+
+P2P_API bool p2p_stream_deliver_drain(p2p_stream *s)
+{
+    if (s->closed || s->dead || !s->hd.on_drain) return !s->closed;
+    s->in_callback++;
+    s->hd.on_drain(s, s->arg);
+    return leave(s);
+}
+
+P2P_API bool p2p_stream_reading(const p2p_stream *s)
+{
+    return s->reading && !s->closed && !s->dead;
+}
+
+/* Deliver unread bytes from the loop, then hand reading to the provider. */
+static void flush_unread(void *arg)
+{
+    p2p_stream *s = arg;
+    if (s->reading && s->unread.len && !s->dead) {
+        /* Hand over everything held; what the owner gives back during the
+         * call lands in a fresh s->unread and is delivered next. */
+        p2p_buf chunk = s->unread;
+        p2p_buf_init(&s->unread, UNREAD_LIMIT);
+        s->in_callback++;
+        s->hd.on_read(s, p2p_buf_head(&chunk), chunk.len, s->arg);
+        p2p_buf_free(&chunk);
+        if (!leave(s)) return;
+        if (s->unread.len) {
+            /* Given back again: next loop turn, never a tight loop here. */
+            if (s->reading && !s->dead) p2p_defer_schedule(s->host, &s->flush);
+            return;
+        }
+    }
+    if (!s->reading || s->dead) return;
+    if (s->eof_pending) {
+        s->eof_pending = false;
+        if (!call_eof(s)) return;
+    }
+    if (s->reading) provider_read(s, true);
+}
+
+P2P_API void p2p_stream_set_handlers(p2p_stream *s, const struct p2p_stream_handlers *hd, void *arg)
+{
+    s->hd = *hd;
+    s->arg = arg;
+}
+
+P2P_API void p2p_stream_read_start(p2p_stream *s)
+{
+    if (s->closed || s->dead || s->reading) return;
+    s->reading = true;
+    if (s->unread.len || s->eof_pending) p2p_defer_schedule(s->host, &s->flush);
+    else provider_read(s, true);
+}
+
+P2P_API void p2p_stream_read_stop(p2p_stream *s)
+{
+    if (!s->reading) return;
+    s->reading = false;
+    p2p_defer_cancel(s->host, &s->flush);
+    provider_read(s, false);
+}
+
+P2P_API int p2p_stream_write(p2p_stream *s, const uint8_t *data, size_t len)
+{
+    if (s->closed || s->dead || s->wr_shut) return P2P_ECLOSED;
+    if (!len) return 0;
+    return s->ops->write(s->impl, data, len);
+}
+
+P2P_API size_t p2p_stream_write_queued(const p2p_stream *s)
+{
+    return s->ops->write_queued && !s->released ? s->ops->write_queued(s->impl) : 0;
+}
+
+P2P_API int p2p_stream_shutdown(p2p_stream *s)
+{
+    if (s->closed || s->dead) return P2P_ECLOSED;
+    if (s->wr_shut) return 0;
+    if (!s->ops->shutdown) return P2P_EUNSUPPORTED;
+    s->wr_shut = true;
+    return s->ops->shutdown(s->impl);
+}
+
+P2P_API void p2p_stream_reset(p2p_stream *s)
+{
+    if (s->closed || s->dead) return;
+    s->dead = true;
+    s->reading = false;
+    s->ops->reset(s->impl);
+}
+
+P2P_API void p2p_stream_close(p2p_stream *s)
+{
+    if (s->closed) return;
+    s->closed = true;
+    s->reading = false;
+    p2p_defer_cancel(s->host, &s->flush);
+    if (s->in_callback) return;   /* released when the callback returns */
+    release(s);
+}
+
+P2P_API int p2p_stream_unread(p2p_stream *s, const uint8_t *data, size_t len)
+{
+    if (!len) return 0;
+    /* Given-back bytes go before anything already held. */
+    p2p_buf nb;
+    p2p_buf_init(&nb, UNREAD_LIMIT);
+    int rc = p2p_buf_append(&nb, data, len);
+    if (rc == 0 && s->unread.len) rc = p2p_buf_append(&nb, p2p_buf_head(&s->unread), s->unread.len);
+    if (rc) {
+        p2p_buf_free(&nb);
+        return rc;
+    }
+    p2p_buf_free(&s->unread);
+    s->unread = nb;
+    if (s->reading) {
+        provider_read(s, false);
+        p2p_defer_schedule(s->host, &s->flush);
+    }
+    return 0;
+}
+
+P2P_API p2p_host *p2p_stream_host(const p2p_stream *s) { return s->host; }
+P2P_API p2p_conn *p2p_stream_conn(const p2p_stream *s) { return s->conn; }
+P2P_API void p2p_stream_set_conn(p2p_stream *s, p2p_conn *c) { s->conn = c; }
+P2P_API const char *p2p_stream_protocol(const p2p_stream *s) { return s->protocol ? s->protocol : ""; }
+
+P2P_API int p2p_stream_set_protocol(p2p_stream *s, const char *protocol_id)
+{
+    char *p = strdup(protocol_id);
+    if (!p) return P2P_ENOMEM;
+    free(s->protocol);
+    s->protocol = p;
+    return 0;
+}
+
+P2P_API void p2p_stream_set_addrs(p2p_stream *s, const p2p_multiaddr *local, const p2p_multiaddr *remote)
+{
+    if (local) s->local = *local;
+    if (remote) s->remote = *remote;
+}
+
+P2P_API const p2p_multiaddr *p2p_stream_local_addr(const p2p_stream *s) { return &s->local; }
+P2P_API const p2p_multiaddr *p2p_stream_remote_addr(const p2p_stream *s) { return &s->remote; }
+P2P_API void p2p_stream_set_user(p2p_stream *s, void *user) { s->user = user; }
+P2P_API void *p2p_stream_user(const p2p_stream *s) { return s->user; }

@@ -1,0 +1,11 @@
+/* stream_internal.h - core-only hooks on p2p_stream. */
+#ifndef P2P_STREAM_INTERNAL_H
+#define P2P_STREAM_INTERNAL_H
+
+#include "p2p/stream.h"
+
+/* Called once when the stream is released (after ops->close), so the core
+ * can count substreams of a connection. */
+void p2p_stream_set_release_hook(p2p_stream *s, void (*fn)(void *arg), void *arg);
+
+#endif

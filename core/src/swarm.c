@@ -1,0 +1,548 @@
+/* swarm.c - the set of connections: listening, dialing (with coalescing
+ * of concurrent dials to one peer), limits, the choice between two
+ * connections to one peer, idle closing, and connection events. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "p2p/error.h"
+#include "p2p/log.h"
+#include "swarm.h"
+
+#define MOD "swarm"
+#define MAX_DIAL_ADDRS 16
+
+struct dial_waiter {
+    p2p_connect_cb cb;
+    void *arg;
+    struct dial_waiter *next;
+};
+
+struct dial_job {
+    p2p_host *host;
+    struct p2p_list link;
+    bool has_peer;
+    p2p_peerid peer;
+    p2p_multiaddr addrs[MAX_DIAL_ADDRS];
+    size_t naddrs, next;
+    int last_err;
+    const struct p2p_transport_ops *t;
+    void *tstate, *op;             /* transport dial in progress */
+    struct upgrade *up;            /* upgrade in progress */
+    struct dial_waiter *waiters;
+    struct p2p_defer kick;
+};
+
+/* ---- configuration --------------------------------------------------- */
+
+int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
+{
+    (void)err; (void)errlen;
+    struct p2p_swarm *sw = calloc(1, sizeof *sw);
+    if (!sw) return P2P_ENOMEM;
+    sw->host = h;
+    p2p_list_init(&sw->conns);
+    p2p_list_init(&sw->upgrades);
+    p2p_list_init(&sw->dials);
+    const p2p_conf_section *hs = h->host_section;
+    sw->max_conns = (size_t)p2p_conf_int(hs, "max_connections");
+    sw->max_conns_per_peer = (size_t)p2p_conf_int(hs, "max_connections_per_peer");
+    sw->max_pending_in = (size_t)p2p_conf_int(hs, "max_pending_incoming");
+    sw->max_pending_out = (size_t)p2p_conf_int(hs, "max_pending_outgoing");
+    sw->dial_timeout = p2p_conf_duration_ms(hs, "dial_timeout");
+    sw->upgrade_timeout = p2p_conf_duration_ms(hs, "upgrade_timeout");
+    sw->negotiate_timeout = p2p_conf_duration_ms(hs, "stream_negotiation_timeout");
+    sw->idle_timeout = p2p_conf_duration_ms(hs, "idle_timeout");
+    h->swarm = sw;
+    return 0;
+}
+
+/* ---- listening ------------------------------------------------------- */
+
+static void on_accept(p2p_stream *raw, void *arg)
+{
+    p2p_host *h = arg;
+    struct p2p_swarm *sw = h->swarm;
+    if (sw->stopping || sw->pending_in >= sw->max_pending_in) {
+        p2p_log_debug(MOD, "refusing an inbound connection: %s",
+                      sw->stopping ? "shutting down" : "too many pending inbound upgrades");
+        p2p_stream_reset(raw);
+        p2p_stream_close(raw);
+        return;
+    }
+    p2p_upgrade_inbound(h, raw, false, NULL);
+}
+
+static void emit_addrs_changed(p2p_host *h)
+{
+    struct p2p_event ev = { .type = P2P_EV_ADDRS_CHANGED };
+    p2p_host_emit(h, &ev);
+}
+
+int p2p_swarm_start(p2p_host *h, char *err, size_t errlen)
+{
+    struct p2p_swarm *sw = h->swarm;
+    const p2p_conf_section *hs = h->host_section;
+    size_t n = p2p_conf_list_len(hs, "listen");
+    if (n) {
+        sw->listeners = calloc(n, sizeof *sw->listeners);
+        if (!sw->listeners) return P2P_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *text = p2p_conf_list_at(hs, "listen", i);
+        p2p_multiaddr ma;
+        char why[256];
+        if (p2p_maddr_parse(&ma, text, why, sizeof why) != 0) {
+            snprintf(err, errlen, "[host] listen: '%s' is not a multiaddr (%s)", text, why);
+            return P2P_ECONFIG;
+        }
+        void *ts;
+        const struct p2p_transport_ops *t = p2p_transport_for(h, &ma, true, &ts);
+        if (!t) {
+            snprintf(err, errlen, "cannot listen on %s: no loaded transport plugin handles it "
+                     "(add [plugin transport-tcp] for /tcp addresses)", text);
+            return P2P_EUNSUPPORTED;
+        }
+        struct swarm_listener *l = &sw->listeners[sw->nlisteners];
+        int rc = t->listen(ts, &ma, on_accept, h, &l->l, why, sizeof why);
+        if (rc < 0) {
+            snprintf(err, errlen, "cannot listen on %s: %s", text, why[0] ? why : p2p_strerror(rc));
+            return rc;
+        }
+        l->t = t;
+        l->tstate = ts;
+        l->requested = ma;
+        sw->nlisteners++;
+    }
+    if (sw->nlisteners) emit_addrs_changed(h);
+    return 0;
+}
+
+P2P_API size_t p2p_host_listen_addrs(const p2p_host *h, p2p_multiaddr *out, size_t max)
+{
+    struct p2p_swarm *sw = h->swarm;
+    size_t total = 0;
+    for (size_t i = 0; sw && i < sw->nlisteners; i++) {
+        struct swarm_listener *l = &sw->listeners[i];
+        size_t room = total < max ? max - total : 0;
+        total += l->t->listen_addrs(l->tstate, l->l, room ? out + total : NULL, room);
+    }
+    return total;
+}
+
+P2P_API size_t p2p_host_advertised_addrs(const p2p_host *h, p2p_multiaddr *out, size_t max)
+{
+    size_t n = p2p_host_listen_addrs(h, out, max);
+    struct p2p_swarm *sw = h->swarm;
+    for (size_t i = 0; sw && i < sw->nextra; i++) {
+        if (n < max) out[n] = sw->extra_addrs[i];
+        n++;
+    }
+    return n;
+}
+
+P2P_API int p2p_host_add_advertised_addr(p2p_host *h, const p2p_multiaddr *ma)
+{
+    struct p2p_swarm *sw = h->swarm;
+    for (size_t i = 0; i < sw->nextra; i++)
+        if (p2p_maddr_equal(&sw->extra_addrs[i], ma)) return 0;
+    if (sw->nextra >= 64) return P2P_ELIMIT;
+    p2p_multiaddr *n = realloc(sw->extra_addrs, (sw->nextra + 1) * sizeof *n);
+    if (!n) return P2P_ENOMEM;
+    sw->extra_addrs = n;
+    n[sw->nextra++] = *ma;
+    emit_addrs_changed(h);
+    return 0;
+}
+
+P2P_API int p2p_host_remove_advertised_addr(p2p_host *h, const p2p_multiaddr *ma)
+{
+    struct p2p_swarm *sw = h->swarm;
+    for (size_t i = 0; i < sw->nextra; i++) {
+        if (!p2p_maddr_equal(&sw->extra_addrs[i], ma)) continue;
+        sw->extra_addrs[i] = sw->extra_addrs[--sw->nextra];
+        emit_addrs_changed(h);
+        return 0;
+    }
+    return P2P_ENOTFOUND;
+}
+
+/* ---- connections ----------------------------------------------------- */
+
+static size_t conns_to(struct p2p_swarm *sw, const p2p_peerid *peer, p2p_conn **first)
+{
+    size_t n = 0;
+    struct p2p_list *pos, *tmp;
+    if (first) *first = NULL;
+    p2p_list_for_each_safe(pos, tmp, &sw->conns) {
+        p2p_conn *c = P2P_CONTAINER_OF(pos, p2p_conn, link);
+        if (c->gone || !p2p_peerid_equal(&c->peer, peer)) continue;
+        if (first && !*first) *first = c;
+        n++;
+    }
+    return n;
+}
+
+static size_t conn_count(struct p2p_swarm *sw)
+{
+    size_t n = 0;
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &sw->conns) n++;
+    return n;
+}
+
+/* Which of two connections to one peer both sides keep: an unlimited one
+ * over a limited (relayed) one; otherwise the one dialed by the peer with
+ * the smaller PeerId, a rule both ends evaluate to the same answer. */
+static bool better(const p2p_host *h, const p2p_conn *a, const p2p_conn *b)
+{
+    if (a->limited != b->limited) return !a->limited;
+    const p2p_peerid *self = p2p_host_peerid(h);
+    const p2p_peerid *dialer_a = a->dir == P2P_OUTBOUND ? self : &a->peer;
+    const p2p_peerid *dialer_b = b->dir == P2P_OUTBOUND ? self : &b->peer;
+    if (p2p_peerid_equal(dialer_a, dialer_b)) return a->id < b->id;   /* same dialer: keep the older */
+    size_t la = dialer_a->len, lb = dialer_b->len;
+    int cmp = memcmp(dialer_a->bytes, dialer_b->bytes, la < lb ? la : lb);
+    return cmp < 0 || (cmp == 0 && la < lb);
+}
+
+static void conn_remove(p2p_conn *c, int reason)
+{
+    p2p_host *h = c->host;
+    if (c->gone) return;
+    p2p_list_del(&c->link);
+    p2p_conn_kill(c, reason);
+    char id[P2P_PEERID_STRMAX];
+    p2p_peerid_to_string(&c->peer, id, sizeof id);
+    p2p_log_debug(MOD, "disconnected from %s (conn %llu): %s", id, (unsigned long long)c->id,
+                  reason ? p2p_strerror(reason) : "closed");
+    struct p2p_event ev = { .type = P2P_EV_DISCONNECTED, .conn = c, .peer = &c->peer, .reason = reason };
+    p2p_host_emit(h, &ev);
+}
+
+p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
+{
+    struct p2p_swarm *sw = h->swarm;
+    char id[P2P_PEERID_STRMAX];
+    p2p_peerid_to_string(&c->peer, id, sizeof id);
+    p2p_conn *existing;
+    size_t same = conns_to(sw, &c->peer, &existing);
+    if (sw->stopping || conn_count(sw) >= sw->max_conns) {
+        p2p_log_info(MOD, "refusing connection from %s: %s", id,
+                     sw->stopping ? "shutting down" : "max_connections reached");
+        c->gone = true;
+        p2p_conn_free(c);
+        return NULL;
+    }
+    p2p_list_add_tail(&sw->conns, &c->link);
+    p2p_conn_start(c);
+    p2p_peerstore_set_key(h, &c->peer, &c->key);
+    if (c->dir == P2P_OUTBOUND) p2p_peerstore_add_addrs(h, &c->peer, &c->remote, 1, 0);
+    p2p_log_debug(MOD, "connected to %s (%s, conn %llu)", id, c->dir == P2P_OUTBOUND ? "outbound" : "inbound",
+                  (unsigned long long)c->id);
+    struct p2p_event ev = { .type = P2P_EV_CONNECTED, .conn = c, .peer = &c->peer };
+    p2p_host_emit(h, &ev);
+    if (c->gone) return NULL;
+    if (same && existing && !existing->gone) {
+        /* Two connections to one peer (simultaneous dials, or a direct one
+         * replacing a relayed one): keep one, close the other gracefully. */
+        p2p_conn *keep = better(h, c, existing) ? c : existing;
+        p2p_conn *drop = keep == c ? existing : c;
+        if (same + 1 > sw->max_conns_per_peer || (!keep->limited && drop->limited) || same == 1) {
+            p2p_log_debug(MOD, "two connections to %s: keeping conn %llu, closing conn %llu", id,
+                          (unsigned long long)keep->id, (unsigned long long)drop->id);
+            p2p_conn_close(drop);
+        }
+        return keep;
+    }
+    return c;
+}
+
+void p2p_swarm_conn_closed(p2p_conn *c, int reason)
+{
+    conn_remove(c, reason);
+}
+
+P2P_API p2p_conn *p2p_host_conn_to(const p2p_host *h, const p2p_peerid *peer)
+{
+    if (!h->swarm) return NULL;
+    p2p_conn *best = NULL;
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &h->swarm->conns) {
+        p2p_conn *c = P2P_CONTAINER_OF(pos, p2p_conn, link);
+        if (c->gone || c->closing || !p2p_peerid_equal(&c->peer, peer)) continue;
+        if (!best || (best->limited && !c->limited)) best = c;
+    }
+    return best;
+}
+
+P2P_API size_t p2p_host_conns(const p2p_host *h, p2p_conn **out, size_t max)
+{
+    size_t n = 0;
+    struct p2p_list *pos, *tmp;
+    if (!h->swarm) return 0;
+    p2p_list_for_each_safe(pos, tmp, &h->swarm->conns) {
+        p2p_conn *c = P2P_CONTAINER_OF(pos, p2p_conn, link);
+        if (c->gone) continue;
+        if (n < max) out[n] = c;
+        n++;
+    }
+    return n;
+}
+
+/* ---- dialing ---------------------------------------------------------- */
+
+static void job_try_next(struct dial_job *j);
+
+static void job_finish(struct dial_job *j, int status, p2p_conn *c)
+{
+    p2p_list_del(&j->link);
+    p2p_defer_cancel(j->host, &j->kick);
+    struct dial_waiter *w = j->waiters;
+    free(j);
+    while (w) {
+        struct dial_waiter *next = w->next;
+        w->cb(status, status ? NULL : c, w->arg);
+        free(w);
+        w = next;
+    }
+}
+
+static void on_upgraded(int status, p2p_conn *c, void *arg)
+{
+    struct dial_job *j = arg;
+    j->up = NULL;
+    if (status == 0) return job_finish(j, 0, c);
+    j->last_err = status;
+    job_try_next(j);
+}
+
+static void on_dialed(int status, p2p_stream *raw, void *arg)
+{
+    struct dial_job *j = arg;
+    j->op = NULL;
+    if (status) {
+        j->last_err = status;
+        return job_try_next(j);
+    }
+    p2p_upgrade_outbound(j->host, raw, j->has_peer ? &j->peer : NULL, j->t->limited, on_upgraded, j, &j->up);
+}
+
+static void job_try_next(struct dial_job *j)
+{
+    p2p_host *h = j->host;
+    if (h->swarm->stopping) return job_finish(j, P2P_ECANCELED, NULL);
+    while (j->next < j->naddrs) {
+        p2p_multiaddr *ma = &j->addrs[j->next++];
+        void *ts;
+        const struct p2p_transport_ops *t = p2p_transport_for(h, ma, false, &ts);
+        if (!t) {
+            j->last_err = P2P_EUNSUPPORTED;
+            continue;
+        }
+        if (h->swarm->pending_out >= h->swarm->max_pending_out) {
+            j->last_err = P2P_ELIMIT;
+            break;
+        }
+        j->t = t;
+        j->tstate = ts;
+        struct p2p_dial_opts o = { .timeout_ms = h->swarm->dial_timeout, .peer = j->has_peer ? &j->peer : NULL };
+        int rc = t->dial(ts, ma, &o, on_dialed, j, &j->op);
+        if (rc == 0) return;
+        j->op = NULL;
+        j->last_err = rc;
+    }
+    job_finish(j, j->last_err ? j->last_err : P2P_EUNREACH, NULL);
+}
+
+static void job_kick(void *arg)
+{
+    job_try_next(arg);
+}
+
+static struct dial_job *find_job(struct p2p_swarm *sw, const p2p_peerid *peer)
+{
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &sw->dials) {
+        struct dial_job *j = P2P_CONTAINER_OF(pos, struct dial_job, link);
+        if (j->has_peer && p2p_peerid_equal(&j->peer, peer)) return j;
+    }
+    return NULL;
+}
+
+struct ready {
+    struct p2p_defer d;
+    p2p_connect_cb cb;
+    void *arg;
+    p2p_conn *c;
+    p2p_peerid peer;
+    p2p_host *h;
+};
+
+static void ready_cb(void *arg)
+{
+    struct ready *r = arg;
+    /* The connection may have gone while we waited for the loop. */
+    p2p_conn *c = p2p_host_conn_to(r->h, &r->peer);
+    r->cb(c ? 0 : P2P_ECLOSED, c, r->arg);
+    free(r);
+}
+
+P2P_API int p2p_host_connect(p2p_host *h, const p2p_peerid *peer, const p2p_multiaddr *addrs,
+                             size_t naddrs, p2p_connect_cb cb, void *arg)
+{
+    struct p2p_swarm *sw = h->swarm;
+    if (!cb || (!peer && naddrs != 1)) return P2P_EINVAL;
+    if (!sw || sw->stopping) return P2P_ECLOSED;
+    if (peer && p2p_peerid_equal(peer, p2p_host_peerid(h))) return P2P_EINVAL;
+    if (peer && naddrs) p2p_peerstore_add_addrs(h, peer, addrs, naddrs, 0);
+    if (peer && p2p_host_conn_to(h, peer)) {
+        struct ready *r = calloc(1, sizeof *r);
+        if (!r) return P2P_ENOMEM;
+        *r = (struct ready){ .cb = cb, .arg = arg, .peer = *peer, .h = h };
+        p2p_defer_init(&r->d, ready_cb, r);
+        p2p_defer_schedule(h, &r->d);
+        return 0;
+    }
+    struct dial_waiter *w = calloc(1, sizeof *w);
+    if (!w) return P2P_ENOMEM;
+    w->cb = cb;
+    w->arg = arg;
+    struct dial_job *j = peer ? find_job(sw, peer) : NULL;
+    if (j) {
+        /* Coalesce: one dial per peer at a time. */
+        w->next = j->waiters;
+        j->waiters = w;
+        return 0;
+    }
+    j = calloc(1, sizeof *j);
+    if (!j) {
+        free(w);
+        return P2P_ENOMEM;
+    }
+    j->host = h;
+    j->waiters = w;
+    if (peer) {
+        j->has_peer = true;
+        j->peer = *peer;
+        j->naddrs = p2p_peerstore_addrs(h, peer, j->addrs, MAX_DIAL_ADDRS);
+        if (j->naddrs > MAX_DIAL_ADDRS) j->naddrs = MAX_DIAL_ADDRS;
+    } else {
+        j->addrs[0] = addrs[0];
+        j->naddrs = 1;
+    }
+    p2p_list_add_tail(&sw->dials, &j->link);
+    p2p_defer_init(&j->kick, job_kick, j);
+    p2p_defer_schedule(h, &j->kick);   /* start from the loop: cb never runs inside this call */
+    return 0;
+}
+
+struct stream_req {
+    p2p_open_cb cb;
+    void *arg;
+    char **protocols;
+};
+
+static void req_free(struct stream_req *r)
+{
+    for (char **p = r->protocols; p && *p; p++) free(*p);
+    free(r->protocols);
+    free(r);
+}
+
+static void on_connected_for_stream(int status, p2p_conn *c, void *arg)
+{
+    struct stream_req *r = arg;
+    if (status == 0) status = p2p_conn_open_stream(c, (const char *const *)r->protocols, r->cb, r->arg);
+    if (status) r->cb(status, NULL, r->arg);
+    req_free(r);
+}
+
+P2P_API int p2p_host_new_stream(p2p_host *h, const p2p_peerid *peer, const char *const *protocols,
+                                p2p_open_cb cb, void *arg)
+{
+    if (!peer || !protocols || !protocols[0] || !cb) return P2P_EINVAL;
+    struct stream_req *r = calloc(1, sizeof *r);
+    size_t n = 0;
+    while (protocols[n]) n++;
+    if (r) r->protocols = calloc(n + 1, sizeof *r->protocols);
+    for (size_t i = 0; r && r->protocols && i < n; i++)
+        if (!(r->protocols[i] = strdup(protocols[i]))) break;
+    if (!r || !r->protocols || (n && !r->protocols[n - 1])) {
+        if (r) req_free(r);
+        return P2P_ENOMEM;
+    }
+    r->cb = cb;
+    r->arg = arg;
+    int rc = p2p_host_connect(h, peer, NULL, 0, on_connected_for_stream, r);
+    if (rc < 0) req_free(r);
+    return rc;
+}
+
+/* ---- idle closing ------------------------------------------------------ */
+
+static void on_idle_check(p2p_timer *t, void *arg)
+{
+    (void)t;
+    p2p_host *h = arg;
+    uint64_t now = uv_now(h->loop);
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &h->swarm->conns) {
+        p2p_conn *c = P2P_CONTAINER_OF(pos, p2p_conn, link);
+        if (c->gone || c->closing || c->streams || !c->idle_since) continue;
+        if (now - c->idle_since >= h->swarm->idle_timeout) {
+            p2p_log_debug(MOD, "closing idle connection %llu", (unsigned long long)c->id);
+            p2p_conn_close(c);
+        }
+    }
+}
+
+void p2p_swarm_start_idle(p2p_host *h)
+{
+    struct p2p_swarm *sw = h->swarm;
+    if (!sw->idle_timeout) return;
+    sw->idle_timer = p2p_timer_new(h, on_idle_check, h);
+    if (!sw->idle_timer) return;
+    uint64_t every = sw->idle_timeout / 4 ? sw->idle_timeout / 4 : 1;
+    if (every > 5000) every = 5000;
+    p2p_timer_start(sw->idle_timer, every, every);
+}
+
+/* ---- shutdown ---------------------------------------------------------- */
+
+void p2p_swarm_stop(p2p_host *h)
+{
+    struct p2p_swarm *sw = h->swarm;
+    if (!sw || sw->stopping) return;
+    sw->stopping = true;
+    if (sw->idle_timer) {
+        p2p_timer_free(sw->idle_timer);
+        sw->idle_timer = NULL;
+    }
+    for (size_t i = 0; i < sw->nlisteners; i++)
+        sw->listeners[i].t->listen_close(sw->listeners[i].tstate, sw->listeners[i].l);
+    sw->nlisteners = 0;
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &sw->dials) {
+        struct dial_job *j = P2P_CONTAINER_OF(pos, struct dial_job, link);
+        if (j->op) j->t->dial_cancel(j->tstate, j->op);
+        j->op = NULL;
+        if (j->up) p2p_upgrade_abort(j->up);   /* reports through on_upgraded, which retries */
+    }
+    p2p_list_for_each_safe(pos, tmp, &sw->dials) {
+        struct dial_job *j = P2P_CONTAINER_OF(pos, struct dial_job, link);
+        job_finish(j, P2P_ECANCELED, NULL);
+    }
+    p2p_upgrades_abort_all(h);
+    p2p_list_for_each_safe(pos, tmp, &sw->conns)
+        conn_remove(P2P_CONTAINER_OF(pos, p2p_conn, link), P2P_ECANCELED);
+}
+
+void p2p_swarm_free(p2p_host *h)
+{
+    struct p2p_swarm *sw = h->swarm;
+    if (!sw) return;
+    free(sw->listeners);
+    free(sw->extra_addrs);
+    free(sw);
+    h->swarm = NULL;
+}

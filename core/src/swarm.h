@@ -1,0 +1,89 @@
+/* swarm.h - connections, upgrades and dials (internal to the core). */
+#ifndef P2P_SWARM_H
+#define P2P_SWARM_H
+
+#include "host_internal.h"
+#include "negotiate.h"
+#include "p2p/conn.h"
+#include "p2p/muxer.h"
+#include "p2p/security.h"
+#include "p2p/transport.h"
+
+struct p2p_conn {
+    p2p_host *host;
+    uint64_t id;
+    p2p_peerid peer;
+    p2p_pubkey key;
+    p2p_multiaddr local, remote;
+    enum p2p_direction dir;
+    bool limited;
+    bool closing;              /* graceful close requested */
+    bool gone;                 /* DISCONNECTED emitted; waiting for free */
+    const struct p2p_muxer_ops *mux;
+    void *session;
+    char security[64], muxer[64];
+    uint64_t idle_since;       /* loop ms when the last stream ended; 0 = busy */
+    size_t streams;            /* our count of live substreams */
+    struct p2p_list link;      /* in swarm.conns */
+    struct p2p_list opens;     /* pending p2p_conn_open_stream requests */
+    struct p2p_defer reap;
+};
+
+/* One upgrade of a raw stream into a connection. */
+struct upgrade;
+
+struct swarm_listener {
+    const struct p2p_transport_ops *t;
+    void *tstate;
+    void *l;
+    p2p_multiaddr requested;
+};
+
+struct dial_job;
+
+struct p2p_swarm {
+    p2p_host *host;
+    struct p2p_list conns;
+    struct p2p_list upgrades;    /* in progress, both directions */
+    struct p2p_list dials;       /* dial jobs */
+    struct swarm_listener *listeners;
+    size_t nlisteners;
+    p2p_multiaddr *extra_addrs;  /* advertised beyond listen addresses */
+    size_t nextra;
+    uint64_t next_conn_id;
+    size_t pending_in, pending_out;
+    p2p_timer *idle_timer;
+    bool stopping;
+    /* limits and timeouts from [host] */
+    size_t max_conns, max_conns_per_peer, max_pending_in, max_pending_out;
+    uint64_t dial_timeout, upgrade_timeout, negotiate_timeout, idle_timeout;
+};
+
+/* swarm.c */
+int p2p_swarm_init(p2p_host *h, char *err, size_t errlen);
+int p2p_swarm_start(p2p_host *h, char *err, size_t errlen);
+void p2p_swarm_stop(p2p_host *h);
+void p2p_swarm_start_idle(p2p_host *h);
+void p2p_swarm_free(p2p_host *h);
+/* A connection finished its upgrade: register it (or refuse it). */
+/* Returns the connection to use (c, or an existing one kept instead, c
+ * then being closed), or NULL when refused (c killed). */
+p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c);
+void p2p_swarm_conn_closed(p2p_conn *c, int reason);
+
+/* upgrade.c: take ownership of raw. done(status, conn, arg) exactly once. */
+typedef void (*upgrade_cb)(int status, p2p_conn *c, void *arg);
+int p2p_upgrade_outbound(p2p_host *h, p2p_stream *raw, const p2p_peerid *expected, bool limited,
+                         upgrade_cb cb, void *arg, struct upgrade **out);
+int p2p_upgrade_inbound(p2p_host *h, p2p_stream *raw, bool limited, struct upgrade **out);
+void p2p_upgrade_abort(struct upgrade *u);
+void p2p_upgrades_abort_all(p2p_host *h);
+
+/* conn.c */
+extern const struct p2p_muxer_events p2p_conn_muxer_events;
+p2p_conn *p2p_conn_new(p2p_host *h);
+void p2p_conn_start(p2p_conn *c);       /* after registration: accept inbound streams */
+void p2p_conn_kill(p2p_conn *c, int reason); /* immediate: free the session, fail opens */
+void p2p_conn_free(p2p_conn *c);
+
+#endif

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages needed to build and test p2pchat, when
+# they are missing. Safe to run again: it does nothing when all are there.
+#   scripts/setup.sh           build dependencies
+#   scripts/setup.sh --test    also what the tests need (clang for fuzzing, ...)
+set -euo pipefail
+
+pkgs=(build-essential cmake ninja-build pkg-config git
+      libuv1-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev check)
+if [[ "${1:-}" == "--test" ]]; then
+  pkgs+=(clang libclang-rt-14-dev valgrind procps)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}" >&2
+SUDO=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

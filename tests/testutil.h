@@ -1,0 +1,23 @@
+/* testutil.h - shared helpers for the check suites. */
+#ifndef P2P_TESTUTIL_H
+#define P2P_TESTUTIL_H
+
+#include <check.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Run one suite (CK_NORMAL output, fork mode from CK_FORK) and return the
+ * process exit status: 0 when every test passed. */
+int p2p_test_run(Suite *s);
+
+/* Decode a hex string into out; returns bytes written or -1. */
+int p2p_test_unhex(const char *hex, uint8_t *out, size_t cap);
+
+/* A fresh empty temporary directory (mkdtemp); the path is static storage
+ * valid until the next call. */
+const char *p2p_test_tmpdir(void);
+
+/* Read a whole file into a malloc'ed NUL-terminated string, or NULL. */
+char *p2p_test_read_file(const char *path, size_t *len);
+
+#endif

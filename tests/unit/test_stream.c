@@ -1,0 +1,178 @@
+/* p2p_stream over the in-memory pipe: delivery, half-close, reset, unread
+ * ordering, closing inside callbacks, back-pressure and drain. */
+#include <string.h>
+
+#include "p2p/p2p.h"
+#include "p2p/stream.h"
+#include "testutil.h"
+
+struct sink {
+    char data[4096];
+    size_t len;
+    int eof, errors, drains, err;
+    bool close_on_read;
+    size_t unread_from;      /* give back bytes past this offset, once */
+    p2p_stream *handoff;     /* after unread: stop and let test re-own */
+};
+
+static void s_read(p2p_stream *s, const uint8_t *d, size_t n, void *arg)
+{
+    struct sink *k = arg;
+    if (k->unread_from && n > k->unread_from) {
+        memcpy(k->data + k->len, d, k->unread_from);
+        k->len += k->unread_from;
+        ck_assert_int_eq(p2p_stream_unread(s, d + k->unread_from, n - k->unread_from), 0);
+        k->unread_from = 0;
+        p2p_stream_read_stop(s);
+        k->handoff = s;
+        return;
+    }
+    ck_assert_uint_lt(k->len + n, sizeof k->data);
+    memcpy(k->data + k->len, d, n);
+    k->len += n;
+    if (k->close_on_read) p2p_stream_close(s);
+}
+static void s_eof(p2p_stream *s, void *arg) { (void)s; ((struct sink *)arg)->eof++; }
+static void s_err(p2p_stream *s, int err, void *arg)
+{
+    (void)s;
+    struct sink *k = arg;
+    k->errors++;
+    k->err = err;
+}
+static void s_drain(p2p_stream *s, void *arg) { (void)s; ((struct sink *)arg)->drains++; }
+static const struct p2p_stream_handlers H = { s_read, s_eof, s_err, s_drain };
+
+static p2p_host *new_host(void)
+{
+    char err[256];
+    p2p_host *h;
+    p2p_conf *cf = p2p_conf_load_string("[host]\nephemeral_identity = true\nlog = warn\n", "t", err, sizeof err);
+    ck_assert_int_eq(p2p_host_new(&h, cf, NULL, err, sizeof err), 0);
+    return h;
+}
+
+static void run(p2p_host *h) { uv_run(p2p_host_loop(h), UV_RUN_NOWAIT); uv_run(p2p_host_loop(h), UV_RUN_NOWAIT); }
+
+START_TEST(pipe_basic)
+{
+    p2p_host *h = new_host();
+    p2p_stream *a, *b;
+    ck_assert_int_eq(p2p_stream_pipe(h, 0, &a, &b), 0);
+    struct sink ka = { 0 }, kb = { 0 };
+    p2p_stream_set_handlers(a, &H, &ka);
+    p2p_stream_set_handlers(b, &H, &kb);
+    ck_assert_int_eq(p2p_stream_write(a, (const uint8_t *)"hello ", 6), 0);
+    ck_assert_int_eq(p2p_stream_write(a, (const uint8_t *)"world", 5), 0);
+    ck_assert_uint_eq(p2p_stream_write_queued(a), 11);
+    run(h);
+    ck_assert_uint_eq(kb.len, 0);   /* b is not reading yet */
+    p2p_stream_read_start(b);
+    run(h);
+    ck_assert_uint_eq(kb.len, 11);
+    ck_assert_int_eq(memcmp(kb.data, "hello world", 11), 0);
+    ck_assert_uint_eq(p2p_stream_write_queued(a), 0);
+    ck_assert_int_eq(ka.drains, 1);
+    /* half-close: b sees EOF, can still write back */
+    ck_assert_int_eq(p2p_stream_shutdown(a), 0);
+    ck_assert_int_eq(p2p_stream_write(a, (const uint8_t *)"x", 1), P2P_ECLOSED);
+    run(h);
+    ck_assert_int_eq(kb.eof, 1);
+    p2p_stream_read_start(a);
+    ck_assert_int_eq(p2p_stream_write(b, (const uint8_t *)"back", 4), 0);
+    run(h);
+    ck_assert_uint_eq(ka.len, 4);
+    p2p_stream_close(a);
+    run(h);
+    ck_assert_int_eq(kb.errors, 0);   /* a had half-closed cleanly */
+    p2p_stream_close(b);
+    p2p_host_free(h);
+}
+END_TEST
+
+START_TEST(reset_and_close_in_callback)
+{
+    p2p_host *h = new_host();
+    p2p_stream *a, *b;
+    ck_assert_int_eq(p2p_stream_pipe(h, 0, &a, &b), 0);
+    struct sink ka = { 0 }, kb = { .close_on_read = true };
+    p2p_stream_set_handlers(a, &H, &ka);
+    p2p_stream_set_handlers(b, &H, &kb);
+    p2p_stream_read_start(a);
+    p2p_stream_read_start(b);
+    p2p_stream_write(a, (const uint8_t *)"bye", 3);
+    run(h);
+    ck_assert_uint_eq(kb.len, 3);     /* b closed itself inside on_read */
+    run(h);
+    ck_assert_int_eq(ka.errors, 1);   /* ...which a sees as a reset */
+    ck_assert_int_eq(ka.err, P2P_ERESET);
+    ck_assert_int_eq(p2p_stream_write(a, (const uint8_t *)"x", 1), P2P_ECLOSED);
+    p2p_stream_close(a);
+    p2p_host_free(h);
+}
+END_TEST
+
+START_TEST(unread_order)
+{
+    p2p_host *h = new_host();
+    p2p_stream *a, *b;
+    ck_assert_int_eq(p2p_stream_pipe(h, 0, &a, &b), 0);
+    struct sink kb = { .unread_from = 4 }, next = { 0 };
+    p2p_stream_set_handlers(b, &H, &kb);
+    p2p_stream_read_start(b);
+    p2p_stream_write(a, (const uint8_t *)"HEADpayload-1", 13);
+    run(h);
+    ck_assert_ptr_eq(kb.handoff, b);
+    ck_assert_uint_eq(kb.len, 4);
+    /* More data arrives before the new owner starts reading. */
+    p2p_stream_write(a, (const uint8_t *)"|payload-2", 10);
+    run(h);
+    p2p_stream_set_handlers(b, &H, &next);
+    p2p_stream_read_start(b);
+    run(h);
+    run(h);
+    ck_assert_uint_eq(next.len, 19);
+    ck_assert_int_eq(memcmp(next.data, "payload-1|payload-2", 19), 0);
+    p2p_stream_close(a);
+    p2p_stream_close(b);
+    p2p_host_free(h);
+}
+END_TEST
+
+START_TEST(backpressure)
+{
+    p2p_host *h = new_host();
+    p2p_stream *a, *b;
+    ck_assert_int_eq(p2p_stream_pipe(h, 100, &a, &b), 0);
+    struct sink ka = { 0 }, kb = { 0 };
+    p2p_stream_set_handlers(a, &H, &ka);
+    p2p_stream_set_handlers(b, &H, &kb);
+    uint8_t buf[60] = { 0 };
+    ck_assert_int_eq(p2p_stream_write(a, buf, 60), 0);
+    ck_assert_int_eq(p2p_stream_write(a, buf, 60), P2P_EAGAIN);
+    ck_assert_int_eq(p2p_stream_write(a, buf, 40), 0);
+    run(h);
+    ck_assert_int_eq(ka.drains, 0);   /* nobody read */
+    p2p_stream_read_start(b);
+    run(h);
+    ck_assert_uint_eq(kb.len, 100);
+    ck_assert_int_eq(ka.drains, 1);
+    p2p_stream_close(a);
+    p2p_stream_close(b);
+    p2p_host_free(h);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("stream");
+    TCase *tc = tcase_create("pipe");
+    tcase_add_test(tc, pipe_basic);
+    tcase_add_test(tc, reset_and_close_in_callback);
+    tcase_add_test(tc, unread_order);
+    tcase_add_test(tc, backpressure);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return p2p_test_run(suite()); }
