@@ -1,0 +1,429 @@
+/* plugin.c - the noise plugin: binds the I/O-free handshake (noise_hs) and
+ * transport framing (noise_transport) to p2p_streams. A secured stream is
+ * a p2p_stream stacked on the raw one:
+ *
+ *   owner <-> [secured stream: encrypt / decrypt frames] <-> raw stream
+ *
+ * Inbound: raw bytes gather in `in` until a whole frame is there, which is
+ * decrypted in place and delivered. Outbound: plaintext is encrypted
+ * straight from the caller's bytes into `out` and written below at once.
+ * Back-pressure passes through: stopping the secured stream stops the raw
+ * one; write_queued and drain are the raw stream's. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "noise_hs.h"
+#include "noise_transport.h"
+#include "p2p/p2p.h"
+
+#define MOD "noise"
+
+struct noise_plugin {
+    p2p_host *host;
+    uint64_t handshake_timeout;
+    struct session *sessions;          /* handshakes in progress */
+};
+
+/* One connection's Noise layer, from handshake to close. */
+struct session {
+    struct noise_plugin *np;
+    struct session *next, *prev;       /* in np->sessions */
+    p2p_stream *raw;                   /* owned */
+    p2p_stream *secured;               /* NULL until the handshake is done */
+    noise_hs *hs;
+    noise_transport tr;
+    p2p_buf in, out;
+    p2p_timer *timer;
+    p2p_secure_cb cb;
+    void *arg;
+    struct p2p_defer report;
+    struct p2p_defer pump;             /* deliver buffered frames from the loop */
+    int status;                        /* handshake result for report */
+    bool secured_reading;
+};
+
+static void s_link(struct session *s)
+{
+    struct noise_plugin *np = s->np;
+    s->next = np->sessions;
+    if (s->next) s->next->prev = s;
+    np->sessions = s;
+}
+
+static void s_unlink(struct session *s)
+{
+    if (s->prev) s->prev->next = s->next;
+    else if (s->np->sessions == s) s->np->sessions = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static void s_free(struct session *s)
+{
+    s_unlink(s);
+    p2p_defer_cancel(s->np->host, &s->report);
+    p2p_defer_cancel(s->np->host, &s->pump);
+    if (s->timer) p2p_timer_free(s->timer);
+    if (s->raw) p2p_stream_close(s->raw);
+    noise_hs_free(s->hs);
+    noise_transport_wipe(&s->tr);
+    p2p_buf_free(&s->in);
+    p2p_buf_free(&s->out);
+    free(s);
+}
+
+/* ---- the secured stream (provider side) ------------------------------ */
+
+static int sec_write(void *impl, const uint8_t *data, size_t len)
+{
+    struct session *s = impl;
+    p2p_buf_reset(&s->out);
+    /* Encrypt in bounded chunks so `out` never holds more than 1 MiB. */
+    while (len) {
+        size_t chunk = len > 16 * NOISE_PLAINTEXT_MAX ? 16 * NOISE_PLAINTEXT_MAX : len;
+        int rc = noise_transport_encrypt(&s->tr, data, chunk, &s->out);
+        if (rc < 0) return rc;
+        rc = p2p_stream_write(s->raw, p2p_buf_head(&s->out), s->out.len);
+        p2p_buf_reset(&s->out);
+        if (rc < 0) return rc;
+        data += chunk;
+        len -= chunk;
+    }
+    return 0;
+}
+
+static void sec_read_start(void *impl)
+{
+    struct session *s = impl;
+    s->secured_reading = true;
+    /* Frames may be waiting in `in`: deliver them from the loop first. */
+    if (s->in.len) p2p_defer_schedule(s->np->host, &s->pump);
+    else p2p_stream_read_start(s->raw);
+}
+
+static void sec_read_stop(void *impl)
+{
+    struct session *s = impl;
+    s->secured_reading = false;
+    p2p_defer_cancel(s->np->host, &s->pump);
+    p2p_stream_read_stop(s->raw);
+}
+
+static int sec_shutdown(void *impl)
+{
+    return p2p_stream_shutdown(((struct session *)impl)->raw);
+}
+
+static void sec_reset(void *impl)
+{
+    p2p_stream_reset(((struct session *)impl)->raw);
+}
+
+static size_t sec_write_queued(void *impl)
+{
+    return p2p_stream_write_queued(((struct session *)impl)->raw);
+}
+
+static void sec_close(void *impl)
+{
+    s_free(impl);
+}
+
+static const struct p2p_stream_ops secured_ops = {
+    .write = sec_write,
+    .read_start = sec_read_start,
+    .read_stop = sec_read_stop,
+    .shutdown = sec_shutdown,
+    .reset = sec_reset,
+    .write_queued = sec_write_queued,
+    .close = sec_close,
+};
+
+/* Decrypt and deliver every complete frame in `in`. Returns false when
+ * the secured stream was closed meanwhile (s is gone). */
+static bool pump_frames(struct session *s)
+{
+    while (s->in.len && s->secured_reading) {
+        size_t used;
+        uint8_t *pt;
+        size_t ptlen;
+        int rc = noise_transport_open(&s->tr, p2p_buf_head(&s->in), s->in.len, &used, &pt, &ptlen);
+        if (rc == P2P_ETRUNC) break;
+        if (rc < 0) {
+            p2p_log_debug(MOD, "transport frame rejected: %s", p2p_strerror(rc));
+            p2p_stream_read_stop(s->raw);
+            return p2p_stream_deliver_error(s->secured, rc);
+        }
+        /* Consume before delivering: the owner may re-enter (read_stop,
+         * write) but `in` is not touched by those paths. */
+        bool alive = p2p_stream_deliver_data(s->secured, pt, ptlen);
+        if (!alive) return false;
+        p2p_buf_consume(&s->in, used);
+    }
+    return true;
+}
+
+static void pump_deferred(void *arg)
+{
+    struct session *s = arg;
+    if (!pump_frames(s)) return;
+    if (s->secured_reading) p2p_stream_read_start(s->raw);
+}
+
+/* ---- raw stream events after the handshake --------------------------- */
+
+static void raw_read(p2p_stream *raw, const uint8_t *data, size_t len, void *arg)
+{
+    struct session *s = arg;
+    (void)raw;
+    if (p2p_buf_append(&s->in, data, len) != 0) {
+        p2p_stream_deliver_error(s->secured, P2P_ELIMIT);
+        return;
+    }
+    if (!pump_frames(s)) return;
+    /* A stopped owner: keep what we have (bounded by `in`'s limit) and
+     * stop reading below until it starts again. */
+    if (!s->secured_reading) p2p_stream_read_stop(s->raw);
+}
+
+static void raw_eof(p2p_stream *raw, void *arg)
+{
+    struct session *s = arg;
+    (void)raw;
+    if (s->in.len) {
+        p2p_stream_deliver_error(s->secured, P2P_EPROTO);   /* truncated frame */
+        return;
+    }
+    p2p_stream_deliver_eof(s->secured);
+}
+
+static void raw_error(p2p_stream *raw, int err, void *arg)
+{
+    (void)raw;
+    p2p_stream_deliver_error(((struct session *)arg)->secured, err);
+}
+
+static void raw_drain(p2p_stream *raw, void *arg)
+{
+    (void)raw;
+    p2p_stream_deliver_drain(((struct session *)arg)->secured);
+}
+
+static const struct p2p_stream_handlers transport_handlers = { raw_read, raw_eof, raw_error, raw_drain };
+
+/* ---- the handshake ------------------------------------------------------ */
+
+/* Release a session whether or not its secured stream exists yet. */
+static void s_discard(struct session *s)
+{
+    if (s->secured) p2p_stream_close(s->secured);   /* frees s via sec_close */
+    else s_free(s);
+}
+
+static void report(void *arg)
+{
+    struct session *s = arg;
+    p2p_secure_cb cb = s->cb;
+    void *cbarg = s->arg;
+    if (s->status < 0) {
+        int status = s->status;
+        s_discard(s);
+        cb(status, NULL, NULL, NULL, cbarg);
+        return;
+    }
+    p2p_pubkey key = *noise_hs_remote_key(s->hs);
+    p2p_peerid id = *noise_hs_remote_peer(s->hs);
+    noise_hs_free(s->hs);
+    s->hs = NULL;
+    s_unlink(s);   /* from now on the secured stream's owner controls it */
+    p2p_stream_set_handlers(s->raw, &transport_handlers, s);
+    cb(0, s->secured, &key, &id, cbarg);
+}
+
+static void conclude(struct session *s, int status)
+{
+    if (s->timer) {
+        p2p_timer_free(s->timer);
+        s->timer = NULL;
+    }
+    p2p_stream_read_stop(s->raw);
+    if (status == 0) {
+        int rc = noise_hs_split(s->hs, &s->tr);
+        if (rc == 0) {
+            s->secured = p2p_stream_new(s->np->host, &secured_ops, s);
+            if (!s->secured) rc = P2P_ENOMEM;
+            else p2p_stream_set_addrs(s->secured, p2p_stream_local_addr(s->raw), p2p_stream_remote_addr(s->raw));
+        }
+        status = rc;
+    }
+    s->status = status;
+    p2p_defer_schedule(s->np->host, &s->report);
+}
+
+static int hs_send(struct session *s)
+{
+    p2p_buf_reset(&s->out);
+    int rc = noise_hs_write(s->hs, &s->out);
+    if (rc == 0) rc = p2p_stream_write(s->raw, p2p_buf_head(&s->out), s->out.len);
+    p2p_buf_reset(&s->out);
+    return rc;
+}
+
+/* Drive the handshake with whatever is buffered. */
+static void hs_step(struct session *s)
+{
+    for (;;) {
+        if (noise_hs_done(s->hs)) return conclude(s, 0);
+        if (noise_hs_wants_write(s->hs)) {
+            int rc = hs_send(s);
+            if (rc < 0) return conclude(s, rc);
+            continue;
+        }
+        size_t used = 0;
+        int rc = noise_hs_read(s->hs, p2p_buf_head(&s->in), s->in.len, &used);
+        if (rc == P2P_ETRUNC) return;
+        p2p_buf_consume(&s->in, used);
+        if (rc < 0) {
+            p2p_log_debug(MOD, "handshake failed: %s", p2p_strerror(rc));
+            return conclude(s, rc);
+        }
+    }
+}
+
+static void hs_read(p2p_stream *raw, const uint8_t *data, size_t len, void *arg)
+{
+    struct session *s = arg;
+    (void)raw;
+    if (s->report.scheduled_) {
+        /* Concluded; bytes past the handshake are transport frames. */
+        if (p2p_buf_append(&s->in, data, len) != 0) s->status = P2P_ELIMIT;
+        return;
+    }
+    if (p2p_buf_append(&s->in, data, len) != 0) return conclude(s, P2P_EPROTO);
+    hs_step(s);
+}
+
+static void hs_eof(p2p_stream *raw, void *arg)
+{
+    (void)raw;
+    struct session *s = arg;
+    if (!s->report.scheduled_) conclude(s, P2P_ECLOSED);
+}
+
+static void hs_error(p2p_stream *raw, int err, void *arg)
+{
+    (void)raw;
+    struct session *s = arg;
+    if (!s->report.scheduled_) conclude(s, err);
+}
+
+static const struct p2p_stream_handlers hs_handlers = { hs_read, hs_eof, hs_error, NULL };
+
+static void on_timeout(p2p_timer *t, void *arg)
+{
+    (void)t;
+    conclude(arg, P2P_ETIMEDOUT);
+}
+
+static int noise_secure(void *state, p2p_stream *raw, bool initiator, const p2p_peerid *expected,
+                        p2p_secure_cb cb, void *arg, void **op)
+{
+    struct noise_plugin *np = state;
+    struct session *s = calloc(1, sizeof *s);
+    if (!s) {
+        p2p_stream_close(raw);
+        return P2P_ENOMEM;
+    }
+    s->np = np;
+    s->raw = raw;
+    s->cb = cb;
+    s->arg = arg;
+    /* A frame is at most 2 + 65535 bytes; allow a few in flight. */
+    p2p_buf_init(&s->in, 8 * NOISE_FRAME_MAX);
+    p2p_buf_init(&s->out, 0);
+    p2p_defer_init(&s->report, report, s);
+    p2p_defer_init(&s->pump, pump_deferred, s);
+    s_link(s);
+    struct noise_hs_config cfg = {
+        .role = initiator ? NOISE_INITIATOR : NOISE_RESPONDER,
+        .identity = p2p_host_keypair(np->host),
+        .expected_peer = expected,
+    };
+    int rc = noise_hs_new(&s->hs, &cfg);
+    if (rc == 0 && np->handshake_timeout) {
+        s->timer = p2p_timer_new(np->host, on_timeout, s);
+        if (!s->timer) rc = P2P_ENOMEM;
+        else p2p_timer_start(s->timer, np->handshake_timeout, 0);
+    }
+    if (rc < 0) {
+        s_free(s);
+        return rc;
+    }
+    *op = s;
+    p2p_stream_set_handlers(raw, &hs_handlers, s);
+    p2p_stream_read_start(raw);
+    hs_step(s);   /* the initiator writes message 1 now */
+    return 0;
+}
+
+static void noise_abort(void *state, void *op)
+{
+    (void)state;
+    s_discard(op);
+}
+
+static const struct p2p_security_ops noise_ops = {
+    .protocol_id = NOISE_PROTOCOL_ID,
+    .secure = noise_secure,
+    .abort = noise_abort,
+};
+
+/* ---- plugin ------------------------------------------------------------ */
+
+static int np_init(p2p_host *h, const p2p_conf_section *cf, void **state)
+{
+    struct noise_plugin *np = calloc(1, sizeof *np);
+    if (!np) return P2P_ENOMEM;
+    np->host = h;
+    np->handshake_timeout = p2p_conf_duration_ms(cf, "handshake_timeout");
+    int rc = p2p_security_add(h, &noise_ops, np);
+    if (rc < 0) {
+        p2p_host_set_error(h, "cannot register the /noise security protocol: %s", p2p_strerror(rc));
+        free(np);
+        return rc;
+    }
+    *state = np;
+    return 0;
+}
+
+static void np_stop(void *state)
+{
+    /* Handshakes still running belong to upgrades the swarm has aborted;
+     * anything left is freed here. */
+    struct noise_plugin *np = state;
+    while (np->sessions) s_discard(np->sessions);
+}
+
+static void np_fini(void *state)
+{
+    free(state);
+}
+
+static const struct p2p_conf_key np_keys[] = {
+    { "handshake_timeout", P2P_CONF_DURATION, "10s", 0, 3600000, NULL,
+      "time allowed for the Noise handshake (0 = only the host's upgrade_timeout)" },
+    P2P_CONF_KEYS_END
+};
+
+P2P_PLUGIN_EXPORT({
+    .abi_major = P2P_ABI_MAJOR,
+    .abi_minor = P2P_ABI_MINOR,
+    .name = "noise",
+    .version = "1.0.0",
+    .description = "Noise_XX_25519_ChaChaPoly_SHA256 secure channel (/noise)",
+    .requires = NULL,
+    .config = np_keys,
+    .init = np_init,
+    .stop = np_stop,
+    .fini = np_fini,
+});

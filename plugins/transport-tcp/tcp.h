@@ -1,0 +1,155 @@
+/* tcp.h - internals of the transport-tcp plugin, shared by plugin.c
+ * (lifecycle, addresses), tcp_conn.c (the raw stream), tcp_listen.c and
+ * tcp_dial.c.
+ *
+ * Lifetimes. Every object (listener, dial, connection) holds a reference
+ * on the plugin state, and the plugin itself holds one until fini; the
+ * state is freed when the count reaches zero. That keeps the shared read
+ * buffer and the configuration valid for close callbacks that run after
+ * fini (the loop keeps running until every handle is closed), and for an
+ * owner that closes its stream late. Each object is freed only when all of
+ * its libuv handles are closed *and* nobody outside holds it (the owner of
+ * a connection's stream, the caller of a pending dial). */
+#ifndef TCP_H
+#define TCP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <p2p/p2p.h>
+#include <p2p/transport.h>
+
+#define TCP_MOD "tcp"
+#define TCP_READ_BUF (64 * 1024)
+#define TCP_DIAL_MAX_ADDRS 8      /* resolved addresses tried per dial */
+#define TCP_DNS_NAME_MAX 255
+
+/* Minimal intrusive doubly linked list (the core's is private). */
+struct tcp_link {
+    struct tcp_link *prev, *next;
+};
+
+static inline void tcp_list_init(struct tcp_link *h) { h->prev = h->next = h; }
+static inline bool tcp_list_empty(const struct tcp_link *h) { return h->next == h; }
+static inline void tcp_list_add(struct tcp_link *h, struct tcp_link *n)
+{
+    n->prev = h->prev;
+    n->next = h;
+    h->prev->next = n;
+    h->prev = n;
+}
+static inline void tcp_list_del(struct tcp_link *n)
+{
+    if (!n->next) return;
+    n->prev->next = n->next;
+    n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+#define TCP_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
+
+struct tcp_state {
+    p2p_host *host;
+    uv_loop_t *loop;
+    uint64_t connect_timeout_ms, linger_ms, keepalive_ms;
+    int backlog;
+    size_t write_queue_max;
+    bool stopped;              /* between stop and start: no new dials/listeners */
+    bool finied;               /* fini ran: nothing may reach the host any more */
+    size_t refs;               /* see above */
+    struct tcp_link listeners, dials, conns;
+    /* One read buffer for every connection of this instance. libuv asks
+     * for a buffer right before a read(2) and our read callback hands the
+     * bytes to the owner synchronously (they are borrowed for the call),
+     * so the buffer is free again when the callback returns; an idle
+     * connection thus costs no read memory. */
+    uint8_t rbuf[TCP_READ_BUF];
+};
+
+/* A TCP socket: an outgoing attempt, then (or from accept) a raw stream. */
+struct tcp_conn {
+    struct tcp_link link;      /* in st->conns until freed */
+    struct tcp_state *st;
+    uv_tcp_t tcp;
+    uv_connect_t connect_req;
+    uv_shutdown_t shutdown_req;
+    uv_timer_t linger;         /* initialized only when lingering */
+    struct tcp_dial *dial;     /* while this is a connect attempt of a dial */
+    p2p_stream *stream;        /* while owned */
+    size_t queued;             /* bytes in uv_write requests not yet done */
+    unsigned handles;          /* open libuv handles (tcp, linger) */
+    bool owned;                /* the stream was handed out and not closed */
+    bool reading;              /* uv_read_start active */
+    bool eof_in, dead, shut_req, shut_done, lingering, write_blocked;
+};
+
+/* A listening socket, polled by us (not uv_listen) so that accept errors
+ * can pause it: see tcp_listen.c. */
+struct tcp_listener {
+    struct tcp_link link;      /* in st->listeners while open */
+    struct tcp_state *st;
+    int fd;
+    uv_poll_t poll;
+    uv_timer_t backoff;        /* resumes accepting after an error */
+    unsigned handles;          /* open libuv handles (poll, backoff) */
+    bool closing;
+    p2p_accept_cb cb;
+    void *arg;
+    struct sockaddr_storage bound;   /* port 0 resolved */
+    bool wildcard;
+    uint64_t backoff_ms;             /* current pause after an accept error */
+    uint64_t last_warn_ms;           /* accept errors are logged at most 1/s */
+    unsigned long suppressed;
+};
+
+/* tcp_conn.c */
+struct tcp_conn *tcp_conn_new(struct tcp_state *st);
+/* Turn a connected socket into a raw stream (options, addresses); 0 or a
+ * P2P_E* code (the conn is then closed). */
+int tcp_conn_setup(struct tcp_conn *c);
+/* Close the socket (with RST when rst); the conn is freed once its
+ * handles are closed and it is no longer owned. */
+void tcp_conn_close_handle(struct tcp_conn *c, bool rst);
+/* fini: close the socket of every connection, owned or not. */
+void tcp_conn_close_all(struct tcp_state *st);
+int tcp_err(int uv_err);
+
+/* tcp_listen.c */
+int tcp_listen(void *state, const p2p_multiaddr *ma, p2p_accept_cb cb, void *arg,
+               void **listener, char *err, size_t errlen);
+size_t tcp_listen_addrs(void *state, void *listener, p2p_multiaddr *out, size_t max);
+void tcp_listen_close(void *state, void *listener);
+/* A listener whose address outgoing sockets to dest can bind to
+ * (reuse_port), or NULL. */
+const struct tcp_listener *tcp_listener_for(const struct tcp_state *st, const struct sockaddr *dest);
+/* Create a socket with SO_REUSEADDR and SO_REUSEPORT (and IPV6_V6ONLY for
+ * AF_INET6); returns the fd or a negative errno-style libuv code. */
+int tcp_socket_reuse(int family);
+
+/* tcp_dial.c */
+int tcp_dial(void *state, const p2p_multiaddr *ma, const struct p2p_dial_opts *opts,
+             p2p_dial_cb cb, void *arg, void **op);
+void tcp_dial_cancel(void *state, void *op);
+/* stop (callbacks run with P2P_ECANCELED) or fini (no callbacks). */
+void tcp_dial_abort_all(struct tcp_state *st, bool notify);
+
+/* plugin.c */
+enum tcp_kind { TCP_IP4, TCP_IP6, TCP_DNS, TCP_DNS4, TCP_DNS6 };
+struct tcp_target {
+    enum tcp_kind kind;
+    struct sockaddr_storage sa;         /* TCP_IP4/TCP_IP6, port set */
+    char name[TCP_DNS_NAME_MAX + 1];    /* TCP_DNS* */
+    uint16_t port;
+};
+/* Parse /ip4|ip6/A/tcp/P (listen) or also /dns|dns4|dns6/H/tcp/P with an
+ * optional trailing /p2p/ID (dial). P2P_EINVAL if not ours. */
+int tcp_parse(const p2p_multiaddr *ma, bool listen, struct tcp_target *t);
+void tcp_state_ref(struct tcp_state *st);
+void tcp_state_unref(struct tcp_state *st);
+/* Text form for logs (never fails; "?" for a damaged address). */
+const char *tcp_maddr_str(const p2p_multiaddr *ma, char *buf, size_t cap);
+const char *tcp_sockaddr_str(const struct sockaddr *sa, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,371 @@
+/* tcp_conn.c - the raw stream over a uv_tcp_t (struct p2p_stream_ops).
+ *
+ * Reading: uv_read_start exactly while the owner reads, into the state's
+ * shared buffer (tcp.h). EOF -> deliver_eof (and reading ends for good);
+ * an error -> deliver_error with a P2P_E* code.
+ *
+ * Writing: uv_try_write first; only the remainder is copied into a
+ * uv_write request. write_queued is the sum of those remainders; when it
+ * falls back to zero, on_drain is delivered from the write callback. A
+ * write fails with P2P_EAGAIN when bytes are already queued and the new
+ * ones would exceed write_queue_max (a writer that honours the high-water
+ * mark never sees that).
+ *
+ * Closing: the owner's close stops reading and closes the socket. After a
+ * completed shutdown (our FIN is out) that is a normal close; after a
+ * shutdown still in progress we linger (queued bytes and FIN still go out,
+ * at most `linger` long); otherwise the connection is still open and is
+ * reset, as p2p_stream_close promises. reset() sets SO_LINGER 0 so that
+ * close(2) sends a RST. Memory is freed in the last close callback, and
+ * only once the owner has released the stream. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "tcp.h"
+
+struct tcp_wreq {
+    uv_write_t req;
+    struct tcp_conn *c;
+    size_t len;
+    uint8_t data[];
+};
+
+int tcp_err(int e)
+{
+    switch (e) {
+    case 0: return 0;
+    case UV_ECONNREFUSED: return P2P_EREFUSED;
+    case UV_ECONNRESET:
+    case UV_ECONNABORTED:
+    case UV_EPIPE: return P2P_ERESET;
+    case UV_ETIMEDOUT: return P2P_ETIMEDOUT;
+    case UV_ENETUNREACH:
+    case UV_EHOSTUNREACH:
+    case UV_ENETDOWN:
+    case UV_EHOSTDOWN:
+    case UV_EADDRNOTAVAIL: return P2P_EUNREACH;
+    case UV_ECANCELED: return P2P_ECANCELED;
+    case UV_ENOMEM:
+    case UV_ENOBUFS: return P2P_ENOMEM;
+    case UV_EADDRINUSE: return P2P_EBUSY;
+    case UV_EACCES:
+    case UV_EPERM: return P2P_EPERM;
+    case UV_EMFILE:
+    case UV_ENFILE: return P2P_ELIMIT;
+    case UV_EINVAL:
+    case UV_EAFNOSUPPORT: return P2P_EINVAL;
+    case UV_ENOTCONN:
+    case UV_EBADF: return P2P_ECLOSED;
+    default: return P2P_EIO;
+    }
+}
+
+static void conn_maybe_free(struct tcp_conn *c)
+{
+    if (c->handles || c->owned) return;
+    struct tcp_state *st = c->st;
+    tcp_list_del(&c->link);
+    free(c);
+    tcp_state_unref(st);
+}
+
+static void on_handle_closed(uv_handle_t *hd)
+{
+    struct tcp_conn *c = hd->data;
+    c->handles--;
+    conn_maybe_free(c);
+}
+
+struct tcp_conn *tcp_conn_new(struct tcp_state *st)
+{
+    struct tcp_conn *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    if (uv_tcp_init(st->loop, &c->tcp) != 0) {
+        free(c);
+        return NULL;
+    }
+    c->st = st;
+    c->tcp.data = c;
+    c->connect_req.data = c;
+    c->shutdown_req.data = c;
+    c->handles = 1;
+    tcp_list_add(&st->conns, &c->link);
+    tcp_state_ref(st);
+    return c;
+}
+
+void tcp_conn_close_handle(struct tcp_conn *c, bool rst)
+{
+    if (c->lingering && !uv_is_closing((uv_handle_t *)&c->linger))
+        uv_close((uv_handle_t *)&c->linger, on_handle_closed);
+    if (uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    c->reading = false;
+    if (rst) {
+        uv_os_fd_t fd;
+        struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+        if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0)
+            (void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    }
+    /* Pending write/connect/shutdown callbacks run with UV_ECANCELED
+     * before on_handle_closed; they check c->stream and c->dial. */
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+}
+
+void tcp_conn_close_all(struct tcp_state *st)
+{
+    size_t owned = 0;
+    for (struct tcp_link *l = st->conns.next; l != &st->conns; l = l->next) {
+        struct tcp_conn *c = TCP_CONTAINER_OF(l, struct tcp_conn, link);
+        if (c->owned) owned++;
+        /* No callback may reach an owner any more: it may be gone. A
+         * connection still open or still sending its tail is reset, so
+         * that the peer cannot take a truncated stream for a complete one. */
+        c->stream = NULL;
+        tcp_conn_close_handle(c, c->owned || c->lingering);
+    }
+    if (owned)
+        p2p_log_warn(TCP_MOD, "%zu connection(s) still held by their owners at shutdown; "
+                     "sockets reset, memory released when the owners close them", owned);
+}
+
+/* A failure the owner must hear of; returns false when the stream is gone. */
+static bool conn_fail(struct tcp_conn *c, int err)
+{
+    c->dead = true;
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+    if (!c->stream) return false;
+    return p2p_stream_deliver_error(c->stream, err);
+}
+
+/* ---- reading -------------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct tcp_conn *c = hd->data;
+    buf->base = (char *)c->st->rbuf;
+    buf->len = sizeof c->st->rbuf;
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct tcp_conn *c = s->data;
+    if (n == 0 || !c->stream) return;   /* EAGAIN; or nobody to tell */
+    if (n > 0) {
+        p2p_stream_deliver_data(c->stream, (const uint8_t *)buf->base, (size_t)n);
+        return;
+    }
+    if (n == UV_EOF) {
+        /* libuv reports EOF without another read(2) when epoll says
+         * POLLHUP after a short read, which is also what a RST looks
+         * like: the pending socket error tells the two apart. */
+        uv_os_fd_t fd;
+        int soerr = 0;
+        socklen_t sl = sizeof soerr;
+        if (uv_fileno((uv_handle_t *)s, &fd) == 0 &&
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) == 0 && soerr) {
+            p2p_log_debug(TCP_MOD, "read failed: %s", strerror(soerr));
+            conn_fail(c, tcp_err(-soerr));
+            return;
+        }
+        c->eof_in = true;
+        uv_read_stop(s);
+        c->reading = false;
+        p2p_stream_deliver_eof(c->stream);
+        return;
+    }
+    p2p_log_debug(TCP_MOD, "read failed: %s", uv_strerror((int)n));
+    conn_fail(c, tcp_err((int)n));
+}
+
+static void conn_read_start(void *impl)
+{
+    struct tcp_conn *c = impl;
+    if (c->reading || c->eof_in || c->dead || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    int rc = uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+    if (rc == 0) c->reading = true;
+    else p2p_log_warn(TCP_MOD, "cannot start reading: %s", uv_strerror(rc));
+}
+
+static void conn_read_stop(void *impl)
+{
+    struct tcp_conn *c = impl;
+    if (!c->reading) return;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+}
+
+/* ---- writing -------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct tcp_wreq *w = TCP_CONTAINER_OF(req, struct tcp_wreq, req);
+    struct tcp_conn *c = w->c;
+    c->queued -= w->len;
+    free(w);
+    if (!c->stream || c->dead || status == UV_ECANCELED) return;
+    if (status < 0) {
+        p2p_log_debug(TCP_MOD, "write failed: %s", uv_strerror(status));
+        conn_fail(c, tcp_err(status));
+        return;
+    }
+    if (c->queued == 0 && c->write_blocked) {
+        c->write_blocked = false;
+        p2p_stream_deliver_drain(c->stream);
+    }
+}
+
+static int conn_write(void *impl, const uint8_t *data, size_t len)
+{
+    struct tcp_conn *c = impl;
+    if (c->dead || c->shut_req || uv_is_closing((uv_handle_t *)&c->tcp)) return P2P_ECLOSED;
+    if (c->queued && c->queued + len > c->st->write_queue_max) return P2P_EAGAIN;
+    size_t done = 0;
+    if (c->queued == 0) {
+        uv_buf_t b = uv_buf_init((char *)data, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n < 0 && n != UV_EAGAIN) {
+            p2p_log_debug(TCP_MOD, "write failed: %s", uv_strerror(n));
+            return tcp_err(n);
+        }
+        if (n > 0) done = (size_t)n;
+        if (done == len) return 0;
+    }
+    size_t rem = len - done;
+    struct tcp_wreq *w = malloc(sizeof *w + rem);
+    if (!w) return P2P_ENOMEM;
+    w->c = c;
+    w->len = rem;
+    memcpy(w->data, data + done, rem);
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)rem);
+    int rc = rem > UINT32_MAX ? UV_E2BIG : uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc < 0) {
+        free(w);
+        /* Part of the bytes may be gone already: the stream is broken. */
+        if (done) c->dead = true;
+        return tcp_err(rc);
+    }
+    c->queued += rem;
+    c->write_blocked = true;
+    return 0;
+}
+
+static size_t conn_write_queued(void *impl)
+{
+    return ((struct tcp_conn *)impl)->queued;
+}
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+    struct tcp_conn *c = t->data;
+    p2p_log_debug(TCP_MOD, "linger time over with %zu bytes unsent; resetting", c->queued);
+    tcp_conn_close_handle(c, true);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    struct tcp_conn *c = req->data;
+    if (status == 0) c->shut_done = true;
+    if (c->lingering) {
+        tcp_conn_close_handle(c, status != 0);
+        return;
+    }
+    if (status < 0 && status != UV_ECANCELED && c->stream && !c->dead) {
+        p2p_log_debug(TCP_MOD, "shutdown failed: %s", uv_strerror(status));
+        conn_fail(c, tcp_err(status));
+    }
+}
+
+static int conn_shutdown(void *impl)
+{
+    struct tcp_conn *c = impl;
+    if (c->dead || uv_is_closing((uv_handle_t *)&c->tcp)) return P2P_ECLOSED;
+    if (c->shut_req) return 0;
+    int rc = uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown);
+    if (rc < 0) return tcp_err(rc);
+    c->shut_req = true;
+    return 0;
+}
+
+static void conn_reset(void *impl)
+{
+    struct tcp_conn *c = impl;
+    c->dead = true;
+    tcp_conn_close_handle(c, true);
+}
+
+static void conn_close(void *impl)
+{
+    struct tcp_conn *c = impl;
+    c->stream = NULL;
+    c->owned = false;
+    if (!uv_is_closing((uv_handle_t *)&c->tcp)) {
+        conn_read_stop(c);
+        if (c->shut_req && !c->shut_done && !c->dead && c->st->linger_ms && !c->st->finied &&
+            uv_timer_init(c->st->loop, &c->linger) == 0) {
+            /* Let the queued bytes and our FIN go out; on_shutdown closes. */
+            c->linger.data = c;
+            c->handles++;
+            c->lingering = true;
+            uv_timer_start(&c->linger, on_linger_timeout, c->st->linger_ms, 0);
+            return;
+        }
+        tcp_conn_close_handle(c, !(c->shut_done || c->dead));
+    }
+    conn_maybe_free(c);
+}
+
+static const struct p2p_stream_ops conn_ops = {
+    .write = conn_write,
+    .read_start = conn_read_start,
+    .read_stop = conn_read_stop,
+    .shutdown = conn_shutdown,
+    .reset = conn_reset,
+    .write_queued = conn_write_queued,
+    .close = conn_close,
+};
+
+static int sockname(struct tcp_conn *c, bool peer, p2p_multiaddr *ma)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    int rc = peer ? uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len)
+                  : uv_tcp_getsockname(&c->tcp, (struct sockaddr *)&ss, &len);
+    if (rc < 0) return tcp_err(rc);
+    return p2p_maddr_from_sockaddr(ma, (const struct sockaddr *)&ss, P2P_MA_TCP);
+}
+
+int tcp_conn_setup(struct tcp_conn *c)
+{
+    struct tcp_state *st = c->st;
+    p2p_multiaddr local, remote;
+    int rc = uv_tcp_nodelay(&c->tcp, 1);
+    if (rc < 0) {
+        /* E.g. the peer already reset the connection. */
+        p2p_log_debug(TCP_MOD, "TCP_NODELAY: %s", uv_strerror(rc));
+        rc = tcp_err(rc);
+    }
+    if (rc == 0 && st->keepalive_ms) {
+        unsigned secs = (unsigned)((st->keepalive_ms + 999) / 1000);
+        int k = uv_tcp_keepalive(&c->tcp, 1, secs);
+        if (k < 0) p2p_log_debug(TCP_MOD, "keepalive: %s", uv_strerror(k));
+    }
+    if (rc == 0) rc = sockname(c, false, &local);
+    if (rc == 0) rc = sockname(c, true, &remote);
+    if (rc == 0) {
+        c->stream = p2p_stream_new(st->host, &conn_ops, c);
+        if (!c->stream) rc = P2P_ENOMEM;
+    }
+    if (rc < 0) {
+        tcp_conn_close_handle(c, true);
+        return rc;
+    }
+    p2p_stream_set_addrs(c->stream, &local, &remote);
+    c->owned = true;
+    return 0;
+}

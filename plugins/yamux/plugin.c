@@ -1,0 +1,643 @@
+/* plugin.c - the yamux plugin: binds the I/O-free yamux_session to a
+ * secured p2p_stream and exposes each Yamux stream as a p2p_stream.
+ *
+ * Data in: secured stream -> yamux_session_feed -> on_data -> the
+ * substream's owner (or its rx buffer while the owner is not reading).
+ * Credit goes back to the peer (yamux_stream_consumed) only when the owner
+ * has been handed the bytes, so a reader that stops stops the writer.
+ * Data out: substream write -> yamux_stream_write (what the window refuses
+ * waits in the substream's txq) -> session output -> the secured stream,
+ * but only while the secured stream's own queue is short: beyond that the
+ * session's output watermark stops stream writes and owners see their
+ * write_queued grow (back-pressure all the way up).
+ *
+ * Session output is flushed from the loop (p2p_defer), never inside yamux
+ * callbacks (which the session forbids) nor inside stream ops (which the
+ * p2p_stream rules forbid for deliveries); this also batches frames. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "p2p/p2p.h"
+#include "yamux_session.h"
+
+#define MOD "yamux"
+#define SECURED_HIGH_WATER (512u * 1024u)
+#define TXQ_LIMIT (64u * 1024u * 1024u)
+
+struct yplugin {
+    p2p_host *host;
+    struct yamux_config cfg;
+};
+
+struct ysess;
+
+struct ystream {
+    struct ysess *ss;            /* NULL once the session is gone */
+    struct ystream *next, *prev;
+    uint32_t id;
+    p2p_stream *st;
+    bool reading;
+    bool gone;                   /* id freed in the session (FIN both ways or RST) */
+    bool remote_fin, fin_delivered, reset_in, local_fin_wanted, local_fin_sent;
+    bool drain_wanted;           /* the owner saw a queue: tell it when empty */
+    p2p_buf rx;                  /* received while not reading (bounded by the window) */
+    p2p_buf txq;                 /* accepted from the owner, refused by the window */
+};
+
+struct ysess {
+    struct yplugin *yp;
+    p2p_host *host;
+    p2p_stream *secured;
+    yamux_session *ys;
+    const struct p2p_muxer_events *ev;
+    void *ev_arg;
+    struct ystream *streams;
+    p2p_buf inq;                 /* input the session did not take yet */
+    p2p_timer *timer;
+    struct p2p_defer work;       /* flush output, notify streams */
+    int err;                     /* session failure, reported once */
+    bool failed, closing, close_reported, secured_reading;
+};
+
+static void sess_schedule(struct ysess *ss)
+{
+    p2p_defer_schedule(ss->host, &ss->work);
+}
+
+static struct ystream *find(struct ysess *ss, uint32_t id)
+{
+    for (struct ystream *y = ss->streams; y; y = y->next)
+        if (y->id == id && !y->gone) return y;
+    return NULL;
+}
+
+static void unlink_stream(struct ystream *y)
+{
+    struct ysess *ss = y->ss;
+    if (!ss) return;
+    if (y->prev) y->prev->next = y->next;
+    else if (ss->streams == y) ss->streams = y->next;
+    if (y->next) y->next->prev = y->prev;
+    y->next = y->prev = NULL;
+}
+
+/* ---- substream provider ops -------------------------------------------- */
+
+static int try_send(struct ystream *y)
+{
+    while (y->txq.len) {
+        int n = yamux_stream_write(y->ss->ys, y->id, p2p_buf_head(&y->txq), y->txq.len);
+        if (n < 0) return n;
+        if (n == 0) break;
+        p2p_buf_consume(&y->txq, (size_t)n);
+    }
+    if (!y->txq.len && y->local_fin_wanted && !y->local_fin_sent) {
+        y->local_fin_sent = true;
+        int rc = yamux_stream_close(y->ss->ys, y->id);
+        if (rc < 0 && rc != P2P_ENOTFOUND) return rc;
+    }
+    return 0;
+}
+
+static int ys_write(void *impl, const uint8_t *data, size_t len)
+{
+    struct ystream *y = impl;
+    if (!y->ss || y->gone || y->ss->failed) return P2P_ECLOSED;
+    if (y->reset_in) return P2P_ERESET;
+    if (y->local_fin_wanted) return P2P_ECLOSED;
+    if (!y->txq.len) {
+        int n = yamux_stream_write(y->ss->ys, y->id, data, len);
+        if (n < 0) return n;
+        data += n;
+        len -= (size_t)n;
+    }
+    if (len) {
+        int rc = p2p_buf_append(&y->txq, data, len);
+        if (rc < 0) return rc;
+        y->drain_wanted = true;
+    }
+    sess_schedule(y->ss);
+    return 0;
+}
+
+static void deliver_later(struct ystream *y)
+{
+    if (y->ss) sess_schedule(y->ss);
+}
+
+static void ys_read_start(void *impl)
+{
+    struct ystream *y = impl;
+    y->reading = true;
+    if (y->rx.len || (y->remote_fin && !y->fin_delivered) || y->reset_in) deliver_later(y);
+}
+
+static void ys_read_stop(void *impl)
+{
+    ((struct ystream *)impl)->reading = false;
+}
+
+static int ys_shutdown(void *impl)
+{
+    struct ystream *y = impl;
+    if (!y->ss || y->gone || y->ss->failed) return P2P_ECLOSED;
+    y->local_fin_wanted = true;
+    int rc = try_send(y);
+    sess_schedule(y->ss);
+    return rc;
+}
+
+static void ys_reset(void *impl)
+{
+    struct ystream *y = impl;
+    if (y->ss && !y->gone && !y->ss->failed) {
+        yamux_stream_reset(y->ss->ys, y->id);
+        sess_schedule(y->ss);
+    }
+    y->gone = true;
+}
+
+static size_t ys_write_queued(void *impl)
+{
+    struct ystream *y = impl;
+    return y->txq.len;
+}
+
+static void ys_close(void *impl)
+{
+    struct ystream *y = impl;
+    struct ysess *ss = y->ss;
+    if (ss && !y->gone && !ss->failed) {
+        /* Released by its owner: a stream we had not finished writing is
+         * aborted; one we half-closed just stops being read. */
+        if (!y->local_fin_wanted || y->txq.len) yamux_stream_reset(ss->ys, y->id);
+        else if (!y->remote_fin) yamux_stream_consumed(ss->ys, y->id, y->rx.len);
+        sess_schedule(ss);
+    }
+    unlink_stream(y);
+    p2p_buf_free(&y->rx);
+    p2p_buf_free(&y->txq);
+    free(y);
+    if (ss) sess_schedule(ss);   /* a graceful close may now be complete */
+}
+
+static const struct p2p_stream_ops ystream_ops = {
+    .write = ys_write,
+    .read_start = ys_read_start,
+    .read_stop = ys_read_stop,
+    .shutdown = ys_shutdown,
+    .reset = ys_reset,
+    .write_queued = ys_write_queued,
+    .close = ys_close,
+};
+
+static struct ystream *ystream_new(struct ysess *ss, uint32_t id)
+{
+    struct ystream *y = calloc(1, sizeof *y);
+    if (!y) return NULL;
+    y->ss = ss;
+    y->id = id;
+    p2p_buf_init(&y->rx, 0);        /* bounded by the receive window */
+    p2p_buf_init(&y->txq, TXQ_LIMIT);
+    y->st = p2p_stream_new(ss->host, &ystream_ops, y);
+    if (!y->st) {
+        free(y);
+        return NULL;
+    }
+    p2p_stream_set_addrs(y->st, p2p_stream_local_addr(ss->secured), p2p_stream_remote_addr(ss->secured));
+    y->next = ss->streams;
+    if (y->next) y->next->prev = y;
+    ss->streams = y;
+    return y;
+}
+
+/* ---- session callbacks (inside yamux_session_feed / tick) -------------- */
+
+static void cb_opened(void *user, uint32_t id)
+{
+    struct ysess *ss = user;
+    if (ss->closing) {
+        yamux_stream_reset(ss->ys, id);
+        return;
+    }
+    struct ystream *y = ystream_new(ss, id);
+    if (!y) {
+        yamux_stream_reset(ss->ys, id);
+        return;
+    }
+    yamux_stream_accept(ss->ys, id);
+    ss->ev->on_stream(ss->ev_arg, y->st);
+}
+
+static void cb_data(void *user, uint32_t id, const uint8_t *data, size_t len)
+{
+    struct ysess *ss = user;
+    struct ystream *y = find(ss, id);
+    if (!y) {
+        /* Released by its owner after half-closing: discard, give credit. */
+        yamux_stream_consumed(ss->ys, id, len);
+        return;
+    }
+    if (!y->reading || y->rx.len) {
+        if (p2p_buf_append(&y->rx, data, len) < 0) yamux_stream_reset(ss->ys, id);
+        return;
+    }
+    if (p2p_stream_deliver_data(y->st, data, len))
+        yamux_stream_consumed(ss->ys, id, len);
+    else
+        yamux_stream_consumed(ss->ys, id, len);   /* closed meanwhile: still free the window */
+}
+
+static void cb_fin(void *user, uint32_t id)
+{
+    struct ysess *ss = user;
+    struct ystream *y = find(ss, id);
+    if (!y) return;
+    y->remote_fin = true;
+    sess_schedule(ss);
+}
+
+static void cb_reset(void *user, uint32_t id)
+{
+    struct ysess *ss = user;
+    struct ystream *y = find(ss, id);
+    if (!y) return;
+    y->gone = true;
+    y->reset_in = true;
+    sess_schedule(ss);
+}
+
+static void cb_writable(void *user, uint32_t id)
+{
+    struct ysess *ss = user;
+    (void)id;
+    sess_schedule(ss);
+}
+
+static void cb_error(void *user, int err)
+{
+    struct ysess *ss = user;
+    if (!ss->failed) {
+        ss->failed = true;
+        ss->err = err;
+    }
+    sess_schedule(ss);
+}
+
+static void cb_goaway(void *user, uint32_t code)
+{
+    struct ysess *ss = user;
+    (void)code;
+    ss->closing = true;   /* no new streams; close when the last ends */
+    sess_schedule(ss);
+}
+
+static const struct yamux_callbacks callbacks = {
+    .on_stream_opened = cb_opened,
+    .on_data = cb_data,
+    .on_remote_fin = cb_fin,
+    .on_reset = cb_reset,
+    .on_writable = cb_writable,
+    .on_can_open = NULL,
+    .on_goaway = cb_goaway,
+    .on_ping_rtt = NULL,
+    .on_error = cb_error,
+};
+
+/* ---- the session's work, from the loop ---------------------------------- */
+
+static void arm_timer(struct ysess *ss)
+{
+    uint64_t next = yamux_session_next_timeout(ss->ys);
+    uint64_t now = p2p_host_now_ms(ss->host);
+    if (next == UINT64_MAX) {
+        p2p_timer_stop(ss->timer);
+        return;
+    }
+    p2p_timer_start(ss->timer, next > now ? next - now : 0, 0);
+}
+
+static void flush_output(struct ysess *ss)
+{
+    while (p2p_stream_write_queued(ss->secured) < SECURED_HIGH_WATER) {
+        const uint8_t *p;
+        size_t n;
+        yamux_session_output(ss->ys, &p, &n);
+        if (!n) break;
+        if (n > 256 * 1024) n = 256 * 1024;
+        if (p2p_stream_write(ss->secured, p, n) < 0) {
+            if (!ss->failed) {
+                ss->failed = true;
+                ss->err = P2P_ECLOSED;
+            }
+            return;
+        }
+        yamux_session_output_consume(ss->ys, n);
+    }
+}
+
+/* Feed input held back earlier (the session stops taking input while its
+ * output is full); returns false if the session failed. */
+static bool feed(struct ysess *ss, const uint8_t *data, size_t len, size_t *used)
+{
+    int rc = yamux_session_feed(ss->ys, p2p_host_now_ms(ss->host), data, len, used);
+    if (rc < 0 && !ss->failed) {
+        p2p_log_debug(MOD, "session failed: %s", p2p_strerror(rc));
+        ss->failed = true;
+        ss->err = rc;
+    }
+    return rc >= 0;
+}
+
+/* Hand a stream its buffered data, FIN or reset. Returns false if the
+ * owner closed it. */
+static bool service_stream(struct ysess *ss, struct ystream *y)
+{
+    if (y->txq.len || (y->local_fin_wanted && !y->local_fin_sent)) {
+        if (!y->gone && !ss->failed) try_send(y);
+    }
+    if (y->drain_wanted && !y->txq.len) {
+        y->drain_wanted = false;
+        if (!p2p_stream_deliver_drain(y->st)) return false;
+    }
+    if (!y->reading) return true;
+    if (y->rx.len) {
+        p2p_buf chunk = y->rx;
+        p2p_buf_init(&y->rx, 0);
+        uint32_t id = y->id;
+        bool alive = p2p_stream_deliver_data(y->st, p2p_buf_head(&chunk), chunk.len);
+        if (!ss->failed) yamux_stream_consumed(ss->ys, id, chunk.len);
+        p2p_buf_free(&chunk);
+        if (!alive) return false;
+        if (!y->reading) return true;
+    }
+    if (y->reset_in) {
+        y->reset_in = false;
+        return p2p_stream_deliver_error(y->st, P2P_ERESET);
+    }
+    if (y->remote_fin && !y->fin_delivered && !y->rx.len) {
+        y->fin_delivered = true;
+        return p2p_stream_deliver_eof(y->st);
+    }
+    return true;
+}
+
+static void report_close(struct ysess *ss, int err)
+{
+    if (ss->close_reported) return;
+    ss->close_reported = true;
+    p2p_timer_stop(ss->timer);
+    p2p_stream_read_stop(ss->secured);
+    ss->ev->on_close(ss->ev_arg, err);
+}
+
+static void work(void *arg)
+{
+    struct ysess *ss = arg;
+    if (ss->close_reported) return;
+    if (!ss->failed && ss->inq.len) {
+        size_t used = 0;
+        bool ok = feed(ss, p2p_buf_head(&ss->inq), ss->inq.len, &used);
+        p2p_buf_consume(&ss->inq, used);
+        if (ok && !ss->inq.len && ss->secured_reading) p2p_stream_read_start(ss->secured);
+    }
+    /* Streams: pending writes, deliveries. Owners may close streams (and
+     * unlink them) from their callbacks: walk a snapshot of ids. */
+    for (struct ystream *y = ss->streams, *next; y; y = next) {
+        next = y->next;
+        uint32_t nid = next ? next->id : 0;
+        if (!service_stream(ss, y) && next) {
+            next = find(ss, nid);
+        }
+    }
+    if (ss->failed) {
+        /* Fail every stream still held, then tell the connection. */
+        flush_output(ss);   /* a queued Go Away may still go out */
+        for (struct ystream *y = ss->streams, *next; y; y = next) {
+            next = y->next;
+            y->gone = true;
+            unlink_stream(y);
+            y->ss = NULL;
+            p2p_stream_deliver_error(y->st, ss->err ? ss->err : P2P_ECLOSED);
+        }
+        report_close(ss, ss->err == P2P_ECLOSED ? 0 : ss->err);
+        return;
+    }
+    flush_output(ss);
+    if (ss->closing && yamux_session_num_streams(ss->ys) == 0 && !yamux_session_output_len(ss->ys)) {
+        p2p_stream_shutdown(ss->secured);
+        report_close(ss, 0);
+        return;
+    }
+    arm_timer(ss);
+}
+
+static void on_tick(p2p_timer *t, void *arg)
+{
+    (void)t;
+    struct ysess *ss = arg;
+    int rc = yamux_session_tick(ss->ys, p2p_host_now_ms(ss->host));
+    if (rc < 0 && rc != P2P_EBUSY && !ss->failed) {
+        ss->failed = true;
+        ss->err = rc;
+    }
+    sess_schedule(ss);
+}
+
+/* ---- the secured stream below ------------------------------------------- */
+
+static void sec_read(p2p_stream *s, const uint8_t *data, size_t len, void *arg)
+{
+    struct ysess *ss = arg;
+    (void)s;
+    if (ss->failed) return;
+    size_t used = 0;
+    if (ss->inq.len) {
+        /* Keep the order: append, the work function feeds. */
+        if (p2p_buf_append(&ss->inq, data, len) < 0) cb_error(ss, P2P_ELIMIT);
+        p2p_stream_read_stop(ss->secured);
+        sess_schedule(ss);
+        return;
+    }
+    if (feed(ss, data, len, &used) && used < len) {
+        /* Output is full: hold the rest and stop reading until flushed. */
+        if (p2p_buf_append(&ss->inq, data + used, len - used) < 0) cb_error(ss, P2P_ELIMIT);
+        p2p_stream_read_stop(ss->secured);
+    }
+    sess_schedule(ss);
+}
+
+static void sec_eof(p2p_stream *s, void *arg)
+{
+    (void)s;
+    cb_error(arg, P2P_ECLOSED);
+}
+
+static void sec_error(p2p_stream *s, int err, void *arg)
+{
+    (void)s;
+    cb_error(arg, err);
+}
+
+static void sec_drain(p2p_stream *s, void *arg)
+{
+    (void)s;
+    sess_schedule(arg);
+}
+
+static const struct p2p_stream_handlers sec_handlers = { sec_read, sec_eof, sec_error, sec_drain };
+
+/* ---- muxer ops ------------------------------------------------------------ */
+
+static int mx_create(void *state, p2p_stream *secured, bool initiator, const struct p2p_muxer_events *ev,
+                     void *ev_arg, void **session)
+{
+    struct yplugin *yp = state;
+    struct ysess *ss = calloc(1, sizeof *ss);
+    if (!ss) {
+        p2p_stream_close(secured);
+        return P2P_ENOMEM;
+    }
+    ss->yp = yp;
+    ss->host = yp->host;
+    ss->secured = secured;
+    ss->ev = ev;
+    ss->ev_arg = ev_arg;
+    p2p_buf_init(&ss->inq, 4u * 1024u * 1024u);
+    p2p_defer_init(&ss->work, work, ss);
+    int rc = yamux_session_new(&ss->ys, initiator, &yp->cfg, &callbacks, ss);
+    if (rc == 0 && !(ss->timer = p2p_timer_new(yp->host, on_tick, ss))) rc = P2P_ENOMEM;
+    if (rc < 0) {
+        yamux_session_free(ss->ys);
+        p2p_buf_free(&ss->inq);
+        p2p_stream_close(secured);
+        free(ss);
+        return rc;
+    }
+    p2p_stream_set_handlers(secured, &sec_handlers, ss);
+    ss->secured_reading = true;
+    p2p_stream_read_start(secured);
+    p2p_timer_start(ss->timer, 0, 0);   /* first tick: the RTT ping */
+    *session = ss;
+    return 0;
+}
+
+static int mx_open(void *session, p2p_stream **out)
+{
+    struct ysess *ss = session;
+    if (ss->failed || ss->closing) return P2P_ECLOSED;
+    uint32_t id;
+    int rc = yamux_stream_open(ss->ys, &id);
+    if (rc < 0) return rc;
+    struct ystream *y = ystream_new(ss, id);
+    if (!y) {
+        yamux_stream_reset(ss->ys, id);
+        return P2P_ENOMEM;
+    }
+    sess_schedule(ss);
+    *out = y->st;
+    return 0;
+}
+
+static void mx_close(void *session)
+{
+    struct ysess *ss = session;
+    if (ss->closing || ss->failed) return;
+    ss->closing = true;
+    yamux_session_goaway(ss->ys, 0);
+    sess_schedule(ss);
+}
+
+static void mx_free(void *session)
+{
+    struct ysess *ss = session;
+    p2p_defer_cancel(ss->host, &ss->work);
+    /* Streams still held by owners outlive the session: detach them and
+     * let their owners learn it. */
+    while (ss->streams) {
+        struct ystream *y = ss->streams;
+        unlink_stream(y);
+        y->ss = NULL;
+        y->gone = true;
+        p2p_stream_deliver_error(y->st, P2P_ECLOSED);
+    }
+    if (ss->timer) p2p_timer_free(ss->timer);
+    yamux_session_free(ss->ys);
+    p2p_buf_free(&ss->inq);
+    p2p_stream_close(ss->secured);
+    free(ss);
+}
+
+static size_t mx_count(void *session)
+{
+    return yamux_session_num_streams(((struct ysess *)session)->ys);
+}
+
+static const struct p2p_muxer_ops yamux_ops = {
+    .protocol_id = "/yamux/1.0.0",
+    .create = mx_create,
+    .open = mx_open,
+    .close = mx_close,
+    .free = mx_free,
+    .stream_count = mx_count,
+};
+
+/* ---- plugin ---------------------------------------------------------------- */
+
+static int yp_init(p2p_host *h, const p2p_conf_section *cf, void **state)
+{
+    struct yplugin *yp = calloc(1, sizeof *yp);
+    if (!yp) return P2P_ENOMEM;
+    yp->host = h;
+    yamux_config_default(&yp->cfg);
+    yp->cfg.initial_window = (uint32_t)p2p_conf_size(cf, "initial_window");
+    yp->cfg.max_stream_window = (uint32_t)p2p_conf_size(cf, "max_stream_window");
+    yp->cfg.max_streams = (uint32_t)p2p_conf_int(cf, "max_streams");
+    yp->cfg.max_unacked_inbound = (uint32_t)p2p_conf_int(cf, "max_unacked_inbound");
+    yp->cfg.keepalive_ms = p2p_conf_duration_ms(cf, "keepalive_interval");
+    yp->cfg.ping_timeout_ms = p2p_conf_duration_ms(cf, "ping_timeout");
+    char why[256];
+    if (yamux_config_check(&yp->cfg, why, sizeof why) != 0) {
+        p2p_host_set_error(h, "bad yamux settings: %s", why);
+        free(yp);
+        return P2P_ECONFIG;
+    }
+    int rc = p2p_muxer_add(h, &yamux_ops, yp);
+    if (rc < 0) {
+        p2p_host_set_error(h, "cannot register /yamux/1.0.0: %s", p2p_strerror(rc));
+        free(yp);
+        return rc;
+    }
+    *state = yp;
+    return 0;
+}
+
+static void yp_fini(void *state)
+{
+    free(state);
+}
+
+static const struct p2p_conf_key yp_keys[] = {
+    { "initial_window", P2P_CONF_SIZE, "256KiB", 262144, 1073741824, NULL, "receive window of a new stream" },
+    { "max_stream_window", P2P_CONF_SIZE, "16MiB", 262144, 1073741824, NULL,
+      "largest receive window auto-tuning may grow a stream to" },
+    { "max_streams", P2P_CONF_INT, "256", 1, 65536, NULL, "streams per connection" },
+    { "max_unacked_inbound", P2P_CONF_INT, "128", 1, 65536, NULL,
+      "inbound streams not yet accepted; more are refused with RST" },
+    { "keepalive_interval", P2P_CONF_DURATION, "30s", 0, 86400000, NULL, "keep-alive ping period (0 = off)" },
+    { "ping_timeout", P2P_CONF_DURATION, "20s", 0, 86400000, NULL,
+      "close the connection when a ping stays unanswered this long (0 = never)" },
+    P2P_CONF_KEYS_END
+};
+
+P2P_PLUGIN_EXPORT({
+    .abi_major = P2P_ABI_MAJOR,
+    .abi_minor = P2P_ABI_MINOR,
+    .name = "yamux",
+    .version = "1.0.0",
+    .description = "Yamux stream multiplexer (/yamux/1.0.0)",
+    .requires = NULL,
+    .config = yp_keys,
+    .init = yp_init,
+    .fini = yp_fini,
+});

@@ -1,0 +1,276 @@
+/* yamux_session.h - I/O-free Yamux (/yamux/1.0.0) session.
+ *
+ * One yamux_session is one multiplexed connection. It does no I/O and
+ * reads no clock: the caller feeds it the bytes read from the (secured)
+ * transport, drains the bytes it must write, passes the current time in
+ * milliseconds, and learns about inbound events through callbacks.
+ * No global state; a session is used from one thread.
+ *
+ * ---- Time --------------------------------------------------------------
+ * yamux_session_feed and yamux_session_tick take now_ms (any monotonic
+ * millisecond clock, e.g. uv_now). The session keeps the largest value
+ * seen as its clock; every other call uses that clock. next_timeout
+ * returns an absolute deadline on the same clock.
+ *
+ * ---- Input and back-pressure on input ----------------------------------
+ * yamux_session_feed parses as many frames as it can and reports through
+ * *consumed how many bytes it took. It takes everything except when:
+ *   - it fails (negative return), or
+ *   - the output queue has reached the "input stop" level (see below):
+ *     replies the peer provokes (pongs, RSTs of refused streams, ...) are
+ *     then not generated until the caller has drained output. The caller
+ *     keeps the unconsumed bytes, stops reading the transport, and calls
+ *     feed again with them once it has drained output.
+ * Partial frames are fine: up to 11 bytes of a header are kept inside the
+ * session, and Data payloads are handed to on_data in pieces as they
+ * arrive (zero-copy: on_data points into the caller's input buffer).
+ * Nothing in the input is ever buffered beyond a 12-byte header.
+ *
+ * ---- Output --------------------------------------------------------------
+ * Frames to send are appended to one internal byte queue, in order. The
+ * caller repeatedly takes yamux_session_output(s, &p, &n), writes (or
+ * encrypts) some prefix of it, and releases that prefix with
+ * yamux_session_output_consume(s, k). The pointer is valid until the next
+ * call of any session function.
+ * Bounds (W = cfg.out_high_watermark, F = cfg.max_frame_payload):
+ *   - stream data is accepted only while the queue holds < W bytes, so
+ *     data alone never queues more than W + F + 12 bytes;
+ *   - feed stops consuming input while the queue holds >= W + F + 12 +
+ *     64 KiB (input stop level), so a peer that floods us with frames
+ *     needing replies but never reads cannot grow the queue further;
+ *   - a hard limit of twice the input stop level catches misuse (an API
+ *     call that would exceed it fails with P2P_ELIMIT).
+ * Deadlock freedom: data writes and input processing use different
+ * thresholds, so a session that cannot send data still reads (and
+ * therefore receives window updates and pongs) as long as the peer is not
+ * abusive.
+ *
+ * ---- Callbacks and re-entrancy -------------------------------------------
+ * Callbacks are invoked synchronously from yamux_session_feed (all of
+ * them), yamux_session_output_consume (on_writable) and
+ * yamux_session_tick (on_error). Inside a callback the application may
+ * call every stream function (open, write, consumed, close, reset,
+ * accept) and yamux_session_goaway, also on other streams; it must not
+ * call yamux_session_feed / tick / output_consume (they return
+ * P2P_EBUSY) nor yamux_session_free. Streams are named by their id, never
+ * by pointer, so a callback that resets a stream cannot leave a dangling
+ * reference.
+ *
+ * ---- Streams --------------------------------------------------------------
+ * Client stream ids are odd, server ids even; ids are never reused. A
+ * stream is freed (its id becomes unknown: P2P_ENOTFOUND) when both
+ * directions are closed (our FIN sent and theirs received) or when it is
+ * reset by either side. After on_reset the id is already gone.
+ *   - outbound: yamux_stream_open sends SYN at once (a Window Update that
+ *     also advertises any initial window beyond 256 KiB). Until the peer
+ *     ACKs, the stream counts against max_unacked_outbound.
+ *   - inbound: on_stream_opened(id) for each SYN. The stream is ACKed when
+ *     the application calls yamux_stream_accept, or implicitly on its
+ *     first write or close. Until then it counts against
+ *     max_unacked_inbound; SYNs beyond that limit, beyond max_streams, or
+ *     after we sent a Go Away, are refused with RST (not a session error).
+ *   - half-close: yamux_stream_close sends FIN; we may still receive.
+ *     on_remote_fin: the peer will send no more data; we may still write.
+ *
+ * ---- Flow control -----------------------------------------------------------
+ * Send side: a stream may send as many Data bytes as the peer's credit
+ * (initially 256 KiB, raised by its Window Updates). yamux_stream_write
+ * accepts min(len, credit, output room), split into frames of at most
+ * cfg.max_frame_payload, and returns the count; 0 means "wait for
+ * on_writable".
+ * Receive side: data handed to on_data stays charged to the stream's
+ * window until the application reports it consumed with
+ * yamux_stream_consumed. Credit is returned to the peer only for consumed
+ * bytes, in one Window Update once at least half the stream's window is
+ * reclaimable. A reader that stops consuming therefore stops the writer,
+ * and data delivered but not yet consumed is bounded by the window.
+ * Data beyond the credit we granted is a protocol error.
+ * Auto-tuning: when a Window Update is due less than 2 RTT after the
+ * previous one (the peer used half the window within 2 round trips, so
+ * the window, not the link, is the bottleneck), the stream's window is
+ * doubled, up to cfg.max_stream_window and within the session's growth
+ * budget cfg.max_session_window - max_streams * initial_window. The RTT is
+ * measured with Pings (one at the first tick, then every keepalive_ms).
+ * Windows never shrink; budget is returned when a stream is freed.
+ * Worst case, the application holds max_session_window bytes of
+ * delivered-but-unconsumed data per session.
+ *
+ * ---- Errors and Go Away -----------------------------------------------------
+ * A protocol violation by the peer (bad version, unknown type, data beyond
+ * the window, frame for a stream that was never opened, SYN reusing an
+ * id, SYN with our parity, window overflow, data after FIN) makes feed
+ * queue Go Away(protocol error) and return P2P_EPROTO; an allocation
+ * failure queues Go Away(internal error) and returns P2P_ENOMEM. A Go Away
+ * from the peer calls on_goaway(code); with code 0 (normal) existing
+ * streams go on but no new stream can be opened; with any other code the
+ * session fails with P2P_ERESET. A keepalive timeout fails the session
+ * with P2P_ETIMEDOUT (no Go Away is queued: the peer is presumed gone).
+ * Once failed, every call returns P2P_ECLOSED, output stays drainable (so
+ * the Go Away can be sent), and on_error(err) has been called once unless
+ * the failure came from the application's own yamux_session_goaway. The
+ * session does not call on_reset for its streams when it fails: the
+ * application tears them down itself. */
+#ifndef YAMUX_SESSION_H
+#define YAMUX_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "yamux_frame.h"
+
+typedef struct yamux_session yamux_session;
+
+struct yamux_config {
+    /* Receive window of a new stream, advertised in SYN/ACK; >= 256 KiB
+     * (the spec's default, which the peer assumes until told otherwise).
+     * Default 256 KiB. */
+    uint32_t initial_window;
+    /* Auto-tuning stops at this per-stream window; >= initial_window.
+     * Default 16 MiB (as go-yamux): enough for ~1.6 GiB/s at 10 ms RTT. */
+    uint32_t max_stream_window;
+    /* Upper bound of the sum of all streams' receive windows, i.e. of the
+     * data the peer may have in flight or delivered-but-unconsumed.
+     * 0 = max_streams * initial_window + 32 MiB (96 MiB with defaults);
+     * otherwise must be >= max_streams * initial_window. */
+    uint64_t max_session_window;
+    /* Live streams, both directions. Default 256. */
+    uint32_t max_streams;
+    /* Inbound streams not yet accepted; more SYNs are refused with RST.
+     * Default 128 (go-yamux's accept backlog is 256). */
+    uint32_t max_unacked_inbound;
+    /* Outbound streams the peer has not ACKed yet; yamux_stream_open
+     * returns P2P_EAGAIN beyond (rust-yamux: 256). Default 256. */
+    uint32_t max_unacked_outbound;
+    /* Largest Data payload we send in one frame; longer writes are split.
+     * Default 16 KiB (rust-yamux's split size): bounds head-of-line
+     * blocking between streams and lets window updates and pings
+     * interleave; the header costs 0.07 %. 1 KiB .. 16 MiB. */
+    uint32_t max_frame_payload;
+    /* Output queue level below which stream data is accepted. Default
+     * 256 KiB. 4 KiB .. 64 MiB. */
+    uint32_t out_high_watermark;
+    /* Ping period for keepalive and RTT measurement; 0 = only the first
+     * ping (for the RTT), no keepalive. Default 30 s (go-yamux, js). */
+    uint64_t keepalive_ms;
+    /* The session fails when a Ping of ours is outstanding and nothing at
+     * all was received for this long. 0 = never. Default 20 s. */
+    uint64_t ping_timeout_ms;
+    /* Grow receive windows from measured RTT. Default true. */
+    bool autotune;
+};
+
+struct yamux_callbacks {
+    /* Every callback is optional. user is the pointer given to
+     * yamux_session_new. */
+    void (*on_stream_opened)(void *user, uint32_t id);
+    /* data points into the caller's input; valid during the call only.
+     * The bytes are charged to the stream's window until
+     * yamux_stream_consumed. */
+    void (*on_data)(void *user, uint32_t id, const uint8_t *data, size_t len);
+    void (*on_remote_fin)(void *user, uint32_t id);
+    /* The peer reset the stream (or refused our SYN); id is already freed. */
+    void (*on_reset)(void *user, uint32_t id);
+    /* A write that returned less than asked may be retried now. */
+    void (*on_writable)(void *user, uint32_t id);
+    /* yamux_stream_open returned P2P_EAGAIN before and may succeed now. */
+    void (*on_can_open)(void *user);
+    void (*on_goaway)(void *user, uint32_t code);
+    void (*on_ping_rtt)(void *user, uint64_t rtt_ms);
+    /* The session failed (see "Errors"); err is a negative P2P_E* code. */
+    void (*on_error)(void *user, int err);
+};
+
+struct yamux_stream_info {
+    bool outbound;      /* we opened it */
+    bool acked;         /* outbound: peer ACKed; inbound: we ACKed */
+    bool local_fin;     /* we sent FIN */
+    bool remote_fin;    /* we received FIN */
+    uint32_t send_window;  /* bytes we may still send */
+    uint32_t recv_window;  /* bytes the peer may still send */
+    uint32_t recv_max;     /* current (auto-tuned) receive window */
+    uint32_t buffered;     /* delivered, not yet consumed */
+};
+
+/* Fill cfg with the defaults documented above. */
+void yamux_config_default(struct yamux_config *cfg);
+/* 0 or P2P_EINVAL (with the reason in err when err is not NULL). */
+int yamux_config_check(const struct yamux_config *cfg, char *err, size_t errlen);
+
+/* Create a session. cfg NULL = defaults; cfg and cb are copied. cb may be
+ * NULL (no callbacks). Returns 0, P2P_EINVAL (bad config) or P2P_ENOMEM;
+ * *out is NULL on failure. */
+int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_config *cfg,
+                      const struct yamux_callbacks *cb, void *user);
+/* Free everything; no callbacks. Not from inside a callback. */
+void yamux_session_free(yamux_session *s);
+
+/* Process input (see "Input"). Returns 0 (check *consumed), P2P_EPROTO,
+ * P2P_ENOMEM, P2P_ERESET (peer's Go Away with an error code), P2P_ECLOSED
+ * (already failed) or P2P_EBUSY (called from a callback). */
+int yamux_session_feed(yamux_session *s, uint64_t now_ms, const uint8_t *in, size_t len,
+                       size_t *consumed);
+
+/* Output queue (see "Output"). */
+void yamux_session_output(const yamux_session *s, const uint8_t **data, size_t *len);
+/* Release n bytes (n <= queued). May call on_writable. Returns 0,
+ * P2P_EINVAL or P2P_EBUSY. */
+int yamux_session_output_consume(yamux_session *s, size_t n);
+size_t yamux_session_output_len(const yamux_session *s);
+
+/* Timers: sends keepalive pings, detects ping timeouts. Returns 0,
+ * P2P_ETIMEDOUT (just failed), P2P_ECLOSED or P2P_EBUSY. */
+int yamux_session_tick(yamux_session *s, uint64_t now_ms);
+/* Absolute time at which tick must be called next; UINT64_MAX = never;
+ * 0 before the first tick (call it at once: it sends the RTT ping). */
+uint64_t yamux_session_next_timeout(const yamux_session *s);
+
+/* Queue Go Away(code) (once; later calls return 0 and do nothing). After
+ * it, inbound SYNs are refused and yamux_stream_open fails. With code 0
+ * existing streams continue; with another code the session fails (no
+ * on_error). Returns 0, P2P_ECLOSED or P2P_ELIMIT. */
+int yamux_session_goaway(yamux_session *s, uint32_t code);
+
+/* Smoothed RTT in ms from pings, 0 until measured (sub-ms RTTs read 1). */
+uint64_t yamux_session_rtt(const yamux_session *s);
+size_t yamux_session_num_streams(const yamux_session *s);
+bool yamux_session_failed(const yamux_session *s);
+
+/* ---- Streams ----------------------------------------------------------- */
+
+/* Open an outbound stream (SYN is queued at once). Returns 0 and *id, or
+ * P2P_ECLOSED (failed, or a Go Away was sent or received), P2P_ELIMIT
+ * (max_streams, ids exhausted, output hard limit), P2P_EAGAIN
+ * (max_unacked_outbound: retry after on_can_open). */
+int yamux_stream_open(yamux_session *s, uint32_t *id);
+
+/* Queue up to len bytes of data (copied once, straight into the output
+ * queue behind a frame header). Returns the number of bytes accepted
+ * (0 .. len; limited by the send window and the output watermark; 0 or a
+ * short count arms on_writable), or P2P_ENOTFOUND, P2P_ESTATE (we already
+ * sent FIN), P2P_ECLOSED. Accepts an unaccepted inbound stream first. */
+int yamux_stream_write(yamux_session *s, uint32_t id, const uint8_t *data, size_t len);
+
+/* The application consumed n more of the bytes delivered by on_data; may
+ * queue a Window Update (and grow the window). Returns 0, P2P_ENOTFOUND
+ * (stream already freed: nothing to do), P2P_EINVAL (n exceeds what was
+ * delivered and not yet consumed), P2P_ECLOSED. */
+int yamux_stream_consumed(yamux_session *s, uint32_t id, size_t n);
+
+/* Send FIN (idempotent). Frees the stream if the peer's FIN was already
+ * received. Returns 0, P2P_ENOTFOUND, P2P_ECLOSED, P2P_ELIMIT. */
+int yamux_stream_close(yamux_session *s, uint32_t id);
+
+/* Send RST and free the stream at once. Returns 0, P2P_ENOTFOUND,
+ * P2P_ECLOSED, P2P_ELIMIT. */
+int yamux_stream_reset(yamux_session *s, uint32_t id);
+
+/* ACK an inbound stream (idempotent; a no-op on outbound streams). Also
+ * advertises the initial window beyond 256 KiB and any credit consumed
+ * meanwhile. Returns 0, P2P_ENOTFOUND, P2P_ECLOSED, P2P_ELIMIT. */
+int yamux_stream_accept(yamux_session *s, uint32_t id);
+
+/* Introspection: 0 or P2P_ENOTFOUND. */
+int yamux_stream_get_info(const yamux_session *s, uint32_t id, struct yamux_stream_info *info);
+
+#endif

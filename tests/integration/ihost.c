@@ -1,0 +1,72 @@
+#include "ihost.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+p2p_host *ihost_new(uv_loop_t *loop, const char *extra_host_keys, const char *extra_sections)
+{
+    char text[4096], err[1024];
+    snprintf(text, sizeof text,
+             "[host]\nephemeral_identity = true\nlisten = /ip4/127.0.0.1/tcp/0\nlog = %s\n%s\n"
+             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n%s",
+             getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn",
+             extra_host_keys ? extra_host_keys : "", extra_sections ? extra_sections : "");
+    p2p_conf *cf = p2p_conf_load_string(text, "itest.ini", err, sizeof err);
+    ck_assert_msg(cf != NULL, "config: %s", err);
+    struct p2p_host_opts o = { .loop = loop };
+    p2p_host *h = NULL;
+    int rc = p2p_host_new(&h, cf, &o, err, sizeof err);
+    ck_assert_msg(rc == 0, "host: %s", err);
+    return h;
+}
+
+void ihost_start(p2p_host *h)
+{
+    char err[1024];
+    int rc = p2p_host_start(h, err, sizeof err);
+    ck_assert_msg(rc == 0, "start: %s", err);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    *(bool *)t->data = true;
+}
+
+bool ihost_run_cond(uv_loop_t *loop, bool (*cond)(void *arg), void *arg, uint64_t ms)
+{
+    uv_timer_t t;
+    bool expired = false;
+    uv_timer_init(loop, &t);
+    t.data = &expired;
+    uv_timer_start(&t, on_deadline, ms, 0);
+    while (!cond(arg) && !expired) uv_run(loop, UV_RUN_ONCE);
+    uv_timer_stop(&t);
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(loop, UV_RUN_NOWAIT);
+    return cond(arg);
+}
+
+static bool flag_set(void *arg) { return *(const volatile bool *)arg; }
+
+bool ihost_run_until(uv_loop_t *loop, const volatile bool *flag, uint64_t ms)
+{
+    return ihost_run_cond(loop, flag_set, (void *)flag, ms);
+}
+
+static bool never(void *arg) { (void)arg; return false; }
+
+void ihost_run_for(uv_loop_t *loop, uint64_t ms)
+{
+    ihost_run_cond(loop, never, NULL, ms);
+}
+
+p2p_multiaddr ihost_addr(p2p_host *h)
+{
+    p2p_multiaddr addrs[8];
+    size_t n = p2p_host_listen_addrs(h, addrs, 8);
+    ck_assert_uint_ge(n, 1);
+    return addrs[0];
+}

@@ -1,0 +1,23 @@
+/* ihost.h - helpers for integration tests: hosts with the real plugins on
+ * one shared loop, run-until helpers with time bounds. */
+#ifndef P2P_IHOST_H
+#define P2P_IHOST_H
+
+#include <stdbool.h>
+#include "p2p/p2p.h"
+
+/* A host listening on 127.0.0.1:0 with transport-tcp, noise, yamux and
+ * the extra INI text (more sections or [host] keys after "[host]\n"). */
+p2p_host *ihost_new(uv_loop_t *loop, const char *extra_host_keys, const char *extra_sections);
+/* Start it (asserting success). */
+void ihost_start(p2p_host *h);
+/* Run the loop until *flag becomes true or ms elapse; returns *flag. */
+bool ihost_run_until(uv_loop_t *loop, const volatile bool *flag, uint64_t ms);
+/* Run until cond(arg) is true or ms elapse. */
+bool ihost_run_cond(uv_loop_t *loop, bool (*cond)(void *arg), void *arg, uint64_t ms);
+/* Run the loop for ms. */
+void ihost_run_for(uv_loop_t *loop, uint64_t ms);
+/* The first listen address of h, without /p2p. */
+p2p_multiaddr ihost_addr(p2p_host *h);
+
+#endif
