@@ -19,7 +19,7 @@ scripts/build.sh fuzz -DBUILD_TESTING=OFF -DP2P_FUZZ_SECONDS="${P2P_FUZZ_SECONDS
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
 scripts/build.sh asan
 (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-   P2P_NO_DLCLOSE=1 ctest -L 'unit|e2e' --output-on-failure -j "$jobs")
+   P2P_NO_DLCLOSE=1 ctest -L 'unit|integration|e2e' --output-on-failure -j "$jobs")
 
 interop=ON
 if [[ "${P2P_SKIP_INTEROP:-0}" == 1 ]]; then

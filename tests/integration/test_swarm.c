@@ -3,149 +3,24 @@
  * concurrent streams with bulk data and back-pressure, protocol
  * negotiation failures, wrong PeerIds, connection limits, events, and
  * simultaneous dials. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ihost.h"
 #include "testutil.h"
 
-#define ECHO_PROTO "/test/echo/1.0.0"
+#include "echo.h"
 
-/* ---- echo server: read until EOF, write everything back, close -------- */
-
-struct echo_srv {
-    p2p_stream *s;
-    bool eof;
+struct echo_batch {
+    int done, failed;
 };
 
-static void es_flush_or_finish(struct echo_srv *e)
+static void on_echo_done(struct echo_client *c)
 {
-    if (e->eof && p2p_stream_write_queued(e->s) == 0) {
-        p2p_stream_shutdown(e->s);
-        p2p_stream_close(e->s);
-        free(e);
-    }
-}
-
-static void es_read(p2p_stream *s, const uint8_t *d, size_t n, void *arg)
-{
-    ck_assert_int_eq(p2p_stream_write(s, d, n), 0);
-    /* Back-pressure: stop reading while our writes are queued. */
-    if (p2p_stream_write_queued(s) > P2P_STREAM_HIGH_WATER) p2p_stream_read_stop(s);
-    (void)arg;
-}
-
-static void es_eof(p2p_stream *s, void *arg)
-{
-    (void)s;
-    struct echo_srv *e = arg;
-    e->eof = true;
-    es_flush_or_finish(e);
-}
-
-static void es_error(p2p_stream *s, int err, void *arg)
-{
-    (void)err;
-    p2p_stream_close(s);
-    free(arg);
-}
-
-static void es_drain(p2p_stream *s, void *arg)
-{
-    struct echo_srv *e = arg;
-    if (e->eof) es_flush_or_finish(e);
-    else p2p_stream_read_start(s);
-}
-
-static const struct p2p_stream_handlers echo_handlers = { es_read, es_eof, es_error, es_drain };
-
-static void on_echo(p2p_stream *s, const char *proto, void *arg)
-{
-    (void)proto; (void)arg;
-    struct echo_srv *e = calloc(1, sizeof *e);
-    e->s = s;
-    p2p_stream_set_handlers(s, &echo_handlers, e);
-    p2p_stream_read_start(s);
-}
-
-/* ---- echo client: write `total` bytes, half-close, read them back ------- */
-
-struct echo_cli {
-    p2p_stream *s;
-    uint8_t *data;
-    size_t total, sent, recvd;
-    bool done, failed;
-    int status;
-    int *ndone;
-};
-
-static void ec_pump(struct echo_cli *c)
-{
-    while (c->sent < c->total && p2p_stream_write_queued(c->s) < P2P_STREAM_HIGH_WATER) {
-        size_t n = c->total - c->sent > 32768 ? 32768 : c->total - c->sent;
-        ck_assert_int_eq(p2p_stream_write(c->s, c->data + c->sent, n), 0);
-        c->sent += n;
-    }
-    if (c->sent == c->total) ck_assert_int_eq(p2p_stream_shutdown(c->s), 0);
-}
-
-static void ec_read(p2p_stream *s, const uint8_t *d, size_t n, void *arg)
-{
-    (void)s;
-    struct echo_cli *c = arg;
-    ck_assert_uint_le(c->recvd + n, c->total);
-    ck_assert_int_eq(memcmp(c->data + c->recvd, d, n), 0);
-    c->recvd += n;
-}
-
-static void ec_finish(struct echo_cli *c, bool ok)
-{
-    c->done = true;
-    c->failed = !ok;
-    (*c->ndone)++;
-    p2p_stream_close(c->s);
-    c->s = NULL;
-}
-
-static void ec_eof(p2p_stream *s, void *arg)
-{
-    (void)s;
-    struct echo_cli *c = arg;
-    ec_finish(c, c->recvd == c->total);
-}
-
-static void ec_error(p2p_stream *s, int err, void *arg)
-{
-    (void)s;
-    struct echo_cli *c = arg;
-    c->status = err;
-    ec_finish(c, false);
-}
-
-static void ec_drain(p2p_stream *s, void *arg)
-{
-    (void)s;
-    struct echo_cli *c = arg;
-    if (c->sent < c->total) ec_pump(c);
-}
-
-static const struct p2p_stream_handlers ec_handlers = { ec_read, ec_eof, ec_error, ec_drain };
-
-static void ec_opened(int status, p2p_stream *s, void *arg)
-{
-    struct echo_cli *c = arg;
-    c->status = status;
-    if (status) {
-        c->done = true;
-        c->failed = true;
-        (*c->ndone)++;
-        return;
-    }
-    ck_assert_str_eq(p2p_stream_protocol(s), ECHO_PROTO);
-    c->s = s;
-    p2p_stream_set_handlers(s, &ec_handlers, c);
-    p2p_stream_read_start(s);
-    ec_pump(c);
+    struct echo_batch *b = c->user;
+    b->done++;
+    if (!c->ok) b->failed++;
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -179,6 +54,23 @@ static void on_connected(int status, p2p_conn *c, void *arg)
     r->c = c;
 }
 
+struct open_result {
+    bool done;
+    int status;
+    char protocol[64];
+};
+
+static void on_open_result(int status, p2p_stream *s, void *arg)
+{
+    struct open_result *o = arg;
+    o->done = true;
+    o->status = status;
+    if (s) {
+        snprintf(o->protocol, sizeof o->protocol, "%s", p2p_stream_protocol(s));
+        p2p_stream_close(s);
+    }
+}
+
 struct count_cond { int *n; int want; };
 static bool count_reached(void *arg)
 {
@@ -191,7 +83,7 @@ START_TEST(connect_and_streams)
     uv_loop_t loop;
     uv_loop_init(&loop);
     p2p_host *a = ihost_new(&loop, NULL, NULL), *b = ihost_new(&loop, NULL, NULL);
-    ck_assert_int_eq(p2p_protocol_add(b, ECHO_PROTO, on_echo, NULL), 0);
+    ck_assert_int_eq(echo_serve(b), 0);
     struct evlog ea = { 0 }, eb = { 0 };
     p2p_host_subscribe(a, P2P_EV_ALL, on_event, &ea);
     p2p_host_subscribe(b, P2P_EV_ALL, on_event, &eb);
@@ -217,30 +109,35 @@ START_TEST(connect_and_streams)
 
     /* 16 concurrent echo streams of 1 MiB each. */
     enum { N = 16, SIZE = 1 << 20 };
-    struct echo_cli cl[N];
-    int ndone = 0;
-    static const char *const protos[] = { "/test/nope/1.0.0", ECHO_PROTO, NULL };
+    struct echo_client cl[N];
+    struct echo_batch batch = { 0 };
     for (int i = 0; i < N; i++) {
         memset(&cl[i], 0, sizeof cl[i]);
         cl[i].total = SIZE;
-        cl[i].data = malloc(SIZE);
-        for (size_t k = 0; k < SIZE; k++) cl[i].data[k] = (uint8_t)(k * 31 + i * 7 + (k >> 9));
-        cl[i].ndone = &ndone;
-        ck_assert_int_eq(p2p_conn_open_stream(r.c, protos, ec_opened, &cl[i]), 0);
+        cl[i].seed = (uint32_t)i;
+        cl[i].done = on_echo_done;
+        cl[i].user = &batch;
+        ck_assert_int_eq(echo_start(r.c, &cl[i]), 0);
     }
-    struct count_cond cd = { &ndone, N };
-    ck_assert_msg(ihost_run_cond(&loop, count_reached, &cd, 60000), "only %d of %d streams done", ndone, N);
-    for (int i = 0; i < N; i++) {
-        ck_assert_msg(!cl[i].failed, "stream %d failed: %s (recvd %zu)", i, p2p_strerror(cl[i].status), cl[i].recvd);
-        free(cl[i].data);
-    }
+    struct count_cond cd = { &batch.done, N };
+    ck_assert_msg(ihost_run_cond(&loop, count_reached, &cd, 60000), "only %d of %d streams done", batch.done, N);
+    for (int i = 0; i < N; i++)
+        ck_assert_msg(cl[i].ok, "stream %d failed: %s (recvd %zu)", i, p2p_strerror(cl[i].status), cl[i].recvd);
 
-    /* Unsupported protocol. */
-    struct echo_cli bad = { .total = 1, .ndone = &ndone };
+    /* Unsupported protocol: negotiation fails cleanly. */
+    struct open_result nope_r = { 0 };
     static const char *const nope[] = { "/test/nope/1.0.0", NULL };
-    ck_assert_int_eq(p2p_conn_open_stream(r.c, nope, ec_opened, &bad), 0);
-    ck_assert(ihost_run_until(&loop, &bad.done, 5000));
-    ck_assert_int_eq(bad.status, P2P_ENEGOTIATE);
+    ck_assert_int_eq(p2p_conn_open_stream(r.c, nope, on_open_result, &nope_r), 0);
+    ck_assert(ihost_run_until(&loop, &nope_r.done, 5000));
+    ck_assert_int_eq(nope_r.status, P2P_ENEGOTIATE);
+
+    /* Several proposals: the first one the remote supports is chosen. */
+    struct open_result two = { 0 };
+    static const char *const protos[] = { "/test/nope/1.0.0", ECHO_PROTOCOL, NULL };
+    ck_assert_int_eq(p2p_conn_open_stream(r.c, protos, on_open_result, &two), 0);
+    ck_assert(ihost_run_until(&loop, &two.done, 5000));
+    ck_assert_int_eq(two.status, 0);
+    ck_assert_str_eq(two.protocol, ECHO_PROTOCOL);
 
     /* A second connect reuses the connection. */
     struct conn_result r2 = { 0 };
