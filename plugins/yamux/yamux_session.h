@@ -105,8 +105,9 @@
  * streams go on but no new stream can be opened; with any other code the
  * session fails with P2P_ERESET. A keepalive timeout fails the session
  * with P2P_ETIMEDOUT (no Go Away is queued: the peer is presumed gone).
- * Once failed, every call returns P2P_ECLOSED, output stays drainable (so
- * the Go Away can be sent), and on_error(err) has been called once unless
+ * Once failed, every later call returns P2P_ECLOSED except the output
+ * functions (output stays drainable, so that the Go Away can be sent) and
+ * the introspection ones; on_error(err) has been called once unless
  * the failure came from the application's own yamux_session_goaway. The
  * session does not call on_reset for its streams when it fails: the
  * application tears them down itself. */
@@ -219,7 +220,8 @@ int yamux_session_output_consume(yamux_session *s, size_t n);
 size_t yamux_session_output_len(const yamux_session *s);
 
 /* Timers: sends keepalive pings, detects ping timeouts. Returns 0,
- * P2P_ETIMEDOUT (just failed), P2P_ECLOSED or P2P_EBUSY. */
+ * P2P_ETIMEDOUT (just failed), P2P_ECLOSED or P2P_EBUSY. A ping that does
+ * not fit under the output hard limit is retried at the next tick. */
 int yamux_session_tick(yamux_session *s, uint64_t now_ms);
 /* Absolute time at which tick must be called next; UINT64_MAX = never;
  * 0 before the first tick (call it at once: it sends the RTT ping). */
@@ -248,13 +250,15 @@ int yamux_stream_open(yamux_session *s, uint32_t *id);
  * queue behind a frame header). Returns the number of bytes accepted
  * (0 .. len; limited by the send window and the output watermark; 0 or a
  * short count arms on_writable), or P2P_ENOTFOUND, P2P_ESTATE (we already
- * sent FIN), P2P_ECLOSED. Accepts an unaccepted inbound stream first. */
+ * sent FIN), P2P_ECLOSED, P2P_ELIMIT (output hard limit; misuse). Accepts
+ * an unaccepted inbound stream first. */
 int yamux_stream_write(yamux_session *s, uint32_t id, const uint8_t *data, size_t len);
 
 /* The application consumed n more of the bytes delivered by on_data; may
  * queue a Window Update (and grow the window). Returns 0, P2P_ENOTFOUND
  * (stream already freed: nothing to do), P2P_EINVAL (n exceeds what was
- * delivered and not yet consumed), P2P_ECLOSED. */
+ * delivered and not yet consumed), P2P_ECLOSED, P2P_ELIMIT (output hard
+ * limit: the credit stays owed and goes out with the next update). */
 int yamux_stream_consumed(yamux_session *s, uint32_t id, size_t n);
 
 /* Send FIN (idempotent). Frees the stream if the peer's FIN was already
@@ -262,7 +266,7 @@ int yamux_stream_consumed(yamux_session *s, uint32_t id, size_t n);
 int yamux_stream_close(yamux_session *s, uint32_t id);
 
 /* Send RST and free the stream at once. Returns 0, P2P_ENOTFOUND,
- * P2P_ECLOSED, P2P_ELIMIT. */
+ * P2P_ECLOSED, P2P_ELIMIT (nothing changed: drain output and retry). */
 int yamux_stream_reset(yamux_session *s, uint32_t id);
 
 /* ACK an inbound stream (idempotent; a no-op on outbound streams). Also
