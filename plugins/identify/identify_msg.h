@@ -1,0 +1,189 @@
+/* identify_msg.h - the libp2p Identify message without I/O: encoding,
+ * bounded decoding and validation, the framing of /ipfs/id streams, the
+ * address scope rules, and the table of our observed addresses.
+ *
+ * Wire format (libp2p/specs identify/README.md): the responder writes
+ * unsigned-varint-length-prefixed Identify protobufs and closes its write
+ * side. go-libp2p may split one logical message into several parts (a
+ * large signedPeerRecord travels on its own), merged as protobuf merges:
+ * repeated fields append, optional fields are overwritten. We read parts
+ * until EOF, at most `max_messages` of at most `max_message_size` bytes
+ * each (go-libp2p: 10 parts of 8 KiB), and always send exactly one part of
+ * at most ID_OWN_MAX bytes, the most rust-libp2p accepts.
+ *
+ * Validation (what a received message may do to us):
+ *  - publicKey, when present, must decode (p2p_pubkey_decode) and must be
+ *    the key of the connection's peer (id_info_check_peer); otherwise the
+ *    whole message is rejected. A missing key is fine: the security
+ *    handshake already gave us the peer's key.
+ *  - listenAddrs and observedAddr that are not valid multiaddrs are
+ *    dropped (and counted); listenAddrs are deduplicated and kept up to
+ *    max_addrs.
+ *  - protocols must be 1..ID_PROTOCOL_MAX bytes of printable ASCII (no
+ *    control characters: they travel in newline-terminated multistream
+ *    lines); others are dropped. Deduplicated, kept up to max_protocols.
+ *  - protocolVersion and agentVersion are kept up to ID_STR_MAX bytes;
+ *    control characters are replaced by '?' (they end up in logs and UIs).
+ *  - signedPeerRecord is noted (has_signed_peer_record) and ignored: we
+ *    neither verify nor send signed peer records (yet). */
+#ifndef IDENTIFY_MSG_H
+#define IDENTIFY_MSG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "p2p/buf.h"
+#include "p2p/crypto.h"
+#include "p2p/identify.h"
+#include "p2p/multiaddr.h"
+#include "p2p/peerid.h"
+
+#define ID_PROTOCOL_ID "/ipfs/id/1.0.0"
+#define ID_PUSH_PROTOCOL_ID "/ipfs/id/push/1.0.0"
+
+#define ID_STR_MAX 256        /* protocolVersion / agentVersion kept (peer store attribute limit) */
+#define ID_PROTOCOL_MAX 256   /* longest protocol id kept (peer store limit) */
+#define ID_OWN_MAX 4096       /* largest message body we send (rust-libp2p's read limit) */
+
+struct id_limits {
+    size_t max_message_size;  /* bytes of one message body */
+    size_t max_messages;      /* length-prefixed parts in one stream */
+    size_t max_addrs;         /* listenAddrs kept */
+    size_t max_protocols;     /* protocols kept */
+};
+
+/* A decoded, validated message (or the merge of several parts). */
+struct id_info {
+    bool has_public_key;
+    p2p_pubkey public_key;
+    bool has_protocol_version;
+    char protocol_version[ID_STR_MAX + 1];
+    bool has_agent_version;
+    char agent_version[ID_STR_MAX + 1];
+    p2p_multiaddr *listen_addrs;      /* n_listen_addrs valid entries */
+    size_t n_listen_addrs;
+    bool has_observed_addr;
+    p2p_multiaddr observed_addr;
+    char **protocols;                 /* n_protocols NUL-terminated strings */
+    size_t n_protocols;
+    bool has_signed_peer_record;
+    /* what validation dropped, for logging */
+    size_t bad_addrs, extra_addrs, bad_protocols, extra_protocols;
+    bool bad_observed_addr;
+};
+
+void id_info_init(struct id_info *info);
+void id_info_clear(struct id_info *info);   /* frees; leaves an empty info */
+
+/* Decode one message body and merge it into info. Returns 0, P2P_EPROTO
+ * (not a protobuf Identify), P2P_EINVAL (publicKey present but not a valid
+ * libp2p public key) or P2P_ENOMEM. On error info keeps what earlier parts
+ * gave. */
+int id_msg_decode(struct id_info *info, const uint8_t *body, size_t len, const struct id_limits *lim);
+
+/* 0 when info has no public key or the key is peer's; P2P_EPEERID if not. */
+int id_info_check_peer(const struct id_info *info, const p2p_peerid *peer);
+
+/* ---- encoding ---------------------------------------------------------- */
+
+struct id_out {
+    const char *protocol_version;        /* NULL: absent */
+    const char *agent_version;           /* NULL: absent */
+    const p2p_pubkey *public_key;        /* NULL: absent */
+    const p2p_multiaddr *listen_addrs;
+    size_t n_listen_addrs;
+    const p2p_multiaddr *observed_addr;  /* NULL or empty: absent */
+    const char *const *protocols;
+    size_t n_protocols;
+};
+
+/* Append m to out as one varint-length-prefixed message whose body is at
+ * most max_body bytes: listen addresses, then protocols, are dropped from
+ * the end until it fits (their number in *dropped, may be NULL). Returns
+ * the body length, P2P_ERANGE if even the message without addresses and
+ * protocols does not fit, P2P_ENOMEM or P2P_ELIMIT (out's limit). */
+int id_msg_encode(const struct id_out *m, size_t max_body, p2p_buf *out, size_t *dropped);
+
+/* ---- stream framing ------------------------------------------------------ */
+
+/* Reads the parts of one /ipfs/id or /ipfs/id/push stream into info. */
+struct id_reader {
+    struct id_limits lim;
+    struct id_info *info;
+    p2p_buf buf;            /* bytes of the part being received */
+    size_t messages;        /* parts decoded */
+    int err;                /* sticky first error */
+};
+
+void id_reader_init(struct id_reader *r, struct id_info *info, const struct id_limits *lim);
+void id_reader_free(struct id_reader *r);
+/* Feed received bytes; every complete part is decoded into info at once.
+ * Returns 0, or (sticky) P2P_ELIMIT (a part over max_message_size, or
+ * more than max_messages parts), P2P_EPROTO (bad varint or protobuf),
+ * P2P_EINVAL (bad public key), P2P_ENOMEM. */
+int id_reader_feed(struct id_reader *r, const uint8_t *data, size_t len);
+/* End of stream: 0 when at least one part was read and no partial part
+ * is left; P2P_ETRUNC otherwise (or the sticky error). */
+int id_reader_finish(struct id_reader *r);
+
+/* ---- address scopes ------------------------------------------------------- */
+
+enum id_scope {
+    ID_SCOPE_UNSPECIFIED, /* 0.0.0.0, ::, or no address component: never dialable */
+    ID_SCOPE_LOOPBACK,    /* 127/8, ::1, dns "localhost" */
+    ID_SCOPE_PRIVATE,     /* RFC 1918, 100.64/10 (CGNAT), 169.254/16, fc00::/7, fe80::/10, ip6zone */
+    ID_SCOPE_PUBLIC       /* everything else, DNS names included */
+};
+/* The scope of an address, judged by its first component. */
+enum id_scope id_addr_scope(const p2p_multiaddr *ma);
+
+/* Filter, in place, the listen addresses a peer reached at `remote` told
+ * us (go-libp2p's rule, against address pollution): unspecified ones are
+ * always dropped; over loopback everything else is kept; from a private
+ * address loopback ones are dropped; from a public address only public
+ * ones are kept. Returns the new count. */
+size_t id_filter_received(p2p_multiaddr *addrs, size_t n, const p2p_multiaddr *remote);
+
+/* Whether to tell a peer, connected through local <-> remote, about our
+ * address ours: never unspecified ones; loopback ones only over loopback. */
+bool id_addr_shareable(const p2p_multiaddr *ours, const p2p_multiaddr *local, const p2p_multiaddr *remote);
+
+/* ---- observed addresses ---------------------------------------------------- */
+
+#define ID_OBS_MAX_OBSERVERS 32   /* connections remembered per address */
+
+struct id_observer {
+    p2p_peerid peer;
+    uint64_t conn_id;
+    bool outbound;               /* we dialed that connection */
+};
+
+struct id_obs_entry {
+    p2p_multiaddr addr;
+    struct id_observer obs[ID_OBS_MAX_OBSERVERS];
+    size_t n;
+    uint64_t last_seen;
+};
+
+/* Our addresses as peers observed them, one observation per open
+ * connection (a new report on a connection replaces its previous one; a
+ * closed connection's observation is forgotten), at most `max` addresses
+ * (when full, the address with the fewest observers, then the oldest, is
+ * replaced). */
+struct id_obs_table {
+    struct id_obs_entry *e;
+    size_t n, max;
+};
+
+void id_obs_init(struct id_obs_table *t, size_t max);
+void id_obs_free(struct id_obs_table *t);
+/* Record that the peer on connection conn_id sees us at addr. 0 or P2P_ENOMEM. */
+int id_obs_record(struct id_obs_table *t, const p2p_multiaddr *addr, const p2p_peerid *observer,
+                  uint64_t conn_id, bool outbound, uint64_t now);
+void id_obs_forget_conn(struct id_obs_table *t, uint64_t conn_id);
+/* Addresses with their distinct observer counts, most observed first;
+ * returns the total, fills at most max. */
+size_t id_obs_list(const struct id_obs_table *t, struct p2p_identify_observed *out, size_t max);
+
+#endif
