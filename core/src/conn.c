@@ -25,9 +25,24 @@ static void maybe_free(p2p_conn *c)
 static void on_stream_released(void *arg)
 {
     p2p_conn *c = arg;
-    if (--c->streams == 0) c->idle_since = uv_now(c->host->loop);
+    c->streams--;
+    if (c->streams == c->idle_streams && !c->idle_since) c->idle_since = uv_now(c->host->loop);
     maybe_free(c);
 }
+
+/* A stream's keepalive flag changed (stream.c also reports +1 for a
+ * non-keepalive stream just before releasing it, keeping counts exact). */
+void p2p_conn_keepalive_changed(p2p_conn *c, int delta)
+{
+    if (delta < 0) c->idle_streams++;
+    else c->idle_streams--;
+    if (c->streams == c->idle_streams) {
+        if (!c->idle_since) c->idle_since = uv_now(c->host->loop);
+    } else {
+        c->idle_since = 0;
+    }
+}
+
 
 static void adopt(p2p_conn *c, p2p_stream *s)
 {
@@ -54,6 +69,7 @@ p2p_conn *p2p_conn_new(p2p_host *h)
 void p2p_conn_free(p2p_conn *c)
 {
     p2p_defer_cancel(c->host, &c->reap);
+    if (c->close_timer) p2p_timer_free(c->close_timer);
     if (c->session) c->mux->free(c->session);
     p2p_list_del(&c->link);
     free(c);
@@ -192,11 +208,24 @@ P2P_API int p2p_conn_open_stream(p2p_conn *c, const char *const *protocols, p2p_
     return 0;
 }
 
+static void on_close_timeout(p2p_timer *t, void *arg)
+{
+    (void)t;
+    p2p_conn *c = arg;
+    if (!c->gone) {
+        p2p_log_debug(MOD, "connection %llu did not close in time; aborting", (unsigned long long)c->id);
+        p2p_swarm_conn_abort(c, P2P_ETIMEDOUT);
+    }
+}
+
 P2P_API void p2p_conn_close(p2p_conn *c)
 {
     if (c->closing || c->gone) return;
     c->closing = true;
     if (c->session) c->mux->close(c->session);
+    /* Streams get close_timeout to finish; then the connection goes. */
+    c->close_timer = p2p_timer_new(c->host, on_close_timeout, c);
+    if (c->close_timer) p2p_timer_start(c->close_timer, c->host->swarm->close_timeout, 0);
 }
 
 /* ---- accessors ------------------------------------------------------- */

@@ -34,6 +34,7 @@ struct p2p_stream {
     char *protocol;
     p2p_multiaddr local, remote;
     void *user;
+    bool no_keepalive;
     void (*release_hook)(void *arg);
     void *release_arg;
 };
@@ -62,6 +63,7 @@ static void release(p2p_stream *s)
     free(s->protocol);
     void (*hook)(void *) = s->release_hook;
     void *harg = s->release_arg;
+    if (s->no_keepalive && s->conn) p2p_conn_keepalive_changed(s->conn, 1);
     free(s);
     if (hook) hook(harg);
 }
@@ -291,5 +293,13 @@ P2P_API void p2p_stream_set_addrs(p2p_stream *s, const p2p_multiaddr *local, con
 
 P2P_API const p2p_multiaddr *p2p_stream_local_addr(const p2p_stream *s) { return &s->local; }
 P2P_API const p2p_multiaddr *p2p_stream_remote_addr(const p2p_stream *s) { return &s->remote; }
+P2P_API void p2p_stream_set_keepalive(p2p_stream *s, bool keepalive)
+{
+    if (s->no_keepalive == !keepalive) return;
+    s->no_keepalive = !keepalive;
+    if (s->conn) p2p_conn_keepalive_changed(s->conn, keepalive ? 1 : -1);
+}
+
+P2P_API bool p2p_stream_keepalive(const p2p_stream *s) { return !s->no_keepalive; }
 P2P_API void p2p_stream_set_user(p2p_stream *s, void *user) { s->user = user; }
 P2P_API void *p2p_stream_user(const p2p_stream *s) { return s->user; }

@@ -8,4 +8,8 @@
  * can count substreams of a connection. */
 void p2p_stream_set_release_hook(p2p_stream *s, void (*fn)(void *arg), void *arg);
 
+/* Called when a stream's keepalive flag changes (delta +1: now counts as
+ * activity, -1: no longer). */
+void p2p_conn_keepalive_changed(p2p_conn *c, int delta);
+
 #endif

@@ -52,6 +52,7 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
     sw->upgrade_timeout = p2p_conf_duration_ms(hs, "upgrade_timeout");
     sw->negotiate_timeout = p2p_conf_duration_ms(hs, "stream_negotiation_timeout");
     sw->idle_timeout = p2p_conf_duration_ms(hs, "idle_timeout");
+    sw->close_timeout = p2p_conf_duration_ms(hs, "close_timeout");
     h->swarm = sw;
     return 0;
 }
@@ -258,6 +259,11 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
 }
 
 void p2p_swarm_conn_closed(p2p_conn *c, int reason)
+{
+    conn_remove(c, reason);
+}
+
+void p2p_swarm_conn_abort(p2p_conn *c, int reason)
 {
     conn_remove(c, reason);
 }
@@ -488,10 +494,15 @@ static void on_idle_check(p2p_timer *t, void *arg)
     struct p2p_list *pos, *tmp;
     p2p_list_for_each_safe(pos, tmp, &h->swarm->conns) {
         p2p_conn *c = P2P_CONTAINER_OF(pos, p2p_conn, link);
-        if (c->gone || c->closing || c->streams || !c->idle_since) continue;
+        p2p_log_trace(MOD, "idle check conn %llu: %zu streams (%zu not keepalive), idle since %llu",
+                      (unsigned long long)c->id, c->streams, c->idle_streams, (unsigned long long)c->idle_since);
+        if (c->gone || c->closing || c->streams > c->idle_streams || !c->idle_since) continue;
         if (now - c->idle_since >= h->swarm->idle_timeout) {
+            /* Only streams that do not keep it alive are left (ping):
+             * waiting for them to end would wait forever. */
             p2p_log_debug(MOD, "closing idle connection %llu", (unsigned long long)c->id);
-            p2p_conn_close(c);
+            if (c->streams) p2p_swarm_conn_abort(c, 0);
+            else p2p_conn_close(c);
         }
     }
 }

@@ -24,9 +24,11 @@ struct p2p_conn {
     char security[64], muxer[64];
     uint64_t idle_since;       /* loop ms when the last stream ended; 0 = busy */
     size_t streams;            /* our count of live substreams */
+    size_t idle_streams;       /* of which marked keepalive = false */
     struct p2p_list link;      /* in swarm.conns */
     struct p2p_list opens;     /* pending p2p_conn_open_stream requests */
     struct p2p_defer reap;
+    p2p_timer *close_timer;    /* bounds a graceful close */
 };
 
 /* One upgrade of a raw stream into a connection. */
@@ -56,7 +58,7 @@ struct p2p_swarm {
     bool stopping;
     /* limits and timeouts from [host] */
     size_t max_conns, max_conns_per_peer, max_pending_in, max_pending_out;
-    uint64_t dial_timeout, upgrade_timeout, negotiate_timeout, idle_timeout;
+    uint64_t dial_timeout, upgrade_timeout, negotiate_timeout, idle_timeout, close_timeout;
 };
 
 /* swarm.c */
@@ -70,6 +72,8 @@ void p2p_swarm_free(p2p_host *h);
  * then being closed), or NULL when refused (c killed). */
 p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c);
 void p2p_swarm_conn_closed(p2p_conn *c, int reason);
+/* Close at once: DISCONNECTED now, session torn down from the loop. */
+void p2p_swarm_conn_abort(p2p_conn *c, int reason);
 
 /* upgrade.c: take ownership of raw. done(status, conn, arg) exactly once. */
 typedef void (*upgrade_cb)(int status, p2p_conn *c, void *arg);

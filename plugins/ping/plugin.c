@@ -245,6 +245,8 @@ static void on_open(int status, p2p_stream *s, void *arg)
     pc->open = NULL;
     if (status) return round_failed(pc, status);
     pc->s = s;
+    /* Pings measure, they are not activity: idle_timeout still applies. */
+    p2p_stream_set_keepalive(s, false);
     p2p_stream_set_handlers(s, &out_handlers, pc);
     p2p_stream_read_start(s);
     send_payload(pc);
@@ -476,6 +478,7 @@ static void on_ping_stream(p2p_stream *s, const char *protocol_id, void *arg)
     in->next = p->ins;
     if (p->ins) p->ins->prev = in;
     p->ins = in;
+    p2p_stream_set_keepalive(s, false);
     p2p_stream_set_handlers(s, &in_handlers, in);
     p2p_stream_read_start(s);
     p2p_timer_start(in->timer, p->inbound_timeout_ms, 0);

@@ -58,7 +58,16 @@ struct open_result {
     bool done;
     int status;
     char protocol[64];
+    p2p_stream *stream;
 };
+
+static void on_open_keep(int status, p2p_stream *s, void *arg)
+{
+    struct open_result *o = arg;
+    o->done = true;
+    o->status = status;
+    o->stream = s;
+}
 
 static void on_open_result(int status, p2p_stream *s, void *arg)
 {
@@ -256,6 +265,42 @@ START_TEST(simultaneous_dials)
 }
 END_TEST
 
+/* Connections without streams close after idle_timeout; ping streams do
+ * not count as activity, an open protocol stream does. */
+START_TEST(idle_close)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    const char *ping = "[plugin identify]\n[plugin ping]\ninterval = 200ms\n";
+    p2p_host *a = ihost_new(&loop, "idle_timeout = 1s\n", ping), *b = ihost_new(&loop, NULL, ping);
+    ck_assert_int_eq(echo_serve(b), 0);
+    struct evlog ea = { 0 };
+    p2p_host_subscribe(a, P2P_EV_ALL, on_event, &ea);
+    ihost_start(a);
+    ihost_start(b);
+    p2p_multiaddr baddr = ihost_addr(b);
+    struct conn_result r = { 0 };
+    ck_assert_int_eq(p2p_host_connect(a, p2p_host_peerid(b), &baddr, 1, on_connected, &r), 0);
+    ck_assert(ihost_run_until(&loop, &r.done, 10000));
+    ck_assert_int_eq(r.status, 0);
+    /* A stream held open keeps the connection. */
+    struct open_result held = { 0 };
+    static const char *const protos[] = { ECHO_PROTOCOL, NULL };
+    ck_assert_int_eq(p2p_conn_open_stream(r.c, protos, on_open_keep, &held), 0);
+    ck_assert(ihost_run_until(&loop, &held.done, 5000));
+    ihost_run_for(&loop, 2500);
+    ck_assert_int_eq(ea.disconnected, 0);
+    /* Released: pings go on, yet the connection is closed as idle. */
+    p2p_stream_close(held.stream);
+    struct count_cond d = { &ea.disconnected, 1 };
+    ck_assert(ihost_run_cond(&loop, count_reached, &d, 6000));
+    p2p_host_free(a);
+    p2p_host_free(b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("swarm");
@@ -265,6 +310,7 @@ static Suite *suite(void)
     tcase_add_test(tc, wrong_peer_id);
     tcase_add_test(tc, connection_limit);
     tcase_add_test(tc, simultaneous_dials);
+    tcase_add_test(tc, idle_close);
     suite_add_tcase(s, tc);
     return s;
 }

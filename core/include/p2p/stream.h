@@ -118,6 +118,12 @@ P2P_API int p2p_stream_set_protocol(p2p_stream *s, const char *protocol_id);
 P2P_API void p2p_stream_set_addrs(p2p_stream *s, const p2p_multiaddr *local, const p2p_multiaddr *remote);
 P2P_API const p2p_multiaddr *p2p_stream_local_addr(const p2p_stream *s);
 P2P_API const p2p_multiaddr *p2p_stream_remote_addr(const p2p_stream *s);
+/* Whether the stream keeps its connection from being closed as idle
+ * (default true). Protocols whose streams live for the whole connection
+ * without being "activity" (ping, identify push) set it to false, so the
+ * host's idle_timeout still applies. */
+P2P_API void p2p_stream_set_keepalive(p2p_stream *s, bool keepalive);
+P2P_API bool p2p_stream_keepalive(const p2p_stream *s);
 /* An opaque value for the stream's owner (not used by the core). */
 P2P_API void p2p_stream_set_user(p2p_stream *s, void *user);
 P2P_API void *p2p_stream_user(const p2p_stream *s);

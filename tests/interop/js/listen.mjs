@@ -1,0 +1,50 @@
+// js-libp2p test peer for the p2pchat interop tests (not part of the product).
+//
+// Usage: node listen.mjs [--seed N] [--port P]
+//
+// Listens on /ip4/127.0.0.1/tcp/P (default 0) with TCP + Noise + Yamux and
+// serves identify, ping and /p2pchat/echo/1.0.0 until killed. Prints
+// PEERID, LISTEN, then CONNECTED / IDENTIFIED / DISCONNECTED events (see
+// tests/interop/README.md).
+
+import './polyfill.mjs'
+
+const {
+  ECHO_PROTOCOL, STREAM_LIMITS, createNode, identifiedLine, out, parseArgs,
+  readAll, usage, watchConnections, writeAndClose
+} = await import('./common.mjs')
+
+const PROG = 'listen'
+const TEXT = 'node listen.mjs [--seed N] [--port P]'
+
+const { opts, positional } = parseArgs(process.argv.slice(2), { seed: 'seed', port: 'int' }, PROG, TEXT)
+if (positional.length !== 0) usage(PROG, TEXT, 'no positional arguments expected')
+const port = opts.port ?? 0
+if (port > 65535) usage(PROG, TEXT, `bad port ${port}`)
+
+const node = await createNode({ seed: opts.seed, listen: [`/ip4/127.0.0.1/tcp/${port}`] })
+
+node.addEventListener('peer:identify', (evt) => out(identifiedLine(evt.detail)))
+watchConnections(node)
+
+await node.handle(ECHO_PROTOCOL, async (stream) => {
+  try {
+    const data = await readAll(stream)
+    await writeAndClose(stream, data)
+  } catch (err) {
+    process.stderr.write(`listen: echo stream: ${err}\n`)
+    stream.abort(err)
+  }
+}, STREAM_LIMITS)
+
+out(`PEERID ${node.peerId}`)
+for (const ma of node.getMultiaddrs()) {
+  out(`LISTEN ${ma}`)
+}
+
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    // do not wait for a graceful stop: the tests just want the peer gone
+    process.exit(0)
+  })
+}

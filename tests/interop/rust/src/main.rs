@@ -1,0 +1,709 @@
+//! rust-libp2p test peer for the p2pchat interop tests (not part of the
+//! product). The subcommand contract is in tests/interop/README.md.
+//!
+//! Usage: interop-peer <subcommand> [args...]
+//!
+//! Subcommands:
+//!   peerid-from-seed N   print the PeerId of the Ed25519 key whose 32-byte
+//!                        secret is [N, 0, 0, ..., 0] (the convention of the
+//!                        relay-server example's --secret-key-seed).
+//!   listen [--seed N] [--port P]
+//!                        serve identify, ping and /p2pchat/echo/1.0.0 on
+//!                        /ip4/127.0.0.1/tcp/P until killed, printing events.
+//!   dial <multiaddr/p2p/ID> [--streams K] [--bytes B] [--pings N]
+//!        [--seed N] [--timeout S]
+//!                        dial, wait for identify, ping N times, run K
+//!                        concurrent echo streams of B bytes; print DONE.
+//!
+//! Transport: TCP (nodelay) + Noise + Yamux, all with library defaults.
+
+use std::{
+    collections::HashMap,
+    io::Write as _,
+    pin::Pin,
+    process::ExitCode,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc,
+    },
+    task::Poll,
+    time::Duration,
+};
+
+use futures::{
+    future, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, StreamExt as _,
+};
+use libp2p::{
+    identify,
+    multiaddr::Protocol,
+    noise, ping,
+    swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent},
+    tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+};
+use libp2p_identity::Keypair;
+
+const USAGE: &str = "usage: interop-peer <subcommand> [args...]\n\
+subcommands:\n  \
+peerid-from-seed N   print the PeerId of the Ed25519 key with secret [N,0,...,0]\n  \
+listen [--seed N] [--port P]\n  \
+dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]";
+
+const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pchat/echo/1.0.0");
+/// The identify "protocolVersion" field (go-libp2p and js-libp2p send this
+/// value by default; rust-libp2p has no default).
+const IDENTIFY_PROTOCOL_VERSION: &str = "ipfs/0.1.0";
+
+/// An error that ends the program with a message and a non-zero exit code.
+#[derive(Debug)]
+struct Error(String);
+
+impl<E: std::fmt::Display> From<E> for Error {
+    fn from(e: E) -> Self {
+        Error(e.to_string())
+    }
+}
+
+fn usage_error(msg: &str) -> Error {
+    Error(format!("{msg}\n{USAGE}"))
+}
+
+/// Print one line of the stdout protocol and flush it at once (newlines
+/// inside it, from error messages, become spaces).
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        let line = format!($($arg)*).replace('\n', " ");
+        let mut o = std::io::stdout().lock();
+        let _ = writeln!(o, "{line}");
+        let _ = o.flush();
+    }};
+}
+
+/// Ed25519 keypair whose secret key is [seed, 0, 0, ..., 0].
+fn keypair_from_seed(seed: u8) -> Result<Keypair, Error> {
+    let mut bytes = [0u8; 32];
+    bytes[0] = seed;
+    Ok(Keypair::ed25519_from_bytes(bytes)?)
+}
+
+fn parse_seed(arg: Option<&String>) -> Result<u8, Error> {
+    let s = arg.ok_or_else(|| usage_error("missing seed"))?;
+    s.parse::<u8>()
+        .map_err(|_| usage_error(&format!("seed must be an integer 0..255, got {s:?}")))
+}
+
+fn cmd_peerid_from_seed(args: &[String]) -> Result<(), Error> {
+    if args.len() > 1 {
+        return Err(usage_error("too many arguments"));
+    }
+    let seed = parse_seed(args.first())?;
+    let keypair = keypair_from_seed(seed)?;
+    println!("{}", keypair.public().to_peer_id());
+    Ok(())
+}
+
+/// Options of listen and dial (each subcommand accepts its own subset).
+struct Opts {
+    positional: Vec<String>,
+    seed: Option<u8>,
+    port: u16,
+    streams: usize,
+    bytes: usize,
+    pings: usize,
+    timeout: Duration,
+}
+
+fn parse_opts(args: &[String], allowed: &[&str]) -> Result<Opts, Error> {
+    let mut o = Opts {
+        positional: Vec::new(),
+        seed: None,
+        port: 0,
+        streams: 8,
+        bytes: 65536,
+        pings: 3,
+        timeout: Duration::from_secs(30),
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if !a.starts_with("--") {
+            o.positional.push(a.clone());
+            continue;
+        }
+        if !allowed.contains(&a.as_str()) {
+            return Err(usage_error(&format!("unknown option {a}")));
+        }
+        let v = it
+            .next()
+            .ok_or_else(|| usage_error(&format!("{a} needs a value")))?;
+        let bad = || usage_error(&format!("bad value for {a}: {v:?}"));
+        match a.as_str() {
+            "--seed" => o.seed = Some(parse_seed(Some(v))?),
+            "--port" => o.port = v.parse().map_err(|_| bad())?,
+            "--streams" => o.streams = v.parse().map_err(|_| bad())?,
+            "--bytes" => o.bytes = v.parse().map_err(|_| bad())?,
+            "--pings" => o.pings = v.parse().map_err(|_| bad())?,
+            "--timeout" => {
+                let s: f64 = v.parse().map_err(|_| bad())?;
+                if !(s > 0.0 && s < 1e6) {
+                    return Err(bad());
+                }
+                o.timeout = Duration::from_secs_f64(s);
+            }
+            _ => unreachable!(),
+        }
+    }
+    Ok(o)
+}
+
+#[derive(NetworkBehaviour)]
+struct Behaviour {
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    /// Outbound echo streams (dial).
+    stream: libp2p_stream::Behaviour,
+    /// Inbound echo streams (listen), when enabled.
+    echo: Toggle<echo_server::Behaviour>,
+}
+
+/// Server side of /p2pchat/echo/1.0.0: every inbound stream is served by a
+/// task of its own, spawned by the connection handler.
+///
+/// (libp2p-stream's `Control::accept` is not used for this: it hands inbound
+/// streams over through a channel with room for one, and resets a stream
+/// that arrives while the previous one has not been taken yet, which happens
+/// when a peer opens several streams at once, as go-libp2p does.)
+mod echo_server {
+    use std::{
+        convert::Infallible,
+        task::{Context, Poll},
+    };
+
+    use libp2p::{
+        core::{
+            transport::PortUse,
+            upgrade::{DeniedUpgrade, ReadyUpgrade},
+            Endpoint,
+        },
+        swarm::{
+            handler::{ConnectionEvent, FullyNegotiatedInbound},
+            ConnectionDenied, ConnectionHandler, ConnectionHandlerEvent, ConnectionId, FromSwarm,
+            NetworkBehaviour, SubstreamProtocol, THandler, THandlerInEvent, THandlerOutEvent,
+            ToSwarm,
+        },
+        Multiaddr, PeerId, StreamProtocol,
+    };
+
+    use super::{echo_serve, ECHO_PROTOCOL};
+
+    #[derive(Default)]
+    pub struct Behaviour;
+
+    impl NetworkBehaviour for Behaviour {
+        type ConnectionHandler = Handler;
+        type ToSwarm = Infallible;
+
+        fn handle_established_inbound_connection(
+            &mut self,
+            _: ConnectionId,
+            _: PeerId,
+            _: &Multiaddr,
+            _: &Multiaddr,
+        ) -> Result<THandler<Self>, ConnectionDenied> {
+            Ok(Handler)
+        }
+
+        fn handle_established_outbound_connection(
+            &mut self,
+            _: ConnectionId,
+            _: PeerId,
+            _: &Multiaddr,
+            _: Endpoint,
+            _: PortUse,
+        ) -> Result<THandler<Self>, ConnectionDenied> {
+            Ok(Handler)
+        }
+
+        fn on_swarm_event(&mut self, _: FromSwarm) {}
+
+        fn on_connection_handler_event(
+            &mut self,
+            _: PeerId,
+            _: ConnectionId,
+            event: THandlerOutEvent<Self>,
+        ) {
+            match event {}
+        }
+
+        fn poll(
+            &mut self,
+            _: &mut Context<'_>,
+        ) -> Poll<ToSwarm<Infallible, THandlerInEvent<Self>>> {
+            Poll::Pending
+        }
+    }
+
+    pub struct Handler;
+
+    impl ConnectionHandler for Handler {
+        type FromBehaviour = Infallible;
+        type ToBehaviour = Infallible;
+        type InboundProtocol = ReadyUpgrade<StreamProtocol>;
+        type OutboundProtocol = DeniedUpgrade;
+        type InboundOpenInfo = ();
+        type OutboundOpenInfo = ();
+
+        fn listen_protocol(&self) -> SubstreamProtocol<Self::InboundProtocol> {
+            SubstreamProtocol::new(ReadyUpgrade::new(ECHO_PROTOCOL), ())
+        }
+
+        fn poll(
+            &mut self,
+            _: &mut Context<'_>,
+        ) -> Poll<ConnectionHandlerEvent<Self::OutboundProtocol, (), Self::ToBehaviour>> {
+            Poll::Pending
+        }
+
+        fn on_behaviour_event(&mut self, event: Self::FromBehaviour) {
+            match event {}
+        }
+
+        fn on_connection_event(
+            &mut self,
+            event: ConnectionEvent<Self::InboundProtocol, Self::OutboundProtocol>,
+        ) {
+            if let ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
+                protocol: stream,
+                ..
+            }) = event
+            {
+                tokio::spawn(async move {
+                    if let Err(e) = echo_serve(stream).await {
+                        eprintln!("interop-peer: echo stream: {e}");
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn new_swarm(
+    seed: Option<u8>,
+    ping_interval: Option<Duration>,
+    echo_server: bool,
+) -> Result<Swarm<Behaviour>, Error> {
+    let keypair = match seed {
+        Some(s) => keypair_from_seed(s)?,
+        None => Keypair::generate_ed25519(),
+    };
+    let swarm = SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_behaviour(|key| {
+            let mut ping_cfg = ping::Config::new();
+            if let Some(i) = ping_interval {
+                ping_cfg = ping_cfg.with_interval(i);
+            }
+            Behaviour {
+                identify: identify::Behaviour::new(identify::Config::new(
+                    IDENTIFY_PROTOCOL_VERSION.to_string(),
+                    key.public(),
+                )),
+                ping: ping::Behaviour::new(ping_cfg),
+                stream: libp2p_stream::Behaviour::new(),
+                echo: Toggle::from(echo_server.then(echo_server::Behaviour::default)),
+            }
+        })
+        .map_err(|e| Error(e.to_string()))?
+        // Never close a connection for being idle while a test runs.
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    Ok(swarm)
+}
+
+/// `addr` without a trailing /p2p/<id>.
+fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
+    let mut a = addr.clone();
+    if matches!(a.iter().last(), Some(Protocol::P2p(_))) {
+        a.pop();
+    }
+    a
+}
+
+fn print_identified(peer: &PeerId, info: &identify::Info) {
+    let mut protocols: Vec<String> = info.protocols.iter().map(|p| p.to_string()).collect();
+    protocols.sort();
+    let listen: Vec<String> = info.listen_addrs.iter().map(|a| a.to_string()).collect();
+    out!(
+        "IDENTIFIED {peer} agent={} protocols={} listen={}",
+        info.agent_version,
+        protocols.join(","),
+        listen.join(",")
+    );
+}
+
+/// Echo server for one inbound stream: read until EOF, write it all back,
+/// close.
+async fn echo_serve(mut stream: libp2p::Stream) -> std::io::Result<()> {
+    let mut all = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match stream.read(&mut buf).await? {
+            0 => break,
+            n => all.extend_from_slice(&buf[..n]),
+        }
+    }
+    stream.write_all(&all).await?;
+    stream.close().await
+}
+
+fn cmd_listen(args: &[String]) -> Result<ExitCode, Error> {
+    let o = parse_opts(args, &["--seed", "--port"])?;
+    if !o.positional.is_empty() {
+        return Err(usage_error("listen takes no positional arguments"));
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let mut swarm = new_swarm(o.seed, None, true)?;
+        let local = *swarm.local_peer_id();
+        out!("PEERID {local}");
+        swarm.listen_on(format!("/ip4/127.0.0.1/tcp/{}", o.port).parse()?)?;
+        loop {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => {
+                    out!("LISTEN {}", address.with(Protocol::P2p(local)));
+                }
+                SwarmEvent::ConnectionEstablished {
+                    peer_id, endpoint, ..
+                } => {
+                    out!(
+                        "CONNECTED {peer_id} {}",
+                        strip_p2p(endpoint.get_remote_address())
+                    );
+                }
+                SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                    out!("DISCONNECTED {peer_id}");
+                }
+                SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                    peer_id,
+                    info,
+                    ..
+                })) => print_identified(&peer_id, &info),
+                SwarmEvent::ListenerClosed { reason, .. } => {
+                    return Err(Error(format!("listener closed: {reason:?}")));
+                }
+                _ => {}
+            }
+        }
+    })
+}
+
+/// Deterministic pseudo-random bytes (xorshift64*), different per stream.
+fn pseudo_random_bytes(stream_index: usize, len: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ ((stream_index as u64 + 1) << 32);
+    let mut v = Vec::with_capacity(len + 8);
+    while v.len() < len {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        v.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+    }
+    v.truncate(len);
+    v
+}
+
+/// Write `data` to `stream`, half-close it and read it to EOF, reading
+/// concurrently with writing (so that an echo server that streams the data
+/// back cannot dead-lock with us). One task polls both directions of the
+/// same stream: no lock, no extra task.
+async fn write_close_read(mut stream: libp2p::Stream, data: &[u8]) -> Result<Vec<u8>, String> {
+    let mut sent = 0;
+    let mut closed = false;
+    let mut eof = false;
+    let mut got = Vec::with_capacity(data.len());
+    let mut buf = vec![0u8; 64 * 1024];
+    future::poll_fn(|cx| {
+        while !closed {
+            let mut s = Pin::new(&mut stream);
+            if sent < data.len() {
+                match s.as_mut().poll_write(cx, &data[sent..]) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err("write: wrote 0 bytes".to_string()))
+                    }
+                    Poll::Ready(Ok(n)) => sent += n,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("write: {e}"))),
+                    Poll::Pending => break,
+                }
+            } else {
+                match s.as_mut().poll_close(cx) {
+                    Poll::Ready(Ok(())) => closed = true,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("close: {e}"))),
+                    Poll::Pending => break,
+                }
+            }
+        }
+        while !eof {
+            match Pin::new(&mut stream).poll_read(cx, &mut buf) {
+                Poll::Ready(Ok(0)) => eof = true,
+                Poll::Ready(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("read: {e}"))),
+                Poll::Pending => break,
+            }
+        }
+        if closed && eof {
+            Poll::Ready(Ok(()))
+        } else {
+            Poll::Pending
+        }
+    })
+    .await?;
+    Ok(got)
+}
+
+/// One echo stream: write `len` bytes, half-close, read the echo to EOF
+/// (concurrently with writing) and compare.
+async fn echo_one(
+    mut control: libp2p_stream::Control,
+    peer: PeerId,
+    index: usize,
+    len: usize,
+) -> Result<(), String> {
+    let stream = control
+        .open_stream(peer, ECHO_PROTOCOL)
+        .await
+        .map_err(|e| format!("stream {index}: open: {e}"))?;
+    let data = pseudo_random_bytes(index, len);
+    let got = write_close_read(stream, &data)
+        .await
+        .map_err(|e| format!("stream {index}: {e}"))?;
+    if got.len() != data.len() {
+        return Err(format!(
+            "stream {index}: echoed {} bytes, sent {}",
+            got.len(),
+            data.len()
+        ));
+    }
+    if let Some(at) = got.iter().zip(&data).position(|(a, b)| a != b) {
+        return Err(format!("stream {index}: echo differs at byte {at}"));
+    }
+    Ok(())
+}
+
+async fn echo_all(
+    control: libp2p_stream::Control,
+    peer: PeerId,
+    streams: usize,
+    len: usize,
+    done: Arc<AtomicUsize>,
+) -> Result<(), String> {
+    let tasks = (0..streams).map(|i| {
+        let control = control.clone();
+        let done = done.clone();
+        async move {
+            let r = echo_one(control, peer, i, len).await;
+            done.fetch_add(1, Ordering::Relaxed);
+            r
+        }
+    });
+    let errs: Vec<String> = future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect();
+    match errs.first() {
+        None => Ok(()),
+        Some(first) => Err(format!(
+            "{} of {streams} streams failed; {first}",
+            errs.len()
+        )),
+    }
+}
+
+enum Phase {
+    Connect,
+    Identify,
+    Ping,
+    Echo,
+}
+
+fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
+    let o = parse_opts(
+        args,
+        &["--seed", "--streams", "--bytes", "--pings", "--timeout"],
+    )?;
+    let [addr] = o.positional.as_slice() else {
+        return Err(usage_error("dial takes exactly one multiaddr"));
+    };
+    let addr: Multiaddr = addr
+        .parse()
+        .map_err(|e| usage_error(&format!("bad multiaddr {addr:?}: {e}")))?;
+    let Some(Protocol::P2p(target)) = addr.iter().last() else {
+        return Err(usage_error("the multiaddr must end with /p2p/<peer id>"));
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        // Ping often so that N pings after identify take little time.
+        let mut swarm = new_swarm(o.seed, Some(Duration::from_millis(100)), false)?;
+        out!("PEERID {}", swarm.local_peer_id());
+        let control = swarm.behaviour().stream.new_control();
+        swarm.dial(addr)?;
+
+        let deadline = tokio::time::sleep(o.timeout);
+        tokio::pin!(deadline);
+        let mut phase = Phase::Connect;
+        let mut pings_done = 0usize;
+        // A ping failure before identify completed (e.g. ping unsupported:
+        // rust-libp2p then stops pinging that connection), reported when the
+        // ping phase starts.
+        let mut early_ping_failure: Option<String> = None;
+        let echo_done = Arc::new(AtomicUsize::new(0));
+        let (echo_tx, mut echo_rx) = tokio::sync::mpsc::channel::<Result<(), String>>(1);
+        // connections to the target, by id, to tell a closed one
+        let mut conns = HashMap::new();
+
+        let start_echo = |phase: &mut Phase| {
+            *phase = Phase::Echo;
+            let (control, done, tx) = (control.clone(), echo_done.clone(), echo_tx.clone());
+            tokio::spawn(async move {
+                let r = echo_all(control, target, o.streams, o.bytes, done).await;
+                let _ = tx.send(r).await;
+            });
+        };
+
+        loop {
+            tokio::select! {
+                _ = &mut deadline => {
+                    let what = match phase {
+                        Phase::Connect => "connect".to_string(),
+                        Phase::Identify => "identify".to_string(),
+                        Phase::Ping => format!("ping ({pings_done}/{} done)", o.pings),
+                        Phase::Echo => format!(
+                            "echo ({}/{} streams done)",
+                            echo_done.load(Ordering::Relaxed),
+                            o.streams
+                        ),
+                    };
+                    out!("TIMEOUT {what}");
+                    return Ok(ExitCode::from(2));
+                }
+                Some(r) = echo_rx.recv() => {
+                    match r {
+                        Ok(()) => {
+                            out!("ECHO ok streams={} bytes={}", o.streams, o.bytes);
+                            out!("DONE");
+                            return Ok(ExitCode::SUCCESS);
+                        }
+                        Err(e) => {
+                            out!("ECHO FAIL {e}");
+                            return Ok(ExitCode::from(1));
+                        }
+                    }
+                }
+                ev = swarm.select_next_some() => match ev {
+                    SwarmEvent::ConnectionEstablished { peer_id, connection_id, endpoint, .. } => {
+                        out!("CONNECTED {peer_id} {}", strip_p2p(endpoint.get_remote_address()));
+                        if peer_id == target {
+                            conns.insert(connection_id, ());
+                            if matches!(phase, Phase::Connect) {
+                                phase = Phase::Identify;
+                            }
+                        }
+                    }
+                    SwarmEvent::OutgoingConnectionError { error, .. } => {
+                        out!("ERROR dial failed: {error}");
+                        return Ok(ExitCode::from(1));
+                    }
+                    SwarmEvent::ConnectionClosed { peer_id, connection_id, cause, .. } => {
+                        out!("DISCONNECTED {peer_id}");
+                        if conns.remove(&connection_id).is_some() && conns.is_empty() {
+                            let cause = cause.map(|c| c.to_string())
+                                .unwrap_or_else(|| "closed".to_string());
+                            out!("ERROR connection to {peer_id} lost: {cause}");
+                            return Ok(ExitCode::from(1));
+                        }
+                    }
+                    SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => match ev {
+                        identify::Event::Received { peer_id, info, .. } => {
+                            print_identified(&peer_id, &info);
+                            if peer_id == target && matches!(phase, Phase::Identify | Phase::Connect) {
+                                phase = Phase::Ping;
+                                if let (Some(e), true) = (&early_ping_failure, o.pings > 0) {
+                                    out!("PING FAIL {e}");
+                                    return Ok(ExitCode::from(1));
+                                }
+                                if o.pings == 0 {
+                                    start_echo(&mut phase);
+                                }
+                            }
+                        }
+                        identify::Event::Error { peer_id, error, .. } if peer_id == target => {
+                            out!("ERROR identify failed: {error}");
+                            return Ok(ExitCode::from(1));
+                        }
+                        _ => {}
+                    },
+                    // The ping behaviour pings every connection right away and
+                    // then every 100 ms: count the results after identify.
+                    SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result, .. }))
+                        if peer == target && matches!(phase, Phase::Ping) =>
+                    {
+                        match result {
+                            Ok(rtt) => {
+                                out!("PING rtt_us={}", rtt.as_micros());
+                                pings_done += 1;
+                                if pings_done == o.pings {
+                                    start_echo(&mut phase);
+                                }
+                            }
+                            Err(e) => {
+                                out!("PING FAIL {e}");
+                                return Ok(ExitCode::from(1));
+                            }
+                        }
+                    }
+                    SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                        peer,
+                        result: Err(e),
+                        ..
+                    })) if peer == target && matches!(phase, Phase::Connect | Phase::Identify) => {
+                        early_ping_failure = Some(e.to_string());
+                    }
+                    _ => {}
+                },
+            }
+        }
+    })
+}
+
+fn run(args: &[String]) -> Result<ExitCode, Error> {
+    let (cmd, rest) = args
+        .split_first()
+        .ok_or_else(|| usage_error("missing subcommand"))?;
+    match cmd.as_str() {
+        "peerid-from-seed" => cmd_peerid_from_seed(rest).map(|()| ExitCode::SUCCESS),
+        "listen" => cmd_listen(rest),
+        "dial" => cmd_dial(rest),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        other => Err(usage_error(&format!("unknown subcommand {other:?}"))),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(code) => code,
+        Err(Error(msg)) => {
+            eprintln!("interop-peer: {msg}");
+            ExitCode::from(2)
+        }
+    }
+}
