@@ -39,6 +39,8 @@ static const struct p2p_conf_key host_keys[] = {
       "time for security and muxer negotiation and handshakes" },
     { "stream_negotiation_timeout", P2P_CONF_DURATION, "10s", 100, 3600000, NULL,
       "time for a new stream to agree on a protocol" },
+    { "auto_dial", P2P_CONF_BOOL, "true", 0, 0, NULL,
+      "dial peers that discovery (mDNS, DHT) finds, within the connection limits" },
     { "close_timeout", P2P_CONF_DURATION, "10s", 0, 3600000, NULL,
       "time streams get to finish when a connection is closed gracefully" },
     { "idle_timeout", P2P_CONF_DURATION, "5m", 0, 604800000, NULL,

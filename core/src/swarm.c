@@ -53,6 +53,7 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
     sw->negotiate_timeout = p2p_conf_duration_ms(hs, "stream_negotiation_timeout");
     sw->idle_timeout = p2p_conf_duration_ms(hs, "idle_timeout");
     sw->close_timeout = p2p_conf_duration_ms(hs, "close_timeout");
+    sw->auto_dial = p2p_conf_bool(hs, "auto_dial");
     h->swarm = sw;
     return 0;
 }
@@ -482,6 +483,34 @@ P2P_API int p2p_host_new_stream(p2p_host *h, const p2p_peerid *peer, const char 
     int rc = p2p_host_connect(h, peer, NULL, 0, on_connected_for_stream, r);
     if (rc < 0) req_free(r);
     return rc;
+}
+
+/* ---- discovery ------------------------------------------------------------ */
+
+static void on_discovery_dialed(int status, p2p_conn *c, void *arg)
+{
+    (void)c;
+    char *who = arg;
+    if (status && status != P2P_ECANCELED) p2p_log_debug(MOD, "dialing discovered peer %s failed: %s", who, p2p_strerror(status));
+    free(who);
+}
+
+P2P_API int p2p_host_peer_discovered(p2p_host *h, const p2p_peerid *peer, const p2p_multiaddr *addrs,
+                                     size_t n, uint64_t ttl_ms, const char *source)
+{
+    if (!peer || p2p_peerid_equal(peer, p2p_host_peerid(h))) return P2P_EINVAL;
+    int rc = p2p_peerstore_add_addrs(h, peer, addrs, n, ttl_ms);
+    if (rc < 0) return rc;
+    struct p2p_event ev = { .type = P2P_EV_PEER_DISCOVERED, .peer = peer, .source = source };
+    p2p_host_emit(h, &ev);
+    struct p2p_swarm *sw = h->swarm;
+    if (!sw || sw->stopping || !sw->auto_dial || p2p_host_conn_to(h, peer)) return 0;
+    if (conn_count(sw) >= sw->max_conns || sw->pending_out >= sw->max_pending_out) return 0;
+    char *who = malloc(P2P_PEERID_STRMAX);
+    if (!who) return 0;
+    p2p_peerid_to_string(peer, who, P2P_PEERID_STRMAX);
+    if (p2p_host_connect(h, peer, NULL, 0, on_discovery_dialed, who) < 0) free(who);
+    return 0;
 }
 
 /* ---- idle closing ------------------------------------------------------ */

@@ -56,6 +56,7 @@ struct p2p_swarm {
     size_t pending_in, pending_out;
     p2p_timer *idle_timer;
     bool stopping;
+    bool auto_dial;              /* dial discovered peers */
     /* limits and timeouts from [host] */
     size_t max_conns, max_conns_per_peer, max_pending_in, max_pending_out;
     uint64_t dial_timeout, upgrade_timeout, negotiate_timeout, idle_timeout, close_timeout;

@@ -133,7 +133,7 @@ END_TEST
 START_TEST(abi_mismatch)
 {
     expect_fail("[plugin badabi]\n", P2P_EABI,
-                (const char *[]){ "plugin 'badabi'", "p2p_badabi.so", "ABI mismatch", "ABI 99.0", NULL });
+                (const char *[]){ "plugin 'badabi'", "p2p_badabi.so", "ABI mismatch", "ABI 99.", NULL });
     expect_fail("[plugin newminor]\n", P2P_EABI,
                 (const char *[]){ "plugin 'newminor'", "ABI 1.99 but this core provides 1.", NULL });
 }

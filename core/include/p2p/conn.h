@@ -86,6 +86,7 @@ enum p2p_event_type {
     P2P_EV_ADDRS_CHANGED = 1 << 3,  /* our advertised addresses changed */
     P2P_EV_PROTOCOLS_CHANGED = 1 << 4, /* our protocol list changed */
     P2P_EV_PEER_UPDATED = 1 << 5,   /* peer store data of a peer changed */
+    P2P_EV_PEER_DISCOVERED = 1 << 6, /* a discovery mechanism found a peer (source says which) */
     P2P_EV_ALL = 0xff
 };
 
@@ -94,6 +95,7 @@ struct p2p_event {
     p2p_conn *conn;                 /* CONNECTED, DISCONNECTED, IDENTIFIED */
     const p2p_peerid *peer;         /* the remote peer, when there is one */
     int reason;                     /* DISCONNECTED: 0 or a P2P_E* code */
+    const char *source;             /* PEER_DISCOVERED: "mdns", "kad", ... */
 };
 
 typedef void (*p2p_event_cb)(const struct p2p_event *ev, void *arg);
@@ -104,6 +106,16 @@ P2P_API p2p_subscription *p2p_host_subscribe(p2p_host *h, unsigned mask, p2p_eve
 P2P_API void p2p_host_unsubscribe(p2p_host *h, p2p_subscription *sub);
 /* For plugins that produce events (identify emits P2P_EV_IDENTIFIED). */
 P2P_API void p2p_host_emit(p2p_host *h, const struct p2p_event *ev);
+
+/* ---- discovery ------------------------------------------------------ */
+
+/* For discovery plugins (mdns, kad, rendezvous...): a peer was found at
+ * these addresses. Adds them to the peer store with ttl_ms and emits
+ * P2P_EV_PEER_DISCOVERED; when the host's [host] auto_dial is on and the
+ * peer is not connected, the host dials it (within its connection
+ * limits). Front-ends subscribe to the event to show discoveries. */
+P2P_API int p2p_host_peer_discovered(p2p_host *h, const p2p_peerid *peer, const p2p_multiaddr *addrs,
+                                     size_t n, uint64_t ttl_ms, const char *source);
 
 /* ---- peer store ----------------------------------------------------- */
 

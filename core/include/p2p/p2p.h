@@ -20,4 +20,5 @@
 #include "muxer.h"
 #include "multistream.h"
 #include "conn.h"
+#include "record.h"
 #endif
