@@ -20,6 +20,7 @@ void id_info_clear(struct id_info *info)
     for (size_t i = 0; i < info->n_protocols; i++) free(info->protocols[i]);
     free(info->protocols);
     free(info->listen_addrs);
+    free(info->signed_peer_record);
     id_info_init(info);
 }
 
@@ -121,7 +122,19 @@ int id_msg_decode(struct id_info *info, const uint8_t *body, size_t len, const s
             info->bad_observed_addr = true;
         }
     }
-    if (rc == 0 && m->has_signedpeerrecord) info->has_signed_peer_record = true;
+    if (rc == 0 && m->has_signedpeerrecord) {
+        /* Optional field: the last part's wins. */
+        uint8_t *copy = malloc(m->signedpeerrecord.len ? m->signedpeerrecord.len : 1);
+        if (!copy) {
+            rc = P2P_ENOMEM;
+        } else {
+            if (m->signedpeerrecord.len) memcpy(copy, m->signedpeerrecord.data, m->signedpeerrecord.len);
+            free(info->signed_peer_record);
+            info->signed_peer_record = copy;
+            info->signed_peer_record_len = m->signedpeerrecord.len;
+            info->has_signed_peer_record = true;
+        }
+    }
     identify__free_unpacked(m, NULL);
     return rc;
 }
@@ -132,14 +145,43 @@ int id_info_check_peer(const struct id_info *info, const p2p_peerid *peer)
     return p2p_peerid_matches(peer, &info->public_key) ? 0 : P2P_EPEERID;
 }
 
+int id_info_open_record(const struct id_info *info, const p2p_peerid *peer, p2p_peer_record *rec)
+{
+    memset(rec, 0, sizeof *rec);
+    if (!info->has_signed_peer_record) return P2P_ENOTFOUND;
+    int rc = p2p_peer_record_open(info->signed_peer_record, info->signed_peer_record_len, rec);
+    if (rc < 0) return rc;
+    if (!p2p_peerid_equal(&rec->id, peer)) {
+        memset(rec, 0, sizeof *rec);
+        return P2P_EPEERID;
+    }
+    return 0;
+}
+
 /* ---- encoding ---------------------------------------------------------- */
 
-int id_msg_encode(const struct id_out *m, size_t max_body, p2p_buf *out, size_t *dropped)
+/* Append one length-prefixed part. */
+static int put_part(const Identify *msg, size_t size, p2p_buf *out)
+{
+    uint8_t pre[P2P_VARINT_MAX_BYTES];
+    int pl = p2p_varint_encode(size, pre);
+    if (pl < 0) return pl;
+    int rc = p2p_buf_reserve(out, (size_t)pl + size);
+    if (rc < 0) return rc;
+    p2p_buf_append(out, pre, (size_t)pl);
+    identify__pack(msg, p2p_buf_tail(out));
+    p2p_buf_commit(out, size);
+    return 0;
+}
+
+int id_msg_encode(const struct id_out *m, size_t max_body, p2p_buf *out, struct id_encoded *enc)
 {
     Identify msg = IDENTIFY__INIT;
+    Identify recmsg = IDENTIFY__INIT;
     uint8_t key[P2P_PUBKEY_PB_MAX];
     int rc = 0;
-    if (dropped) *dropped = 0;
+    enum id_record_placement placed = ID_RECORD_NONE;
+    if (enc) *enc = (struct id_encoded){ 0, ID_RECORD_NONE };
     msg.protocolversion = (char *)m->protocol_version;
     msg.agentversion = (char *)m->agent_version;
     if (m->public_key) {
@@ -167,7 +209,24 @@ int id_msg_encode(const struct id_out *m, size_t max_body, p2p_buf *out, size_t 
     msg.n_listenaddrs = m->n_listen_addrs;
     msg.protocols = (char **)m->protocols;
     msg.n_protocols = m->n_protocols;
-    size_t size = identify__get_packed_size(&msg);
+    size_t size = identify__get_packed_size(&msg), recsize = 0;
+    if (m->signed_peer_record) {
+        /* Inline when everything fits, else in a part of its own. */
+        msg.has_signedpeerrecord = 1;
+        msg.signedpeerrecord.data = (uint8_t *)m->signed_peer_record;
+        msg.signedpeerrecord.len = m->signed_peer_record_len;
+        size_t with = identify__get_packed_size(&msg);
+        if (with <= max_body) {
+            size = with;
+            placed = ID_RECORD_INLINE;
+        } else {
+            msg.has_signedpeerrecord = 0;
+            recmsg.has_signedpeerrecord = 1;
+            recmsg.signedpeerrecord = msg.signedpeerrecord;
+            recsize = identify__get_packed_size(&recmsg);
+            placed = recsize <= max_body ? ID_RECORD_SEPARATE : ID_RECORD_DROPPED;
+        }
+    }
     size_t cut = 0;
     while (size > max_body && (msg.n_listenaddrs || msg.n_protocols)) {
         if (msg.n_listenaddrs) msg.n_listenaddrs--;
@@ -175,22 +234,17 @@ int id_msg_encode(const struct id_out *m, size_t max_body, p2p_buf *out, size_t 
         cut++;
         size = identify__get_packed_size(&msg);
     }
+    size_t start = out->len;
     if (size > max_body) {
         rc = P2P_ERANGE;
     } else {
-        uint8_t pre[P2P_VARINT_MAX_BYTES];
-        int pl = p2p_varint_encode(size, pre);
-        if (pl < 0) rc = pl;
-        if (!rc) rc = p2p_buf_reserve(out, (size_t)pl + size);
-        if (!rc) {
-            p2p_buf_append(out, pre, (size_t)pl);
-            identify__pack(&msg, p2p_buf_tail(out));
-            p2p_buf_commit(out, size);
-            rc = (int)size;
-        }
+        rc = put_part(&msg, size, out);
+        if (!rc && placed == ID_RECORD_SEPARATE) rc = put_part(&recmsg, recsize, out);
+        if (rc < 0) out->len = start;   /* nothing half-written */
+        else rc = (int)size;
     }
     free(addrs);
-    if (dropped) *dropped = cut;
+    if (enc && rc >= 0) *enc = (struct id_encoded){ cut, placed };
     return rc;
 }
 

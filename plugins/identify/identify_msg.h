@@ -1,15 +1,18 @@
 /* identify_msg.h - the libp2p Identify message without I/O: encoding,
- * bounded decoding and validation, the framing of /ipfs/id streams, the
- * address scope rules, and the table of our observed addresses.
+ * bounded decoding and validation, signed peer records, the framing of
+ * /ipfs/id streams, the address scope rules, and the table of our
+ * observed addresses.
  *
  * Wire format (libp2p/specs identify/README.md): the responder writes
  * unsigned-varint-length-prefixed Identify protobufs and closes its write
- * side. go-libp2p may split one logical message into several parts (a
- * large signedPeerRecord travels on its own), merged as protobuf merges:
- * repeated fields append, optional fields are overwritten. We read parts
- * until EOF, at most `max_messages` of at most `max_message_size` bytes
- * each (go-libp2p: 10 parts of 8 KiB), and always send exactly one part of
- * at most ID_OWN_MAX bytes, the most rust-libp2p accepts.
+ * side. A logical message may be split into several parts (go-libp2p
+ * sends a signedPeerRecord on its own when the whole would exceed 2 KiB),
+ * merged as protobuf merges: repeated fields append, optional fields are
+ * overwritten. We read parts until EOF, at most `max_messages` of at most
+ * `max_message_size` bytes each (go-libp2p: 10 parts of 8 KiB). We send
+ * parts of at most ID_OWN_MAX bytes, the most rust-libp2p accepts: one
+ * part, or two when our signed peer record does not fit in the first
+ * (see id_msg_encode).
  *
  * Validation (what a received message may do to us):
  *  - publicKey, when present, must decode (p2p_pubkey_decode) and must be
@@ -24,8 +27,14 @@
  *    lines); others are dropped. Deduplicated, kept up to max_protocols.
  *  - protocolVersion and agentVersion are kept up to ID_STR_MAX bytes;
  *    control characters are replaced by '?' (they end up in logs and UIs).
- *  - signedPeerRecord is noted (has_signed_peer_record) and ignored: we
- *    neither verify nor send signed peer records (yet). */
+ *  - signedPeerRecord (a signed envelope holding a libp2p-peer-record,
+ *    p2p/record.h; the last one of the parts) is kept as bytes; decoding
+ *    never fails because of it. id_info_open_record verifies it: the
+ *    envelope's signature (standard or rust-libp2p's legacy form), and
+ *    that the record is the connection peer's. The plugin then takes the
+ *    record's addresses instead of listenAddrs; a record that does not
+ *    verify is ignored (logged at debug) and listenAddrs are used, as
+ *    go-libp2p and rust-libp2p do: a bad record never fails identify. */
 #ifndef IDENTIFY_MSG_H
 #define IDENTIFY_MSG_H
 
@@ -38,6 +47,7 @@
 #include "p2p/identify.h"
 #include "p2p/multiaddr.h"
 #include "p2p/peerid.h"
+#include "p2p/record.h"
 
 #define ID_PROTOCOL_ID "/ipfs/id/1.0.0"
 #define ID_PUSH_PROTOCOL_ID "/ipfs/id/push/1.0.0"
@@ -45,6 +55,12 @@
 #define ID_STR_MAX 256        /* protocolVersion / agentVersion kept (peer store attribute limit) */
 #define ID_PROTOCOL_MAX 256   /* longest protocol id kept (peer store limit) */
 #define ID_OWN_MAX 4096       /* largest message body we send (rust-libp2p's read limit) */
+
+/* Peer store attribute (p2p_peerstore_attr) the plugin sets to the seq, in
+ * decimal, of the newest signed peer record of the peer it verified and
+ * used. Records with a lower seq from that peer are ignored afterwards.
+ * Absent: no verified record yet (the addresses came from listenAddrs). */
+#define ID_ATTR_PEER_RECORD_SEQ "peer_record_seq"
 
 struct id_limits {
     size_t max_message_size;  /* bytes of one message body */
@@ -68,6 +84,8 @@ struct id_info {
     char **protocols;                 /* n_protocols NUL-terminated strings */
     size_t n_protocols;
     bool has_signed_peer_record;
+    uint8_t *signed_peer_record;      /* malloc'ed copy of the last one received */
+    size_t signed_peer_record_len;
     /* what validation dropped, for logging */
     size_t bad_addrs, extra_addrs, bad_protocols, extra_protocols;
     bool bad_observed_addr;
@@ -85,6 +103,14 @@ int id_msg_decode(struct id_info *info, const uint8_t *body, size_t len, const s
 /* 0 when info has no public key or the key is peer's; P2P_EPEERID if not. */
 int id_info_check_peer(const struct id_info *info, const p2p_peerid *peer);
 
+/* Verify info's signedPeerRecord (p2p_peer_record_open: signature, either
+ * envelope form, record PeerId = signing key) and that it is peer's own.
+ * Returns 0 with *rec filled, P2P_ENOTFOUND when info has none,
+ * P2P_EPEERID when it is a valid record of another peer, or the error of
+ * p2p_peer_record_open. *rec (about 16.5 KiB: allocate it) is zeroed
+ * unless 0 is returned. */
+int id_info_open_record(const struct id_info *info, const p2p_peerid *peer, p2p_peer_record *rec);
+
 /* ---- encoding ---------------------------------------------------------- */
 
 struct id_out {
@@ -96,14 +122,35 @@ struct id_out {
     const p2p_multiaddr *observed_addr;  /* NULL or empty: absent */
     const char *const *protocols;
     size_t n_protocols;
+    const uint8_t *signed_peer_record;   /* a sealed envelope; NULL: absent */
+    size_t signed_peer_record_len;
 };
 
-/* Append m to out as one varint-length-prefixed message whose body is at
- * most max_body bytes: listen addresses, then protocols, are dropped from
- * the end until it fits (their number in *dropped, may be NULL). Returns
- * the body length, P2P_ERANGE if even the message without addresses and
- * protocols does not fit, P2P_ENOMEM or P2P_ELIMIT (out's limit). */
-int id_msg_encode(const struct id_out *m, size_t max_body, p2p_buf *out, size_t *dropped);
+/* Where id_msg_encode put the signed peer record. */
+enum id_record_placement {
+    ID_RECORD_NONE,       /* m had none */
+    ID_RECORD_INLINE,     /* in the message */
+    ID_RECORD_SEPARATE,   /* in a second part holding only signedPeerRecord */
+    ID_RECORD_DROPPED     /* not sent: even alone it exceeds max_body */
+};
+
+struct id_encoded {
+    size_t dropped;                      /* listen addresses and protocols left out */
+    enum id_record_placement record;
+};
+
+/* Append m to out as varint-length-prefixed parts of at most max_body
+ * bytes each. Everything in one part when it fits. Otherwise the signed
+ * peer record moves to a second part of its own (go-libp2p does the same
+ * above 2 KiB; go-libp2p and js-libp2p 3 read up to 10 parts and merge
+ * them; rust-libp2p 0.57 reads only the first part, so it misses the
+ * record but gets all the rest), or is dropped when even that part would exceed max_body. Then listen
+ * addresses, then protocols, are dropped from the end until the first
+ * part fits. What happened goes to *enc (may be NULL). Returns the first
+ * part's body length, P2P_ERANGE (nothing appended) if even the message
+ * without addresses, protocols and record does not fit, P2P_ENOMEM or
+ * P2P_ELIMIT (out's limit). */
+int id_msg_encode(const struct id_out *m, size_t max_body, p2p_buf *out, struct id_encoded *enc);
 
 /* ---- stream framing ------------------------------------------------------ */
 

@@ -12,7 +12,24 @@
  * Jobs end gracefully (half-close once everything is written, then
  * release) or are aborted (reset). A job whose connection goes away while
  * its stream is still being opened is orphaned: the open callback, which
- * the core always calls, releases it. */
+ * the core always calls, releases it.
+ *
+ * Signed peer records (RFC 0003, p2p/record.h). Sending: every identify
+ * response and push carries our record, sealed with the host key over up
+ * to P2P_PEER_RECORD_MAX_ADDRS of our advertised addresses (all of them,
+ * not the per-connection selection of listenAddrs, as go-libp2p does;
+ * no record while we have none, as js-libp2p).
+ * The envelope is cached and sealed again, with a higher seq
+ * (p2p_peer_record_seq_next), only when those addresses change. When it
+ * does not fit in our 4 KiB message it travels in a second part, or is
+ * left out (see id_msg_encode). Receiving: a record that verifies and is
+ * the connection peer's replaces listenAddrs as the source of the peer's
+ * addresses (filtered by the same scope rules); one that does not, or
+ * whose seq is lower than the last one we used from that peer (kept in
+ * the peer store attribute ID_ATTR_PEER_RECORD_SEQ), is ignored with a
+ * debug log and listenAddrs are used. A bad record never fails identify.
+ * The peer store has no notion of certified addresses: records only
+ * choose which addresses are stored. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +93,12 @@ struct ident {
     struct idconn *conns;
     struct idjob *jobs;
     struct id_obs_table obs;
+    /* our signed peer record */
+    p2p_peer_record *rec;      /* what the cached envelope says (heap: ~16.5 KiB) */
+    bool rec_current;          /* rec->addrs are those of the last attempt to seal */
+    uint8_t *rec_env;          /* the sealed envelope; NULL: none */
+    size_t rec_env_len;
+    uint64_t rec_seq;          /* last seq sealed */
 };
 
 static const char *const id_protos[] = { ID_PROTOCOL_ID, NULL };
@@ -126,6 +149,45 @@ static int collect(struct ident *id, const char ***protos, size_t *np, p2p_multi
     return 0;
 }
 
+/* Bring our signed peer record up to date with our advertised addresses
+ * addrs[0..na): sealed again (with a higher seq) only when the addresses
+ * it holds change. None without addresses; on failure, none until the
+ * next change. */
+static void record_update(struct ident *id, const p2p_multiaddr *addrs, size_t na)
+{
+    if (!id->rec && !(id->rec = calloc(1, sizeof *id->rec))) return;
+    p2p_peer_record *rec = id->rec;
+    bool same = id->rec_current;
+    size_t k = 0;
+    for (size_t i = 0; i < na && k < P2P_PEER_RECORD_MAX_ADDRS; i++) {
+        if (id_addr_scope(&addrs[i]) == ID_SCOPE_UNSPECIFIED) continue;
+        if (same && (k >= rec->naddrs || !p2p_maddr_equal(&rec->addrs[k], &addrs[i]))) same = false;
+        if (!same) rec->addrs[k] = addrs[i];
+        k++;
+    }
+    if (same && k == rec->naddrs) return;
+    rec->naddrs = k;
+    id->rec_current = true;
+    free(id->rec_env);
+    id->rec_env = NULL;
+    id->rec_env_len = 0;
+    if (k == 0) return;   /* nothing to certify: no record (as js-libp2p) */
+    rec->id = *p2p_host_peerid(id->host);
+    rec->seq = id->rec_seq = p2p_peer_record_seq_next(id->rec_seq);
+    int rc = p2p_peer_record_seal(p2p_host_keypair(id->host), rec, &id->rec_env, &id->rec_env_len);
+    if (rc < 0) {
+        p2p_log_warn(MOD, "cannot seal our signed peer record: %s; sending none", p2p_strerror(rc));
+        id->rec_env = NULL;
+        id->rec_env_len = 0;
+        return;
+    }
+    p2p_log_debug(MOD, "signed peer record sealed: seq %llu, %zu addresses, %zu bytes",
+                  (unsigned long long)rec->seq, k, id->rec_env_len);
+    if (id->rec_env_len + 4 > ID_OWN_MAX)   /* tag and length of the field */
+        p2p_log_warn(MOD, "our signed peer record (%zu bytes) exceeds the %d-byte message limit: not sent",
+                     id->rec_env_len, ID_OWN_MAX);
+}
+
 /* Our Identify message for the peer on connection c, appended to out. */
 static int build_message(struct ident *id, p2p_conn *c, p2p_buf *out)
 {
@@ -134,6 +196,7 @@ static int build_message(struct ident *id, p2p_conn *c, p2p_buf *out)
     size_t np, na;
     int rc = collect(id, &protos, &np, &addrs, &na);
     if (rc < 0) return rc;
+    record_update(id, addrs, na);
     size_t k = 0;
     for (size_t i = 0; i < na; i++)
         if (id_addr_shareable(&addrs[i], p2p_conn_local_addr(c), p2p_conn_remote_addr(c))) addrs[k++] = addrs[i];
@@ -148,12 +211,17 @@ static int build_message(struct ident *id, p2p_conn *c, p2p_buf *out)
         .observed_addr = p2p_conn_remote_addr(c),
         .protocols = protos,
         .n_protocols = np,
+        .signed_peer_record = id->rec_env,
+        .signed_peer_record_len = id->rec_env_len,
     };
-    size_t dropped = 0;
-    rc = id_msg_encode(&m, ID_OWN_MAX, out, &dropped);
-    if (dropped)
+    struct id_encoded enc;
+    rc = id_msg_encode(&m, ID_OWN_MAX, out, &enc);
+    if (rc >= 0 && enc.dropped)
         p2p_log_warn(MOD, "our identify message is over %d bytes: %zu addresses/protocols left out",
-                     ID_OWN_MAX, dropped);
+                     ID_OWN_MAX, enc.dropped);
+    if (rc >= 0 && enc.record == ID_RECORD_SEPARATE)
+        p2p_log_debug(MOD, "our signed peer record goes in a second identify message (over %d bytes together)",
+                      ID_OWN_MAX);
     free(protos);
     free(addrs);
     return rc < 0 ? rc : 0;
@@ -306,8 +374,45 @@ static void log_drops(const struct id_info *in, const char *peer)
         p2p_log_debug(MOD, "from %s: dropped %zu invalid and %zu excess addresses, %zu invalid and %zu excess "
                       "protocols%s", peer, in->bad_addrs, in->extra_addrs, in->bad_protocols, in->extra_protocols,
                       in->bad_observed_addr ? ", an invalid observed address" : "");
-    if (in->has_signed_peer_record)
-        p2p_log_trace(MOD, "from %s: signedPeerRecord ignored (not supported)", peer);
+}
+
+/* The seq of the last signed peer record we used from peer, if any. */
+static bool last_record_seq(p2p_host *h, const p2p_peerid *peer, uint64_t *seq)
+{
+    const char *v = p2p_peerstore_attr(h, peer, ID_ATTR_PEER_RECORD_SEQ);
+    if (!v || !*v) return false;
+    char *end;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end) return false;
+    *seq = (uint64_t)x;
+    return true;
+}
+
+/* in's signed peer record, if it carries one that verifies, is peer's and
+ * is not older than the last one used: a heap record (free() it), else
+ * NULL (logged). */
+static p2p_peer_record *take_record(struct ident *id, const struct id_info *in, const p2p_peerid *peer,
+                                    const char *ps)
+{
+    if (!in->has_signed_peer_record) return NULL;
+    p2p_peer_record *rec = malloc(sizeof *rec);
+    int rc = rec ? id_info_open_record(in, peer, rec) : P2P_ENOMEM;
+    uint64_t last;
+    if (rc == 0 && last_record_seq(id->host, peer, &last) && rec->seq < last) {
+        p2p_log_debug(MOD, "from %s: signed peer record seq %llu is older than %llu; using listenAddrs", ps,
+                      (unsigned long long)rec->seq, (unsigned long long)last);
+        free(rec);
+        return NULL;
+    }
+    if (rc < 0) {
+        p2p_log_debug(MOD, "from %s: signed peer record ignored (%s); using listenAddrs", ps,
+                      rc == P2P_EPEERID ? "another peer's record" : p2p_strerror(rc));
+        free(rec);
+        return NULL;
+    }
+    if (rec->nskipped)
+        p2p_log_debug(MOD, "from %s: %zu addresses of its signed peer record left out", ps, rec->nskipped);
+    return rec;
 }
 
 /* Store info (from an identify response, or a push when push is set) for
@@ -341,21 +446,35 @@ static void apply(struct ident *id, uint64_t conn_id, struct id_info *in, bool p
         p2p_peerstore_set_protocols(h, &peer, (const char *const *)in->protocols, in->n_protocols);
         if (!(ic = find_conn_id(id, conn_id))) return;
     }
-    size_t n = id_filter_received(in->listen_addrs, in->n_listen_addrs, p2p_conn_remote_addr(ic->conn));
-    if (!push || n) {
+    /* The addresses: the signed peer record's when it verifies, else
+     * listenAddrs; filtered alike. */
+    p2p_peer_record *rec = take_record(id, in, &peer, ps);
+    p2p_multiaddr *addrs = rec ? rec->addrs : in->listen_addrs;
+    size_t n = id_filter_received(addrs, rec ? rec->naddrs : in->n_listen_addrs, p2p_conn_remote_addr(ic->conn));
+    if (!push || n || rec) {
         free(ic->addrs);
         ic->addrs = NULL;
         ic->naddrs = 0;
         if (n && (ic->addrs = malloc(n * sizeof *ic->addrs))) {
-            memcpy(ic->addrs, in->listen_addrs, n * sizeof *ic->addrs);
+            memcpy(ic->addrs, addrs, n * sizeof *ic->addrs);
             ic->naddrs = n;
         }
-        p2p_peerstore_add_addrs(h, &peer, in->listen_addrs, n, id->addr_ttl_ms);
-        if (!(ic = find_conn_id(id, conn_id))) return;
+        p2p_peerstore_add_addrs(h, &peer, addrs, n, id->addr_ttl_ms);
+        if (rec) {
+            char seq[24];
+            snprintf(seq, sizeof seq, "%llu", (unsigned long long)rec->seq);
+            p2p_peerstore_set_attr(h, &peer, ID_ATTR_PEER_RECORD_SEQ, seq);
+        }
+        if (!(ic = find_conn_id(id, conn_id))) {
+            free(rec);
+            return;
+        }
     }
     if (p2p_log_enabled(MOD, P2P_LOG_DEBUG))
-        p2p_log_debug(MOD, "%s %s: agent '%s', %zu protocols, %zu addresses", push ? "push from" : "identified",
-                      ps, in->has_agent_version ? in->agent_version : "", in->n_protocols, n);
+        p2p_log_debug(MOD, "%s %s: agent '%s', %zu protocols, %zu addresses%s", push ? "push from" : "identified",
+                      ps, in->has_agent_version ? in->agent_version : "", in->n_protocols, n,
+                      rec ? " (from its signed peer record)" : "");
+    free(rec);
     if (!push && !ic->identified) {
         ic->identified = true;
         struct p2p_event ev = { .type = P2P_EV_IDENTIFIED, .conn = ic->conn, .peer = &peer };
@@ -759,6 +878,8 @@ static void identify_fini(void *state)
     p2p_protocol_remove(id->host, ID_PROTOCOL_ID);
     id_obs_free(&id->obs);
     p2p_buf_free(&id->snapshot);
+    free(id->rec_env);
+    free(id->rec);
     free(id);
 }
 

@@ -1,6 +1,6 @@
 /* test_identify.c - unit.identify: the Identify message codec, validation,
- * stream framing, address scopes and the observed-address table
- * (identify_msg.c), without I/O. */
+ * signed peer records, stream framing, address scopes and the
+ * observed-address table (identify_msg.c), without I/O. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +73,7 @@ START_TEST(roundtrip)
     p2p_multiaddr addrs[2] = { ma("/ip4/127.0.0.1/tcp/4001"), ma("/ip6/::1/tcp/4001") };
     p2p_multiaddr obs = ma("/ip4/1.2.3.4/tcp/5555");
     const char *protos[] = { "/ipfs/id/1.0.0", "/ipfs/ping/1.0.0", "/meshsub/1.1.0" };
-    struct id_out m = { "ipfs/0.1.0", "p2pchat/0.1.0", &pub, addrs, 2, &obs, protos, 3 };
+    struct id_out m = { "ipfs/0.1.0", "p2pchat/0.1.0", &pub, addrs, 2, &obs, protos, 3, NULL, 0 };
     p2p_buf b;
     int body = encode(&m, &b);
     ck_assert_int_gt(body, 0);
@@ -362,11 +362,13 @@ START_TEST(encode_trims_to_limit)
         addrs[i] = ma(t);
     }
     const char *protos[] = { "/ipfs/id/1.0.0" };
-    struct id_out m = { "ipfs/0.1.0", "agent", &pub, addrs, N, NULL, protos, 1 };
+    struct id_out m = { "ipfs/0.1.0", "agent", &pub, addrs, N, NULL, protos, 1, NULL, 0 };
     p2p_buf b;
     p2p_buf_init(&b, 0);
-    size_t dropped = 0;
-    int body = id_msg_encode(&m, ID_OWN_MAX, &b, &dropped);
+    struct id_encoded enc;
+    int body = id_msg_encode(&m, ID_OWN_MAX, &b, &enc);
+    size_t dropped = enc.dropped;
+    ck_assert_int_eq(enc.record, ID_RECORD_NONE);
     ck_assert_int_gt(body, 3000);
     ck_assert_int_le(body, ID_OWN_MAX);
     ck_assert_uint_gt(dropped, 0);
@@ -384,6 +386,359 @@ START_TEST(encode_trims_to_limit)
     ck_assert_uint_eq(b.len, 0);
     p2p_buf_free(&b);
     free(addrs);
+}
+END_TEST
+
+/* ---- signed peer records ------------------------------------------------------ */
+
+/* A heap record of kp's peer with the given addresses, sealed into *env. */
+static p2p_peer_record *make_record(const p2p_keypair *kp, uint64_t seq, const char *const *addrs, size_t n,
+                                    uint8_t **env, size_t *envlen)
+{
+    p2p_peer_record *rec = calloc(1, sizeof *rec);
+    ck_assert_ptr_nonnull(rec);
+    p2p_pubkey pub;
+    p2p_keypair_public(kp, &pub);
+    ck_assert_int_eq(p2p_peerid_from_pubkey(&rec->id, &pub), 0);
+    rec->seq = seq;
+    for (size_t i = 0; i < n; i++) rec->addrs[rec->naddrs++] = ma(addrs[i]);
+    ck_assert_int_eq(p2p_peer_record_seal(kp, rec, env, envlen), 0);
+    return rec;
+}
+
+/* A message carrying only env as signedPeerRecord, decoded. */
+static void decode_with_record(const uint8_t *env, size_t len, struct id_info *in)
+{
+    p2p_buf b;
+    p2p_buf_init(&b, 0);
+    Identify m = IDENTIFY__INIT;
+    m.has_signedpeerrecord = 1;
+    m.signedpeerrecord.data = (uint8_t *)env;
+    m.signedpeerrecord.len = len;
+    pack_part(&m, &b);
+    id_info_init(in);
+    ck_assert_int_eq(read_all(p2p_buf_head(&b), b.len, false, in, &LIM), 0);
+    ck_assert(in->has_signed_peer_record);
+    p2p_buf_free(&b);
+}
+
+START_TEST(record_roundtrip)
+{
+    p2p_keypair kp;
+    p2p_pubkey pub;
+    p2p_peerid id, other_id;
+    keypair(7, &kp, &pub, &id);
+    {
+        p2p_keypair k2;
+        p2p_pubkey p2;
+        keypair(8, &k2, &p2, &other_id);
+    }
+    const char *raddrs[] = { "/ip4/192.0.2.1/tcp/4001", "/ip6/2001:db8::1/tcp/4001" };
+    uint8_t *env;
+    size_t envlen;
+    p2p_peer_record *sent = make_record(&kp, 42, raddrs, 2, &env, &envlen);
+    p2p_multiaddr la = ma("/ip4/127.0.0.1/tcp/4001");
+    const char *protos[] = { "/ipfs/id/1.0.0" };
+    struct id_out m = { "ipfs/0.1.0", "a", &pub, &la, 1, NULL, protos, 1, env, envlen };
+    p2p_buf b;
+    p2p_buf_init(&b, 0);
+    struct id_encoded enc;
+    int body = id_msg_encode(&m, ID_OWN_MAX, &b, &enc);
+    ck_assert_int_gt(body, (int)envlen);
+    ck_assert_int_eq(enc.record, ID_RECORD_INLINE);
+    ck_assert_uint_eq(enc.dropped, 0);
+    ck_assert_uint_eq(b.len, (size_t)body + p2p_varint_size((uint64_t)body));   /* one part */
+    struct id_info in;
+    id_info_init(&in);
+    ck_assert_int_eq(read_all(p2p_buf_head(&b), b.len, true, &in, &LIM), 0);
+    ck_assert(in.has_signed_peer_record);
+    ck_assert_uint_eq(in.signed_peer_record_len, envlen);
+    ck_assert_mem_eq(in.signed_peer_record, env, envlen);
+    ck_assert_uint_eq(in.n_listen_addrs, 1);   /* listenAddrs are still decoded */
+    p2p_peer_record *rec = malloc(sizeof *rec);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    ck_assert(p2p_peerid_equal(&rec->id, &id));
+    ck_assert_uint_eq(rec->seq, 42);
+    ck_assert_uint_eq(rec->naddrs, 2);
+    ck_assert(p2p_maddr_equal(&rec->addrs[0], &sent->addrs[0]));
+    ck_assert(p2p_maddr_equal(&rec->addrs[1], &sent->addrs[1]));
+    /* Valid, but not the record of the peer on the connection. */
+    ck_assert_int_eq(id_info_open_record(&in, &other_id, rec), P2P_EPEERID);
+    ck_assert_uint_eq(rec->naddrs, 0);
+    id_info_clear(&in);
+    ck_assert_ptr_null(in.signed_peer_record);
+    /* No record at all. */
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_ENOTFOUND);
+    /* Parts merge: the last record wins. */
+    p2p_buf_reset(&b);
+    Identify m1 = IDENTIFY__INIT, m2 = IDENTIFY__INIT;
+    uint8_t junk[3] = { 1, 2, 3 };
+    m1.has_signedpeerrecord = 1;
+    m1.signedpeerrecord.data = junk;
+    m1.signedpeerrecord.len = sizeof junk;
+    m2.has_signedpeerrecord = 1;
+    m2.signedpeerrecord.data = env;
+    m2.signedpeerrecord.len = envlen;
+    pack_part(&m1, &b);
+    pack_part(&m2, &b);
+    ck_assert_int_eq(read_all(p2p_buf_head(&b), b.len, false, &in, &LIM), 0);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    id_info_clear(&in);
+    p2p_buf_free(&b);
+    free(rec);
+    free(sent);
+    free(env);
+}
+END_TEST
+
+/* Records that must be ignored; the message itself still decodes. */
+START_TEST(record_invalid)
+{
+    p2p_keypair kp, other;
+    p2p_pubkey pub, opub;
+    p2p_peerid id, oid;
+    keypair(20, &kp, &pub, &id);
+    keypair(21, &other, &opub, &oid);
+    const char *raddrs[] = { "/ip4/192.0.2.7/tcp/1" };
+    p2p_peer_record *rec = malloc(sizeof *rec);
+    ck_assert_ptr_nonnull(rec);
+    struct id_info in;
+
+    /* Not an envelope. */
+    const uint8_t garbage[] = { 0xff, 0x01, 0x02, 0x03 };
+    decode_with_record(garbage, sizeof garbage, &in);
+    int rc = id_info_open_record(&in, &id, rec);
+    ck_assert_int_lt(rc, 0);
+    ck_assert_int_ne(rc, P2P_ENOTFOUND);
+    id_info_clear(&in);
+    /* Empty. */
+    decode_with_record(NULL, 0, &in);
+    ck_assert_int_lt(id_info_open_record(&in, &id, rec), 0);
+    id_info_clear(&in);
+
+    /* A bad signature. */
+    uint8_t *env;
+    size_t envlen;
+    free(make_record(&kp, 1, raddrs, 1, &env, &envlen));
+    env[envlen - 1] ^= 0x01;   /* the signature is the last field */
+    decode_with_record(env, envlen, &in);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_ECRYPTO);
+    id_info_clear(&in);
+    free(env);
+
+    /* A valid record signed by another key, for the other peer. */
+    free(make_record(&other, 1, raddrs, 1, &env, &envlen));
+    decode_with_record(env, envlen, &in);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_EPEERID);
+    ck_assert_int_eq(id_info_open_record(&in, &oid, rec), 0);
+    id_info_clear(&in);
+    free(env);
+
+    /* Another key signing a record that names our peer. */
+    p2p_peer_record *forged = calloc(1, sizeof *forged);
+    ck_assert_ptr_nonnull(forged);
+    forged->id = id;
+    forged->naddrs = 1;
+    forged->addrs[0] = ma(raddrs[0]);
+    uint8_t *payload;
+    size_t plen;
+    ck_assert_int_eq(p2p_peer_record_encode(forged, &payload, &plen), 0);
+    ck_assert_int_eq(p2p_envelope_seal(&other, P2P_PEER_RECORD_DOMAIN, (const uint8_t *)P2P_PEER_RECORD_PAYLOAD_TYPE,
+                                       P2P_PEER_RECORD_PAYLOAD_TYPE_LEN, payload, plen, &env, &envlen), 0);
+    decode_with_record(env, envlen, &in);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_EPEERID);
+    id_info_clear(&in);
+    free(env);
+    /* The right key, the wrong domain. */
+    ck_assert_int_eq(p2p_envelope_seal(&kp, "libp2p-other", (const uint8_t *)P2P_PEER_RECORD_PAYLOAD_TYPE,
+                                       P2P_PEER_RECORD_PAYLOAD_TYPE_LEN, payload, plen, &env, &envlen), 0);
+    decode_with_record(env, envlen, &in);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_ECRYPTO);
+    id_info_clear(&in);
+    free(env);
+    /* rust-libp2p's legacy form is accepted. */
+    ck_assert_int_eq(p2p_envelope_seal(&kp, P2P_PEER_RECORD_LEGACY_DOMAIN,
+                                       (const uint8_t *)P2P_PEER_RECORD_LEGACY_PAYLOAD_TYPE,
+                                       strlen(P2P_PEER_RECORD_LEGACY_PAYLOAD_TYPE), payload, plen, &env, &envlen), 0);
+    decode_with_record(env, envlen, &in);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    ck_assert_uint_eq(rec->naddrs, 1);
+    id_info_clear(&in);
+    free(env);
+    free(payload);
+    free(forged);
+    free(rec);
+}
+END_TEST
+
+/* Parse a stream into its parts' bodies (at most 4). */
+static size_t split_parts(const p2p_buf *b, const uint8_t *body[4], size_t len[4])
+{
+    size_t off = 0, n = 0;
+    while (off < b->len) {
+        uint64_t l;
+        size_t used;
+        ck_assert_int_eq(p2p_varint_decode(p2p_buf_head(b) + off, b->len - off, &l, &used), 0);
+        ck_assert_uint_lt(n, 4);
+        ck_assert_uint_le(off + used + l, b->len);
+        body[n] = p2p_buf_head(b) + off + used;
+        len[n++] = (size_t)l;
+        off += used + (size_t)l;
+    }
+    return n;
+}
+
+START_TEST(record_size_cap)
+{
+    p2p_keypair kp;
+    p2p_pubkey pub;
+    p2p_peerid id;
+    keypair(30, &kp, &pub, &id);
+    /* A record of 32 addresses (~600 bytes) and 350 listen addresses
+     * (~3.6 KB): each fits alone, not together. */
+    char text[P2P_PEER_RECORD_MAX_ADDRS][64];
+    const char *raddrs[P2P_PEER_RECORD_MAX_ADDRS];
+    for (int i = 0; i < P2P_PEER_RECORD_MAX_ADDRS; i++) {
+        snprintf(text[i], sizeof text[i], "/ip4/192.0.2.%d/tcp/%d", i + 1, 4000 + i);
+        raddrs[i] = text[i];
+    }
+    uint8_t *env;
+    size_t envlen;
+    free(make_record(&kp, 5, raddrs, P2P_PEER_RECORD_MAX_ADDRS, &env, &envlen));
+    enum { N = 350 };
+    p2p_multiaddr *addrs = calloc(N, sizeof *addrs);
+    ck_assert_ptr_nonnull(addrs);
+    for (int i = 0; i < N; i++) {
+        char t[64];
+        snprintf(t, sizeof t, "/ip4/10.0.%d.%d/tcp/4001", i / 250, i % 250);
+        addrs[i] = ma(t);
+    }
+    const char *protos[] = { "/ipfs/id/1.0.0" };
+    struct id_out m = { "ipfs/0.1.0", "agent", &pub, addrs, N, NULL, protos, 1, NULL, 0 };
+    p2p_buf b;
+    p2p_buf_init(&b, 0);
+    struct id_encoded enc;
+    int rest = id_msg_encode(&m, ID_OWN_MAX, &b, &enc);
+    ck_assert_int_gt(rest, 0);
+    ck_assert_uint_eq(enc.dropped, 0);
+    ck_assert_int_gt(rest + (int)envlen, ID_OWN_MAX);   /* the premise */
+
+    /* Two parts: everything else, then the record alone. */
+    p2p_buf_reset(&b);
+    m.signed_peer_record = env;
+    m.signed_peer_record_len = envlen;
+    int body = id_msg_encode(&m, ID_OWN_MAX, &b, &enc);
+    ck_assert_int_eq(body, rest);
+    ck_assert_int_eq(enc.record, ID_RECORD_SEPARATE);
+    ck_assert_uint_eq(enc.dropped, 0);
+    const uint8_t *parts[4];
+    size_t plen[4];
+    ck_assert_uint_eq(split_parts(&b, parts, plen), 2);
+    ck_assert_uint_le(plen[0], ID_OWN_MAX);
+    ck_assert_uint_le(plen[1], ID_OWN_MAX);
+    Identify *p0 = identify__unpack(NULL, plen[0], parts[0]), *p1 = identify__unpack(NULL, plen[1], parts[1]);
+    ck_assert_ptr_nonnull(p0);
+    ck_assert_ptr_nonnull(p1);
+    ck_assert(!p0->has_signedpeerrecord);
+    ck_assert_uint_eq(p0->n_listenaddrs, N);
+    ck_assert(p1->has_signedpeerrecord);
+    ck_assert(!p1->has_publickey && !p1->agentversion && !p1->protocolversion && !p1->has_observedaddr);
+    ck_assert_uint_eq(p1->n_listenaddrs + p1->n_protocols, 0);
+    identify__free_unpacked(p0, NULL);
+    identify__free_unpacked(p1, NULL);
+    /* The reader merges them back. */
+    struct id_limits lim = LIM;
+    lim.max_addrs = N;
+    struct id_info in;
+    id_info_init(&in);
+    ck_assert_int_eq(read_all(p2p_buf_head(&b), b.len, true, &in, &lim), 0);
+    ck_assert_uint_eq(in.n_listen_addrs, N);
+    p2p_peer_record *rec = malloc(sizeof *rec);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    ck_assert_uint_eq(rec->naddrs, P2P_PEER_RECORD_MAX_ADDRS);
+    id_info_clear(&in);
+
+    /* With few listen addresses, one part. */
+    p2p_buf_reset(&b);
+    m.n_listen_addrs = 10;
+    ck_assert_int_gt(id_msg_encode(&m, ID_OWN_MAX, &b, &enc), (int)envlen);
+    ck_assert_int_eq(enc.record, ID_RECORD_INLINE);
+    ck_assert_uint_eq(split_parts(&b, parts, plen), 1);
+
+    /* Too much even without the record: the record goes apart, and
+     * addresses are left out of the first part. */
+    enum { BIG = 500 };
+    p2p_multiaddr *many = calloc(BIG, sizeof *many);
+    ck_assert_ptr_nonnull(many);
+    for (int i = 0; i < BIG; i++) {
+        char t[64];
+        snprintf(t, sizeof t, "/ip4/10.1.%d.%d/tcp/4001", i / 250, i % 250);
+        many[i] = ma(t);
+    }
+    p2p_buf_reset(&b);
+    m.listen_addrs = many;
+    m.n_listen_addrs = BIG;
+    body = id_msg_encode(&m, ID_OWN_MAX, &b, &enc);
+    ck_assert_int_le(body, ID_OWN_MAX);
+    ck_assert_int_eq(enc.record, ID_RECORD_SEPARATE);
+    ck_assert_uint_gt(enc.dropped, 0);
+    ck_assert_uint_eq(split_parts(&b, parts, plen), 2);
+    lim.max_addrs = BIG;
+    id_info_init(&in);
+    ck_assert_int_eq(read_all(p2p_buf_head(&b), b.len, false, &in, &lim), 0);
+    ck_assert_uint_eq(in.n_listen_addrs, BIG - enc.dropped);
+    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    id_info_clear(&in);
+
+    /* A record that fits in no part is dropped; the rest is sent. */
+    p2p_buf_reset(&b);
+    m.n_listen_addrs = 0;
+    m.n_protocols = 0;
+    body = id_msg_encode(&m, envlen, &b, &enc);   /* the field's tag and length push it over */
+    ck_assert_int_gt(body, 0);
+    ck_assert_int_eq(enc.record, ID_RECORD_DROPPED);
+    ck_assert_uint_eq(split_parts(&b, parts, plen), 1);
+    id_info_init(&in);
+    ck_assert_int_eq(read_all(p2p_buf_head(&b), b.len, false, &in, &LIM), 0);
+    ck_assert(!in.has_signed_peer_record);
+    ck_assert(in.has_public_key);
+    id_info_clear(&in);
+    /* ... also at our real limit: 32 long DNS names make a >4 KiB record. */
+    p2p_peer_record *big = calloc(1, sizeof *big);
+    ck_assert_ptr_nonnull(big);
+    big->id = id;
+    for (int i = 0; i < P2P_PEER_RECORD_MAX_ADDRS; i++) {
+        char name[130], t[200];
+        memset(name, 'a' + i % 26, 125);
+        name[125] = 0;
+        snprintf(t, sizeof t, "/dns4/%s.example/tcp/%d", name, 1000 + i);
+        big->addrs[big->naddrs++] = ma(t);
+    }
+    uint8_t *bigenv;
+    size_t biglen;
+    ck_assert_int_eq(p2p_peer_record_seal(&kp, big, &bigenv, &biglen), 0);
+    ck_assert_uint_gt(biglen, ID_OWN_MAX);
+    m.signed_peer_record = bigenv;
+    m.signed_peer_record_len = biglen;
+    m.n_protocols = 1;
+    p2p_buf_reset(&b);
+    ck_assert_int_gt(id_msg_encode(&m, ID_OWN_MAX, &b, &enc), 0);
+    ck_assert_int_eq(enc.record, ID_RECORD_DROPPED);
+    ck_assert_uint_eq(split_parts(&b, parts, plen), 1);
+    /* And a limit nothing fits in leaves out nothing appended. */
+    p2p_buf_reset(&b);
+    ck_assert_int_eq(id_msg_encode(&m, 10, &b, &enc), P2P_ERANGE);
+    ck_assert_uint_eq(b.len, 0);
+
+    free(bigenv);
+    free(big);
+    free(rec);
+    free(many);
+    free(addrs);
+    free(env);
+    p2p_buf_free(&b);
 }
 END_TEST
 
@@ -533,6 +888,11 @@ static Suite *suite(void)
     tcase_add_test(tc, validation);
     tcase_add_test(tc, public_key_checks);
     tcase_add_test(tc, encode_trims_to_limit);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("record");
+    tcase_add_test(tc, record_roundtrip);
+    tcase_add_test(tc, record_invalid);
+    tcase_add_test(tc, record_size_cap);
     suite_add_tcase(s, tc);
     tc = tcase_create("addrs");
     tcase_add_test(tc, scopes);

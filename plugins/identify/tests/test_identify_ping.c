@@ -179,6 +179,14 @@ static bool has_addr(p2p_host *h, const p2p_peerid *peer, const p2p_multiaddr *w
     return false;
 }
 
+/* The seq of the last signed peer record h verified and used from peer
+ * (the plugin's peer store attribute), 0 if none. */
+static uint64_t record_seq(p2p_host *h, const p2p_peerid *peer)
+{
+    const char *v = p2p_peerstore_attr(h, peer, ID_ATTR_PEER_RECORD_SEQ);
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
 static const struct p2p_identify_api_v1 *id_api(p2p_host *h, void **st)
 {
     const struct p2p_identify_api_v1 *api = p2p_service_get(h, P2P_IDENTIFY_SERVICE, 1, st);
@@ -222,6 +230,10 @@ START_TEST(identify_both_ways)
     p2p_pubkey key;
     ck_assert(p2p_peerstore_key(b.h, ida, &key));
     ck_assert(p2p_peerid_matches(ida, &key));
+    /* Each verified the other's signed peer record and took its addresses. */
+    uint64_t seq_a = record_seq(b.h, ida), seq_b = record_seq(a.h, idb);
+    ck_assert_msg(seq_a > 0, "B did not use a signed peer record of A");
+    ck_assert_msg(seq_b > 0, "A did not use a signed peer record of B");
 
     /* Listen addresses: B only knows A's through identify (A dialed). */
     p2p_multiaddr la[4], lb[4];
@@ -254,6 +266,12 @@ START_TEST(identify_both_ways)
     ck_assert_uint_eq(apib->observed_addrs(stb, obs, 4), 0);
     /* The identified addresses outlive the connection (addr_ttl). */
     ck_assert(has_addr(b.h, ida, &la[0]));
+
+    /* Connecting again: A's addresses did not change, nor did its record
+     * (the cached envelope, same seq). */
+    join(&loop, &b, &a);
+    ck_assert_uint_eq(record_seq(b.h, ida), seq_a);
+    ck_assert_uint_eq(record_seq(a.h, idb), seq_b);
 
     node_free(&a);
     node_free(&b);
@@ -291,8 +309,12 @@ START_TEST(push_updates)
     /* And a new advertised address. */
     p2p_multiaddr extra = ma("/ip4/127.0.0.1/tcp/9");
     ck_assert(!has_addr(a.h, idb, &extra));
+    uint64_t seq = record_seq(a.h, idb);
+    ck_assert_uint_gt(seq, 0);
     ck_assert_int_eq(p2p_host_add_advertised_addr(b.h, &extra), 0);
     ck_assert_msg(WAIT(&loop, has_addr(a.h, idb, &extra), 5000), "the push of a new address did not arrive");
+    /* It came in a new signed peer record, with a higher seq. */
+    ck_assert_uint_gt(record_seq(a.h, idb), seq);
     /* Pushes do not identify again. */
     ck_assert_int_eq(a.identified, 1);
 
@@ -305,12 +327,19 @@ END_TEST
 /* A peer (C, without the identify plugin) answers identify by hand. */
 enum evil_mode { EVIL_VALID, EVIL_WRONG_KEY, EVIL_OVERSIZE, EVIL_GARBAGE, EVIL_HANG };
 
+/* The signed peer record C sends: none, its own, or one of another key. */
+enum evil_record { REC_NONE, REC_VALID, REC_OTHER_KEY };
+
 struct evil {
     enum evil_mode mode;
     p2p_host *h;
     const char *agent;
     int calls, ended;
     p2p_stream *s;       /* held until the other side ends it */
+    const char *listen;  /* a listen address to send, or NULL */
+    enum evil_record rec;
+    uint64_t rec_seq;
+    const char *rec_addr;
 };
 
 static void evil_read(p2p_stream *s, const uint8_t *d, size_t n, void *arg)
@@ -340,16 +369,41 @@ static void evil_message(struct evil *e, p2p_conn *c, bool wrong_key, const char
         p2p_keypair_public(p2p_host_keypair(e->h), &pub);
     }
     const char *protos[] = { "/ipfs/id/1.0.0", "/x/1" };
+    p2p_multiaddr listen;
+    if (e->listen) listen = ma(e->listen);
+    uint8_t *env = NULL;
+    size_t envlen = 0;
+    if (e->rec != REC_NONE) {
+        p2p_keypair rk;
+        if (e->rec == REC_OTHER_KEY) p2p_keypair_from_seed_byte(&rk, 98);
+        const p2p_keypair *kp = e->rec == REC_OTHER_KEY ? &rk : p2p_host_keypair(e->h);
+        p2p_peer_record *rec = calloc(1, sizeof *rec);
+        ck_assert_ptr_nonnull(rec);
+        p2p_pubkey rpub;
+        p2p_keypair_public(kp, &rpub);
+        ck_assert_int_eq(p2p_peerid_from_pubkey(&rec->id, &rpub), 0);
+        rec->seq = e->rec_seq;
+        rec->addrs[rec->naddrs++] = ma(e->rec_addr);
+        ck_assert_int_eq(p2p_peer_record_seal(kp, rec, &env, &envlen), 0);
+        free(rec);
+    }
     struct id_out m = {
         .protocol_version = "ipfs/0.1.0",
         .agent_version = agent,
         .public_key = &pub,
+        .listen_addrs = e->listen ? &listen : NULL,
+        .n_listen_addrs = e->listen ? 1 : 0,
         .observed_addr = p2p_conn_remote_addr(c),
         .protocols = with_protocols ? protos : NULL,
         .n_protocols = with_protocols ? 2 : 0,
+        .signed_peer_record = env,
+        .signed_peer_record_len = envlen,
     };
     p2p_buf_init(b, 0);
-    ck_assert_int_gt(id_msg_encode(&m, ID_OWN_MAX, b, NULL), 0);
+    struct id_encoded enc;
+    ck_assert_int_gt(id_msg_encode(&m, ID_OWN_MAX, b, &enc), 0);
+    ck_assert_int_eq(enc.record, env ? ID_RECORD_INLINE : ID_RECORD_NONE);
+    free(env);
 }
 
 static void evil_handler(p2p_stream *s, const char *protocol_id, void *arg)
@@ -458,22 +512,69 @@ START_TEST(identify_validation)
         ck_assert(WAIT(&loop, a.disconnected > d, 5000));
     }
 
-    /* A valid response, then pushes: partial updates, and a forged one. */
+    /* A valid response with a signed peer record: its addresses are
+     * stored, not listenAddrs. */
     e.mode = EVIL_VALID;
     e.agent = "c-agent/1";
     e.calls = e.ended = 0;
+    e.listen = "/ip4/127.0.0.1/tcp/1001";
+    e.rec = REC_VALID;
+    e.rec_seq = 100;
+    e.rec_addr = "/ip4/127.0.0.1/tcp/2001";
     dial(&loop, &a, &c);
     ck_assert(WAIT(&loop, a.identified == 1, 5000));
     ck_assert_str_eq(p2p_peerstore_attr(a.h, idc, P2P_ATTR_AGENT), "c-agent/1");
     ck_assert(p2p_peerstore_supports(a.h, idc, "/x/1"));
     ck_assert_uint_eq(apia->observed_addrs(sta, obs, 2), 1);
+    p2p_multiaddr l1 = ma("/ip4/127.0.0.1/tcp/1001"), r1 = ma("/ip4/127.0.0.1/tcp/2001");
+    ck_assert(has_addr(a.h, idc, &r1));
+    ck_assert(!has_addr(a.h, idc, &l1));
+    ck_assert_uint_eq(record_seq(a.h, idc), 100);
     p2p_conn *cc = p2p_host_conn_to(c.h, ida);
     ck_assert_ptr_nonnull(cc);
+
+    /* Pushes: partial updates, and a forged one. */
+    e.listen = NULL;
+    e.rec = REC_NONE;
     evil_push(&loop, &e, cc, false, "c-agent/2");
     ck_assert_str_eq(p2p_peerstore_attr(a.h, idc, P2P_ATTR_AGENT), "c-agent/2");
     ck_assert(p2p_peerstore_supports(a.h, idc, "/x/1"));   /* no protocols in the push: kept */
     evil_push(&loop, &e, cc, true, "forged");
     ck_assert_str_eq(p2p_peerstore_attr(a.h, idc, P2P_ATTR_AGENT), "c-agent/2");
+    ck_assert_int_eq(a.identified, 1);
+
+    /* A record signed by another key is ignored, not the message: its
+     * listenAddrs are used. */
+    e.listen = "/ip4/127.0.0.1/tcp/1002";
+    e.rec = REC_OTHER_KEY;
+    e.rec_seq = 200;
+    e.rec_addr = "/ip4/127.0.0.1/tcp/2002";
+    evil_push(&loop, &e, cc, false, "c-agent/3");
+    ck_assert_str_eq(p2p_peerstore_attr(a.h, idc, P2P_ATTR_AGENT), "c-agent/3");
+    p2p_multiaddr l2 = ma("/ip4/127.0.0.1/tcp/1002"), r2 = ma("/ip4/127.0.0.1/tcp/2002");
+    ck_assert(has_addr(a.h, idc, &l2));
+    ck_assert(!has_addr(a.h, idc, &r2));
+    ck_assert_uint_eq(record_seq(a.h, idc), 100);
+    /* So is an older record of C's own. */
+    e.listen = "/ip4/127.0.0.1/tcp/1003";
+    e.rec = REC_VALID;
+    e.rec_seq = 99;
+    e.rec_addr = "/ip4/127.0.0.1/tcp/2003";
+    evil_push(&loop, &e, cc, false, "c-agent/4");
+    ck_assert_str_eq(p2p_peerstore_attr(a.h, idc, P2P_ATTR_AGENT), "c-agent/4");
+    p2p_multiaddr l3 = ma("/ip4/127.0.0.1/tcp/1003"), r3 = ma("/ip4/127.0.0.1/tcp/2003");
+    ck_assert(has_addr(a.h, idc, &l3));
+    ck_assert(!has_addr(a.h, idc, &r3));
+    ck_assert_uint_eq(record_seq(a.h, idc), 100);
+    /* A newer one is used. */
+    e.listen = "/ip4/127.0.0.1/tcp/1004";
+    e.rec_seq = 101;
+    e.rec_addr = "/ip4/127.0.0.1/tcp/2004";
+    evil_push(&loop, &e, cc, false, "c-agent/5");
+    p2p_multiaddr l4 = ma("/ip4/127.0.0.1/tcp/1004"), r4 = ma("/ip4/127.0.0.1/tcp/2004");
+    ck_assert(has_addr(a.h, idc, &r4));
+    ck_assert(!has_addr(a.h, idc, &l4));
+    ck_assert_uint_eq(record_seq(a.h, idc), 101);
     ck_assert_int_eq(a.identified, 1);
     if (e.s) p2p_stream_close(e.s);
 
