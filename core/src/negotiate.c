@@ -102,7 +102,12 @@ static void on_eof(p2p_stream *s, void *arg)
 static void on_error(p2p_stream *s, int err, void *arg)
 {
     (void)s;
-    conclude(arg, err);
+    struct negotiation *n = arg;
+    /* Failed after a successful conclusion but before finish_cb: the
+     * stream is dead and its next owner would never hear of it (errors
+     * are delivered once), so report the failure instead. */
+    if (n->done && n->status == 0) n->status = err;
+    conclude(n, err);
 }
 
 static void on_timeout(p2p_timer *t, void *arg)

@@ -62,7 +62,8 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
 
 static void on_accept(p2p_stream *raw, void *arg)
 {
-    p2p_host *h = arg;
+    struct swarm_listener *l = arg;
+    p2p_host *h = l->host;
     struct p2p_swarm *sw = h->swarm;
     if (sw->stopping || sw->pending_in >= sw->max_pending_in) {
         p2p_log_debug(MOD, "refusing an inbound connection: %s",
@@ -71,7 +72,8 @@ static void on_accept(p2p_stream *raw, void *arg)
         p2p_stream_close(raw);
         return;
     }
-    p2p_upgrade_inbound(h, raw, false, NULL);
+    /* Inbound over a limited transport (a relay circuit): a limited conn. */
+    p2p_upgrade_inbound(h, raw, l->t->limited, NULL);
 }
 
 static void emit_addrs_changed(p2p_host *h)
@@ -104,14 +106,17 @@ int p2p_swarm_start(p2p_host *h, char *err, size_t errlen)
                      "(add [plugin transport-tcp] for /tcp addresses)", text);
             return P2P_EUNSUPPORTED;
         }
+        /* listeners[] is never reallocated: l is the accept callback's arg. */
         struct swarm_listener *l = &sw->listeners[sw->nlisteners];
-        int rc = t->listen(ts, &ma, on_accept, h, &l->l, why, sizeof why);
+        l->host = h;
+        l->t = t;
+        l->tstate = ts;
+        why[0] = 0;
+        int rc = t->listen(ts, &ma, on_accept, l, &l->l, why, sizeof why);
         if (rc < 0) {
             snprintf(err, errlen, "cannot listen on %s: %s", text, why[0] ? why : p2p_strerror(rc));
             return rc;
         }
-        l->t = t;
-        l->tstate = ts;
         l->requested = ma;
         sw->nlisteners++;
     }

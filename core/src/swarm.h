@@ -35,6 +35,7 @@ struct p2p_conn {
 struct upgrade;
 
 struct swarm_listener {
+    p2p_host *host;
     const struct p2p_transport_ops *t;
     void *tstate;
     void *l;

@@ -315,6 +315,9 @@ static void hs_error(p2p_stream *raw, int err, void *arg)
     (void)raw;
     struct session *s = arg;
     if (!s->report.scheduled_) conclude(s, err);
+    /* Failed between a successful handshake and its report: report the
+     * failure, the secured stream's owner would never hear of it. */
+    else if (s->status == 0) s->status = err;
 }
 
 static const struct p2p_stream_handlers hs_handlers = { hs_read, hs_eof, hs_error, NULL };

@@ -341,8 +341,10 @@ static void flush_output(struct ysess *ss)
 static bool feed(struct ysess *ss, const uint8_t *data, size_t len, size_t *used)
 {
     int rc = yamux_session_feed(ss->ys, p2p_host_now_ms(ss->host), data, len, used);
+    /* Logged here, not under !failed: the session's on_error (cb_error)
+     * has usually marked the failure already. */
+    if (rc < 0 && rc != P2P_ECLOSED) p2p_log_debug(MOD, "session failed: %s", p2p_strerror(rc));
     if (rc < 0 && !ss->failed) {
-        p2p_log_debug(MOD, "session failed: %s", p2p_strerror(rc));
         ss->failed = true;
         ss->err = rc;
     }
