@@ -1,0 +1,256 @@
+/* kad_service.c - the service "routing" v1 (p2p/routing.h) on top of the
+ * operations of kad_ops.c. Arguments are checked and copied here; every
+ * callback runs from the loop (kad_op_start / kad_op_finish_soon defer
+ * the first step). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kad_ops.h"
+#include "p2p/record.h"
+
+static bool key_ok(const uint8_t *key, size_t klen, size_t max)
+{
+    return key && klen && klen <= max;
+}
+
+static int svc_find_peer(void *st, const p2p_peerid *peer, p2p_routing_peer_cb cb, void *arg)
+{
+    struct kad *kd = st;
+    if (!peer || !cb || !peer->len || peer->len > P2P_PEERID_MAX) return P2P_EINVAL;
+    if (p2p_peerid_equal(peer, p2p_host_peerid(kd->host))) return P2P_EINVAL;
+    int err;
+    struct kad_op *op = kad_op_new(kd, KAD_OP_FIND_PEER, peer->bytes, peer->len, &err);
+    if (!op) return err;
+    op->cb.peer = cb;
+    op->arg = arg;
+    op->peer = *peer;
+    op->max = 1;
+    if (!(op->found = calloc(1, sizeof *op->found))) {
+        kad_op_finish_soon(op, P2P_ENOMEM);
+        return 0;
+    }
+    /* Connected: the peer store has its addresses (identify keeps them). */
+    if (p2p_host_conn_to(kd->host, peer)) {
+        op->found[0].id = *peer;
+        op->found[0].naddrs = kad_peer_addrs(kd, peer, op->found[0].addrs, P2P_ROUTING_MAX_ADDRS);
+        if (op->found[0].naddrs > P2P_ROUTING_MAX_ADDRS) op->found[0].naddrs = P2P_ROUTING_MAX_ADDRS;
+        op->nfound = 1;
+        kad_op_finish_soon(op, 0);
+        return 0;
+    }
+    kad_op_start(op);
+    return 0;
+}
+
+static int svc_closest_peers(void *st, const uint8_t *key, size_t klen, p2p_routing_peers_cb cb, void *arg)
+{
+    struct kad *kd = st;
+    if (!cb || !key_ok(key, klen, kd->lim.max_key)) return P2P_EINVAL;
+    int err;
+    struct kad_op *op = kad_op_new(kd, KAD_OP_CLOSEST, key, klen, &err);
+    if (!op) return err;
+    op->cb.peers = cb;
+    op->arg = arg;
+    kad_op_start(op);
+    return 0;
+}
+
+static int svc_get_value(void *st, const uint8_t *key, size_t klen, unsigned quorum, p2p_routing_value_cb cb,
+                         void *arg)
+{
+    struct kad *kd = st;
+    if (!cb || !key_ok(key, klen, kd->lim.max_key)) return P2P_EINVAL;
+    int err;
+    struct kad_op *op = kad_op_new(kd, KAD_OP_GET_VALUE, key, klen, &err);
+    if (!op) return err;
+    op->cb.value = cb;
+    op->arg = arg;
+    op->quorum = quorum ? quorum : kd->quorum;
+    /* Our own valid record counts as one answer (the spec). */
+    const struct kad_rec *r = kad_records_get(&kd->records, key, klen, kad_now(kd));
+    if (r && kad_validate(&kd->validators, key, klen, r->value, r->vlen) == 0 &&
+        (op->best = malloc(r->vlen ? r->vlen : 1))) {
+        if (r->vlen) memcpy(op->best, r->value, r->vlen);
+        op->bestlen = r->vlen;
+        op->got = 1;
+        if (op->got >= op->quorum) {
+            kad_op_finish_soon(op, 0);
+            return 0;
+        }
+    }
+    kad_op_start(op);
+    return 0;
+}
+
+static int svc_put_value(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                         p2p_routing_done_cb cb, void *arg)
+{
+    struct kad *kd = st;
+    if (!cb || !key_ok(key, klen, kd->lim.max_key) || (vlen && !value) || vlen > kd->lim.max_value)
+        return P2P_EINVAL;
+    int rc = kad_validate(&kd->validators, key, klen, value, vlen);
+    if (rc) return rc;
+    int err;
+    struct kad_op *op = kad_op_new(kd, KAD_OP_PUT_VALUE, key, klen, &err);
+    if (!op) return err;
+    op->cb.done = cb;
+    op->arg = arg;
+    if (!(op->value = malloc(vlen ? vlen : 1))) {
+        kad_op_finish_soon(op, P2P_ENOMEM);
+        return 0;
+    }
+    if (vlen) memcpy(op->value, value, vlen);
+    op->vlen = vlen;
+    rc = kad_records_put(&kd->records, key, klen, value, vlen, NULL, kad_now(kd));
+    if (rc) p2p_log_debug(MOD, "cannot keep our own record: %s", p2p_strerror(rc));
+    kad_op_start(op);
+    return 0;
+}
+
+static struct kad_provided *provided_find(struct kad *kd, const uint8_t *key, size_t klen)
+{
+    for (struct kad_provided *p = kd->provided; p; p = p->next)
+        if (p->klen == klen && memcmp(p->key, key, klen) == 0) return p;
+    return NULL;
+}
+
+static int svc_provide(void *st, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg)
+{
+    struct kad *kd = st;
+    if (!cb || !key_ok(key, klen, KAD_PROVIDER_KEY_MAX)) return P2P_EINVAL;
+    struct kad_provided *p = provided_find(kd, key, klen);
+    if (!p) {
+        if (kd->nprovided >= kd->max_provided) return P2P_ELIMIT;
+        if (!(p = calloc(1, sizeof *p))) return P2P_ENOMEM;
+        memcpy(p->key, key, klen);
+        p->klen = klen;
+        p->next = kd->provided;
+        kd->provided = p;
+        kd->nprovided++;
+    }
+    p->next_ms = kad_now(kd) + kd->provide_interval_ms;
+    return kad_provide_start(kd, key, klen, cb, arg);
+}
+
+static int svc_stop_providing(void *st, const uint8_t *key, size_t klen)
+{
+    struct kad *kd = st;
+    if (!key_ok(key, klen, KAD_PROVIDER_KEY_MAX)) return P2P_EINVAL;
+    for (struct kad_provided **pp = &kd->provided; *pp; pp = &(*pp)->next) {
+        struct kad_provided *p = *pp;
+        if (p->klen != klen || memcmp(p->key, key, klen) != 0) continue;
+        *pp = p->next;
+        free(p);
+        kd->nprovided--;
+        kad_providers_remove(&kd->providers, key, klen, p2p_host_peerid(kd->host));
+        return 0;
+    }
+    return P2P_ENOTFOUND;
+}
+
+static int svc_find_providers(void *st, const uint8_t *key, size_t klen, size_t max, p2p_routing_peers_cb cb,
+                              void *arg)
+{
+    struct kad *kd = st;
+    if (!cb || !key_ok(key, klen, KAD_PROVIDER_KEY_MAX)) return P2P_EINVAL;
+    if (!max) max = kd->k;
+    if (max > 1024) max = 1024;
+    int err;
+    struct kad_op *op = kad_op_new(kd, KAD_OP_FIND_PROVIDERS, key, klen, &err);
+    if (!op) return err;
+    op->cb.peers = cb;
+    op->arg = arg;
+    op->max = max;
+    if (!(op->found = calloc(max, sizeof *op->found))) {
+        kad_op_finish_soon(op, P2P_ENOMEM);
+        return 0;
+    }
+    uint64_t now = kad_now(kd);
+    const struct kad_prov *ps[64];
+    size_t n = kad_providers_get(&kd->providers, key, klen, now, ps, max < 64 ? max : 64);
+    for (size_t i = 0; i < n; i++) {
+        struct p2p_routing_peer *f = &op->found[op->nfound++];
+        f->id = ps[i]->id;
+        if (kad_prov_addrs_live(ps[i], now) && !p2p_peerid_equal(&ps[i]->id, p2p_host_peerid(kd->host))) {
+            f->naddrs = ps[i]->naddrs < P2P_ROUTING_MAX_ADDRS ? ps[i]->naddrs : P2P_ROUTING_MAX_ADDRS;
+            memcpy(f->addrs, ps[i]->addrs, f->naddrs * sizeof *f->addrs);
+        } else {
+            f->naddrs = kad_peer_addrs(kd, &ps[i]->id, f->addrs, P2P_ROUTING_MAX_ADDRS);
+            if (f->naddrs > P2P_ROUTING_MAX_ADDRS) f->naddrs = P2P_ROUTING_MAX_ADDRS;
+        }
+    }
+    if (op->nfound >= max) kad_op_finish_soon(op, 0);
+    else kad_op_start(op);
+    return 0;
+}
+
+static int svc_bootstrap(void *st, p2p_routing_done_cb cb, void *arg)
+{
+    if (!cb) return P2P_EINVAL;
+    return kad_bootstrap_start(st, cb, arg);
+}
+
+struct table_fill {
+    struct kad *kd;
+    struct p2p_routing_entry *out;
+    size_t max, n;
+    uint64_t now;
+};
+
+static bool table_one(const struct kad_rt_entry *e, size_t bucket, void *arg)
+{
+    struct table_fill *t = arg;
+    if (t->n < t->max) {
+        struct p2p_routing_entry *o = &t->out[t->n];
+        o->id = e->id;
+        o->bucket = (unsigned)bucket;
+        o->added_ms_ago = t->now - e->added_ms;
+        o->seen_ms_ago = t->now - e->seen_ms;
+        o->connected = p2p_host_conn_to(t->kd->host, &e->id) != NULL;
+    }
+    t->n++;
+    return true;
+}
+
+static size_t svc_table(void *st, struct p2p_routing_entry *out, size_t max)
+{
+    struct kad *kd = st;
+    struct table_fill t = { kd, out, out ? max : 0, 0, kad_now(kd) };
+    kad_rt_each(&kd->rt, table_one, &t);
+    return t.n;
+}
+
+static enum p2p_routing_mode svc_mode(void *st)
+{
+    struct kad *kd = st;
+    return kd->server ? P2P_ROUTING_SERVER : P2P_ROUTING_CLIENT;
+}
+
+static int svc_seal_record(void *st, const char *name, const uint8_t *data, size_t len, uint8_t **key, size_t *klen,
+                           uint8_t **value, size_t *vlen)
+{
+    struct kad *kd = st;
+    if (!key || !klen || !value || !vlen || (len && !data)) return P2P_EINVAL;
+    kd->last_seq = p2p_peer_record_seq_next(kd->last_seq);
+    int rc = kad_chat_seal(p2p_host_keypair(kd->host), name, kd->last_seq, data, len, key, klen, value, vlen);
+    if (rc == 0 && *vlen > kd->lim.max_value) {
+        free(*key);
+        free(*value);
+        *key = *value = NULL;
+        return P2P_ERANGE;
+    }
+    return rc;
+}
+
+static int svc_open_record(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                           uint64_t *seq, const uint8_t **data, size_t *dlen)
+{
+    (void)st;
+    if (!key || !value) return P2P_EINVAL;
+    return kad_chat_open(key, klen, value, vlen, seq, data, dlen);
+}
+
+const struct p2p_routing_api_v1 kad_routing_api = {
+    svc_find_peer, svc_closest_peers, svc_get_value, svc_put_value, svc_provide, svc_stop_providing,
+    svc_find_providers, svc_bootstrap, svc_table, svc_mode, svc_seal_record, svc_open_record,
+};

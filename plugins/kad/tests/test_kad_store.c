@@ -1,0 +1,269 @@
+/* test_kad_store.c - unit.kad_store: value records and provider records
+ * with explicit time (expiry, limits, replacement), record validation
+ * (/pk/, /p2pchat/, unknown namespaces, selection), and the saved
+ * routing table's text format. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kad_statefile.h"
+#include "kad_store.h"
+#include "kad_validate.h"
+#include "p2p/p2p.h"
+#include "p2p/record.h"
+#include "testutil.h"
+
+static p2p_peerid seed_peer(uint8_t n, p2p_keypair *kp_out)
+{
+    p2p_keypair kp;
+    p2p_keypair_from_seed_byte(&kp, n);
+    if (kp_out) *kp_out = kp;
+    p2p_pubkey pub;
+    p2p_keypair_public(&kp, &pub);
+    p2p_peerid id;
+    ck_assert_int_eq(p2p_peerid_from_pubkey(&id, &pub), 0);
+    return id;
+}
+
+static p2p_multiaddr ma(const char *s)
+{
+    p2p_multiaddr m;
+    ck_assert_int_eq(p2p_maddr_parse(&m, s, NULL, 0), 0);
+    return m;
+}
+
+START_TEST(records_expire_and_bound)
+{
+    struct kad_records rs;
+    kad_records_init(&rs, 2, 1000);
+    const uint8_t *k1 = (const uint8_t *)"/a/1", *k2 = (const uint8_t *)"/a/2", *k3 = (const uint8_t *)"/a/3";
+    ck_assert_int_eq(kad_records_put(&rs, k1, 4, (const uint8_t *)"x", 1, "2024-01-01T00:00:00Z", 100), 0);
+    const struct kad_rec *r = kad_records_get(&rs, k1, 4, 500);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_str_eq(r->time_received, "2024-01-01T00:00:00Z");
+    ck_assert_uint_eq(r->expires_ms, 1100);
+    /* Replace: the value and the expiry change. */
+    ck_assert_int_eq(kad_records_put(&rs, k1, 4, (const uint8_t *)"yy", 2, NULL, 600), 0);
+    r = kad_records_get(&rs, k1, 4, 1500);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->vlen, 2);
+    ck_assert_int_eq(kad_records_put(&rs, k2, 4, NULL, 0, NULL, 700), 0);   /* empty value */
+    ck_assert_int_eq(kad_records_put(&rs, k3, 4, (const uint8_t *)"z", 1, NULL, 800), P2P_ELIMIT);
+    ck_assert_ptr_null(kad_records_get(&rs, k1, 4, 1600));   /* expired */
+    /* A full store drops expired records for a new one. */
+    ck_assert_int_eq(kad_records_put(&rs, k3, 4, (const uint8_t *)"z", 1, NULL, 1650), 0);
+    ck_assert_ptr_nonnull(kad_records_get(&rs, k3, 4, 1700));
+    ck_assert(kad_records_remove(&rs, k3, 4));
+    ck_assert(!kad_records_remove(&rs, k3, 4));
+    ck_assert_uint_eq(kad_records_gc(&rs, 10000), 1);
+    ck_assert_uint_eq(rs.n, 0);
+    kad_records_free(&rs);
+}
+END_TEST
+
+START_TEST(providers_expire_and_bound)
+{
+    struct kad_providers ps;
+    kad_providers_init(&ps, 2, 3, 2, 10000, 4000);
+    const uint8_t key[] = { 0x12, 0x20, 1, 2, 3 };
+    p2p_peerid a = seed_peer(1, NULL), b = seed_peer(2, NULL), c = seed_peer(3, NULL), d = seed_peer(4, NULL);
+    p2p_multiaddr addrs[3] = { ma("/ip4/1.1.1.1/tcp/1"), ma("/ip4/1.1.1.1/tcp/2"), ma("/ip4/1.1.1.1/tcp/3") };
+    ck_assert_int_eq(kad_providers_add(&ps, key, sizeof key, &a, addrs, 3, 0), 0);
+    ck_assert_int_eq(kad_providers_add(&ps, key, sizeof key, &b, NULL, 0, 100), 0);
+    ck_assert_int_eq(kad_providers_add(&ps, key, sizeof key, &c, addrs, 1, 200), 0);
+    const struct kad_prov *out[8];
+    ck_assert_uint_eq(kad_providers_get(&ps, key, sizeof key, 300, out, 8), 3);
+    ck_assert_uint_eq(out[0]->naddrs, 2);   /* max_addrs */
+    ck_assert(kad_prov_addrs_live(out[0], 300));
+    ck_assert(!kad_prov_addrs_live(out[0], 4000));   /* addresses age out first */
+    ck_assert(!kad_prov_addrs_live(out[1], 300));    /* none given */
+    /* A fourth provider replaces the one expiring first (a). */
+    ck_assert_int_eq(kad_providers_add(&ps, key, sizeof key, &d, NULL, 0, 400), 0);
+    size_t n = kad_providers_get(&ps, key, sizeof key, 500, out, 8);
+    ck_assert_uint_eq(n, 3);
+    for (size_t i = 0; i < n; i++) ck_assert(!p2p_peerid_equal(&out[i]->id, &a));
+    /* A refresh extends the expiry. */
+    ck_assert_int_eq(kad_providers_add(&ps, key, sizeof key, &b, NULL, 0, 9000), 0);
+    n = kad_providers_get(&ps, key, sizeof key, 10300, out, 8);
+    ck_assert_uint_eq(n, 2);   /* b (refreshed) and d (400 + 10000) */
+    /* Keys: at most 2; key size at most 80. */
+    const uint8_t k2[] = { 9 }, k3[] = { 8 };
+    uint8_t k81[81] = { 0 };
+    ck_assert_int_eq(kad_providers_add(&ps, k2, 1, &a, NULL, 0, 10200), 0);
+    ck_assert_int_eq(kad_providers_add(&ps, k3, 1, &a, NULL, 0, 10200), P2P_ELIMIT);
+    ck_assert_int_eq(kad_providers_add(&ps, k81, sizeof k81, &a, NULL, 0, 10200), P2P_EINVAL);
+    ck_assert_int_eq(kad_providers_add(&ps, k81, 0, &a, NULL, 0, 10200), P2P_EINVAL);
+    /* gc drops expired providers and empty keys; then there is room. */
+    ck_assert_uint_ge(kad_providers_gc(&ps, 19500), 2);
+    ck_assert_uint_eq(ps.n, 1);
+    ck_assert_int_eq(kad_providers_add(&ps, k3, 1, &a, NULL, 0, 19500), 0);
+    ck_assert(kad_providers_remove(&ps, k3, 1, &a));
+    ck_assert(!kad_providers_remove(&ps, k3, 1, &a));
+    kad_providers_free(&ps);
+    char t[40];
+    kad_rfc3339(1700000000123ull, t);
+    ck_assert_str_eq(t, "2023-11-14T22:13:20.123Z");
+}
+END_TEST
+
+START_TEST(pk_validation)
+{
+    struct kad_validators vs;
+    kad_validators_init(&vs);
+    p2p_keypair kp;
+    p2p_peerid id = seed_peer(7, &kp), other = seed_peer(8, NULL);
+    p2p_pubkey pub;
+    p2p_keypair_public(&kp, &pub);
+    uint8_t pb[P2P_PUBKEY_PB_MAX];
+    int pblen = p2p_pubkey_encode(&pub, pb, sizeof pb);
+    ck_assert_int_gt(pblen, 0);
+    uint8_t *key;
+    size_t klen;
+    ck_assert_int_eq(kad_pk_key(&id, &key, &klen), 0);
+    ck_assert_uint_eq(klen, 4 + id.len);
+    ck_assert_mem_eq(key, "/pk/", 4);
+    ck_assert_int_eq(kad_validate(&vs, key, klen, pb, (size_t)pblen), 0);
+    ck_assert_int_eq(kad_select(&vs, key, klen, pb, (size_t)pblen, pb, (size_t)pblen), 0);
+    /* Another peer's key, junk, a bad PeerId. */
+    uint8_t *okey;
+    size_t oklen;
+    kad_pk_key(&other, &okey, &oklen);
+    ck_assert_int_eq(kad_validate(&vs, okey, oklen, pb, (size_t)pblen), P2P_EPEERID);
+    ck_assert_int_eq(kad_validate(&vs, key, klen, (const uint8_t *)"junk", 4), P2P_EINVAL);
+    ck_assert_int_eq(kad_validate(&vs, (const uint8_t *)"/pk/xx", 6, pb, (size_t)pblen), P2P_EINVAL);
+    /* Unknown namespaces and keys without one. */
+    ck_assert_int_eq(kad_validate(&vs, (const uint8_t *)"/ipns/x", 7, pb, 1), P2P_ENOTFOUND);
+    ck_assert_int_eq(kad_validate(&vs, (const uint8_t *)"pk/x", 4, pb, 1), P2P_ENOTFOUND);
+    ck_assert_int_eq(kad_validate(&vs, (const uint8_t *)"//x", 3, pb, 1), P2P_ENOTFOUND);
+    const uint8_t *ns, *rest;
+    size_t nsl, rl;
+    ck_assert_int_eq(kad_key_split((const uint8_t *)"/ab/cd", 6, &ns, &nsl, &rest, &rl), 0);
+    ck_assert(nsl == 2 && rl == 2 && memcmp(ns, "ab", 2) == 0 && memcmp(rest, "cd", 2) == 0);
+    ck_assert_int_eq(kad_key_split((const uint8_t *)"/abcd", 5, &ns, &nsl, &rest, &rl), P2P_EINVAL);
+    /* Pluggable: register and remove a namespace. */
+    ck_assert_int_eq(kad_validators_set(&vs, "bad/ns", kad_pk_validate, NULL, NULL), P2P_EINVAL);
+    ck_assert(kad_validators_remove(&vs, KAD_PK_NS));
+    ck_assert_int_eq(kad_validate(&vs, key, klen, pb, (size_t)pblen), P2P_ENOTFOUND);
+    free(key);
+    free(okey);
+}
+END_TEST
+
+START_TEST(chat_records)
+{
+    struct kad_validators vs;
+    kad_validators_init(&vs);
+    p2p_keypair kp, kp2;
+    p2p_peerid id = seed_peer(9, &kp);
+    seed_peer(10, &kp2);
+    uint8_t *k1, *v1, *k2, *v2, *k3, *v3;
+    size_t k1l, v1l, k2l, v2l, k3l, v3l;
+    ck_assert_int_eq(kad_chat_seal(&kp, "nick", 5, (const uint8_t *)"alice", 5, &k1, &k1l, &v1, &v1l), 0);
+    ck_assert_int_eq(kad_validate(&vs, k1, k1l, v1, v1l), 0);
+    uint64_t seq;
+    const uint8_t *data;
+    size_t dlen;
+    ck_assert_int_eq(kad_chat_open(k1, k1l, v1, v1l, &seq, &data, &dlen), 0);
+    ck_assert_uint_eq(seq, 5);
+    ck_assert(dlen == 5 && memcmp(data, "alice", 5) == 0);
+    uint8_t *want;
+    size_t wl;
+    ck_assert_int_eq(kad_chat_key(&id, "nick", &want, &wl), 0);
+    ck_assert(wl == k1l && memcmp(want, k1, wl) == 0);
+    free(want);
+    /* A newer record wins; equal seqs are ordered by bytes both ways. */
+    ck_assert_int_eq(kad_chat_seal(&kp, "nick", 6, (const uint8_t *)"alicia", 6, &k2, &k2l, &v2, &v2l), 0);
+    ck_assert_int_eq(kad_select(&vs, k1, k1l, v1, v1l, v2, v2l), 1);
+    ck_assert_int_eq(kad_select(&vs, k1, k1l, v2, v2l, v1, v1l), 0);
+    ck_assert_int_eq(kad_chat_seal(&kp, "nick", 6, (const uint8_t *)"bob", 3, &k3, &k3l, &v3, &v3l), 0);
+    ck_assert_int_ne(kad_select(&vs, k1, k1l, v2, v2l, v3, v3l), kad_select(&vs, k1, k1l, v3, v3l, v2, v2l));
+    /* Replayed under another name: the key is in the signature. */
+    uint8_t *other;
+    size_t ol;
+    ck_assert_int_eq(kad_chat_key(&id, "status", &other, &ol), 0);
+    ck_assert_int_eq(kad_validate(&vs, other, ol, v1, v1l), P2P_EINVAL);
+    free(other);
+    /* Another peer cannot write under our PeerId. */
+    uint8_t *k4, *v4;
+    size_t k4l, v4l;
+    ck_assert_int_eq(kad_chat_seal(&kp2, "nick", 7, (const uint8_t *)"evil", 4, &k4, &k4l, &v4, &v4l), 0);
+    ck_assert_int_ne(kad_validate(&vs, k1, k1l, v4, v4l), 0);
+    /* Tampering breaks the signature. */
+    v1[v1l - 70] ^= 1;
+    ck_assert_int_ne(kad_validate(&vs, k1, k1l, v1, v1l), 0);
+    /* Names: none, or 1..64 printable without '/'. */
+    uint8_t *k5, *v5;
+    size_t k5l, v5l;
+    ck_assert_int_eq(kad_chat_seal(&kp, NULL, 1, NULL, 0, &k5, &k5l, &v5, &v5l), 0);
+    ck_assert_uint_eq(k5l, strlen("/p2pchat/") + id.len);
+    ck_assert_int_eq(kad_validate(&vs, k5, k5l, v5, v5l), 0);
+    ck_assert_int_eq(kad_chat_key(&id, "a/b", &want, &wl), P2P_EINVAL);
+    char longname[70];
+    memset(longname, 'n', 65);
+    longname[65] = 0;
+    ck_assert_int_eq(kad_chat_key(&id, longname, &want, &wl), P2P_EINVAL);
+    ck_assert_int_eq(kad_validate(&vs, (const uint8_t *)"/p2pchat/zz", 11, v5, v5l), P2P_EINVAL);
+    free(k1); free(v1); free(k2); free(v2); free(k3); free(v3); free(k4); free(v4); free(k5); free(v5);
+}
+END_TEST
+
+START_TEST(state_file_format)
+{
+    p2p_peerid a = seed_peer(1, NULL), b = seed_peer(2, NULL);
+    p2p_multiaddr addrs[2] = { ma("/ip4/10.0.0.1/tcp/4001"), ma("/ip6/::1/tcp/4002") };
+    p2p_buf out;
+    p2p_buf_init(&out, 0);
+    ck_assert_int_eq(kad_state_format_peer(&out, &a, addrs, 2), 0);
+    ck_assert_int_eq(kad_state_format_peer(&out, &b, addrs, 1), 0);
+    ck_assert_uint_eq(memcmp(p2p_buf_head(&out), KAD_STATE_HEADER "\n", strlen(KAD_STATE_HEADER) + 1), 0);
+    /* Add damage: junk lines, a bad address, a duplicate, a peer without
+     * addresses, a /p2p/ address, a NUL, no final newline. */
+    char pa[P2P_PEERID_STRMAX], pc[P2P_PEERID_STRMAX];
+    p2p_peerid_to_string(&a, pa, sizeof pa);
+    p2p_peerid c = seed_peer(3, NULL);
+    p2p_peerid_to_string(&c, pc, sizeof pc);
+    char extra[1024];
+    snprintf(extra, sizeof extra,
+             "garbage line\n\n   \n%s /ip4/1.2.3.4/tcp/1\n%s\n%s /ip4/300.0.0.1/tcp/1 /ip4/1.1.1.1/tcp/1/p2p/%s",
+             pa, "QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N", pc, pc);
+    p2p_buf_append(&out, extra, strlen(extra));
+    p2p_buf_append(&out, "\nx\0y\n", 5);
+    struct kad_state st;
+    ck_assert_int_eq(kad_state_parse(&st, (const char *)p2p_buf_head(&out), out.len, 100, 8), 0);
+    ck_assert_uint_eq(st.n, 2);
+    ck_assert(p2p_peerid_equal(&st.p[0].id, &a));
+    ck_assert_uint_eq(st.p[0].naddrs, 2);
+    ck_assert(p2p_maddr_equal(&st.p[0].addrs[1], &addrs[1]));
+    ck_assert(p2p_peerid_equal(&st.p[1].id, &b));
+    ck_assert_uint_eq(st.p[1].naddrs, 1);
+    ck_assert_uint_ge(st.bad_lines, 4);
+    ck_assert_uint_eq(st.bad_addrs, 2);
+    kad_state_free(&st);
+    /* Bounded: max_peers and max_addrs. */
+    ck_assert_int_eq(kad_state_parse(&st, (const char *)p2p_buf_head(&out), out.len, 1, 1), 0);
+    ck_assert_uint_eq(st.n, 1);
+    ck_assert_uint_eq(st.p[0].naddrs, 1);
+    kad_state_free(&st);
+    ck_assert_int_eq(kad_state_parse(&st, "", 0, 10, 2), 0);
+    ck_assert_uint_eq(st.n, 0);
+    kad_state_free(&st);
+    p2p_buf_free(&out);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("kad_store");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, records_expire_and_bound);
+    tcase_add_test(tc, providers_expire_and_bound);
+    tcase_add_test(tc, pk_validation);
+    tcase_add_test(tc, chat_records);
+    tcase_add_test(tc, state_file_format);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return p2p_test_run(suite());
+}
