@@ -76,6 +76,12 @@ uint8_t echo_byte(uint32_t seed, size_t i)
     return (uint8_t)(x ^ x >> 13);
 }
 
+static void cli_free_timer(struct echo_client *c)
+{
+    if (c->pause_timer_) p2p_timer_free(c->pause_timer_);
+    c->pause_timer_ = NULL;
+}
+
 static void cli_finish(struct echo_client *c, bool ok, int status)
 {
     if (!c->s_) return;
@@ -83,7 +89,15 @@ static void cli_finish(struct echo_client *c, bool ok, int status)
     c->status = status;
     p2p_stream_close(c->s_);
     c->s_ = NULL;
+    cli_free_timer(c);
     c->done(c);
+}
+
+static void cli_resume(p2p_timer *t, void *arg)
+{
+    (void)t;
+    struct echo_client *c = arg;
+    if (c->s_) p2p_stream_read_start(c->s_);
 }
 
 static void cli_pump(struct echo_client *c)
@@ -111,6 +125,14 @@ static void cli_read(p2p_stream *s, const uint8_t *d, size_t n, void *arg)
             return cli_finish(c, false, P2P_EPROTO);
     }
     c->recvd += n;
+    if (c->pause_timer_ && (c->since_pause_ += n) >= c->pause_every) {
+        /* A delivery may span several pause_every (it can be up to the
+         * Yamux window): pause for each, to keep the rate. */
+        uint64_t k = c->since_pause_ / c->pause_every;
+        c->since_pause_ %= c->pause_every;
+        p2p_stream_read_stop(s);
+        p2p_timer_start(c->pause_timer_, k * c->pause_ms, 0);
+    }
 }
 
 static void cli_eof(p2p_stream *s, void *arg)
@@ -146,6 +168,8 @@ static void on_opened(int status, p2p_stream *s, void *arg)
     }
     c->s_ = s;
     p2p_stream_set_handlers(s, &cli_handlers, c);
+    if (c->pause_every && c->host && !(c->pause_timer_ = p2p_timer_new(c->host, cli_resume, c)))
+        return cli_finish(c, false, P2P_ENOMEM);
     p2p_stream_read_start(s);
     cli_pump(c);
 }
@@ -153,7 +177,8 @@ static void on_opened(int status, p2p_stream *s, void *arg)
 int echo_start(p2p_conn *conn, struct echo_client *c)
 {
     static const char *const protos[] = { ECHO_PROTOCOL, NULL };
-    c->sent = c->recvd = 0;
+    c->sent = c->recvd = c->since_pause_ = 0;
     c->s_ = NULL;
+    c->pause_timer_ = NULL;
     return p2p_conn_open_stream(conn, protos, on_opened, c);
 }

@@ -2,8 +2,8 @@
  * as the rust-libp2p, go-libp2p and js-libp2p test peers (see
  * tests/interop/README.md), built on libp2pcore and the real plugins.
  *
- *   cpeer listen [--seed N] [--port P]
- *   cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]
+ *   cpeer listen [--seed N] [--port P] [--ip6]
+ *   cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]
  *
  * Every event is one line on stdout, flushed at once. */
 #include <getopt.h>
@@ -14,13 +14,19 @@
 #include <string.h>
 
 #include "echo.h"
+#include "p2p/identify.h"
 #include "p2p/p2p.h"
 #include "p2p/ping.h"
+
+/* dial --slow: each echo stream stops reading for SLOW_PAUSE_MS after every
+ * SLOW_EVERY bytes received (the contract's slow reader). */
+#define SLOW_EVERY (512u * 1024u)
+#define SLOW_PAUSE_MS 20u
 
 struct cpeer {
     p2p_host *host;
     uv_loop_t loop;
-    bool dialer;
+    bool dialer, slow;
     p2p_peerid target;
     p2p_multiaddr target_addr;
     unsigned streams, pings, pings_done;
@@ -43,6 +49,27 @@ static void out(const char *fmt, ...)
     va_end(ap);
     putchar('\n');
     fflush(stdout);
+}
+
+/* The peak resident set size (VmHWM of /proc/self/status) in KiB, 0 when
+ * unknown. */
+static unsigned long rss_max_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    unsigned long kib = 0;
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lu", &kib) == 1) break;
+    fclose(f);
+    return kib;
+}
+
+/* The dialer's last lines after full success. */
+static void print_done(void)
+{
+    out("RSS_MAX_KIB %lu", rss_max_kib());
+    out("DONE");
 }
 
 static void finish(struct cpeer *p, int code)
@@ -77,8 +104,17 @@ static void print_identified(struct cpeer *p, const p2p_peerid *peer)
         size_t l = strlen(addrs);
         snprintf(addrs + l, sizeof addrs - l, "%s%s", i ? "," : "", t);
     }
-    const char *agent = p2p_peerstore_attr(p->host, peer, "agent");
-    out("IDENTIFIED %s agent=%s protocols=%s listen=%s", id, agent ? agent : "", protos, addrs);
+    /* Our address as the peer observed it: the identify service keeps one
+     * observation per open connection (the tests have one connection). */
+    char observed[P2P_MADDR_STRMAX] = "";
+    void *st;
+    const struct p2p_identify_api_v1 *ida = p2p_service_get(p->host, P2P_IDENTIFY_SERVICE, 1, &st);
+    struct p2p_identify_observed obs[1];
+    if (ida && ida->observed_addrs(st, obs, 1) > 0 && p2p_maddr_to_string(&obs[0].addr, observed, sizeof observed) < 0)
+        observed[0] = '\0';
+    const char *agent = p2p_peerstore_attr(p->host, peer, P2P_ATTR_AGENT);
+    out("IDENTIFIED %s agent=%s protocols=%s listen=%s observed=%s", id, agent ? agent : "", protos, addrs,
+        observed);
 }
 
 static void on_echo_done(struct echo_client *c)
@@ -93,7 +129,7 @@ static void on_echo_done(struct echo_client *c)
     if (p->echo_done < p->streams) return;
     if (p->echo_failed) return finish(p, 1);
     out("ECHO ok streams=%u bytes=%zu", p->streams, p->bytes);
-    out("DONE");
+    print_done();
     finish(p, 0);
 }
 
@@ -101,7 +137,7 @@ static void start_echo(struct cpeer *p)
 {
     p->pending = "echo";
     if (!p->streams) {
-        out("DONE");
+        print_done();
         return finish(p, 0);
     }
     p->clients = calloc(p->streams, sizeof *p->clients);
@@ -110,6 +146,11 @@ static void start_echo(struct cpeer *p)
         p->clients[i].seed = i + 1;
         p->clients[i].done = on_echo_done;
         p->clients[i].user = p;
+        if (p->slow) {
+            p->clients[i].pause_every = SLOW_EVERY;
+            p->clients[i].pause_ms = SLOW_PAUSE_MS;
+            p->clients[i].host = p->host;
+        }
         int rc = echo_start(p->conn, &p->clients[i]);
         if (rc < 0) {
             out("ECHO FAIL open: %s", p2p_strerror(rc));
@@ -198,13 +239,15 @@ static void on_deadline(uv_timer_t *t)
 static void on_signal(uv_signal_t *s, int sig)
 {
     (void)sig;
+    out("RSS_MAX_KIB %lu", rss_max_kib());
     finish(s->data, 0);
 }
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: cpeer listen [--seed N] [--port P]\n"
-                    "       cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]\n");
+    fprintf(stderr, "usage: cpeer listen [--seed N] [--port P] [--ip6]\n"
+                    "       cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]"
+                    " [--slow]\n");
     return 64;
 }
 
@@ -213,7 +256,9 @@ int main(int argc, char **argv)
     if (argc < 2) return usage();
     struct cpeer p = { .streams = 8, .bytes = 65536, .pings = 3, .exit_code = -1 };
     const char *mode = argv[1];
-    long seed = -1, port = 0, timeout = 30;
+    long seed = -1, port = 0;
+    double timeout = 30;
+    bool ip6 = false;
     const char *addr = NULL;
     p.dialer = !strcmp(mode, "dial");
     if (!p.dialer && strcmp(mode, "listen")) return usage();
@@ -221,6 +266,7 @@ int main(int argc, char **argv)
         { "seed", required_argument, NULL, 's' }, { "port", required_argument, NULL, 'p' },
         { "streams", required_argument, NULL, 'k' }, { "bytes", required_argument, NULL, 'b' },
         { "pings", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 't' },
+        { "ip6", no_argument, NULL, '6' }, { "slow", no_argument, NULL, 'w' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -232,10 +278,13 @@ int main(int argc, char **argv)
         case 'k': p.streams = (unsigned)strtoul(optarg, NULL, 10); break;
         case 'b': p.bytes = strtoull(optarg, NULL, 10); break;
         case 'n': p.pings = (unsigned)strtoul(optarg, NULL, 10); break;
-        case 't': timeout = strtol(optarg, NULL, 10); break;
+        case 't': timeout = strtod(optarg, NULL); break;
+        case '6': ip6 = true; break;
+        case 'w': p.slow = true; break;
         default: return usage();
         }
     }
+    if (!(timeout > 0 && timeout < 1e6) || (p.dialer && ip6) || (!p.dialer && p.slow)) return usage();
     if (p.dialer) {
         if (optind >= argc) return usage();
         addr = argv[optind];
@@ -258,11 +307,14 @@ int main(int argc, char **argv)
     char ini[2048], err[1024], identity[64];
     if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
     else snprintf(identity, sizeof identity, "ephemeral_identity = true");
+    /* The listener listens on loopback only; the dialer does not listen. */
+    char listen[64] = "";
+    if (!p.dialer) snprintf(listen, sizeof listen, "%s/tcp/%ld", ip6 ? "/ip6/::1" : "/ip4/127.0.0.1", port);
     snprintf(ini, sizeof ini,
-             "[host]\n%s\nlisten = /ip4/127.0.0.1/tcp/%ld\nlog = %s\n"
+             "[host]\n%s\nlisten = %s\nlog = %s\n"
              "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
              "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n",
-             identity, p.dialer ? 0 : port, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn");
+             identity, listen, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn");
     uv_loop_init(&p.loop);
     signal(SIGPIPE, SIG_IGN);
     p2p_conf *cf = p2p_conf_load_string(ini, "cpeer.ini", err, sizeof err);
@@ -298,7 +350,7 @@ int main(int argc, char **argv)
     uv_timer_init(&p.loop, &p.deadline);
     p.deadline.data = &p;
     if (p.dialer) {
-        uv_timer_start(&p.deadline, on_deadline, (uint64_t)timeout * 1000, 0);
+        uv_timer_start(&p.deadline, on_deadline, (uint64_t)(timeout * 1000), 0);
         p.pending = "connect";
         int rc = p2p_host_connect(p.host, &p.target, &p.target_addr, 1, on_connected, &p);
         if (rc < 0) {

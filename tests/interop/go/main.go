@@ -9,13 +9,15 @@
 //	peerid-from-seed N   print the PeerId of the Ed25519 key whose 32-byte
 //	                     secret (seed) is [N, 0, 0, ..., 0] (the convention
 //	                     of rust-libp2p's relay-server --secret-key-seed).
-//	listen [--seed N] [--port P]
+//	listen [--seed N] [--port P] [--ip6]
 //	                     serve identify, ping and /p2pchat/echo/1.0.0 on
-//	                     /ip4/127.0.0.1/tcp/P until killed, printing events.
+//	                     /ip4/127.0.0.1/tcp/P (/ip6/::1/tcp/P with --ip6)
+//	                     until killed, printing events.
 //	dial <multiaddr/p2p/ID> [--streams K] [--bytes B] [--pings N]
-//	     [--seed N] [--timeout S]
+//	     [--seed N] [--timeout S] [--slow]
 //	                     dial, wait for identify, ping N times, run K
-//	                     concurrent echo streams of B bytes; print DONE.
+//	                     concurrent echo streams of B bytes (reading slowly
+//	                     with --slow); print DONE.
 //
 // Transport: TCP + Noise + Yamux only (no QUIC, TLS, WebTransport, websocket
 // or relay), no resource-manager limits.
@@ -59,10 +61,21 @@ import (
 const usage = `usage: interop-peer <subcommand> [args...]
 subcommands:
   peerid-from-seed N   print the PeerId of the Ed25519 key with secret [N,0,...,0]
-  listen [--seed N] [--port P]
-  dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]`
+  listen [--seed N] [--port P] [--ip6]
+  dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]`
 
 const echoProtocol = protocol.ID("/p2pchat/echo/1.0.0")
+
+// With dial --slow, each echo stream stops reading for slowPause after
+// every slowEvery bytes received (the contract's slow reader).
+const (
+	slowEvery = 512 * 1024
+	slowPause = 20 * time.Millisecond
+)
+
+// chunk is the size of the pieces the echo data is written, read and
+// checked in: no stream is ever held in memory whole.
+const chunk = 64 * 1024
 
 // errUsage marks errors that should be followed by the usage text.
 var errUsage = errors.New("usage error")
@@ -229,8 +242,28 @@ func printIdentified(ev event.EvtPeerIdentificationCompleted) {
 	for _, a := range ev.ListenAddrs {
 		addrs = append(addrs, a.String())
 	}
-	out("IDENTIFIED %s agent=%s protocols=%s listen=%s",
-		ev.Peer, ev.AgentVersion, strings.Join(protos, ","), strings.Join(addrs, ","))
+	observed := ""
+	if ev.ObservedAddr != nil {
+		observed = ev.ObservedAddr.String()
+	}
+	out("IDENTIFIED %s agent=%s protocols=%s listen=%s observed=%s",
+		ev.Peer, ev.AgentVersion, strings.Join(protos, ","), strings.Join(addrs, ","), observed)
+}
+
+// rssMaxKiB returns the peak resident set size of the process (VmHWM of
+// /proc/self/status) in KiB, 0 when unknown.
+func rssMaxKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // watchConnections prints CONNECTED / DISCONNECTED for every connection.
@@ -245,18 +278,29 @@ func watchConnections(h host.Host) {
 	})
 }
 
+// echoHandler writes back every chunk as it arrives (a write blocks until
+// the remote's Yamux window takes it, so a slow reader slows the writer down
+// instead of making us buffer), and half-closes after EOF.
 func echoHandler(s network.Stream) {
 	defer s.Close()
-	data, err := io.ReadAll(s)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "interop-peer: echo read: %v\n", err)
-		s.Reset()
-		return
-	}
-	if _, err := s.Write(data); err != nil {
-		fmt.Fprintf(os.Stderr, "interop-peer: echo write: %v\n", err)
-		s.Reset()
-		return
+	buf := make([]byte, chunk)
+	for {
+		n, err := s.Read(buf)
+		if n > 0 {
+			if _, werr := s.Write(buf[:n]); werr != nil {
+				fmt.Fprintf(os.Stderr, "interop-peer: echo write: %v\n", werr)
+				s.Reset()
+				return
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "interop-peer: echo read: %v\n", err)
+			s.Reset()
+			return
+		}
 	}
 	if err := s.CloseWrite(); err != nil {
 		fmt.Fprintf(os.Stderr, "interop-peer: echo close: %v\n", err)
@@ -268,6 +312,7 @@ func cmdListen(args []string) error {
 	var seed seedFlag
 	fs.Var(&seed, "seed", "")
 	port := fs.Uint("port", 0, "")
+	ip6 := fs.Bool("ip6", false, "")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -275,7 +320,11 @@ func cmdListen(args []string) error {
 	if len(pos) != 0 || *port > 65535 {
 		return usageErr("listen takes no positional arguments and a port 0..65535")
 	}
-	h, err := newHost(seed, []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", *port)})
+	ip := "/ip4/127.0.0.1"
+	if *ip6 {
+		ip = "/ip6/::1"
+	}
+	h, err := newHost(seed, []string{fmt.Sprintf("%s/tcp/%d", ip, *port)})
 	if err != nil {
 		return err
 	}
@@ -304,30 +353,39 @@ func cmdListen(args []string) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
+	out("RSS_MAX_KIB %d", rssMaxKiB())
 	return nil
 }
 
-// pseudoRandomBytes returns n pseudo-random bytes, different per stream.
-func pseudoRandomBytes(stream, n int) []byte {
-	b := make([]byte, n)
-	rand.New(rand.NewSource(int64(stream) + 1)).Read(b)
-	return b
+// newPRNG returns the source of a stream's pseudo-random bytes: two
+// generators of the same stream produce the same bytes, whatever the sizes
+// of the reads (rand.Rand.Read keeps its position between calls).
+func newPRNG(stream int) *rand.Rand {
+	return rand.New(rand.NewSource(int64(stream) + 1))
 }
 
-// echoOne writes n bytes on a new echo stream, half-closes it, reads the
-// echo to EOF (concurrently with writing) and compares.
-func echoOne(ctx context.Context, h host.Host, p peer.ID, i, n int) error {
+// echoOne writes n pseudo-random bytes on a new echo stream, half-closes
+// it, and reads the echo to EOF (concurrently with writing), checking it
+// chunk by chunk. With slow, reading pauses for slowPause after every
+// slowEvery bytes.
+func echoOne(ctx context.Context, h host.Host, p peer.ID, i, n int, slow bool) error {
 	s, err := h.NewStream(ctx, p, echoProtocol)
 	if err != nil {
 		return fmt.Errorf("stream %d: open: %w", i, err)
 	}
 	defer s.Close()
-	data := pseudoRandomBytes(i, n)
 	werr := make(chan error, 1)
 	go func() {
-		if _, err := s.Write(data); err != nil {
-			werr <- fmt.Errorf("stream %d: write: %w", i, err)
-			return
+		src := newPRNG(i)
+		buf := make([]byte, chunk)
+		for sent := 0; sent < n; {
+			m := min(chunk, n-sent)
+			src.Read(buf[:m])
+			if _, err := s.Write(buf[:m]); err != nil {
+				werr <- fmt.Errorf("stream %d: write: %w", i, err)
+				return
+			}
+			sent += m
 		}
 		if err := s.CloseWrite(); err != nil {
 			werr <- fmt.Errorf("stream %d: close write: %w", i, err)
@@ -335,23 +393,46 @@ func echoOne(ctx context.Context, h host.Host, p peer.ID, i, n int) error {
 		}
 		werr <- nil
 	}()
-	got, err := io.ReadAll(s)
-	if err != nil {
-		s.Reset()
-		return fmt.Errorf("stream %d: read: %w", i, err)
+	check := newPRNG(i)
+	buf := make([]byte, chunk)
+	want := make([]byte, chunk)
+	got, sincePause := 0, 0
+	for {
+		m, err := s.Read(buf)
+		if m > 0 {
+			if got+m > n {
+				s.Reset()
+				return fmt.Errorf("stream %d: echoed more than the %d bytes sent", i, n)
+			}
+			check.Read(want[:m])
+			if !bytes.Equal(buf[:m], want[:m]) {
+				s.Reset()
+				for j := range m {
+					if buf[j] != want[j] {
+						return fmt.Errorf("stream %d: echo differs at byte %d", i, got+j)
+					}
+				}
+			}
+			got += m
+			sincePause += m
+			if slow && sincePause >= slowEvery {
+				sincePause = 0
+				time.Sleep(slowPause)
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			s.Reset()
+			return fmt.Errorf("stream %d: read: %w", i, err)
+		}
 	}
 	if err := <-werr; err != nil {
 		return err
 	}
-	if len(got) != len(data) {
-		return fmt.Errorf("stream %d: echoed %d bytes, sent %d", i, len(got), len(data))
-	}
-	if !bytes.Equal(got, data) {
-		for j := range got {
-			if got[j] != data[j] {
-				return fmt.Errorf("stream %d: echo differs at byte %d", i, j)
-			}
-		}
+	if got != n {
+		return fmt.Errorf("stream %d: echoed %d bytes, sent %d", i, got, n)
 	}
 	return nil
 }
@@ -364,6 +445,7 @@ func cmdDial(args []string) error {
 	nbytes := fs.Int("bytes", 65536, "")
 	pings := fs.Int("pings", 3, "")
 	timeout := fs.Float64("timeout", 30, "")
+	slow := fs.Bool("slow", false, "")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -474,7 +556,7 @@ func cmdDial(args []string) error {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			errs[i] = echoOne(ctx, h, info.ID, i, *nbytes)
+			errs[i] = echoOne(ctx, h, info.ID, i, *nbytes, *slow)
 			done.Add(1)
 			setEchoPending()
 		}(i)
@@ -491,6 +573,7 @@ func cmdDial(args []string) error {
 		return exitError(1)
 	}
 	out("ECHO ok streams=%d bytes=%d", *streams, *nbytes)
+	out("RSS_MAX_KIB %d", rssMaxKiB())
 	out("DONE")
 	return nil
 }

@@ -6,6 +6,7 @@
 // with dynamic import() so that the polyfill is in place when they evaluate.
 
 import './polyfill.mjs'
+import { readFileSync } from 'node:fs'
 
 const { createLibp2p } = await import('libp2p')
 const { tcp } = await import('@libp2p/tcp')
@@ -19,7 +20,20 @@ export const ECHO_PROTOCOL = '/p2pchat/echo/1.0.0'
 
 // Streams above this many bytes are written in chunks of this size, waiting
 // for 'drain' when the stream asks for it.
-const CHUNK = 64 * 1024
+export const CHUNK = 64 * 1024
+
+// With dial --slow, each echo stream stops reading for SLOW_PAUSE_MS after
+// every SLOW_EVERY bytes received (the contract's slow reader).
+export const SLOW_EVERY = 512 * 1024
+export const SLOW_PAUSE_MS = 20
+
+// A paused js-libp2p stream stops sending Yamux window updates, but keeps
+// what the remote may still send within the window it was granted (up to
+// 16 MiB: @libp2p/yamux grows a stream's window to that) in its read buffer,
+// and aborts the stream when that buffer exceeds maxReadBufferLength (4 MiB
+// by default). Our readers pause, so they raise it well above the largest
+// window (see readStream for why up to two windows may arrive).
+const MAX_READ_BUFFER = 64 * 1024 * 1024
 
 // Raised limits so that tests which dial fast or open many streams are never
 // refused (js defaults: 5 inbound connections per second per IP, 10 pending,
@@ -56,6 +70,10 @@ export function parseArgs (args, spec, prog, text) {
     const name = a.slice(2)
     const kind = spec[name]
     if (kind == null) usage(prog, text, `unknown option ${a}`)
+    if (kind === 'flag') {
+      opts[name] = true
+      continue
+    }
     if (i + 1 >= args.length) usage(prog, text, `${a} needs a value`)
     const v = args[++i]
     if (kind === 'float') {
@@ -93,6 +111,17 @@ export async function createNode ({ seed, listen = [] }) {
       maxIncomingPendingConnections: 1000,
       maxConnections: 10000
     },
+    // The connection monitor pings every connection every 10 s and aborts
+    // it when a ping fails or takes longer than its adaptive timeout (at
+    // least 5 s by default). Under a bulk transfer (100 concurrent 1 MiB
+    // echo streams) on a loaded 2-core machine, the ping waits behind
+    // megabytes queued in js's own output and in the sockets, and the
+    // connection was aborted against every listener (rust and go as well as
+    // C). The pings still run and a wrong answer still aborts the
+    // connection; only the timeout is raised.
+    connectionMonitor: {
+      pingTimeout: { minTimeout: 60_000, maxTimeout: 120_000 }
+    },
     // identify first: js runs other protocols towards a peer only once the
     // peer's identify response lists them
     services: {
@@ -110,7 +139,19 @@ export function withoutP2P (ma) {
 export function identifiedLine (r) {
   const protocols = [...r.protocols].sort()
   const listen = r.listenAddrs.map(a => a.toString())
-  return `IDENTIFIED ${r.peerId} agent=${r.agentVersion ?? ''} protocols=${protocols.join(',')} listen=${listen.join(',')}`
+  const observed = r.observedAddr == null ? '' : r.observedAddr.toString()
+  return `IDENTIFIED ${r.peerId} agent=${r.agentVersion ?? ''} protocols=${protocols.join(',')} listen=${listen.join(',')} observed=${observed}`
+}
+
+/** The peak resident set size of this process (VmHWM of
+ * /proc/self/status) in KiB, 0 when unknown. */
+export function rssMaxKiB () {
+  try {
+    const m = /^VmHWM:\s*(\d+)/m.exec(readFileSync('/proc/self/status', 'utf8'))
+    return m == null ? 0 : Number(m[1])
+  } catch {
+    return 0
+  }
 }
 
 /** Print CONNECTED / DISCONNECTED for every connection of `node`. */
@@ -124,31 +165,116 @@ export function watchConnections (node) {
   })
 }
 
-/** Write `data` to `stream` (chunked, honouring back-pressure), then
- * half-close it. */
-export async function writeAndClose (stream, data) {
-  for (let off = 0; off < data.length; off += CHUNK) {
-    if (!stream.send(data.subarray(off, off + CHUNK))) {
-      await stream.onDrain()
+/**
+ * Read `stream` until the remote half-closes it, calling `onChunk(bytes)`
+ * for every piece received. `onChunk` may return a promise: the stream is
+ * paused (no more Yamux window for the remote) until it settles, which is
+ * how a reader applies back-pressure (a js-libp2p stream's async iterator
+ * queues whatever arrives, without limit). Resolves at EOF; rejects when
+ * `onChunk` throws or the stream fails.
+ */
+export function readStream (stream, onChunk) {
+  stream.maxReadBufferLength = Math.max(stream.maxReadBufferLength ?? 0, MAX_READ_BUFFER)
+  return new Promise((resolve, reject) => {
+    let paused = false
+    let done = false
+    const finish = (err) => {
+      if (done) return
+      done = true
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('remoteCloseWrite', onRemoteCloseWrite)
+      stream.removeEventListener('close', onClose)
+      if (err != null) reject(err)
+      else resolve()
     }
-  }
-  await stream.close()
+    // EOF: the remote closed its end and everything it sent was handed over
+    const maybeEnd = () => {
+      if (!paused && stream.remoteWriteStatus === 'closed' && stream.readBufferLength === 0) finish()
+    }
+    function onMessage (evt) {
+      if (done) return
+      let wait
+      try {
+        wait = onChunk(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray())
+      } catch (err) {
+        finish(err)
+        return
+      }
+      if (wait == null) {
+        queueMicrotask(maybeEnd)
+        return
+      }
+      paused = true
+      // Not at once: when this message comes from stream.resume(), which
+      // hands over the read buffer before it re-enables the Yamux window
+      // updates (@libp2p/utils 7.4.1 AbstractMessageStream.resume), a pause
+      // from inside the handler is undone at once and the remote may send
+      // without limit. From a microtask, at most one more window comes in.
+      queueMicrotask(() => {
+        try { stream.pause() } catch {}
+      })
+      wait.then(() => {
+        paused = false
+        try { stream.resume() } catch {}
+        queueMicrotask(maybeEnd)
+      }, finish)
+    }
+    function onRemoteCloseWrite () {
+      queueMicrotask(maybeEnd)
+    }
+    function onClose (evt) {
+      if (evt.error != null) {
+        finish(evt.error)
+        return
+      }
+      queueMicrotask(() => {
+        maybeEnd()
+        if (!done && !paused) finish(new Error('stream closed before EOF'))
+      })
+    }
+    stream.addEventListener('message', onMessage)
+    stream.addEventListener('remoteCloseWrite', onRemoteCloseWrite)
+    stream.addEventListener('close', onClose)
+    queueMicrotask(maybeEnd)
+  })
 }
 
-/** Read `stream` until the remote half-closes it; resolve to the bytes. */
-export async function readAll (stream) {
-  const chunks = []
-  let len = 0
-  for await (const chunk of stream) {
-    const b = chunk instanceof Uint8Array ? chunk : chunk.subarray()
-    chunks.push(b)
-    len += b.length
+/**
+ * Resolve once `stream` takes more data (after `send()` returned false).
+ *
+ * Not `stream.onDrain()`: in @libp2p/utils 7 (AbstractMessageStream) the
+ * promise it returns is created once and never replaced after it resolved,
+ * so from the second wait on it resolves at once and the writer buffers
+ * without limit (seen: a 256 MiB echo to a slow reader queued ~200 MiB).
+ * This waits for the 'drain' (or 'idle') event itself, and again while the
+ * stream still needs draining after the send queue was processed.
+ */
+export async function waitWritable (stream) {
+  while (stream.writableNeedsDrain === true) {
+    await new Promise((resolve, reject) => {
+      const done = (err) => {
+        stream.removeEventListener('drain', ok)
+        stream.removeEventListener('idle', ok)
+        stream.removeEventListener('close', closed)
+        if (err != null) reject(err)
+        else resolve()
+      }
+      const ok = () => done()
+      const closed = (evt) => done(evt.error ?? new Error('stream closed'))
+      stream.addEventListener('drain', ok)
+      stream.addEventListener('idle', ok)
+      stream.addEventListener('close', closed)
+    })
+    // let the stream's own 'drain' handler send what is queued first
+    await new Promise(resolve => setTimeout(resolve, 0))
   }
-  const all = new Uint8Array(len)
-  let off = 0
-  for (const b of chunks) {
-    all.set(b, off)
-    off += b.length
-  }
-  return all
+}
+
+/** Echo server for one inbound stream: write back every piece as it
+ * arrives, pausing reading while the stream waits for the remote to take
+ * what we wrote (so a slow reader slows the writer down instead of making us
+ * buffer), and half-close after EOF. */
+export async function echoServe (stream) {
+  await readStream(stream, (data) => stream.send(data) ? undefined : waitWritable(stream))
+  await stream.close()
 }

@@ -7,13 +7,15 @@
 //!   peerid-from-seed N   print the PeerId of the Ed25519 key whose 32-byte
 //!                        secret is [N, 0, 0, ..., 0] (the convention of the
 //!                        relay-server example's --secret-key-seed).
-//!   listen [--seed N] [--port P]
+//!   listen [--seed N] [--port P] [--ip6]
 //!                        serve identify, ping and /p2pchat/echo/1.0.0 on
-//!                        /ip4/127.0.0.1/tcp/P until killed, printing events.
+//!                        /ip4/127.0.0.1/tcp/P (/ip6/::1/tcp/P with --ip6)
+//!                        until killed, printing events.
 //!   dial <multiaddr/p2p/ID> [--streams K] [--bytes B] [--pings N]
-//!        [--seed N] [--timeout S]
+//!        [--seed N] [--timeout S] [--slow]
 //!                        dial, wait for identify, ping N times, run K
-//!                        concurrent echo streams of B bytes; print DONE.
+//!                        concurrent echo streams of B bytes (reading
+//!                        slowly with --slow); print DONE.
 //!
 //! Transport: TCP (nodelay) + Noise + Yamux, all with library defaults.
 
@@ -31,7 +33,8 @@ use std::{
 };
 
 use futures::{
-    future, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, StreamExt as _,
+    future, AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, Future as _,
+    StreamExt as _,
 };
 use libp2p::{
     identify,
@@ -45,13 +48,19 @@ use libp2p_identity::Keypair;
 const USAGE: &str = "usage: interop-peer <subcommand> [args...]\n\
 subcommands:\n  \
 peerid-from-seed N   print the PeerId of the Ed25519 key with secret [N,0,...,0]\n  \
-listen [--seed N] [--port P]\n  \
-dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]";
+listen [--seed N] [--port P] [--ip6]\n  \
+dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]";
 
 const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pchat/echo/1.0.0");
 /// The identify "protocolVersion" field (go-libp2p and js-libp2p send this
 /// value by default; rust-libp2p has no default).
 const IDENTIFY_PROTOCOL_VERSION: &str = "ipfs/0.1.0";
+/// With `dial --slow`, each echo stream stops reading for SLOW_PAUSE after
+/// every SLOW_EVERY bytes received (the contract's slow reader).
+const SLOW_EVERY: usize = 512 * 1024;
+const SLOW_PAUSE: Duration = Duration::from_millis(20);
+/// Size of the chunks the echo streams are written and checked in.
+const CHUNK: usize = 64 * 1024;
 
 /// An error that ends the program with a message and a non-zero exit code.
 #[derive(Debug)]
@@ -110,6 +119,8 @@ struct Opts {
     bytes: usize,
     pings: usize,
     timeout: Duration,
+    ip6: bool,
+    slow: bool,
 }
 
 fn parse_opts(args: &[String], allowed: &[&str]) -> Result<Opts, Error> {
@@ -121,6 +132,8 @@ fn parse_opts(args: &[String], allowed: &[&str]) -> Result<Opts, Error> {
         bytes: 65536,
         pings: 3,
         timeout: Duration::from_secs(30),
+        ip6: false,
+        slow: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -130,6 +143,18 @@ fn parse_opts(args: &[String], allowed: &[&str]) -> Result<Opts, Error> {
         }
         if !allowed.contains(&a.as_str()) {
             return Err(usage_error(&format!("unknown option {a}")));
+        }
+        // flags (no value)
+        match a.as_str() {
+            "--ip6" => {
+                o.ip6 = true;
+                continue;
+            }
+            "--slow" => {
+                o.slow = true;
+                continue;
+            }
+            _ => {}
         }
         let v = it
             .next()
@@ -337,33 +362,72 @@ fn print_identified(peer: &PeerId, info: &identify::Info) {
     protocols.sort();
     let listen: Vec<String> = info.listen_addrs.iter().map(|a| a.to_string()).collect();
     out!(
-        "IDENTIFIED {peer} agent={} protocols={} listen={}",
+        "IDENTIFIED {peer} agent={} protocols={} listen={} observed={}",
         info.agent_version,
         protocols.join(","),
-        listen.join(",")
+        listen.join(","),
+        info.observed_addr
     );
 }
 
-/// Echo server for one inbound stream: read until EOF, write it all back,
-/// close.
+/// The peak resident set size of this process (VmHWM of /proc/self/status),
+/// in KiB; 0 when unknown.
+fn rss_max_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Block SIGTERM and SIGINT in this (the only) thread, so that every thread
+/// started later inherits the mask, and start a thread that waits for them:
+/// it prints `RSS_MAX_KIB` and ends the process (the listener's exit).
+fn exit_on_signal() -> Result<(), Error> {
+    // SAFETY: plain libc calls on a local, initialised signal set; this runs
+    // before any other thread exists.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        if libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) != 0 {
+            return Err(Error("pthread_sigmask failed".to_string()));
+        }
+        std::thread::spawn(move || {
+            let mut sig: libc::c_int = 0;
+            libc::sigwait(&set, &mut sig);
+            out!("RSS_MAX_KIB {}", rss_max_kib());
+            std::process::exit(0);
+        });
+    }
+    Ok(())
+}
+
+/// Echo server for one inbound stream: write back every chunk as it
+/// arrives (waiting for the remote to take it before reading more, so a
+/// slow reader slows the writer down through the Yamux windows instead of
+/// making us buffer), and close after EOF.
 async fn echo_serve(mut stream: libp2p::Stream) -> std::io::Result<()> {
-    let mut all = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; CHUNK];
     loop {
         match stream.read(&mut buf).await? {
             0 => break,
-            n => all.extend_from_slice(&buf[..n]),
+            n => stream.write_all(&buf[..n]).await?,
         }
     }
-    stream.write_all(&all).await?;
     stream.close().await
 }
 
 fn cmd_listen(args: &[String]) -> Result<ExitCode, Error> {
-    let o = parse_opts(args, &["--seed", "--port"])?;
+    let o = parse_opts(args, &["--seed", "--port", "--ip6"])?;
     if !o.positional.is_empty() {
         return Err(usage_error("listen takes no positional arguments"));
     }
+    exit_on_signal()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -371,7 +435,8 @@ fn cmd_listen(args: &[String]) -> Result<ExitCode, Error> {
         let mut swarm = new_swarm(o.seed, None, true)?;
         let local = *swarm.local_peer_id();
         out!("PEERID {local}");
-        swarm.listen_on(format!("/ip4/127.0.0.1/tcp/{}", o.port).parse()?)?;
+        let ip = if o.ip6 { "/ip6/::1" } else { "/ip4/127.0.0.1" };
+        swarm.listen_on(format!("{ip}/tcp/{}", o.port).parse()?)?;
         loop {
             match swarm.select_next_some().await {
                 SwarmEvent::NewListenAddr { address, .. } => {
@@ -402,39 +467,80 @@ fn cmd_listen(args: &[String]) -> Result<ExitCode, Error> {
     })
 }
 
-/// Deterministic pseudo-random bytes (xorshift64*), different per stream.
-fn pseudo_random_bytes(stream_index: usize, len: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9E37_79B9_7F4A_7C15 ^ ((stream_index as u64 + 1) << 32);
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        v.extend_from_slice(&x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
-    }
-    v.truncate(len);
-    v
+/// Deterministic pseudo-random bytes (xorshift64*, each output word in
+/// little-endian order), different per stream: the echo data, generated
+/// and checked chunk by chunk so that no stream is ever held in memory.
+struct Prng {
+    x: u64,
+    word: [u8; 8],
+    used: usize,
 }
 
-/// Write `data` to `stream`, half-close it and read it to EOF, reading
+impl Prng {
+    fn new(stream_index: usize) -> Self {
+        Prng {
+            x: 0x9E37_79B9_7F4A_7C15 ^ ((stream_index as u64 + 1) << 32),
+            word: [0; 8],
+            used: 8,
+        }
+    }
+
+    fn fill(&mut self, out: &mut [u8]) {
+        for b in out {
+            if self.used == 8 {
+                self.x ^= self.x >> 12;
+                self.x ^= self.x << 25;
+                self.x ^= self.x >> 27;
+                self.word = self.x.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
+                self.used = 0;
+            }
+            *b = self.word[self.used];
+            self.used += 1;
+        }
+    }
+}
+
+/// Write `len` pseudo-random bytes to `stream`, half-close it and read the
+/// echo to EOF, checking every byte as it arrives; reading runs
 /// concurrently with writing (so that an echo server that streams the data
-/// back cannot dead-lock with us). One task polls both directions of the
-/// same stream: no lock, no extra task.
-async fn write_close_read(mut stream: libp2p::Stream, data: &[u8]) -> Result<Vec<u8>, String> {
-    let mut sent = 0;
+/// back cannot dead-lock with us). With `slow`, reading pauses for
+/// SLOW_PAUSE after every SLOW_EVERY bytes. One task polls both directions
+/// of the same stream: no lock, no extra task. Returns the bytes received.
+async fn write_close_read(
+    mut stream: libp2p::Stream,
+    index: usize,
+    len: usize,
+    slow: bool,
+) -> Result<usize, String> {
+    let mut sender = Prng::new(index);
+    let mut checker = Prng::new(index);
+    let mut wbuf = vec![0u8; CHUNK];
+    let (mut wpos, mut wlen) = (0usize, 0usize);
+    let mut sent = 0usize;
     let mut closed = false;
     let mut eof = false;
-    let mut got = Vec::with_capacity(data.len());
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = 0usize;
+    let mut rbuf = vec![0u8; CHUNK];
+    let mut expect = vec![0u8; CHUNK];
+    let mut since_pause = 0usize;
+    let mut pause: Option<Pin<Box<tokio::time::Sleep>>> = None;
     future::poll_fn(|cx| {
         while !closed {
             let mut s = Pin::new(&mut stream);
-            if sent < data.len() {
-                match s.as_mut().poll_write(cx, &data[sent..]) {
+            if wpos == wlen && sent < len {
+                wlen = CHUNK.min(len - sent);
+                wpos = 0;
+                sender.fill(&mut wbuf[..wlen]);
+            }
+            if wpos < wlen {
+                match s.as_mut().poll_write(cx, &wbuf[wpos..wlen]) {
                     Poll::Ready(Ok(0)) => {
                         return Poll::Ready(Err("write: wrote 0 bytes".to_string()))
                     }
-                    Poll::Ready(Ok(n)) => sent += n,
+                    Poll::Ready(Ok(n)) => {
+                        wpos += n;
+                        sent += n;
+                    }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("write: {e}"))),
                     Poll::Pending => break,
                 }
@@ -447,21 +553,40 @@ async fn write_close_read(mut stream: libp2p::Stream, data: &[u8]) -> Result<Vec
             }
         }
         while !eof {
-            match Pin::new(&mut stream).poll_read(cx, &mut buf) {
+            if let Some(p) = pause.as_mut() {
+                if p.as_mut().poll(cx).is_pending() {
+                    break;
+                }
+                pause = None;
+            }
+            match Pin::new(&mut stream).poll_read(cx, &mut rbuf) {
                 Poll::Ready(Ok(0)) => eof = true,
-                Poll::Ready(Ok(n)) => got.extend_from_slice(&buf[..n]),
+                Poll::Ready(Ok(n)) => {
+                    if got + n > len {
+                        return Poll::Ready(Err(format!("echoed more than the {len} bytes sent")));
+                    }
+                    checker.fill(&mut expect[..n]);
+                    if let Some(at) = rbuf[..n].iter().zip(&expect[..n]).position(|(a, b)| a != b) {
+                        return Poll::Ready(Err(format!("echo differs at byte {}", got + at)));
+                    }
+                    got += n;
+                    since_pause += n;
+                    if slow && since_pause >= SLOW_EVERY {
+                        since_pause = 0;
+                        pause = Some(Box::pin(tokio::time::sleep(SLOW_PAUSE)));
+                    }
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(format!("read: {e}"))),
                 Poll::Pending => break,
             }
         }
         if closed && eof {
-            Poll::Ready(Ok(()))
+            Poll::Ready(Ok(got))
         } else {
             Poll::Pending
         }
     })
-    .await?;
-    Ok(got)
+    .await
 }
 
 /// One echo stream: write `len` bytes, half-close, read the echo to EOF
@@ -471,24 +596,17 @@ async fn echo_one(
     peer: PeerId,
     index: usize,
     len: usize,
+    slow: bool,
 ) -> Result<(), String> {
     let stream = control
         .open_stream(peer, ECHO_PROTOCOL)
         .await
         .map_err(|e| format!("stream {index}: open: {e}"))?;
-    let data = pseudo_random_bytes(index, len);
-    let got = write_close_read(stream, &data)
+    let got = write_close_read(stream, index, len, slow)
         .await
         .map_err(|e| format!("stream {index}: {e}"))?;
-    if got.len() != data.len() {
-        return Err(format!(
-            "stream {index}: echoed {} bytes, sent {}",
-            got.len(),
-            data.len()
-        ));
-    }
-    if let Some(at) = got.iter().zip(&data).position(|(a, b)| a != b) {
-        return Err(format!("stream {index}: echo differs at byte {at}"));
+    if got != len {
+        return Err(format!("stream {index}: echoed {got} bytes, sent {len}"));
     }
     Ok(())
 }
@@ -498,13 +616,14 @@ async fn echo_all(
     peer: PeerId,
     streams: usize,
     len: usize,
+    slow: bool,
     done: Arc<AtomicUsize>,
 ) -> Result<(), String> {
     let tasks = (0..streams).map(|i| {
         let control = control.clone();
         let done = done.clone();
         async move {
-            let r = echo_one(control, peer, i, len).await;
+            let r = echo_one(control, peer, i, len, slow).await;
             done.fetch_add(1, Ordering::Relaxed);
             r
         }
@@ -533,7 +652,14 @@ enum Phase {
 fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
     let o = parse_opts(
         args,
-        &["--seed", "--streams", "--bytes", "--pings", "--timeout"],
+        &[
+            "--seed",
+            "--streams",
+            "--bytes",
+            "--pings",
+            "--timeout",
+            "--slow",
+        ],
     )?;
     let [addr] = o.positional.as_slice() else {
         return Err(usage_error("dial takes exactly one multiaddr"));
@@ -571,7 +697,7 @@ fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
             *phase = Phase::Echo;
             let (control, done, tx) = (control.clone(), echo_done.clone(), echo_tx.clone());
             tokio::spawn(async move {
-                let r = echo_all(control, target, o.streams, o.bytes, done).await;
+                let r = echo_all(control, target, o.streams, o.bytes, o.slow, done).await;
                 let _ = tx.send(r).await;
             });
         };
@@ -596,6 +722,7 @@ fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
                     match r {
                         Ok(()) => {
                             out!("ECHO ok streams={} bytes={}", o.streams, o.bytes);
+                            out!("RSS_MAX_KIB {}", rss_max_kib());
                             out!("DONE");
                             return Ok(ExitCode::SUCCESS);
                         }
