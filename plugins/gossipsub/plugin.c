@@ -1,0 +1,594 @@
+/* plugin.c - the gossipsub plugin's glue: binds the router (gs_router.h)
+ * to streams, connections, events and the heartbeat timer. The service
+ * and the lifecycle are in plugin_service.c.
+ *
+ * Streams (as go, rust and js do): per peer, one outbound stream that we
+ * write length-prefixed RPCs to, and the inbound streams the peer opened
+ * (at most max_inbound_streams), which we read RPCs from. We open the
+ * outbound stream when identify says the peer speaks a pubsub protocol
+ * (P2P_EV_IDENTIFIED + p2p_peerstore_supports, as js does; also when a
+ * later P2P_EV_PEER_UPDATED, e.g. an identify push, says so) or as soon as
+ * the peer opens an inbound pubsub stream to us. Limited (relayed)
+ * connections are skipped unless use_limited_connections is set. A peer
+ * is known to the router from its first pubsub stream until its last one
+ * is gone; a failing outbound stream drops the whole peer (it comes back
+ * with its next stream or connection).
+ *
+ * Writing: after every router call, the router's output queues of dirty
+ * peers are moved to their outbound streams while the stream's own queue
+ * is below stream_hw; on_drain continues. The router bounds what waits.
+ *
+ * Events (deliveries, peers joining/leaving topics, PX) are dispatched
+ * after the router call that produced them, outside it: callbacks may call
+ * the service. A validator runs inside the router and must not publish or
+ * subscribe (P2P_ESTATE). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin_int.h"
+
+static const char *peer_str(const p2p_peerid *p, char buf[P2P_PEERID_STRMAX])
+{
+    if (p2p_peerid_to_string(p, buf, P2P_PEERID_STRMAX) < 0) snprintf(buf, P2P_PEERID_STRMAX, "?");
+    return buf;
+}
+
+static uint64_t now(const struct gsp *g)
+{
+    return p2p_host_now_ms(g->host);
+}
+
+/* ---- peers --------------------------------------------------------------------------- */
+
+static struct gsp_peer *peer_get(struct gsp *g, const p2p_peerid *id)
+{
+    for (struct gsp_peer *gp = g->peers; gp; gp = gp->next)
+        if (p2p_peerid_equal(&gp->id, id)) return gp;
+    return NULL;
+}
+
+static struct gsp_peer *peer_get_or_new(struct gsp *g, const p2p_peerid *id)
+{
+    struct gsp_peer *gp = peer_get(g, id);
+    if (gp) return gp;
+    gp = calloc(1, sizeof *gp);
+    if (!gp) return NULL;
+    gp->g = g;
+    gp->id = *id;
+    gp->next = g->peers;
+    if (g->peers) g->peers->prev = gp;
+    g->peers = gp;
+    return gp;
+}
+
+static void in_free(struct gsp_in *in, bool reset)
+{
+    if (in->s) {
+        if (reset) p2p_stream_reset(in->s);
+        p2p_stream_close(in->s);
+    }
+    gs_framer_free(&in->fr);
+    free(in);
+}
+
+static void in_unlink(struct gsp_peer *gp, struct gsp_in *in)
+{
+    for (struct gsp_in **pp = &gp->ins; *pp; pp = &(*pp)->next) {
+        if (*pp == in) {
+            *pp = in->next;
+            gp->nins--;
+            return;
+        }
+    }
+}
+
+static void close_out(struct gsp_peer *gp, bool reset)
+{
+    if (gp->out) {
+        if (reset) p2p_stream_reset(gp->out);
+        p2p_stream_close(gp->out);
+        gp->out = NULL;
+    }
+    if (gp->open) {
+        gp->open->gp = NULL;   /* the open callback releases what it gets */
+        gp->open = NULL;
+    }
+}
+
+/* Forget the peer if no stream is left. */
+static void peer_maybe_free(struct gsp_peer *gp)
+{
+    struct gsp *g = gp->g;
+    if (gp->out || gp->open || gp->ins) return;
+    if (gp->routed) gs_router_remove_peer(g->r, &gp->id, now(g));
+    if (gp->prev) gp->prev->next = gp->next;
+    else g->peers = gp->next;
+    if (gp->next) gp->next->prev = gp->prev;
+    free(gp);
+}
+
+/* Drop every stream of the peer, and the peer. */
+static void peer_drop(struct gsp_peer *gp, bool reset)
+{
+    close_out(gp, reset);
+    while (gp->ins) {
+        struct gsp_in *in = gp->ins;
+        gp->ins = in->next;
+        in_free(in, reset);
+    }
+    gp->nins = 0;
+    peer_maybe_free(gp);
+}
+
+/* Make the peer known to the router. The protocol of our outbound stream
+ * (outbound = true) is what we speak to the peer; an inbound stream's
+ * protocol stands in until we have one. */
+static void ensure_routed(struct gsp_peer *gp, const char *proto_id, p2p_conn *c, bool outbound)
+{
+    struct gsp *g = gp->g;
+    int proto = gs_proto_parse(proto_id);
+    if (proto < 0) proto = GS_MESHSUB_10;
+    if (gp->routed) {
+        if (outbound) gs_router_set_proto(g->r, &gp->id, (enum gs_proto)proto);
+        return;
+    }
+    struct p2p_maddr_component ip = { 0 };
+    const p2p_multiaddr *ra = p2p_conn_remote_addr(c);
+    if (ra && !p2p_maddr_find(ra, P2P_MA_IP4, &ip)) p2p_maddr_find(ra, P2P_MA_IP6, &ip);
+    int rc = gs_router_add_peer(g->r, &gp->id, (enum gs_proto)proto, p2p_conn_direction(c) == P2P_OUTBOUND,
+                                ip.value, ip.value_len, now(g));
+    if (rc == 0 || rc == P2P_EEXIST) {
+        gp->routed = true;
+    } else {
+        char ps[P2P_PEERID_STRMAX];
+        p2p_log_debug(MOD, "cannot route %s: %s", peer_str(&gp->id, ps), p2p_strerror(rc));
+    }
+}
+
+/* Move queued bytes to the outbound stream. false: the peer was dropped. */
+static bool flush_peer(struct gsp_peer *gp)
+{
+    struct gsp *g = gp->g;
+    if (!gp->out || !gp->routed) return true;
+    p2p_buf *b = gs_router_outq(g->r, &gp->id);
+    while (b && b->len && p2p_stream_write_queued(gp->out) < g->stream_hw) {
+        size_t n = b->len < GS_SEND_TARGET ? b->len : GS_SEND_TARGET;
+        int rc = p2p_stream_write(gp->out, p2p_buf_head(b), n);
+        if (rc < 0) {
+            char ps[P2P_PEERID_STRMAX];
+            p2p_log_debug(MOD, "writing to %s failed: %s", peer_str(&gp->id, ps), p2p_strerror(rc));
+            peer_drop(gp, true);
+            return false;
+        }
+        p2p_buf_consume(b, n);
+    }
+    return true;
+}
+
+/* ---- events to the application ---------------------------------------------------------- */
+
+static void dispatch_message(struct gsp *g, const struct gs_event *ev)
+{
+    const struct gs_msg *m = ev->msg;
+    struct p2p_pubsub_msg pm = {
+        .topic = m->topic,
+        .data = m->data,
+        .len = m->len,
+        .author = m->has_from ? &m->from : NULL,
+        .seqno = m->has_seqno ? m->seqno : NULL,
+        .seqno_len = m->has_seqno ? GS_SEQNO_LEN : 0,
+        .received_from = &ev->peer,
+        .id = m->id,
+        .id_len = m->id_len,
+    };
+    for (struct p2p_pubsub_sub *s = g->subs; s; s = s->next)
+        if (!s->dead && !strcmp(s->t->name, m->topic)) s->cb(&pm, s->arg);
+}
+
+static void on_connected_px(int status, p2p_conn *c, void *arg)
+{
+    (void)status;
+    (void)c;
+    (void)arg;
+}
+
+static void dispatch(struct gsp *g, const struct gs_event *ev)
+{
+    switch (ev->type) {
+    case GS_EV_MESSAGE:
+        dispatch_message(g, ev);
+        break;
+    case GS_EV_PEER_JOINED:
+    case GS_EV_PEER_LEFT:
+        for (struct gsp_listener *l = g->listeners; l; l = l->next)
+            if (!l->dead) l->cb(ev->topic, &ev->peer, ev->type == GS_EV_PEER_JOINED, l->arg);
+        break;
+    case GS_EV_PX:
+        /* Signed peer records are not used: the PeerId goes to the peer
+         * store without addresses (other discovery may supply them). */
+        p2p_peerstore_add_addrs(g->host, &ev->peer, NULL, 0, 0);
+        if (g->px_connect && !p2p_host_conn_to(g->host, &ev->peer) && p2p_peerstore_addrs(g->host, &ev->peer, NULL, 0))
+            p2p_host_connect(g->host, &ev->peer, NULL, 0, on_connected_px, NULL);
+        break;
+    }
+}
+
+void gsp_pump(struct gsp *g)
+{
+    p2p_peerid id;
+    while (gs_router_next_dirty(g->r, &id)) {
+        struct gsp_peer *gp = peer_get(g, &id);
+        if (gp) flush_peer(gp);
+    }
+    if (g->pumping) return;   /* the outer pump dispatches the events */
+    g->pumping = true;
+    struct gs_event ev;
+    while (gs_router_next_event(g->r, &ev)) {
+        dispatch(g, &ev);
+        gs_event_clear(&ev);
+        while (gs_router_next_dirty(g->r, &id)) {
+            struct gsp_peer *gp = peer_get(g, &id);
+            if (gp) flush_peer(gp);
+        }
+    }
+    g->pumping = false;
+    p2p_defer_schedule(g->host, &g->sweep);
+}
+
+enum p2p_pubsub_validation gsp_validate(void *arg, const struct gs_msg *m, const p2p_peerid *from)
+{
+    struct gsp *g = arg;
+    for (struct gsp_validator *v = g->validators; v; v = v->next) {
+        if (strcmp(v->topic, m->topic)) continue;
+        struct p2p_pubsub_msg pm = {
+            .topic = m->topic, .data = m->data, .len = m->len,
+            .author = m->has_from ? &m->from : NULL,
+            .seqno = m->has_seqno ? m->seqno : NULL, .seqno_len = m->has_seqno ? GS_SEQNO_LEN : 0,
+            .received_from = from, .id = m->id, .id_len = m->id_len,
+        };
+        p2p_pubsub_validator fn = v->fn;
+        void *varg = v->arg;
+        g->in_validator++;
+        enum p2p_pubsub_validation r = fn(&pm, varg);
+        g->in_validator--;
+        return r == P2P_PUBSUB_REJECT || r == P2P_PUBSUB_IGNORE ? r : P2P_PUBSUB_ACCEPT;
+    }
+    return P2P_PUBSUB_ACCEPT;
+}
+
+/* ---- streams ------------------------------------------------------------------------------------ */
+
+static void in_read(p2p_stream *s, const uint8_t *data, size_t len, void *arg)
+{
+    (void)s;
+    struct gsp_in *in = arg;
+    struct gsp_peer *gp = in->gp;
+    struct gsp *g = gp->g;
+    char ps[P2P_PEERID_STRMAX];
+    int rc = gs_framer_push(&in->fr, data, len);
+    const uint8_t *frame;
+    size_t flen;
+    while (rc == 0 && (rc = gs_framer_next(&in->fr, &frame, &flen)) == 1) {
+        rc = gp->routed ? gs_router_handle_rpc(g->r, &gp->id, frame, flen, now(g)) : 0;
+        if (rc < 0)
+            p2p_log_debug(MOD, "bad RPC from %s (%zu bytes): %s", peer_str(&gp->id, ps), flen, p2p_strerror(rc));
+    }
+    if (rc < 0) {
+        if (rc != P2P_EPROTO && rc != P2P_ERANGE)
+            p2p_log_debug(MOD, "inbound stream from %s: %s", peer_str(&gp->id, ps), p2p_strerror(rc));
+        in_unlink(gp, in);
+        in_free(in, true);
+        peer_maybe_free(gp);
+    }
+    gsp_pump(g);
+}
+
+static void in_end(struct gsp_in *in)
+{
+    struct gsp_peer *gp = in->gp;
+    struct gsp *g = gp->g;
+    in_unlink(gp, in);
+    in_free(in, false);
+    peer_maybe_free(gp);
+    gsp_pump(g);
+}
+
+static void in_eof(p2p_stream *s, void *arg)
+{
+    (void)s;
+    in_end(arg);
+}
+
+static void in_error(p2p_stream *s, int err, void *arg)
+{
+    (void)s;
+    (void)err;
+    in_end(arg);
+}
+
+static const struct p2p_stream_handlers in_handlers = { in_read, in_eof, in_error, NULL };
+
+static void out_read(p2p_stream *s, const uint8_t *data, size_t len, void *arg)
+{
+    (void)s;
+    (void)data;
+    (void)len;
+    (void)arg;   /* nothing is expected on our outbound stream: ignored */
+}
+
+static void out_end(struct gsp_peer *gp)
+{
+    struct gsp *g = gp->g;
+    char ps[P2P_PEERID_STRMAX];
+    p2p_log_debug(MOD, "outbound stream to %s closed", peer_str(&gp->id, ps));
+    peer_drop(gp, true);
+    gsp_pump(g);
+}
+
+/* The peer half-closed our outbound stream: it never writes on it anyway,
+ * and we can still write; only errors and resets end it. */
+static void out_eof(p2p_stream *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+}
+
+static void out_error(p2p_stream *s, int err, void *arg)
+{
+    (void)s;
+    (void)err;
+    out_end(arg);
+}
+
+static void out_drain(p2p_stream *s, void *arg)
+{
+    (void)s;
+    flush_peer(arg);
+}
+
+static const struct p2p_stream_handlers out_handlers = { out_read, out_eof, out_error, out_drain };
+
+static void on_open(int status, p2p_stream *s, void *arg)
+{
+    struct gsp_open *t = arg;
+    struct gsp_peer *gp = t->gp;
+    free(t);
+    if (!gp) {
+        if (s) p2p_stream_close(s);
+        return;
+    }
+    struct gsp *g = gp->g;
+    gp->open = NULL;
+    char ps[P2P_PEERID_STRMAX];
+    if (status) {
+        p2p_log_debug(MOD, "cannot open a pubsub stream to %s: %s", peer_str(&gp->id, ps), p2p_strerror(status));
+        peer_drop(gp, true);
+        gsp_pump(g);
+        return;
+    }
+    gp->out = s;
+    gp->out_conn_id = gp->open_conn_id;
+    p2p_stream_set_handlers(s, &out_handlers, gp);
+    p2p_stream_read_start(s);
+    p2p_log_debug(MOD, "%s speaks %s", peer_str(&gp->id, ps), p2p_stream_protocol(s));
+    ensure_routed(gp, p2p_stream_protocol(s), p2p_stream_conn(s), true);
+    if (!gp->routed) {
+        peer_drop(gp, true);
+        return;
+    }
+    flush_peer(gp);
+    gsp_pump(g);
+}
+
+static void ensure_outbound(struct gsp_peer *gp, p2p_conn *c)
+{
+    struct gsp *g = gp->g;
+    if (gp->out || gp->open || !g->started) return;
+    struct gsp_open *t = malloc(sizeof *t);
+    if (!t) return;
+    t->gp = gp;
+    gp->open = t;
+    gp->open_conn_id = p2p_conn_id(c);
+    int rc = p2p_conn_open_stream(c, g->protos, on_open, t);
+    if (rc < 0) {
+        gp->open = NULL;
+        free(t);
+        char ps[P2P_PEERID_STRMAX];
+        p2p_log_debug(MOD, "cannot open a pubsub stream to %s: %s", peer_str(&gp->id, ps), p2p_strerror(rc));
+    }
+}
+
+static bool conn_usable(const struct gsp *g, p2p_conn *c)
+{
+    return c && (g->use_limited || !p2p_conn_limited(c));
+}
+
+static void on_stream(p2p_stream *s, const char *protocol_id, void *arg)
+{
+    struct gsp *g = arg;
+    p2p_conn *c = p2p_stream_conn(s);
+    struct gsp_peer *gp = NULL;
+    if (g->started && conn_usable(g, c)) gp = peer_get_or_new(g, p2p_conn_peer(c));
+    if (!gp || gp->nins >= g->max_inbound) {
+        if (gp) {
+            char ps[P2P_PEERID_STRMAX];
+            p2p_log_debug(MOD, "refusing a pubsub stream from %s: %zu already open", peer_str(&gp->id, ps), gp->nins);
+        }
+        p2p_stream_reset(s);
+        p2p_stream_close(s);
+        return;
+    }
+    struct gsp_in *in = calloc(1, sizeof *in);
+    if (!in) {
+        p2p_stream_reset(s);
+        p2p_stream_close(s);
+        peer_maybe_free(gp);
+        return;
+    }
+    in->gp = gp;
+    in->s = s;
+    in->conn_id = p2p_conn_id(c);
+    gs_framer_init(&in->fr, g->cfg.max_rpc_size);
+    in->next = gp->ins;
+    gp->ins = in;
+    gp->nins++;
+    p2p_stream_set_handlers(s, &in_handlers, in);
+    ensure_routed(gp, protocol_id, c, false);
+    ensure_outbound(gp, c);
+    p2p_stream_read_start(s);
+    gsp_pump(g);
+}
+
+/* ---- connection events -------------------------------------------------------------------------- */
+
+static bool speaks_pubsub(const struct gsp *g, const p2p_peerid *peer)
+{
+    for (size_t i = 0; g->protos[i]; i++)
+        if (p2p_peerstore_supports(g->host, peer, g->protos[i])) return true;
+    return false;
+}
+
+static void on_disconnected(struct gsp *g, p2p_conn *c, const p2p_peerid *peer)
+{
+    struct gsp_peer *gp = peer_get(g, peer);
+    if (!gp) return;
+    uint64_t id = p2p_conn_id(c);
+    for (struct gsp_in *in = gp->ins, *next; in; in = next) {
+        next = in->next;
+        if (in->conn_id != id) continue;
+        in_unlink(gp, in);
+        in_free(in, true);
+    }
+    if (gp->out && gp->out_conn_id == id) close_out(gp, true);
+    if (gp->open && gp->open_conn_id == id) close_out(gp, true);
+    if (!gp->out && !gp->open && gp->ins) {
+        /* Another connection carries the peer's streams: send on it too. */
+        p2p_conn *other = p2p_host_conn_to(g->host, peer);
+        if (other && other != c && conn_usable(g, other)) ensure_outbound(gp, other);
+        if (!gp->open) peer_drop(gp, true);
+        gsp_pump(g);
+        return;
+    }
+    peer_maybe_free(gp);
+    gsp_pump(g);
+}
+
+static void on_event(const struct p2p_event *ev, void *arg)
+{
+    struct gsp *g = arg;
+    if (!g->started) return;
+    if (ev->type == P2P_EV_IDENTIFIED) {
+        if (!conn_usable(g, ev->conn) || !speaks_pubsub(g, ev->peer)) return;
+        struct gsp_peer *gp = peer_get_or_new(g, ev->peer);
+        if (gp) ensure_outbound(gp, ev->conn);
+    } else if (ev->type == P2P_EV_PEER_UPDATED) {
+        /* Protocols learned later (identify push): a connected peer that
+         * now speaks pubsub. */
+        if (!ev->peer || peer_get(g, ev->peer) || !speaks_pubsub(g, ev->peer)) return;
+        p2p_conn *c = p2p_host_conn_to(g->host, ev->peer);
+        if (!conn_usable(g, c)) return;
+        struct gsp_peer *gp = peer_get_or_new(g, ev->peer);
+        if (gp) ensure_outbound(gp, c);
+    } else if (ev->type == P2P_EV_DISCONNECTED) {
+        on_disconnected(g, ev->conn, ev->peer);
+    }
+}
+
+static void on_heartbeat(p2p_timer *t, void *arg)
+{
+    (void)t;
+    struct gsp *g = arg;
+    gs_router_heartbeat(g->r, now(g));
+    gsp_pump(g);
+}
+
+/* ---- deferred work ------------------------------------------------------------------------------------ */
+
+void gsp_sweep(void *arg)
+{
+    struct gsp *g = arg;
+    if (g->pumping || g->in_validator) return;
+    for (struct p2p_pubsub_sub **pp = &g->subs; *pp;) {
+        struct p2p_pubsub_sub *s = *pp;
+        if (!s->dead) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        free(s);
+    }
+    for (struct gsp_listener **pp = &g->listeners; *pp;) {
+        struct gsp_listener *l = *pp;
+        if (!l->dead) {
+            pp = &l->next;
+            continue;
+        }
+        *pp = l->next;
+        free(l);
+    }
+    /* Topics whose last subscription ended: leave them. */
+    bool left = false;
+    for (struct gsp_topic **pp = &g->topics; *pp;) {
+        struct gsp_topic *t = *pp;
+        if (t->nsubs) {
+            pp = &t->next;
+            continue;
+        }
+        *pp = t->next;
+        gs_router_leave(g->r, t->name, now(g));
+        free(t->name);
+        free(t);
+        g->ntopics--;
+        left = true;
+    }
+    if (left) gsp_pump(g);
+}
+
+/* ---- start / stop -------------------------------------------------------------------------------------- */
+
+int gsp_start_io(struct gsp *g)
+{
+    g->hb = p2p_timer_new(g->host, on_heartbeat, g);
+    g->evsub = p2p_host_subscribe(g->host, P2P_EV_IDENTIFIED | P2P_EV_PEER_UPDATED | P2P_EV_DISCONNECTED,
+                                  on_event, g);
+    if (!g->hb || !g->evsub) {
+        p2p_timer_free(g->hb);
+        if (g->evsub) p2p_host_unsubscribe(g->host, g->evsub);
+        g->hb = NULL;
+        g->evsub = NULL;
+        return P2P_ENOMEM;
+    }
+    g->started = true;
+    p2p_timer_start(g->hb, g->hb_initial_ms, g->cfg.heartbeat_ms);
+    /* Connections identified before we started. */
+    p2p_conn *cs[64];
+    size_t n = p2p_host_conns(g->host, cs, 64);
+    for (size_t i = 0; i < n && i < 64; i++) {
+        const p2p_peerid *peer = p2p_conn_peer(cs[i]);
+        if (!conn_usable(g, cs[i]) || !speaks_pubsub(g, peer)) continue;
+        struct gsp_peer *gp = peer_get_or_new(g, peer);
+        if (gp) ensure_outbound(gp, cs[i]);
+    }
+    return 0;
+}
+
+void gsp_stop_io(struct gsp *g)
+{
+    if (!g->started) return;
+    g->started = false;
+    p2p_host_unsubscribe(g->host, g->evsub);
+    g->evsub = NULL;
+    p2p_timer_free(g->hb);
+    g->hb = NULL;
+    while (g->peers) peer_drop(g->peers, true);
+    /* Events of the removed peers are of no interest any more. */
+    struct gs_event ev;
+    while (gs_router_next_event(g->r, &ev)) gs_event_clear(&ev);
+    p2p_defer_cancel(g->host, &g->sweep);
+}
+
+void gsp_on_stream(p2p_stream *s, const char *protocol_id, void *arg)
+{
+    on_stream(s, protocol_id, arg);
+}

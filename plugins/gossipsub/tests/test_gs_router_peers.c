@@ -1,0 +1,246 @@
+/* unit.gossipsub_router_peers: the router against fake peers with
+ * explicit time (continued from test_gs_router.c): validation and
+ * scoring, publish results, floodsub and v1.0 peers, peer exchange,
+ * limits. */
+#include <stdio.h>
+#include <string.h>
+
+#include "gs_testlib.h"
+#include "p2p/error.h"
+#include "testutil.h"
+
+#define T "room"
+
+START_TEST(validation_and_scoring)
+{
+    struct fx f;
+    fx_init(&f, 4, true, NULL);
+    fx_add(&f, 0, 4, GS_MESHSUB_12, true);
+    for (size_t i = 0; i < 4; i++) fx_sub(&f, i, T, true);
+    ck_assert_int_eq(gs_router_join(f.r, T, f.now), 0);
+    struct gst_seen s[4], sum;
+    fx_drain_all(&f, s, &sum);
+    /* Rejected by the validator: not delivered, not forwarded, penalised. */
+    f.verdict = P2P_PUBSUB_REJECT;
+    struct gs_msg *m = gst_msg(&f.peer[3], 1, T, "bad");
+    fx_send_msg(&f, 0, m);
+    gst_events(f.r, &f.ev);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(f.ev.msgs, 0);
+    ck_assert_uint_eq(sum.nmsg, 0);
+    ck_assert_double_lt(gs_score(f.score, &f.peer[0].id, f.now), 0);
+    /* Ignored: dropped without penalty. */
+    f.verdict = P2P_PUBSUB_IGNORE;
+    struct gs_msg *m2 = gst_msg(&f.peer[3], 2, T, "meh");
+    fx_send_msg(&f, 1, m2);
+    gst_events(f.r, &f.ev);
+    ck_assert_uint_eq(f.ev.msgs, 0);
+    ck_assert_double_eq(gs_score(f.score, &f.peer[1].id, f.now), 0);
+    /* A forged signature: rejected before validation, penalised, and it
+     * does not hide the genuine message with the same id. */
+    f.verdict = P2P_PUBSUB_ACCEPT;
+    size_t validated = f.validated;
+    struct gs_msg *good = gst_msg(&f.peer[3], 3, T, "good");
+    struct gs_pending p;
+    gs_pending_init(&p);
+    uint8_t forged[512];
+    memcpy(forged, good->enc, good->enc_len);
+    forged[good->enc_len - 1] ^= 1;   /* last signature byte */
+    gs_pending_msg(&p, forged, good->enc_len);
+    gst_feed(f.r, &f.peer[2].id, &p, f.now);
+    gs_pending_free(&p);
+    ck_assert_uint_eq(f.validated, validated);
+    ck_assert_double_lt(gs_score(f.score, &f.peer[2].id, f.now), 0);
+    fx_send_msg(&f, 1, good);
+    gst_events(f.r, &f.ev);
+    ck_assert_uint_eq(f.ev.msgs, 1);
+    ck_assert_str_eq(f.ev.last_data, "good");
+    ck_assert(p2p_peerid_equal(&f.ev.last_from, &f.peer[1].id));
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(s[0].nmsg, 1);   /* forwarded to the mesh but the source and the author */
+    ck_assert_uint_eq(s[1].nmsg, 0);
+    ck_assert_uint_eq(s[2].nmsg, 1);
+    ck_assert_uint_eq(s[3].nmsg, 0);
+    /* A duplicate is neither delivered nor forwarded again. */
+    fx_send_msg(&f, 2, good);
+    gst_events(f.r, &f.ev);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(f.ev.msgs, 1);
+    ck_assert_uint_eq(sum.nmsg, 0);
+    /* Messages for topics we are not in are dropped. */
+    struct gs_msg *other = gst_msg(&f.peer[3], 4, "elsewhere", "x");
+    fx_send_msg(&f, 1, other);
+    gst_events(f.r, &f.ev);
+    ck_assert_uint_eq(f.ev.msgs, 1);
+    /* Repeated invalid messages graylist the peer: its RPCs are ignored. */
+    f.verdict = P2P_PUBSUB_REJECT;
+    for (uint64_t k = 10; k < 20; k++) {
+        struct gs_msg *x = gst_msg(&f.peer[3], k, T, "spam");
+        fx_send_msg(&f, 0, x);
+        gs_msg_unref(x);
+    }
+    ck_assert_double_lt(gs_score(f.score, &f.peer[0].id, f.now), f.cfg.th.graylist);
+    struct gs_stats st;
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_gt(st.rpcs_graylisted, 0);
+    /* Negative score: pruned at the next heartbeat, GRAFT refused. */
+    fx_beat(&f, 1000);
+    ck_assert(!fx_in_mesh(&f, 0, T));
+    gs_msg_unref(m);
+    gs_msg_unref(m2);
+    gs_msg_unref(good);
+    gs_msg_unref(other);
+    fx_free(&f);
+}
+END_TEST
+
+static void content_ids(struct gs_config *c)
+{
+    c->id_mode = GS_ID_CONTENT;
+    c->max_queue_bytes = 70 * 1024;
+}
+
+START_TEST(publish_results)
+{
+    struct fx f;
+    fx_init(&f, 2, false, content_ids);
+    ck_assert_int_eq(gs_router_publish(f.r, T, (const uint8_t *)"x", 1, f.now, NULL, NULL), P2P_ENOTFOUND);
+    fx_add(&f, 0, 2, GS_MESHSUB_12, true);
+    ck_assert_int_eq(gs_router_publish(f.r, T, (const uint8_t *)"x", 1, f.now, NULL, NULL), P2P_ENOTFOUND);
+    fx_sub(&f, 0, T, true);
+    ck_assert_int_eq(gs_router_publish(f.r, T, (const uint8_t *)"x", 1, f.now, NULL, NULL), 0);
+    ck_assert_int_eq(gs_router_publish(f.r, T, (const uint8_t *)"x", 1, f.now, NULL, NULL), P2P_EEXIST);
+    static uint8_t big[65537];
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_ERANGE);
+    ck_assert_int_eq(gs_router_publish(f.r, "", big, 1, f.now, NULL, NULL), P2P_EINVAL);
+    /* Back-pressure: the queue holds one big message; the next waits. */
+    big[0] = 1;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, 65536, f.now, NULL, NULL), 0);
+    big[0] = 2;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, 65536, f.now, NULL, NULL), P2P_EAGAIN);
+    gst_discard(f.r);   /* sent */
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, 65536, f.now, NULL, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
+START_TEST(floodsub_peer)
+{
+    struct fx f;
+    fx_init(&f, 3, false, NULL);
+    fx_add(&f, 0, 1, GS_FLOODSUB, true);
+    fx_add(&f, 1, 3, GS_MESHSUB_10, true);
+    for (size_t i = 0; i < 3; i++) fx_sub(&f, i, T, true);
+    ck_assert_int_eq(gs_router_join(f.r, T, f.now), 0);
+    struct gst_seen s[3], sum;
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(s[0].ngraft, 0);   /* no control for floodsub */
+    ck_assert_uint_eq(s[1].ngraft, 1);
+    ck_assert_uint_eq(fx_mesh_n(&f, T), 3);   /* 2 mesh + the floodsub peer */
+    /* From the floodsub peer: delivered, forwarded to the mesh. */
+    struct gs_msg *m = gst_msg(&f.peer[0], 1, T, "flood");
+    fx_send_msg(&f, 0, m);
+    gst_events(f.r, &f.ev);
+    ck_assert_uint_eq(f.ev.msgs, 1);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(s[1].nmsg + s[2].nmsg, 2);
+    /* From a mesh peer: forwarded to the floodsub peer too. */
+    struct gs_msg *m2 = gst_msg(&f.peer[1], 1, T, "mesh");
+    fx_send_msg(&f, 1, m2);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(s[0].nmsg, 1);
+    ck_assert_uint_eq(s[2].nmsg, 1);
+    /* A v1.0 peer's PRUNE carries no backoff. */
+    ck_assert_int_eq(gs_router_leave(f.r, T, f.now), 0);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(s[1].nprune, 1);
+    ck_assert(!s[1].prune_has_backoff[0]);
+    ck_assert_uint_eq(s[0].nprune, 0);
+    gs_msg_unref(m);
+    gs_msg_unref(m2);
+    fx_free(&f);
+}
+END_TEST
+
+static void px_on(struct gs_config *c)
+{
+    c->do_px = true;
+    c->th.accept_px = 0;
+}
+
+START_TEST(peer_exchange)
+{
+    struct fx f;
+    fx_init(&f, 20, false, px_on);
+    fx_add(&f, 0, 20, GS_MESHSUB_11, true);
+    for (size_t i = 0; i < 20; i++) fx_sub(&f, i, T, true);
+    ck_assert_int_eq(gs_router_join(f.r, T, f.now), 0);
+    struct gst_seen s[20], sum;
+    fx_drain_all(&f, s, &sum);
+    /* Leaving: PRUNEs carry PX (other topic peers). */
+    ck_assert_int_eq(gs_router_leave(f.r, T, f.now), 0);
+    fx_drain_all(&f, s, &sum);
+    size_t with_px = 0;
+    for (size_t i = 0; i < 20; i++)
+        if (s[i].nprune) with_px += s[i].npx > 0;
+    ck_assert_uint_eq(with_px, 6);
+    /* Receiving PX (score 0 >= accept_px 0): PeerIds become events; known
+     * peers and ourselves are skipped. */
+    ck_assert_int_eq(gs_router_join(f.r, "px", f.now), 0);
+    struct gst_id a, b;
+    gst_id(&a, 150);
+    gst_id(&b, 151);
+    p2p_peerid px[4] = { a.id, b.id, f.peer[3].id, f.self.id };
+    fx_prune(&f, 0, "px", 5, px, 4);
+    gst_events(f.r, &f.ev);
+    ck_assert_uint_eq(f.ev.px, 2);
+    ck_assert(gs_router_backoff(f.r, "px", &f.peer[0].id, f.now));
+    fx_free(&f);
+}
+END_TEST
+
+static void small_limits(struct gs_config *c)
+{
+    c->max_peer_topics = 3;
+    c->max_topics = 2;
+    c->max_peers = 2;
+}
+
+START_TEST(limits)
+{
+    struct fx f;
+    fx_init(&f, 3, false, small_limits);
+    fx_add(&f, 0, 2, GS_MESHSUB_12, true);
+    ck_assert_int_eq(gs_router_add_peer(f.r, &f.peer[2].id, GS_MESHSUB_12, true, NULL, 0, f.now), P2P_ELIMIT);
+    ck_assert_int_eq(gs_router_add_peer(f.r, &f.peer[0].id, GS_MESHSUB_12, true, NULL, 0, f.now), P2P_EEXIST);
+    for (int i = 0; i < 6; i++) {
+        char t[8];
+        snprintf(t, sizeof t, "t%d", i);
+        fx_sub(&f, 0, t, true);
+    }
+    gst_events(f.r, &f.ev);
+    ck_assert_uint_eq(f.ev.joined, 3);
+    ck_assert_int_eq(gs_router_join(f.r, "a", f.now), 0);
+    ck_assert_int_eq(gs_router_join(f.r, "b", f.now), 0);
+    ck_assert_int_eq(gs_router_join(f.r, "c", f.now), P2P_ELIMIT);
+    /* Garbage frames are refused as a whole. */
+    const uint8_t junk[] = { 0xff, 0xff, 0xff };
+    ck_assert_int_eq(gs_router_handle_rpc(f.r, &f.peer[0].id, junk, sizeof junk, f.now), P2P_EPROTO);
+    ck_assert_int_eq(gs_router_handle_rpc(f.r, &f.peer[2].id, junk, 0, f.now), P2P_ENOTFOUND);
+    fx_free(&f);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("gossipsub_router_peers");
+    TCase *tc = tcase_create("peers");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, validation_and_scoring);
+    tcase_add_test(tc, publish_results);
+    tcase_add_test(tc, floodsub_peer);
+    tcase_add_test(tc, peer_exchange);
+    tcase_add_test(tc, limits);
+    suite_add_tcase(s, tc);
+    return p2p_test_run(s);
+}
