@@ -16,6 +16,8 @@
 
 static const struct p2p_conf_key chat_keys[] = {
     { "room", P2P_CONF_STR, "libp2p-chat", 0, 0, NULL, "chat room (gossipsub topic) to join" },
+    { "bootstrap", P2P_CONF_MADDR_LIST, NULL, 0, 0, NULL,
+      "peers to connect to at start (multiaddrs with /p2p/), redialed while disconnected" },
     P2P_CONF_KEYS_END
 };
 
@@ -36,26 +38,40 @@ const struct p2p_app_schema p2pchat_apps[] = {
 #define CONNECTION_PLUGINS \
     "[plugin transport-tcp]\n" \
     "[plugin noise]\n" \
-    "[plugin yamux]\n"
+    "[plugin yamux]\n" \
+    "[plugin identify]\n" \
+    "[plugin ping]\n"
 
 static const char peer_ini[] =
     "[host]\n"
     "listen = /ip4/0.0.0.0/tcp/0, /ip6/::/tcp/0\n"
     CONNECTION_PLUGINS
+    "[plugin gossipsub]\n"
+    "[plugin mdns]\n"
+    "[plugin kad]\n"
+    "mode = client\n"
+    "[plugin relay]\n"
+    "client = true\n"
     "[app chat]\n"
     "room = libp2p-chat\n";
 
+/* The relay: circuit relay server, DHT server and bootstrap node. */
 static const char relay_ini[] =
     "[host]\n"
     "secret_key_seed = 0\n"
     CONNECTION_PLUGINS
+    "[plugin relay]\n"
+    "server = true\n"
+    "client = false\n"
+    "[plugin kad]\n"
+    "mode = server\n"
     "[app relay]\n"
     "port = 4001\n";
 
 static void usage(FILE *f)
 {
     fprintf(f,
-        "Usage: p2pchat [-c FILE] [--set SECTION.KEY=VALUE]... [peer|relay] [FLAGS]\n"
+        "Usage: p2pchat [-c FILE] [--set SECTION.KEY=VALUE]... [--without PLUGIN]... [peer|relay] [FLAGS]\n"
         "\n"
         "Modes:\n"
         "  peer              a chat peer (default)\n"
@@ -66,6 +82,7 @@ static void usage(FILE *f)
         "  -c, --config FILE     use FILE instead of the mode's built-in configuration\n"
         "      --set S.K=V       override one config key, e.g. --set host.log=debug,\n"
         "                        --set plugin.kad.mode=server (repeatable)\n"
+        "      --without PLUGIN  do not load PLUGIN, e.g. --without mdns (repeatable)\n"
         "      --help-config     print every configuration key with its default\n"
         "  -h, --help            this help\n"
         "  -V, --version         print the version\n"
@@ -78,9 +95,12 @@ static void usage(FILE *f)
 static void usage_peer(FILE *f)
 {
     fprintf(f,
-        "Usage: p2pchat [-c FILE] peer [--listen MADDR]... [--room NAME]\n"
+        "Usage: p2pchat [-c FILE] peer [--listen MADDR]... [--relay MADDR]... [--bootstrap MADDR]... [--room NAME]\n"
         "\n"
         "  -l, --listen MADDR    listen address (repeatable; default /ip4/0.0.0.0/tcp/0 and /ip6/::/tcp/0)\n"
+        "  -b, --bootstrap MADDR peer to connect to, with /p2p/<PeerId> (repeatable)\n"
+        "  -r, --relay MADDR     relay to reserve a slot on and be reachable through (repeatable);\n"
+        "                        also used as a bootstrap peer\n"
         "  -c, --room NAME       chat room to join (default libp2p-chat)\n"
         "  -h, --help            this help\n");
 }
@@ -107,35 +127,63 @@ static int set_or_fail(struct p2pchat_opts *o, const char *section, const char *
     return -1;
 }
 
+/* Check a multiaddr flag and append it to a comma-separated list. */
+static int append_maddr(char *list, size_t cap, const char *arg, const char *flag, const char *example,
+                        bool need_peer)
+{
+    p2p_multiaddr ma;
+    char why[256];
+    struct p2p_maddr_component comp;
+    if (p2p_maddr_parse(&ma, arg, why, sizeof why) != 0) {
+        fprintf(stderr, "p2pchat peer: %s '%s' is not a multiaddr (%s); try for example %s %s\n", flag, arg, why,
+                flag, example);
+        return -1;
+    }
+    if (need_peer && !p2p_maddr_find(&ma, P2P_MA_P2P, &comp)) {
+        fprintf(stderr, "p2pchat peer: %s '%s' lacks the peer's /p2p/<PeerId>; try for example %s %s\n", flag,
+                arg, flag, example);
+        return -1;
+    }
+    size_t l = strlen(list);
+    if (l + strlen(arg) + 3 >= cap) {
+        fprintf(stderr, "p2pchat peer: too many %s addresses\n", flag);
+        return -1;
+    }
+    snprintf(list + l, cap - l, "%s%s", l ? ", " : "", arg);
+    return 0;
+}
+
 static int parse_peer(int argc, char **argv, struct p2pchat_opts *o)
 {
     static const struct option longopts[] = {
         { "listen", required_argument, NULL, 'l' },
         { "room", required_argument, NULL, 'c' },
+        { "bootstrap", required_argument, NULL, 'b' },
+        { "relay", required_argument, NULL, 'r' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    char listen[4096] = "";
+    char listen[4096] = "", boot[8192] = "", relays[4096] = "";
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "+l:c:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+l:c:b:r:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'l': {
-            p2p_multiaddr ma;
-            char why[256];
-            if (p2p_maddr_parse(&ma, optarg, why, sizeof why) != 0) {
-                fprintf(stderr, "p2pchat peer: --listen '%s' is not a multiaddr (%s); "
-                        "try for example --listen /ip4/0.0.0.0/tcp/4001\n", optarg, why);
+        case 'l':
+            if (append_maddr(listen, sizeof listen, optarg, "--listen", "/ip4/0.0.0.0/tcp/4001", false) < 0)
                 return EXIT_USAGE;
-            }
-            size_t l = strlen(listen);
-            if (l + strlen(optarg) + 3 >= sizeof listen) {
-                fprintf(stderr, "p2pchat peer: too many --listen addresses\n");
-                return EXIT_USAGE;
-            }
-            snprintf(listen + l, sizeof listen - l, "%s%s", l ? ", " : "", optarg);
             break;
-        }
+        case 'b':
+            if (append_maddr(boot, sizeof boot, optarg, "--bootstrap",
+                             "/ip4/198.51.100.7/tcp/4001/p2p/12D3KooW...", true) < 0)
+                return EXIT_USAGE;
+            break;
+        case 'r':
+            /* A relay is also a bootstrap peer (chat and DHT). */
+            if (append_maddr(relays, sizeof relays, optarg, "--relay",
+                             "/ip4/198.51.100.7/tcp/4001/p2p/12D3KooW...", true) < 0 ||
+                append_maddr(boot, sizeof boot, optarg, "--relay", "", true) < 0)
+                return EXIT_USAGE;
+            break;
         case 'c': {
             int rc = set_or_fail(o, "app chat", "room", optarg);
             if (rc >= 0) return rc;
@@ -150,6 +198,17 @@ static int parse_peer(int argc, char **argv, struct p2pchat_opts *o)
     if (optind < argc) {
         fprintf(stderr, "p2pchat peer: unexpected argument '%s'; run 'p2pchat peer --help'\n", argv[optind]);
         return EXIT_USAGE;
+    }
+    if (boot[0]) {
+        int rc = set_or_fail(o, "app chat", "bootstrap", boot);
+        if (rc >= 0) return rc;
+        if (p2p_conf_find(o->conf, "plugin kad") && (rc = set_or_fail(o, "plugin kad", "bootstrap", boot)) >= 0)
+            return rc;
+    }
+    if (relays[0]) {
+        int rc = set_or_fail(o, "plugin relay", "relays", relays);
+        if (rc >= 0) return rc;
+        o->want_circuit = true;
     }
     if (listen[0]) return set_or_fail(o, "host", "listen", listen);
     return -1;
@@ -211,13 +270,14 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
     static const struct option longopts[] = {
         { "config", required_argument, NULL, 'c' },
         { "set", required_argument, NULL, 'S' },
+        { "without", required_argument, NULL, 'W' },
         { "help-config", no_argument, NULL, 'H' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    const char *sets[64];
-    size_t nsets = 0;
+    const char *sets[64], *without[32];
+    size_t nsets = 0, nwithout = 0;
     int c;
     memset(o, 0, sizeof *o);
     opterr = 1;
@@ -231,6 +291,13 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
                 return EXIT_USAGE;
             }
             sets[nsets++] = optarg;
+            break;
+        case 'W':
+            if (nwithout == sizeof without / sizeof *without) {
+                fprintf(stderr, "p2pchat: too many --without options\n");
+                return EXIT_USAGE;
+            }
+            without[nwithout++] = optarg;
             break;
         case 'H': o->help_config = true; break;
         case 'h': usage(stdout); return EXIT_OK;
@@ -273,6 +340,14 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
     if (rest < argc) {
         rc = o->mode == MODE_RELAY ? parse_relay(argc - rest, argv + rest, o)
                                    : parse_peer(argc - rest, argv + rest, o);
+    }
+    for (size_t i = 0; rc < 0 && i < nwithout; i++) {
+        char name[96];
+        snprintf(name, sizeof name, "plugin %s", without[i]);
+        if (p2p_conf_remove_section(o->conf, name) != 0) {
+            fprintf(stderr, "p2pchat: --without %s: the configuration has no [plugin %s]\n", without[i], without[i]);
+            rc = EXIT_USAGE;
+        }
     }
     for (size_t i = 0; rc < 0 && i < nsets; i++) {
         if (p2p_conf_set_arg(o->conf, sets[i], err, sizeof err) != 0) {

@@ -21,6 +21,7 @@ struct p2pchat_opts {
     const char *config_file;   /* -c FILE, or NULL for the built-in config */
     p2p_conf *conf;            /* the loaded configuration, overrides applied */
     bool help_config;
+    bool want_circuit;         /* --relay given: listen on /p2p-circuit too */
 };
 
 /* The [app NAME] schemas this program accepts. */

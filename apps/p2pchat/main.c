@@ -6,11 +6,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "chat.h"
 #include "cli.h"
 #include "p2p/p2p.h"
 
 struct app {
     p2p_host *host;
+    struct chat *chat;
     uv_signal_t sigint, sigterm;
     int signals;
 };
@@ -23,6 +25,8 @@ static void on_signal(uv_signal_t *s, int signum)
         _exit(EXIT_RUNTIME);
     }
     p2p_log_info("p2pchat", "received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    chat_stop(a->chat);
+    a->chat = NULL;
     p2p_host_stop(a->host);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
@@ -54,13 +58,29 @@ static int relay_listen(p2p_conf *conf)
     return 0;
 }
 
+/* With --relay, also "listen" on /p2p-circuit: the relay plugin then keeps
+ * reservations and we are reachable through the relays. */
+static int add_circuit_listen(p2p_conf *conf)
+{
+    char err[512], listen[4096];
+    p2p_conf_section *hs = p2p_conf_find(conf, "host");
+    const char *cur = hs && p2p_conf_is_set(hs, "listen") ? p2p_conf_str(hs, "listen") : "/ip4/0.0.0.0/tcp/0";
+    if (strstr(cur, "p2p-circuit")) return 0;
+    snprintf(listen, sizeof listen, "%s%s/p2p-circuit", cur, cur[0] ? ", " : "");
+    if (p2p_conf_set(conf, "host", "listen", listen, err, sizeof err) != 0) {
+        fprintf(stderr, "p2pchat: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    return 0;
+}
+
 static void print_identity(p2p_host *h, enum p2pchat_mode mode)
 {
     char id[P2P_PEERID_STRMAX];
     p2p_peerid_to_string(p2p_host_peerid(h), id, sizeof id);
     printf("PeerId: %s\n", id);
     if (p2p_host_identity_note(h)) printf("Note: %s\n", p2p_host_identity_note(h));
-    printf("Mode: %s\n", mode == MODE_RELAY ? "relay" : "peer");
+    printf("Mode: %s\n", mode == MODE_RELAY ? "relay" : mode == MODE_PEER ? "peer" : "node");
     /* Full addresses, /p2p/ included, ready to paste into another peer. */
     p2p_multiaddr addrs[32];
     size_t n = p2p_host_listen_addrs(h, addrs, 32);
@@ -96,6 +116,7 @@ static void print_config_help(void)
 int main(int argc, char **argv)
 {
     struct p2pchat_opts o;
+    char err[1024];
     int rc = p2pchat_parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
     if (o.help_config) {
@@ -103,12 +124,18 @@ int main(int argc, char **argv)
         p2p_conf_free(o.conf);
         return EXIT_OK;
     }
+    /* A configuration file without [app chat] runs a plain node (no chat
+     * front-end): useful for plugin hosts and tests. */
+    bool run_chat = o.mode == MODE_PEER && (!o.config_file || p2p_conf_find(o.conf, "app chat"));
+    if (o.want_circuit && (rc = add_circuit_listen(o.conf)) != 0) {
+        p2p_conf_free(o.conf);
+        return rc;
+    }
     if (o.mode == MODE_RELAY && (rc = relay_listen(o.conf)) != 0) {
         p2p_conf_free(o.conf);
         return rc;
     }
 
-    char err[1024];
     struct app a = { 0 };
     struct p2p_host_opts hopts = { .apps = p2pchat_apps };
     rc = p2p_host_new(&a.host, o.conf, &hopts, err, sizeof err);
@@ -121,7 +148,16 @@ int main(int argc, char **argv)
         p2p_host_free(a.host);
         return EXIT_RUNTIME;
     }
-    print_identity(a.host, o.mode);
+    print_identity(a.host, o.mode == MODE_PEER && !run_chat ? MODE_NONE : o.mode);
+    if (run_chat) {
+        const p2p_conf_section *app = p2p_conf_find(p2p_host_conf(a.host), "app chat");
+        a.chat = chat_start(a.host, app, err, sizeof err);
+        if (!a.chat) {
+            fprintf(stderr, "p2pchat: %s\n", err);
+            p2p_host_free(a.host);
+            return EXIT_CONFIG;
+        }
+    }
 
     uv_loop_t *loop = p2p_host_loop(a.host);
     uv_signal_init(loop, &a.sigint);

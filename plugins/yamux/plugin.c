@@ -71,6 +71,14 @@ static struct ystream *find(struct ysess *ss, uint32_t id)
     return NULL;
 }
 
+/* Any stream in the list by id, also one whose id the session freed. */
+static struct ystream *find_any(struct ysess *ss, uint32_t id)
+{
+    for (struct ystream *y = ss->streams; y; y = y->next)
+        if (y->id == id) return y;
+    return NULL;
+}
+
 static void unlink_stream(struct ystream *y)
 {
     struct ysess *ss = y->ss;
@@ -403,20 +411,26 @@ static void work(void *arg)
         p2p_buf_consume(&ss->inq, used);
         if (ok && !ss->inq.len && ss->secured_reading) p2p_stream_read_start(ss->secured);
     }
-    /* Streams: pending writes, deliveries. Owners may close streams (and
-     * unlink them) from their callbacks: walk a snapshot of ids. */
-    for (struct ystream *y = ss->streams, *next; y; y = next) {
-        next = y->next;
-        uint32_t nid = next ? next->id : 0;
-        if (!service_stream(ss, y) && next) {
-            next = find(ss, nid);
+    /* Streams: pending writes, deliveries. An owner's callback may close
+     * any stream (not only its own), so walk a snapshot of the ids and
+     * look each one up again. */
+    size_t n = 0, cap = 0;
+    for (struct ystream *y = ss->streams; y; y = y->next) cap++;
+    uint32_t small[64], *ids = cap <= 64 ? small : malloc(cap * sizeof *ids);
+    if (ids) {
+        for (struct ystream *y = ss->streams; y && n < cap; y = y->next) ids[n++] = y->id;
+        for (size_t i = 0; i < n; i++) {
+            struct ystream *y = find_any(ss, ids[i]);
+            if (y) service_stream(ss, y);
         }
+        if (ids != small) free(ids);
     }
     if (ss->failed) {
-        /* Fail every stream still held, then tell the connection. */
+        /* Fail every stream still held, then tell the connection. Owners
+         * close streams from their error handlers: always take the head. */
         flush_output(ss);   /* a queued Go Away may still go out */
-        for (struct ystream *y = ss->streams, *next; y; y = next) {
-            next = y->next;
+        while (ss->streams) {
+            struct ystream *y = ss->streams;
             y->gone = true;
             unlink_stream(y);
             y->ss = NULL;

@@ -43,7 +43,7 @@ kill -INT "$last_pid"
 wait_exit "$last_pid" 10; rc=$status
 [[ $rc == 0 ]] && ok "relay exits 0 on SIGINT" || fail "relay exit status $rc after SIGINT"
 
-start_bg peer "$bin" peer
+start_bg peer "$bin" --without mdns peer
 wait_for "$TMP/peer.out" "PeerId:" 10 || fail "peer did not start"
 kill -TERM "$last_pid"
 wait_exit "$last_pid" 10; rc=$status
@@ -60,10 +60,14 @@ kill -TERM "$last_pid"; wait_exit "$last_pid" 10
 # The shipped example configurations load and run.
 src=$(cd "$(dirname "$0")/../.." && pwd)
 for f in peer relay; do
-  start_bg "ex$f" "$bin" -c "$src/config/$f.ini" --set app.relay.port=0 --set host.ephemeral_identity=true
+  nomdns=(); [[ $f == peer ]] && nomdns=(--without mdns)   # never multicast on the host's network
+  start_bg "ex$f" "$bin" -c "$src/config/$f.ini" "${nomdns[@]}" --set app.relay.port=0 --set host.ephemeral_identity=true
   if wait_for "$TMP/ex$f.out" "PeerId:" 10; then ok "config/$f.ini runs"; else fail "config/$f.ini"; cat "$TMP/ex$f.err"; fi
   kill -TERM "$last_pid"; wait_exit "$last_pid" 10
 done
+
+expect_exit 64 "--without an unknown plugin" -- "$bin" --without nosuch peer
+expect_in "$TMP/err" "no [plugin nosuch]" "--without names the missing plugin"
 
 expect_exit 0 "--help-config" -- "$bin" --help-config
 expect_in "$TMP/out" "secret_key_seed" "--help-config lists host keys"
