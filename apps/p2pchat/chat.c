@@ -19,11 +19,21 @@
 
 #include "chat.h"
 #include "p2p/ping.h"
+#include "p2p/routing.h"
 #include "p2p/pubsub.h"
 
 #define MOD "chat"
 #define LINE_MAX_BYTES 4096
 #define REDIAL_MS 10000
+/* Room discovery through the DHT: first look-up soon after start (the
+ * DHT bootstraps meanwhile), then every [app chat] room_lookup_interval. */
+#define ROOM_FIRST_LOOKUP_MS 1000
+
+/* One outstanding DHT look-up; outlives the chat if it stops first. */
+struct room_lookup {
+    struct chat *chat;      /* NULL once the chat stopped */
+    bool busy;
+};
 
 struct chat {
     p2p_host *host;
@@ -48,6 +58,15 @@ struct chat {
     size_t nboot;
     p2p_multiaddr *boot;
     p2p_peerid *boot_ids;
+    /* Room discovery (DHT): we provide the room key and look up the
+     * other providers; found peers are dialed by the host (auto_dial). */
+    const struct p2p_routing_api_v1 *rt;
+    void *rt_state;
+    uint8_t room_key[34];
+    p2p_timer *room_timer;
+    struct room_lookup *lookup;
+    bool room_provided;
+    uint64_t room_interval_ms;
 };
 
 static void short_id(const p2p_peerid *id, char *out, size_t cap)
@@ -297,6 +316,52 @@ static void on_redial(p2p_timer *t, void *arg)
     dial_bootstrap(arg);
 }
 
+/* The DHT key of a room: the sha2-256 multihash of "p2pchat/room/" + the
+ * room name (docs/DESIGN.md, "Rooms"). A multihash, because
+ * go-libp2p-kad-dht only accepts multihash provider keys. */
+static void room_key(const char *room, uint8_t out[34])
+{
+    char text[300];
+    int n = snprintf(text, sizeof text, "p2pchat/room/%s", room);
+    p2p_multihash_sha256((const uint8_t *)text, (size_t)n, out);
+}
+
+static void on_room_providers(int status, const struct p2p_routing_peer *peers, size_t n, void *arg)
+{
+    struct room_lookup *l = arg;
+    l->busy = false;
+    if (!l->chat) {
+        free(l);
+        return;
+    }
+    /* The routing plugin reported each provider as discovered; the host
+     * dials them. Here we only log. */
+    if (status == 0) p2p_log_debug(MOD, "room %s: %zu member(s) found in the DHT", l->chat->room, n);
+    else if (status != P2P_ECANCELED) p2p_log_debug(MOD, "room look-up: %s", p2p_strerror(status));
+    (void)peers;
+}
+
+static void on_room_provided(int status, size_t count, void *arg)
+{
+    (void)arg;
+    if (status == 0) p2p_log_debug(MOD, "room announced to %zu DHT peer(s)", count);
+    else if (status != P2P_ECANCELED) p2p_log_debug(MOD, "room announcement: %s", p2p_strerror(status));
+}
+
+static void on_room_timer(p2p_timer *t, void *arg)
+{
+    struct chat *c = arg;
+    p2p_timer_start(t, c->room_interval_ms, 0);
+    if (c->lookup->busy) return;
+    if (c->rt->find_providers(c->rt_state, c->room_key, sizeof c->room_key, 20, on_room_providers, c->lookup) == 0)
+        c->lookup->busy = true;
+    /* Announce again each round until it reached someone: at start the
+     * DHT may not know any peer yet. Then the routing plugin re-announces. */
+    if (!c->room_provided &&
+        c->rt->provide(c->rt_state, c->room_key, sizeof c->room_key, on_room_provided, NULL) == 0)
+        c->room_provided = true;
+}
+
 static int parse_bootstrap(struct chat *c, const p2p_conf_section *app, char *err, size_t errlen)
 {
     size_t n = p2p_conf_list_len(app, "bootstrap");
@@ -364,6 +429,16 @@ struct chat *chat_start(p2p_host *h, const p2p_conf_section *app, char *err, siz
     say("* joined room %s; type a message and press Enter (/help for commands)", c->room);
     dial_bootstrap(c);
     if (c->nboot && (c->redial = p2p_timer_new(h, on_redial, c))) p2p_timer_start(c->redial, REDIAL_MS, REDIAL_MS);
+    c->rt = p2p_service_get(h, P2P_ROUTING_SERVICE, 1, &c->rt_state);
+    if (c->rt && p2p_conf_bool(app, "room_discovery")) {
+        room_key(c->room, c->room_key);
+        c->room_interval_ms = p2p_conf_duration_ms(app, "room_lookup_interval");
+        c->lookup = calloc(1, sizeof *c->lookup);
+        if (c->lookup) {
+            c->lookup->chat = c;
+            if ((c->room_timer = p2p_timer_new(h, on_room_timer, c))) p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+        }
+    }
     return c;
 }
 
@@ -376,6 +451,12 @@ void chat_stop(struct chat *c)
         uv_close(&c->in->h, on_stdin_closed);
     }
     if (c->redial) p2p_timer_free(c->redial);
+    if (c->room_timer) p2p_timer_free(c->room_timer);
+    if (c->rt && c->room_provided) c->rt->stop_providing(c->rt_state, c->room_key, sizeof c->room_key);
+    if (c->lookup) {
+        if (c->lookup->busy) c->lookup->chat = NULL;   /* freed by its callback */
+        else free(c->lookup);
+    }
     if (c->peer_listener) c->ps->remove_peer_listener(c->ps_state, c->peer_listener);
     if (c->sub) c->ps->unsubscribe(c->ps_state, c->sub);
     free(c->boot);

@@ -18,6 +18,10 @@ static const struct p2p_conf_key chat_keys[] = {
     { "room", P2P_CONF_STR, "libp2p-chat", 0, 0, NULL, "chat room (gossipsub topic) to join" },
     { "bootstrap", P2P_CONF_MADDR_LIST, NULL, 0, 0, NULL,
       "peers to connect to at start (multiaddrs with /p2p/), redialed while disconnected" },
+    { "room_discovery", P2P_CONF_BOOL, "true", 0, 0, NULL,
+      "announce the room in the DHT and connect to its other members (needs [plugin kad])" },
+    { "room_lookup_interval", P2P_CONF_DURATION, "30s", 1000, 86400000, NULL,
+      "how often the DHT is asked for the room's members" },
     P2P_CONF_KEYS_END
 };
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Rooms that find their members: a relay (DHT server) R; peers A and B are
+# given only R (--bootstrap). Each announces the room in the DHT and looks
+# up the others, so A and B connect to each other, see each other join and
+# chat - without exchanging addresses.
+source "$(dirname "$0")/lib.sh"
+bin=$1
+room="rooms-$$"
+
+P2P_LOG=warn "$bin" relay --port 0 --secret-key-seed 3 >"$TMP/r.out" 2>"$TMP/r.err" &
+pids+=($!); pid_r=$!
+wait_for "$TMP/r.out" "/p2p/" 10 || { fail "relay did not start"; cat "$TMP/r.err"; finish; }
+addr_r=$(grep -m1 -o '/ip4/127.0.0.1/tcp/[0-9]*/p2p/[A-Za-z0-9]*' "$TMP/r.out")
+
+start_peer() {
+  local name=$1
+  mkfifo "$TMP/$name.in"
+  exec {fd}<>"$TMP/$name.in"
+  eval "fd_$name=$fd"
+  P2P_LOG=warn "$bin" --without mdns --set app.chat.room_lookup_interval=1s \
+    peer --listen /ip4/127.0.0.1/tcp/0 --room "$room" --bootstrap "$addr_r" \
+    <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  pids+=($!)
+  eval "pid_$name=$!"
+}
+start_peer a
+start_peer b
+for p in a b; do wait_for "$TMP/$p.out" "PeerId:" 10 || fail "peer $p did not start"; done
+id() { sed -n 's/^PeerId: //p' "$TMP/$1.out"; }
+short() { local f; f=$(id "$1"); echo "${f:0:8}...${f: -6}"; }
+
+wait_for "$TMP/a.out" "* $(short b) joined the room" 30 && ok "a found b through the DHT" || fail "a did not find b"
+wait_for "$TMP/b.out" "* $(short a) joined the room" 30 && ok "b found a through the DHT" || fail "b did not find a"
+sleep 1.5
+printf 'found you\n' >&"$fd_a"
+wait_for "$TMP/b.out" "$(short a): found you" 15 && ok "b got a's message" || fail "b did not get a's message"
+
+kill -TERM "$pid_a" "$pid_b" "$pid_r"
+wait_exit "$pid_a" 10; sa=$status
+wait_exit "$pid_b" 10; sb=$status
+wait_exit "$pid_r" 10; sr=$status
+[[ $sa == 0 && $sb == 0 && $sr == 0 ]] && ok "clean shutdown" || fail "exit statuses $sa $sb $sr"
+finish
