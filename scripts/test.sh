@@ -18,7 +18,7 @@ scripts/build.sh fuzz -DBUILD_TESTING=OFF -DP2P_FUZZ_SECONDS="${P2P_FUZZ_SECONDS
 
 echo "== AddressSanitizer + UndefinedBehaviorSanitizer =="
 scripts/build.sh asan
-(cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+(cd build/asan && CK_TIMEOUT_MULTIPLIER=5 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
    P2P_NO_DLCLOSE=1 ctest -L 'unit|integration|e2e' --output-on-failure -j "$jobs")
 
 interop=ON
@@ -32,4 +32,4 @@ fi
 echo "== all tests =="
 scripts/build.sh release -DP2P_INTEROP="$interop"
 cd build/release
-ctest --output-on-failure -j "$jobs"
+CK_TIMEOUT_MULTIPLIER=2 ctest --output-on-failure -j "$jobs"
