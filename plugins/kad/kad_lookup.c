@@ -38,16 +38,17 @@ int kad_lookup_state(const struct kad_lookup *l, const p2p_peerid *id)
     return i < 0 ? -1 : l->p[i].state;
 }
 
-static bool add_path(struct kad_lookup *l, const p2p_peerid *id, size_t path)
+static bool add_path(struct kad_lookup *l, const p2p_peerid *id, size_t path, uint8_t hop)
 {
     if (l->done || !id->len || id->len > P2P_PEERID_MAX) return false;
     if (l->self.len && p2p_peerid_equal(id, &l->self)) return false;
     long known = find(l, id);
     if (known >= 0) {
         l->p[known].paths |= (uint8_t)(1u << path);
+        if (l->p[known].state == KAD_LK_NEW && hop < l->p[known].hop) l->p[known].hop = hop;
         return false;
     }
-    struct kad_lk_peer np = { .id = *id, .state = KAD_LK_NEW, .paths = (uint8_t)(1u << path) };
+    struct kad_lk_peer np = { .id = *id, .state = KAD_LK_NEW, .paths = (uint8_t)(1u << path), .hop = hop };
     kad_key_from_peer(&np.key, id);
     size_t pos = l->n;
     while (pos > 0 && kad_key_cmp(&l->target, &np.key, &l->p[pos - 1].key) < 0) pos--;
@@ -72,7 +73,7 @@ static bool add_path(struct kad_lookup *l, const p2p_peerid *id, size_t path)
 
 bool kad_lookup_add(struct kad_lookup *l, const p2p_peerid *id)
 {
-    bool added = add_path(l, id, l->next_path % l->cfg.paths);
+    bool added = add_path(l, id, l->next_path % l->cfg.paths, 0);
     if (added) l->next_path++;
     return added;
 }
@@ -111,6 +112,7 @@ static int path_next(struct kad_lookup *l, size_t path, uint64_t now, p2p_peerid
             l->inflight++;
             l->inflight_path[path]++;
             l->requests++;
+            if ((size_t)p->hop + 1 > l->rounds) l->rounds = (size_t)p->hop + 1;
             *peer = p->id;
             return 1;
         }
@@ -156,7 +158,8 @@ bool kad_lookup_response(struct kad_lookup *l, const p2p_peerid *peer, const p2p
     l->answers++;
     if (l->done) return true;
     size_t path = p->path;   /* p may move as peers are inserted */
-    for (size_t i = 0; i < n; i++) add_path(l, &closer[i], path);
+    uint8_t hop = p->hop < UINT8_MAX ? (uint8_t)(p->hop + 1) : UINT8_MAX;
+    for (size_t i = 0; i < n; i++) add_path(l, &closer[i], path, hop);
     return true;
 }
 

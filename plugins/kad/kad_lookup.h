@@ -63,6 +63,7 @@ struct kad_lk_peer {
     uint8_t state;               /* enum kad_lk_state */
     uint8_t path;                /* the path that asked it (once asked) */
     uint8_t paths;               /* bit mask: the paths that know it */
+    uint8_t hop;                 /* responses between a seed and this peer (0: seed; saturates) */
     uint64_t sent_ms;
 };
 
@@ -77,6 +78,7 @@ struct kad_lookup {
     size_t next_path;            /* seeds are dealt round-robin */
     size_t requests;
     size_t answers;              /* successful responses */
+    size_t rounds;               /* 1 + the largest hop of a peer asked (0: nobody asked) */
     bool done;
 };
 

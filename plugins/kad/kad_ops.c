@@ -377,6 +377,13 @@ static bool bootstrap_next(struct kad_op *op)
 static void lookup_done(struct kad_op *op)
 {
     struct kad *kd = op->kd;
+    struct kad_lookup_stats *st = &kd->stats;
+    st->lookups++;
+    st->requests += st->last_requests = op->lk.requests;
+    st->answers += st->last_answers = op->lk.answers;
+    st->rounds += st->last_rounds = op->lk.rounds;
+    p2p_log_debug(MOD, "%s: lookup done: %zu requests, %zu answers, %zu rounds", kind_names[op->kind],
+                  op->lk.requests, op->lk.answers, op->lk.rounds);
     /* Requests still under way (the k closest answered, or the op was
      * satisfied early) are no longer needed. */
     kad_rpc_cancel(kd, op);

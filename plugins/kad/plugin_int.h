@@ -59,6 +59,13 @@ struct kad_in {
     struct kad_in *next, *prev;
 };
 
+/* Lookup counters, for tests and debugging (kad_debug_stats): every
+ * finished lookup adds its kad_lookup requests, answers and rounds. */
+struct kad_lookup_stats {
+    uint64_t lookups, requests, answers, rounds;
+    size_t last_requests, last_answers, last_rounds;   /* of the last lookup that finished */
+};
+
 /* A key we provide (re-announced every provide_interval). */
 struct kad_provided {
     uint8_t key[KAD_PROVIDER_KEY_MAX];
@@ -106,7 +113,16 @@ struct kad {
     uint64_t last_save_ms;
     bool dirty;                  /* routing table changed since the last save */
     bool booting;                /* a bootstrap run is under way */
+    struct kad_lookup_stats stats;
 };
+
+/* Debug accessor: the lookup counters of the plugin whose "routing"
+ * service state is st (what p2p_service_get returned). For in-process
+ * tests built against this header; not part of the service ABI. */
+static inline const struct kad_lookup_stats *kad_debug_stats(const void *st)
+{
+    return &((const struct kad *)st)->stats;
+}
 
 /* ---- plugin.c ---------------------------------------------------------- */
 const char *kad_peer_str(const p2p_peerid *id, char buf[P2P_PEERID_STRMAX]);

@@ -5,6 +5,7 @@
  * are put and got (and a newer record wins), a key is provided and its
  * provider found, a client stays out of the routing tables and refuses
  * kad streams, and a restarted node reuses its saved routing table. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -583,5 +584,6 @@ static Suite *suite(void)
 
 int main(void)
 {
+    signal(SIGPIPE, SIG_IGN);   /* as p2pchat does (see transport-tcp) */
     return p2p_test_run(suite());
 }

@@ -193,10 +193,67 @@ START_TEST(finds_the_k_closest)
         ck_assert_uint_le(st.max_inflight, 3);
         ck_assert_uint_ge(st.max_inflight, 2);
         ck_assert_uint_le(st.requests, K * 10);
+        /* Rounds (hops from the seeds): at least one, at most log2(300) < 9. */
+        ck_assert_uint_ge(l.rounds, 1);
+        ck_assert_uint_le(l.rounds, 9);
+        ck_assert_uint_le(l.rounds, st.requests);
         ck_assert_int_eq(kad_lookup_state(&l, &net->n[from].id), -1);   /* never ourselves */
         kad_lookup_free(&l);
     }
     net_free(net);
+}
+END_TEST
+
+/* rounds counts hops: a seed is round 1, a peer learned from a round-r
+ * answer is round r + 1; a peer known at several hops counts at the
+ * smallest; answers from nobody asked count for nothing. */
+START_TEST(rounds_count_hops)
+{
+    const struct kad_lookup_config cfg = { 4, 1, 32, 0, 1000, 1 };
+    kad_key target;
+    p2p_peerid t = peer_n(500), a = peer_n(501), b = peer_n(502), c = peer_n(503), p;
+    kad_key_from_peer(&target, &t);
+    struct kad_lookup l;
+    ck_assert_int_eq(kad_lookup_init(&l, &target, NULL, &cfg), 0);
+    ck_assert_uint_eq(l.rounds, 0);
+    kad_lookup_add(&l, &a);
+    ck_assert_int_eq(kad_lookup_next(&l, 0, &p), KAD_LK_SEND);
+    ck_assert(p2p_peerid_equal(&p, &a));
+    ck_assert_uint_eq(l.rounds, 1);
+    ck_assert(!kad_lookup_response(&l, &b, &c, 1, 1));   /* b was not asked */
+    ck_assert(kad_lookup_response(&l, &a, &b, 1, 1));
+    ck_assert_int_eq(kad_lookup_next(&l, 1, &p), KAD_LK_SEND);
+    ck_assert(p2p_peerid_equal(&p, &b));
+    ck_assert_uint_eq(l.rounds, 2);
+    p2p_peerid from_b[2] = { a, c };   /* a again: already asked, no new round */
+    ck_assert(kad_lookup_response(&l, &b, from_b, 2, 2));
+    ck_assert_int_eq(kad_lookup_next(&l, 2, &p), KAD_LK_SEND);
+    ck_assert(p2p_peerid_equal(&p, &c));
+    ck_assert_uint_eq(l.rounds, 3);
+    ck_assert(kad_lookup_response(&l, &c, NULL, 0, 3));
+    ck_assert_int_eq(kad_lookup_next(&l, 3, &p), KAD_LK_DONE);
+    ck_assert_uint_eq(l.rounds, 3);
+    ck_assert_uint_eq(l.requests, 3);
+    kad_lookup_free(&l);
+
+    /* A peer learned at hop 2 that is also a seed is asked in round 1. */
+    ck_assert_int_eq(kad_lookup_init(&l, &target, NULL, &cfg), 0);
+    kad_lookup_add(&l, &a);
+    kad_lookup_add(&l, &c);
+    size_t asked = 0;
+    for (int step = 0; step < 8; step++) {
+        int act = kad_lookup_next(&l, (uint64_t)step, &p);
+        if (act == KAD_LK_DONE) break;
+        ck_assert_int_eq(act, KAD_LK_SEND);
+        asked++;
+        /* a names b, b names c: c stays a seed (hop 0) whoever names it */
+        if (p2p_peerid_equal(&p, &a)) kad_lookup_response(&l, &a, &b, 1, (uint64_t)step);
+        else if (p2p_peerid_equal(&p, &b)) kad_lookup_response(&l, &b, &c, 1, (uint64_t)step);
+        else kad_lookup_response(&l, &p, NULL, 0, (uint64_t)step);
+    }
+    ck_assert_uint_eq(asked, 3);
+    ck_assert_uint_eq(l.rounds, 2);   /* a and c in round 1, b in round 2 */
+    kad_lookup_free(&l);
 }
 END_TEST
 
@@ -385,6 +442,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, finds_the_k_closest);
+    tcase_add_test(tc, rounds_count_hops);
     tcase_add_test(tc, dead_and_junk_nodes);
     tcase_add_test(tc, disjoint_paths);
     tcase_add_test(tc, termination_edges);
