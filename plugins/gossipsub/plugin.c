@@ -269,14 +269,36 @@ static void in_read(p2p_stream *s, const uint8_t *data, size_t len, void *arg)
     int rc = gs_framer_push(&in->fr, data, len);
     const uint8_t *frame;
     size_t flen;
+    bool logged = false;
     while (rc == 0 && (rc = gs_framer_next(&in->fr, &frame, &flen)) == 1) {
-        rc = gp->routed ? gs_router_handle_rpc(g->r, &gp->id, frame, flen, now(g)) : 0;
-        if (rc < 0)
+        if (!gp->routed) {
+            rc = 0;
+            continue;
+        }
+        /* What the RPC did wrong, for the log (the router does no I/O). */
+        bool dbg = p2p_log_enabled(MOD, P2P_LOG_DEBUG);
+        struct gs_stats st0, st1;
+        if (dbg) gs_router_stats(g->r, &st0);
+        rc = gs_router_handle_rpc(g->r, &gp->id, frame, flen, now(g));
+        if (rc < 0) {
             p2p_log_debug(MOD, "bad RPC from %s (%zu bytes): %s", peer_str(&gp->id, ps), flen, p2p_strerror(rc));
+            logged = true;
+        } else if (dbg) {
+            gs_router_stats(g->r, &st1);
+            if (st1.rpcs_graylisted > st0.rpcs_graylisted)
+                p2p_log_debug(MOD, "ignoring an RPC from %s: its score is below the graylist threshold",
+                              peer_str(&gp->id, ps));
+            if (st1.msgs_invalid > st0.msgs_invalid)
+                p2p_log_debug(MOD, "%s sent %llu invalid message(s) (penalised)", peer_str(&gp->id, ps),
+                              (unsigned long long)(st1.msgs_invalid - st0.msgs_invalid));
+        }
     }
     if (rc < 0) {
-        if (rc != P2P_EPROTO && rc != P2P_ERANGE)
-            p2p_log_debug(MOD, "inbound stream from %s: %s", peer_str(&gp->id, ps), p2p_strerror(rc));
+        /* Errors of the framer (a bad length prefix, a frame over
+         * max_rpc_size) were not logged above. */
+        if (!logged)
+            p2p_log_debug(MOD, "inbound stream from %s: %s%s", peer_str(&gp->id, ps), p2p_strerror(rc),
+                          rc == P2P_ERANGE ? " (frame over max_rpc_size)" : rc == P2P_EPROTO ? " (bad frame)" : "");
         in_unlink(gp, in);
         in_free(in, true);
         peer_maybe_free(gp);
@@ -500,6 +522,12 @@ static void on_heartbeat(p2p_timer *t, void *arg)
     (void)t;
     struct gsp *g = arg;
     gs_router_heartbeat(g->r, now(g));
+    struct gs_stats st;
+    gs_router_stats(g->r, &st);
+    if (st.broken_promises > g->broken_promises_seen)
+        p2p_log_debug(MOD, "%llu IWANT promise(s) broken (peers penalised)",
+                      (unsigned long long)(st.broken_promises - g->broken_promises_seen));
+    g->broken_promises_seen = st.broken_promises;
     gsp_pump(g);
 }
 

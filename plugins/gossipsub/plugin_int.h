@@ -95,6 +95,7 @@ struct gsp {
     int in_validator;          /* > 0 while a validator runs */
     bool pumping;              /* events are being dispatched */
     struct p2p_defer sweep;    /* deferred leaves and frees */
+    uint64_t broken_promises_seen;   /* the router's count at the last heartbeat (for the log) */
 };
 
 /* plugin.c */
