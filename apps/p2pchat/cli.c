@@ -1,6 +1,6 @@
 /* cli.c - p2pchat's command line.
  *
- *   p2pchat [-c FILE] [--set SECTION.KEY=VALUE]... [peer|relay] [MODE FLAGS]
+ *   p2pchat [-c FILE] [--set SECTION.KEY=VALUE]... [peer|relay|perf] [MODE FLAGS]
  *
  * The mode picks a built-in configuration; -c FILE replaces it. Mode flags
  * and --set are applied on top, so flags always override the file. */
@@ -72,15 +72,26 @@ static const char relay_ini[] =
     "[app relay]\n"
     "port = 4001\n";
 
+/* perf mode: a client only (no listening, no discovery); the perf plugin's
+ * service runs one measurement (perf_cli.c). */
+static const char perf_ini[] =
+    "[host]\n"
+    "listen =\n"
+    "ephemeral_identity = true\n"
+    "log = warn\n"
+    CONNECTION_PLUGINS
+    "[plugin perf]\n";
+
 static void usage(FILE *f)
 {
     fprintf(f,
-        "Usage: p2pchat [-c FILE] [--set SECTION.KEY=VALUE]... [--without PLUGIN]... [peer|relay] [FLAGS]\n"
+        "Usage: p2pchat [-c FILE] [--set SECTION.KEY=VALUE]... [--without PLUGIN]... [peer|relay|perf] [FLAGS]\n"
         "\n"
         "Modes:\n"
         "  peer              a chat peer (default)\n"
         "  relay             a relay server\n"
-        "Run 'p2pchat peer --help' or 'p2pchat relay --help' for the flags of a mode.\n"
+        "  perf MADDR        measure throughput to a perf server (/perf/1.0.0)\n"
+        "Run 'p2pchat peer --help', 'p2pchat relay --help' or 'p2pchat perf --help' for the flags of a mode.\n"
         "\n"
         "Options:\n"
         "  -c, --config FILE     use FILE instead of the mode's built-in configuration\n"
@@ -99,14 +110,33 @@ static void usage(FILE *f)
 static void usage_peer(FILE *f)
 {
     fprintf(f,
-        "Usage: p2pchat [-c FILE] peer [--listen MADDR]... [--relay MADDR]... [--bootstrap MADDR]... [--room NAME]\n"
+        "Usage: p2pchat [-c FILE] peer [--listen MADDR]... [--relay MADDR]... [--bootstrap MADDR]... [--room NAME] [--perf]\n"
         "\n"
         "  -l, --listen MADDR    listen address (repeatable; default /ip4/0.0.0.0/tcp/0 and /ip6/::/tcp/0)\n"
         "  -b, --bootstrap MADDR peer to connect to, with /p2p/<PeerId> (repeatable)\n"
         "  -r, --relay MADDR     relay to reserve a slot on and be reachable through (repeatable);\n"
         "                        also used as a bootstrap peer\n"
         "  -c, --room NAME       chat room to join (default libp2p-chat)\n"
+        "      --perf            serve /perf/1.0.0 (any peer may then make this node send and\n"
+        "                        receive data; the same as [plugin perf] server = true)\n"
         "  -h, --help            this help\n");
+}
+
+static void usage_perf(FILE *f)
+{
+    fprintf(f,
+        "Usage: p2pchat [-c FILE] perf MADDR [--upload BYTES] [--download BYTES] [--interval SECONDS]\n"
+        "\n"
+        "Dial MADDR (with /p2p/<PeerId>, or without to accept whoever answers), run one\n"
+        "/perf/1.0.0 exchange and print JSON lines like the libp2p perf tools: one\n"
+        "{\"type\":\"intermediary\",...} per interval, then {\"type\":\"final\",...}.\n"
+        "The server is e.g. 'p2pchat peer --perf'.\n"
+        "\n"
+        "  -u, --upload BYTES     bytes to send (default 0); suffixes K, M, G (1000^n), KiB, MiB, GiB\n"
+        "  -d, --download BYTES   bytes to ask the server for (default 0)\n"
+        "  -i, --interval SECONDS intermediary reports (default 1; 0 = final only)\n"
+        "  -h, --help             this help\n"
+        "Exit codes: 0 when exactly the bytes asked for came back, 1 otherwise.\n");
 }
 
 static void usage_relay(FILE *f)
@@ -164,6 +194,7 @@ static int parse_peer(int argc, char **argv, struct p2pchat_opts *o)
         { "room", required_argument, NULL, 'c' },
         { "bootstrap", required_argument, NULL, 'b' },
         { "relay", required_argument, NULL, 'r' },
+        { "perf", no_argument, NULL, 'P' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -190,6 +221,11 @@ static int parse_peer(int argc, char **argv, struct p2pchat_opts *o)
             break;
         case 'c': {
             int rc = set_or_fail(o, "app chat", "room", optarg);
+            if (rc >= 0) return rc;
+            break;
+        }
+        case 'P': {
+            int rc = set_or_fail(o, "plugin perf", "server", "true");
             if (rc >= 0) return rc;
             break;
         }
@@ -269,6 +305,70 @@ static int parse_relay(int argc, char **argv, struct p2pchat_opts *o)
     return -1;
 }
 
+static int parse_perf(int argc, char **argv, struct p2pchat_opts *o)
+{
+    static const struct option longopts[] = {
+        { "upload", required_argument, NULL, 'u' },
+        { "download", required_argument, NULL, 'd' },
+        { "interval", required_argument, NULL, 'i' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    const char *addr = NULL;
+    o->perf_interval_ms = 1000;
+    optind = 0;   /* 0, not 1: glibc then re-initialises and permutes (the first pass used '+') */
+    /* Options and the address in any order (no '+'). */
+    while ((c = getopt_long(argc, argv, "u:d:i:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'u':
+        case 'd':
+            if (p2pchat_parse_bytes(optarg, c == 'u' ? &o->perf_upload : &o->perf_download) != 0) {
+                fprintf(stderr, "p2pchat perf: --%s '%s' is not a byte count; try for example 1GiB, 100MB or 65536\n",
+                        c == 'u' ? "upload" : "download", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'i': {
+            char *end;
+            errno = 0;
+            double v = strtod(optarg, &end);
+            if (errno || *end || end == optarg || !(v >= 0) || v > 3600) {
+                fprintf(stderr, "p2pchat perf: --interval '%s' is not a number of seconds from 0 to 3600\n", optarg);
+                return EXIT_USAGE;
+            }
+            o->perf_interval_ms = (uint32_t)(v * 1000 + 0.5);
+            break;
+        }
+        case 'h': usage_perf(stdout); return EXIT_OK;
+        default:
+            fprintf(stderr, "Run 'p2pchat perf --help' for the flags of this mode.\n");
+            return EXIT_USAGE;
+        }
+    }
+    for (; optind < argc; optind++) {
+        if (addr) {
+            fprintf(stderr, "p2pchat perf: unexpected argument '%s'; run 'p2pchat perf --help'\n", argv[optind]);
+            return EXIT_USAGE;
+        }
+        addr = argv[optind];
+    }
+    if (!addr) {
+        fprintf(stderr, "p2pchat perf: the server's multiaddr is missing; try for example "
+                        "p2pchat perf /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW... --upload 1GiB\n");
+        return EXIT_USAGE;
+    }
+    char why[256];
+    if (p2p_maddr_parse(&o->perf_addr, addr, why, sizeof why) != 0) {
+        fprintf(stderr, "p2pchat perf: '%s' is not a multiaddr (%s); try for example "
+                        "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooW...\n", addr, why);
+        return EXIT_USAGE;
+    }
+    /* A configuration file without the perf plugin gets it (client only). */
+    if (!p2p_conf_find(o->conf, "plugin perf")) return set_or_fail(o, "plugin perf", "server", "false");
+    return -1;
+}
+
 int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
 {
     static const struct option longopts[] = {
@@ -315,8 +415,9 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
     if (rest < argc) {
         if (!strcmp(argv[rest], "peer")) o->mode = MODE_PEER;
         else if (!strcmp(argv[rest], "relay")) o->mode = MODE_RELAY;
+        else if (!strcmp(argv[rest], "perf")) o->mode = MODE_PERF;
         else {
-            fprintf(stderr, "p2pchat: unknown mode '%s'; expected 'peer' or 'relay' (run 'p2pchat --help')\n", argv[rest]);
+            fprintf(stderr, "p2pchat: unknown mode '%s'; expected 'peer', 'relay' or 'perf' (run 'p2pchat --help')\n", argv[rest]);
             return EXIT_USAGE;
         }
     }
@@ -332,8 +433,12 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
             o->mode = p2p_conf_find(o->conf, "app relay") ? MODE_RELAY : MODE_PEER;
     } else {
         if (o->mode == MODE_NONE) o->mode = MODE_PEER;
-        o->conf = p2p_conf_load_string(o->mode == MODE_RELAY ? relay_ini : peer_ini,
-                                       o->mode == MODE_RELAY ? "(built-in relay config)" : "(built-in peer config)",
+        o->conf = p2p_conf_load_string(o->mode == MODE_RELAY  ? relay_ini
+                                       : o->mode == MODE_PERF ? perf_ini
+                                                              : peer_ini,
+                                       o->mode == MODE_RELAY  ? "(built-in relay config)"
+                                       : o->mode == MODE_PERF ? "(built-in perf config)"
+                                                              : "(built-in peer config)",
                                        err, sizeof err);
         if (!o->conf) {
             fprintf(stderr, "p2pchat: internal error in the built-in config: %s\n", err);
@@ -342,8 +447,9 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
     }
     int rc = -1;
     if (rest < argc) {
-        rc = o->mode == MODE_RELAY ? parse_relay(argc - rest, argv + rest, o)
-                                   : parse_peer(argc - rest, argv + rest, o);
+        rc = o->mode == MODE_RELAY  ? parse_relay(argc - rest, argv + rest, o)
+             : o->mode == MODE_PERF ? parse_perf(argc - rest, argv + rest, o)
+                                    : parse_peer(argc - rest, argv + rest, o);
     }
     for (size_t i = 0; rc < 0 && i < nwithout; i++) {
         char name[96];

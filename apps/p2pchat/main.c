@@ -124,6 +124,7 @@ int main(int argc, char **argv)
         p2p_conf_free(o.conf);
         return EXIT_OK;
     }
+    if (o.mode == MODE_PERF) return p2pchat_perf_run(&o);
     /* A configuration file without [app chat] runs a plain node (no chat
      * front-end): useful for plugin hosts and tests. */
     bool run_chat = o.mode == MODE_PEER && (!o.config_file || p2p_conf_find(o.conf, "app chat"));
