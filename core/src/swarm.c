@@ -1,6 +1,7 @@
 /* swarm.c - the set of connections: listening, dialing (with coalescing
  * of concurrent dials to one peer), limits, the choice between two
  * connections to one peer, idle closing, and connection events. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,6 +11,7 @@
 
 #define MOD "swarm"
 #define MAX_DIAL_ADDRS 16
+#define MAX_ROLE_HINTS 64
 
 struct dial_waiter {
     p2p_connect_cb cb;
@@ -30,6 +32,21 @@ struct dial_job {
     struct upgrade *up;            /* upgrade in progress */
     struct dial_waiter *waiters;
     struct p2p_defer kick;
+    /* p2p_host_connect_opts: never merged with other requests */
+    bool opts, direct, reuse_port;
+    bool parked;                   /* dials failed; waiting for the peer's side (see job_finish) */
+    enum p2p_upgrade_role role;
+    uint64_t timeout_ms;
+};
+
+/* A hole punch in progress (p2p_connect_opts.role): a connection our
+ * listeners accept from addr before `expires` takes `role`. */
+struct role_hint {
+    struct p2p_list link;          /* in swarm.role_hints */
+    p2p_peerid peer;
+    p2p_multiaddr addr;            /* without /p2p */
+    enum p2p_upgrade_role role;
+    uint64_t expires;              /* loop ms */
 };
 
 /* ---- configuration --------------------------------------------------- */
@@ -43,6 +60,7 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
     p2p_list_init(&sw->conns);
     p2p_list_init(&sw->upgrades);
     p2p_list_init(&sw->dials);
+    p2p_list_init(&sw->role_hints);
     const p2p_conf_section *hs = h->host_section;
     sw->max_conns = (size_t)p2p_conf_int(hs, "max_connections");
     sw->max_conns_per_peer = (size_t)p2p_conf_int(hs, "max_connections_per_peer");
@@ -58,6 +76,83 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
     return 0;
 }
 
+/* ---- hole-punch roles --------------------------------------------------- */
+
+static void hint_free(struct p2p_swarm *sw, struct role_hint *r)
+{
+    p2p_list_del(&r->link);
+    sw->nrole_hints--;
+    free(r);
+}
+
+static void hints_expire(struct p2p_swarm *sw, uint64_t now)
+{
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &sw->role_hints) {
+        struct role_hint *r = P2P_CONTAINER_OF(pos, struct role_hint, link);
+        if (now >= r->expires) hint_free(sw, r);
+    }
+}
+
+/* ma without a trailing /p2p/<id>. */
+static void strip_p2p(p2p_multiaddr *ma)
+{
+    struct p2p_maddr_component c;
+    size_t off = 0;
+    uint32_t last = 0;
+    while (p2p_maddr_next(ma, &off, &c) == 1) last = c.code;
+    if (last == P2P_MA_P2P) p2p_maddr_pop(ma);
+}
+
+static void hint_add(struct p2p_swarm *sw, const p2p_peerid *peer, const p2p_multiaddr *addr,
+                     enum p2p_upgrade_role role, uint64_t expires)
+{
+    p2p_multiaddr a = *addr;
+    strip_p2p(&a);
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &sw->role_hints) {
+        struct role_hint *r = P2P_CONTAINER_OF(pos, struct role_hint, link);
+        if (p2p_maddr_equal(&r->addr, &a)) hint_free(sw, r);   /* the newest wins */
+    }
+    if (sw->nrole_hints >= MAX_ROLE_HINTS)   /* the oldest goes */
+        hint_free(sw, P2P_CONTAINER_OF(sw->role_hints.next, struct role_hint, link));
+    struct role_hint *r = calloc(1, sizeof *r);
+    if (!r) return;
+    *r = (struct role_hint){ .peer = *peer, .addr = a, .role = role, .expires = expires };
+    p2p_list_add_tail(&sw->role_hints, &r->link);
+    sw->nrole_hints++;
+}
+
+static struct role_hint *hint_find(struct p2p_swarm *sw, const p2p_multiaddr *remote)
+{
+    hints_expire(sw, p2p_host_now_ms(sw->host));
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &sw->role_hints) {
+        struct role_hint *r = P2P_CONTAINER_OF(pos, struct role_hint, link);
+        if (p2p_maddr_equal(&r->addr, remote)) return r;
+    }
+    return NULL;
+}
+
+/* Whether a raw stream's local address uses one of our listening ports
+ * (a reuse_port dial that did not fall back to an ephemeral port). */
+static bool on_listen_port(p2p_host *h, const p2p_multiaddr *local)
+{
+    static const uint32_t codes[] = { P2P_MA_TCP, P2P_MA_UDP };
+    p2p_multiaddr la[32];
+    size_t n = p2p_host_listen_addrs(h, la, 32);
+    if (n > 32) n = 32;
+    for (size_t k = 0; k < 2; k++) {
+        struct p2p_maddr_component lc, c;
+        if (!p2p_maddr_find(local, codes[k], &lc)) continue;
+        for (size_t i = 0; i < n; i++)
+            if (p2p_maddr_find(&la[i], codes[k], &c) && c.value_len == lc.value_len &&
+                !memcmp(c.value, lc.value, c.value_len))
+                return true;
+    }
+    return false;
+}
+
 /* ---- listening ------------------------------------------------------- */
 
 static void on_accept(p2p_stream *raw, void *arg)
@@ -70,6 +165,15 @@ static void on_accept(p2p_stream *raw, void *arg)
                       sw->stopping ? "shutting down" : "too many pending inbound upgrades");
         p2p_stream_reset(raw);
         p2p_stream_close(raw);
+        return;
+    }
+    struct role_hint *r = l->t->limited ? NULL : hint_find(sw, p2p_stream_remote_addr(raw));
+    if (r) {
+        char ra[P2P_MADDR_STRMAX];
+        if (p2p_maddr_to_string(&r->addr, ra, sizeof ra) < 0) strcpy(ra, "?");
+        p2p_log_debug(MOD, "accepted %s during a hole punch: upgrading as %s", ra,
+                      r->role == P2P_ROLE_INITIATOR ? "initiator" : "responder");
+        p2p_upgrade_start(h, raw, false, r->role == P2P_ROLE_INITIATOR, &r->peer, false, NULL, NULL, NULL);
         return;
     }
     /* Inbound over a limited transport (a relay circuit): a limited conn. */
@@ -175,15 +279,21 @@ P2P_API int p2p_host_remove_advertised_addr(p2p_host *h, const p2p_multiaddr *ma
 
 /* ---- connections ----------------------------------------------------- */
 
-static size_t conns_to(struct p2p_swarm *sw, const p2p_peerid *peer, p2p_conn **first)
+/* Connections to peer (closing ones included); *first: the first one not
+ * closing, *live: how many are not closing. */
+static size_t conns_to(struct p2p_swarm *sw, const p2p_peerid *peer, p2p_conn **first, size_t *live)
 {
     size_t n = 0;
     struct p2p_list *pos, *tmp;
     if (first) *first = NULL;
+    if (live) *live = 0;
     p2p_list_for_each_safe(pos, tmp, &sw->conns) {
         p2p_conn *c = P2P_CONTAINER_OF(pos, p2p_conn, link);
         if (c->gone || !p2p_peerid_equal(&c->peer, peer)) continue;
-        if (first && !*first) *first = c;
+        if (!c->closing) {
+            if (first && !*first) *first = c;
+            if (live) (*live)++;
+        }
         n++;
     }
     return n;
@@ -212,6 +322,39 @@ static bool better(const p2p_host *h, const p2p_conn *a, const p2p_conn *b)
     return cmp < 0 || (cmp == 0 && la < lb);
 }
 
+/* The best connection to peer (unlimited before limited); with direct,
+ * unlimited ones only. */
+static p2p_conn *conn_to(const p2p_host *h, const p2p_peerid *peer, bool direct)
+{
+    p2p_conn *c = p2p_host_conn_to(h, peer);
+    return c && (!direct || !c->limited) ? c : NULL;
+}
+
+static void job_finish(struct dial_job *j, int status, p2p_conn *c);
+
+/* A direct connection to c's peer exists now: direct requests for it whose
+ * transport dial is still pending are satisfied (the dial is canceled).
+ * Requests in their upgrade finish on their own. */
+static void satisfy_direct_jobs(p2p_host *h, p2p_conn *c)
+{
+    struct p2p_swarm *sw = h->swarm;
+    bool again = true;
+    while (again) {
+        again = false;
+        struct p2p_list *pos, *tmp;
+        p2p_list_for_each_safe(pos, tmp, &sw->dials) {
+            struct dial_job *j = P2P_CONTAINER_OF(pos, struct dial_job, link);
+            if (!(j->parked || (j->direct && j->op)) || j->up || !p2p_peerid_equal(&j->peer, &c->peer))
+                continue;
+            if (j->op) j->t->dial_cancel(j->tstate, j->op);
+            j->op = NULL;
+            job_finish(j, 0, c);
+            again = true;   /* callbacks may have changed the list */
+            break;
+        }
+    }
+}
+
 static void conn_remove(p2p_conn *c, int reason)
 {
     p2p_host *h = c->host;
@@ -232,12 +375,15 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
     char id[P2P_PEERID_STRMAX];
     p2p_peerid_to_string(&c->peer, id, sizeof id);
     p2p_conn *existing;
-    size_t same = conns_to(sw, &c->peer, &existing);
+    size_t live;
+    size_t same = conns_to(sw, &c->peer, &existing, &live);
     if (sw->stopping || conn_count(sw) >= sw->max_conns) {
         p2p_log_info(MOD, "refusing connection from %s: %s", id,
                      sw->stopping ? "shutting down" : "max_connections reached");
+        p2p_peerid peer = c->peer;
         c->gone = true;
         p2p_conn_free(c);
+        p2p_swarm_punch_inbound_failed(h, &peer);   /* requests waiting for it */
         return NULL;
     }
     p2p_list_add_tail(&sw->conns, &c->link);
@@ -248,13 +394,23 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
                   (unsigned long long)c->id);
     struct p2p_event ev = { .type = P2P_EV_CONNECTED, .conn = c, .peer = &c->peer };
     p2p_host_emit(h, &ev);
-    if (c->gone) return NULL;
-    if (same && existing && !existing->gone) {
+    if (c->gone) {
+        p2p_peerid peer = c->peer;
+        p2p_swarm_punch_inbound_failed(h, &peer);
+        return NULL;
+    }
+    if (!c->limited && !p2p_list_empty(&sw->dials)) {
+        satisfy_direct_jobs(h, c);
+        if (c->gone) return NULL;
+    }
+    if (same && existing && !existing->gone && !existing->closing) {
         /* Two connections to one peer (simultaneous dials, or a direct one
-         * replacing a relayed one): keep one, close the other gracefully. */
+         * replacing a relayed one): keep one, close the other gracefully.
+         * Connections already closing do not count (a hole punch may make
+         * two direct ones while the relayed one is closing). */
         p2p_conn *keep = better(h, c, existing) ? c : existing;
         p2p_conn *drop = keep == c ? existing : c;
-        if (same + 1 > sw->max_conns_per_peer || (!keep->limited && drop->limited) || same == 1) {
+        if (same + 1 > sw->max_conns_per_peer || (!keep->limited && drop->limited) || live == 1) {
             p2p_log_debug(MOD, "two connections to %s: keeping conn %llu, closing conn %llu", id,
                           (unsigned long long)keep->id, (unsigned long long)drop->id);
             p2p_conn_close(drop);
@@ -267,6 +423,25 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
 void p2p_swarm_conn_closed(p2p_conn *c, int reason)
 {
     conn_remove(c, reason);
+}
+
+void p2p_swarm_punch_inbound_failed(p2p_host *h, const p2p_peerid *peer)
+{
+    struct p2p_swarm *sw = h->swarm;
+    if (!sw || p2p_upgrade_inbound_pending(h, peer)) return;
+    bool again = true;
+    while (again) {
+        again = false;
+        struct p2p_list *pos, *tmp;
+        p2p_list_for_each_safe(pos, tmp, &sw->dials) {
+            struct dial_job *j = P2P_CONTAINER_OF(pos, struct dial_job, link);
+            if (!j->parked || !p2p_peerid_equal(&j->peer, peer)) continue;
+            j->parked = false;
+            job_finish(j, j->last_err, NULL);
+            again = true;
+            break;
+        }
+    }
 }
 
 void p2p_swarm_conn_abort(p2p_conn *c, int reason)
@@ -307,6 +482,22 @@ static void job_try_next(struct dial_job *j);
 
 static void job_finish(struct dial_job *j, int status, p2p_conn *c)
 {
+    /* A request with options fails only if no suitable connection came
+     * another way meanwhile (the peer's simultaneous dial). */
+    p2p_conn *other;
+    if (status && status != P2P_ECANCELED && j->opts && (other = conn_to(j->host, &j->peer, j->direct))) {
+        status = 0;
+        c = other;
+    } else if (status && status != P2P_ECANCELED && j->role != P2P_ROLE_AUTO && !j->host->swarm->stopping &&
+               p2p_upgrade_inbound_pending(j->host, &j->peer)) {
+        /* The peer's side of the simultaneous open reached our listener
+         * (our own attempt then finds its 4-tuple taken): that upgrade
+         * decides. add_conn or p2p_swarm_punch_inbound_failed finish. */
+        j->parked = true;
+        j->last_err = status;
+        p2p_defer_cancel(j->host, &j->kick);
+        return;
+    }
     p2p_list_del(&j->link);
     p2p_defer_cancel(j->host, &j->kick);
     struct dial_waiter *w = j->waiters;
@@ -336,7 +527,11 @@ static void on_dialed(int status, p2p_stream *raw, void *arg)
         j->last_err = status;
         return job_try_next(j);
     }
-    p2p_upgrade_outbound(j->host, raw, j->has_peer ? &j->peer : NULL, j->t->limited, on_upgraded, j, &j->up);
+    bool initiator = true;
+    if (j->role != P2P_ROLE_AUTO && on_listen_port(j->host, p2p_stream_local_addr(raw)))
+        initiator = j->role == P2P_ROLE_INITIATOR;
+    p2p_upgrade_start(j->host, raw, true, initiator, j->has_peer ? &j->peer : NULL, j->t->limited, on_upgraded, j,
+                      &j->up);
 }
 
 static void job_try_next(struct dial_job *j)
@@ -347,7 +542,7 @@ static void job_try_next(struct dial_job *j)
         p2p_multiaddr *ma = &j->addrs[j->next++];
         void *ts;
         const struct p2p_transport_ops *t = p2p_transport_for(h, ma, false, &ts);
-        if (!t) {
+        if (!t || (j->direct && t->limited)) {
             j->last_err = P2P_EUNSUPPORTED;
             continue;
         }
@@ -357,7 +552,8 @@ static void job_try_next(struct dial_job *j)
         }
         j->t = t;
         j->tstate = ts;
-        struct p2p_dial_opts o = { .timeout_ms = h->swarm->dial_timeout, .peer = j->has_peer ? &j->peer : NULL };
+        struct p2p_dial_opts o = { .timeout_ms = j->timeout_ms ? j->timeout_ms : h->swarm->dial_timeout,
+                                   .reuse_port = j->reuse_port, .peer = j->has_peer ? &j->peer : NULL };
         int rc = t->dial(ts, ma, &o, on_dialed, j, &j->op);
         if (rc == 0) return;
         j->op = NULL;
@@ -376,7 +572,7 @@ static struct dial_job *find_job(struct p2p_swarm *sw, const p2p_peerid *peer)
     struct p2p_list *pos, *tmp;
     p2p_list_for_each_safe(pos, tmp, &sw->dials) {
         struct dial_job *j = P2P_CONTAINER_OF(pos, struct dial_job, link);
-        if (j->has_peer && p2p_peerid_equal(&j->peer, peer)) return j;
+        if (!j->opts && j->has_peer && p2p_peerid_equal(&j->peer, peer)) return j;
     }
     return NULL;
 }
@@ -388,13 +584,14 @@ struct ready {
     p2p_conn *c;
     p2p_peerid peer;
     p2p_host *h;
+    bool direct;
 };
 
 static void ready_cb(void *arg)
 {
     struct ready *r = arg;
     /* The connection may have gone while we waited for the loop. */
-    p2p_conn *c = p2p_host_conn_to(r->h, &r->peer);
+    p2p_conn *c = conn_to(r->h, &r->peer, r->direct);
     r->cb(c ? 0 : P2P_ECLOSED, c, r->arg);
     free(r);
 }
@@ -445,6 +642,66 @@ P2P_API int p2p_host_connect(p2p_host *h, const p2p_peerid *peer, const p2p_mult
     p2p_list_add_tail(&sw->dials, &j->link);
     p2p_defer_init(&j->kick, job_kick, j);
     p2p_defer_schedule(h, &j->kick);   /* start from the loop: cb never runs inside this call */
+    return 0;
+}
+
+P2P_API int p2p_host_connect_opts(p2p_host *h, const p2p_peerid *peer, const p2p_multiaddr *addrs,
+                                  size_t naddrs, const struct p2p_connect_opts *opts,
+                                  p2p_connect_cb cb, void *arg)
+{
+    struct p2p_swarm *sw = h->swarm;
+    struct p2p_connect_opts o = { 0 };
+    if (!opts || opts->size < offsetof(struct p2p_connect_opts, timeout_ms) + sizeof o.timeout_ms) return P2P_EINVAL;
+    memcpy(&o, opts, opts->size < sizeof o ? opts->size : sizeof o);
+    if (!cb || !peer || (naddrs && !addrs) || (unsigned)o.role > P2P_ROLE_RESPONDER) return P2P_EINVAL;
+    if (!sw || sw->stopping) return P2P_ECLOSED;
+    if (p2p_peerid_equal(peer, p2p_host_peerid(h))) return P2P_EINVAL;
+    if (conn_to(h, peer, o.direct)) {
+        struct ready *r = calloc(1, sizeof *r);
+        if (!r) return P2P_ENOMEM;
+        *r = (struct ready){ .cb = cb, .arg = arg, .peer = *peer, .h = h, .direct = o.direct };
+        p2p_defer_init(&r->d, ready_cb, r);
+        p2p_defer_schedule(h, &r->d);
+        return 0;
+    }
+    struct dial_job *j = calloc(1, sizeof *j);
+    struct dial_waiter *w = calloc(1, sizeof *w);
+    if (!j || !w) {
+        free(j);
+        free(w);
+        return P2P_ENOMEM;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    j->host = h;
+    j->waiters = w;
+    j->has_peer = true;
+    j->peer = *peer;
+    j->opts = true;
+    j->direct = o.direct;
+    j->reuse_port = o.reuse_port;
+    j->role = o.role;
+    j->timeout_ms = o.timeout_ms;
+    if (naddrs) {
+        j->naddrs = naddrs < MAX_DIAL_ADDRS ? naddrs : MAX_DIAL_ADDRS;
+        memcpy(j->addrs, addrs, j->naddrs * sizeof *addrs);
+    } else {
+        j->naddrs = p2p_peerstore_addrs(h, peer, j->addrs, MAX_DIAL_ADDRS);
+        if (j->naddrs > MAX_DIAL_ADDRS) j->naddrs = MAX_DIAL_ADDRS;
+    }
+    if (o.role != P2P_ROLE_AUTO) {
+        uint64_t now = p2p_host_now_ms(h);
+        uint64_t until = now + (o.timeout_ms ? o.timeout_ms : sw->dial_timeout);
+        hints_expire(sw, now);
+        for (size_t i = 0; i < j->naddrs; i++) {
+            void *ts;
+            const struct p2p_transport_ops *t = p2p_transport_for(h, &j->addrs[i], false, &ts);
+            if (t && !t->limited) hint_add(sw, peer, &j->addrs[i], o.role, until);
+        }
+    }
+    p2p_list_add_tail(&sw->dials, &j->link);
+    p2p_defer_init(&j->kick, job_kick, j);
+    p2p_defer_schedule(h, &j->kick);
     return 0;
 }
 
@@ -588,6 +845,8 @@ void p2p_swarm_free(p2p_host *h)
     if (!sw) return;
     free(sw->listeners);
     free(sw->extra_addrs);
+    while (!p2p_list_empty(&sw->role_hints))
+        hint_free(sw, P2P_CONTAINER_OF(sw->role_hints.next, struct role_hint, link));
     free(sw);
     h->swarm = NULL;
 }

@@ -49,6 +49,8 @@ struct p2p_swarm {
     struct p2p_list conns;
     struct p2p_list upgrades;    /* in progress, both directions */
     struct p2p_list dials;       /* dial jobs */
+    struct p2p_list role_hints;  /* roles for accepted hole-punch connections */
+    size_t nrole_hints;
     struct swarm_listener *listeners;
     size_t nlisteners;
     p2p_multiaddr *extra_addrs;  /* advertised beyond listen addresses */
@@ -74,6 +76,9 @@ void p2p_swarm_free(p2p_host *h);
  * then being closed), or NULL when refused (c killed). */
 p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c);
 void p2p_swarm_conn_closed(p2p_conn *c, int reason);
+/* The upgrade of a connection accepted during a hole punch with peer
+ * failed: requests waiting for it may fail now. */
+void p2p_swarm_punch_inbound_failed(p2p_host *h, const p2p_peerid *peer);
 /* Close at once: DISCONNECTED now, session torn down from the loop. */
 void p2p_swarm_conn_abort(p2p_conn *c, int reason);
 
@@ -82,7 +87,14 @@ typedef void (*upgrade_cb)(int status, p2p_conn *c, void *arg);
 int p2p_upgrade_outbound(p2p_host *h, p2p_stream *raw, const p2p_peerid *expected, bool limited,
                          upgrade_cb cb, void *arg, struct upgrade **out);
 int p2p_upgrade_inbound(p2p_host *h, p2p_stream *raw, bool limited, struct upgrade **out);
+/* Either direction with an explicit role: outbound says which pending
+ * count the upgrade is in, initiator the side in the handshakes. */
+int p2p_upgrade_start(p2p_host *h, p2p_stream *raw, bool outbound, bool initiator, const p2p_peerid *expected,
+                      bool limited, upgrade_cb cb, void *arg, struct upgrade **out);
 void p2p_upgrade_abort(struct upgrade *u);
+/* Whether a connection accepted during a hole punch with peer (an inbound
+ * upgrade expecting that peer) is being upgraded. */
+bool p2p_upgrade_inbound_pending(p2p_host *h, const p2p_peerid *peer);
 void p2p_upgrades_abort_all(p2p_host *h);
 
 /* conn.c */

@@ -16,7 +16,8 @@ enum stage { ST_NEG_SECURITY, ST_SECURE, ST_NEG_MUXER, ST_DONE };
 struct upgrade {
     p2p_host *host;
     struct p2p_list link;          /* in swarm.upgrades */
-    bool outbound, limited;
+    bool outbound, limited;        /* outbound: which pending_* count it is in */
+    bool initiator;                /* role in the handshakes (see p2p_upgrade_role) */
     bool has_expected;
     p2p_peerid expected;
     enum stage stage;
@@ -45,14 +46,19 @@ static void u_fail(struct upgrade *u, int status, const char *what)
 {
     char ra[P2P_MADDR_STRMAX];
     if (p2p_maddr_to_string(&u->remote, ra, sizeof ra) < 0) strcpy(ra, "?");
-    p2p_log_debug(MOD, "%s upgrade with %s failed during %s: %s", u->outbound ? "outbound" : "inbound",
-                  ra, what, p2p_strerror(status));
+    p2p_log_debug(MOD, "%s upgrade with %s failed during %s: %s%s", u->outbound ? "outbound" : "inbound",
+                  ra, what, p2p_strerror(status),
+                  u->initiator == u->outbound ? "" : u->initiator ? " (as initiator)" : " (as responder)");
     if (u->neg) p2p_negotiate_abort(u->neg);
     if (u->sec_op) u->sec->abort(u->sec_state, u->sec_op);
     upgrade_cb cb = u->cb;
     void *arg = u->arg;
+    p2p_host *h = u->host;
+    bool punched = !u->outbound && u->has_expected;   /* accepted during a hole punch */
+    p2p_peerid peer = u->expected;
     u_free(u);
     if (cb) cb(status, NULL, arg);
+    if (punched) p2p_swarm_punch_inbound_failed(h, &peer);
 }
 
 static bool sec_supported(void *arg, const char *id)
@@ -99,12 +105,12 @@ static void on_mux_negotiated(int status, p2p_stream *s, const char *protocol, v
     c->key = u->key;
     c->local = u->local;
     c->remote = u->remote;
-    c->dir = u->outbound ? P2P_OUTBOUND : P2P_INBOUND;
+    c->dir = u->initiator ? P2P_OUTBOUND : P2P_INBOUND;
     c->limited = u->limited;
     c->mux = ops[i];
     snprintf(c->security, sizeof c->security, "%s", u->security);
     snprintf(c->muxer, sizeof c->muxer, "%s", protocol);
-    int rc = ops[i]->create(states[i], s, u->outbound, &p2p_conn_muxer_events, c, &c->session);
+    int rc = ops[i]->create(states[i], s, u->initiator, &p2p_conn_muxer_events, c, &c->session);
     if (rc < 0) {
         p2p_conn_free(c);
         return u_fail(u, rc, "muxer start");
@@ -128,11 +134,17 @@ static void on_secured(int status, p2p_stream *secured, const p2p_pubkey *key, c
         p2p_stream_close(secured);
         return u_fail(u, P2P_EPEERID, "security handshake (connected to ourselves)");
     }
+    /* A responder with an expected peer (a hole punch): the security
+     * layer checks only as initiator. */
+    if (u->has_expected && !p2p_peerid_equal(id, &u->expected)) {
+        p2p_stream_close(secured);
+        return u_fail(u, P2P_EPEERID, "security handshake (not the expected peer)");
+    }
     u->stage = ST_NEG_MUXER;
     const struct p2p_muxer_ops *ops[MAX_LAYERS];
     size_t n = p2p_muxer_list(u->host, ops, NULL, MAX_LAYERS);
     uint64_t to = u->host->swarm->upgrade_timeout;
-    if (u->outbound) {
+    if (u->initiator) {
         const char *ids[MAX_LAYERS + 1];
         size_t k = 0;
         for (size_t i = 0; i < n && i < MAX_LAYERS; i++) ids[k++] = ops[i]->protocol_id;
@@ -166,7 +178,7 @@ static void on_sec_negotiated(int status, p2p_stream *s, const char *protocol, v
     u->sec_state = states[i];
     snprintf(u->security, sizeof u->security, "%s", protocol);
     u->stage = ST_SECURE;
-    int rc = u->sec->secure(u->sec_state, s, u->outbound, u->has_expected ? &u->expected : NULL,
+    int rc = u->sec->secure(u->sec_state, s, u->initiator, u->has_expected ? &u->expected : NULL,
                             on_secured, u, &u->sec_op);
     if (rc < 0) {
         u->sec_op = NULL;   /* s was taken (and closed) by the security layer */
@@ -186,6 +198,7 @@ static struct upgrade *u_new(p2p_host *h, p2p_stream *raw, bool outbound, bool l
     if (!u) return NULL;
     u->host = h;
     u->outbound = outbound;
+    u->initiator = outbound;
     u->limited = limited;
     u->local = *p2p_stream_local_addr(raw);
     u->remote = *p2p_stream_remote_addr(raw);
@@ -210,7 +223,7 @@ static int u_begin(struct upgrade *u, p2p_stream *raw)
         u_fail(u, P2P_ENEGOTIATE, "security negotiation (no security plugin loaded)");
         return 0;
     }
-    if (u->outbound) {
+    if (u->initiator) {
         const char *ids[MAX_LAYERS + 1];
         size_t k = 0;
         for (size_t i = 0; i < n && i < MAX_LAYERS; i++) ids[k++] = ops[i]->protocol_id;
@@ -223,11 +236,18 @@ static int u_begin(struct upgrade *u, p2p_stream *raw)
 int p2p_upgrade_outbound(p2p_host *h, p2p_stream *raw, const p2p_peerid *expected, bool limited,
                          upgrade_cb cb, void *arg, struct upgrade **out)
 {
-    struct upgrade *u = u_new(h, raw, true, limited);
+    return p2p_upgrade_start(h, raw, true, true, expected, limited, cb, arg, out);
+}
+
+int p2p_upgrade_start(p2p_host *h, p2p_stream *raw, bool outbound, bool initiator, const p2p_peerid *expected,
+                      bool limited, upgrade_cb cb, void *arg, struct upgrade **out)
+{
+    struct upgrade *u = u_new(h, raw, outbound, limited);
     if (!u) {
         p2p_stream_close(raw);
         return P2P_ENOMEM;
     }
+    u->initiator = initiator;
     if (expected) {
         u->has_expected = true;
         u->expected = *expected;
@@ -247,6 +267,16 @@ int p2p_upgrade_inbound(p2p_host *h, p2p_stream *raw, bool limited, struct upgra
     }
     if (out) *out = u;
     return u_begin(u, raw);
+}
+
+bool p2p_upgrade_inbound_pending(p2p_host *h, const p2p_peerid *peer)
+{
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &h->swarm->upgrades) {
+        struct upgrade *u = P2P_CONTAINER_OF(pos, struct upgrade, link);
+        if (!u->outbound && u->has_expected && p2p_peerid_equal(&u->expected, peer)) return true;
+    }
+    return false;
 }
 
 void p2p_upgrade_abort(struct upgrade *u)

@@ -60,6 +60,51 @@ typedef void (*p2p_connect_cb)(int status, p2p_conn *c, void *arg);
  * whoever answers (for tools such as ping or perf clients). */
 P2P_API int p2p_host_connect(p2p_host *h, const p2p_peerid *peer, const p2p_multiaddr *addrs,
                              size_t naddrs, p2p_connect_cb cb, void *arg);
+/* ---- dialing with options (hole punching) ---------------------------- */
+
+/* The side a connection takes in the security and muxer handshakes
+ * (multistream-select dialer, Noise initiator, Yamux client: INITIATOR). */
+enum p2p_upgrade_role {
+    P2P_ROLE_AUTO = 0,         /* from the socket: whoever dialed initiates */
+    P2P_ROLE_INITIATOR = 1,
+    P2P_ROLE_RESPONDER = 2
+};
+
+struct p2p_connect_opts {
+    /* sizeof(struct p2p_connect_opts) as the caller knows it (use
+     * P2P_CONNECT_OPTS_INIT): lets the struct grow at its end. */
+    size_t size;
+    /* Want a direct (unlimited) connection: a limited (relayed) one does
+     * not satisfy the request, addresses of limited transports are
+     * skipped, and the request is never merged with other dials. */
+    bool direct;
+    /* Dial from the listening port (struct p2p_dial_opts.reuse_port). */
+    bool reuse_port;
+    /* Role in the upgrade, for coordinated simultaneous opens (DCUtR):
+     * when both ends dial each other from their listening ports, TCP may
+     * join the two attempts into one connection whose both ends "dialed",
+     * or hand one end's SYN to the other end's listener. With a role other
+     * than AUTO (peer required), the role applies to a connection this
+     * request makes from a listening port, and to a connection our
+     * listeners accept from one of addrs until timeout_ms after the call;
+     * a dial that fell back to an ephemeral port keeps AUTO. The
+     * connection's p2p_conn_direction follows the role. */
+    enum p2p_upgrade_role role;
+    /* Per-address transport dial timeout; 0 = [host] dial_timeout. */
+    uint64_t timeout_ms;
+};
+#define P2P_CONNECT_OPTS_INIT { .size = sizeof(struct p2p_connect_opts) }
+
+/* p2p_host_connect with options (peer required). With addrs (naddrs > 0)
+ * exactly those are dialed, one after the other, and not added to the
+ * peer store; without, the peer store's. With o->direct an existing
+ * unlimited connection is returned at once, and the request also succeeds
+ * when an unlimited connection to the peer is made meanwhile by any path
+ * (e.g. the peer's simultaneous dial); a pending transport dial is then
+ * canceled. P2P_EINVAL for a bad size or role. */
+P2P_API int p2p_host_connect_opts(p2p_host *h, const p2p_peerid *peer, const p2p_multiaddr *addrs,
+                                  size_t naddrs, const struct p2p_connect_opts *o,
+                                  p2p_connect_cb cb, void *arg);
 /* Connect if needed, then open a stream. */
 P2P_API int p2p_host_new_stream(p2p_host *h, const p2p_peerid *peer, const char *const *protocols,
                                 p2p_open_cb cb, void *arg);

@@ -1,0 +1,49 @@
+/* dcutr.h - the dcutr plugin's glue state (plugin.c), visible to the
+ * white-box network tests through p2p_host_plugin_state(h, "dcutr"). */
+#ifndef DCUTR_H
+#define DCUTR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "dcutr_addr.h"
+#include "dcutr_msg.h"
+#include "dcutr_sm.h"
+#include "p2p/p2p.h"
+
+#define DCUTR_MOD "dcutr"
+#define DCUTR_MAX_PUNCHES 64          /* hole punches in progress at once */
+
+struct dcutr_stats {
+    unsigned started_initiator;       /* inbound relayed connections we tried to upgrade */
+    unsigned started_responder;       /* upgrades the peer started with us */
+    unsigned attempts;                /* CONNECT/SYNC rounds (sent as initiator, answered as responder) */
+    unsigned dials;                   /* punch dials started */
+    unsigned succeeded, failed;
+    unsigned unilateral_ok;           /* direct dials that made a punch unnecessary */
+    unsigned refused;                 /* streams not over a relayed connection we dialed, or over the limit */
+    uint64_t last_rtt_us;             /* initiator: the last measured relayed round trip */
+};
+
+struct dcutr_link {
+    struct dcutr_link *prev, *next;
+};
+
+struct dcutr_st {
+    p2p_host *h;
+    size_t refs;                      /* the plugin's own + one per punch */
+    bool stopped;
+    const struct p2p_identify_api_v1 *id;
+    void *id_st;
+    p2p_subscription *sub;
+    struct dcutr_policy policy;
+    unsigned max_attempts, min_observers;
+    uint64_t timeout_ms, dial_timeout_ms, identify_wait_ms;
+    bool unilateral, legacy_roles;
+    struct dcutr_link punches;
+    size_t npunches;
+    struct dcutr_stats stats;
+};
+
+#endif

@@ -1,0 +1,263 @@
+/* dcutr_peer.c - a small driver for the hole-punch lab
+ * (holepunch-netns.sh): a host built from a configuration file (plugins
+ * included) that prints what happens, one line per event, flushed:
+ *
+ *   PEERID <id>
+ *   LISTEN <multiaddr with /p2p/>
+ *   RESERVED                       (a /p2p-circuit address is advertised)
+ *   CONNECTED <id> <remote> <inbound|outbound> <limited|direct>
+ *   DISCONNECTED <id> <limited|direct>
+ *   DIRECT <id> <remote> <ms>      (--dial: only a direct connection is left)
+ *   TIMEOUT / EXIT <code>
+ *
+ *   dcutr_peer -c FILE [--dial MULTIADDR/p2p/ID [--dial-delay SECONDS]] [--timeout SECONDS]
+ *
+ * With --dial it connects to the address (a /p2p-circuit one in the lab,
+ * after --dial-delay, e.g. to have made its own reservation first)
+ * and exits 0 once the connection to that peer is direct and the relayed
+ * one gone; otherwise it runs until SIGTERM/SIGINT (exit 0). The timeout
+ * exits 2. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "p2p/p2p.h"
+
+struct dpeer {
+    p2p_host *host;
+    uv_loop_t loop;
+    uv_timer_t deadline, check, delay;
+    p2p_multiaddr target_addr;
+    uv_signal_t sigterm, sigint;
+    int exit_code;
+    bool dialing, reserved, done;
+    p2p_peerid target;
+    uint64_t t0;
+};
+
+static void out(const char *fmt, ...) P2P_PRINTF(1, 2);
+static void out(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    putchar('\n');
+    fflush(stdout);
+}
+
+static void stop(struct dpeer *p, int code)
+{
+    p->exit_code = code;
+    uv_stop(&p->loop);
+}
+
+/* --dial: done when every connection to the target is direct. */
+static void check_direct(struct dpeer *p)
+{
+    if (!p->dialing || p->done) return;
+    p2p_conn *cs[16];
+    size_t n = p2p_host_conns(p->host, cs, 16), direct = 0, limited = 0;
+    p2p_conn *d = NULL;
+    for (size_t i = 0; i < n && i < 16; i++) {
+        if (!p2p_peerid_equal(p2p_conn_peer(cs[i]), &p->target)) continue;
+        if (p2p_conn_limited(cs[i])) limited++;
+        else {
+            direct++;
+            d = cs[i];
+        }
+    }
+    if (!direct || limited) return;
+    char id[P2P_PEERID_STRMAX], ra[P2P_MADDR_STRMAX] = "?";
+    p2p_peerid_to_string(&p->target, id, sizeof id);
+    p2p_maddr_to_string(p2p_conn_remote_addr(d), ra, sizeof ra);
+    out("DIRECT %s %s %llu", id, ra, (unsigned long long)(uv_now(&p->loop) - p->t0));
+    p->done = true;
+    stop(p, 0);
+}
+
+static void on_event(const struct p2p_event *ev, void *arg)
+{
+    struct dpeer *p = arg;
+    char id[P2P_PEERID_STRMAX] = "?";
+    if (ev->peer) p2p_peerid_to_string(ev->peer, id, sizeof id);
+    switch (ev->type) {
+    case P2P_EV_CONNECTED: {
+        char ra[P2P_MADDR_STRMAX] = "?";
+        p2p_maddr_to_string(p2p_conn_remote_addr(ev->conn), ra, sizeof ra);
+        out("CONNECTED %s %s %s %s", id, ra, p2p_conn_direction(ev->conn) == P2P_OUTBOUND ? "outbound" : "inbound",
+            p2p_conn_limited(ev->conn) ? "limited" : "direct");
+        break;
+    }
+    case P2P_EV_DISCONNECTED:
+        out("DISCONNECTED %s %s", id, p2p_conn_limited(ev->conn) ? "limited" : "direct");
+        break;
+    case P2P_EV_ADDRS_CHANGED: {
+        p2p_multiaddr a[32];
+        size_t n = p2p_host_advertised_addrs(p->host, a, 32);
+        struct p2p_maddr_component c;
+        bool circuit = false;
+        for (size_t i = 0; i < n && i < 32; i++) circuit |= p2p_maddr_find(&a[i], P2P_MA_P2P_CIRCUIT, &c) == 1;
+        if (circuit && !p->reserved) out("RESERVED");
+        p->reserved = circuit;
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+static void on_check(uv_timer_t *t)
+{
+    check_direct(t->data);
+}
+
+static void on_dialed(int status, p2p_conn *c, void *arg)
+{
+    struct dpeer *p = arg;
+    if (status) {
+        out("DIAL_FAILED %s", p2p_strerror(status));
+        stop(p, 1);
+        return;
+    }
+    out("DIALED %s", p2p_conn_limited(c) ? "limited" : "direct");
+}
+
+static void start_dial(uv_timer_t *t)
+{
+    struct dpeer *p = t->data;
+    p->t0 = uv_now(&p->loop);
+    int rc = p2p_host_connect(p->host, &p->target, &p->target_addr, 1, on_dialed, p);
+    if (rc < 0) {
+        out("DIAL_FAILED %s", p2p_strerror(rc));
+        stop(p, 1);
+        return;
+    }
+    uv_timer_start(&p->check, on_check, 20, 20);
+}
+
+static void on_signal(uv_signal_t *s, int sig)
+{
+    (void)sig;
+    stop(s->data, 0);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+    out("TIMEOUT");
+    stop(t->data, 2);
+}
+
+static int usage(void)
+{
+    fprintf(stderr, "usage: dcutr_peer -c FILE [--dial MULTIADDR/p2p/ID [--dial-delay SECONDS]] [--timeout SECONDS]\n");
+    return 64;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "config", required_argument, NULL, 'c' },
+        { "dial", required_argument, NULL, 'd' },
+        { "timeout", required_argument, NULL, 't' },
+        { "dial-delay", required_argument, NULL, 'w' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *file = NULL, *dial = NULL;
+    double timeout = 0, delay = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:d:t:w:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': file = optarg; break;
+        case 'd': dial = optarg; break;
+        case 't': timeout = strtod(optarg, NULL); break;
+        case 'w': delay = strtod(optarg, NULL); break;
+        default: return usage();
+        }
+    }
+    if (!file || optind != argc || timeout < 0 || timeout > 1e6 || delay < 0 || delay > 1e6) return usage();
+
+    struct dpeer p = { .exit_code = 0 };
+    char err[1024];
+    p2p_multiaddr target_addr = { 0 };
+    if (dial) {
+        struct p2p_maddr_component comp;
+        size_t off = 0;
+        const uint8_t *idb = NULL;
+        size_t idlen = 0;
+        if (p2p_maddr_parse(&target_addr, dial, err, sizeof err) < 0) {
+            fprintf(stderr, "dcutr_peer: --dial: %s\n", err);
+            return 64;
+        }
+        while (p2p_maddr_next(&target_addr, &off, &comp) == 1)
+            if (comp.code == P2P_MA_P2P) {
+                idb = comp.value;
+                idlen = comp.value_len;
+            }
+        if (!idb || p2p_peerid_from_bytes(&p.target, idb, idlen) < 0) {
+            fprintf(stderr, "dcutr_peer: --dial needs an address ending in /p2p/<id>\n");
+            return 64;
+        }
+        p.dialing = true;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    p2p_conf *cf = p2p_conf_load_file(file, err, sizeof err);
+    if (!cf) {
+        fprintf(stderr, "dcutr_peer: %s\n", err);
+        return 78;
+    }
+    uv_loop_init(&p.loop);
+    struct p2p_host_opts ho = { .loop = &p.loop };
+    if (p2p_host_new(&p.host, cf, &ho, err, sizeof err) < 0) {
+        fprintf(stderr, "dcutr_peer: %s\n", err);
+        uv_loop_close(&p.loop);
+        return 78;
+    }
+    p2p_host_subscribe(p.host, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_ADDRS_CHANGED, on_event, &p);
+    if (p2p_host_start(p.host, err, sizeof err) < 0) {
+        fprintf(stderr, "dcutr_peer: %s\n", err);
+        p2p_host_free(p.host);
+        uv_run(&p.loop, UV_RUN_DEFAULT);
+        uv_loop_close(&p.loop);
+        return 1;
+    }
+    char id[P2P_PEERID_STRMAX];
+    p2p_peerid_to_string(p2p_host_peerid(p.host), id, sizeof id);
+    out("PEERID %s", id);
+    p2p_multiaddr la[16];
+    size_t nl = p2p_host_listen_addrs(p.host, la, 16);
+    for (size_t i = 0; i < nl && i < 16; i++) {
+        char t[P2P_MADDR_STRMAX];
+        const p2p_peerid *me = p2p_host_peerid(p.host);
+        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
+        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
+    }
+
+    uv_signal_init(&p.loop, &p.sigterm);
+    uv_signal_init(&p.loop, &p.sigint);
+    p.sigterm.data = p.sigint.data = &p;
+    uv_signal_start(&p.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&p.sigint, on_signal, SIGINT);
+    uv_timer_init(&p.loop, &p.deadline);
+    uv_timer_init(&p.loop, &p.check);
+    uv_timer_init(&p.loop, &p.delay);
+    p.deadline.data = p.check.data = p.delay.data = &p;
+    if (timeout > 0) uv_timer_start(&p.deadline, on_deadline, (uint64_t)(timeout * 1000), 0);
+    p.target_addr = target_addr;
+    if (dial) uv_timer_start(&p.delay, start_dial, (uint64_t)(delay * 1000), 0);
+    uv_run(&p.loop, UV_RUN_DEFAULT);
+
+    uv_close((uv_handle_t *)&p.deadline, NULL);
+    uv_close((uv_handle_t *)&p.check, NULL);
+    uv_close((uv_handle_t *)&p.delay, NULL);
+    uv_close((uv_handle_t *)&p.sigterm, NULL);
+    uv_close((uv_handle_t *)&p.sigint, NULL);
+    p2p_host_free(p.host);
+    uv_run(&p.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&p.loop);
+    out("EXIT %d", p.exit_code);
+    return p.exit_code;
+}
