@@ -20,10 +20,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 # Minimum toolchain versions (from the pinned dependencies):
 #   node: js-libp2p 3.x with the Promise.withResolvers polyfill (js/polyfill.mjs)
 #   rustc: rust-version of libp2p 0.57.1 and libp2p-stream 0.5.0-alpha
-#   go: the go directive of github.com/libp2p/go-libp2p v0.51.0
+#   go: the go directive of github.com/libp2p/go-libp2p-pubsub v0.19.0 (go-libp2p v0.51.0: 1.26.0)
 readonly MIN_NODE=20.0.0
 readonly MIN_RUSTC=1.88.0
-readonly MIN_GO=1.26.0
+readonly MIN_GO=1.26.6
 
 log() { printf 'build-peers: %s\n' "$*"; }
 die() { printf 'build-peers: ERROR: %s\n' "$*" >&2; exit 1; }

@@ -37,8 +37,8 @@ set_peer_cmd() {
   esac
 }
 
-# The listen and dial subcommands of every peer follow one contract (see
-# README.md): line-oriented stdout, one event per line, flushed at once.
+# The listen, dial and pubsub subcommands of every peer follow one contract
+# (see README.md): line-oriented stdout, one event per line, flushed at once.
 # Match lines by their first word and ignore lines you do not know.
 
 # peer_wait_line FILE REGEX SECONDS [PID]: wait until FILE has a line matching

@@ -4,19 +4,26 @@
  *
  *   cpeer listen [--seed N] [--port P] [--ip6]
  *   cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]
+ *   cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N]
+ *                [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]
  *
- * Every event is one line on stdout, flushed at once. */
+ * Every event is one line on stdout, flushed at once. The pubsub
+ * subcommand (gossipsub through the pubsub service) is at the end of the
+ * file. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "echo.h"
 #include "p2p/identify.h"
 #include "p2p/p2p.h"
 #include "p2p/ping.h"
+#include "p2p/pubsub.h"
 
 /* dial --slow: each echo stream stops reading for SLOW_PAUSE_MS after every
  * SLOW_EVERY bytes received (the contract's slow reader). */
@@ -247,15 +254,20 @@ static int usage(void)
 {
     fprintf(stderr, "usage: cpeer listen [--seed N] [--port P] [--ip6]\n"
                     "       cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]"
-                    " [--slow]\n");
+                    " [--slow]\n"
+                    "       cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS]"
+                    " [--count N] [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]\n");
     return 64;
 }
+
+static int pubsub_main(int argc, char **argv);
 
 int main(int argc, char **argv)
 {
     if (argc < 2) return usage();
     struct cpeer p = { .streams = 8, .bytes = 65536, .pings = 3, .exit_code = -1 };
     const char *mode = argv[1];
+    if (!strcmp(mode, "pubsub")) return pubsub_main(argc, argv);
     long seed = -1, port = 0;
     double timeout = 30;
     bool ip6 = false;
@@ -366,5 +378,609 @@ int main(int argc, char **argv)
     uv_run(&p.loop, UV_RUN_DEFAULT);
     uv_loop_close(&p.loop);
     free(p.clients);
+    return p.exit_code < 0 ? 0 : p.exit_code;
+}
+
+/* ---- pubsub ----------------------------------------------------------
+ *
+ * cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]...
+ *              [--publish-every MS] [--count N] [--expect K] [--timeout S]
+ *              [--start-file PATH] [--bad-signature]
+ *
+ * Listens on /ip4/127.0.0.1/tcp/P, dials every --connect address, joins T
+ * through the pubsub service ([plugin gossipsub], library defaults:
+ * strict-sign), waits until its mesh for T has a peer (and PATH exists,
+ * with --start-file), publishes N messages "c-<last 6 characters of the
+ * PeerId>-<i>" (i = 1..N) every MS milliseconds, prints RECV for every
+ * message delivered to it and DONE once everything is published and K
+ * distinct messages from others arrived.
+ * After DONE it keeps serving (forwarding) until SIGTERM/SIGINT or the
+ * timeout (then exit 0); at the timeout before DONE it prints TIMEOUT and
+ * exits 2.
+ *
+ * --bad-signature: the forger. No gossipsub plugin: it speaks
+ * /meshsub/1.1.0 itself on raw streams (protobuf written by hand), to every
+ * peer it is connected to (it starts once it has a stream to every
+ * --connect peer): it subscribes to T, then per round i sends
+ *   - "bad-samesid-..." first (FORGED samesid): a forged message with the
+ *     same from and seqno as the genuine message that follows (same message
+ *     id), carrying the genuine message's signature over other data;
+ *   - the genuine message "c-<suffix>-<i>", correctly signed (PUBLISHED);
+ *   - "bad-<kind>-<suffix>-<i>" for each kind (FORGED <kind> <text>):
+ *     a signature with one bit flipped, a signature by another key, no
+ *     signature, data changed after signing, a key field of another key
+ *     (signed by that key), a 32-byte signature, and an anonymous message
+ *     (no from, seqno or signature).
+ * A receiver in strict-sign mode must deliver every genuine message and no
+ * forged one. */
+
+#define PS_MAX_CONNECT 16
+#define PS_MAX_STREAMS 16
+#define PS_MESHSUB "/meshsub/1.1.0"
+#define PS_TICK_MS 20
+
+struct ps {
+    p2p_host *host;
+    uv_loop_t loop;
+    const struct p2p_pubsub_api_v1 *api;
+    void *st;
+    p2p_pubsub_sub *sub;
+    void *listener;
+    const char *topic;
+    const char *start_file;      /* publish only once it exists */
+    p2p_peerid mesh[64];         /* our mesh for topic, as last seen (MESH lines) */
+    size_t nmesh;
+    unsigned count, expect, published, received;
+    uint64_t every_ms, next_pub_ms;
+    char suffix[8];
+    bool forge, done;
+    int exit_code;
+    p2p_timer *tick;
+    uv_timer_t deadline;
+    uv_signal_t sigterm, sigint;
+    char **seen;                 /* "author text" of distinct messages from others */
+    size_t nseen, capseen;
+    size_t nconnect;
+    p2p_multiaddr addrs[PS_MAX_CONNECT];
+    p2p_peerid ids[PS_MAX_CONNECT];
+    /* the forger */
+    p2p_stream *streams[PS_MAX_STREAMS];   /* ours, written to */
+    size_t nstreams;
+    p2p_stream *inbound[PS_MAX_STREAMS];   /* the peers', drained */
+    size_t ninbound;
+    p2p_keypair other;
+    uint64_t seqno;
+};
+
+static void ps_finish(struct ps *p, int code)
+{
+    if (p->exit_code < 0) p->exit_code = code;
+    uv_stop(&p->loop);
+}
+
+static void ps_id(const p2p_peerid *id, char out[P2P_PEERID_STRMAX])
+{
+    if (p2p_peerid_to_string(id, out, P2P_PEERID_STRMAX) < 0) strcpy(out, "?");
+}
+
+static void ps_check_done(struct ps *p)
+{
+    if (p->done || p->published < p->count || p->received < p->expect) return;
+    p->done = true;
+    out("DONE");
+}
+
+static void ps_on_message(const struct p2p_pubsub_msg *m, void *arg)
+{
+    struct ps *p = arg;
+    char author[P2P_PEERID_STRMAX] = "anonymous", text[1024];
+    if (m->author) ps_id(m->author, author);
+    size_t n = 0;
+    for (size_t i = 0; i < m->len && n + 1 < sizeof text; i++) {
+        uint8_t ch = m->data[i];
+        text[n++] = (ch <= 0x20 || ch == 0x7f) ? '?' : (char)ch;
+    }
+    text[n] = 0;
+    out("RECV %s %s", author, text);
+    if (m->author && p2p_peerid_equal(m->author, p2p_host_peerid(p->host))) return;
+    char key[P2P_PEERID_STRMAX + sizeof text + 1];
+    snprintf(key, sizeof key, "%s %s", author, text);
+    for (size_t i = 0; i < p->nseen; i++)
+        if (!strcmp(p->seen[i], key)) return;
+    if (p->nseen == p->capseen) {
+        size_t cap = p->capseen ? 2 * p->capseen : 64;
+        char **s = realloc(p->seen, cap * sizeof *s);
+        if (!s) return;
+        p->seen = s;
+        p->capseen = cap;
+    }
+    if (!(p->seen[p->nseen] = strdup(key))) return;
+    p->nseen++;
+    p->received++;
+    ps_check_done(p);
+}
+
+static void ps_on_peer(const char *topic, const p2p_peerid *peer, bool subscribed, void *arg)
+{
+    struct ps *p = arg;
+    if (strcmp(topic, p->topic)) return;
+    char id[P2P_PEERID_STRMAX];
+    ps_id(peer, id);
+    out("%s %s", subscribed ? "SUBSCRIBED" : "UNSUBSCRIBED", id);
+}
+
+/* -- the forger's protobuf (gossipsub rpc.proto) -- */
+
+struct pb {
+    uint8_t b[4096];
+    size_t n;
+};
+
+static void pb_varint(struct pb *b, uint64_t v)
+{
+    do {
+        uint8_t c = v & 0x7f;
+        v >>= 7;
+        if (b->n < sizeof b->b) b->b[b->n++] = c | (v ? 0x80 : 0);
+    } while (v);
+}
+
+static void pb_bytes(struct pb *b, unsigned field, const void *data, size_t len)
+{
+    pb_varint(b, (uint64_t)field << 3 | 2);
+    pb_varint(b, len);
+    if (b->n + len <= sizeof b->b) {
+        memcpy(b->b + b->n, data, len);
+        b->n += len;
+    }
+}
+
+/* Message { from = 1; data = 2; seqno = 3; topic = 4; signature = 5; key = 6 } */
+struct forged {
+    const p2p_peerid *from;      /* NULL: absent */
+    const char *data;
+    const uint8_t *seqno;        /* 8 bytes or NULL */
+    const uint8_t *sig;
+    size_t siglen;
+    const uint8_t *key;
+    size_t keylen;
+};
+
+static void pb_message(struct pb *b, const char *topic, const struct forged *f, bool with_sig)
+{
+    if (f->from) pb_bytes(b, 1, f->from->bytes, f->from->len);
+    pb_bytes(b, 2, f->data, strlen(f->data));
+    if (f->seqno) pb_bytes(b, 3, f->seqno, 8);
+    pb_bytes(b, 4, topic, strlen(topic));
+    if (with_sig && f->sig) pb_bytes(b, 5, f->sig, f->siglen);
+    if (with_sig && f->key) pb_bytes(b, 6, f->key, f->keylen);
+}
+
+/* The signature of the pubsub spec: over "libp2p-pubsub:" followed by the
+ * Message without signature and key. */
+static void ps_sign(const struct ps *p, const p2p_keypair *kp, const struct forged *f, uint8_t sig[64])
+{
+    struct pb b = { .n = 0 };
+    memcpy(b.b, "libp2p-pubsub:", 14);
+    b.n = 14;
+    pb_message(&b, p->topic, f, false);
+    p2p_keypair_sign(kp, b.b, b.n, sig);
+}
+
+/* Send one RPC frame (uvarint length prefix) to every peer. */
+static void ps_send_rpc(struct ps *p, const struct pb *rpc)
+{
+    struct pb frame = { .n = 0 };
+    pb_varint(&frame, rpc->n);
+    memcpy(frame.b + frame.n, rpc->b, rpc->n);
+    frame.n += rpc->n;
+    for (size_t i = 0; i < p->nstreams; i++)
+        if (p2p_stream_write(p->streams[i], frame.b, frame.n) < 0) out("ERROR forger write failed");
+}
+
+static void ps_send_msg(struct ps *p, const struct forged *f)
+{
+    struct pb msg = { .n = 0 }, rpc = { .n = 0 };
+    pb_message(&msg, p->topic, f, true);
+    pb_bytes(&rpc, 2, msg.b, msg.n);
+    ps_send_rpc(p, &rpc);
+}
+
+static void ps_next_seqno(struct ps *p, uint8_t out8[8])
+{
+    uint64_t s = ++p->seqno;
+    for (int i = 7; i >= 0; i--, s >>= 8) out8[i] = (uint8_t)s;
+}
+
+/* One round of the forger: see the comment at the top of this part. */
+static void ps_forge_round(struct ps *p, unsigned i)
+{
+    const p2p_keypair *me = p2p_host_keypair(p->host);
+    const p2p_peerid *self = p2p_host_peerid(p->host);
+    char text[128], bad[128];
+    uint8_t seq[8], sig[64], osig[64], okey[P2P_PUBKEY_PB_MAX];
+    p2p_pubkey opub;
+    p2p_keypair_public(&p->other, &opub);
+    int okeylen = p2p_pubkey_encode(&opub, okey, sizeof okey);
+
+    /* the forged twin first, then the genuine message (same id) */
+    snprintf(text, sizeof text, "c-%s-%u", p->suffix, i);
+    ps_next_seqno(p, seq);
+    struct forged genuine = { .from = self, .data = text, .seqno = seq };
+    ps_sign(p, me, &genuine, sig);
+    genuine.sig = sig;
+    genuine.siglen = 64;
+    snprintf(bad, sizeof bad, "bad-samesid-%s-%u", p->suffix, i);
+    struct forged twin = genuine;
+    twin.data = bad;
+    ps_send_msg(p, &twin);
+    out("FORGED samesid %s", bad);
+    ps_send_msg(p, &genuine);
+    out("PUBLISHED %s", text);
+
+    static const char *const kinds[] = { "flipped", "otherkey", "unsigned", "tampered", "keyfield", "shortsig",
+                                         "anonymous" };
+    for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++) {
+        snprintf(bad, sizeof bad, "bad-%s-%s-%u", kinds[k], p->suffix, i);
+        uint8_t s8[8];
+        ps_next_seqno(p, s8);
+        struct forged f = { .from = self, .data = bad, .seqno = s8 };
+        switch (k) {
+        case 0: /* flipped: a valid signature with one bit changed */
+            ps_sign(p, me, &f, osig);
+            osig[17] ^= 0x04;
+            f.sig = osig, f.siglen = 64;
+            break;
+        case 1: /* otherkey: signed by a key that is not from's */
+            ps_sign(p, &p->other, &f, osig);
+            f.sig = osig, f.siglen = 64;
+            break;
+        case 2: /* unsigned: from and seqno, no signature */
+            break;
+        case 3: { /* tampered: signed, then the data changed */
+            struct forged g = f;
+            char orig[128];
+            snprintf(orig, sizeof orig, "c-%s-%u-original", p->suffix, i);
+            g.data = orig;
+            ps_sign(p, me, &g, osig);
+            f.sig = osig, f.siglen = 64;
+            break;
+        }
+        case 4: /* keyfield: key of another key pair, signed by it, from = us */
+            ps_sign(p, &p->other, &f, osig);
+            f.sig = osig, f.siglen = 64;
+            if (okeylen > 0) f.key = okey, f.keylen = (size_t)okeylen;
+            break;
+        case 5: /* shortsig: the first 32 bytes of a valid signature */
+            ps_sign(p, me, &f, osig);
+            f.sig = osig, f.siglen = 32;
+            break;
+        case 6: /* anonymous: no from, no seqno, no signature */
+            f.from = NULL;
+            f.seqno = NULL;
+            break;
+        }
+        ps_send_msg(p, &f);
+        out("FORGED %s %s", kinds[k], bad);
+    }
+}
+
+static void ps_forge_on_read(p2p_stream *s, const uint8_t *data, size_t len, void *arg)
+{
+    (void)s, (void)data, (void)len, (void)arg; /* what the victims send us is not looked at */
+}
+
+static void ps_forge_drop(struct ps *p, p2p_stream *s)
+{
+    for (size_t i = 0; i < p->nstreams; i++)
+        if (p->streams[i] == s) p->streams[i] = p->streams[--p->nstreams];
+    for (size_t i = 0; i < p->ninbound; i++)
+        if (p->inbound[i] == s) p->inbound[i] = p->inbound[--p->ninbound];
+}
+
+static void ps_forge_on_eof(p2p_stream *s, void *arg)
+{
+    struct ps *p = arg;
+    ps_forge_drop(p, s);
+    p2p_stream_close(s);
+}
+
+static void ps_forge_on_error(p2p_stream *s, int err, void *arg)
+{
+    (void)err;
+    ps_forge_on_eof(s, arg);
+}
+
+static const struct p2p_stream_handlers ps_forge_handlers = {
+    .on_read = ps_forge_on_read, .on_eof = ps_forge_on_eof, .on_error = ps_forge_on_error,
+};
+
+/* Inbound /meshsub/1.1.0 streams (the victims' sending side): drained. */
+static void ps_forge_inbound(p2p_stream *s, const char *protocol_id, void *arg)
+{
+    (void)protocol_id;
+    struct ps *p = arg;
+    if (p->ninbound == PS_MAX_STREAMS) {
+        p2p_stream_reset(s);
+        p2p_stream_close(s);
+        return;
+    }
+    p->inbound[p->ninbound++] = s;
+    p2p_stream_set_handlers(s, &ps_forge_handlers, p);
+    p2p_stream_read_start(s);
+}
+
+static void ps_forge_opened(int status, p2p_stream *s, void *arg)
+{
+    struct ps *p = arg;
+    if (status) {
+        out("ERROR forger cannot open %s: %s", PS_MESHSUB, p2p_strerror(status));
+        return;
+    }
+    if (p->nstreams == PS_MAX_STREAMS) {
+        p2p_stream_close(s);
+        return;
+    }
+    p->streams[p->nstreams++] = s;
+    p2p_stream_set_handlers(s, &ps_forge_handlers, p);
+    p2p_stream_read_start(s);
+    /* RPC { subscriptions = 1: SubOpts { subscribe = 1: true, topicid = 2 } } */
+    struct pb sub = { .n = 0 }, rpc = { .n = 0 };
+    pb_varint(&sub, 1 << 3 | 0);
+    pb_varint(&sub, 1);
+    pb_bytes(&sub, 2, p->topic, strlen(p->topic));
+    pb_bytes(&rpc, 1, sub.b, sub.n);
+    struct pb frame = { .n = 0 };
+    pb_varint(&frame, rpc.n);
+    memcpy(frame.b + frame.n, rpc.b, rpc.n);
+    frame.n += rpc.n;
+    p2p_stream_write(s, frame.b, frame.n);
+}
+
+static void ps_on_event(const struct p2p_event *ev, void *arg)
+{
+    struct ps *p = arg;
+    char id[P2P_PEERID_STRMAX], ra[P2P_MADDR_STRMAX];
+    if (ev->peer) ps_id(ev->peer, id);
+    switch (ev->type) {
+    case P2P_EV_CONNECTED:
+        if (p2p_maddr_to_string(p2p_conn_remote_addr(ev->conn), ra, sizeof ra) < 0) strcpy(ra, "?");
+        out("CONNECTED %s %s", id, ra);
+        if (p->forge) {
+            static const char *const protos[] = { PS_MESHSUB, NULL };
+            int rc = p2p_conn_open_stream(ev->conn, protos, ps_forge_opened, p);
+            if (rc < 0) out("ERROR forger cannot open %s: %s", PS_MESHSUB, p2p_strerror(rc));
+        }
+        break;
+    case P2P_EV_DISCONNECTED:
+        out("DISCONNECTED %s", id);
+        break;
+    default:
+        break;
+    }
+}
+
+static void ps_on_connected(int status, p2p_conn *c, void *arg)
+{
+    (void)c;
+    struct ps *p = arg;
+    if (status) {
+        out("ERROR connect: %s", p2p_strerror(status));
+        ps_finish(p, 1);
+    }
+}
+
+static const char *ps_pending(struct ps *p, char *buf, size_t cap)
+{
+    if (p->published < p->count) {
+        if (!p->published) return p->forge ? "stream" : p->nmesh ? "start file" : "mesh peer";
+        snprintf(buf, cap, "publish (%u/%u done)", p->published, p->count);
+    } else {
+        snprintf(buf, cap, "receive (%u/%u)", p->received, p->expect);
+    }
+    return buf;
+}
+
+/* Print MESH for every peer that entered our mesh since the last look. */
+static void ps_watch_mesh(struct ps *p)
+{
+    p2p_peerid now[64];
+    size_t n = p->api->mesh_peers(p->st, p->topic, now, 64);
+    if (n > 64) n = 64;
+    for (size_t i = 0; i < n; i++) {
+        bool known = false;
+        for (size_t j = 0; j < p->nmesh && !known; j++) known = p2p_peerid_equal(&now[i], &p->mesh[j]);
+        if (known) continue;
+        char id[P2P_PEERID_STRMAX];
+        ps_id(&now[i], id);
+        out("MESH %s", id);
+    }
+    memcpy(p->mesh, now, n * sizeof *now);
+    p->nmesh = n;
+}
+
+static void ps_on_tick(p2p_timer *t, void *arg)
+{
+    (void)t;
+    struct ps *p = arg;
+    if (!p->forge) ps_watch_mesh(p);
+    if (p->published >= p->count) return;
+    uint64_t now = p2p_host_now_ms(p->host);
+    if (now < p->next_pub_ms) return;
+    if (!p->published && p->start_file && access(p->start_file, F_OK) != 0) return;
+    if (p->forge) {
+        /* a stream to every --connect peer (or to one peer that dialed us) */
+        if (!p->nstreams || (!p->published && p->nstreams < p->nconnect)) return;
+        ps_forge_round(p, p->published + 1);
+    } else {
+        if (!p->published && !p->nmesh) return;
+        char text[64];
+        snprintf(text, sizeof text, "c-%s-%u", p->suffix, p->published + 1);
+        int rc = p->api->publish(p->st, p->topic, (const uint8_t *)text, strlen(text));
+        if (rc == P2P_EAGAIN || rc == P2P_ENOTFOUND) {
+            out("PUBLISH_RETRY %s %s", text, p2p_strerror(rc));
+            p->next_pub_ms = now + p->every_ms;
+            return;
+        }
+        if (rc < 0) {
+            out("ERROR publish %s: %s", text, p2p_strerror(rc));
+            return ps_finish(p, 1);
+        }
+        out("PUBLISHED %s", text);
+    }
+    p->published++;
+    p->next_pub_ms = now + p->every_ms;
+    ps_check_done(p);
+}
+
+static void ps_on_deadline(uv_timer_t *t)
+{
+    struct ps *p = t->data;
+    char buf[64];
+    if (p->done) return ps_finish(p, 0);
+    out("TIMEOUT %s", ps_pending(p, buf, sizeof buf));
+    ps_finish(p, 2);
+}
+
+static void ps_on_signal(uv_signal_t *s, int sig)
+{
+    (void)sig;
+    out("RSS_MAX_KIB %lu", rss_max_kib());
+    ps_finish(s->data, 0);
+}
+
+static int pubsub_main(int argc, char **argv)
+{
+    static struct ps p; /* large (addresses); one per process */
+    p.exit_code = -1;
+    p.count = 5;
+    p.every_ms = 200;
+    long seed = -1, port = 0;
+    double timeout = 30;
+    static const struct option opts[] = {
+        { "topic", required_argument, NULL, 'T' }, { "port", required_argument, NULL, 'p' },
+        { "seed", required_argument, NULL, 's' }, { "connect", required_argument, NULL, 'c' },
+        { "publish-every", required_argument, NULL, 'e' }, { "count", required_argument, NULL, 'n' },
+        { "expect", required_argument, NULL, 'k' }, { "timeout", required_argument, NULL, 't' },
+        { "bad-signature", no_argument, NULL, 'B' }, { "start-file", required_argument, NULL, 'F' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    optind = 2;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'T': p.topic = optarg; break;
+        case 'p': port = strtol(optarg, NULL, 10); break;
+        case 's': seed = strtol(optarg, NULL, 10); break;
+        case 'c': {
+            if (p.nconnect == PS_MAX_CONNECT) return usage();
+            char why[256];
+            struct p2p_maddr_component comp;
+            if (p2p_maddr_parse(&p.addrs[p.nconnect], optarg, why, sizeof why) != 0 ||
+                !p2p_maddr_find(&p.addrs[p.nconnect], P2P_MA_P2P, &comp) ||
+                p2p_peerid_from_bytes(&p.ids[p.nconnect], comp.value, comp.value_len) != 0) {
+                fprintf(stderr, "cpeer: --connect %s: needs a multiaddr with /p2p/\n", optarg);
+                return 64;
+            }
+            p.nconnect++;
+            break;
+        }
+        case 'e': p.every_ms = strtoull(optarg, NULL, 10); break;
+        case 'n': p.count = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 'k': p.expect = (unsigned)strtoul(optarg, NULL, 10); break;
+        case 't': timeout = strtod(optarg, NULL); break;
+        case 'B': p.forge = true; break;
+        case 'F': p.start_file = optarg; break;
+        default: return usage();
+        }
+    }
+    if (!p.topic || !*p.topic || optind != argc || !(timeout > 0 && timeout < 1e6) || port < 0 || port > 65535 ||
+        seed > 255)
+        return usage();
+
+    char ini[2048], err[1024], identity[64];
+    if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
+    else snprintf(identity, sizeof identity, "ephemeral_identity = true");
+    snprintf(ini, sizeof ini,
+             "[host]\n%s\nlisten = /ip4/127.0.0.1/tcp/%ld\nlog = %s\n"
+             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
+             "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n%s",
+             identity, port, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn", p.forge ? "" : "[plugin gossipsub]\n");
+    uv_loop_init(&p.loop);
+    signal(SIGPIPE, SIG_IGN);
+    p2p_conf *cf = p2p_conf_load_string(ini, "cpeer.ini", err, sizeof err);
+    struct p2p_host_opts ho = { .loop = &p.loop };
+    if (!cf || p2p_host_new(&p.host, cf, &ho, err, sizeof err) < 0) {
+        fprintf(stderr, "cpeer: %s\n", err);
+        return 1;
+    }
+    p2p_host_subscribe(p.host, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED, ps_on_event, &p);
+    if (p.forge) {
+        p2p_keypair_generate(&p.other);
+        p.seqno = (uint64_t)time(NULL) * 1000000000u;
+        p2p_protocol_add(p.host, PS_MESHSUB, ps_forge_inbound, &p);
+    }
+    if (p2p_host_start(p.host, err, sizeof err) < 0) {
+        fprintf(stderr, "cpeer: %s\n", err);
+        p2p_host_free(p.host);
+        return 1;
+    }
+    char id[P2P_PEERID_STRMAX];
+    ps_id(p2p_host_peerid(p.host), id);
+    snprintf(p.suffix, sizeof p.suffix, "%s", id + strlen(id) - 6);
+    out("PEERID %s", id);
+    p2p_multiaddr la[8];
+    size_t nl = p2p_host_listen_addrs(p.host, la, 8);
+    for (size_t i = 0; i < nl && i < 8; i++) {
+        char t[P2P_MADDR_STRMAX];
+        const p2p_peerid *me = p2p_host_peerid(p.host);
+        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
+        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
+    }
+    if (!p.forge) {
+        p.api = p2p_service_get(p.host, P2P_PUBSUB_SERVICE, 1, &p.st);
+        int rc = p.api ? p.api->subscribe(p.st, p.topic, ps_on_message, &p, &p.sub) : P2P_ENOTFOUND;
+        if (rc < 0) {
+            out("ERROR subscribe %s: %s", p.topic, p2p_strerror(rc));
+            p.exit_code = 1;
+        } else {
+            p.listener = p.api->add_peer_listener(p.st, ps_on_peer, &p);
+        }
+    }
+
+    uv_signal_init(&p.loop, &p.sigterm);
+    uv_signal_init(&p.loop, &p.sigint);
+    p.sigterm.data = p.sigint.data = &p;
+    uv_signal_start(&p.sigterm, ps_on_signal, SIGTERM);
+    uv_signal_start(&p.sigint, ps_on_signal, SIGINT);
+    uv_timer_init(&p.loop, &p.deadline);
+    p.deadline.data = &p;
+    uv_timer_start(&p.deadline, ps_on_deadline, (uint64_t)(timeout * 1000), 0);
+    p.tick = p2p_timer_new(p.host, ps_on_tick, &p);
+    if (p.tick) p2p_timer_start(p.tick, PS_TICK_MS, PS_TICK_MS);
+    for (size_t i = 0; i < p.nconnect && p.exit_code < 0; i++) {
+        int rc = p2p_host_connect(p.host, &p.ids[i], &p.addrs[i], 1, ps_on_connected, &p);
+        if (rc < 0) {
+            out("ERROR connect: %s", p2p_strerror(rc));
+            p.exit_code = 1;
+        }
+    }
+    ps_check_done(&p);
+    if (p.exit_code < 0) uv_run(&p.loop, UV_RUN_DEFAULT);
+    for (size_t i = 0; i < p.nstreams; i++) p2p_stream_close(p.streams[i]);
+    for (size_t i = 0; i < p.ninbound; i++) p2p_stream_close(p.inbound[i]);
+    p.nstreams = p.ninbound = 0;
+    if (p.tick) p2p_timer_free(p.tick);
+    if (p.listener) p.api->remove_peer_listener(p.st, p.listener);
+    if (p.sub) p.api->unsubscribe(p.st, p.sub);
+    uv_close((uv_handle_t *)&p.deadline, NULL);
+    uv_close((uv_handle_t *)&p.sigterm, NULL);
+    uv_close((uv_handle_t *)&p.sigint, NULL);
+    p2p_host_free(p.host);
+    uv_run(&p.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&p.loop);
+    for (size_t i = 0; i < p.nseen; i++) free(p.seen[i]);
+    free(p.seen);
+    p2p_keypair_wipe(&p.other);
     return p.exit_code < 0 ? 0 : p.exit_code;
 }

@@ -18,6 +18,13 @@
 //	                     dial, wait for identify, ping N times, run K
 //	                     concurrent echo streams of B bytes (reading slowly
 //	                     with --slow); print DONE.
+//	pubsub --topic T [--port P] [--seed N] [--connect MADDR]...
+//	       [--publish-every MS] [--count N] [--expect K] [--timeout S]
+//	       [--start-file PATH]
+//	                     gossipsub (go-libp2p-pubsub, StrictSign): listen,
+//	                     dial, join T, publish N messages once a peer is in
+//	                     the mesh, print RECV for each message received and
+//	                     DONE after K from others.
 //
 // Transport: TCP + Noise + Yamux only (no QUIC, TLS, WebTransport, websocket
 // or relay), no resource-manager limits.
@@ -44,6 +51,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -62,7 +70,8 @@ const usage = `usage: interop-peer <subcommand> [args...]
 subcommands:
   peerid-from-seed N   print the PeerId of the Ed25519 key with secret [N,0,...,0]
   listen [--seed N] [--port P] [--ip6]
-  dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]`
+  dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]
+  pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N] [--expect K] [--timeout S] [--start-file PATH]`
 
 const echoProtocol = protocol.ID("/p2pchat/echo/1.0.0")
 
@@ -92,6 +101,7 @@ var subcommands = map[string]subcommand{
 	"peerid-from-seed": cmdPeerIDFromSeed,
 	"listen":           cmdListen,
 	"dial":             cmdDial,
+	"pubsub":           cmdPubsub,
 }
 
 func usageErr(format string, a ...any) error {
@@ -575,6 +585,262 @@ func cmdDial(args []string) error {
 	out("ECHO ok streams=%d bytes=%d", *streams, *nbytes)
 	out("RSS_MAX_KIB %d", rssMaxKiB())
 	out("DONE")
+	return nil
+}
+
+// stringList is a repeatable string option (--connect).
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// meshTracer follows our mesh for one topic through the router's graft
+// and prune events (go-libp2p-pubsub has no public accessor for the mesh).
+type meshTracer struct {
+	topic string
+	mu    sync.Mutex
+	mesh  map[peer.ID]bool
+}
+
+func (t *meshTracer) size() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return len(t.mesh)
+}
+
+func (t *meshTracer) Graft(p peer.ID, topic string) {
+	if topic == t.topic {
+		t.mu.Lock()
+		if !t.mesh[p] {
+			out("MESH %s", p)
+		}
+		t.mesh[p] = true
+		t.mu.Unlock()
+	}
+}
+
+func (t *meshTracer) Prune(p peer.ID, topic string) {
+	if topic == t.topic {
+		t.mu.Lock()
+		delete(t.mesh, p)
+		t.mu.Unlock()
+	}
+}
+
+func (t *meshTracer) AddPeer(peer.ID, protocol.ID)                         {}
+func (t *meshTracer) RemovePeer(p peer.ID)                                 { t.Prune(p, t.topic) }
+func (t *meshTracer) OnNewOutboundStream(peer.ID, protocol.ID)             {}
+func (t *meshTracer) OnClosedOutboundStream(peer.ID)                       {}
+func (t *meshTracer) Join(string)                                          {}
+func (t *meshTracer) Leave(string)                                         {}
+func (t *meshTracer) ValidateMessage(*pubsub.Message)                      {}
+func (t *meshTracer) DeliverMessage(*pubsub.Message)                       {}
+func (t *meshTracer) DuplicateMessage(*pubsub.Message)                     {}
+func (t *meshTracer) ThrottlePeer(peer.ID)                                 {}
+func (t *meshTracer) RecvRPC(*pubsub.RPC)                                  {}
+func (t *meshTracer) SendRPC(*pubsub.RPC, peer.ID)                         {}
+func (t *meshTracer) SendRPCCompleted(*pubsub.RPC, peer.ID, time.Duration) {}
+func (t *meshTracer) DropRPC(*pubsub.RPC, peer.ID)                         {}
+func (t *meshTracer) UndeliverableMessage(*pubsub.Message)                 {}
+
+// RejectMessage reports every message the router rejected or ignored
+// (invalid or missing signature, ...):
+// REJECTED <author> <reason> <peer it came from> <text>.
+func (t *meshTracer) RejectMessage(m *pubsub.Message, reason string) {
+	author := "anonymous"
+	if len(m.From) > 0 {
+		author = m.GetFrom().String()
+	}
+	out("REJECTED %s %s %s %s", author, strings.ReplaceAll(reason, " ", "_"), m.ReceivedFrom,
+		printable(m.GetData()))
+}
+
+// printable returns message data as one token: bytes outside '!'..'~'
+// become '?'.
+func printable(b []byte) string {
+	out := make([]byte, len(b))
+	for i, c := range b {
+		if c < 0x21 || c > 0x7e {
+			c = '?'
+		}
+		out[i] = c
+	}
+	return string(out)
+}
+
+func cmdPubsub(args []string) error {
+	fs := flag.NewFlagSet("pubsub", flag.ContinueOnError)
+	topicName := fs.String("topic", "", "")
+	var seed seedFlag
+	fs.Var(&seed, "seed", "")
+	port := fs.Uint("port", 0, "")
+	var connects stringList
+	fs.Var(&connects, "connect", "")
+	every := fs.Uint("publish-every", 200, "")
+	count := fs.Int("count", 5, "")
+	expect := fs.Int("expect", 0, "")
+	timeout := fs.Float64("timeout", 30, "")
+	startFile := fs.String("start-file", "", "")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 || *topicName == "" || *port > 65535 || *count < 0 || *expect < 0 || !(*timeout > 0) {
+		return usageErr("pubsub needs --topic, takes no positional arguments, counts >= 0 and --timeout > 0")
+	}
+	var targets []*peer.AddrInfo
+	for _, c := range connects {
+		a, err := ma.NewMultiaddr(c)
+		if err != nil {
+			return usageErr("bad multiaddr %q: %v", c, err)
+		}
+		info, err := peer.AddrInfoFromP2pAddr(a)
+		if err != nil {
+			return usageErr("--connect needs a multiaddr ending with /p2p/<peer id>: %v", err)
+		}
+		targets = append(targets, info)
+	}
+
+	var mu sync.Mutex
+	published, done := 0, false
+	seen := map[string]bool{}
+	pending := func() string {
+		if published < *count {
+			if published == 0 {
+				return "mesh peer or start file"
+			}
+			return fmt.Sprintf("publish (%d/%d done)", published, *count)
+		}
+		return fmt.Sprintf("receive (%d/%d)", len(seen), *expect)
+	}
+	// call with mu held
+	checkDone := func() {
+		if !done && published >= *count && len(seen) >= *expect {
+			done = true
+			out("DONE")
+		}
+	}
+	time.AfterFunc(time.Duration(*timeout*float64(time.Second)), func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if done {
+			os.Exit(0)
+		}
+		out("TIMEOUT %s", pending())
+		os.Exit(2)
+	})
+
+	h, err := newHost(seed, []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", *port)})
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	watchConnections(h)
+	ctx := context.Background()
+	tracer := &meshTracer{topic: *topicName, mesh: map[peer.ID]bool{}}
+	ps, err := pubsub.NewGossipSub(ctx, h,
+		pubsub.WithMessageSignaturePolicy(pubsub.StrictSign),
+		pubsub.WithRawTracer(tracer))
+	if err != nil {
+		return err
+	}
+	topic, err := ps.Join(*topicName)
+	if err != nil {
+		return err
+	}
+	sub, err := topic.Subscribe()
+	if err != nil {
+		return err
+	}
+	events, err := topic.EventHandler()
+	if err != nil {
+		return err
+	}
+	go func() {
+		for {
+			ev, err := events.NextPeerEvent(ctx)
+			if err != nil {
+				return
+			}
+			if ev.Type == pubsub.PeerJoin {
+				out("SUBSCRIBED %s", ev.Peer)
+			} else {
+				out("UNSUBSCRIBED %s", ev.Peer)
+			}
+		}
+	}()
+
+	out("PEERID %s", h.ID())
+	p2p, err := ma.NewComponent("p2p", h.ID().String())
+	if err != nil {
+		return err
+	}
+	for _, a := range h.Network().ListenAddresses() {
+		out("LISTEN %s", a.Encapsulate(p2p))
+	}
+	for _, t := range targets {
+		if err := h.Connect(ctx, *t); err != nil {
+			out("ERROR dial failed: %v", err)
+			return exitError(1)
+		}
+	}
+
+	// Messages: go-libp2p-pubsub also hands our own publications to our
+	// subscription; those are not "received".
+	go func() {
+		for {
+			m, err := sub.Next(ctx)
+			if err != nil {
+				return
+			}
+			author := m.GetFrom()
+			if author == h.ID() {
+				continue
+			}
+			text := printable(m.GetData())
+			out("RECV %s %s", author, text)
+			mu.Lock()
+			seen[author.String()+" "+text] = true
+			checkDone()
+			mu.Unlock()
+		}
+	}()
+
+	suffix := h.ID().String()
+	suffix = suffix[len(suffix)-6:]
+	go func() {
+		for tracer.size() == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+		for *startFile != "" {
+			if _, err := os.Stat(*startFile); err == nil {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for i := 1; i <= *count; {
+			text := fmt.Sprintf("go-%s-%d", suffix, i)
+			if err := topic.Publish(ctx, []byte(text)); err != nil {
+				out("PUBLISH_RETRY %s %v", text, err)
+			} else {
+				out("PUBLISHED %s", text)
+				mu.Lock()
+				published = i
+				checkDone()
+				mu.Unlock()
+				i++
+			}
+			time.Sleep(time.Duration(*every) * time.Millisecond)
+		}
+	}()
+	mu.Lock()
+	checkDone()
+	mu.Unlock()
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	out("RSS_MAX_KIB %d", rssMaxKiB())
 	return nil
 }
 

@@ -1,4 +1,4 @@
-// Shared by listen.mjs and dial.mjs (js-libp2p test peer for the p2pchat
+// Shared by listen.mjs, dial.mjs and pubsub.mjs (js-libp2p test peer for the p2pchat
 // interop tests, not part of the product). The subcommand contract is in
 // tests/interop/README.md.
 //
@@ -55,8 +55,9 @@ export function usage (prog, text, msg) {
 
 /**
  * Parse `args` into positional arguments and the `--name value` options
- * listed in `spec` ({ name: 'int' | 'seed' | 'float' }). Exits with a usage
- * message on error.
+ * listed in `spec` ({ name: 'int' | 'seed' | 'float' | 'flag' | 'string' |
+ * 'list' }; a 'list' option may be repeated and gives an array). Exits with
+ * a usage message on error.
  */
 export function parseArgs (args, spec, prog, text) {
   const opts = {}
@@ -76,7 +77,11 @@ export function parseArgs (args, spec, prog, text) {
     }
     if (i + 1 >= args.length) usage(prog, text, `${a} needs a value`)
     const v = args[++i]
-    if (kind === 'float') {
+    if (kind === 'string') {
+      opts[name] = v
+    } else if (kind === 'list') {
+      (opts[name] ??= []).push(v)
+    } else if (kind === 'float') {
       const f = Number(v)
       if (!(f > 0) || !Number.isFinite(f)) usage(prog, text, `bad value for ${a}: ${JSON.stringify(v)}`)
       opts[name] = f
@@ -98,8 +103,9 @@ async function privateKey (seed) {
   return generateKeyPairFromSeed('Ed25519', s)
 }
 
-/** A started libp2p node: TCP + Noise + Yamux, identify and ping. */
-export async function createNode ({ seed, listen = [] }) {
+/** A started libp2p node: TCP + Noise + Yamux, identify and ping, plus
+ * any other `services` (pubsub.mjs adds gossipsub). */
+export async function createNode ({ seed, listen = [], services = {} }) {
   return createLibp2p({
     privateKey: await privateKey(seed),
     addresses: { listen },
@@ -126,7 +132,8 @@ export async function createNode ({ seed, listen = [] }) {
     // peer's identify response lists them
     services: {
       identify: identify(),
-      ping: ping()
+      ping: ping(),
+      ...services
     }
   })
 }

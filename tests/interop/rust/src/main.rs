@@ -16,11 +16,19 @@
 //!                        dial, wait for identify, ping N times, run K
 //!                        concurrent echo streams of B bytes (reading
 //!                        slowly with --slow); print DONE.
+//!   pubsub --topic T [--port P] [--seed N] [--connect MADDR]...
+//!          [--publish-every MS] [--count N] [--expect K] [--chat-example]
+//!          [--timeout S] [--start-file PATH]
+//!                        gossipsub: listen, dial, join T, publish N signed
+//!                        messages once a peer is in the mesh, print RECV
+//!                        for each message received and DONE after K from
+//!                        others (--chat-example: configured like
+//!                        rust-libp2p's examples/chat).
 //!
 //! Transport: TCP (nodelay) + Noise + Yamux, all with library defaults.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     io::Write as _,
     pin::Pin,
     process::ExitCode,
@@ -37,7 +45,7 @@ use futures::{
     StreamExt as _,
 };
 use libp2p::{
-    identify,
+    gossipsub, identify,
     multiaddr::Protocol,
     noise, ping,
     swarm::{behaviour::toggle::Toggle, NetworkBehaviour, SwarmEvent},
@@ -49,7 +57,9 @@ const USAGE: &str = "usage: interop-peer <subcommand> [args...]\n\
 subcommands:\n  \
 peerid-from-seed N   print the PeerId of the Ed25519 key with secret [N,0,...,0]\n  \
 listen [--seed N] [--port P] [--ip6]\n  \
-dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]";
+dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]\n  \
+pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N] [--expect K] \
+[--chat-example] [--timeout S] [--start-file PATH]";
 
 const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pchat/echo/1.0.0");
 /// The identify "protocolVersion" field (go-libp2p and js-libp2p send this
@@ -121,6 +131,14 @@ struct Opts {
     timeout: Duration,
     ip6: bool,
     slow: bool,
+    // pubsub
+    topic: Option<String>,
+    connect: Vec<String>,
+    publish_every: Duration,
+    count: usize,
+    expect: usize,
+    chat_example: bool,
+    start_file: Option<String>,
 }
 
 fn parse_opts(args: &[String], allowed: &[&str]) -> Result<Opts, Error> {
@@ -134,6 +152,13 @@ fn parse_opts(args: &[String], allowed: &[&str]) -> Result<Opts, Error> {
         timeout: Duration::from_secs(30),
         ip6: false,
         slow: false,
+        topic: None,
+        connect: Vec::new(),
+        publish_every: Duration::from_millis(200),
+        count: 5,
+        expect: 0,
+        chat_example: false,
+        start_file: None,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -154,6 +179,10 @@ fn parse_opts(args: &[String], allowed: &[&str]) -> Result<Opts, Error> {
                 o.slow = true;
                 continue;
             }
+            "--chat-example" => {
+                o.chat_example = true;
+                continue;
+            }
             _ => {}
         }
         let v = it
@@ -166,6 +195,14 @@ fn parse_opts(args: &[String], allowed: &[&str]) -> Result<Opts, Error> {
             "--streams" => o.streams = v.parse().map_err(|_| bad())?,
             "--bytes" => o.bytes = v.parse().map_err(|_| bad())?,
             "--pings" => o.pings = v.parse().map_err(|_| bad())?,
+            "--topic" => o.topic = Some(v.clone()),
+            "--connect" => o.connect.push(v.clone()),
+            "--start-file" => o.start_file = Some(v.clone()),
+            "--publish-every" => {
+                o.publish_every = Duration::from_millis(v.parse().map_err(|_| bad())?)
+            }
+            "--count" => o.count = v.parse().map_err(|_| bad())?,
+            "--expect" => o.expect = v.parse().map_err(|_| bad())?,
             "--timeout" => {
                 let s: f64 = v.parse().map_err(|_| bad())?;
                 if !(s > 0.0 && s < 1e6) {
@@ -808,6 +845,259 @@ fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
     })
 }
 
+#[derive(NetworkBehaviour)]
+struct PubsubBehaviour {
+    /// Off with --chat-example (the example has no identify and no ping).
+    identify: Toggle<identify::Behaviour>,
+    ping: Toggle<ping::Behaviour>,
+    gossipsub: gossipsub::Behaviour,
+}
+
+/// The gossipsub configuration of rust-libp2p's examples/chat (its
+/// main.rs, verbatim but for the error type): heartbeat 10 s, strict
+/// validation, message id = DefaultHasher hash of the data.
+fn chat_example_gossipsub_config() -> Result<gossipsub::Config, Error> {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    // To content-address message, we can take the hash of message and use it as an ID.
+    let message_id_fn = |message: &gossipsub::Message| {
+        let mut s = DefaultHasher::new();
+        message.data.hash(&mut s);
+        gossipsub::MessageId::from(s.finish().to_string())
+    };
+    gossipsub::ConfigBuilder::default()
+        .heartbeat_interval(Duration::from_secs(10))
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .message_id_fn(message_id_fn)
+        .build()
+        .map_err(|e| Error(e.to_string()))
+}
+
+/// Message data as one printable token: bytes outside '!'..'~' become '?'.
+fn printable(data: &[u8]) -> String {
+    data.iter()
+        .map(|&b| if (0x21..0x7f).contains(&b) { b as char } else { '?' })
+        .collect()
+}
+
+fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
+    let o = parse_opts(
+        args,
+        &[
+            "--topic",
+            "--port",
+            "--seed",
+            "--connect",
+            "--publish-every",
+            "--count",
+            "--expect",
+            "--chat-example",
+            "--timeout",
+            "--start-file",
+        ],
+    )?;
+    if !o.positional.is_empty() {
+        return Err(usage_error("pubsub takes no positional arguments"));
+    }
+    let topic_name = o
+        .topic
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| usage_error("pubsub needs --topic"))?;
+    let mut targets = Vec::new();
+    for a in &o.connect {
+        let addr: Multiaddr = a
+            .parse()
+            .map_err(|e| usage_error(&format!("bad multiaddr {a:?}: {e}")))?;
+        if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+            return Err(usage_error("--connect needs a multiaddr ending with /p2p/<peer id>"));
+        }
+        targets.push(addr);
+    }
+    exit_on_signal()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let keypair = match o.seed {
+            Some(s) => keypair_from_seed(s)?,
+            None => Keypair::generate_ed25519(),
+        };
+        let chat = o.chat_example;
+        let builder = SwarmBuilder::with_existing_identity(keypair)
+            .with_tokio()
+            .with_tcp(
+                tcp::Config::default().nodelay(true),
+                noise::Config::new,
+                yamux::Config::default,
+            )?
+            .with_behaviour(|key| {
+                let config = if chat {
+                    chat_example_gossipsub_config().map_err(|e| e.0)?
+                } else {
+                    // library defaults: ValidationMode::Strict
+                    gossipsub::Config::default()
+                };
+                let gossipsub = gossipsub::Behaviour::new(
+                    gossipsub::MessageAuthenticity::Signed(key.clone()),
+                    config,
+                )?;
+                Ok(PubsubBehaviour {
+                    identify: Toggle::from((!chat).then(|| {
+                        identify::Behaviour::new(identify::Config::new(
+                            IDENTIFY_PROTOCOL_VERSION.to_string(),
+                            key.public(),
+                        ))
+                    })),
+                    ping: Toggle::from((!chat).then(|| ping::Behaviour::new(ping::Config::new()))),
+                    gossipsub,
+                })
+            })
+            .map_err(|e| Error(e.to_string()))?;
+        // The chat example keeps the swarm's default idle-connection
+        // timeout (its gossipsub streams keep connections open).
+        let mut swarm = if chat {
+            builder.build()
+        } else {
+            builder
+                .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+                .build()
+        };
+        let local = *swarm.local_peer_id();
+        let id_text = local.to_string();
+        let suffix = &id_text[id_text.len() - 6..];
+        out!("PEERID {local}");
+
+        let topic = gossipsub::IdentTopic::new(topic_name);
+        let hash = topic.hash();
+        swarm.behaviour_mut().gossipsub.subscribe(&topic)?;
+        swarm.listen_on(format!("/ip4/127.0.0.1/tcp/{}", o.port).parse()?)?;
+        for t in targets {
+            swarm.dial(t)?;
+        }
+
+        let deadline = tokio::time::sleep(o.timeout);
+        tokio::pin!(deadline);
+        let mut tick = tokio::time::interval(Duration::from_millis(20));
+        let mut published = 0usize;
+        let mut next_publish = tokio::time::Instant::now();
+        let mut seen: HashSet<(PeerId, Vec<u8>)> = HashSet::new();
+        let mut mesh: HashSet<PeerId> = HashSet::new();
+        let mut done = false;
+        let check_done = |published: usize, received: usize, done: &mut bool| {
+            if !*done && published >= o.count && received >= o.expect {
+                *done = true;
+                out!("DONE");
+            }
+        };
+        check_done(published, 0, &mut done);
+        loop {
+            tokio::select! {
+                _ = &mut deadline => {
+                    if done {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                    let what = if published < o.count {
+                        if published == 0 { "mesh peer or start file".to_string() }
+                        else { format!("publish ({published}/{} done)", o.count) }
+                    } else {
+                        format!("receive ({}/{})", seen.len(), o.expect)
+                    };
+                    out!("TIMEOUT {what}");
+                    return Ok(ExitCode::from(2));
+                }
+                _ = tick.tick() => {
+                    // MESH for every peer that entered our mesh since the last look
+                    let now: HashSet<PeerId> =
+                        swarm.behaviour().gossipsub.mesh_peers(&hash).copied().collect();
+                    for p in now.difference(&mesh) {
+                        out!("MESH {p}");
+                    }
+                    mesh = now;
+                    if published >= o.count || tokio::time::Instant::now() < next_publish {
+                        continue;
+                    }
+                    if published == 0 {
+                        if let Some(f) = &o.start_file {
+                            if !std::path::Path::new(f).exists() {
+                                continue;
+                            }
+                        }
+                    }
+                    let gs = &swarm.behaviour().gossipsub;
+                    // The example's peers are explicit peers, never in
+                    // the mesh: wait for one subscribed to the topic.
+                    let ready = published > 0 || if chat {
+                        gs.all_peers().any(|(_, topics)| topics.contains(&&hash))
+                    } else {
+                        !mesh.is_empty()
+                    };
+                    if !ready {
+                        continue;
+                    }
+                    let text = format!("rust-{suffix}-{}", published + 1);
+                    match swarm.behaviour_mut().gossipsub.publish(topic.clone(), text.as_bytes()) {
+                        Ok(_) => {
+                            out!("PUBLISHED {text}");
+                            published += 1;
+                            check_done(published, seen.len(), &mut done);
+                        }
+                        Err(e @ (gossipsub::PublishError::NoPeersSubscribedToTopic
+                            | gossipsub::PublishError::AllQueuesFull(_))) => {
+                            out!("PUBLISH_RETRY {text} {e}");
+                        }
+                        Err(e) => {
+                            out!("ERROR publish {text}: {e}");
+                            return Ok(ExitCode::from(1));
+                        }
+                    }
+                    next_publish = tokio::time::Instant::now() + o.publish_every;
+                }
+                ev = swarm.select_next_some() => match ev {
+                    SwarmEvent::NewListenAddr { address, .. } => {
+                        out!("LISTEN {}", address.with(Protocol::P2p(local)));
+                    }
+                    SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+                        out!("CONNECTED {peer_id} {}", strip_p2p(endpoint.get_remote_address()));
+                        if chat {
+                            // examples/chat: every (mDNS-)discovered peer
+                            // becomes an explicit gossipsub peer.
+                            swarm.behaviour_mut().gossipsub.add_explicit_peer(&peer_id);
+                        }
+                    }
+                    SwarmEvent::ConnectionClosed { peer_id, .. } => {
+                        out!("DISCONNECTED {peer_id}");
+                    }
+                    SwarmEvent::OutgoingConnectionError { error, .. } => {
+                        out!("ERROR dial failed: {error}");
+                        return Ok(ExitCode::from(1));
+                    }
+                    SwarmEvent::Behaviour(PubsubBehaviourEvent::Gossipsub(ev)) => match ev {
+                        gossipsub::Event::Message { message, .. } => {
+                            let author = message.source.map(|p| p.to_string())
+                                .unwrap_or_else(|| "anonymous".to_string());
+                            out!("RECV {author} {}", printable(&message.data));
+                            if let Some(src) = message.source {
+                                if src != local {
+                                    seen.insert((src, message.data));
+                                    check_done(published, seen.len(), &mut done);
+                                }
+                            }
+                        }
+                        gossipsub::Event::Subscribed { peer_id, topic: t } if t == hash => {
+                            out!("SUBSCRIBED {peer_id}");
+                        }
+                        gossipsub::Event::Unsubscribed { peer_id, topic: t } if t == hash => {
+                            out!("UNSUBSCRIBED {peer_id}");
+                        }
+                        _ => {}
+                    },
+                    _ => {}
+                },
+            }
+        }
+    })
+}
+
 fn run(args: &[String]) -> Result<ExitCode, Error> {
     let (cmd, rest) = args
         .split_first()
@@ -816,6 +1106,7 @@ fn run(args: &[String]) -> Result<ExitCode, Error> {
         "peerid-from-seed" => cmd_peerid_from_seed(rest).map(|()| ExitCode::SUCCESS),
         "listen" => cmd_listen(rest),
         "dial" => cmd_dial(rest),
+        "pubsub" => cmd_pubsub(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
