@@ -25,7 +25,7 @@ wait_for "$TMP/srv.out" "/p2p/" 10 || fail "perf server did not start"
 addr=$(grep -o '/ip4/127\.0\.0\.1/tcp/[0-9]*/p2p/[A-Za-z0-9]*' "$TMP/srv.out" | head -1)
 expect_in "$TMP/srv.out" " perf" "--perf loads the perf plugin"
 
-expect_exit 0 "perf 10 MiB up, 20 MB down" -- "$bin" perf "$addr" --upload 10MiB --download 20MB --interval 0.05
+expect_exit 0 "perf 10 MiB up, 20 MB down" -- "$bin" perf "$addr" --upload 10MiB --download 20MB --interval 0.001
 expect_in "$TMP/out" '"type":"final"' "final JSON line"
 expect_in "$TMP/out" '"uploadBytes":10485760,"downloadBytes":20000000' "exact byte counts"
 expect_in "$TMP/err" "perf: uploaded 10.00 MiB" "human summary on stderr"
