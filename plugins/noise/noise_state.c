@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "p2p/error.h"
+#include "noise_aead.h"
 #include "noise_state.h"
 
 /* ---- CipherState ------------------------------------------------------ */
@@ -49,8 +50,8 @@ int noise_cipher_encrypt(noise_cipher *cs, const uint8_t *ad, size_t adlen,
     if (cs->n == UINT64_MAX) return P2P_ELIMIT;
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(out, out + len, NULL, pt, len,
-                                                       ad, adlen, NULL, nonce, cs->k);
+    int rc = noise_aead_seal(cs->k, nonce, ad, adlen, pt, len, out, out + len);
+    if (rc) return rc;
     cs->n++;
     return 0;
 }
@@ -67,8 +68,7 @@ int noise_cipher_decrypt(noise_cipher *cs, const uint8_t *ad, size_t adlen,
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
     size_t body = len - NOISE_TAGLEN;
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(out, NULL, ct, body, ct + body,
-                                                           ad, adlen, nonce, cs->k) != 0)
+    if (noise_aead_open(cs->k, nonce, ad, adlen, ct, body, ct + body, out) != 0)
         return P2P_ECRYPTO;
     cs->n++;
     return 0;
@@ -81,8 +81,8 @@ int noise_cipher_encrypt_detached(noise_cipher *cs, const uint8_t *src, size_t l
     if (cs->n == UINT64_MAX) return P2P_ELIMIT;
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, tag, NULL, src, len,
-                                                       NULL, 0, NULL, nonce, cs->k);
+    int rc = noise_aead_seal(cs->k, nonce, NULL, 0, src, len, dst, tag);
+    if (rc) return rc;
     cs->n++;
     return 0;
 }
@@ -94,8 +94,7 @@ int noise_cipher_decrypt_detached(noise_cipher *cs, const uint8_t *src, size_t l
     if (cs->n == UINT64_MAX) return P2P_ELIMIT;
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, tag,
-                                                           NULL, 0, nonce, cs->k) != 0)
+    if (noise_aead_open(cs->k, nonce, NULL, 0, src, len, tag, dst) != 0)
         return P2P_ECRYPTO;
     cs->n++;
     return 0;
