@@ -66,6 +66,8 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
     sw->max_conns_per_peer = (size_t)p2p_conf_int(hs, "max_connections_per_peer");
     sw->max_pending_in = (size_t)p2p_conf_int(hs, "max_pending_incoming");
     sw->max_pending_out = (size_t)p2p_conf_int(hs, "max_pending_outgoing");
+    sw->max_in_per_ip = (size_t)p2p_conf_int(hs, "max_incoming_per_ip");
+    sw->limit_loopback = p2p_conf_bool(hs, "limit_loopback");
     sw->dial_timeout = p2p_conf_duration_ms(hs, "dial_timeout");
     sw->upgrade_timeout = p2p_conf_duration_ms(hs, "upgrade_timeout");
     sw->negotiate_timeout = p2p_conf_duration_ms(hs, "stream_negotiation_timeout");
@@ -153,6 +155,46 @@ static bool on_listen_port(p2p_host *h, const p2p_multiaddr *local)
     return false;
 }
 
+/* ---- the per-IP limit ------------------------------------------------- */
+
+size_t p2p_swarm_ip_key(const p2p_multiaddr *a, uint8_t key[8], bool *loopback)
+{
+    struct p2p_maddr_component c;
+    static const uint8_t v6_loopback[16] = { [15] = 1 };
+    if (p2p_maddr_find(a, P2P_MA_IP4, &c) && c.value_len == 4) {
+        memcpy(key, c.value, 4);
+        *loopback = c.value[0] == 127;
+        return 4;
+    }
+    if (p2p_maddr_find(a, P2P_MA_IP6, &c) && c.value_len == 16) {
+        memcpy(key, c.value, 8);
+        *loopback = !memcmp(c.value, v6_loopback, 16);
+        return 8;
+    }
+    return 0;
+}
+
+/* True when one more inbound connection from raw's address would exceed
+ * max_incoming_per_ip: established inbound connections plus inbound
+ * upgrades from the same IPv4 address or IPv6 /64. The refusal costs the
+ * offending address only; everyone else still gets in. */
+static bool over_ip_limit(struct p2p_swarm *sw, const p2p_multiaddr *remote)
+{
+    uint8_t key[8], k[8];
+    bool lo;
+    size_t len = p2p_swarm_ip_key(remote, key, &lo);
+    if (!sw->max_in_per_ip || !len || (lo && !sw->limit_loopback)) return false;
+    size_t n = p2p_upgrade_inbound_from(sw->host, key, len);
+    struct p2p_list *pos, *tmp;
+    p2p_list_for_each_safe(pos, tmp, &sw->conns) {
+        struct p2p_conn *c = P2P_CONTAINER_OF(pos, struct p2p_conn, link);
+        if (c->dir == P2P_INBOUND && !c->limited && !c->gone &&
+            p2p_swarm_ip_key(&c->remote, k, &lo) == len && !memcmp(k, key, len))
+            n++;
+    }
+    return n >= sw->max_in_per_ip;
+}
+
 /* ---- listening ------------------------------------------------------- */
 
 static void on_accept(p2p_stream *raw, void *arg)
@@ -163,6 +205,15 @@ static void on_accept(p2p_stream *raw, void *arg)
     if (sw->stopping || sw->pending_in >= sw->max_pending_in) {
         p2p_log_debug(MOD, "refusing an inbound connection: %s",
                       sw->stopping ? "shutting down" : "too many pending inbound upgrades");
+        p2p_stream_reset(raw);
+        p2p_stream_close(raw);
+        return;
+    }
+    if (!l->t->limited && over_ip_limit(sw, p2p_stream_remote_addr(raw))) {
+        char ra[P2P_MADDR_STRMAX];
+        if (p2p_maddr_to_string(p2p_stream_remote_addr(raw), ra, sizeof ra) < 0) strcpy(ra, "?");
+        p2p_log_debug(MOD, "refusing an inbound connection from %s: max_incoming_per_ip (%zu) reached",
+                      ra, sw->max_in_per_ip);
         p2p_stream_reset(raw);
         p2p_stream_close(raw);
         return;

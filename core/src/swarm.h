@@ -62,10 +62,16 @@ struct p2p_swarm {
     bool auto_dial;              /* dial discovered peers */
     /* limits and timeouts from [host] */
     size_t max_conns, max_conns_per_peer, max_pending_in, max_pending_out;
+    size_t max_in_per_ip;        /* 0 = no limit */
+    bool limit_loopback;
     uint64_t dial_timeout, upgrade_timeout, negotiate_timeout, idle_timeout, close_timeout;
 };
 
 /* swarm.c */
+/* The per-IP limit's key of an address: its IPv4 address (4 bytes) or its
+ * IPv6 /64 prefix (8 bytes: one host is usually given a whole /64).
+ * Returns the key length, or 0 for addresses without an IP (circuits). */
+size_t p2p_swarm_ip_key(const p2p_multiaddr *a, uint8_t key[8], bool *loopback);
 int p2p_swarm_init(p2p_host *h, char *err, size_t errlen);
 int p2p_swarm_start(p2p_host *h, char *err, size_t errlen);
 void p2p_swarm_stop(p2p_host *h);
@@ -92,6 +98,8 @@ int p2p_upgrade_inbound(p2p_host *h, p2p_stream *raw, bool limited, struct upgra
 int p2p_upgrade_start(p2p_host *h, p2p_stream *raw, bool outbound, bool initiator, const p2p_peerid *expected,
                       bool limited, upgrade_cb cb, void *arg, struct upgrade **out);
 void p2p_upgrade_abort(struct upgrade *u);
+/* Inbound upgrades in progress whose remote address has this IP key. */
+size_t p2p_upgrade_inbound_from(p2p_host *h, const uint8_t *key, size_t keylen);
 /* Whether a connection accepted during a hole punch with peer (an inbound
  * upgrade expecting that peer) is being upgraded. */
 bool p2p_upgrade_inbound_pending(p2p_host *h, const p2p_peerid *peer);

@@ -290,3 +290,18 @@ void p2p_upgrades_abort_all(p2p_host *h)
     p2p_list_for_each_safe(pos, tmp, &h->swarm->upgrades)
         p2p_upgrade_abort(P2P_CONTAINER_OF(pos, struct upgrade, link));
 }
+
+size_t p2p_upgrade_inbound_from(p2p_host *h, const uint8_t *key, size_t keylen)
+{
+    struct p2p_list *pos, *tmp;
+    size_t n = 0;
+    p2p_list_for_each_safe(pos, tmp, &h->swarm->upgrades) {
+        struct upgrade *u = P2P_CONTAINER_OF(pos, struct upgrade, link);
+        uint8_t k[8];
+        bool lo;
+        if (!u->outbound && !u->limited && p2p_swarm_ip_key(&u->remote, k, &lo) == keylen &&
+            !memcmp(k, key, keylen))
+            n++;
+    }
+    return n;
+}

@@ -13,7 +13,9 @@
  * Cases:
  *   1 garbage instead of multistream-select (five kinds)
  *   2 TCP open and nothing sent (and a partial message): the upgrade
- *     timeout; more stalled sockets than max_pending_incoming
+ *     timeout; more stalled sockets than max_pending_incoming; more
+ *     connections from one IP address than max_incoming_per_ip (that
+ *     address only is refused)
  *   3 Noise message 1 and then nothing (the Noise handshake timeout);
  *     a malformed message 1
  *   4 the victim dials a responder that proves another PeerId
@@ -380,6 +382,7 @@ struct atk {
     uv_poll_t poll;
     bool poll_init, connecting, connected, closed, reading;
     int rcvbuf;             /* SO_RCVBUF to set before connecting, 0 = default */
+    const char *src_ip;     /* local IPv4 address to connect from, NULL = any */
     int sock_err;           /* errno of the failure; 0 = orderly EOF */
     uint64_t closed_at;
     p2p_buf tx, rx;
@@ -659,6 +662,11 @@ static bool atk_try_connect(struct atk *a, const p2p_multiaddr *ma)
     a->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     ck_assert_int_ge(a->fd, 0);
     if (a->rcvbuf) (void)setsockopt(a->fd, SOL_SOCKET, SO_RCVBUF, &a->rcvbuf, sizeof a->rcvbuf);
+    if (a->src_ip) {
+        struct sockaddr_in src = { .sin_family = AF_INET };
+        ck_assert_int_eq(inet_pton(AF_INET, a->src_ip, &src.sin_addr), 1);
+        ck_assert_int_eq(bind(a->fd, (struct sockaddr *)&src, sizeof src), 0);
+    }
     int rc = connect(a->fd, (struct sockaddr *)&sin, sizeof sin);
     ck_assert(rc == 0 || errno == EINPROGRESS);
     a->connecting = rc != 0;
@@ -959,6 +967,60 @@ START_TEST(handshake_stall)
     ck_assert_int_eq(p2p_host_connect(f.h2, &f.vid, &va, 1, on_connected, &r), 0);
     ck_assert(ihost_run_until(&f.loop, &r.done, 10000));
     ck_assert_msg(r.status == 0, "connect after the stall: %s", p2p_strerror(r.status));
+    ck_assert_uint_eq(fx_foreign_conns(&f), 0);
+    fx_teardown(&f);
+}
+END_TEST
+
+/* ---- case 2b: many connections from one IP address --------------------------- */
+
+/* Opens n stalled sockets from src and returns how many the victim refused
+ * at once (closed within 500 ms) rather than holding until the upgrade
+ * timeout. */
+static int stall_from(struct fx *f, const p2p_multiaddr *va, const char *src, struct atk *a, int n)
+{
+    for (int i = 0; i < n; i++) {
+        atk_init(&a[i], &f->loop);
+        a[i].src_ip = src;
+        (void)atk_try_connect(&a[i], va);
+        ihost_run_for(&f->loop, 20);
+    }
+    ihost_run_for(&f->loop, 500);
+    int refused = 0;
+    for (int i = 0; i < n; i++) refused += a[i].closed;
+    return refused;
+}
+
+START_TEST(per_ip_limit)
+{
+    struct fx f;
+    fx_setup(&f, "upgrade_timeout = 1500ms\nmax_incoming_per_ip = 3\nlimit_loopback = true\n", NULL, NULL);
+    p2p_multiaddr va = ihost_addr(f.v);
+    struct atk a2[5], a1[3];
+    /* 127.0.0.2: three get into the handshake, two are refused at once */
+    ck_assert_int_eq(stall_from(&f, &va, "127.0.0.2", a2, 5), 2);
+    ck_log("refusing an inbound connection from /ip4/127.0.0.2", "max_incoming_per_ip (3) reached");
+    /* 127.0.0.1 already has the honest host's established connection:
+     * two more fit, the third is refused. The honest one is untouched. */
+    ck_assert_int_eq(stall_from(&f, &va, "127.0.0.1", a1, 3), 1);
+    ck_assert_int_eq(f.h_disconnected, 0);
+    /* Another address is not affected while both are at their limit. */
+    struct atk a3[1];
+    ck_assert_int_eq(stall_from(&f, &va, "127.0.0.3", a3, 1), 0);
+    /* Once the stalled handshakes time out, 127.0.0.1 gets in again. */
+    uint64_t t0 = now_ms();
+    for (int i = 0; i < 5; i++) atk_wait_closed(&a2[i], t0, 4000);
+    for (int i = 0; i < 3; i++) atk_wait_closed(&a1[i], t0, 4000);
+    atk_wait_closed(&a3[0], t0, 4000);
+    f.h2 = ihost_new(&f.loop, NULL, NULL);
+    ihost_start(f.h2);
+    struct conn_result r = { 0 };
+    ck_assert_int_eq(p2p_host_connect(f.h2, &f.vid, &va, 1, on_connected, &r), 0);
+    ck_assert(ihost_run_until(&f.loop, &r.done, 10000));
+    ck_assert_msg(r.status == 0, "connect after the stalled ones timed out: %s", p2p_strerror(r.status));
+    atk_free(&a3[0], false);
+    for (int i = 0; i < 5; i++) atk_free(&a2[i], false);
+    for (int i = 0; i < 3; i++) atk_free(&a1[i], false);
     ck_assert_uint_eq(fx_foreign_conns(&f), 0);
     fx_teardown(&f);
 }
@@ -1541,6 +1603,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 90);
     tcase_add_test(tc, garbage_instead_of_multistream);
     tcase_add_test(tc, handshake_stall);
+    tcase_add_test(tc, per_ip_limit);
     tcase_add_test(tc, noise_stall);
     tcase_add_test(tc, wrong_peer_id_when_dialing);
     tcase_add_test(tc, bad_noise_frames);
