@@ -149,9 +149,11 @@ int main(int argc, char **argv)
         p2p_host_free(a.host);
         return EXIT_RUNTIME;
     }
-    print_identity(a.host, o.mode == MODE_PEER && !run_chat ? MODE_NONE : o.mode);
+    const p2p_conf_section *app = run_chat ? p2p_conf_find(p2p_host_conf(a.host), "app chat") : NULL;
+    /* --json: the chat's "ready" event says the same, as JSON. */
+    if (!app || !p2p_conf_bool(app, "json"))
+        print_identity(a.host, o.mode == MODE_PEER && !run_chat ? MODE_NONE : o.mode);
     if (run_chat) {
-        const p2p_conf_section *app = p2p_conf_find(p2p_host_conf(a.host), "app chat");
         a.chat = chat_start(a.host, app, err, sizeof err);
         if (!a.chat) {
             fprintf(stderr, "p2pchat: %s\n", err);
