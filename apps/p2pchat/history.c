@@ -1,5 +1,8 @@
 /* history.c - see history.h. */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -24,6 +27,7 @@ struct history {
     uint32_t max_rows;
     uint64_t max_age_ms;
     unsigned inserts;
+    int lock_fd;   /* flock()ed: one p2pchat per history file */
     char path[PATH_MAX];
 };
 
@@ -86,6 +90,7 @@ struct history *history_open(const char *path, uint32_t max_rows, uint64_t max_a
         snprintf(err, errlen, "history: out of memory");
         return NULL;
     }
+    h->lock_fd = -1;
     h->max_rows = max_rows;
     h->max_age_ms = max_age_ms;
     if (strlen(path) >= sizeof h->path) {
@@ -96,6 +101,21 @@ struct history *history_open(const char *path, uint32_t max_rows, uint64_t max_a
     strcpy(h->path, path);
     if (make_dirs(path, err, errlen) < 0) {
         free(h);
+        return NULL;
+    }
+    /* Two p2pchat of one user (the second runs with an ephemeral
+     * identity) would store every message twice: the first one keeps
+     * the history. flock() is separate from SQLite's fcntl() locks; the
+     * descriptor stays open until after sqlite3_close, because closing
+     * any descriptor of the file drops the process's fcntl() locks. New
+     * files are private (0600). */
+    h->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (h->lock_fd < 0 || flock(h->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        if (h->lock_fd >= 0 && errno == EWOULDBLOCK)
+            snprintf(err, errlen, "history disabled: %s is in use by another p2pchat", path);
+        else
+            snprintf(err, errlen, "history disabled: %s: %s", path, strerror(errno));
+        history_close(h);
         return NULL;
     }
     if (sqlite3_open_v2(path, &h->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
@@ -174,6 +194,7 @@ void history_close(struct history *h)
     sqlite3_finalize(h->count);
     sqlite3_finalize(h->age);
     if (h->db) sqlite3_close(h->db);
+    if (h->lock_fd >= 0) close(h->lock_fd);
     free(h);
 }
 

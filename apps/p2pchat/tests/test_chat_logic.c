@@ -299,6 +299,13 @@ START_TEST(history_failures)
     ck_assert_msg(strstr(err, "locked"), "%s", err);
     sqlite3_exec(other, "COMMIT", NULL, NULL, NULL);
 
+    /* in use by another p2pchat (the first keeps it) */
+    h = history_open(path, 10, 0, 0, err, sizeof err);
+    ck_assert_msg(h != NULL, "%s", err);
+    ck_assert_ptr_null(history_open(path, 10, 0, 0, err, sizeof err));
+    ck_assert_msg(strstr(err, "in use by another p2pchat"), "%s", err);
+    history_close(h);
+
     /* written by a newer version */
     ck_assert_int_eq(sqlite3_exec(other, "PRAGMA user_version = 9", NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(other);
