@@ -242,8 +242,7 @@ static int parse_string(struct jp *p, const char **out, size_t *outlen)
             continue;
         }
         uint32_t cp;
-        n = text_utf8_next((const uint8_t *)p->s, (size_t)(p->end - p->s), &cp);
-        if (cp == TEXT_REPLACEMENT && !(n == 3 && memcmp(p->s, "\xEF\xBF\xBD", 3) == 0))
+        if (!(n = text_utf8_check((const uint8_t *)p->s, (size_t)(p->end - p->s), &cp)))
             return fail(p, "invalid UTF-8 in a string");
         if (p->store_end - o < (ptrdiff_t)n + 1) return fail(p, "too long");
         memcpy(o, p->s, n);

@@ -5,9 +5,12 @@
 
 #include "text.h"
 
-size_t text_utf8_next(const uint8_t *s, size_t len, uint32_t *cp)
+/* Decode one code point; *bad tells a malformed sequence (then *cp is
+ * U+FFFD) from an encoded U+FFFD. */
+static size_t decode(const uint8_t *s, size_t len, uint32_t *cp, bool *bad)
 {
     uint8_t c = s[0];
+    *bad = false;
     if (c < 0x80) {
         *cp = c;
         return 1;
@@ -30,6 +33,7 @@ size_t text_utf8_next(const uint8_t *s, size_t len, uint32_t *cp)
         else if (c == 0xF4) hi = 0x8F;   /* <= U+10FFFF */
     } else {
         *cp = TEXT_REPLACEMENT;
+        *bad = true;
         return 1;
     }
     size_t i = 1;
@@ -41,10 +45,24 @@ size_t text_utf8_next(const uint8_t *s, size_t len, uint32_t *cp)
     }
     if (i <= need) {
         *cp = TEXT_REPLACEMENT;
+        *bad = true;
         return i;
     }
     *cp = v;
     return need + 1;
+}
+
+size_t text_utf8_next(const uint8_t *s, size_t len, uint32_t *cp)
+{
+    bool bad;
+    return decode(s, len, cp, &bad);
+}
+
+size_t text_utf8_check(const uint8_t *s, size_t len, uint32_t *cp)
+{
+    bool bad;
+    size_t n = decode(s, len, cp, &bad);
+    return bad ? 0 : n;
 }
 
 size_t text_utf8_put(uint32_t cp, uint8_t out[4])
@@ -73,13 +91,9 @@ size_t text_utf8_put(uint32_t cp, uint8_t out[4])
 
 bool text_utf8_valid(const uint8_t *s, size_t len)
 {
-    size_t i = 0;
-    while (i < len) {
+    for (size_t i = 0, n; i < len; i += n) {
         uint32_t cp;
-        size_t n = text_utf8_next(s + i, len - i, &cp);
-        if (cp == TEXT_REPLACEMENT && !(n == 3 && s[i] == 0xEF && s[i + 1] == 0xBF && s[i + 2] == 0xBD))
-            return false;
-        i += n;
+        if (!(n = text_utf8_check(s + i, len - i, &cp))) return false;
     }
     return true;
 }
@@ -123,12 +137,9 @@ size_t text_width(const char *s, size_t len)
 bool text_valid_name(const uint8_t *s, size_t len, size_t max)
 {
     if (!len || len > max || s[0] == ' ' || s[len - 1] == ' ') return false;
-    for (size_t i = 0; i < len;) {
+    for (size_t i = 0, n; i < len; i += n) {
         uint32_t cp;
-        size_t n = text_utf8_next(s + i, len - i, &cp);
-        if (text_is_control(cp)) return false;
-        if (cp == TEXT_REPLACEMENT && !(n == 3 && s[i] == 0xEF && s[i + 1] == 0xBF && s[i + 2] == 0xBD)) return false;
-        i += n;
+        if (!(n = text_utf8_check(s + i, len - i, &cp)) || text_is_control(cp)) return false;
     }
     return true;
 }

@@ -14,6 +14,8 @@
  * (overlong, surrogate, > U+10FFFF, truncated) gives U+FFFD and consumes
  * its maximal valid prefix, at least one byte, as Unicode recommends. */
 size_t text_utf8_next(const uint8_t *s, size_t len, uint32_t *cp);
+/* The same, but 0 for a malformed sequence (an encoded U+FFFD is fine). */
+size_t text_utf8_check(const uint8_t *s, size_t len, uint32_t *cp);
 /* Encode cp (<= U+10FFFF) into out (4 bytes); returns the length. */
 size_t text_utf8_put(uint32_t cp, uint8_t out[4]);
 /* Whether s[0..len) is valid UTF-8. */
