@@ -529,9 +529,11 @@ struct chat *chat_start(p2p_host *h, const p2p_conf_section *app, char *err, siz
         c->room_timer = p2p_timer_new(h, on_room_timer, c);
     }
 
-    /* The terminal interface when a person is at a terminal; lines as
-     * they come otherwise (scripts, --json, output to a file). */
-    if (!c->json && isatty(0) && isatty(1)) {
+    /* The terminal interface when a person is at a terminal that
+     * understands cursor movement (ANSI); lines as they come otherwise
+     * (scripts, --json, output to a file, TERM=dumb). */
+    const char *term = getenv("TERM");
+    if (!c->json && isatty(0) && isatty(1) && term && *term && strcmp(term, "dumb") != 0) {
         char why[256];
         tui_setlocale();
         c->tui = tui_start(p2p_host_loop(h), "> ", on_tui_line, on_tui_eof, c, why, sizeof why);
