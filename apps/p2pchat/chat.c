@@ -1,246 +1,313 @@
-/* chat.c - the chat front-end (see chat.h).
+/* chat.c - the chat front-end (see chat.h): rooms, the DHT room
+ * discovery, bootstrap peers, nicknames, history, and the input.
  *
- * Output: one line per event, so that scripts can read it:
+ * Text output (output.c) is one line per event:
  *   [12:00:01] 12D3KooW...abcdef: hello          a message
  *   [12:00:02] * 12D3KooW...abcdef joined the room
  *   [12:00:03] * 12D3KooW...abcdef left the room
- * Input: a line is a message, except commands starting with '/':
- *   /peers  /ping PEER  /addrs  /quit  /help
- * When stdin is not a terminal nothing else changes: lines are read and
- * published the same way, and reaching its end leaves the node running
- * (stop it with SIGINT/SIGTERM), so a script can feed messages and keep
- * receiving. */
+ * With several rooms joined, messages carry "#room". Input: a line is a
+ * message to the current room, except commands starting with '/'
+ * (cmd.c). On a terminal, libedit edits the line (tui.c); otherwise lines
+ * are read as they come, and reaching the end of stdin leaves the node
+ * running (stop it with SIGINT/SIGTERM), so a script can feed messages and
+ * keep receiving. --json: see docs/SCRIPTING.md. */
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
-#include "chat.h"
-#include "p2p/ping.h"
-#include "p2p/routing.h"
-#include "p2p/pubsub.h"
+#include "chat_int.h"
+#include "text.h"
 
-#define MOD "chat"
-#define LINE_MAX_BYTES 4096
 #define REDIAL_MS 10000
-/* Room discovery through the DHT: first look-up soon after start (the
+/* Room discovery through the DHT: first look-up soon after a join (the
  * DHT bootstraps meanwhile), then every [app chat] room_lookup_interval. */
 #define ROOM_FIRST_LOOKUP_MS 1000
+/* A new member of the nickname topic hears our name after this delay
+ * (several joining at once get one announcement). */
+#define NICK_ANNOUNCE_DELAY_MS 1000
+#define NICK_TABLE_SIZE 1024
 
-/* One outstanding DHT look-up; outlives the chat if it stops first. */
-struct room_lookup {
-    struct chat *chat;      /* NULL once the chat stopped */
-    bool busy;
-};
-
-struct chat {
-    p2p_host *host;
-    const struct p2p_pubsub_api_v1 *ps;
-    void *ps_state;
-    p2p_pubsub_sub *sub;
-    void *peer_listener;
-    char room[256];
-    /* stdin: heap-allocated, freed by its close callback (the handle may
-     * outlive struct chat by one loop turn). */
-    union stdin_handle {
-        uv_handle_t h;
-        uv_stream_t s;
-        uv_tty_t tty;
-        uv_pipe_t pipe;
-    } *in;
-    bool in_tty;
-    char line[LINE_MAX_BYTES + 1];
-    size_t line_len;
-    bool line_too_long;
-    p2p_timer *redial;
-    size_t nboot;
-    p2p_multiaddr *boot;
-    p2p_peerid *boot_ids;
-    /* Room discovery (DHT): we provide the room key and look up the
-     * other providers; found peers are dialed by the host (auto_dial). */
-    const struct p2p_routing_api_v1 *rt;
-    void *rt_state;
-    uint8_t room_key[34];
-    p2p_timer *room_timer;
-    struct room_lookup *lookup;
-    bool room_provided;
-    uint64_t room_interval_ms;
-};
-
-static void short_id(const p2p_peerid *id, char *out, size_t cap)
+int64_t chat_now_ms(void)
 {
-    char full[P2P_PEERID_STRMAX];
-    p2p_peerid_to_string(id, full, sizeof full);
-    size_t n = strlen(full);
-    if (n > 16) snprintf(out, cap, "%.8s...%s", full, full + n - 6);
-    else snprintf(out, cap, "%s", full);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void stamp(char *out, size_t cap)
+struct room *chat_find_room(struct chat *c, const char *name)
 {
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(out, cap, "%H:%M:%S", &tm);
+    for (size_t i = 0; i < c->nrooms; i++)
+        if (!strcmp(c->rooms[i]->name, name)) return c->rooms[i];
+    return NULL;
 }
 
-static void say(const char *fmt, ...) P2P_PRINTF(1, 2);
-static void say(const char *fmt, ...)
+void chat_history_failed(struct chat *c, const char *err)
 {
-    char ts[16];
-    stamp(ts, sizeof ts);
-    printf("[%s] ", ts);
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
+    out_reply(c, NULL, false, "%s; chat goes on without history", err);
+    history_close(c->hist);
+    c->hist = NULL;
 }
 
-/* Print text from the network without letting it move the cursor or
- * forge lines: control characters become '?'. */
-static void sanitize(const uint8_t *in, size_t len, char *out, size_t cap)
+static void update_prompt(struct chat *c)
 {
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 1 < cap; i++) {
-        uint8_t ch = in[i];
-        out[o++] = (ch < 0x20 || ch == 0x7f) ? '?' : (char)ch;
-    }
-    out[o] = 0;
+    if (!c->tui) return;
+    char p[CHAT_ROOM_MAX + 8];
+    if (c->current) snprintf(p, sizeof p, "%s> ", c->current->name);
+    else snprintf(p, sizeof p, "(no room)> ");
+    tui_set_prompt(c->tui, p);
 }
+
+/* ---- messages and members ------------------------------------------ */
 
 static void on_message(const struct p2p_pubsub_msg *m, void *arg)
 {
-    (void)arg;
-    char who[64] = "anonymous", text[LINE_MAX_BYTES * 2];
-    if (m->author) short_id(m->author, who, sizeof who);
-    sanitize(m->data, m->len, text, sizeof text);
-    say("%s: %s", who, text);
+    struct room *r = arg;
+    struct chat *c = r->chat;
+    char sender[P2P_PEERID_STRMAX] = "";
+    const char *nick = NULL;
+    if (m->author) {
+        out_peer_text(m->author, sender, sizeof sender);
+        nick = nick_table_get(&c->nicks, m->author);
+    }
+    int64_t now = chat_now_ms();
+    if (c->hist) {
+        char err[512];
+        struct history_msg hm = { now, r->name, sender, nick, m->data, m->len, false };
+        if (history_add(c->hist, &hm, err, sizeof err) < 0) chat_history_failed(c, err);
+    }
+    out_message(c, r->name, sender, nick, m->data, m->len, now, false, false);
 }
 
 static void on_peer(const char *topic, const p2p_peerid *peer, bool subscribed, void *arg)
 {
     struct chat *c = arg;
-    if (strcmp(topic, c->room)) return;
-    char who[64];
-    short_id(peer, who, sizeof who);
-    say("* %s %s the room", who, subscribed ? "joined" : "left");
-}
-
-static void show_peers(struct chat *c)
-{
-    p2p_conn *conns[256];
-    size_t n = p2p_host_conns(c->host, conns, 256);
-    say("* %zu connection(s)", n);
-    for (size_t i = 0; i < n && i < 256; i++) {
-        char who[64], addr[P2P_MADDR_STRMAX];
-        const p2p_peerid *id = p2p_conn_peer(conns[i]);
-        short_id(id, who, sizeof who);
-        if (p2p_maddr_to_string(p2p_conn_remote_addr(conns[i]), addr, sizeof addr) < 0) strcpy(addr, "?");
-        uint64_t rtt = p2p_peerstore_rtt(c->host, id);
-        say("*   %s %s %s%s rtt=%.1fms", who, addr, p2p_conn_limited(conns[i]) ? "relayed" : "direct",
-            p2p_conn_direction(conns[i]) == P2P_INBOUND ? " inbound" : "", rtt / 1000.0);
+    if (!strcmp(topic, NICK_TOPIC)) {
+        /* Tell the newcomer our name (after a moment: it may not have
+         * our subscription yet, and several may join together). */
+        if (subscribed && c->nick[0] && c->nick_timer) p2p_timer_start(c->nick_timer, NICK_ANNOUNCE_DELAY_MS, 0);
+        return;
     }
-    p2p_peerid ids[256];
-    size_t m = c->ps->topic_peers(c->ps_state, c->room, ids, 256);
-    say("* %zu peer(s) in room %s", m, c->room);
-}
-
-/* A peer named by its full PeerId or by a unique part of it among the
- * connected peers (what the short form shows). */
-static int find_peer(struct chat *c, const char *name, p2p_peerid *out)
-{
-    if (p2p_peerid_parse(out, name) == 0) return 0;
-    p2p_conn *conns[256];
-    size_t n = p2p_host_conns(c->host, conns, 256), found = 0;
-    for (size_t i = 0; i < n && i < 256; i++) {
-        char full[P2P_PEERID_STRMAX];
-        p2p_peerid_to_string(p2p_conn_peer(conns[i]), full, sizeof full);
-        if (!strstr(full, name)) continue;
-        if (found && p2p_peerid_equal(out, p2p_conn_peer(conns[i]))) continue;
-        *out = *p2p_conn_peer(conns[i]);
-        found++;
-    }
-    return found == 1 ? 0 : found ? P2P_EEXIST : P2P_ENOTFOUND;
-}
-
-struct ping_req {
-    char who[64];
-    unsigned n;
-};
-
-static void on_pong(int status, uint64_t rtt_us, bool last, void *arg)
-{
-    struct ping_req *r = arg;
-    if (status) say("* ping %s failed: %s", r->who, p2p_strerror(status));
-    else say("* pong from %s: %.3f ms", r->who, rtt_us / 1000.0);
-    if (last) free(r);
-}
-
-static void ping_cmd(struct chat *c, const char *arg)
-{
-    while (*arg == ' ') arg++;
-    p2p_peerid id;
-    int rc = *arg ? find_peer(c, arg, &id) : P2P_EINVAL;
-    if (rc == P2P_EINVAL) return say("* usage: /ping PEER (a PeerId, or part of one from /peers)");
-    if (rc == P2P_EEXIST) return say("* '%s' matches several peers; give more of the PeerId", arg);
-    if (rc < 0) return say("* no connected peer matches '%s'", arg);
-    void *st;
-    const struct p2p_ping_api_v1 *ping = p2p_service_get(c->host, P2P_PING_SERVICE, 1, &st);
-    if (!ping) return say("* ping is not available: add [plugin ping] to the configuration");
-    struct ping_req *r = calloc(1, sizeof *r);
+    struct room *r = chat_find_room(c, topic);
     if (!r) return;
-    short_id(&id, r->who, sizeof r->who);
-    if ((rc = ping->ping(st, &id, 3, on_pong, r)) < 0) {
-        say("* ping %s failed: %s", r->who, p2p_strerror(rc));
-        free(r);
+    char id[P2P_PEERID_STRMAX];
+    out_peer_text(peer, id, sizeof id);
+    if (c->json) {
+        struct json_w *w = out_json_begin(c, subscribed ? "join" : "leave", NULL);
+        json_w_cstr(w, "room", r->name);
+        json_w_cstr(w, "peer", id);
+        const char *nick = nick_table_get(&c->nicks, peer);
+        if (nick) json_w_cstr(w, "nick", nick);
+        out_json_end(c);
+        return;
+    }
+    char who[256], where[CHAT_ROOM_MAX + 8] = "the room";
+    out_who(c, id, nick_table_get(&c->nicks, peer), who, sizeof who);
+    if (c->nrooms > 1) snprintf(where, sizeof where, "#%s", r->name);
+    out_say(c, "* %s %s %s", who, subscribed ? "joined" : "left", where);
+}
+
+/* JSON mode: connections coming and going, direct or relayed. */
+static void on_conn_event(const struct p2p_event *ev, void *arg)
+{
+    struct chat *c = arg;
+    if (!ev->conn) return;
+    char id[P2P_PEERID_STRMAX], addr[P2P_MADDR_STRMAX];
+    out_peer_text(p2p_conn_peer(ev->conn), id, sizeof id);
+    if (p2p_maddr_to_string(p2p_conn_remote_addr(ev->conn), addr, sizeof addr) < 0) strcpy(addr, "?");
+    struct json_w *w = out_json_begin(c, ev->type == P2P_EV_CONNECTED ? "connected" : "disconnected", NULL);
+    json_w_cstr(w, "peer", id);
+    json_w_cstr(w, "addr", addr);
+    json_w_cstr(w, "connection", p2p_conn_limited(ev->conn) ? "relayed" : "direct");
+    json_w_cstr(w, "direction", p2p_conn_direction(ev->conn) == P2P_INBOUND ? "inbound" : "outbound");
+    if (ev->type == P2P_EV_DISCONNECTED && ev->reason) json_w_cstr(w, "reason", p2p_strerror(ev->reason));
+    out_json_end(c);
+}
+
+/* ---- nicknames (docs/DESIGN.md, "Nicknames") ------------------------ */
+
+static void on_nick_message(const struct p2p_pubsub_msg *m, void *arg)
+{
+    struct chat *c = arg;
+    if (!m->author) return;   /* a name needs a (signed) author */
+    const char *old = nick_table_get(&c->nicks, m->author);
+    char before[CHAT_NICK_MAX + 1] = "";
+    if (old) snprintf(before, sizeof before, "%s", old);
+    if (nick_table_set(&c->nicks, m->author, m->data, m->len) != 1) return;
+    char id[P2P_PEERID_STRMAX];
+    out_peer_text(m->author, id, sizeof id);
+    const char *now = nick_table_get(&c->nicks, m->author);
+    if (c->json) {
+        struct json_w *w = out_json_begin(c, "nick", NULL);
+        json_w_cstr(w, "peer", id);
+        json_w_cstr(w, "nick", now);
+        out_json_end(c);
+    } else if (before[0]) {
+        char was[256], is[256];
+        out_who(c, id, before, was, sizeof was);
+        out_who(c, id, now, is, sizeof is);
+        out_say(c, "* %s is now %s", was, is);
     }
 }
 
-static void show_addrs(struct chat *c)
+static void announce_nick(struct chat *c)
 {
-    p2p_multiaddr addrs[32];
-    size_t n = p2p_host_advertised_addrs(c->host, addrs, 32);
-    const p2p_peerid *me = p2p_host_peerid(c->host);
-    say("* %zu address(es):", n);
-    for (size_t i = 0; i < n && i < 32; i++) {
-        char t[P2P_MADDR_STRMAX];
-        if (p2p_maddr_push(&addrs[i], P2P_MA_P2P, me->bytes, me->len) == 0 && p2p_maddr_to_string(&addrs[i], t, sizeof t) > 0)
-            say("*   %s", t);
+    if (!c->nick[0]) return;
+    int rc = c->ps->publish(c->ps_state, NICK_TOPIC, (const uint8_t *)c->nick, strlen(c->nick));
+    if (rc < 0 && rc != P2P_ENOTFOUND && rc != P2P_EEXIST)
+        p2p_log_debug("chat", "nickname announcement: %s", p2p_strerror(rc));
+}
+
+static void on_nick_timer(p2p_timer *t, void *arg)
+{
+    (void)t;
+    announce_nick(arg);
+}
+
+void chat_set_nick(struct chat *c, const char *nick)
+{
+    snprintf(c->nick, sizeof c->nick, "%s", nick);
+    announce_nick(c);
+}
+
+/* ---- rooms ---------------------------------------------------------- */
+
+/* The DHT key of a room: the sha2-256 multihash of "p2pchat/room/" + the
+ * room name (docs/DESIGN.md, "Rooms"). A multihash, because
+ * go-libp2p-kad-dht only accepts multihash provider keys. */
+static void room_key(const char *room, uint8_t out[34])
+{
+    char text[CHAT_ROOM_MAX + 20];
+    int n = snprintf(text, sizeof text, "p2pchat/room/%s", room);
+    p2p_multihash_sha256((const uint8_t *)text, (size_t)n, out);
+}
+
+static void on_room_providers(int status, const struct p2p_routing_peer *peers, size_t n, void *arg)
+{
+    struct room_lookup *l = arg;
+    l->busy = false;
+    if (!l->room) {
+        free(l);
+        return;
+    }
+    /* The routing plugin reported each provider as discovered; the host
+     * dials them. Here we only log. */
+    if (status == 0) p2p_log_debug("chat", "room %s: %zu member(s) found in the DHT", l->room->name, n);
+    else if (status != P2P_ECANCELED) p2p_log_debug("chat", "room look-up: %s", p2p_strerror(status));
+    (void)peers;
+}
+
+static void on_room_provided(int status, size_t count, void *arg)
+{
+    (void)arg;
+    if (status == 0) p2p_log_debug("chat", "room announced to %zu DHT peer(s)", count);
+    else if (status != P2P_ECANCELED) p2p_log_debug("chat", "room announcement: %s", p2p_strerror(status));
+}
+
+static void on_room_timer(p2p_timer *t, void *arg)
+{
+    struct chat *c = arg;
+    p2p_timer_start(t, c->room_interval_ms, 0);
+    for (size_t i = 0; i < c->nrooms; i++) {
+        struct room *r = c->rooms[i];
+        if (!r->lookup->busy &&
+            c->rt->find_providers(c->rt_state, r->key, sizeof r->key, 20, on_room_providers, r->lookup) == 0)
+            r->lookup->busy = true;
+        /* Announce again each round until it reached someone: at start
+         * the DHT may not know any peer yet. Then the routing plugin
+         * re-announces. */
+        if (!r->provided && c->rt->provide(c->rt_state, r->key, sizeof r->key, on_room_provided, NULL) == 0)
+            r->provided = true;
     }
 }
 
-static void publish_line(struct chat *c, const char *text, size_t len)
+static void free_room(struct chat *c, struct room *r)
 {
-    int rc = c->ps->publish(c->ps_state, c->room, (const uint8_t *)text, len);
-    if (rc == P2P_ENOTFOUND) say("* nobody else is in the room yet; message not sent");
-    else if (rc == P2P_EAGAIN) say("* peers are not keeping up; message not sent, try again");
-    else if (rc == P2P_ERANGE) say("* message too long; not sent");
-    else if (rc < 0) say("* message not sent: %s", p2p_strerror(rc));
+    if (r->sub) c->ps->unsubscribe(c->ps_state, r->sub);
+    if (r->provided) c->rt->stop_providing(c->rt_state, r->key, sizeof r->key);
+    if (r->lookup) {
+        if (r->lookup->busy) r->lookup->room = NULL;   /* freed by its callback */
+        else free(r->lookup);
+    }
+    free(r);
 }
 
-static void handle_line(struct chat *c, char *s, size_t len)
+void chat_join(struct chat *c, const char *name, const struct chat_cmd *cmd)
 {
-    while (len && (s[len - 1] == '\r' || s[len - 1] == ' ')) s[--len] = 0;
-    if (!len) return;
-    if (s[0] != '/') return publish_line(c, s, len);
-    if (!strcmp(s, "/quit")) {
-        raise(SIGTERM);
-    } else if (!strcmp(s, "/peers")) {
-        show_peers(c);
-    } else if (!strncmp(s, "/ping", 5) && (s[5] == ' ' || !s[5])) {
-        ping_cmd(c, s + 5);
-    } else if (!strcmp(s, "/addrs")) {
-        show_addrs(c);
-    } else if (!strcmp(s, "/help")) {
-        say("* commands: /peers, /ping PEER, /addrs, /quit, /help; anything else is sent to room %s", c->room);
+    struct room *r = chat_find_room(c, name);
+    if (r) {
+        c->current = r;
+        update_prompt(c);
+        if (c->json) {
+            struct json_w *w = out_json_begin(c, "result", cmd);
+            json_w_cstr(w, "room", r->name);
+            json_w_bool(w, "already", true);
+            out_json_end(c);
+        } else {
+            out_say(c, "* now talking in room %s", r->name);
+        }
+        return;
+    }
+    if (c->nrooms == c->max_rooms)
+        return out_reply(c, cmd, false, "already in %zu rooms ([app chat] max_rooms); /leave one first", c->nrooms);
+    r = calloc(1, sizeof *r);
+    if (!r) return out_reply(c, cmd, false, "out of memory");
+    r->chat = c;
+    snprintf(r->name, sizeof r->name, "%s", name);
+    int rc = c->ps->subscribe(c->ps_state, r->name, on_message, r, &r->sub);
+    if (rc == 0 && c->discovery) {
+        room_key(r->name, r->key);
+        if (!(r->lookup = calloc(1, sizeof *r->lookup))) rc = P2P_ENOMEM;
+        else r->lookup->room = r;
+    }
+    if (rc < 0) {
+        free_room(c, r);
+        return out_reply(c, cmd, false, "cannot join room %s: %s", name, p2p_strerror(rc));
+    }
+    c->rooms[c->nrooms++] = r;
+    c->current = r;
+    update_prompt(c);
+    if (c->json) {
+        if (cmd) {
+            struct json_w *w = out_json_begin(c, "result", cmd);
+            json_w_cstr(w, "room", r->name);
+            json_w_bool(w, "already", false);
+            out_json_end(c);
+        }
     } else {
-        say("* unknown command %s; type /help", s);
+        out_say(c, "* joined room %s; type a message and press Enter (/help for commands)", r->name);
+    }
+    if (c->hist && c->history_show) chat_show_history(c, r->name, NULL, 0, c->history_show, NULL);
+    if (c->discovery && c->room_timer) p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+}
+
+void chat_leave(struct chat *c, struct room *r, const struct chat_cmd *cmd)
+{
+    size_t i = 0;
+    while (i < c->nrooms && c->rooms[i] != r) i++;
+    if (i == c->nrooms) return;
+    memmove(&c->rooms[i], &c->rooms[i + 1], (c->nrooms - i - 1) * sizeof *c->rooms);
+    c->nrooms--;
+    if (c->current == r) c->current = c->nrooms ? c->rooms[c->nrooms - 1] : NULL;
+    char name[CHAT_ROOM_MAX + 1];
+    snprintf(name, sizeof name, "%s", r->name);
+    free_room(c, r);
+    update_prompt(c);
+    if (c->json) {
+        struct json_w *w = out_json_begin(c, "result", cmd);
+        json_w_cstr(w, "room", name);
+        if (c->current) json_w_cstr(w, "current", c->current->name);
+        out_json_end(c);
+    } else if (c->current) {
+        out_say(c, "* left room %s; now talking in room %s", name, c->current->name);
+    } else {
+        out_say(c, "* left room %s; you are in no room now (/join ROOM)", name);
     }
 }
+
+/* ---- input ----------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
@@ -267,10 +334,10 @@ static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     for (ssize_t i = 0; i < n; i++) {
         char ch = buf->base[i];
         if (ch == '\n') {
-            if (c->line_too_long) say("* line longer than %d bytes dropped", LINE_MAX_BYTES);
+            if (c->line_too_long) out_reply(c, NULL, false, "line longer than %d bytes dropped", LINE_MAX_BYTES);
             else {
                 c->line[c->line_len] = 0;
-                handle_line(c, c->line, c->line_len);
+                chat_handle_line(c, c->line, c->line_len);
             }
             c->line_len = 0;
             c->line_too_long = false;
@@ -282,6 +349,42 @@ static void on_stdin(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     }
 }
 
+static void on_tui_line(char *line, size_t len, void *arg)
+{
+    chat_handle_line(arg, line, len);
+}
+
+static void on_tui_eof(void *arg)
+{
+    (void)arg;
+    raise(SIGTERM);   /* Ctrl-D: leave, as /quit */
+}
+
+static void start_plain_input(struct chat *c)
+{
+    uv_loop_t *loop = p2p_host_loop(c->host);
+    uv_handle_type t = uv_guess_handle(0);
+    union stdin_handle *in = malloc(sizeof *in);
+    if (in && t == UV_TTY && uv_tty_init(loop, &in->tty, 0, 1) == 0) {
+        c->in = in;
+        c->in_tty = true;
+    } else if (in && (t == UV_NAMED_PIPE || t == UV_TCP) && uv_pipe_init(loop, &in->pipe, 0) == 0) {
+        if (uv_pipe_open(&in->pipe, 0) == 0) c->in = in;
+        else uv_close(&in->h, on_stdin_closed);
+        in = c->in;
+    } else {
+        free(in);
+    }
+    if (c->in) {
+        c->in->h.data = c;
+        uv_read_start(&c->in->s, on_alloc, on_stdin);
+    } else {
+        p2p_log_info("chat", "stdin is not a terminal or pipe; not reading messages from it");
+    }
+}
+
+/* ---- bootstrap peers ------------------------------------------------- */
+
 /* The dial's own copy of the address: the callback may run after the
  * chat has stopped. */
 static void on_connected(int status, p2p_conn *conn, void *arg)
@@ -292,9 +395,9 @@ static void on_connected(int status, p2p_conn *conn, void *arg)
     if (p2p_maddr_to_string(ma, t, sizeof t) < 0) strcpy(t, "?");
     if (status == P2P_ECANCELED) {
     } else if (status) {
-        p2p_log_warn(MOD, "cannot reach bootstrap peer %s: %s", t, p2p_strerror(status));
+        p2p_log_warn("chat", "cannot reach bootstrap peer %s: %s", t, p2p_strerror(status));
     } else {
-        p2p_log_info(MOD, "connected to bootstrap peer %s", t);
+        p2p_log_info("chat", "connected to bootstrap peer %s", t);
     }
     free(ma);
 }
@@ -314,52 +417,6 @@ static void on_redial(p2p_timer *t, void *arg)
 {
     (void)t;
     dial_bootstrap(arg);
-}
-
-/* The DHT key of a room: the sha2-256 multihash of "p2pchat/room/" + the
- * room name (docs/DESIGN.md, "Rooms"). A multihash, because
- * go-libp2p-kad-dht only accepts multihash provider keys. */
-static void room_key(const char *room, uint8_t out[34])
-{
-    char text[300];
-    int n = snprintf(text, sizeof text, "p2pchat/room/%s", room);
-    p2p_multihash_sha256((const uint8_t *)text, (size_t)n, out);
-}
-
-static void on_room_providers(int status, const struct p2p_routing_peer *peers, size_t n, void *arg)
-{
-    struct room_lookup *l = arg;
-    l->busy = false;
-    if (!l->chat) {
-        free(l);
-        return;
-    }
-    /* The routing plugin reported each provider as discovered; the host
-     * dials them. Here we only log. */
-    if (status == 0) p2p_log_debug(MOD, "room %s: %zu member(s) found in the DHT", l->chat->room, n);
-    else if (status != P2P_ECANCELED) p2p_log_debug(MOD, "room look-up: %s", p2p_strerror(status));
-    (void)peers;
-}
-
-static void on_room_provided(int status, size_t count, void *arg)
-{
-    (void)arg;
-    if (status == 0) p2p_log_debug(MOD, "room announced to %zu DHT peer(s)", count);
-    else if (status != P2P_ECANCELED) p2p_log_debug(MOD, "room announcement: %s", p2p_strerror(status));
-}
-
-static void on_room_timer(p2p_timer *t, void *arg)
-{
-    struct chat *c = arg;
-    p2p_timer_start(t, c->room_interval_ms, 0);
-    if (c->lookup->busy) return;
-    if (c->rt->find_providers(c->rt_state, c->room_key, sizeof c->room_key, 20, on_room_providers, c->lookup) == 0)
-        c->lookup->busy = true;
-    /* Announce again each round until it reached someone: at start the
-     * DHT may not know any peer yet. Then the routing plugin re-announces. */
-    if (!c->room_provided &&
-        c->rt->provide(c->rt_state, c->room_key, sizeof c->room_key, on_room_provided, NULL) == 0)
-        c->room_provided = true;
 }
 
 static int parse_bootstrap(struct chat *c, const p2p_conf_section *app, char *err, size_t errlen)
@@ -383,6 +440,46 @@ static int parse_bootstrap(struct chat *c, const p2p_conf_section *app, char *er
     return 0;
 }
 
+/* ---- start and stop -------------------------------------------------- */
+
+static void open_history(struct chat *c, const p2p_conf_section *app)
+{
+    if (!p2p_conf_bool(app, "history")) return;
+    char path[4096], err[1024];
+    const char *file = p2p_conf_path(app, "history_file");
+    const char *identity = p2p_conf_path(p2p_host_section(c->host), "identity");
+    if (file) snprintf(path, sizeof path, "%s", file);
+    else if (history_default_path(identity, path, sizeof path) < 0) {
+        out_reply(c, NULL, false, "history disabled: no data directory ($HOME is not set); chat goes on without history");
+        return;
+    }
+    c->hist = history_open(path, (uint32_t)p2p_conf_int(app, "history_max_rows"),
+                           p2p_conf_duration_ms(app, "history_max_age"), chat_now_ms(), err, sizeof err);
+    if (!c->hist) out_reply(c, NULL, false, "%s; chat goes on without history", err);
+}
+
+static void emit_ready(struct chat *c)
+{
+    char id[P2P_PEERID_STRMAX];
+    out_peer_text(p2p_host_peerid(c->host), id, sizeof id);
+    struct json_w *w = out_json_begin(c, "ready", NULL);
+    json_w_cstr(w, "peer_id", id);
+    json_w_arr_open(w, "addrs");
+    p2p_multiaddr addrs[32];
+    size_t n = p2p_host_listen_addrs(c->host, addrs, 32);
+    const p2p_peerid *me = p2p_host_peerid(c->host);
+    for (size_t i = 0; i < n && i < 32; i++) {
+        char t[P2P_MADDR_STRMAX];
+        if (p2p_maddr_push(&addrs[i], P2P_MA_P2P, me->bytes, me->len) == 0 &&
+            p2p_maddr_to_string(&addrs[i], t, sizeof t) > 0)
+            json_w_cstr(w, NULL, t);
+    }
+    json_w_arr_close(w);
+    if (c->nick[0]) json_w_cstr(w, "nick", c->nick);
+    if (c->hist) json_w_cstr(w, "history", history_path(c->hist));
+    out_json_end(c);
+}
+
 struct chat *chat_start(p2p_host *h, const p2p_conf_section *app, char *err, size_t errlen)
 {
     struct chat *c = calloc(1, sizeof *c);
@@ -391,74 +488,93 @@ struct chat *chat_start(p2p_host *h, const p2p_conf_section *app, char *err, siz
         return NULL;
     }
     c->host = h;
-    snprintf(c->room, sizeof c->room, "%s", p2p_conf_str(app, "room"));
+    c->json = p2p_conf_bool(app, "json");
+    c->max_rooms = (size_t)p2p_conf_int(app, "max_rooms");
+    c->history_show = (unsigned)p2p_conf_int(app, "history_show");
+    out_init(c, p2p_conf_str(app, "color"));
+    const char *room = p2p_conf_str(app, "room");
+    const char *nick = p2p_conf_str(app, "nick");
     c->ps = p2p_service_get(h, P2P_PUBSUB_SERVICE, 1, &c->ps_state);
+    int rc = 0;
     if (!c->ps) {
         snprintf(err, errlen, "the chat needs the pubsub service: add a [plugin gossipsub] section");
-        free(c);
-        return NULL;
+        rc = P2P_ECONFIG;
+    } else if (!text_valid_name((const uint8_t *)room, strlen(room), CHAT_ROOM_MAX)) {
+        snprintf(err, errlen, "[app chat] room: a room name is 1 to %d bytes of UTF-8 without control characters or "
+                              "blanks at either end", CHAT_ROOM_MAX);
+        rc = P2P_ECONFIG;
+    } else if (nick && !text_valid_name((const uint8_t *)nick, strlen(nick), CHAT_NICK_MAX)) {
+        snprintf(err, errlen, "[app chat] nick: a nickname is 1 to %d bytes of UTF-8 without control characters or "
+                              "blanks at either end", CHAT_NICK_MAX);
+        rc = P2P_ECONFIG;
     }
-    int rc = parse_bootstrap(c, app, err, errlen);
-    if (rc == 0) rc = c->ps->subscribe(c->ps_state, c->room, on_message, c, &c->sub);
+    if (rc == 0) rc = parse_bootstrap(c, app, err, errlen);
+    if (rc == 0 && (!(c->rooms = calloc(c->max_rooms, sizeof *c->rooms)) || !(c->line = malloc(LINE_MAX_BYTES + 1)) ||
+                    nick_table_init(&c->nicks, NICK_TABLE_SIZE) < 0))
+        rc = P2P_ENOMEM;
+    if (rc == 0) rc = c->ps->subscribe(c->ps_state, NICK_TOPIC, on_nick_message, c, &c->nick_sub);
     if (rc < 0) {
-        if (!err[0]) snprintf(err, errlen, "cannot join room %s: %s", c->room, p2p_strerror(rc));
+        if (!err[0]) snprintf(err, errlen, "cannot start the chat: %s", p2p_strerror(rc));
         chat_stop(c);
         return NULL;
     }
+    if (nick) snprintf(c->nick, sizeof c->nick, "%s", nick);
+    c->nick_timer = p2p_timer_new(h, on_nick_timer, c);
     c->peer_listener = c->ps->add_peer_listener(c->ps_state, on_peer, c);
-
-    uv_loop_t *loop = p2p_host_loop(h);
-    uv_handle_type t = uv_guess_handle(0);
-    union stdin_handle *in = malloc(sizeof *in);
-    if (in && t == UV_TTY && uv_tty_init(loop, &in->tty, 0, 1) == 0) {
-        c->in = in;
-        c->in_tty = true;
-    } else if (in && (t == UV_NAMED_PIPE || t == UV_TCP) && uv_pipe_init(loop, &in->pipe, 0) == 0) {
-        if (uv_pipe_open(&in->pipe, 0) == 0) c->in = in;
-        else uv_close(&in->h, on_stdin_closed);
-        in = c->in;
-    } else {
-        free(in);
-    }
-    if (c->in) {
-        c->in->h.data = c;
-        uv_read_start(&c->in->s, on_alloc, on_stdin);
-    } else {
-        p2p_log_info(MOD, "stdin is not a terminal or pipe; not reading messages from it");
-    }
-    say("* joined room %s; type a message and press Enter (/help for commands)", c->room);
-    dial_bootstrap(c);
-    if (c->nboot && (c->redial = p2p_timer_new(h, on_redial, c))) p2p_timer_start(c->redial, REDIAL_MS, REDIAL_MS);
+    if (c->json) c->conn_events = p2p_host_subscribe(h, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED, on_conn_event, c);
     c->rt = p2p_service_get(h, P2P_ROUTING_SERVICE, 1, &c->rt_state);
-    if (c->rt && p2p_conf_bool(app, "room_discovery")) {
-        room_key(c->room, c->room_key);
+    c->discovery = c->rt && p2p_conf_bool(app, "room_discovery");
+    if (c->discovery) {
         c->room_interval_ms = p2p_conf_duration_ms(app, "room_lookup_interval");
-        c->lookup = calloc(1, sizeof *c->lookup);
-        if (c->lookup) {
-            c->lookup->chat = c;
-            if ((c->room_timer = p2p_timer_new(h, on_room_timer, c))) p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+        c->room_timer = p2p_timer_new(h, on_room_timer, c);
+    }
+
+    /* The terminal interface when a person is at a terminal that
+     * understands cursor movement (ANSI); lines as they come otherwise
+     * (scripts, --json, output to a file, TERM=dumb). */
+    const char *term = getenv("TERM");
+    if (!c->json && isatty(0) && isatty(1) && term && *term && strcmp(term, "dumb") != 0) {
+        char why[256];
+        tui_setlocale();
+        c->tui = tui_start(p2p_host_loop(h), "> ", on_tui_line, on_tui_eof, c, why, sizeof why);
+        if (!c->tui) p2p_log_warn("chat", "%s; reading plain lines", why);
+        else {
+            p2p_log_set_sink(out_log_sink, c);
+            c->log_sink = true;
         }
     }
+    if (!c->tui) start_plain_input(c);
+    open_history(c, app);
+    if (c->json) emit_ready(c);
+    chat_join(c, room, NULL);
+    dial_bootstrap(c);
+    if (c->nboot && (c->redial = p2p_timer_new(h, on_redial, c))) p2p_timer_start(c->redial, REDIAL_MS, REDIAL_MS);
     return c;
 }
 
 void chat_stop(struct chat *c)
 {
     if (!c) return;
+    if (c->tui) tui_stop(c->tui);
+    if (c->log_sink) p2p_log_set_sink(NULL, NULL);
     if (c->in) {
         uv_read_stop(&c->in->s);
         if (c->in_tty) uv_tty_reset_mode();
         uv_close(&c->in->h, on_stdin_closed);
     }
+    for (struct ping_req *p = c->pings; p; p = p->next) p->chat = NULL;   /* freed by their callbacks */
     if (c->redial) p2p_timer_free(c->redial);
     if (c->room_timer) p2p_timer_free(c->room_timer);
-    if (c->rt && c->room_provided) c->rt->stop_providing(c->rt_state, c->room_key, sizeof c->room_key);
-    if (c->lookup) {
-        if (c->lookup->busy) c->lookup->chat = NULL;   /* freed by its callback */
-        else free(c->lookup);
-    }
+    if (c->nick_timer) p2p_timer_free(c->nick_timer);
+    for (size_t i = 0; i < c->nrooms; i++) free_room(c, c->rooms[i]);
+    if (c->conn_events) p2p_host_unsubscribe(c->host, c->conn_events);
     if (c->peer_listener) c->ps->remove_peer_listener(c->ps_state, c->peer_listener);
-    if (c->sub) c->ps->unsubscribe(c->ps_state, c->sub);
+    if (c->nick_sub) c->ps->unsubscribe(c->ps_state, c->nick_sub);
+    history_close(c->hist);
+    nick_table_free(&c->nicks);
+    json_w_free(&c->jw);
+    free(c->rooms);
+    free(c->line);
     free(c->boot);
     free(c->boot_ids);
     free(c);

@@ -14,6 +14,8 @@
 #include "p2p/error.h"
 #include "p2p/multiaddr.h"
 
+static const char *const color_modes[] = { "auto", "always", "never", NULL };
+
 static const struct p2p_conf_key chat_keys[] = {
     { "room", P2P_CONF_STR, "libp2p-chat", 0, 0, NULL, "chat room (gossipsub topic) to join" },
     { "bootstrap", P2P_CONF_MADDR_LIST, NULL, 0, 0, NULL,
@@ -22,6 +24,21 @@ static const struct p2p_conf_key chat_keys[] = {
       "announce the room in the DHT and connect to its other members (needs [plugin kad])" },
     { "room_lookup_interval", P2P_CONF_DURATION, "30s", 1000, 86400000, NULL,
       "how often the DHT is asked for the room's members" },
+    { "max_rooms", P2P_CONF_INT, "16", 1, 256, NULL, "rooms that can be joined at once (/join)" },
+    { "nick", P2P_CONF_STR, NULL, 0, 0, NULL,
+      "nickname announced to other p2pchat users (1-32 bytes; see /nick); none by default" },
+    { "json", P2P_CONF_BOOL, "false", 0, 0, NULL,
+      "script mode (--json): one JSON object per event on stdout, JSON commands on stdin" },
+    { "color", P2P_CONF_ENUM, "auto", 0, 0, color_modes,
+      "a colour per sender: auto = on a terminal unless NO_COLOR is set" },
+    { "history", P2P_CONF_BOOL, "true", 0, 0, NULL, "keep the messages of each room in an SQLite database" },
+    { "history_file", P2P_CONF_PATH, NULL, 0, 0, NULL,
+      "the history database (default: history.db next to the identity file, in $XDG_DATA_HOME/p2pchat)" },
+    { "history_show", P2P_CONF_INT, "20", 0, 1000, NULL, "messages of the history shown when joining a room (0 = none)" },
+    { "history_max_rows", P2P_CONF_INT, "10000", 1, 10000000, NULL,
+      "messages kept per room; older ones are deleted" },
+    { "history_max_age", P2P_CONF_DURATION, "0", 0, 0, NULL,
+      "messages older than this are deleted (0 = kept until history_max_rows pushes them out)" },
     P2P_CONF_KEYS_END
 };
 
@@ -110,13 +127,17 @@ static void usage(FILE *f)
 static void usage_peer(FILE *f)
 {
     fprintf(f,
-        "Usage: p2pchat [-c FILE] peer [--listen MADDR]... [--relay MADDR]... [--bootstrap MADDR]... [--room NAME] [--perf]\n"
+        "Usage: p2pchat [-c FILE] peer [--listen MADDR]... [--relay MADDR]... [--bootstrap MADDR]... [--room NAME]\n"
+        "                             [--nick NAME] [--json] [--perf]\n"
         "\n"
         "  -l, --listen MADDR    listen address (repeatable; default /ip4/0.0.0.0/tcp/0 and /ip6/::/tcp/0)\n"
         "  -b, --bootstrap MADDR peer to connect to, with /p2p/<PeerId> (repeatable)\n"
         "  -r, --relay MADDR     relay to reserve a slot on and be reachable through (repeatable);\n"
         "                        also used as a bootstrap peer\n"
-        "  -c, --room NAME       chat room to join (default libp2p-chat)\n"
+        "  -c, --room NAME       chat room to join (default libp2p-chat); /join adds more\n"
+        "      --nick NAME       nickname other p2pchat users see (/nick changes it)\n"
+        "      --json            script mode: one JSON object per event on stdout, plain lines or\n"
+        "                        JSON commands on stdin (docs/SCRIPTING.md)\n"
         "      --perf            serve /perf/1.0.0 (any peer may then make this node send and\n"
         "                        receive data; the same as [plugin perf] server = true)\n"
         "  -h, --help            this help\n");
@@ -195,6 +216,8 @@ static int parse_peer(int argc, char **argv, struct p2pchat_opts *o)
         { "bootstrap", required_argument, NULL, 'b' },
         { "relay", required_argument, NULL, 'r' },
         { "perf", no_argument, NULL, 'P' },
+        { "json", no_argument, NULL, 'J' },
+        { "nick", required_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -226,6 +249,12 @@ static int parse_peer(int argc, char **argv, struct p2pchat_opts *o)
         }
         case 'P': {
             int rc = set_or_fail(o, "plugin perf", "server", "true");
+            if (rc >= 0) return rc;
+            break;
+        }
+        case 'J':
+        case 'N': {
+            int rc = set_or_fail(o, "app chat", c == 'J' ? "json" : "nick", c == 'J' ? "true" : optarg);
             if (rc >= 0) return rc;
             break;
         }

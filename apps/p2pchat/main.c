@@ -149,17 +149,8 @@ int main(int argc, char **argv)
         p2p_host_free(a.host);
         return EXIT_RUNTIME;
     }
-    print_identity(a.host, o.mode == MODE_PEER && !run_chat ? MODE_NONE : o.mode);
-    if (run_chat) {
-        const p2p_conf_section *app = p2p_conf_find(p2p_host_conf(a.host), "app chat");
-        a.chat = chat_start(a.host, app, err, sizeof err);
-        if (!a.chat) {
-            fprintf(stderr, "p2pchat: %s\n", err);
-            p2p_host_free(a.host);
-            return EXIT_CONFIG;
-        }
-    }
-
+    /* Signals from here on: a script may stop us as soon as it has read
+     * our PeerId (they are handled once the loop runs). */
     uv_loop_t *loop = p2p_host_loop(a.host);
     uv_signal_init(loop, &a.sigint);
     uv_signal_init(loop, &a.sigterm);
@@ -167,6 +158,20 @@ int main(int argc, char **argv)
     uv_signal_start(&a.sigint, on_signal, SIGINT);
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
     signal(SIGPIPE, SIG_IGN);
+    const p2p_conf_section *app = run_chat ? p2p_conf_find(p2p_host_conf(a.host), "app chat") : NULL;
+    /* --json: the chat's "ready" event says the same, as JSON. */
+    if (!app || !p2p_conf_bool(app, "json"))
+        print_identity(a.host, o.mode == MODE_PEER && !run_chat ? MODE_NONE : o.mode);
+    if (run_chat) {
+        a.chat = chat_start(a.host, app, err, sizeof err);
+        if (!a.chat) {
+            fprintf(stderr, "p2pchat: %s\n", err);
+            uv_close((uv_handle_t *)&a.sigint, NULL);
+            uv_close((uv_handle_t *)&a.sigterm, NULL);
+            p2p_host_free(a.host);
+            return EXIT_CONFIG;
+        }
+    }
 
     uv_run(loop, UV_RUN_DEFAULT);
     p2p_host_free(a.host);

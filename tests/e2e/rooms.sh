@@ -2,7 +2,9 @@
 # Rooms that find their members: a relay (DHT server) R; peers A and B are
 # given only R (--bootstrap). Each announces the room in the DHT and looks
 # up the others, so A and B connect to each other, see each other join and
-# chat - without exchanging addresses.
+# chat - without exchanging addresses. Then C and D, each alone in a room
+# of its own, both /join a third room: they find each other through that
+# room's DHT record (discovery works for every joined room).
 source "$(dirname "$0")/lib.sh"
 bin=$1
 room="rooms-$$"
@@ -12,13 +14,13 @@ pids+=($!); pid_r=$!
 wait_for "$TMP/r.out" "/p2p/" 10 || { fail "relay did not start"; cat "$TMP/r.err"; finish; }
 addr_r=$(grep -m1 -o '/ip4/127.0.0.1/tcp/[0-9]*/p2p/[A-Za-z0-9]*' "$TMP/r.out")
 
-start_peer() {
-  local name=$1
+start_peer() {  # NAME [ROOM]
+  local name=$1 r=${2:-$room}
   mkfifo "$TMP/$name.in"
   exec {fd}<>"$TMP/$name.in"
   eval "fd_$name=$fd"
   P2P_LOG=warn "$bin" --without mdns --set app.chat.room_lookup_interval=1s \
-    peer --listen /ip4/127.0.0.1/tcp/0 --room "$room" --bootstrap "$addr_r" \
+    peer --listen /ip4/127.0.0.1/tcp/0 --room "$r" --bootstrap "$addr_r" \
     <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   pids+=($!)
   eval "pid_$name=$!"
@@ -35,9 +37,18 @@ sleep 1.5
 printf 'found you\n' >&"$fd_a"
 wait_for "$TMP/b.out" "$(short a): found you" 15 && ok "b got a's message" || fail "b did not get a's message"
 
-kill -TERM "$pid_a" "$pid_b" "$pid_r"
-wait_exit "$pid_a" 10; sa=$status
-wait_exit "$pid_b" 10; sb=$status
-wait_exit "$pid_r" 10; sr=$status
-[[ $sa == 0 && $sb == 0 && $sr == 0 ]] && ok "clean shutdown" || fail "exit statuses $sa $sb $sr"
+start_peer c "c-alone-$$"
+start_peer d "d-alone-$$"
+for p in c d; do wait_for "$TMP/$p.out" "PeerId:" 10 || fail "peer $p did not start"; done
+printf '/join shared-%s\n' $$ >&"$fd_c"
+printf '/join shared-%s\n' $$ >&"$fd_d"
+wait_for "$TMP/c.out" "* $(short d) joined #shared-$$" 30 && ok "c found d through the joined room's DHT record" \
+  || { fail "c did not find d in the joined room"; cat "$TMP/c.out"; }
+wait_for "$TMP/d.out" "* $(short c) joined #shared-$$" 30 && ok "d found c" || fail "d did not find c"
+! grep -q "$(short d) joined #c-alone" "$TMP/c.out" && ok "d is not in c's own room" || fail "d in c's room"
+
+kill -TERM "$pid_a" "$pid_b" "$pid_c" "$pid_d" "$pid_r"
+st=""
+for p in $pid_a $pid_b $pid_c $pid_d $pid_r; do wait_exit "$p" 10; st+="$status "; done
+[[ $st == "0 0 0 0 0 " ]] && ok "clean shutdown" || fail "exit statuses $st"
 finish
