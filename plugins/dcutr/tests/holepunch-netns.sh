@@ -2,17 +2,12 @@
 # holepunch-netns.sh DCUTR_PEER - DCUtR hole punching through two NATs, in
 # network namespaces (the lab of shared/netns/README.md).
 #
-# Topology (test-only addresses; nothing links to the machine's namespace):
-#
-#   hpa (A) 198.19.1.2 --lan-- hn1 (NAT 1) 198.18.0.2 --+
-#                                                        +-- hpi: bridge "internet"
-#   hpb (B) 198.19.2.2 --lan-- hn2 (NAT 2) 198.18.0.3 --+      198.18.0.0/24
-#                                          hpr (relay) 198.18.0.1 --+
-#
-# The routers masquerade their LAN (`snat to <wan address>`, which keeps
-# source ports: an endpoint-independent mapping) and drop unsolicited
-# inbound packets (forwarded or to themselves): only a simultaneous open
-# gets through. A and B know no route to each other's LAN.
+# The lab of tests/netns/lib.sh (netns_lab): relay R 198.18.0.1 on the
+# "internet" bridge 198.18.0.0/24, A 198.19.1.2 behind NAT router N1
+# (198.18.0.2), B 198.19.2.2 behind N2 (198.18.0.3). Here the routers
+# drop unsolicited inbound packets (forwarded or to themselves): only a
+# simultaneous open gets through. tests/netns/chat-holepunch.sh runs the
+# same lab with replying routers and the real p2pchat.
 #
 # DCUTR_PEER (tests/dcutr_peer.c) runs everywhere with transport-tcp,
 # noise, yamux, identify, ping, relay and (A, B) dcutr with
@@ -29,8 +24,8 @@
 #    A stays on the relayed connection.
 # 3. Delays (HOLEPUNCH_DELAY_MS, default 100 as test-plans' routers; 0 =
 #    skip; needs iptables and python3): every packet entering a router
-#    waits D ms before conntrack sees it (tests/nfqueue_delay.py behind an
-#    iptables NFQUEUE rule in the raw table: there is no netem here), and
+#    waits D ms before conntrack sees it (netns_delay: tests/netns/
+#    nfqueue_delay.py behind an iptables NFQUEUE rule; no netem here), and
 #    phase 1 runs again. The relayed RTT is then ~4D and the two SYNs
 #    must cross thanks to the SYNC timing (RTT/2).
 #
@@ -38,153 +33,26 @@
 # Exit: 0 pass, 1 fail, 77 skipped (not root, no `ip netns` or no `nft`).
 set -u
 peer=${1:?usage: holepunch-netns.sh DCUTR_PEER}
-here=$(cd "$(dirname "$0")" && pwd)
 rounds=${HOLEPUNCH_ROUNDS:-3}
+source "$(cd "$(dirname "$0")" && pwd)/../../../tests/netns/lib.sh"
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP: hole-punch lab: needs root to create network namespaces"
-  exit 77
-fi
-if ! command -v ip >/dev/null || ! ip netns list >/dev/null 2>&1; then
-  echo "SKIP: hole-punch lab: 'ip netns' is not available (install iproute2)"
-  exit 77
-fi
-if ! command -v nft >/dev/null; then
-  echo "SKIP: hole-punch lab: 'nft' is not available (install nftables; scripts/setup.sh --test does)"
-  exit 77
-fi
-
-id=$$
-I=hpi-$id R=hpr-$id N1=hn1-$id N2=hn2-$id A=hpa-$id B=hpb-$id
-all_ns=("$A" "$B" "$R" "$N1" "$N2" "$I")
-work=$(mktemp -d /tmp/holepunch-netns.XXXXXX)
+netns_init "hole-punch lab" holepunch-netns HOLEPUNCH_KEEP
+netns_need nft "install nftables; scripts/setup.sh --test does"
+netns_lab_names hp
+work=$NETNS_WORK
 declare -A pid_of=()
 runs=0
 
-teardown() {
-  for p in "${pid_of[@]}"; do kill "$p" 2>/dev/null; done
-  pid_of=()
-  for ns in "${all_ns[@]}"; do
-    if ip netns list 2>/dev/null | grep -qw "$ns"; then
-      for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-      ip netns del "$ns" 2>/dev/null
-    fi
-  done
-  wait 2>/dev/null
-}
-
-cleanup_work() {
-  if [[ -n "${HOLEPUNCH_KEEP:-}" ]]; then echo "outputs kept in $work"; else rm -rf "$work"; fi
-}
-
 fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.out "$work"/*.log; do
-    [[ -f $f ]] || continue
-    echo "---- $(basename "$f") (last 30 lines)"
-    tail -n 30 "$f"
-  done
-  teardown
-  cleanup_work
-  trap - EXIT
-  exit 1
+  pid_of=()
+  netns_fail "$@"
 }
 
-trap 'teardown; cleanup_work' EXIT
-trap 'exit 1' INT TERM
-
-nsx() { ip netns exec "$@"; }
-
-# reaches NS IP: a TCP SYN from NS to IP port 9 gets an answer (a refusal
-# counts: the host is reachable; no ping binary needed).
-reaches() {
-  local out
-  out=$(nsx "$1" timeout 1 bash -c "exec 3<>/dev/tcp/$2/9" 2>&1)
-  [[ $? -eq 0 || $out == *"refused"* ]]
-}
-
-new_ns() {   # NS
-  ip netns add "$1" || return 1
-  ip -n "$1" link set lo up
-  nsx "$1" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 2>/dev/null
-  nsx "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 2>/dev/null
-  return 0
-}
-
-# veth NS1 IF1 NS2 IF2
-veth() {
-  local a="t$RANDOM$RANDOM" b="u$RANDOM$RANDOM"
-  ip -n "$1" link add "$a" type veth peer name "$b" netns "$3" || return 1
-  ip -n "$1" link set "$a" name "$2" || return 1
-  ip -n "$3" link set "$b" name "$4" || return 1
-  ip -n "$1" link set "$2" up && ip -n "$3" link set "$4" up
-}
-
-# router NS WAN-ADDR LAN-NET(/24 prefix, e.g. 198.19.1) HOST-NS SNAT-FLAGS
-router() {
-  local ns=$1 wan=$2 net=$3 host=$4 flags=$5
-  new_ns "$ns" || return 1
-  nsx "$ns" sysctl -qw net.ipv4.ip_forward=1 || return 1
-  veth "$I" "p${ns%%-*}" "$ns" wan || return 1
-  ip -n "$I" link set "p${ns%%-*}" master br0 || return 1
-  ip -n "$ns" addr add "$wan/24" dev wan || return 1
-  new_ns "$host" || return 1
-  veth "$ns" lan "$host" eth0 || return 1
-  ip -n "$ns" addr add "$net.1/24" dev lan || return 1
-  ip -n "$host" addr add "$net.2/24" dev eth0 || return 1
-  ip -n "$host" route add default via "$net.1" || return 1
-  nsx "$ns" nft -f - <<EOF || return 1
-table ip nat {
-  chain postrouting_nat {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan" ip saddr $net.0/24 snat to $wan $flags
-  }
-}
-table ip filter {
-  chain forward_filter {
-    type filter hook forward priority filter; policy drop;
-    ct state established,related accept
-    iifname "lan" accept
-  }
-  chain input_filter {
-    type filter hook input priority filter; policy accept;
-    iifname "wan" ct state established,related accept
-    iifname "wan" drop
-  }
-}
-EOF
-}
-
-# topology cone|symmetric
+# topology cone|symmetric: the lab with routers that drop unsolicited
+# inbound packets (a fresh one: no NAT state of an earlier round).
 topology() {
-  teardown
-  local flags=""
-  [[ $1 == symmetric ]] && flags="fully-random"
-  new_ns "$I" || return 1
-  ip -n "$I" link add br0 type bridge || return 1
-  ip -n "$I" link set br0 type bridge stp_state 0 2>/dev/null
-  ip -n "$I" link set br0 up
-  nsx "$I" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null
-  new_ns "$R" || return 1
-  veth "$I" prelay "$R" eth0 || return 1
-  ip -n "$I" link set prelay master br0 || return 1
-  ip -n "$R" addr add 198.18.0.1/24 dev eth0 || return 1
-  router "$N1" 198.18.0.2 198.19.1 "$A" "$flags" || return 1
-  router "$N2" 198.18.0.3 198.19.2 "$B" "$flags" || return 1
-  # Packets can be dropped for a while after links come up.
-  local ok=0
-  for _ in $(seq 1 50); do
-    if reaches "$A" 198.18.0.1 && reaches "$B" 198.18.0.1; then
-      ok=1
-      break
-    fi
-    sleep 0.1
-  done
-  ((ok)) || return 1
-  # Sanity: no way from A to B's LAN or router other than a punch.
-  reaches "$A" 198.19.2.2 && return 1
-  reaches "$A" 198.18.0.3 && return 1
-  return 0
+  pid_of=()
+  netns_lab "$1" drop
 }
 
 write_ini() {   # FILE LISTEN SECTIONS...
@@ -200,8 +68,8 @@ write_ini() {   # FILE LISTEN SECTIONS...
 start_peer() {   # NS NAME INI ARGS...
   local ns=$1 name=$2 ini=$3
   shift 3
-  # Not through nsx: $! must be the peer itself (a function in the
-  # background would be a subshell).
+  # $! must be the peer itself (a function in the background would be a
+  # subshell).
   ip netns exec "$ns" env P2P_LOG="${HOLEPUNCH_LOG:-info,dcutr=debug,relay=info}" \
     "$peer" -c "$ini" "$@" >"$work/$name.out" 2>"$work/$name.log" &
   pid_of[$name]=$!
@@ -226,7 +94,6 @@ stop_all() {
   for n in "${!pid_of[@]}"; do
     wait "${pid_of[$n]}" 2>/dev/null
     rc=$?
-    [[ $n == nfq-* ]] && continue
     ((rc == 0)) || bad="$bad $n:$rc"
   done
   pid_of=()
@@ -246,16 +113,16 @@ run_lab() {
   fi
   dcutr_keys=$'[plugin dcutr]\nallow = 198.18.0.0/15\ndial_timeout = 3s\ntimeout = 5s'
   write_ini "$work/relay.ini" /ip4/198.18.0.1/tcp/4001 $'[plugin relay]\nserver = true\nclient = false'
-  start_peer "$R" relay "$work/relay.ini" --timeout 60
+  start_peer "$NR" relay "$work/relay.ini" --timeout 60
   local idr
   idr=$(peerid_of relay) || fail "the relay did not start"
   local raddr="/ip4/198.18.0.1/tcp/4001/p2p/$idr"
   write_ini "$work/b.ini" "/ip4/0.0.0.0/tcp/$pb, /p2p-circuit" "[plugin relay]"$'\n'"relays = $raddr" "$dcutr_keys"
   write_ini "$work/a.ini" "/ip4/0.0.0.0/tcp/$pa, /p2p-circuit" "[plugin relay]"$'\n'"relays = $raddr" "$dcutr_keys"
-  start_peer "$B" b "$work/b.ini" --timeout 60
+  start_peer "$NB" b "$work/b.ini" --timeout 60
   idb=$(peerid_of b) || fail "B did not start"
   wait_for b '^RESERVED' 15 || fail "B made no reservation on the relay"
-  start_peer "$A" a "$work/a.ini" --timeout 30 --dial-delay 1 --dial "$raddr/p2p-circuit/p2p/$idb"
+  start_peer "$NA" a "$work/a.ini" --timeout 30 --dial-delay 1 --dial "$raddr/p2p-circuit/p2p/$idb"
   ida=$(peerid_of a) || fail "A did not start"
 }
 
@@ -307,19 +174,7 @@ if ((HOLEPUNCH_DELAY_MS > 0)); then
     echo "delays skipped: they need iptables and python3"
   else
     topology cone || fail "setting up the delayed topology"
-    for ns in "$N1" "$N2"; do
-      # Before conntrack and routing: the raw table.
-      nsx "$ns" iptables -t raw -I PREROUTING -j NFQUEUE --queue-num 7 || fail "NFQUEUE rule"
-      ip netns exec "$ns" python3 "$here/nfqueue_delay.py" 7 "$HOLEPUNCH_DELAY_MS" >"$work/nfq-$ns.log" 2>&1 &
-      pid_of[nfq-$ns]=$!
-    done
-    for ns in "$N1" "$N2"; do
-      for _ in $(seq 1 50); do
-        grep -q "^nfqueue_delay: queue" "$work/nfq-$ns.log" 2>/dev/null && break
-        sleep 0.1
-      done
-      grep -q "^nfqueue_delay: queue" "$work/nfq-$ns.log" || fail "the NFQUEUE program did not start in $ns"
-    done
+    netns_lab_delays "$HOLEPUNCH_DELAY_MS" 0 || fail "the NFQUEUE delay did not start"
     run_lab cone 4401 4402
     wait_for a "^DIRECT $idb " 40 || fail "delayed: no direct connection"
     line=$(grep -m1 '^DIRECT ' "$work/a.out")

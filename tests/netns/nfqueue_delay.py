@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """nfqueue_delay.py QUEUE DELAY_MS - hold every packet of an NFQUEUE for
 DELAY_MS milliseconds, then accept it (order kept). Standard library only:
-nfnetlink_queue spoken over a raw netlink socket. For the hole-punch lab
-(holepunch-netns.sh), where tc netem is not available: put it behind
-`iptables -t raw -I PREROUTING -j NFQUEUE --queue-num QUEUE` in a router's
+nfnetlink_queue spoken over a raw netlink socket. For the namespace labs
+(tests/netns/lib.sh, netns_delay), where tc netem is not available: put it
+behind `iptables -t raw -I PREROUTING -j NFQUEUE --queue-num QUEUE` in a
 namespace, so that packets wait before conntrack and routing see them.
 Runs until SIGTERM/SIGINT."""
 import collections
