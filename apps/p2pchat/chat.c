@@ -26,7 +26,9 @@
 #define LINE_MAX_BYTES 4096
 #define REDIAL_MS 10000
 /* Room discovery through the DHT: first look-up soon after start (the
- * DHT bootstraps meanwhile), then every [app chat] room_lookup_interval. */
+ * DHT bootstraps meanwhile), then at doubling intervals until another
+ * member was found (members starting together miss each other's first
+ * announcement), then every [app chat] room_lookup_interval. */
 #define ROOM_FIRST_LOOKUP_MS 1000
 
 /* One outstanding DHT look-up; outlives the chat if it stops first. */
@@ -66,7 +68,8 @@ struct chat {
     p2p_timer *room_timer;
     struct room_lookup *lookup;
     bool room_provided;
-    uint64_t room_interval_ms;
+    bool room_found;                /* the DHT named another member */
+    uint64_t room_interval_ms, room_next_ms;
 };
 
 static void short_id(const p2p_peerid *id, char *out, size_t cap)
@@ -338,7 +341,8 @@ static void on_room_providers(int status, const struct p2p_routing_peer *peers, 
      * dials them. Here we only log. */
     if (status == 0) p2p_log_debug(MOD, "room %s: %zu member(s) found in the DHT", l->chat->room, n);
     else if (status != P2P_ECANCELED) p2p_log_debug(MOD, "room look-up: %s", p2p_strerror(status));
-    (void)peers;
+    for (size_t i = 0; status == 0 && i < n; i++)
+        if (!p2p_peerid_equal(&peers[i].id, p2p_host_peerid(l->chat->host))) l->chat->room_found = true;
 }
 
 static void on_room_provided(int status, size_t count, void *arg)
@@ -351,7 +355,9 @@ static void on_room_provided(int status, size_t count, void *arg)
 static void on_room_timer(p2p_timer *t, void *arg)
 {
     struct chat *c = arg;
-    p2p_timer_start(t, c->room_interval_ms, 0);
+    c->room_next_ms = c->room_found || c->room_next_ms * 2 > c->room_interval_ms ? c->room_interval_ms
+                                                                                 : c->room_next_ms * 2;
+    p2p_timer_start(t, c->room_next_ms, 0);
     if (c->lookup->busy) return;
     if (c->rt->find_providers(c->rt_state, c->room_key, sizeof c->room_key, 20, on_room_providers, c->lookup) == 0)
         c->lookup->busy = true;
@@ -433,6 +439,7 @@ struct chat *chat_start(p2p_host *h, const p2p_conf_section *app, char *err, siz
     if (c->rt && p2p_conf_bool(app, "room_discovery")) {
         room_key(c->room, c->room_key);
         c->room_interval_ms = p2p_conf_duration_ms(app, "room_lookup_interval");
+        c->room_next_ms = ROOM_FIRST_LOOKUP_MS;
         c->lookup = calloc(1, sizeof *c->lookup);
         if (c->lookup) {
             c->lookup->chat = c;
