@@ -67,6 +67,15 @@ struct gsp_peer {
     uint64_t out_conn_id;
     struct gsp_open *open;     /* outbound stream being opened */
     uint64_t open_conn_id;
+    bool out_limited;          /* out runs over a limited (relayed) connection */
+    /* Moving to a better connection (a direct one after a hole punch, while
+     * out runs over the relayed one): the new outbound stream being opened
+     * (move), then open (moved) until out has passed on its queued bytes
+     * and is closed (swap_out in plugin.c). */
+    struct gsp_open *move;
+    uint64_t move_conn_id;
+    p2p_stream *moved;
+    uint64_t moved_conn_id;
     struct gsp_in *ins;
     size_t nins;
     bool routed;               /* known to the router */

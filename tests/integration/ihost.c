@@ -8,11 +8,17 @@
 
 p2p_host *ihost_new(uv_loop_t *loop, const char *extra_host_keys, const char *extra_sections)
 {
+    return ihost_new_listen(loop, "/ip4/127.0.0.1/tcp/0", extra_host_keys, extra_sections);
+}
+
+p2p_host *ihost_new_listen(uv_loop_t *loop, const char *listen, const char *extra_host_keys,
+                           const char *extra_sections)
+{
     char text[4096], err[1024];
     snprintf(text, sizeof text,
-             "[host]\nephemeral_identity = true\nlisten = /ip4/127.0.0.1/tcp/0\nlog = %s\n%s\n"
+             "[host]\nephemeral_identity = true\nlisten = %s\nlog = %s\n%s\n"
              "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n%s",
-             getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn",
+             listen, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn",
              extra_host_keys ? extra_host_keys : "", extra_sections ? extra_sections : "");
     p2p_conf *cf = p2p_conf_load_string(text, "itest.ini", err, sizeof err);
     ck_assert_msg(cf != NULL, "config: %s", err);

@@ -9,6 +9,9 @@
 /* A host listening on 127.0.0.1:0 with transport-tcp, noise, yamux and
  * the extra INI text (more sections or [host] keys after "[host]\n"). */
 p2p_host *ihost_new(uv_loop_t *loop, const char *extra_host_keys, const char *extra_sections);
+/* The same listening on listen (e.g. "/ip4/127.0.0.1/tcp/0, /p2p-circuit"). */
+p2p_host *ihost_new_listen(uv_loop_t *loop, const char *listen, const char *extra_host_keys,
+                           const char *extra_sections);
 /* Start it (asserting success). */
 void ihost_start(p2p_host *h);
 /* Run the loop until *flag becomes true or ms elapse; returns *flag. */
