@@ -9,6 +9,9 @@
  *    upgrade roles and with go-libp2p's legacy ones.
  *  - the default policy (public addresses only) offers nothing on
  *    loopback: the relayed connection stays.
+ *  - A and B dial each other through R at once: one relayed connection
+ *    is kept; the punch on the other steps aside (superseded), the kept
+ *    one is upgraded; nothing is counted as failed.
  *  - p2p_host_connect_opts with forced roles, directly:
  *      * two hosts dialing each other from their listening ports at the
  *        same instant over real TCP (on loopback one SYN reaches the other
@@ -164,7 +167,15 @@ static bool b_reserved(void *arg)
     return false;
 }
 
-static void lab_up(struct lab *l, const char *dcutr_keys_a, const char *dcutr_keys_b)
+static bool a_reserved(void *arg)
+{
+    struct lab *l = arg;
+    struct lab swapped = { .b = l->a };
+    return b_reserved(&swapped);
+}
+
+/* R, A and B; B reserves on R (and A too with a_reserves). */
+static void lab_up_opts(struct lab *l, const char *dcutr_keys_a, const char *dcutr_keys_b, bool a_reserves)
 {
     memset(l, 0, sizeof *l);
     uv_loop_init(&l->loop);
@@ -173,15 +184,21 @@ static void lab_up(struct lab *l, const char *dcutr_keys_a, const char *dcutr_ke
     char ra[1024], sec[4096];
     peer_addr(l->r, ra, sizeof ra);
     snprintf(sec, sizeof sec,
-             "[plugin identify]\n[plugin ping]\n[plugin relay]\n[plugin dcutr]\n%s\n",
+             "[plugin identify]\n[plugin ping]\n[plugin relay]\nrelays = %s\n[plugin dcutr]\n%s\n", ra,
              dcutr_keys_a ? dcutr_keys_a : "");
-    l->a = new_host(&l->loop, "/ip4/127.0.0.1/tcp/0", sec, NULL);
+    l->a = new_host(&l->loop, a_reserves ? "/ip4/127.0.0.1/tcp/0, /p2p-circuit" : "/ip4/127.0.0.1/tcp/0", sec, NULL);
     snprintf(sec, sizeof sec,
              "[plugin identify]\n[plugin ping]\n[plugin relay]\nrelays = %s\n[plugin dcutr]\n%s\n", ra,
              dcutr_keys_b ? dcutr_keys_b : "");
     l->b = new_host(&l->loop, "/ip4/127.0.0.1/tcp/0, /p2p-circuit", sec, NULL);
     ck_assert_int_eq(echo_serve(l->b), 0);
     ck_assert(ihost_run_cond(&l->loop, b_reserved, l, 15000));
+    if (a_reserves) ck_assert(ihost_run_cond(&l->loop, a_reserved, l, 15000));
+}
+
+static void lab_up(struct lab *l, const char *dcutr_keys_a, const char *dcutr_keys_b)
+{
+    lab_up_opts(l, dcutr_keys_a, dcutr_keys_b, false);
 }
 
 static void lab_down(struct lab *l)
@@ -193,16 +210,22 @@ static void lab_down(struct lab *l)
     ck_assert_int_eq(uv_loop_close(&l->loop), 0);
 }
 
-/* A dials B through R: a limited connection (outbound at A). */
-static p2p_conn *dial_relayed(struct lab *l)
+/* from's dial of to through R (its callback fills w). */
+static void start_relayed_dial(struct lab *l, p2p_host *from, p2p_host *to, struct conn_wait *w)
 {
-    p2p_multiaddr ra = ihost_addr(l->r), ca = ra;
-    const p2p_peerid *r = p2p_host_peerid(l->r), *b = p2p_host_peerid(l->b);
+    p2p_multiaddr ca = ihost_addr(l->r);
+    const p2p_peerid *r = p2p_host_peerid(l->r), *b = p2p_host_peerid(to);
     ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P, r->bytes, r->len), 0);
     ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P_CIRCUIT, NULL, 0), 0);
     ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P, b->bytes, b->len), 0);
+    ck_assert_int_eq(p2p_host_connect(from, b, &ca, 1, on_connected, w), 0);
+}
+
+/* A dials B through R: a limited connection (outbound at A). */
+static p2p_conn *dial_relayed(struct lab *l)
+{
     struct conn_wait w = { 0 };
-    ck_assert_int_eq(p2p_host_connect(l->a, b, &ca, 1, on_connected, &w), 0);
+    start_relayed_dial(l, l->a, l->b, &w);
     ck_assert(ihost_run_until(&l->loop, &w.done, 15000));
     ck_assert_msg(w.status == 0, "relayed dial: %s", p2p_strerror(w.status));
     ck_assert(p2p_conn_limited(w.c));
@@ -252,6 +275,16 @@ static void upgrade_case(const char *keys)
     ck_assert_uint_eq(da->stats.started_responder, 1);
     ck_assert_uint_eq(da->stats.failed, 0);
     ck_assert_uint_eq(db->stats.refused + da->stats.refused, 0);
+    /* The same counters through the service (what front-ends read). */
+    void *svc_st;
+    const struct p2p_dcutr_api_v1 *svc = p2p_service_get(l.b, P2P_DCUTR_SERVICE, 1, &svc_st);
+    ck_assert_ptr_nonnull(svc);
+    struct p2p_dcutr_stats bs;
+    svc->stats(svc_st, &bs);
+    ck_assert_uint_eq(bs.succeeded, 1);
+    ck_assert_uint_eq(bs.failed + bs.superseded, 0);
+    ck_assert_uint_eq(bs.attempts, db->stats.attempts);
+    ck_assert_uint_le(bs.attempts_failed, bs.attempts - 1);
     ck_assert_uint_eq(ea.limited_gone, 1);
     ck_assert_uint_eq(eb.limited_gone, 1);
     ck_assert_uint_ge(ea.direct_up, 1);
@@ -322,6 +355,37 @@ START_TEST(responder_without_addresses)
     ck_assert_uint_eq(db->stats.dials + da->stats.dials, 0);
     ck_assert(p2p_conn_limited(c));
     ck_assert_ptr_eq(p2p_host_conn_to(l.a, p2p_host_peerid(l.b)), c);
+    lab_down(&l);
+}
+END_TEST
+
+/* A and B dial each other through R at once (both found the other, say
+ * in the DHT): two relayed connections, the swarm keeps one (the same at
+ * both ends). The punch started on the one closed steps aside
+ * (superseded, not failed); the one kept is upgraded. */
+START_TEST(both_dial_through_relay)
+{
+    static struct lab l;
+    lab_up_opts(&l, "allow = loopback\n", "allow = loopback\n", true);
+    struct conn_wait wa = { 0 }, wb = { 0 };
+    start_relayed_dial(&l, l.a, l.b, &wa);
+    start_relayed_dial(&l, l.b, l.a, &wb);
+    ck_assert(ihost_run_until(&l.loop, &wa.done, 15000));
+    ck_assert(ihost_run_until(&l.loop, &wb.done, 15000));
+    struct pair p = { l.a, l.b };
+    ck_assert_msg(settle_one_direct(&l.loop, &p, 20000), "no direct connection replaced the relayed ones");
+    ck_assert(ihost_run_cond(&l.loop, both_finished, &l, 10000));
+    struct dcutr_st *da = dstate(l.a), *db = dstate(l.b);
+    fprintf(stderr, "both_dial: a: %llu initiated, %llu answered, %llu superseded; b: %llu, %llu, %llu\n",
+            (unsigned long long)da->stats.started_initiator, (unsigned long long)da->stats.started_responder,
+            (unsigned long long)da->stats.superseded, (unsigned long long)db->stats.started_initiator,
+            (unsigned long long)db->stats.started_responder, (unsigned long long)db->stats.superseded);
+    ck_assert_uint_eq(da->stats.failed + db->stats.failed, 0);
+    ck_assert_uint_eq(da->stats.refused + db->stats.refused, 0);
+    ck_assert_uint_ge(da->stats.succeeded + db->stats.succeeded, 1);
+    /* Every punch started as initiator ended: upgraded or stepped aside. */
+    ck_assert_uint_eq(da->stats.started_initiator + db->stats.started_initiator,
+                      da->stats.superseded + db->stats.superseded + 1);
     lab_down(&l);
 }
 END_TEST
@@ -854,6 +918,7 @@ static Suite *suite(void)
     tcase_add_test(tc, default_policy_keeps_relayed);
     tcase_add_test(tc, responder_without_addresses);
     tcase_add_test(tc, refused_over_direct);
+    tcase_add_test(tc, both_dial_through_relay);
     suite_add_tcase(s, tc);
     tc = tcase_create("roles");
     tcase_set_timeout(tc, 120);
