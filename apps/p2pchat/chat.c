@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "chat.h"
+#include "p2p/dcutr.h"
 #include "p2p/ping.h"
 #include "p2p/routing.h"
 #include "p2p/pubsub.h"
@@ -150,6 +151,15 @@ static void show_peers(struct chat *c)
     p2p_peerid ids[256];
     size_t m = c->ps->topic_peers(c->ps_state, c->room, ids, 256);
     say("* %zu peer(s) in room %s", m, c->room);
+    void *dst;
+    const struct p2p_dcutr_api_v1 *d = p2p_service_get(c->host, P2P_DCUTR_SERVICE, 1, &dst);
+    if (d) {
+        struct p2p_dcutr_stats hs;
+        d->stats(dst, &hs);
+        say("* hole punching: %llu succeeded, %llu failed, %llu superseded (%llu attempt(s), %llu failed)",
+            (unsigned long long)hs.succeeded, (unsigned long long)hs.failed, (unsigned long long)hs.superseded,
+            (unsigned long long)hs.attempts, (unsigned long long)hs.attempts_failed);
+    }
 }
 
 /* A peer named by its full PeerId or by a unique part of it among the
