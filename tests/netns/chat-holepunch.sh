@@ -121,8 +121,9 @@ peers() {
   chat_wait a "$ts\* $sb joined the room$" "$JOIN_LIMIT" || fail "a did not see b join within $JOIN_LIMIT s"
   chat_wait b "$ts\* $sa joined the room$" "$JOIN_LIMIT" || fail "b did not see a join within $JOIN_LIMIT s"
   t_join=$((SECONDS - t0))
-  # Found through the DHT: the other's address was a /p2p-circuit one.
-  grep -qE "relay: .*circuit|/p2p-circuit" "$work/a.log" "$work/b.log" || true
+  # Found through the DHT (room look-ups naming the other member).
+  grep -qE "chat: room $room: [2-9] member\(s\) found in the DHT" "$work/a.log" "$work/b.log" ||
+    fail "neither a nor b found the other in the DHT"
 }
 
 # Lines of NAME's /peers about PEER (short form).
