@@ -406,16 +406,19 @@ static void out_drain(p2p_stream *s, void *arg)
 static const struct p2p_stream_handlers out_handlers = { out_read, out_eof, out_error, out_drain };
 
 static void maybe_move(struct gsp_peer *gp, p2p_conn *c);
+static void on_move(struct gsp_peer *gp, int status, p2p_stream *s);
 
 static void on_open(int status, p2p_stream *s, void *arg)
 {
     struct gsp_open *t = arg;
     struct gsp_peer *gp = t->gp;
+    bool move = t->move;
     free(t);
     if (!gp) {
         if (s) p2p_stream_close(s);
         return;
     }
+    if (move) return on_move(gp, status, s);
     struct gsp *g = gp->g;
     gp->open = NULL;
     char ps[P2P_PEERID_STRMAX];
@@ -455,15 +458,8 @@ static void moved_error(p2p_stream *s, int err, void *arg)
 
 static const struct p2p_stream_handlers moved_handlers = { out_read, out_eof, moved_error, NULL };
 
-static void on_move(int status, p2p_stream *s, void *arg)
+static void on_move(struct gsp_peer *gp, int status, p2p_stream *s)
 {
-    struct gsp_open *t = arg;
-    struct gsp_peer *gp = t->gp;
-    free(t);
-    if (!gp) {
-        if (s) p2p_stream_close(s);
-        return;
-    }
     struct gsp *g = gp->g;
     gp->move = NULL;
     char ps[P2P_PEERID_STRMAX];
@@ -488,40 +484,37 @@ static void on_move(int status, p2p_stream *s, void *arg)
  * stream on it and move over (swap_out), so the relayed connection can
  * close. The router keeps the peer, its mesh membership and its score:
  * nobody "leaves" the room. */
-static void maybe_move(struct gsp_peer *gp, p2p_conn *c)
+/* Open an outbound pubsub stream on c: the peer's first one (gp->open),
+ * or the one to move to (gp->move). */
+static void open_out(struct gsp_peer *gp, p2p_conn *c, bool move)
 {
-    struct gsp *g = gp->g;
-    if (!c || p2p_conn_limited(c) || !gp->out || !gp->out_limited || gp->move || gp->moved || !g->started) return;
     struct gsp_open *t = malloc(sizeof *t);
     if (!t) return;
     t->gp = gp;
-    gp->move = t;
-    gp->move_conn_id = p2p_conn_id(c);
-    int rc = p2p_conn_open_stream(c, g->protos, on_move, t);
+    t->move = move;
+    struct gsp_open **slot = move ? &gp->move : &gp->open;
+    *slot = t;
+    *(move ? &gp->move_conn_id : &gp->open_conn_id) = p2p_conn_id(c);
+    int rc = p2p_conn_open_stream(c, gp->g->protos, on_open, t);
     if (rc < 0) {
-        gp->move = NULL;
+        *slot = NULL;
         free(t);
         char ps[P2P_PEERID_STRMAX];
         p2p_log_debug(MOD, "cannot open a pubsub stream to %s: %s", peer_str(&gp->id, ps), p2p_strerror(rc));
     }
 }
 
+static void maybe_move(struct gsp_peer *gp, p2p_conn *c)
+{
+    if (!c || p2p_conn_limited(c) || !gp->out || !gp->out_limited || gp->move || gp->moved || !gp->g->started)
+        return;
+    open_out(gp, c, true);
+}
+
 static void ensure_outbound(struct gsp_peer *gp, p2p_conn *c)
 {
-    struct gsp *g = gp->g;
-    if (gp->out || gp->open || !g->started) return;
-    struct gsp_open *t = malloc(sizeof *t);
-    if (!t) return;
-    t->gp = gp;
-    gp->open = t;
-    gp->open_conn_id = p2p_conn_id(c);
-    int rc = p2p_conn_open_stream(c, g->protos, on_open, t);
-    if (rc < 0) {
-        gp->open = NULL;
-        free(t);
-        char ps[P2P_PEERID_STRMAX];
-        p2p_log_debug(MOD, "cannot open a pubsub stream to %s: %s", peer_str(&gp->id, ps), p2p_strerror(rc));
-    }
+    if (gp->out || gp->open || !gp->g->started) return;
+    open_out(gp, c, false);
 }
 
 static bool conn_usable(const struct gsp *g, p2p_conn *c)

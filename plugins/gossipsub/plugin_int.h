@@ -57,7 +57,8 @@ struct gsp_in {
 
 /* Ticket of an outbound stream being opened: gp is NULL once abandoned. */
 struct gsp_open {
-    struct gsp_peer *gp;
+    struct gsp_peer *gp;       /* NULL once the peer no longer wants it */
+    bool move;                 /* the stream to move to (gsp_peer.move), not the first one */
 };
 
 struct gsp_peer {

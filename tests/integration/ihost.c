@@ -76,3 +76,62 @@ p2p_multiaddr ihost_addr(p2p_host *h)
     ck_assert_uint_ge(n, 1);
     return addrs[0];
 }
+
+void ihost_peer_addr(p2p_host *h, char *out, size_t cap)
+{
+    p2p_multiaddr a = ihost_addr(h);
+    char as[P2P_MADDR_STRMAX], id[P2P_PEERID_STRMAX];
+    ck_assert_int_gt(p2p_maddr_to_string(&a, as, sizeof as), 0);
+    p2p_peerid_to_string(p2p_host_peerid(h), id, sizeof id);
+    snprintf(out, cap, "%s/p2p/%s", as, id);
+}
+
+p2p_multiaddr ihost_circuit_addr(p2p_host *relay, p2p_host *target)
+{
+    p2p_multiaddr a = ihost_addr(relay);
+    const p2p_peerid *r = p2p_host_peerid(relay);
+    ck_assert_int_eq(p2p_maddr_push(&a, P2P_MA_P2P, r->bytes, r->len), 0);
+    ck_assert_int_eq(p2p_maddr_push(&a, P2P_MA_P2P_CIRCUIT, NULL, 0), 0);
+    if (target) {
+        const p2p_peerid *t = p2p_host_peerid(target);
+        ck_assert_int_eq(p2p_maddr_push(&a, P2P_MA_P2P, t->bytes, t->len), 0);
+    }
+    return a;
+}
+
+size_t ihost_circuit_count(p2p_host *h)
+{
+    p2p_multiaddr addrs[32];
+    size_t n = p2p_host_advertised_addrs(h, addrs, 32), k = 0;
+    struct p2p_maddr_component c;
+    for (size_t i = 0; i < n && i < 32; i++)
+        if (p2p_maddr_find(&addrs[i], P2P_MA_P2P_CIRCUIT, &c)) k++;
+    return k;
+}
+
+void ihost_on_connected(int status, p2p_conn *c, void *arg)
+{
+    struct ihost_wait *w = arg;
+    w->done = true;
+    w->status = status;
+    w->c = c;
+}
+
+int ihost_connect(uv_loop_t *loop, p2p_host *from, p2p_host *to, const p2p_multiaddr *addr, p2p_conn **c,
+                  uint64_t ms)
+{
+    return ihost_connect_opts(loop, from, to, addr, NULL, c, ms);
+}
+
+int ihost_connect_opts(uv_loop_t *loop, p2p_host *from, p2p_host *to, const p2p_multiaddr *addr,
+                       const struct p2p_connect_opts *o, p2p_conn **c, uint64_t ms)
+{
+    struct ihost_wait w = { 0 };
+    size_t n = addr ? 1 : 0;
+    int rc = o ? p2p_host_connect_opts(from, p2p_host_peerid(to), addr, n, o, ihost_on_connected, &w)
+               : p2p_host_connect(from, p2p_host_peerid(to), addr, n, ihost_on_connected, &w);
+    if (rc < 0) return rc;
+    if (!ihost_run_until(loop, &w.done, ms)) return P2P_ETIMEDOUT;
+    if (c) *c = w.c;
+    return w.status;
+}

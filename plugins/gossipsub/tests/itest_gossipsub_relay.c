@@ -76,52 +76,19 @@ static void node_up(struct node *n, const char *sections, const char *listen)
     ck_assert_ptr_nonnull(p2p_host_subscribe(n->h, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED, on_ev, n));
 }
 
-static void peer_str(p2p_host *h, char *out, size_t cap)
-{
-    p2p_multiaddr a = ihost_addr(h);
-    char as[P2P_MADDR_STRMAX], id[P2P_PEERID_STRMAX];
-    ck_assert_int_gt(p2p_maddr_to_string(&a, as, sizeof as), 0);
-    p2p_peerid_to_string(p2p_host_peerid(h), id, sizeof id);
-    snprintf(out, cap, "%s/p2p/%s", as, id);
-}
-
 static bool reserved(void *arg)
 {
-    p2p_multiaddr addrs[32];
-    size_t n = p2p_host_advertised_addrs(arg, addrs, 32);
-    struct p2p_maddr_component c;
-    for (size_t i = 0; i < n && i < 32; i++)
-        if (p2p_maddr_find(&addrs[i], P2P_MA_P2P_CIRCUIT, &c)) return true;
-    return false;
-}
-
-struct conn_wait {
-    bool done;
-    int status;
-    p2p_conn *c;
-};
-
-static void on_connected(int status, p2p_conn *c, void *arg)
-{
-    struct conn_wait *w = arg;
-    w->done = true;
-    w->status = status;
-    w->c = c;
+    return ihost_circuit_count(arg) > 0;
 }
 
 /* from dials to through r (a /p2p-circuit address): a limited connection. */
 static void dial_relayed(struct node *from, p2p_host *r, struct node *to)
 {
-    p2p_multiaddr ca = ihost_addr(r);
-    const p2p_peerid *rid = p2p_host_peerid(r), *tid = p2p_host_peerid(to->h);
-    ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P, rid->bytes, rid->len), 0);
-    ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P_CIRCUIT, NULL, 0), 0);
-    ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P, tid->bytes, tid->len), 0);
-    struct conn_wait w = { 0 };
-    ck_assert_int_eq(p2p_host_connect(from->h, tid, &ca, 1, on_connected, &w), 0);
-    ck_assert(ihost_run_until(&loop, &w.done, 15000));
-    ck_assert_msg(w.status == 0, "relayed dial: %s", p2p_strerror(w.status));
-    ck_assert(p2p_conn_limited(w.c));
+    p2p_multiaddr ca = ihost_circuit_addr(r, to->h);
+    p2p_conn *c = NULL;
+    int rc = ihost_connect(&loop, from->h, to->h, &ca, &c, 15000);
+    ck_assert_msg(rc == 0, "relayed dial: %s", p2p_strerror(rc));
+    ck_assert(p2p_conn_limited(c));
 }
 
 struct two {
@@ -182,7 +149,7 @@ START_TEST(moves_to_direct)
     p2p_host *r = ihost_new(&loop, NULL, "[plugin identify]\n[plugin relay]\nserver = true\nclient = false\n");
     ihost_start(r);
     char ra[1024], sec[4096];
-    peer_str(r, ra, sizeof ra);
+    ihost_peer_addr(r, ra, sizeof ra);
     const char *gs = "[plugin gossipsub]\nheartbeat_interval = 100ms\nheartbeat_initial_delay = 50ms\n"
                      "use_limited_connections = true\n";
     snprintf(sec, sizeof sec, "[plugin identify]\npush_delay = 50ms\n[plugin relay]\nrelays = %s\n%s", ra, gs);
@@ -208,11 +175,10 @@ START_TEST(moves_to_direct)
     p2p_multiaddr bl = ihost_addr(b.h);
     struct p2p_connect_opts o = P2P_CONNECT_OPTS_INIT;
     o.direct = true;
-    struct conn_wait w = { 0 };
-    ck_assert_int_eq(p2p_host_connect_opts(a.h, p2p_host_peerid(b.h), &bl, 1, &o, on_connected, &w), 0);
-    ck_assert(ihost_run_until(&loop, &w.done, 10000));
-    ck_assert_msg(w.status == 0, "direct dial: %s", p2p_strerror(w.status));
-    ck_assert(!p2p_conn_limited(w.c));
+    p2p_conn *direct = NULL;
+    int rc = ihost_connect_opts(&loop, a.h, b.h, &bl, &o, &direct, 10000);
+    ck_assert_msg(rc == 0, "direct dial: %s", p2p_strerror(rc));
+    ck_assert(!p2p_conn_limited(direct));
     /* The relayed connection goes once its streams moved away: well
      * before close_timeout (10 s), when it would be aborted. */
     ck_assert_msg(ihost_run_cond(&loop, relayed_gone, &t, 5000), "the relayed connection is still there");
