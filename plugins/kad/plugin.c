@@ -30,8 +30,10 @@
 #define MAINTENANCE_MS 60000
 /* Our advertised addresses changed (a relay reservation came or went, a
  * listener appeared): provider records hold the addresses of their
- * announcement, so announce again, once the changes settled. */
+ * announcement, so announce again, once the changes settled, and at most
+ * every REPROVIDE_GAP_MS (addresses that flap cost no DHT storm). */
 #define REPROVIDE_SETTLE_MS 1000
+#define REPROVIDE_GAP_MS 10000
 
 /* ---- helpers shared with the other glue files ------------------------------------ */
 
@@ -145,7 +147,11 @@ static void on_event(const struct p2p_event *ev, void *arg)
 {
     struct kad *kd = arg;
     if (ev->type == P2P_EV_ADDRS_CHANGED) {
-        if (kd->provided) p2p_timer_start(kd->reprovide_timer, REPROVIDE_SETTLE_MS, 0);
+        if (!kd->provided) return;
+        uint64_t now = kad_now(kd), at = now + REPROVIDE_SETTLE_MS;
+        if (kd->last_reprovide_ms && at < kd->last_reprovide_ms + REPROVIDE_GAP_MS)
+            at = kd->last_reprovide_ms + REPROVIDE_GAP_MS;
+        p2p_timer_start(kd->reprovide_timer, at - now, 0);
         return;
     }
     if (!ev->peer) return;
@@ -331,6 +337,7 @@ static void on_reprovide(p2p_timer *t, void *arg)
     struct kad *kd = arg;
     uint64_t now = kad_now(kd);
     size_t n = 0;
+    kd->last_reprovide_ms = now;
     for (struct kad_provided *p = kd->provided; p; p = p->next) {
         if (kad_provide_start(kd, p->key, p->klen, NULL, NULL) != 0) continue;
         p->next_ms = now + kd->provide_interval_ms;
