@@ -72,7 +72,7 @@ netns_init "chat hole punch" chat-holepunch CHAT_HP_KEEP
 netns_need nft "install nftables; scripts/setup.sh --test does"
 if ((delay > 0 || relay_delay > 0)); then
   netns_need iptables "install iptables; scripts/setup.sh --test does"
-  netns_need python3 "install python3"
+  netns_need python3 "install python3; scripts/setup.sh --test does"
 fi
 netns_lab_names ch
 NETNS_CHAT=$chat
