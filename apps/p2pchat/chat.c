@@ -23,7 +23,9 @@
 
 #define REDIAL_MS 10000
 /* Room discovery through the DHT: first look-up soon after a join (the
- * DHT bootstraps meanwhile), then every [app chat] room_lookup_interval. */
+ * DHT bootstraps meanwhile), then at doubling intervals until every room
+ * found another member (members starting together miss each other's
+ * first announcement), then every [app chat] room_lookup_interval. */
 #define ROOM_FIRST_LOOKUP_MS 1000
 /* A new member of the nickname topic hears our name after this delay
  * (several joining at once get one announcement). */
@@ -196,7 +198,8 @@ static void on_room_providers(int status, const struct p2p_routing_peer *peers, 
      * dials them. Here we only log. */
     if (status == 0) p2p_log_debug("chat", "room %s: %zu member(s) found in the DHT", l->room->name, n);
     else if (status != P2P_ECANCELED) p2p_log_debug("chat", "room look-up: %s", p2p_strerror(status));
-    (void)peers;
+    for (size_t i = 0; status == 0 && i < n; i++)
+        if (!p2p_peerid_equal(&peers[i].id, p2p_host_peerid(l->room->chat->host))) l->room->found = true;
 }
 
 static void on_room_provided(int status, size_t count, void *arg)
@@ -209,7 +212,11 @@ static void on_room_provided(int status, size_t count, void *arg)
 static void on_room_timer(p2p_timer *t, void *arg)
 {
     struct chat *c = arg;
-    p2p_timer_start(t, c->room_interval_ms, 0);
+    bool all_found = true;
+    for (size_t i = 0; i < c->nrooms; i++) all_found = all_found && c->rooms[i]->found;
+    c->room_next_ms = all_found || c->room_next_ms * 2 > c->room_interval_ms ? c->room_interval_ms
+                                                                             : c->room_next_ms * 2;
+    p2p_timer_start(t, c->room_next_ms, 0);
     for (size_t i = 0; i < c->nrooms; i++) {
         struct room *r = c->rooms[i];
         if (!r->lookup->busy &&
@@ -280,7 +287,10 @@ void chat_join(struct chat *c, const char *name, const struct chat_cmd *cmd)
         out_say(c, "* joined room %s; type a message and press Enter (/help for commands)", r->name);
     }
     if (c->hist && c->history_show) chat_show_history(c, r->name, NULL, 0, c->history_show, NULL);
-    if (c->discovery && c->room_timer) p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+    if (c->discovery && c->room_timer) {
+        c->room_next_ms = ROOM_FIRST_LOOKUP_MS;
+        p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+    }
 }
 
 void chat_leave(struct chat *c, struct room *r, const struct chat_cmd *cmd)

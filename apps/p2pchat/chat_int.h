@@ -35,6 +35,7 @@ struct room {
      * other providers; found peers are dialed by the host (auto_dial). */
     uint8_t key[34];
     bool provided;
+    bool found;                 /* the DHT named another member */
     struct room_lookup *lookup;
 };
 
@@ -93,6 +94,7 @@ struct chat {
     bool discovery;
     p2p_timer *room_timer;
     uint64_t room_interval_ms;
+    uint64_t room_next_ms;      /* doubles until every room found a member */
 };
 
 /* chat.c */

@@ -55,7 +55,10 @@ const struct p2p_app_schema p2pchat_apps[] = {
 };
 
 /* Built-in configurations: what `p2pchat peer` and `p2pchat relay` run
- * without -c. Plugins are added here as they land. */
+ * without -c. Plugins are added here as they land. A peer chats over
+ * relayed connections (peers behind NAT meet through their relay) and
+ * upgrades them with DCUtR (defaults: the spec's roles, as rust-libp2p;
+ * public addresses only); gossipsub then moves to the direct connection. */
 #define CONNECTION_PLUGINS \
     "[plugin transport-tcp]\n" \
     "[plugin noise]\n" \
@@ -68,11 +71,13 @@ static const char peer_ini[] =
     "listen = /ip4/0.0.0.0/tcp/0, /ip6/::/tcp/0\n"
     CONNECTION_PLUGINS
     "[plugin gossipsub]\n"
+    "use_limited_connections = true\n"
     "[plugin mdns]\n"
     "[plugin kad]\n"
     "mode = client\n"
     "[plugin relay]\n"
     "client = true\n"
+    "[plugin dcutr]\n"
     "[app chat]\n"
     "room = libp2p-chat\n";
 

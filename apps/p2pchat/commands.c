@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "chat_int.h"
+#include "p2p/dcutr.h"
 #include "p2p/ping.h"
 
 #define MAX_LIST 256
@@ -94,8 +95,22 @@ static void show_peers(struct chat *c, const struct chat_cmd *cmd)
             else out_say(c, "*   %s %s %s%s rtt=?", who, addr, kind, inbound ? " inbound" : "");
         }
     }
+    /* Hole-punch outcomes so far (the dcutr plugin's counters). */
+    void *dst;
+    const struct p2p_dcutr_api_v1 *d = p2p_service_get(c->host, P2P_DCUTR_SERVICE, 1, &dst);
+    struct p2p_dcutr_stats hs;
+    if (d) d->stats(dst, &hs);
     if (w) {
         json_w_arr_close(w);
+        if (d) {
+            json_w_obj_open(w, "holepunch");
+            json_w_int(w, "succeeded", (int64_t)hs.succeeded);
+            json_w_int(w, "failed", (int64_t)hs.failed);
+            json_w_int(w, "superseded", (int64_t)hs.superseded);
+            json_w_int(w, "attempts", (int64_t)hs.attempts);
+            json_w_int(w, "attempts_failed", (int64_t)hs.attempts_failed);
+            json_w_obj_close(w);
+        }
         return out_json_end(c);
     }
     if (c->current) {
@@ -103,6 +118,10 @@ static void show_peers(struct chat *c, const struct chat_cmd *cmd)
         size_t m = c->ps->topic_peers(c->ps_state, c->current->name, ids, MAX_LIST);
         out_say(c, "* %zu peer(s) in room %s", m, c->current->name);
     }
+    if (d)
+        out_say(c, "* hole punching: %llu succeeded, %llu failed, %llu superseded (%llu attempt(s), %llu failed)",
+                (unsigned long long)hs.succeeded, (unsigned long long)hs.failed, (unsigned long long)hs.superseded,
+                (unsigned long long)hs.attempts, (unsigned long long)hs.attempts_failed);
 }
 
 static void show_rooms(struct chat *c, const struct chat_cmd *cmd)

@@ -561,12 +561,23 @@ static void job_finish(struct dial_job *j, int status, p2p_conn *c)
     }
 }
 
+/* One address of a dial job failed (the job goes on with the next). */
+static void log_addr_failed(const struct dial_job *j, const char *what, int status)
+{
+    if (!p2p_log_enabled(MOD, P2P_LOG_DEBUG)) return;
+    char a[P2P_MADDR_STRMAX], id[P2P_PEERID_STRMAX] = "?";
+    if (p2p_maddr_to_string(&j->addrs[j->next - 1], a, sizeof a) < 0) strcpy(a, "?");
+    if (j->has_peer) p2p_peerid_to_string(&j->peer, id, sizeof id);
+    p2p_log_debug(MOD, "dialing %s at %s: %s failed: %s", id, a, what, p2p_strerror(status));
+}
+
 static void on_upgraded(int status, p2p_conn *c, void *arg)
 {
     struct dial_job *j = arg;
     j->up = NULL;
     if (status == 0) return job_finish(j, 0, c);
     j->last_err = status;
+    log_addr_failed(j, "upgrade", status);
     job_try_next(j);
 }
 
@@ -576,6 +587,7 @@ static void on_dialed(int status, p2p_stream *raw, void *arg)
     j->op = NULL;
     if (status) {
         j->last_err = status;
+        log_addr_failed(j, "transport dial", status);
         return job_try_next(j);
     }
     bool initiator = true;

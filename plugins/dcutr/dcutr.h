@@ -10,21 +10,11 @@
 #include "dcutr_addr.h"
 #include "dcutr_msg.h"
 #include "dcutr_sm.h"
+#include "p2p/dcutr.h"
 #include "p2p/p2p.h"
 
 #define DCUTR_MOD "dcutr"
 #define DCUTR_MAX_PUNCHES 64          /* hole punches in progress at once */
-
-struct dcutr_stats {
-    unsigned started_initiator;       /* inbound relayed connections we tried to upgrade */
-    unsigned started_responder;       /* upgrades the peer started with us */
-    unsigned attempts;                /* CONNECT/SYNC rounds (sent as initiator, answered as responder) */
-    unsigned dials;                   /* punch dials started */
-    unsigned succeeded, failed;
-    unsigned unilateral_ok;           /* direct dials that made a punch unnecessary */
-    unsigned refused;                 /* streams not over a relayed connection we dialed, or over the limit */
-    uint64_t last_rtt_us;             /* initiator: the last measured relayed round trip */
-};
 
 struct dcutr_link {
     struct dcutr_link *prev, *next;
@@ -43,7 +33,7 @@ struct dcutr_st {
     bool unilateral, legacy_roles;
     struct dcutr_link punches;
     size_t npunches;
-    struct dcutr_stats stats;
+    struct p2p_dcutr_stats stats;     /* the service's counters (p2p/dcutr.h) */
 };
 
 #endif

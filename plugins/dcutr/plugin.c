@@ -51,8 +51,12 @@ struct pdial {
     p2p_multiaddr addr;
 };
 
+/* How a punch ends (each counted in p2p_dcutr_stats and logged). */
+enum outcome { OUT_SUCCEEDED, OUT_FAILED, OUT_SUPERSEDED };
+
 static void run(struct punch *p, enum dcutr_action a);
 static void begin(struct punch *p);
+static void finish(struct punch *p, enum outcome o);
 
 /* ---- references ------------------------------------------------------------------ */
 
@@ -289,6 +293,15 @@ static void on_opened(int status, p2p_stream *s, void *arg)
 
 /* ---- dialing ------------------------------------------------------------------------------ */
 
+/* One attempt's dials all failed (the last error says how). A direct
+ * connection may still come from the peer's side of the attempt. */
+static void attempt_failed(struct punch *p, const char *why)
+{
+    p->st->stats.attempts_failed++;
+    p2p_log_info(MOD, "hole punch with %s: attempt %u of %u failed (%s)", p->peer_str, p->sm.attempt,
+                 p->sm.max_attempts, why);
+}
+
 static void on_dialed(int status, p2p_conn *c, void *arg)
 {
     (void)c;
@@ -308,8 +321,12 @@ static void on_dialed(int status, p2p_conn *c, void *arg)
     if (p->active && d->gen == p->gen) {
         p->gen_pending--;
         if (status == 0 && d->unilateral) p->st->stats.unilateral_ok++;
-        if (status == 0) run(p, dcutr_sm_on_dial(&p->sm, now_us(), true));
-        else if (p->gen_pending == 0) run(p, dcutr_sm_on_dial(&p->sm, now_us(), false));
+        if (status == 0) {
+            run(p, dcutr_sm_on_dial(&p->sm, now_us(), true));
+        } else if (p->gen_pending == 0) {
+            if (!d->unilateral) attempt_failed(p, p2p_strerror(status));
+            run(p, dcutr_sm_on_dial(&p->sm, now_us(), false));
+        }
     }
     free(d);
     p_unref(p);
@@ -371,7 +388,7 @@ static void punch_dials(struct punch *p)
         if (start_dial(p, a, &o, false)) st->stats.dials++;
     }
     if (p->gen_pending == 0) {
-        p2p_log_debug(MOD, "%s: nothing to dial", p->peer_str);
+        attempt_failed(p, "no address we can dial");
         run(p, dcutr_sm_on_dial(&p->sm, now_us(), false));
     }
 }
@@ -402,20 +419,24 @@ static void unilateral_dial(struct punch *p)
 
 /* ---- running the machine -------------------------------------------------------------------- */
 
-static void finish(struct punch *p, bool ok)
+static void finish(struct punch *p, enum outcome o)
 {
     if (!p->active) return;
     struct dcutr_st *st = p->st;
     p->active = false;
     list_del(&p->link);
     st->npunches--;
-    if (ok && p->sm.initiator) {
+    if (o == OUT_SUCCEEDED && p->sm.initiator) {
         st->stats.succeeded++;
         p2p_log_info(MOD, "direct connection with %s (initiator, attempt %u, relayed rtt %.1f ms)", p->peer_str,
                      p->sm.attempt, (double)p->sm.rtt / 1000.0);
-    } else if (ok) {
+    } else if (o == OUT_SUCCEEDED) {
         st->stats.succeeded++;
         p2p_log_info(MOD, "direct connection with %s (responder, attempt %u)", p->peer_str, p->sm.attempt);
+    } else if (o == OUT_SUPERSEDED) {
+        st->stats.superseded++;
+        p2p_log_info(MOD, "no hole punch of ours with %s: the relayed connection kept is the one it dialed "
+                          "(the peer upgrades it)", p->peer_str);
     } else {
         st->stats.failed++;
         p2p_log_info(MOD, "no direct connection with %s (%s): %s", p->peer_str,
@@ -497,7 +518,7 @@ static void run(struct punch *p, enum dcutr_action a)
                              p->peer_str);
                 p->sm.why = "no address of ours to offer";
                 p->sm.st = DCUTR_ST_FAILED;
-                return finish(p, false);
+                return finish(p, OUT_FAILED);
             }
             if (!p->opening) open_stream(p);
             break;
@@ -505,7 +526,7 @@ static void run(struct punch *p, enum dcutr_action a)
         if (!send_msg(p, DCUTR_CONNECT)) {
             p->sm.why = p->s ? "no address of ours to offer" : "the stream is gone";
             p->sm.st = DCUTR_ST_FAILED;
-            return finish(p, false);
+            return finish(p, OUT_FAILED);
         }
         break;
     case DCUTR_ACT_SEND_SYNC:
@@ -515,17 +536,17 @@ static void run(struct punch *p, enum dcutr_action a)
         if (!send_msg(p, DCUTR_SYNC)) {
             p->sm.why = "cannot send SYNC";
             p->sm.st = DCUTR_ST_FAILED;
-            return finish(p, false);
+            return finish(p, OUT_FAILED);
         }
         break;
     case DCUTR_ACT_DIAL:
-        if (have_direct(st, &p->peer)) return finish(p, true);
+        if (have_direct(st, &p->peer)) return finish(p, OUT_SUCCEEDED);
         punch_dials(p);
         break;
     case DCUTR_ACT_SUCCESS:
-        return finish(p, true);
+        return finish(p, OUT_SUCCEEDED);
     case DCUTR_ACT_FAIL:
-        return finish(p, false);
+        return finish(p, OUT_FAILED);
     }
     arm_timer(p);
 }
@@ -556,6 +577,26 @@ static struct punch *punch_new(struct dcutr_st *st, const p2p_peerid *peer, p2p_
     return p;
 }
 
+/* Both sides dialed each other through the relay (both found the other
+ * in the DHT, say): the swarm keeps one of the two relayed connections,
+ * the same one at both ends, and closes the other. A punch that has not
+ * started yet follows the one kept: if it came in, we initiate on it; if
+ * we dialed it, the peer initiates on it and we step aside (superseded).
+ * false: p has finished. */
+static bool follow_relayed(struct punch *p)
+{
+    p2p_conn *c = p2p_host_conn_to(p->st->h, &p->peer);
+    if (!c || c == p->relayed || !p2p_conn_limited(c)) return true;   /* callers handle none or direct */
+    if (p2p_conn_direction(c) == P2P_OUTBOUND) {
+        finish(p, OUT_SUPERSEDED);
+        return false;
+    }
+    p2p_log_debug(MOD, "%s: following the relayed connection kept (conn %llu)", p->peer_str,
+                  (unsigned long long)p2p_conn_id(c));
+    p->relayed = c;
+    return true;
+}
+
 /* Initiator, once identify finished on the relayed connection (or its
  * wait ran out). */
 static void begin(struct punch *p)
@@ -563,11 +604,12 @@ static void begin(struct punch *p)
     struct dcutr_st *st = p->st;
     if (!p->active) return;
     if (have_direct(st, &p->peer)) return run(p, dcutr_sm_on_direct(&p->sm));
+    if (!follow_relayed(p)) return;
     if (st->id && p->relayed && st->id->identified(st->id_st, p->relayed) &&
         !p2p_peerstore_supports(st->h, &p->peer, DCUTR_PROTOCOL)) {
         p->sm.why = "the peer does not support /libp2p/dcutr";
         p->sm.st = DCUTR_ST_FAILED;
-        return finish(p, false);
+        return finish(p, OUT_FAILED);
     }
     p2p_multiaddr pub[1];
     bool direct = st->unilateral && public_addrs(p, pub, 1) > 0;
@@ -622,10 +664,19 @@ static void on_event(const struct p2p_event *ev, void *arg)
             p->relayed = NULL;
             if (have_direct(st, &p->peer)) {
                 run(p, dcutr_sm_on_direct(&p->sm));
+            } else if (p->waiting_identify && p2p_host_conn_to(st->h, &p->peer)) {
+                /* Not started: the other relayed connection decides. */
+                p_ref(p);
+                if (follow_relayed(p) && p->relayed && st->id && st->id->identified(st->id_st, p->relayed)) {
+                    p->waiting_identify = false;
+                    p2p_timer_stop(p->timer);
+                    begin(p);
+                }
+                p_unref(p);
             } else if (!p->gen_pending) {
                 p->sm.why = "the relayed connection closed";
                 p->sm.st = DCUTR_ST_FAILED;
-                finish(p, false);
+                finish(p, OUT_FAILED);
             }
             /* else: dials in flight decide */
         }
@@ -654,6 +705,13 @@ static void on_stream(p2p_stream *s, const char *protocol_id, void *arg)
     }
     const p2p_peerid *peer = p2p_conn_peer(c);
     struct punch *p = find_punch(st, peer);
+    if (p && p->sm.initiator && p->waiting_identify) {
+        /* Our punch had not started, on a relayed connection of the peer's
+         * dialing that the swarm is closing (see follow_relayed): the peer
+         * upgrades the one kept. */
+        finish(p, OUT_SUPERSEDED);
+        p = NULL;
+    }
     if (p && !p->sm.initiator) {
         /* A new stream per attempt (go-libp2p, rust-libp2p). */
         close_stream(p);
@@ -676,6 +734,14 @@ static void on_stream(p2p_stream *s, const char *protocol_id, void *arg)
 }
 
 /* ---- lifecycle ----------------------------------------------------------------------------------- */
+
+static void svc_stats(void *state, struct p2p_dcutr_stats *out)
+{
+    const struct dcutr_st *st = state;
+    *out = st->stats;
+}
+
+static const struct p2p_dcutr_api_v1 dcutr_api = { svc_stats };
 
 static const struct p2p_conf_key keys[] = {
     { "allow", P2P_CONF_LIST, "public", 0, 0, NULL,
@@ -727,6 +793,12 @@ static int dcutr_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         free(st);
         return rc;
     }
+    if ((rc = p2p_service_provide(h, P2P_DCUTR_SERVICE, 1, &dcutr_api, st)) < 0) {
+        p2p_host_set_error(h, "cannot provide the %s service: %s", P2P_DCUTR_SERVICE, p2p_strerror(rc));
+        p2p_protocol_remove(h, DCUTR_PROTOCOL);
+        free(st);
+        return rc;
+    }
     *state = st;
     return 0;
 }
@@ -749,7 +821,7 @@ static void dcutr_stop(void *state)
         struct punch *p = PUNCH_OF(st->punches.next);
         p->sm.why = "shutting down";
         p->sm.st = DCUTR_ST_FAILED;
-        finish(p, false);
+        finish(p, OUT_FAILED);
     }
 }
 
@@ -757,6 +829,7 @@ static void dcutr_fini(void *state)
 {
     struct dcutr_st *st = state;
     dcutr_stop(st);
+    p2p_service_withdraw(st->h, P2P_DCUTR_SERVICE, 1);
     p2p_protocol_remove(st->h, DCUTR_PROTOCOL);
     st_unref(st);
 }

@@ -83,24 +83,34 @@ static void in_unlink(struct gsp_peer *gp, struct gsp_in *in)
     }
 }
 
+static void stream_drop(p2p_stream **s, bool reset)
+{
+    if (!*s) return;
+    if (reset) p2p_stream_reset(*s);
+    p2p_stream_close(*s);
+    *s = NULL;
+}
+
+static void open_cancel(struct gsp_open **t)
+{
+    if (!*t) return;
+    (*t)->gp = NULL;   /* the open callback releases what it gets */
+    *t = NULL;
+}
+
 static void close_out(struct gsp_peer *gp, bool reset)
 {
-    if (gp->out) {
-        if (reset) p2p_stream_reset(gp->out);
-        p2p_stream_close(gp->out);
-        gp->out = NULL;
-    }
-    if (gp->open) {
-        gp->open->gp = NULL;   /* the open callback releases what it gets */
-        gp->open = NULL;
-    }
+    stream_drop(&gp->out, reset);
+    stream_drop(&gp->moved, reset);
+    open_cancel(&gp->open);
+    open_cancel(&gp->move);
 }
 
 /* Forget the peer if no stream is left. */
 static void peer_maybe_free(struct gsp_peer *gp)
 {
     struct gsp *g = gp->g;
-    if (gp->out || gp->open || gp->ins) return;
+    if (gp->out || gp->open || gp->move || gp->moved || gp->ins) return;
     if (gp->routed) gs_router_remove_peer(g->r, &gp->id, now(g));
     if (gp->prev) gp->prev->next = gp->next;
     else g->peers = gp->next;
@@ -146,11 +156,35 @@ static void ensure_routed(struct gsp_peer *gp, const char *proto_id, p2p_conn *c
     }
 }
 
+static const struct p2p_stream_handlers out_handlers;
+
+/* The moved stream replaces out once out has passed on every byte written
+ * to it (closing a stream with queued bytes would reset it); meanwhile
+ * nothing more is written to out. The old stream is half-closed, so the
+ * peer reads to its end, and released. */
+static void swap_out(struct gsp_peer *gp)
+{
+    if (!gp->moved || (gp->out && p2p_stream_write_queued(gp->out))) return;
+    if (gp->out) {
+        p2p_stream_shutdown(gp->out);
+        p2p_stream_close(gp->out);
+    }
+    gp->out = gp->moved;
+    gp->out_conn_id = gp->moved_conn_id;
+    gp->out_limited = false;
+    gp->moved = NULL;
+    p2p_stream_set_handlers(gp->out, &out_handlers, gp);
+    char ps[P2P_PEERID_STRMAX];
+    p2p_log_debug(MOD, "pubsub stream to %s moved to a direct connection (conn %llu)", peer_str(&gp->id, ps),
+                  (unsigned long long)gp->out_conn_id);
+}
+
 /* Move queued bytes to the outbound stream. false: the peer was dropped. */
 static bool flush_peer(struct gsp_peer *gp)
 {
     struct gsp *g = gp->g;
-    if (!gp->out || !gp->routed) return true;
+    swap_out(gp);
+    if (!gp->out || gp->moved || !gp->routed) return true;
     p2p_buf *b = gs_router_outq(g->r, &gp->id);
     while (b && b->len && p2p_stream_write_queued(gp->out) < g->stream_hw) {
         size_t n = b->len < GS_SEND_TARGET ? b->len : GS_SEND_TARGET;
@@ -371,15 +405,20 @@ static void out_drain(p2p_stream *s, void *arg)
 
 static const struct p2p_stream_handlers out_handlers = { out_read, out_eof, out_error, out_drain };
 
+static void maybe_move(struct gsp_peer *gp, p2p_conn *c);
+static void on_move(struct gsp_peer *gp, int status, p2p_stream *s);
+
 static void on_open(int status, p2p_stream *s, void *arg)
 {
     struct gsp_open *t = arg;
     struct gsp_peer *gp = t->gp;
+    bool move = t->move;
     free(t);
     if (!gp) {
         if (s) p2p_stream_close(s);
         return;
     }
+    if (move) return on_move(gp, status, s);
     struct gsp *g = gp->g;
     gp->open = NULL;
     char ps[P2P_PEERID_STRMAX];
@@ -391,6 +430,7 @@ static void on_open(int status, p2p_stream *s, void *arg)
     }
     gp->out = s;
     gp->out_conn_id = gp->open_conn_id;
+    gp->out_limited = p2p_stream_conn(s) && p2p_conn_limited(p2p_stream_conn(s));
     p2p_stream_set_handlers(s, &out_handlers, gp);
     p2p_stream_read_start(s);
     p2p_log_debug(MOD, "%s speaks %s", peer_str(&gp->id, ps), p2p_stream_protocol(s));
@@ -399,26 +439,82 @@ static void on_open(int status, p2p_stream *s, void *arg)
         peer_drop(gp, true);
         return;
     }
+    /* A direct connection may have come up while we opened this one. */
+    maybe_move(gp, p2p_host_conn_to(g->host, &gp->id));
     flush_peer(gp);
     gsp_pump(g);
 }
 
-static void ensure_outbound(struct gsp_peer *gp, p2p_conn *c)
+static void moved_error(p2p_stream *s, int err, void *arg)
+{
+    (void)s;
+    struct gsp_peer *gp = arg;
+    char ps[P2P_PEERID_STRMAX];
+    p2p_log_debug(MOD, "new pubsub stream to %s failed: %s", peer_str(&gp->id, ps), p2p_strerror(err));
+    stream_drop(&gp->moved, true);
+    if (!gp->out) peer_drop(gp, true);
+    gsp_pump(gp->g);
+}
+
+static const struct p2p_stream_handlers moved_handlers = { out_read, out_eof, moved_error, NULL };
+
+static void on_move(struct gsp_peer *gp, int status, p2p_stream *s)
 {
     struct gsp *g = gp->g;
-    if (gp->out || gp->open || !g->started) return;
+    gp->move = NULL;
+    char ps[P2P_PEERID_STRMAX];
+    if (status) {
+        p2p_log_debug(MOD, "cannot open a pubsub stream to %s on the direct connection: %s", peer_str(&gp->id, ps),
+                      p2p_strerror(status));
+        if (!gp->out && !gp->open) peer_drop(gp, true);
+        gsp_pump(g);
+        return;
+    }
+    gp->moved = s;
+    gp->moved_conn_id = gp->move_conn_id;
+    p2p_stream_set_handlers(s, &moved_handlers, gp);
+    p2p_stream_read_start(s);
+    ensure_routed(gp, p2p_stream_protocol(s), p2p_stream_conn(s), true);
+    flush_peer(gp);
+    gsp_pump(g);
+}
+
+/* A better connection to the peer than the limited (relayed) one our
+ * outbound stream runs on - the direct one after a hole punch: open a
+ * stream on it and move over (swap_out), so the relayed connection can
+ * close. The router keeps the peer, its mesh membership and its score:
+ * nobody "leaves" the room. */
+/* Open an outbound pubsub stream on c: the peer's first one (gp->open),
+ * or the one to move to (gp->move). */
+static void open_out(struct gsp_peer *gp, p2p_conn *c, bool move)
+{
     struct gsp_open *t = malloc(sizeof *t);
     if (!t) return;
     t->gp = gp;
-    gp->open = t;
-    gp->open_conn_id = p2p_conn_id(c);
-    int rc = p2p_conn_open_stream(c, g->protos, on_open, t);
+    t->move = move;
+    struct gsp_open **slot = move ? &gp->move : &gp->open;
+    *slot = t;
+    *(move ? &gp->move_conn_id : &gp->open_conn_id) = p2p_conn_id(c);
+    int rc = p2p_conn_open_stream(c, gp->g->protos, on_open, t);
     if (rc < 0) {
-        gp->open = NULL;
+        *slot = NULL;
         free(t);
         char ps[P2P_PEERID_STRMAX];
         p2p_log_debug(MOD, "cannot open a pubsub stream to %s: %s", peer_str(&gp->id, ps), p2p_strerror(rc));
     }
+}
+
+static void maybe_move(struct gsp_peer *gp, p2p_conn *c)
+{
+    if (!c || p2p_conn_limited(c) || !gp->out || !gp->out_limited || gp->move || gp->moved || !gp->g->started)
+        return;
+    open_out(gp, c, true);
+}
+
+static void ensure_outbound(struct gsp_peer *gp, p2p_conn *c)
+{
+    if (gp->out || gp->open || !gp->g->started) return;
+    open_out(gp, c, false);
 }
 
 static bool conn_usable(const struct gsp *g, p2p_conn *c)
@@ -458,6 +554,7 @@ static void on_stream(p2p_stream *s, const char *protocol_id, void *arg)
     p2p_stream_set_handlers(s, &in_handlers, in);
     ensure_routed(gp, protocol_id, c, false);
     ensure_outbound(gp, c);
+    maybe_move(gp, c);
     p2p_stream_read_start(s);
     gsp_pump(g);
 }
@@ -482,10 +579,14 @@ static void on_disconnected(struct gsp *g, p2p_conn *c, const p2p_peerid *peer)
         in_unlink(gp, in);
         in_free(in, true);
     }
-    if (gp->out && gp->out_conn_id == id) close_out(gp, true);
-    if (gp->open && gp->open_conn_id == id) close_out(gp, true);
-    if (!gp->out && !gp->open && gp->ins) {
-        /* Another connection carries the peer's streams: send on it too. */
+    if (gp->out && gp->out_conn_id == id) stream_drop(&gp->out, true);
+    if (gp->moved && gp->moved_conn_id == id) stream_drop(&gp->moved, true);
+    if (gp->open && gp->open_conn_id == id) open_cancel(&gp->open);
+    if (gp->move && gp->move_conn_id == id) open_cancel(&gp->move);
+    swap_out(gp);   /* a stream already moved to another connection takes over */
+    if (!gp->out && !gp->open && !gp->move) {
+        /* Another connection to the peer (the direct one that replaced a
+         * relayed one, or the peer's streams): send on it. */
         p2p_conn *other = p2p_host_conn_to(g->host, peer);
         if (other && other != c && conn_usable(g, other)) ensure_outbound(gp, other);
         if (!gp->open) peer_drop(gp, true);
@@ -503,7 +604,9 @@ static void on_event(const struct p2p_event *ev, void *arg)
     if (ev->type == P2P_EV_IDENTIFIED) {
         if (!conn_usable(g, ev->conn) || !speaks_pubsub(g, ev->peer)) return;
         struct gsp_peer *gp = peer_get_or_new(g, ev->peer);
-        if (gp) ensure_outbound(gp, ev->conn);
+        if (!gp) return;
+        ensure_outbound(gp, ev->conn);
+        maybe_move(gp, ev->conn);
     } else if (ev->type == P2P_EV_PEER_UPDATED) {
         /* Protocols learned later (identify push): a connected peer that
          * now speaks pubsub. */

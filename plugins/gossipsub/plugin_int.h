@@ -57,7 +57,8 @@ struct gsp_in {
 
 /* Ticket of an outbound stream being opened: gp is NULL once abandoned. */
 struct gsp_open {
-    struct gsp_peer *gp;
+    struct gsp_peer *gp;       /* NULL once the peer no longer wants it */
+    bool move;                 /* the stream to move to (gsp_peer.move), not the first one */
 };
 
 struct gsp_peer {
@@ -67,6 +68,15 @@ struct gsp_peer {
     uint64_t out_conn_id;
     struct gsp_open *open;     /* outbound stream being opened */
     uint64_t open_conn_id;
+    bool out_limited;          /* out runs over a limited (relayed) connection */
+    /* Moving to a better connection (a direct one after a hole punch, while
+     * out runs over the relayed one): the new outbound stream being opened
+     * (move), then open (moved) until out has passed on its queued bytes
+     * and is closed (swap_out in plugin.c). */
+    struct gsp_open *move;
+    uint64_t move_conn_id;
+    p2p_stream *moved;
+    uint64_t moved_conn_id;
     struct gsp_in *ins;
     size_t nins;
     bool routed;               /* known to the router */

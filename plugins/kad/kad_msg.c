@@ -41,7 +41,10 @@ static int dup_bytes(uint8_t **dst, size_t *dlen, const uint8_t *src, size_t len
 }
 
 /* An address of peer id: valid, and a trailing /p2p/ part (if any) names
- * the peer itself (then stripped). */
+ * the peer itself (then stripped). A /p2p/ part inside the address is
+ * only allowed as the relay of a circuit address
+ * (<relay addr>/p2p/<relay>/p2p-circuit): that is how peers behind NAT
+ * are reachable, and how they announce themselves as providers. */
 static bool peer_addr(const p2p_peerid *id, const uint8_t *in, size_t len, p2p_multiaddr *out)
 {
     if (p2p_maddr_from_bytes(out, in, len, NULL, 0) != 0) return false;
@@ -49,7 +52,13 @@ static bool peer_addr(const p2p_peerid *id, const uint8_t *in, size_t len, p2p_m
     struct p2p_maddr_component c;
     while (p2p_maddr_next(out, &off, &c) == 1) {
         if (c.code == P2P_MA_P2P) {
-            if (off != out->len) return false;   /* /p2p/ in the middle: a relay path, not ours to judge */
+            if (off != out->len) {
+                size_t peek = off;
+                struct p2p_maddr_component n;
+                if (p2p_maddr_next(out, &peek, &n) != 1 || n.code != P2P_MA_P2P_CIRCUIT) return false;
+                last = off;
+                continue;
+            }
             if (c.value_len != id->len || memcmp(c.value, id->bytes, id->len) != 0) return false;
             out->len = (uint16_t)last;
             return out->len > 0;

@@ -28,6 +28,12 @@
 #define STATE_FILE_MAX (4u << 20)   /* bytes read from the state file */
 #define STATE_MAX_ADDRS 8
 #define MAINTENANCE_MS 60000
+/* Our advertised addresses changed (a relay reservation came or went, a
+ * listener appeared): provider records hold the addresses of their
+ * announcement, so announce again, once the changes settled, and at most
+ * every REPROVIDE_GAP_MS (addresses that flap cost no DHT storm). */
+#define REPROVIDE_SETTLE_MS 1000
+#define REPROVIDE_GAP_MS 10000
 
 /* ---- helpers shared with the other glue files ------------------------------------ */
 
@@ -140,6 +146,14 @@ void kad_peer_failed(struct kad *kd, const p2p_peerid *peer)
 static void on_event(const struct p2p_event *ev, void *arg)
 {
     struct kad *kd = arg;
+    if (ev->type == P2P_EV_ADDRS_CHANGED) {
+        if (!kd->provided) return;
+        uint64_t now = kad_now(kd), at = now + REPROVIDE_SETTLE_MS;
+        if (kd->last_reprovide_ms && at < kd->last_reprovide_ms + REPROVIDE_GAP_MS)
+            at = kd->last_reprovide_ms + REPROVIDE_GAP_MS;
+        p2p_timer_start(kd->reprovide_timer, at - now, 0);
+        return;
+    }
     if (!ev->peer) return;
     if (ev->type == P2P_EV_IDENTIFIED) {
         if (p2p_peerstore_supports(kd->host, ev->peer, kd->protocol)) kad_admit(kd, ev->peer);
@@ -317,6 +331,21 @@ static void on_maintenance(p2p_timer *t, void *arg)
     }
 }
 
+static void on_reprovide(p2p_timer *t, void *arg)
+{
+    (void)t;
+    struct kad *kd = arg;
+    uint64_t now = kad_now(kd);
+    size_t n = 0;
+    kd->last_reprovide_ms = now;
+    for (struct kad_provided *p = kd->provided; p; p = p->next) {
+        if (kad_provide_start(kd, p->key, p->klen, NULL, NULL) != 0) continue;
+        p->next_ms = now + kd->provide_interval_ms;
+        n++;
+    }
+    if (n) p2p_log_debug(MOD, "our addresses changed: announced %zu provider record(s) again", n);
+}
+
 /* ---- configuration and lifecycle ---------------------------------------------------- */
 
 static const char *const modes[] = { "auto", "client", "server", NULL };
@@ -466,10 +495,12 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
 static int kad_start(void *state)
 {
     struct kad *kd = state;
-    kd->sub = p2p_host_subscribe(kd->host, P2P_EV_IDENTIFIED | P2P_EV_PEER_UPDATED, on_event, kd);
+    kd->sub = p2p_host_subscribe(kd->host, P2P_EV_IDENTIFIED | P2P_EV_PEER_UPDATED | P2P_EV_ADDRS_CHANGED,
+                                 on_event, kd);
     kd->refresh_timer = p2p_timer_new(kd->host, on_refresh, kd);
     kd->gc_timer = p2p_timer_new(kd->host, on_maintenance, kd);
-    if (!kd->sub || !kd->refresh_timer || !kd->gc_timer) {
+    kd->reprovide_timer = p2p_timer_new(kd->host, on_reprovide, kd);
+    if (!kd->sub || !kd->refresh_timer || !kd->gc_timer || !kd->reprovide_timer) {
         p2p_host_set_error(kd->host, "out of memory");
         return P2P_ENOMEM;
     }
@@ -504,7 +535,8 @@ static void kad_stop(void *state)
     kad_in_stop_all(kd);
     p2p_timer_free(kd->refresh_timer);
     p2p_timer_free(kd->gc_timer);
-    kd->refresh_timer = kd->gc_timer = NULL;
+    p2p_timer_free(kd->reprovide_timer);
+    kd->refresh_timer = kd->gc_timer = kd->reprovide_timer = NULL;
     if (kd->sub) p2p_host_unsubscribe(kd->host, kd->sub);
     kd->sub = NULL;
     kd->started = false;

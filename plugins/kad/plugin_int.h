@@ -101,6 +101,8 @@ struct kad {
     bool started, stopping;
     p2p_subscription *sub;
     p2p_timer *refresh_timer, *gc_timer;
+    p2p_timer *reprovide_timer;  /* our addresses changed: announce again (debounced) */
+    uint64_t last_reprovide_ms;  /* when the addresses last made us announce again */
     struct kad_rpc *rpcs;
     size_t nrpcs;
     struct kad_in *ins;

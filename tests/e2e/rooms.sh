@@ -2,9 +2,12 @@
 # Rooms that find their members: a relay (DHT server) R; peers A and B are
 # given only R (--bootstrap). Each announces the room in the DHT and looks
 # up the others, so A and B connect to each other, see each other join and
-# chat - without exchanging addresses. Then C and D, each alone in a room
-# of its own, both /join a third room: they find each other through that
-# room's DHT record (discovery works for every joined room).
+# chat - without exchanging addresses. With the default look-up interval
+# (30 s): a member alone in its room looks again after 1, 2, 4... s, not
+# only every 30 s (A is alone for 4 s: at least 2 look-ups). Then C and D,
+# each alone in a room of its own, both /join a third room: they find each
+# other through that room's DHT record (discovery works for every joined
+# room, and a join restarts the quick look-ups).
 source "$(dirname "$0")/lib.sh"
 bin=$1
 room="rooms-$$"
@@ -19,13 +22,17 @@ start_peer() {  # NAME [ROOM]
   mkfifo "$TMP/$name.in"
   exec {fd}<>"$TMP/$name.in"
   eval "fd_$name=$fd"
-  P2P_LOG=warn "$bin" --without mdns --set app.chat.room_lookup_interval=1s \
+  P2P_LOG=warn,chat=debug "$bin" --without mdns \
     peer --listen /ip4/127.0.0.1/tcp/0 --room "$r" --bootstrap "$addr_r" \
     <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   pids+=($!)
   eval "pid_$name=$!"
 }
 start_peer a
+sleep 4
+lookups=$(grep -c "room $room: .* member(s) found in the DHT" "$TMP/a.err")
+[[ $lookups -ge 2 ]] && ok "a alone looked the room up $lookups times in 4 s" ||
+  fail "a alone looked the room up $lookups times in 4 s (expected the 1, 2, 4 s back-off)"
 start_peer b
 for p in a b; do wait_for "$TMP/$p.out" "PeerId:" 10 || fail "peer $p did not start"; done
 id() { sed -n 's/^PeerId: //p' "$TMP/$1.out"; }

@@ -7,6 +7,7 @@
 set -euo pipefail
 bin=$(readlink -f "${1:?usage: valgrind.sh P2PCHAT SCRIPT}")
 script=${2:?usage: valgrind.sh P2PCHAT SCRIPT}
+here=$(cd "$(dirname "$0")" && pwd)
 if ! command -v valgrind >/dev/null; then
   echo "SKIP: valgrind is not installed (scripts/setup.sh --test installs it)"
   exit 77
@@ -19,7 +20,7 @@ cat >"$work/p2pchat" <<WRAP
 # Plugins stay mapped so valgrind can name their frames.
 P2P_NO_DLCLOSE=1 exec valgrind --quiet --error-exitcode=99 --leak-check=full \
   --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
-  --track-origins=yes --log-file="$work/logs/vg.%p.log" "$bin" "\$@"
+  --track-origins=yes --suppressions="$here/valgrind.supp" --log-file="$work/logs/vg.%p.log" "$bin" "\$@"
 WRAP
 chmod +x "$work/p2pchat"
 

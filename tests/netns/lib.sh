@@ -86,6 +86,12 @@ netns_teardown() {
     [[ -e /run/netns/$ns ]] && ip netns del "$ns" 2>/dev/null
   done
   NETNS_ALL=()
+  local n fd
+  for n in "${!NETNS_FD[@]}"; do
+    fd=${NETNS_FD[$n]}
+    exec {fd}>&-
+  done
+  NETNS_FD=() NETNS_PID=()
   wait 2>/dev/null
   return 0
 }
@@ -260,4 +266,96 @@ netns_lab_delays() {
   for ns in "$N1" "$N2"; do netns_delay "$ns" "$1" || return 1; done
   if (($2 > 0)); then netns_delay "$NR" "$2" || return 1; fi
   return 0
+}
+
+# ---- p2pchat in namespaces -------------------------------------------------------------
+#
+# chat_start NS NAME ARGS...   run $NETNS_CHAT (the p2pchat binary) with ARGS in
+#                              NS: its own $HOME (so its own identity), stdin a
+#                              FIFO kept open (lines and /commands go in with
+#                              chat_say), stdout NAME.out, stderr NAME.log, log
+#                              levels $NETNS_CHAT_LOG (P2P_LOG).
+# chat_say NAME LINE           type LINE into NAME
+# chat_peerid NAME             its PeerId (waits for the start-up lines)
+# chat_short PEERID            the chat's short form (8 chars...6 chars)
+# chat_wait NAME REGEX SECS [log]  wait for REGEX in NAME.out (or NAME.log)
+# chat_ask NAME CMD            the lines NAME prints in answer to CMD
+# chat_stop NAME...            SIGTERM; fails unless all exit 0 ($NETNS_BAD names
+#                              those that did not; not in $(...): wait needs
+#                              the processes to be children of this shell)
+declare -gA NETNS_PID=() NETNS_FD=()
+NETNS_CHAT=
+NETNS_CHAT_LOG=info
+
+chat_start() {
+  local ns=$1 name=$2 fifo="$NETNS_WORK/$2.in" fd
+  shift 2
+  rm -f "$fifo"
+  mkfifo "$fifo" || return 1
+  exec {fd}<>"$fifo"   # read-write: opening never blocks, and stdin never ends
+  NETNS_FD[$name]=$fd
+  mkdir -p "$NETNS_WORK/home-$name"
+  # $! must be p2pchat itself (ip netns exec execs), not a subshell.
+  ip netns exec "$ns" env HOME="$NETNS_WORK/home-$name" XDG_DATA_HOME= XDG_CONFIG_HOME= \
+    P2P_LOG="$NETNS_CHAT_LOG" "$NETNS_CHAT" "$@" <"$fifo" >"$NETNS_WORK/$name.out" 2>"$NETNS_WORK/$name.log" &
+  NETNS_PID[$name]=$!
+}
+
+chat_say() {
+  printf '%s\n' "$2" >&"${NETNS_FD[$1]}"
+}
+
+chat_peerid() {
+  local l i
+  for ((i = 0; i < 100; i++)); do
+    l=$(grep -m1 '^PeerId: ' "$NETNS_WORK/$1.out" 2>/dev/null) && { echo "${l#PeerId: }"; return 0; }
+    kill -0 "${NETNS_PID[$1]}" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+chat_short() {
+  echo "${1:0:8}...${1: -6}"
+}
+
+chat_wait() {
+  local f="$NETNS_WORK/$1.${4:-out}" deadline=$((SECONDS + $3))
+  while ((SECONDS < deadline)); do
+    grep -qE -- "$2" "$f" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  grep -qE -- "$2" "$f" 2>/dev/null
+}
+
+# An unknown command as an end marker: the chat answers commands in order.
+chat_ask() {
+  local mark="/mark-$RANDOM$RANDOM" from
+  from=$(($(wc -l <"$NETNS_WORK/$1.out") + 1))
+  chat_say "$1" "$2"
+  chat_say "$1" "$mark"
+  chat_wait "$1" "unknown command $mark" 10 || return 1
+  tail -n "+$from" "$NETNS_WORK/$1.out" | awk -v m="unknown command $mark" 'index($0, m) { exit } { print }'
+}
+
+chat_stop() {
+  local n rc bad="" fd i
+  for n in "$@"; do kill -TERM "${NETNS_PID[$n]}" 2>/dev/null; done
+  for n in "$@"; do
+    # A clean shutdown takes well under a second; 15 s, then it is killed.
+    for ((i = 0; i < 150; i++)); do
+      kill -0 "${NETNS_PID[$n]}" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "${NETNS_PID[$n]}" 2>/dev/null
+    wait "${NETNS_PID[$n]}" 2>/dev/null
+    rc=$?
+    ((rc == 0)) || bad="$bad $n:$rc"
+    unset "NETNS_PID[$n]"
+    fd=${NETNS_FD[$n]}
+    exec {fd}>&-
+    unset "NETNS_FD[$n]"
+  done
+  NETNS_BAD=$bad
+  [[ -z $bad ]]
 }

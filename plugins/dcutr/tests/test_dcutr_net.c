@@ -9,6 +9,9 @@
  *    upgrade roles and with go-libp2p's legacy ones.
  *  - the default policy (public addresses only) offers nothing on
  *    loopback: the relayed connection stays.
+ *  - A and B dial each other through R at once: one relayed connection
+ *    is kept; the punch on the other steps aside (superseded), the kept
+ *    one is upgraded; nothing is counted as failed.
  *  - p2p_host_connect_opts with forced roles, directly:
  *      * two hosts dialing each other from their listening ports at the
  *        same instant over real TCP (on loopback one SYN reaches the other
@@ -46,15 +49,6 @@ static p2p_host *new_host(uv_loop_t *loop, const char *listen, const char *secti
     ck_assert_msg(rc == 0, "host: %s", err);
     ihost_start(h);
     return h;
-}
-
-static void peer_addr(p2p_host *h, char *out, size_t cap)
-{
-    p2p_multiaddr a = ihost_addr(h);
-    char as[P2P_MADDR_STRMAX], id[P2P_PEERID_STRMAX];
-    ck_assert_int_gt(p2p_maddr_to_string(&a, as, sizeof as), 0);
-    p2p_peerid_to_string(p2p_host_peerid(h), id, sizeof id);
-    snprintf(out, cap, "%s/p2p/%s", as, id);
 }
 
 static struct dcutr_st *dstate(p2p_host *h)
@@ -132,20 +126,6 @@ static void echo_ok(uv_loop_t *loop, p2p_conn *c, size_t total)
     ck_assert_msg(e.ok, "echo: %s (%zu of %zu)", p2p_strerror(e.status), e.recvd, e.total);
 }
 
-struct conn_wait {
-    bool done;
-    int status;
-    p2p_conn *c;
-};
-
-static void on_connected(int status, p2p_conn *c, void *arg)
-{
-    struct conn_wait *w = arg;
-    w->done = true;
-    w->status = status;
-    w->c = c;
-}
-
 /* ---- relayed connection upgraded ---------------------------------------------------------- */
 
 struct lab {
@@ -153,35 +133,36 @@ struct lab {
     p2p_host *r, *a, *b;
 };
 
-static bool b_reserved(void *arg)
+static bool reserved(void *host)
 {
-    struct lab *l = arg;
-    p2p_multiaddr addrs[32];
-    size_t n = p2p_host_advertised_addrs(l->b, addrs, 32);
-    struct p2p_maddr_component c;
-    for (size_t i = 0; i < n && i < 32; i++)
-        if (p2p_maddr_find(&addrs[i], P2P_MA_P2P_CIRCUIT, &c)) return true;
-    return false;
+    return ihost_circuit_count(host) > 0;
 }
 
-static void lab_up(struct lab *l, const char *dcutr_keys_a, const char *dcutr_keys_b)
+/* R, A and B; B reserves on R (and A too with a_reserves). */
+static void lab_up_opts(struct lab *l, const char *dcutr_keys_a, const char *dcutr_keys_b, bool a_reserves)
 {
     memset(l, 0, sizeof *l);
     uv_loop_init(&l->loop);
     l->r = new_host(&l->loop, "/ip4/127.0.0.1/tcp/0",
                     "[plugin identify]\n[plugin relay]\nserver = true\nclient = false\n", NULL);
     char ra[1024], sec[4096];
-    peer_addr(l->r, ra, sizeof ra);
+    ihost_peer_addr(l->r, ra, sizeof ra);
     snprintf(sec, sizeof sec,
-             "[plugin identify]\n[plugin ping]\n[plugin relay]\n[plugin dcutr]\n%s\n",
+             "[plugin identify]\n[plugin ping]\n[plugin relay]\nrelays = %s\n[plugin dcutr]\n%s\n", ra,
              dcutr_keys_a ? dcutr_keys_a : "");
-    l->a = new_host(&l->loop, "/ip4/127.0.0.1/tcp/0", sec, NULL);
+    l->a = new_host(&l->loop, a_reserves ? "/ip4/127.0.0.1/tcp/0, /p2p-circuit" : "/ip4/127.0.0.1/tcp/0", sec, NULL);
     snprintf(sec, sizeof sec,
              "[plugin identify]\n[plugin ping]\n[plugin relay]\nrelays = %s\n[plugin dcutr]\n%s\n", ra,
              dcutr_keys_b ? dcutr_keys_b : "");
     l->b = new_host(&l->loop, "/ip4/127.0.0.1/tcp/0, /p2p-circuit", sec, NULL);
     ck_assert_int_eq(echo_serve(l->b), 0);
-    ck_assert(ihost_run_cond(&l->loop, b_reserved, l, 15000));
+    ck_assert(ihost_run_cond(&l->loop, reserved, l->b, 15000));
+    if (a_reserves) ck_assert(ihost_run_cond(&l->loop, reserved, l->a, 15000));
+}
+
+static void lab_up(struct lab *l, const char *dcutr_keys_a, const char *dcutr_keys_b)
+{
+    lab_up_opts(l, dcutr_keys_a, dcutr_keys_b, false);
 }
 
 static void lab_down(struct lab *l)
@@ -193,16 +174,18 @@ static void lab_down(struct lab *l)
     ck_assert_int_eq(uv_loop_close(&l->loop), 0);
 }
 
+/* from's dial of to through R (its callback fills w). */
+static void start_relayed_dial(struct lab *l, p2p_host *from, p2p_host *to, struct ihost_wait *w)
+{
+    p2p_multiaddr ca = ihost_circuit_addr(l->r, to);
+    ck_assert_int_eq(p2p_host_connect(from, p2p_host_peerid(to), &ca, 1, ihost_on_connected, w), 0);
+}
+
 /* A dials B through R: a limited connection (outbound at A). */
 static p2p_conn *dial_relayed(struct lab *l)
 {
-    p2p_multiaddr ra = ihost_addr(l->r), ca = ra;
-    const p2p_peerid *r = p2p_host_peerid(l->r), *b = p2p_host_peerid(l->b);
-    ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P, r->bytes, r->len), 0);
-    ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P_CIRCUIT, NULL, 0), 0);
-    ck_assert_int_eq(p2p_maddr_push(&ca, P2P_MA_P2P, b->bytes, b->len), 0);
-    struct conn_wait w = { 0 };
-    ck_assert_int_eq(p2p_host_connect(l->a, b, &ca, 1, on_connected, &w), 0);
+    struct ihost_wait w = { 0 };
+    start_relayed_dial(l, l->a, l->b, &w);
     ck_assert(ihost_run_until(&l->loop, &w.done, 15000));
     ck_assert_msg(w.status == 0, "relayed dial: %s", p2p_strerror(w.status));
     ck_assert(p2p_conn_limited(w.c));
@@ -252,6 +235,16 @@ static void upgrade_case(const char *keys)
     ck_assert_uint_eq(da->stats.started_responder, 1);
     ck_assert_uint_eq(da->stats.failed, 0);
     ck_assert_uint_eq(db->stats.refused + da->stats.refused, 0);
+    /* The same counters through the service (what front-ends read). */
+    void *svc_st;
+    const struct p2p_dcutr_api_v1 *svc = p2p_service_get(l.b, P2P_DCUTR_SERVICE, 1, &svc_st);
+    ck_assert_ptr_nonnull(svc);
+    struct p2p_dcutr_stats bs;
+    svc->stats(svc_st, &bs);
+    ck_assert_uint_eq(bs.succeeded, 1);
+    ck_assert_uint_eq(bs.failed + bs.superseded, 0);
+    ck_assert_uint_eq(bs.attempts, db->stats.attempts);
+    ck_assert_uint_le(bs.attempts_failed, bs.attempts - 1);
     ck_assert_uint_eq(ea.limited_gone, 1);
     ck_assert_uint_eq(eb.limited_gone, 1);
     ck_assert_uint_ge(ea.direct_up, 1);
@@ -326,6 +319,37 @@ START_TEST(responder_without_addresses)
 }
 END_TEST
 
+/* A and B dial each other through R at once (both found the other, say
+ * in the DHT): two relayed connections, the swarm keeps one (the same at
+ * both ends). The punch started on the one closed steps aside
+ * (superseded, not failed); the one kept is upgraded. */
+START_TEST(both_dial_through_relay)
+{
+    static struct lab l;
+    lab_up_opts(&l, "allow = loopback\n", "allow = loopback\n", true);
+    struct ihost_wait wa = { 0 }, wb = { 0 };
+    start_relayed_dial(&l, l.a, l.b, &wa);
+    start_relayed_dial(&l, l.b, l.a, &wb);
+    ck_assert(ihost_run_until(&l.loop, &wa.done, 15000));
+    ck_assert(ihost_run_until(&l.loop, &wb.done, 15000));
+    struct pair p = { l.a, l.b };
+    ck_assert_msg(settle_one_direct(&l.loop, &p, 20000), "no direct connection replaced the relayed ones");
+    ck_assert(ihost_run_cond(&l.loop, both_finished, &l, 10000));
+    struct dcutr_st *da = dstate(l.a), *db = dstate(l.b);
+    fprintf(stderr, "both_dial: a: %llu initiated, %llu answered, %llu superseded; b: %llu, %llu, %llu\n",
+            (unsigned long long)da->stats.started_initiator, (unsigned long long)da->stats.started_responder,
+            (unsigned long long)da->stats.superseded, (unsigned long long)db->stats.started_initiator,
+            (unsigned long long)db->stats.started_responder, (unsigned long long)db->stats.superseded);
+    ck_assert_uint_eq(da->stats.failed + db->stats.failed, 0);
+    ck_assert_uint_eq(da->stats.refused + db->stats.refused, 0);
+    ck_assert_uint_ge(da->stats.succeeded + db->stats.succeeded, 1);
+    /* Every punch started as initiator ended: upgraded or stepped aside. */
+    ck_assert_uint_eq(da->stats.started_initiator + db->stats.started_initiator,
+                      da->stats.superseded + db->stats.superseded + 1);
+    lab_down(&l);
+}
+END_TEST
+
 struct open_wait {
     bool done;
     int status;
@@ -349,8 +373,8 @@ START_TEST(refused_over_direct)
     p2p_host *a = new_host(&loop, "/ip4/127.0.0.1/tcp/0", sec, NULL);
     p2p_host *b = new_host(&loop, "/ip4/127.0.0.1/tcp/0", sec, NULL);
     p2p_multiaddr ba = ihost_addr(b);
-    struct conn_wait w = { 0 };
-    ck_assert_int_eq(p2p_host_connect(a, p2p_host_peerid(b), &ba, 1, on_connected, &w), 0);
+    struct ihost_wait w = { 0 };
+    ck_assert_int_eq(p2p_host_connect(a, p2p_host_peerid(b), &ba, 1, ihost_on_connected, &w), 0);
     ck_assert(ihost_run_until(&loop, &w.done, 10000));
     ck_assert_int_eq(w.status, 0);
     struct open_wait ow = { 0 };
@@ -386,14 +410,14 @@ START_TEST(tcp_simultaneous_dials)
         oa.reuse_port = ob.reuse_port = true;
         oa.role = P2P_ROLE_INITIATOR;
         ob.role = P2P_ROLE_RESPONDER;
-        struct conn_wait wa = { 0 }, wb = { 0 };
+        struct ihost_wait wa = { 0 }, wb = { 0 };
         /* Alternate who calls first. */
         if (round % 2) {
-            ck_assert_int_eq(p2p_host_connect_opts(b, p2p_host_peerid(a), &aa, 1, &ob, on_connected, &wb), 0);
-            ck_assert_int_eq(p2p_host_connect_opts(a, p2p_host_peerid(b), &ba, 1, &oa, on_connected, &wa), 0);
+            ck_assert_int_eq(p2p_host_connect_opts(b, p2p_host_peerid(a), &aa, 1, &ob, ihost_on_connected, &wb), 0);
+            ck_assert_int_eq(p2p_host_connect_opts(a, p2p_host_peerid(b), &ba, 1, &oa, ihost_on_connected, &wa), 0);
         } else {
-            ck_assert_int_eq(p2p_host_connect_opts(a, p2p_host_peerid(b), &ba, 1, &oa, on_connected, &wa), 0);
-            ck_assert_int_eq(p2p_host_connect_opts(b, p2p_host_peerid(a), &aa, 1, &ob, on_connected, &wb), 0);
+            ck_assert_int_eq(p2p_host_connect_opts(a, p2p_host_peerid(b), &ba, 1, &oa, ihost_on_connected, &wa), 0);
+            ck_assert_int_eq(p2p_host_connect_opts(b, p2p_host_peerid(a), &aa, 1, &ob, ihost_on_connected, &wb), 0);
         }
         ck_assert(ihost_run_until(&loop, &wa.done, 10000));
         ck_assert(ihost_run_until(&loop, &wb.done, 10000));
@@ -406,8 +430,8 @@ START_TEST(tcp_simultaneous_dials)
         ck_assert_int_ne(p2p_conn_direction(c), p2p_conn_direction(cb));
         echo_ok(&loop, c, 64 * 1024);
         /* A request satisfied by an existing direct connection. */
-        struct conn_wait w2 = { 0 };
-        ck_assert_int_eq(p2p_host_connect_opts(a, p2p_host_peerid(b), &ba, 1, &oa, on_connected, &w2), 0);
+        struct ihost_wait w2 = { 0 };
+        ck_assert_int_eq(p2p_host_connect_opts(a, p2p_host_peerid(b), &ba, 1, &oa, ihost_on_connected, &w2), 0);
         ck_assert(!w2.done);   /* never from inside the call */
         ck_assert(ihost_run_until(&loop, &w2.done, 5000));
         ck_assert_int_eq(w2.status, 0);
@@ -427,7 +451,7 @@ START_TEST(connect_opts_arguments)
     p2p_host *a = new_host(&loop, "/ip4/127.0.0.1/tcp/0", NULL, NULL);
     p2p_multiaddr aa = ihost_addr(a);
     struct p2p_connect_opts o = P2P_CONNECT_OPTS_INIT;
-    struct conn_wait w = { 0 };
+    struct ihost_wait w = { 0 };
     const p2p_peerid *self = p2p_host_peerid(a);
     p2p_keypair kp;
     p2p_pubkey pub;
@@ -435,16 +459,16 @@ START_TEST(connect_opts_arguments)
     p2p_keypair_from_seed_byte(&kp, 42);
     p2p_keypair_public(&kp, &pub);
     p2p_peerid_from_pubkey(&other, &pub);
-    ck_assert_int_eq(p2p_host_connect_opts(a, &other, &aa, 1, NULL, on_connected, &w), P2P_EINVAL);
-    ck_assert_int_eq(p2p_host_connect_opts(a, NULL, &aa, 1, &o, on_connected, &w), P2P_EINVAL);
-    ck_assert_int_eq(p2p_host_connect_opts(a, self, &aa, 1, &o, on_connected, &w), P2P_EINVAL);
-    ck_assert_int_eq(p2p_host_connect_opts(a, &other, NULL, 1, &o, on_connected, &w), P2P_EINVAL);
+    ck_assert_int_eq(p2p_host_connect_opts(a, &other, &aa, 1, NULL, ihost_on_connected, &w), P2P_EINVAL);
+    ck_assert_int_eq(p2p_host_connect_opts(a, NULL, &aa, 1, &o, ihost_on_connected, &w), P2P_EINVAL);
+    ck_assert_int_eq(p2p_host_connect_opts(a, self, &aa, 1, &o, ihost_on_connected, &w), P2P_EINVAL);
+    ck_assert_int_eq(p2p_host_connect_opts(a, &other, NULL, 1, &o, ihost_on_connected, &w), P2P_EINVAL);
     struct p2p_connect_opts bad = o;
     bad.size = 4;
-    ck_assert_int_eq(p2p_host_connect_opts(a, &other, &aa, 1, &bad, on_connected, &w), P2P_EINVAL);
+    ck_assert_int_eq(p2p_host_connect_opts(a, &other, &aa, 1, &bad, ihost_on_connected, &w), P2P_EINVAL);
     bad = o;
     bad.role = (enum p2p_upgrade_role)7;
-    ck_assert_int_eq(p2p_host_connect_opts(a, &other, &aa, 1, &bad, on_connected, &w), P2P_EINVAL);
+    ck_assert_int_eq(p2p_host_connect_opts(a, &other, &aa, 1, &bad, ihost_on_connected, &w), P2P_EINVAL);
     /* Direct requests skip relay addresses: nothing left to dial. */
     p2p_multiaddr circ;
     char t[512], id[P2P_PEERID_STRMAX];
@@ -452,7 +476,7 @@ START_TEST(connect_opts_arguments)
     snprintf(t, sizeof t, "/ip4/127.0.0.1/tcp/1/p2p/%s/p2p-circuit", id);
     ck_assert_int_eq(p2p_maddr_parse(&circ, t, NULL, 0), 0);
     o.direct = true;
-    ck_assert_int_eq(p2p_host_connect_opts(a, &other, &circ, 1, &o, on_connected, &w), 0);
+    ck_assert_int_eq(p2p_host_connect_opts(a, &other, &circ, 1, &o, ihost_on_connected, &w), 0);
     ck_assert(ihost_run_until(&loop, &w.done, 5000));
     ck_assert_int_ne(w.status, 0);
     p2p_host_free(a);
@@ -775,9 +799,9 @@ static struct sim_result sim_run(enum sim_mode mode, enum p2p_upgrade_role ra, e
     oa.direct = ob.direct = oa.reuse_port = ob.reuse_port = true;
     oa.role = ra;
     ob.role = rb;
-    struct conn_wait wa = { 0 }, wb = { 0 };
-    ck_assert_int_eq(p2p_host_connect_opts(a, p2p_host_peerid(b), &ba, 1, &oa, on_connected, &wa), 0);
-    ck_assert_int_eq(p2p_host_connect_opts(b, p2p_host_peerid(a), &aa, 1, &ob, on_connected, &wb), 0);
+    struct ihost_wait wa = { 0 }, wb = { 0 };
+    ck_assert_int_eq(p2p_host_connect_opts(a, p2p_host_peerid(b), &ba, 1, &oa, ihost_on_connected, &wa), 0);
+    ck_assert_int_eq(p2p_host_connect_opts(b, p2p_host_peerid(a), &aa, 1, &ob, ihost_on_connected, &wb), 0);
     ck_assert(ihost_run_until(&loop, &wa.done, 15000));
     ck_assert(ihost_run_until(&loop, &wb.done, 15000));
     res.sa = wa.status;
@@ -854,6 +878,7 @@ static Suite *suite(void)
     tcase_add_test(tc, default_policy_keeps_relayed);
     tcase_add_test(tc, responder_without_addresses);
     tcase_add_test(tc, refused_over_direct);
+    tcase_add_test(tc, both_dial_through_relay);
     suite_add_tcase(s, tc);
     tc = tcase_create("roles");
     tcase_set_timeout(tc, 120);

@@ -3,7 +3,8 @@
  * identify, ping and kad plugins: bootstrap everyone from one node, then
  * every node finds every other node by PeerId, /pk/ and /p2pchat/ records
  * are put and got (and a newer record wins), a key is provided and its
- * provider found, a client stays out of the routing tables and refuses
+ * provider found (and announced again when the provider's addresses
+ * change), a client stays out of the routing tables and refuses
  * kad streams, and a restarted node reuses its saved routing table. */
 #include <signal.h>
 #include <stdio.h>
@@ -440,6 +441,22 @@ START_TEST(ten_nodes)
     ck_assert(p2p_peerid_equal(&fp.peers[0].id, p2p_host_peerid(nodes[3].h)));
     p2p_multiaddr a3 = ihost_addr(nodes[3].h);
     ck_assert(has_addr(&fp.peers[0], &a3));
+    /* A new advertised address (as a relay reservation brings): the record
+     * is announced again, and lookups return the new address. Node 6
+     * holds a copy of the record itself, which only a new announcement
+     * updates. */
+    p2p_multiaddr extra;
+    ck_assert_int_eq(p2p_maddr_parse(&extra, "/ip4/198.51.100.3/tcp/4001", NULL, 0), 0);
+    ck_assert_int_eq(p2p_host_add_advertised_addr(nodes[3].h, &extra), 0);
+    bool reannounced = false;
+    for (int tries = 0; tries < 20 && !reannounced; tries++) {
+        ihost_run_for(&loop, 500);
+        struct peers_res f2 = { 0 };
+        ck_assert_int_eq(nodes[6].rt->find_providers(nodes[6].st, pkey, sizeof pkey, 0, on_peers, &f2), 0);
+        ck_assert(ihost_run_until(&loop, &f2.done, 30000));
+        reannounced = f2.status == 0 && f2.n >= 1 && has_addr(&f2.peers[0], &extra);
+    }
+    ck_assert_msg(reannounced, "the provider record was not announced again with the new address");
     struct peers_res cl = { 0 };
     ck_assert_int_eq(nodes[4].rt->closest_peers(nodes[4].st, pkey, sizeof pkey, on_peers, &cl), 0);
     ck_assert(ihost_run_until(&loop, &cl.done, 30000));

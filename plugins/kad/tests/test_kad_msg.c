@@ -177,6 +177,35 @@ START_TEST(peer_validation_and_limits)
     ck_assert_uint_eq(d.bad_addrs, 1);
     ck_assert_uint_eq(d.extra_addrs, 1);
     kad_msg_clear(&d);
+    /* Circuit addresses (a /p2p/ part inside: the relay's) are kept, with
+     * the peer's own trailing /p2p/ stripped; any other inner /p2p/ part
+     * is dropped. */
+    kad_msg_clear(&m);
+    m.type = KAD_GET_PROVIDERS;
+    char rs[P2P_PEERID_STRMAX], as[P2P_PEERID_STRMAX];
+    p2p_peerid_to_string(&other, rs, sizeof rs);
+    p2p_peerid_to_string(&a, as, sizeof as);
+    p2p_multiaddr circ[4];
+    snprintf(s, sizeof s, "/ip4/198.51.100.1/tcp/4001/p2p/%s/p2p-circuit", rs);
+    circ[0] = ma(s);
+    snprintf(s, sizeof s, "/ip4/198.51.100.2/tcp/4001/p2p/%s/p2p-circuit/p2p/%s", rs, as);
+    circ[1] = ma(s);
+    snprintf(s, sizeof s, "/ip4/198.51.100.3/tcp/4001/p2p/%s/ip4/1.2.3.4/tcp/1", rs);
+    circ[2] = ma(s);
+    snprintf(s, sizeof s, "/ip4/198.51.100.4/tcp/4001/p2p/%s/p2p-circuit/p2p/%s", rs, rs);
+    circ[3] = ma(s);
+    ck_assert_int_eq(kad_msg_add_peer(&m, true, &a, circ, 4, 0), 0);
+    p2p_buf_reset(&b);
+    ck_assert_int_eq(kad_msg_encode(&m, 1 << 16, &b), 0);
+    ck_assert_int_eq(decode_framed(&b, &d), 0);
+    ck_assert_uint_eq(d.nproviders, 1);
+    ck_assert_uint_eq(d.providers[0].naddrs, 2);
+    ck_assert(p2p_maddr_equal(&d.providers[0].addrs[0], &circ[0]));
+    snprintf(s, sizeof s, "/ip4/198.51.100.2/tcp/4001/p2p/%s/p2p-circuit", rs);
+    p2p_multiaddr want_c1 = ma(s);
+    ck_assert(p2p_maddr_equal(&d.providers[0].addrs[1], &want_c1));
+    ck_assert_uint_eq(d.bad_addrs, 2);
+    kad_msg_clear(&d);
     /* Key and value limits refuse the whole message. */
     uint8_t big[2000];
     memset(big, 'x', sizeof big);

@@ -29,83 +29,26 @@
 set -u
 chat=${1:?usage: chat-netns.sh P2PCHAT}
 [[ -x $chat ]] || { echo "FAIL: $chat is not executable"; exit 1; }
+source "$(cd "$(dirname "$0")" && pwd)/../../../tests/netns/lib.sh"
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP: chat netns test: needs root to create network namespaces"
-  exit 77
-fi
-if ! command -v ip >/dev/null || ! ip netns list >/dev/null 2>&1; then
-  echo "SKIP: chat netns test: 'ip netns' is not available (install iproute2)"
-  exit 77
-fi
-
+netns_init "chat netns test" chat-netns CHAT_NETNS_KEEP
 id=$$
 BR=chbr-$id A=cha-$id B=chb-$id R=chr-$id C=chc-$id
-ALL_NS=("$A" "$B" "$C" "$R" "$BR")
 room=netns-room-$id
-work=$(mktemp -d /tmp/chat-netns.XXXXXX)
-declare -A pid_of=() fd_of=()
+work=$NETNS_WORK
+NETNS_CHAT=$chat
+NETNS_CHAT_LOG=info,mdns=debug,swarm=debug
 JOIN_LIMIT=30     # seconds a and b get to see each other join
 CHAT_LIMIT=15     # seconds a line gets to reach the other side
 
-teardown() {
-  local p
-  for p in "${pid_of[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  for _ in $(seq 1 20); do
-    local alive=0
-    for p in "${pid_of[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-    ((alive)) || break
-    sleep 0.1
-  done
-  for p in "${pid_of[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  pid_of=()
-  local ns
-  for ns in "${ALL_NS[@]}"; do
-    if ip netns list 2>/dev/null | grep -qw "$ns"; then
-      for p in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$p" 2>/dev/null; done
-      ip netns del "$ns" 2>/dev/null
-    fi
-  done
-  local f
-  for f in "${fd_of[@]}"; do exec {f}>&- 2>/dev/null; done
-  fd_of=()
-  wait 2>/dev/null
-}
-
-cleanup_work() {
-  if [[ -n "${CHAT_NETNS_KEEP:-}" ]]; then echo "outputs kept in $work"; else rm -rf "$work"; fi
-}
-
-fail() {
-  echo "FAIL: $*"
-  local f
-  for f in "$work"/*.out "$work"/*.log; do
-    [[ -f $f ]] || continue
-    echo "---- $(basename "$f") (last 40 lines)"
-    tail -n 40 "$f"
-  done
-  teardown
-  cleanup_work
-  trap - EXIT
-  exit 1
-}
-
-trap 'teardown; cleanup_work' EXIT
-trap 'exit 1' INT TERM
+fail() { netns_fail "$@"; }
 
 # ---- set-up (tear-down first: idempotent) ------------------------------------
-teardown
-for ns in "${ALL_NS[@]}"; do
-  ip netns add "$ns" || fail "ip netns add $ns"
-  ip -n "$ns" link set lo up
-  ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 \
-    net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 2>/dev/null
+netns_teardown
+for ns in "$BR" "$A" "$B" "$R" "$C"; do
+  netns_new "$ns" ipv6 || fail "ip netns add $ns"
 done
-ip -n "$BR" link add br0 type bridge || fail "bridge"
-ip -n "$BR" link set br0 type bridge stp_state 0 mcast_snooping 0 2>/dev/null
-ip netns exec "$BR" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
-  net.bridge.bridge-nf-call-arptables=0 2>/dev/null
-ip -n "$BR" link set br0 up
+netns_bridge "$BR" || fail "bridge"
 
 # on_bridge NS PORT IFNAME ADDR: a veth from NS's IFNAME to the bridge
 on_bridge() {
@@ -128,78 +71,26 @@ ip -n "$B" route add default via 198.18.0.1 || fail "route on $B"
 ip -n "$C" route add default via 198.19.1.1 || fail "route on $C"
 
 # Links come up asynchronously and drop packets for a moment: wait until
-# both segments carry traffic end to end. The probe needs no ping: a TCP
-# connection to a closed port that is refused (RST) came back from ADDR.
-reach() {   # NS ADDR
-  local out
-  for _ in $(seq 1 50); do
-    out=$(ip netns exec "$1" timeout 1 bash -c "exec 3<>/dev/tcp/$2/9" 2>&1)
-    [[ $out == *"Connection refused"* ]] && return 0
-    sleep 0.1
-  done
-  return 1
-}
-reach "$A" 198.18.0.12 || fail "$A cannot reach $B"
-reach "$C" 198.18.0.11 || fail "$C cannot reach $A through the router (unicast must be routed)"
-reach "$C" 198.18.0.12 || fail "$C cannot reach $B through the router"
+# both segments carry traffic end to end (unicast through the router too).
+netns_wait_reach "$A" 198.18.0.12 || fail "$A cannot reach $B"
+netns_wait_reach "$C" 198.18.0.11 || fail "$C cannot reach $A through the router (unicast must be routed)"
+netns_wait_reach "$C" 198.18.0.12 || fail "$C cannot reach $B through the router"
 
 # IPv6 in the namespaces: the built-in listen addresses need it (:: with lo up).
 listen_args=()
 if [[ $(ip netns exec "$A" cat /proc/sys/net/ipv6/conf/all/disable_ipv6 2>/dev/null) != 0 ]] ||
-  ! reach "$A" ::1; then
+  ! netns_wait_reach "$A" ::1; then
   listen_args=(--listen /ip4/0.0.0.0/tcp/0)
   echo "note: no IPv6 in the namespaces; peers listen on IPv4 only"
 fi
 
 # ---- peers -----------------------------------------------------------------------
 start_peer() {   # NS NAME
-  local fifo=$work/$2.in fd
-  mkfifo "$fifo" || return 1
-  exec {fd}<>"$fifo"   # read-write: opening never blocks, and stdin never ends
-  fd_of[$2]=$fd
-  mkdir -p "$work/home-$2"
-  ip netns exec "$1" env HOME="$work/home-$2" XDG_DATA_HOME= P2P_LOG=info,mdns=debug,swarm=debug \
-    "$chat" peer --room "$room" "${listen_args[@]}" <"$fifo" >"$work/$2.out" 2>"$work/$2.log" &
-  pid_of[$2]=$!
+  chat_start "$1" "$2" peer --room "$room" "${listen_args[@]}"
 }
 
-say_to() {   # NAME LINE
-  printf '%s\n' "$2" >&"${fd_of[$1]}"
-}
-
-peerid_of() {   # NAME
-  local l
-  for _ in $(seq 1 100); do
-    l=$(grep -m1 '^PeerId: ' "$work/$1.out" 2>/dev/null) && { echo "${l#PeerId: }"; return 0; }
-    kill -0 "${pid_of[$1]}" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-short() {   # PEERID: what the chat prints (8 chars...6 chars)
-  echo "${1:0:8}...${1: -6}"
-}
-
-# wait_for NAME PATTERN SECONDS [FILE-SUFFIX]
-wait_for() {
-  local deadline=$((SECONDS + $3)) f="$work/$1.${4:-out}"
-  while ((SECONDS < deadline)); do
-    grep -qE "$2" "$f" 2>/dev/null && return 0
-    sleep 0.1
-  done
-  grep -qE "$2" "$f" 2>/dev/null
-}
-
-# The lines NAME prints in answer to CMD (up to a marker line after it).
-ask() {   # NAME CMD
-  local mark="/mark-$RANDOM$RANDOM" from
-  from=$(($(wc -l <"$work/$1.out") + 1))
-  say_to "$1" "$2"
-  say_to "$1" "$mark"
-  wait_for "$1" "unknown command $mark" 10 || return 1
-  tail -n "+$from" "$work/$1.out" | awk -v m="unknown command $mark" 'index($0, m) { exit } { print }'
-}
+# wait_for NAME PATTERN SECONDS [log]
+wait_for() { chat_wait "$@"; }
 
 now_ms() { local t=${EPOCHREALTIME/[.,]/}; echo $((t / 1000)); }   # bash >= 5
 
@@ -207,10 +98,10 @@ start_peer "$A" a || fail "cannot start a"
 start_peer "$B" b || fail "cannot start b"
 start_peer "$C" c || fail "cannot start c"
 t0=$(now_ms)
-ida=$(peerid_of a) || fail "a did not start"
-idb=$(peerid_of b) || fail "b did not start"
-idc=$(peerid_of c) || fail "c did not start"
-sa=$(short "$ida") sb=$(short "$idb") sc=$(short "$idc")
+ida=$(chat_peerid a) || fail "a did not start"
+idb=$(chat_peerid b) || fail "b did not start"
+idc=$(chat_peerid c) || fail "c did not start"
+sa=$(chat_short "$ida") sb=$(chat_short "$idb") sc=$(chat_short "$idc")
 echo "a: $ida (198.18.0.11)"
 echo "b: $idb (198.18.0.12)"
 echo "c: $idc (198.19.1.11, behind the router)"
@@ -239,9 +130,9 @@ echo "a and b both discovered each other with mDNS within $t_disc ms"
 msg_a="hello from a $id $RANDOM"
 msg_b="hello from b $id $RANDOM"
 ts='^\[[0-9]{2}:[0-9]{2}:[0-9]{2}\] '
-say_to a "$msg_a"
+chat_say a "$msg_a"
 wait_for b "$ts$sa: $msg_a\$" "$CHAT_LIMIT" || fail "b did not receive a's line"
-say_to b "$msg_b"
+chat_say b "$msg_b"
 wait_for a "$ts$sb: $msg_b\$" "$CHAT_LIMIT" || fail "a did not receive b's line"
 grep -q "$msg_a" "$work/c.out" && fail "c received a's line"
 grep -q "$msg_b" "$work/c.out" && fail "c received b's line"
@@ -255,25 +146,17 @@ while (($(now_ms) - t0 < need)); do sleep 0.2; done
 grep -q "joined the room" "$work/c.out" && fail "c saw someone join: $(grep 'joined the room' "$work/c.out")"
 grep -qE "$ida|$idb" "$work/c.log" && fail "c's log names a or b: $(grep -E "$ida|$idb" "$work/c.log" | head -3)"
 grep -qE "$idc" "$work/a.log" "$work/b.log" && fail "a's or b's log names c"
-peers_c=$(ask c /peers) || fail "c did not answer /peers"
+peers_c=$(chat_ask c /peers) || fail "c did not answer /peers"
 grep -qE "$ts\* 0 connection\(s\)$" <<<"$peers_c" || fail "c has connections: $peers_c"
 grep -qE "$ts\* 0 peer\(s\) in room $room$" <<<"$peers_c" || fail "c sees peers in the room: $peers_c"
-peers_a=$(ask a /peers) || fail "a did not answer /peers"
+peers_a=$(chat_ask a /peers) || fail "a did not answer /peers"
 grep -q "$sb " <<<"$peers_a" || fail "a's /peers does not list b: $peers_a"
 grep -q "$sc" <<<"$peers_a" && fail "a's /peers lists c: $peers_a"
 grep -qE "$ts\*   $sb /ip[46]/[^ ]+/tcp/[0-9]+ direct" <<<"$peers_a" || fail "a's connection to b is not direct: $peers_a"
 echo "c (routed, not bridged) saw nobody join in $(($(now_ms) - t0)) ms and has no connection; a's peers do not include c"
 
 # ---- stop: clean exits ----
-for n in a b c; do
-  kill -TERM "${pid_of[$n]}"
-done
-for n in a b c; do
-  wait "${pid_of[$n]}"
-  rc=$?
-  unset "pid_of[$n]"
-  ((rc == 0)) || fail "$n exited with status $rc after SIGTERM"
-done
+chat_stop a b c || fail "peers did not exit cleanly after SIGTERM:$NETNS_BAD"
 if grep -lE "AddressSanitizer|LeakSanitizer|runtime error" "$work"/*.log >/dev/null 2>&1; then
   fail "sanitizer reports in the peers' logs"
 fi

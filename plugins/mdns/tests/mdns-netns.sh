@@ -28,73 +28,33 @@
 set -u
 peer=${1:?usage: mdns-netns.sh MDNS_PEER}
 here=$(cd "$(dirname "$0")" && pwd)
+source "$here/../../../tests/netns/lib.sh"
 
-if [[ $(id -u) -ne 0 ]]; then
-  echo "SKIP: mdns netns test: needs root to create network namespaces"
-  exit 77
-fi
-if ! command -v ip >/dev/null || ! ip netns list >/dev/null 2>&1; then
-  echo "SKIP: mdns netns test: 'ip netns' is not available (install iproute2)"
-  exit 77
-fi
-
+netns_init "mdns netns test" mdns-netns MDNS_NETNS_KEEP
 id=$$
 BR=mdnsbr-$id A=mdnsa-$id B=mdnsb-$id C=mdnsc-$id
-work=$(mktemp -d /tmp/mdns-netns.XXXXXX)
+work=$NETNS_WORK
 declare -A pid_of=()
 
-teardown() {
-  for p in "${pid_of[@]}"; do kill "$p" 2>/dev/null; done
-  for ns in $A $B $C $BR; do
-    if ip netns list 2>/dev/null | grep -qw "$ns"; then
-      for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
-      ip netns del "$ns" 2>/dev/null
-    fi
-  done
-  wait 2>/dev/null
-}
-
-cleanup_work() {
-  if [[ -n "${MDNS_NETNS_KEEP:-}" ]]; then echo "outputs kept in $work"; else rm -rf "$work"; fi
-}
-
 fail() {
-  echo "FAIL: $*"
-  for f in "$work"/*.out "$work"/*.log; do
-    [[ -f $f ]] || continue
-    echo "---- $(basename "$f") (last 40 lines)"
-    tail -n 40 "$f"
-  done
-  teardown
-  cleanup_work
-  trap - EXIT
-  exit 1
+  pid_of=()
+  netns_fail "$@"
 }
-
-trap 'teardown; cleanup_work' EXIT
-trap 'exit 1' INT TERM
 
 # ---- set-up (tear-down first: idempotent) ----------------------------------
-teardown
-ip netns add "$BR" || fail "ip netns add"
-ip -n "$BR" link set lo up
-ip -n "$BR" link add br0 type bridge || fail "bridge"
-ip -n "$BR" link set br0 type bridge mcast_snooping 0 stp_state 0 2>/dev/null
-ip -n "$BR" link set br0 up
-ip netns exec "$BR" sysctl -qw net.bridge.bridge-nf-call-iptables=0 2>/dev/null
-ip netns exec "$BR" sysctl -qw net.bridge.bridge-nf-call-ip6tables=0 2>/dev/null
+netns_teardown
+netns_new "$BR" ipv6 || fail "ip netns add"
+netns_bridge "$BR" || fail "bridge"
 
 add_host() {   # NS IPV4 IPV6
   local ns=$1 port=p${1##*-}${1:4:1}
-  ip netns add "$ns" || return 1
-  # No duplicate address detection (addresses are usable at once); keep
-  # IPv6 addresses while a link is down (phase 1 takes one down and up).
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0 \
-    net.ipv6.conf.all.keep_addr_on_down=1 net.ipv6.conf.default.keep_addr_on_down=1 2>/dev/null
-  ip netns exec "$ns" sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 2>/dev/null
+  # No duplicate address detection (netns_new ipv6: addresses are usable
+  # at once); keep IPv6 addresses while a link is down (phase 1 takes one
+  # down and up).
+  netns_new "$ns" ipv6 || return 1
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 net.ipv6.conf.default.keep_addr_on_down=1 2>/dev/null
   ip -n "$BR" link add "$port" type veth peer name eth0 netns "$ns" || return 1
   ip -n "$BR" link set "$port" master br0 up || return 1
-  ip -n "$ns" link set lo up
   ip -n "$ns" addr add "$2/24" dev eth0 || return 1
   ip -n "$ns" addr add "$3/64" dev eth0 nodad || return 1
   ip -n "$ns" link set eth0 multicast on up || return 1

@@ -34,11 +34,7 @@ p2p_multiaddr rh_tcp_addr(p2p_host *h)
 
 void rh_peer_addr(p2p_host *h, char *out, size_t cap)
 {
-    p2p_multiaddr a = rh_tcp_addr(h);
-    char as[P2P_MADDR_STRMAX], id[P2P_PEERID_STRMAX];
-    ck_assert_int_gt(p2p_maddr_to_string(&a, as, sizeof as), 0);
-    p2p_peerid_to_string(p2p_host_peerid(h), id, sizeof id);
-    snprintf(out, cap, "%s/p2p/%s", as, id);
+    ihost_peer_addr(h, out, cap);
 }
 
 p2p_multiaddr rh_circuit_addr(p2p_host *relay, p2p_host *target)
@@ -54,12 +50,7 @@ p2p_multiaddr rh_circuit_addr(p2p_host *relay, p2p_host *target)
 
 size_t rh_circuit_count(p2p_host *h)
 {
-    p2p_multiaddr addrs[32];
-    size_t n = p2p_host_advertised_addrs(h, addrs, 32), k = 0;
-    struct p2p_maddr_component c;
-    for (size_t i = 0; i < n && i < 32; i++)
-        if (p2p_maddr_find(&addrs[i], P2P_MA_P2P_CIRCUIT, &c)) k++;
-    return k;
+    return ihost_circuit_count(h);
 }
 
 bool rh_has_circuit(p2p_host *h)
@@ -76,28 +67,9 @@ struct relay_st *rh_state(p2p_host *h)
 
 /* ---- connecting ------------------------------------------------------------------- */
 
-struct conn_wait {
-    bool done;
-    int status;
-    p2p_conn *c;
-};
-
-static void on_connected(int status, p2p_conn *c, void *arg)
-{
-    struct conn_wait *w = arg;
-    w->done = true;
-    w->status = status;
-    w->c = c;
-}
-
 int rh_connect(uv_loop_t *loop, p2p_host *from, p2p_host *to, const p2p_multiaddr *addr, p2p_conn **c, uint64_t ms)
 {
-    struct conn_wait w = { 0 };
-    int rc = p2p_host_connect(from, p2p_host_peerid(to), addr, addr ? 1 : 0, on_connected, &w);
-    if (rc < 0) return rc;
-    if (!ihost_run_until(loop, &w.done, ms)) return P2P_ETIMEDOUT;
-    if (c) *c = w.c;
-    return w.status;
+    return ihost_connect(loop, from, to, addr, c, ms);
 }
 
 /* ---- raw exchanges -------------------------------------------------------------------- */
