@@ -6,6 +6,7 @@
  *   cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]
  *   cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N]
  *                [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]
+ *   cpeer kad ...   (the DHT: cpeer_kad.c)
  *
  * Every event is one line on stdout, flushed at once. The pubsub
  * subcommand (gossipsub through the pubsub service) is at the end of the
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpeer.h"
 #include "echo.h"
 #include "p2p/identify.h"
 #include "p2p/p2p.h"
@@ -47,8 +49,7 @@ struct cpeer {
     uv_signal_t sigterm, sigint;
 };
 
-static void out(const char *fmt, ...) P2P_PRINTF(1, 2);
-static void out(const char *fmt, ...)
+void out(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -58,9 +59,7 @@ static void out(const char *fmt, ...)
     fflush(stdout);
 }
 
-/* The peak resident set size (VmHWM of /proc/self/status) in KiB, 0 when
- * unknown. */
-static unsigned long rss_max_kib(void)
+unsigned long rss_max_kib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
@@ -70,6 +69,21 @@ static unsigned long rss_max_kib(void)
         if (sscanf(line, "VmHWM: %lu", &kib) == 1) break;
     fclose(f);
     return kib;
+}
+
+void cpeer_print_self(p2p_host *h)
+{
+    char id[P2P_PEERID_STRMAX];
+    const p2p_peerid *me = p2p_host_peerid(h);
+    p2p_peerid_to_string(me, id, sizeof id);
+    out("PEERID %s", id);
+    p2p_multiaddr la[8];
+    size_t nl = p2p_host_listen_addrs(h, la, 8);
+    for (size_t i = 0; i < nl && i < 8; i++) {
+        char t[P2P_MADDR_STRMAX];
+        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
+        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
+    }
 }
 
 /* The dialer's last lines after full success. */
@@ -256,7 +270,8 @@ static int usage(void)
                     "       cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]"
                     " [--slow]\n"
                     "       cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS]"
-                    " [--count N] [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]\n");
+                    " [--count N] [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]\n"
+                    "       cpeer kad ... (see cpeer_kad.c)\n");
     return 64;
 }
 
@@ -268,6 +283,7 @@ int main(int argc, char **argv)
     struct cpeer p = { .streams = 8, .bytes = 65536, .pings = 3, .exit_code = -1 };
     const char *mode = argv[1];
     if (!strcmp(mode, "pubsub")) return pubsub_main(argc, argv);
+    if (!strcmp(mode, "kad")) return kad_main(argc, argv);
     long seed = -1, port = 0;
     double timeout = 30;
     bool ip6 = false;
@@ -342,17 +358,7 @@ int main(int argc, char **argv)
         p2p_host_free(p.host);
         return 1;
     }
-    char id[P2P_PEERID_STRMAX];
-    p2p_peerid_to_string(p2p_host_peerid(p.host), id, sizeof id);
-    out("PEERID %s", id);
-    p2p_multiaddr la[8];
-    size_t nl = p2p_host_listen_addrs(p.host, la, 8);
-    for (size_t i = 0; i < nl && i < 8; i++) {
-        char t[P2P_MADDR_STRMAX];
-        const p2p_peerid *me = p2p_host_peerid(p.host);
-        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
-        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
-    }
+    cpeer_print_self(p.host);
 
     uv_signal_init(&p.loop, &p.sigterm);
     uv_signal_init(&p.loop, &p.sigint);
@@ -928,15 +934,7 @@ static int pubsub_main(int argc, char **argv)
     char id[P2P_PEERID_STRMAX];
     ps_id(p2p_host_peerid(p.host), id);
     snprintf(p.suffix, sizeof p.suffix, "%s", id + strlen(id) - 6);
-    out("PEERID %s", id);
-    p2p_multiaddr la[8];
-    size_t nl = p2p_host_listen_addrs(p.host, la, 8);
-    for (size_t i = 0; i < nl && i < 8; i++) {
-        char t[P2P_MADDR_STRMAX];
-        const p2p_peerid *me = p2p_host_peerid(p.host);
-        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
-        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
-    }
+    cpeer_print_self(p.host);
     if (!p.forge) {
         p.api = p2p_service_get(p.host, P2P_PUBSUB_SERVICE, 1, &p.st);
         int rc = p.api ? p.api->subscribe(p.st, p.topic, ps_on_message, &p, &p.sub) : P2P_ENOTFOUND;
