@@ -96,7 +96,7 @@ export function parseArgs (args, spec, prog, text) {
 }
 
 /** Ed25519 key with secret [seed, 0, ..., 0], or a random one. */
-async function privateKey (seed) {
+export async function privateKey (seed) {
   if (seed == null) return generateKeyPair('Ed25519')
   const s = new Uint8Array(32)
   s[0] = seed
@@ -104,10 +104,11 @@ async function privateKey (seed) {
 }
 
 /** A started libp2p node: TCP + Noise + Yamux, identify and ping, plus
- * any other `services` (pubsub.mjs adds gossipsub). */
-export async function createNode ({ seed, listen = [], services = {} }) {
+ * any other `services` (pubsub.mjs adds gossipsub). The identity: `key`,
+ * else from `seed` (see privateKey). */
+export async function createNode ({ seed, key, listen = [], services = {} }) {
   return createLibp2p({
-    privateKey: await privateKey(seed),
+    privateKey: key ?? await privateKey(seed),
     addresses: { listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],

@@ -59,7 +59,8 @@ peerid-from-seed N   print the PeerId of the Ed25519 key with secret [N,0,...,0]
 listen [--seed N] [--port P] [--ip6]\n  \
 dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]\n  \
 pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N] [--expect K] \
-[--chat-example] [--timeout S] [--start-file PATH]";
+[--chat-example] [--timeout S] [--start-file PATH]\n  \
+kad ... (see src/kad.rs)";
 
 const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pchat/echo/1.0.0");
 /// The identify "protocolVersion" field (go-libp2p and js-libp2p send this
@@ -1098,6 +1099,8 @@ fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
     })
 }
 
+mod kad;
+
 fn run(args: &[String]) -> Result<ExitCode, Error> {
     let (cmd, rest) = args
         .split_first()
@@ -1107,6 +1110,7 @@ fn run(args: &[String]) -> Result<ExitCode, Error> {
         "listen" => cmd_listen(rest),
         "dial" => cmd_dial(rest),
         "pubsub" => cmd_pubsub(rest),
+        "kad" => kad::cmd_kad(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
