@@ -11,7 +11,9 @@
  *    dropped), until stop_publishing; max_published;
  *  - response_addrs = public: a node configured so leaves loopback
  *    addresses out of its answers, so a lookup through it finds nobody
- *    else, while the same lookup through a default node finds everyone.
+ *    else, while the same lookup through a default node finds everyone;
+ *  - an ADD_PROVIDER whose provider record has no address (rust-libp2p
+ *    before it knows an external address) is kept and served.
  *
  * The test reaches into the plugin's state (plugin_int.h) for counters and
  * stores, as kad_debug_stats does. */
@@ -481,6 +483,83 @@ START_TEST(response_addrs_public)
 }
 END_TEST
 
+/* ---- ADD_PROVIDER without addresses ------------------------------------------------ */
+
+struct raw_open {
+    bool done;
+    int status;
+    p2p_stream *s;
+};
+
+static void on_raw_open(int status, p2p_stream *s, void *arg)
+{
+    struct raw_open *r = arg;
+    r->done = true;
+    r->status = status;
+    r->s = s;
+}
+
+/* rust-libp2p announces itself as a provider with no address before it
+ * has confirmed an external one: the record is kept (the spec), and the
+ * provider is served with the addresses the peer store knows. */
+START_TEST(provider_without_addresses)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct node nodes[3];
+    char boot[1024];
+    node_make(&loop, &nodes[0], NULL);
+    bootstrap_line(&nodes[0], boot, sizeof boot);
+    for (int i = 1; i < 3; i++) node_make(&loop, &nodes[i], boot);
+    for (int i = 1; i < 3; i++) {
+        struct res r = { 0 };
+        ck_assert_int_eq(nodes[i].rt->bootstrap(nodes[i].st, on_done, &r, NULL), 0);
+        run_to(&loop, &r);
+    }
+    uint8_t pkey[34];
+    p2p_multihash_sha256((const uint8_t *)"no addresses", 12, pkey);
+    /* node 1 -> node 0: ADD_PROVIDER { key, providerPeers = [node 1, no addrs] } */
+    struct raw_open ro = { 0 };
+    const char *const kadp[] = { "/ipfs/kad/1.0.0", NULL };
+    ck_assert_int_eq(p2p_host_new_stream(nodes[1].h, p2p_host_peerid(nodes[0].h), kadp, on_raw_open, &ro), 0);
+    ck_assert(ihost_run_until(&loop, &ro.done, 10000));
+    ck_assert_int_eq(ro.status, 0);
+    struct kad_msg m;
+    kad_msg_init(&m);
+    m.type = KAD_ADD_PROVIDER;
+    ck_assert_int_eq(kad_msg_set_key(&m, pkey, sizeof pkey), 0);
+    ck_assert_int_eq(kad_msg_add_peer(&m, true, p2p_host_peerid(nodes[1].h), NULL, 0, KAD_CONNECTED), 0);
+    p2p_buf b;
+    p2p_buf_init(&b, 0);
+    ck_assert_int_eq(kad_msg_encode(&m, 65536, &b), 0);
+    ck_assert_int_eq(p2p_stream_write(ro.s, p2p_buf_head(&b), b.len), 0);
+    p2p_stream_shutdown(ro.s);
+    kad_msg_clear(&m);
+    p2p_buf_free(&b);
+    struct kad *k0 = kad_of(&nodes[0]);
+    const struct kad_prov *got[4];
+    for (int i = 0; i < 100 && !kad_providers_get(&k0->providers, pkey, sizeof pkey, p2p_host_now_ms(nodes[0].h), got, 4);
+         i++)
+        ihost_run_for(&loop, 20);
+    ck_assert_uint_eq(kad_providers_get(&k0->providers, pkey, sizeof pkey, p2p_host_now_ms(nodes[0].h), got, 4), 1);
+    ck_assert(p2p_peerid_equal(&got[0]->id, p2p_host_peerid(nodes[1].h)));
+    ck_assert_uint_eq(got[0]->naddrs, 0);
+    p2p_stream_close(ro.s);
+    /* node 2 finds node 1 as a provider, with node 1's address (from node
+     * 0's peer store) */
+    kad_providers_remove(&kad_of(&nodes[2])->providers, pkey, sizeof pkey, p2p_host_peerid(nodes[1].h));
+    struct res r = { 0 };
+    ck_assert_int_eq(nodes[2].rt->find_providers(nodes[2].st, pkey, sizeof pkey, 1, on_peers, &r, NULL), 0);
+    run_to(&loop, &r);
+    ck_assert_int_eq(r.status, 0);
+    ck_assert_uint_eq(r.n, 1);
+    ck_assert(p2p_peerid_equal(&r.ids[0], p2p_host_peerid(nodes[1].h)));
+    for (int i = 0; i < 3; i++) p2p_host_free(nodes[i].h);
+    ihost_run_for(&loop, 100);
+    uv_loop_close(&loop);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kad_ops");
@@ -489,6 +568,7 @@ static Suite *suite(void)
     tcase_add_test(tc, cancel);
     tcase_add_test(tc, republish);
     tcase_add_test(tc, response_addrs_public);
+    tcase_add_test(tc, provider_without_addresses);
     suite_add_tcase(s, tc);
     return s;
 }
