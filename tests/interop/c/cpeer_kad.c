@@ -51,7 +51,7 @@ struct idlist {
 
 struct kp {
     p2p_host *host;
-    uv_loop_t loop;
+    struct cpeer_loop l;         /* loop, deadline, signals */
     const struct p2p_routing_api_v2 *rt;
     void *st;
     /* options */
@@ -68,8 +68,6 @@ struct kp {
     p2p_peerid seen[256];        /* routing table entries already printed */
     size_t nseen;
     int exit_code;
-    uv_timer_t deadline;
-    uv_signal_t sigterm, sigint;
 };
 
 static const char *id_str(const p2p_peerid *id, char buf[P2P_PEERID_STRMAX])
@@ -81,7 +79,7 @@ static const char *id_str(const p2p_peerid *id, char buf[P2P_PEERID_STRMAX])
 static void kp_finish(struct kp *k, int code)
 {
     if (k->exit_code < 0) k->exit_code = code;
-    uv_stop(&k->loop);
+    uv_stop(&k->l.loop);
 }
 
 /* The provider key of a PeerId: sha256 multihash of "p2pchat-interop/<id>". */
@@ -453,41 +451,20 @@ int kad_main(int argc, char **argv)
     }
     if (k.table_min < 0) k.table_min = boot[0] ? 1 : 0;
 
-    char ini[8192], err[1024], identity[64];
-    if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
-    else snprintf(identity, sizeof identity, "ephemeral_identity = true");
     /* request_timeout: a peer of an earlier phase may be gone (its
      * address refuses at once, but be quick anyway). */
-    snprintf(ini, sizeof ini,
-             "[host]\n%s\nlisten = /ip4/127.0.0.1/tcp/%ld\nlog = %s\n"
-             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
-             "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n"
+    char sections[5120];
+    snprintf(sections, sizeof sections,
              "[plugin kad]\nmode = server\npersist = false\nrequest_timeout = 5s\nquery_timeout = 20s\n%s%s\n",
-             identity, port, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn", boot[0] ? "bootstrap = " : "", boot);
-    uv_loop_init(&k.loop);
-    signal(SIGPIPE, SIG_IGN);
-    p2p_conf *cf = p2p_conf_load_string(ini, "cpeer-kad.ini", err, sizeof err);
-    struct p2p_host_opts ho = { .loop = &k.loop };
-    if (!cf || p2p_host_new(&k.host, cf, &ho, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        return 1;
-    }
+             boot[0] ? "bootstrap = " : "", boot);
+    char listen[64];
+    snprintf(listen, sizeof listen, "/ip4/127.0.0.1/tcp/%ld", port);
+    if (!(k.host = cpeer_host_new(&k.l.loop, seed, listen, sections))) return 1;
     p2p_host_subscribe(k.host, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED, kp_on_event, &k);
-    if (p2p_host_start(k.host, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        p2p_host_free(k.host);
-        return 1;
-    }
+    if (cpeer_host_start(k.host, &k.l.loop) < 0) return 1;
     k.rt = p2p_service_get(k.host, P2P_ROUTING_SERVICE, 2, &k.st);
     cpeer_print_self(k.host);
-    uv_signal_init(&k.loop, &k.sigterm);
-    uv_signal_init(&k.loop, &k.sigint);
-    k.sigterm.data = k.sigint.data = &k;
-    uv_signal_start(&k.sigterm, kp_on_signal, SIGTERM);
-    uv_signal_start(&k.sigint, kp_on_signal, SIGINT);
-    uv_timer_init(&k.loop, &k.deadline);
-    k.deadline.data = &k;
-    uv_timer_start(&k.deadline, kp_on_deadline, (uint64_t)(timeout * 1000), 0);
+    cpeer_handles_start(&k.l, timeout, kp_on_deadline, kp_on_signal, &k);
     k.poll = p2p_timer_new(k.host, on_poll, &k);
     k.retry = p2p_timer_new(k.host, on_retry, &k);
     if (!k.rt || !k.poll || !k.retry) {
@@ -495,15 +472,10 @@ int kad_main(int argc, char **argv)
         k.exit_code = 1;
     } else {
         p2p_timer_start(k.poll, 0, POLL_MS);
-        uv_run(&k.loop, UV_RUN_DEFAULT);
+        uv_run(&k.l.loop, UV_RUN_DEFAULT);
     }
     if (k.poll) p2p_timer_free(k.poll);
     if (k.retry) p2p_timer_free(k.retry);
-    uv_close((uv_handle_t *)&k.deadline, NULL);
-    uv_close((uv_handle_t *)&k.sigterm, NULL);
-    uv_close((uv_handle_t *)&k.sigint, NULL);
-    p2p_host_free(k.host);
-    uv_run(&k.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&k.loop);
+    cpeer_handles_close(&k.l, k.host);
     return k.exit_code < 0 ? 0 : k.exit_code;
 }

@@ -407,13 +407,8 @@ func cmdKad(args []string) error {
 	}
 	defer d.Close()
 
-	out("PEERID %s", h.ID())
-	p2p, err := ma.NewComponent("p2p", h.ID().String())
-	if err != nil {
+	if err := printSelf(h); err != nil {
 		return err
-	}
-	for _, a := range h.Network().ListenAddresses() {
-		out("LISTEN %s", a.Encapsulate(p2p))
 	}
 	for _, b := range bootInfos {
 		if err := h.Connect(ctx, b); err != nil {

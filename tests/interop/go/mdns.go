@@ -52,6 +52,20 @@ func (n *mdnsNotifee) HandlePeerFound(ai peer.AddrInfo) {
 	}()
 }
 
+// printSelf prints PEERID and a LISTEN line per listen address (with
+// /p2p/).
+func printSelf(h host.Host) error {
+	out("PEERID %s", h.ID())
+	p2p, err := ma.NewComponent("p2p", h.ID().String())
+	if err != nil {
+		return err
+	}
+	for _, a := range h.Network().ListenAddresses() {
+		out("LISTEN %s", a.Encapsulate(p2p))
+	}
+	return nil
+}
+
 func cmdMdns(args []string) error {
 	fs := flag.NewFlagSet("mdns", flag.ContinueOnError)
 	var seed seedFlag
@@ -70,13 +84,8 @@ func cmdMdns(args []string) error {
 	}
 	defer h.Close()
 	watchConnections(h)
-	out("PEERID %s", h.ID())
-	p2p, err := ma.NewComponent("p2p", h.ID().String())
-	if err != nil {
+	if err := printSelf(h); err != nil {
 		return err
-	}
-	for _, a := range h.Network().ListenAddresses() {
-		out("LISTEN %s", a.Encapsulate(p2p))
 	}
 	svc := mdns.NewMdnsService(h, mdns.ServiceName, &mdnsNotifee{h: h})
 	if err := svc.Start(); err != nil {

@@ -26,15 +26,16 @@ use libp2p::{
         Record,
     },
     multiaddr::Protocol,
-    noise, ping,
+    ping,
     swarm::{NetworkBehaviour, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, StreamProtocol, SwarmBuilder,
+    Multiaddr, PeerId, StreamProtocol,
 };
 use libp2p_identity::{Keypair, PublicKey};
 
 use crate::{
-    exit_on_signal, keypair_from_seed, parse_seed, printable, strip_p2p, usage_error, Error,
-    IDENTIFY_PROTOCOL_VERSION,
+    exit_on_signal, parse_seed, printable, strip_p2p,
+    tcp_swarm::{identity, tcp_swarm},
+    usage_error, Error, IDENTIFY_PROTOCOL_VERSION,
 };
 
 const KAD_PROTOCOL: StreamProtocol = StreamProtocol::new("/ipfs/kad/1.0.0");
@@ -460,37 +461,23 @@ pub fn cmd_kad(args: &[String]) -> Result<ExitCode, Error> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let keypair = match o.seed {
-            Some(s) => keypair_from_seed(s)?,
-            None => Keypair::generate_ed25519(),
+        let keypair = identity(o.seed)?;
+        let local = keypair.public().to_peer_id();
+        let mut cfg = kad::Config::new(KAD_PROTOCOL);
+        cfg.set_record_filtering(kad::StoreInserts::FilterBoth);
+        let mut kad = kad::Behaviour::with_config(local, kad::store::MemoryStore::new(local), cfg);
+        // Server on loopback: rust decides from confirmed external
+        // addresses otherwise, which loopback never gets.
+        kad.set_mode(Some(kad::Mode::Server));
+        let behaviour = KadBehaviour {
+            identify: identify::Behaviour::new(identify::Config::new(
+                IDENTIFY_PROTOCOL_VERSION.to_string(),
+                keypair.public(),
+            )),
+            ping: ping::Behaviour::new(ping::Config::new()),
+            kad,
         };
-        let mut swarm = SwarmBuilder::with_existing_identity(keypair.clone())
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )?
-            .with_behaviour(|key| {
-                let mut cfg = kad::Config::new(KAD_PROTOCOL);
-                cfg.set_record_filtering(kad::StoreInserts::FilterBoth);
-                let local = key.public().to_peer_id();
-                let mut kad = kad::Behaviour::with_config(local, kad::store::MemoryStore::new(local), cfg);
-                // Server on loopback: rust decides from confirmed external
-                // addresses otherwise, which loopback never gets.
-                kad.set_mode(Some(kad::Mode::Server));
-                KadBehaviour {
-                    identify: identify::Behaviour::new(identify::Config::new(
-                        IDENTIFY_PROTOCOL_VERSION.to_string(),
-                        key.public(),
-                    )),
-                    ping: ping::Behaviour::new(ping::Config::new()),
-                    kad,
-                }
-            })
-            .map_err(|e| Error(e.to_string()))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-            .build();
+        let mut swarm = tcp_swarm(keypair.clone(), behaviour)?;
         let local = *swarm.local_peer_id();
         out!("PEERID {local}");
         swarm.listen_on(format!("/ip4/127.0.0.1/tcp/{}", o.port).parse()?)?;

@@ -1102,6 +1102,7 @@ fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
 
 mod kad;
 mod mdns;
+mod tcp_swarm;
 
 fn run(args: &[String]) -> Result<ExitCode, Error> {
     let (cmd, rest) = args

@@ -16,15 +16,14 @@ use futures::StreamExt as _;
 use libp2p::{
     identify, mdns,
     multiaddr::Protocol,
-    noise,
     swarm::{dial_opts::DialOpts, NetworkBehaviour, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, SwarmBuilder,
+    Multiaddr, PeerId,
 };
-use libp2p_identity::Keypair;
 
 use crate::{
-    exit_on_signal, keypair_from_seed, parse_seed, strip_p2p, usage_error, Error,
-    IDENTIFY_PROTOCOL_VERSION,
+    exit_on_signal, parse_seed, strip_p2p,
+    tcp_swarm::{identity, tcp_swarm},
+    usage_error, Error, IDENTIFY_PROTOCOL_VERSION,
 };
 
 #[derive(NetworkBehaviour)]
@@ -60,33 +59,19 @@ pub fn cmd_mdns(args: &[String]) -> Result<ExitCode, Error> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let keypair = match seed {
-            Some(s) => keypair_from_seed(s)?,
-            None => Keypair::generate_ed25519(),
+        let keypair = identity(seed)?;
+        let cfg = mdns::Config {
+            query_interval: Duration::from_secs(2),
+            ..Default::default()
         };
-        let mut swarm = SwarmBuilder::with_existing_identity(keypair)
-            .with_tokio()
-            .with_tcp(
-                tcp::Config::default().nodelay(true),
-                noise::Config::new,
-                yamux::Config::default,
-            )?
-            .with_behaviour(|key| {
-                let cfg = mdns::Config {
-                    query_interval: Duration::from_secs(2),
-                    ..Default::default()
-                };
-                Ok(MdnsBehaviour {
-                    identify: identify::Behaviour::new(identify::Config::new(
-                        IDENTIFY_PROTOCOL_VERSION.to_string(),
-                        key.public(),
-                    )),
-                    mdns: mdns::tokio::Behaviour::new(cfg, key.public().to_peer_id())?,
-                })
-            })
-            .map_err(|e| Error(e.to_string()))?
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-            .build();
+        let behaviour = MdnsBehaviour {
+            identify: identify::Behaviour::new(identify::Config::new(
+                IDENTIFY_PROTOCOL_VERSION.to_string(),
+                keypair.public(),
+            )),
+            mdns: mdns::tokio::Behaviour::new(cfg, keypair.public().to_peer_id())?,
+        };
+        let mut swarm = tcp_swarm(keypair, behaviour)?;
         let local = *swarm.local_peer_id();
         out!("PEERID {local}");
         swarm.listen_on("/ip4/0.0.0.0/tcp/0".parse()?)?;
