@@ -199,22 +199,38 @@ static void run_to(uv_loop_t *loop, struct res *r)
     ck_assert_int_eq(r->calls, 1);
 }
 
+/* Run a bootstrap of n to its end: the routing table size. */
+static size_t bootstrap_one(uv_loop_t *loop, struct node *n)
+{
+    struct res r = { 0 };
+    ck_assert_int_eq(n->rt->bootstrap(n->st, on_done, &r, NULL), 0);
+    run_to(loop, &r);
+    ck_assert_int_eq(r.status, 0);
+    return r.n;
+}
+
+/* count servers, all bootstrapped from node 0, node `special` with the
+ * extra kad keys `keys` (NULL: none); each ends with everyone else in its
+ * routing table. */
+static void network_make(uv_loop_t *loop, struct node *nodes, int count, int special, const char *keys)
+{
+    char boot[1024], more[2048];
+    node_make(loop, &nodes[0], NULL);
+    bootstrap_line(&nodes[0], boot, sizeof boot);
+    for (int i = 1; i < count; i++) {
+        snprintf(more, sizeof more, "%s\n%s", boot, i == special && keys ? keys : "");
+        node_make(loop, &nodes[i], more);
+    }
+    ihost_run_for(loop, 300);
+    for (int i = 0; i < count; i++) ck_assert_uint_eq(bootstrap_one(loop, &nodes[i]), (size_t)count - 1);
+}
+
 START_TEST(cancel)
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct node nodes[N];
-    char boot[1024];
-    node_make(&loop, &nodes[0], NULL);
-    bootstrap_line(&nodes[0], boot, sizeof boot);
-    for (int i = 1; i < N; i++) node_make(&loop, &nodes[i], boot);
-    ihost_run_for(&loop, 300);
-    for (int i = 0; i < N; i++) {
-        struct res r = { 0 };
-        ck_assert_int_eq(nodes[i].rt->bootstrap(nodes[i].st, on_done, &r, NULL), 0);
-        run_to(&loop, &r);
-        ck_assert_uint_eq(r.n, N - 1);
-    }
+    network_make(&loop, nodes, N, -1, NULL);
     struct node *n1 = &nodes[1];
 
     /* 1. Before anything was sent: the callback runs inside cancel. */
@@ -349,18 +365,7 @@ START_TEST(republish)
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct node nodes[N];
-    char boot[1024], keys[2048];
-    node_make(&loop, &nodes[0], NULL);
-    bootstrap_line(&nodes[0], boot, sizeof boot);
-    snprintf(keys, sizeof keys, "%s\nrepublish_interval = 1s\nmax_published = 2", boot);
-    node_make(&loop, &nodes[1], keys);
-    for (int i = 2; i < N; i++) node_make(&loop, &nodes[i], boot);
-    ihost_run_for(&loop, 300);
-    for (int i = 0; i < N; i++) {
-        struct res r = { 0 };
-        ck_assert_int_eq(nodes[i].rt->bootstrap(nodes[i].st, on_done, &r, NULL), 0);
-        run_to(&loop, &r);
-    }
+    network_make(&loop, nodes, N, 1, "republish_interval = 1s\nmax_published = 2");
     struct node *n1 = &nodes[1];
     uint8_t *k1, *v1;
     size_t k1l, v1l;
@@ -432,29 +437,13 @@ START_TEST(response_addrs_public)
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct node nodes[N + 2];
-    char boot[1024], keys[2048];
-    node_make(&loop, &nodes[0], NULL);
-    bootstrap_line(&nodes[0], boot, sizeof boot);
-    for (int i = 1; i < N; i++) {
-        snprintf(keys, sizeof keys, "%s%s", boot, i == 1 ? "\nresponse_addrs = public" : "");
-        node_make(&loop, &nodes[i], keys);
-    }
-    ihost_run_for(&loop, 300);
-    for (int i = 0; i < N; i++) {
-        struct res r = { 0 };
-        ck_assert_int_eq(nodes[i].rt->bootstrap(nodes[i].st, on_done, &r, NULL), 0);
-        run_to(&loop, &r);
-        ck_assert_uint_eq(r.n, N - 1);
-    }
+    network_make(&loop, nodes, N, 1, "response_addrs = public");
     /* A newcomer that only knows node 1 (public addresses only, and we
      * have none): node 1 answers, but names nobody it could reach. */
     char boot1[1024];
     bootstrap_line(&nodes[1], boot1, sizeof boot1);
     node_make(&loop, &nodes[N], boot1);
-    struct res b1 = { 0 };
-    ck_assert_int_eq(nodes[N].rt->bootstrap(nodes[N].st, on_done, &b1, NULL), 0);
-    run_to(&loop, &b1);
-    ck_assert_uint_eq(b1.n, 1);   /* node 1 alone */
+    ck_assert_uint_eq(bootstrap_one(&loop, &nodes[N]), 1);   /* node 1 alone */
     struct res r = { 0 };
     const p2p_peerid *self = p2p_host_peerid(nodes[N].h);
     ck_assert_int_eq(nodes[N].rt->closest_peers(nodes[N].st, self->bytes, self->len, on_peers, &r, NULL), 0);
@@ -467,9 +456,7 @@ START_TEST(response_addrs_public)
     char boot2[1024];
     bootstrap_line(&nodes[2], boot2, sizeof boot2);
     node_make(&loop, &nodes[N + 1], boot2);
-    struct res b2 = { 0 };
-    ck_assert_int_eq(nodes[N + 1].rt->bootstrap(nodes[N + 1].st, on_done, &b2, NULL), 0);
-    run_to(&loop, &b2);
+    bootstrap_one(&loop, &nodes[N + 1]);
     struct res r2 = { 0 };
     self = p2p_host_peerid(nodes[N + 1].h);
     ck_assert_int_eq(nodes[N + 1].rt->closest_peers(nodes[N + 1].st, self->bytes, self->len, on_peers, &r2, NULL), 0);
@@ -507,15 +494,7 @@ START_TEST(provider_without_addresses)
     uv_loop_t loop;
     uv_loop_init(&loop);
     struct node nodes[3];
-    char boot[1024];
-    node_make(&loop, &nodes[0], NULL);
-    bootstrap_line(&nodes[0], boot, sizeof boot);
-    for (int i = 1; i < 3; i++) node_make(&loop, &nodes[i], boot);
-    for (int i = 1; i < 3; i++) {
-        struct res r = { 0 };
-        ck_assert_int_eq(nodes[i].rt->bootstrap(nodes[i].st, on_done, &r, NULL), 0);
-        run_to(&loop, &r);
-    }
+    network_make(&loop, nodes, 3, -1, NULL);
     uint8_t pkey[34];
     p2p_multihash_sha256((const uint8_t *)"no addresses", 12, pkey);
     /* node 1 -> node 0: ADD_PROVIDER { key, providerPeers = [node 1, no addrs] } */

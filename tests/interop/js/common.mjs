@@ -1,4 +1,4 @@
-// Shared by listen.mjs, dial.mjs and pubsub.mjs (js-libp2p test peer for the p2pchat
+// Shared by listen.mjs, dial.mjs, pubsub.mjs and kad.mjs (js-libp2p test peer for the p2pchat
 // interop tests, not part of the product). The subcommand contract is in
 // tests/interop/README.md.
 //
@@ -159,6 +159,19 @@ export function rssMaxKiB () {
     return m == null ? 0 : Number(m[1])
   } catch {
     return 0
+  }
+}
+
+/** Dial every multiaddr (with /p2p/) of `addrs` in turn; on a failure
+ * print `ERROR dial failed: <reason>` and exit 1. */
+export async function dialAll (node, addrs) {
+  for (const ma of addrs) {
+    try {
+      await node.dial(ma)
+    } catch (err) {
+      out(`ERROR dial failed: ${err.message ?? err}`)
+      process.exit(1)
+    }
   }
 }
 

@@ -17,7 +17,7 @@
 
 import './polyfill.mjs'
 
-const { createNode, out, parseArgs, privateKey, rssMaxKiB, usage, watchConnections } = await import('./common.mjs')
+const { createNode, dialAll, out, parseArgs, privateKey, rssMaxKiB, usage, watchConnections } = await import('./common.mjs')
 const { kadDHT, passthroughMapper } = await import('@libp2p/kad-dht')
 const { RecordEnvelope } = await import('@libp2p/peer-record')
 const { peerIdFromString, peerIdFromPublicKey } = await import('@libp2p/peer-id')
@@ -191,14 +191,7 @@ dht.routingTable.addEventListener('peer:add', (evt) => {
   }
 })
 
-for (const ma of boots) {
-  try {
-    await node.dial(ma)
-  } catch (err) {
-    out(`ERROR dial failed: ${err.message ?? err}`)
-    process.exit(1)
-  }
-}
+await dialAll(node, boots)
 
 const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
 
