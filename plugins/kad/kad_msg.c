@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dht.pb-c.h"
+#include "identify_msg.h"
 #include "p2p/error.h"
 #include "p2p/varint.h"
 
@@ -221,6 +222,41 @@ int kad_msg_add_peer(struct kad_msg *m, bool providers, const p2p_peerid *id, co
     }
     (*cnt)++;
     return 0;
+}
+
+/* ---- addresses in responses ------------------------------------------------ */
+
+static size_t filter_list(struct kad_peer *list, size_t *n, enum kad_addr_policy policy,
+                          const p2p_multiaddr *remote)
+{
+    size_t removed = 0, kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        struct kad_peer *p = &list[i];
+        size_t before = p->naddrs, k = 0;
+        if (policy == KAD_ADDRS_SCOPE) {
+            k = id_filter_received(p->addrs, p->naddrs, remote);
+        } else {
+            for (size_t j = 0; j < p->naddrs; j++)
+                if (id_addr_scope(&p->addrs[j]) == ID_SCOPE_PUBLIC) p->addrs[k++] = p->addrs[j];
+        }
+        p->naddrs = k;
+        removed += before - k;
+        if (before && !k) {   /* nothing left to dial: leave the peer out */
+            free(p->addrs);
+            continue;
+        }
+        list[kept++] = *p;
+    }
+    *n = kept;
+    return removed;
+}
+
+size_t kad_msg_filter_addrs(struct kad_msg *m, enum kad_addr_policy policy, const p2p_multiaddr *remote)
+{
+    if (policy == KAD_ADDRS_ALL) return 0;
+    if (!remote) policy = KAD_ADDRS_PUBLIC;   /* requester unknown: the strictest */
+    return filter_list(m->closer, &m->ncloser, policy, remote) +
+           filter_list(m->providers, &m->nproviders, policy, remote);
 }
 
 /* protobuf-c views of our peers (pointing into m). */

@@ -109,6 +109,27 @@ int kad_msg_add_peer(struct kad_msg *m, bool providers, const p2p_peerid *id, co
  * P2P_ELIMIT (out's limit). */
 int kad_msg_encode(const struct kad_msg *m, size_t max_body, p2p_buf *out);
 
+/* ---- addresses in responses ----------------------------------------- */
+
+/* What the addresses of the peers we send to a requester are filtered by
+ * ([plugin kad] response_addrs): others cannot use our loopback or LAN
+ * addresses, and learn about our network from them. */
+enum kad_addr_policy {
+    KAD_ADDRS_SCOPE,    /* by the requester's address (identify's rule, go-libp2p's): over
+                         * loopback all, from a private address no loopback ones, from a
+                         * public address public ones only */
+    KAD_ADDRS_PUBLIC,   /* public ones only, to everyone (js-libp2p's default mapper) */
+    KAD_ADDRS_ALL       /* no filtering */
+};
+
+/* Filter, in place, the addresses of m's closer and provider peers for a
+ * requester reached at `remote` (NULL: treated as public); a peer whose
+ * addresses were all removed is removed too (it would be useless to the
+ * requester; go-libp2p-kad-dht leaves peers without addresses out as
+ * well). Unspecified addresses (0.0.0.0, ::) are always removed, except
+ * with KAD_ADDRS_ALL. Returns the number of addresses removed. */
+size_t kad_msg_filter_addrs(struct kad_msg *m, enum kad_addr_policy policy, const p2p_multiaddr *remote);
+
 /* ---- framing -------------------------------------------------------- */
 
 struct kad_reader {

@@ -241,6 +241,11 @@ static bool in_request(struct kad_in *in, const uint8_t *body, size_t len)
         p2p_log_debug(MOD, "bad %s request from %s: %s", rc == P2P_EPROTO ? "" : kad_type_name(req.type),
                       kad_peer_str(&in->peer, ps), p2p_strerror(rc));
     } else if (rc == 1) {
+        p2p_conn *c = p2p_stream_conn(in->s);
+        size_t dropped = kad_msg_filter_addrs(&resp, kd->addr_policy, c ? p2p_conn_remote_addr(c) : NULL);
+        if (dropped)
+            p2p_log_trace(MOD, "%s answer to %s: %zu addresses left out (response_addrs)", kad_type_name(req.type),
+                          kad_peer_str(&in->peer, ps), dropped);
         p2p_buf out;
         p2p_buf_init(&out, 0);
         rc = kad_msg_encode(&resp, kd->max_message, &out);

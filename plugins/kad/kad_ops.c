@@ -48,7 +48,8 @@ static void op_free(struct kad_op *op)
     free(op);
 }
 
-/* Report and free. */
+/* Report and free (or, while a response is being processed, leave the
+ * freeing to it: see on_response). Also how cancel ends an operation. */
 static void op_finish(struct kad_op *op, int status)
 {
     struct kad *kd = op->kd;
@@ -74,7 +75,8 @@ static void op_finish(struct kad_op *op, int status)
         if (op->cb.done) op->cb.done(status, kd->rt.size, op->arg);
         break;
     }
-    op_free(op);
+    if (op->busy) op->dead = true;
+    else op_free(op);
 }
 
 static void on_step(void *arg)
@@ -108,6 +110,7 @@ struct kad_op *kad_op_new(struct kad *kd, enum kad_op_kind kind, const uint8_t *
         return NULL;
     }
     op->kd = kd;
+    op->id = ++kd->next_op_id;
     op->kind = kind;
     if (klen) memcpy(op->key, key, klen);
     op->klen = klen;
@@ -231,8 +234,7 @@ static void got_value(struct kad_op *op, const p2p_peerid *peer, const struct ka
 }
 
 /* GET_PROVIDERS response's providers: 1 when max were found, 0 when not,
- * -1 when the host stopped meanwhile (an event subscriber may stop it:
- * op is gone then). */
+ * -1 when op ended meanwhile (op->dead; see on_response). */
 static int got_providers(struct kad_op *op, const struct kad_msg *resp)
 {
     struct kad *kd = op->kd;
@@ -242,13 +244,18 @@ static int got_providers(struct kad_op *op, const struct kad_msg *resp)
         for (size_t j = 0; j < op->nfound && !dup; j++) dup = p2p_peerid_equal(&op->found[j].id, &p->id);
         if (dup) continue;
         kad_learn_addrs(kd, p);
+        if (op->dead) return -1;
         fill_peer(kd, &op->found[op->nfound++], &p->id, p->addrs, p->naddrs);
         if (p->naddrs) p2p_host_peer_discovered(kd->host, &p->id, p->addrs, p->naddrs, kd->addr_ttl_ms, "kad");
-        if (kd->stopping) return -1;
+        if (op->dead) return -1;
     }
     return op->nfound >= op->max;
 }
 
+/* A lookup response. Peer store updates and discoveries emit events whose
+ * subscribers may cancel op or stop the host (which ends every
+ * operation): op is marked busy meanwhile, so that op_finish only marks it
+ * dead, and is freed here once the events returned. */
 static void on_response(struct kad *kd, int status, const p2p_peerid *peer, struct kad_msg *resp, void *arg)
 {
     struct kad_op *op = arg;
@@ -258,22 +265,22 @@ static void on_response(struct kad *kd, int status, const p2p_peerid *peer, stru
         kad_lookup_failure(&op->lk, peer, now);
         return op_step(op);
     }
-    /* Peer store updates emit events whose subscribers may stop the host
-     * (which frees op): kd->stopping is checked after each of them. */
+    op->busy = true;
     p2p_peerid *ids = resp->ncloser ? malloc(resp->ncloser * sizeof *ids) : NULL;
     size_t n = 0;
     for (size_t i = 0; i < resp->ncloser && ids; i++) {
         const struct kad_peer *p = &resp->closer[i];
         kad_learn_addrs(kd, p);
-        if (kd->stopping) {
-            free(ids);
-            return;
-        }
+        if (op->dead) break;
         if (op->kind == KAD_OP_FIND_PEER && p2p_peerid_equal(&p->id, &op->peer) && p->naddrs) {
             fill_peer(kd, &op->found[0], &p->id, p->addrs, p->naddrs);
             op->nfound = 1;
         }
         if (p->naddrs || kad_peer_addrs(kd, &p->id, NULL, 0)) ids[n++] = p->id;
+    }
+    if (op->dead) {
+        free(ids);
+        goto gone;
     }
     if (op->kind == KAD_OP_FIND_PEER && p2p_peerid_equal(peer, &op->peer) && !op->nfound) {
         fill_peer(kd, &op->found[0], peer, NULL, 0);
@@ -286,15 +293,19 @@ static void on_response(struct kad *kd, int status, const p2p_peerid *peer, stru
         if (op->got >= op->quorum) kad_lookup_stop(&op->lk);
     } else if (op->kind == KAD_OP_FIND_PROVIDERS) {
         int r = got_providers(op, resp);
-        if (r < 0) return;
+        if (r < 0) goto gone;
         if (r) kad_lookup_stop(&op->lk);
     } else if (op->kind == KAD_OP_FIND_PEER && op->nfound) {
         kad_lookup_stop(&op->lk);
         struct p2p_routing_peer f = op->found[0];
         p2p_host_peer_discovered(kd->host, &f.id, f.addrs, f.naddrs, kd->addr_ttl_ms, "kad");
-        if (kd->stopping) return;
+        if (op->dead) goto gone;
     }
+    op->busy = false;
     op_step(op);
+    return;
+gone:
+    op_free(op);   /* already unlinked and reported by op_finish */
 }
 
 /* ---- completion ----------------------------------------------------------- */
@@ -456,7 +467,7 @@ static void op_step(struct kad_op *op)
 
 /* ---- entry points used by plugin.c ---------------------------------------------- */
 
-int kad_bootstrap_start(struct kad *kd, p2p_routing_done_cb cb, void *arg)
+int kad_bootstrap_start(struct kad *kd, p2p_routing_done_cb cb, void *arg, uint64_t *id)
 {
     int err;
     const p2p_peerid *self = p2p_host_peerid(kd->host);
@@ -465,11 +476,13 @@ int kad_bootstrap_start(struct kad *kd, p2p_routing_done_cb cb, void *arg)
     op->cb.done = cb;
     op->arg = arg;
     kd->booting = true;
+    if (id) *id = op->id;
     kad_op_start(op);
     return 0;
 }
 
-int kad_provide_start(struct kad *kd, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg)
+int kad_provide_start(struct kad *kd, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg,
+                      uint64_t *id)
 {
     int err;
     struct kad_op *op = kad_op_new(kd, KAD_OP_PROVIDE, key, klen, &err);
@@ -479,8 +492,41 @@ int kad_provide_start(struct kad *kd, const uint8_t *key, size_t klen, p2p_routi
     p2p_multiaddr addrs[KAD_MAX_ADDRS_OUT];
     size_t na = kad_peer_addrs(kd, p2p_host_peerid(kd->host), addrs, KAD_MAX_ADDRS_OUT);
     kad_providers_add(&kd->providers, key, klen, p2p_host_peerid(kd->host), addrs, na, kad_now(kd));
+    if (id) *id = op->id;
     kad_op_start(op);
     return 0;
+}
+
+int kad_put_start(struct kad *kd, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                  p2p_routing_done_cb cb, void *arg, uint64_t *id)
+{
+    int err;
+    struct kad_op *op = kad_op_new(kd, KAD_OP_PUT_VALUE, key, klen, &err);
+    if (!op) return err;
+    op->cb.done = cb;
+    op->arg = arg;
+    if (id) *id = op->id;
+    if (!(op->value = malloc(vlen ? vlen : 1))) {
+        kad_op_finish_soon(op, P2P_ENOMEM);
+        return 0;
+    }
+    if (vlen) memcpy(op->value, value, vlen);
+    op->vlen = vlen;
+    int rc = kad_records_put(&kd->records, key, klen, value, vlen, NULL, kad_now(kd));
+    if (rc) p2p_log_debug(MOD, "cannot keep our own record: %s", p2p_strerror(rc));
+    kad_op_start(op);
+    return 0;
+}
+
+int kad_op_cancel(struct kad *kd, uint64_t id)
+{
+    for (struct kad_op *op = kd->ops; op; op = op->next) {
+        if (op->id != id) continue;
+        p2p_log_debug(MOD, "%s: canceled", kind_names[op->kind]);
+        op_finish(op, P2P_ECANCELED);
+        return 0;
+    }
+    return P2P_ENOTFOUND;
 }
 
 void kad_ops_stop_all(struct kad *kd)

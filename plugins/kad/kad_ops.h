@@ -20,6 +20,7 @@ enum kad_op_kind {
 
 struct kad_op {
     struct kad *kd;
+    uint64_t id;                 /* for kad_op_cancel (routing v2) */
     enum kad_op_kind kind;
     uint8_t *key;                /* the key asked for (FIND_NODE: PeerId bytes) */
     size_t klen;
@@ -27,6 +28,8 @@ struct kad_op {
     struct kad_lookup lk;
     bool lk_active;
     bool storing;                /* put/provide: sending the records */
+    bool busy;                   /* a response is being processed: op_finish must not free */
+    bool dead;                   /* finished while busy: the processing frees it */
     p2p_timer *timer;
     struct p2p_defer step;
     uint64_t deadline_ms;
@@ -59,7 +62,8 @@ struct kad_op {
     struct kad_op *next, *prev;
 };
 
-/* A new operation (linked, timer and defer ready); NULL with *err set. */
+/* A new operation (linked, timer and defer ready, id assigned); NULL
+ * with *err set. */
 struct kad_op *kad_op_new(struct kad *kd, enum kad_op_kind kind, const uint8_t *key, size_t klen, int *err);
 /* Start (from the loop) the lookup of target: FIND_NODE, GET_VALUE or
  * GET_PROVIDERS depending on the kind, with key as the request's key. */

@@ -15,8 +15,10 @@
  *                 is echoed (without peers).
  *  GET_PROVIDERS  live providers of key (their addresses while fresh,
  *                 else what the peer store knows) and the closer peers.
- *  ADD_PROVIDER   every providerPeer that is the sender itself, with at
- *                 least one address, is stored; no response.
+ *  ADD_PROVIDER   every providerPeer that is the sender itself is stored,
+ *                 with the addresses it carries (none is fine: rust-libp2p
+ *                 sends none before it knows an external address; go
+ *                 refuses such records, the spec does not); no response.
  *  PING           echoed (deprecated, still answered).
  * An empty key, a provider key over 80 bytes, or a PUT_VALUE that fails
  * validation is an error: the stream is reset (go returns an error too). */
@@ -176,7 +178,11 @@ static int add_provider(struct kad *kd, const p2p_peerid *from, const struct kad
     bool stored = false;
     for (size_t i = 0; i < req->nproviders; i++) {
         const struct kad_peer *p = &req->providers[i];
-        if (!p2p_peerid_equal(&p->id, from) || !p->naddrs) continue;
+        if (!p2p_peerid_equal(&p->id, from)) continue;
+        /* Without addresses too (the spec records every providerPeer that
+         * is the sender): rust-libp2p sends its confirmed external
+         * addresses only, none at all before it has any. We then serve
+         * what the peer store knows of it. */
         int rc = kad_providers_add(&kd->providers, req->key, req->keylen, &p->id, p->addrs, p->naddrs,
                                    kad_now(kd));
         if (rc) {

@@ -1,7 +1,7 @@
-/* kad_service.c - the service "routing" v1 (p2p/routing.h) on top of the
- * operations of kad_ops.c. Arguments are checked and copied here; every
- * callback runs from the loop (kad_op_start / kad_op_finish_soon defer
- * the first step). */
+/* kad_service.c - the service "routing" v2 and v1 (p2p/routing.h) on top
+ * of the operations of kad_ops.c. Arguments are checked and copied here;
+ * every callback runs from the loop (kad_op_start / kad_op_finish_soon
+ * defer the first step), or from cancel. v1 is v2 without operation ids. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,7 +13,7 @@ static bool key_ok(const uint8_t *key, size_t klen, size_t max)
     return key && klen && klen <= max;
 }
 
-static int svc_find_peer(void *st, const p2p_peerid *peer, p2p_routing_peer_cb cb, void *arg)
+static int svc_find_peer(void *st, const p2p_peerid *peer, p2p_routing_peer_cb cb, void *arg, uint64_t *id)
 {
     struct kad *kd = st;
     if (!peer || !cb || !peer->len || peer->len > P2P_PEERID_MAX) return P2P_EINVAL;
@@ -23,6 +23,7 @@ static int svc_find_peer(void *st, const p2p_peerid *peer, p2p_routing_peer_cb c
     if (!op) return err;
     op->cb.peer = cb;
     op->arg = arg;
+    if (id) *id = op->id;
     op->peer = *peer;
     op->max = 1;
     if (!(op->found = calloc(1, sizeof *op->found))) {
@@ -42,7 +43,8 @@ static int svc_find_peer(void *st, const p2p_peerid *peer, p2p_routing_peer_cb c
     return 0;
 }
 
-static int svc_closest_peers(void *st, const uint8_t *key, size_t klen, p2p_routing_peers_cb cb, void *arg)
+static int svc_closest_peers(void *st, const uint8_t *key, size_t klen, p2p_routing_peers_cb cb, void *arg,
+                             uint64_t *id)
 {
     struct kad *kd = st;
     if (!cb || !key_ok(key, klen, kd->lim.max_key)) return P2P_EINVAL;
@@ -51,12 +53,13 @@ static int svc_closest_peers(void *st, const uint8_t *key, size_t klen, p2p_rout
     if (!op) return err;
     op->cb.peers = cb;
     op->arg = arg;
+    if (id) *id = op->id;
     kad_op_start(op);
     return 0;
 }
 
 static int svc_get_value(void *st, const uint8_t *key, size_t klen, unsigned quorum, p2p_routing_value_cb cb,
-                         void *arg)
+                         void *arg, uint64_t *id)
 {
     struct kad *kd = st;
     if (!cb || !key_ok(key, klen, kd->lim.max_key)) return P2P_EINVAL;
@@ -65,6 +68,7 @@ static int svc_get_value(void *st, const uint8_t *key, size_t klen, unsigned quo
     if (!op) return err;
     op->cb.value = cb;
     op->arg = arg;
+    if (id) *id = op->id;
     op->quorum = quorum ? quorum : kd->quorum;
     /* Our own valid record counts as one answer (the spec). */
     const struct kad_rec *r = kad_records_get(&kd->records, key, klen, kad_now(kd));
@@ -82,29 +86,85 @@ static int svc_get_value(void *st, const uint8_t *key, size_t klen, unsigned quo
     return 0;
 }
 
+static struct kad_published *published_find(struct kad *kd, const uint8_t *key, size_t klen)
+{
+    for (struct kad_published *p = kd->published; p; p = p->next)
+        if (p->klen == klen && memcmp(p->key, key, klen) == 0) return p;
+    return NULL;
+}
+
+static void published_free(struct kad_published *p)
+{
+    free(p->key);
+    free(p->value);
+    free(p);
+}
+
+void kad_published_free_all(struct kad *kd)
+{
+    while (kd->published) {
+        struct kad_published *p = kd->published;
+        kd->published = p->next;
+        published_free(p);
+    }
+    kd->npublished = 0;
+}
+
+/* Remember (or update) a value we publish, for republishing (the caller
+ * checked max_published). */
+static int published_keep(struct kad *kd, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen)
+{
+    struct kad_published *p = published_find(kd, key, klen);
+    uint8_t *v = malloc(vlen ? vlen : 1);
+    if (!v) return P2P_ENOMEM;
+    if (vlen) memcpy(v, value, vlen);
+    if (!p) {
+        if (!(p = calloc(1, sizeof *p)) || !(p->key = malloc(klen))) {
+            free(p);
+            free(v);
+            return P2P_ENOMEM;
+        }
+        memcpy(p->key, key, klen);
+        p->klen = klen;
+        p->next = kd->published;
+        kd->published = p;
+        kd->npublished++;
+    }
+    free(p->value);
+    p->value = v;
+    p->vlen = vlen;
+    p->next_ms = kad_now(kd) + kd->republish_interval_ms;
+    return 0;
+}
+
 static int svc_put_value(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
-                         p2p_routing_done_cb cb, void *arg)
+                         p2p_routing_done_cb cb, void *arg, uint64_t *id)
 {
     struct kad *kd = st;
     if (!cb || !key_ok(key, klen, kd->lim.max_key) || (vlen && !value) || vlen > kd->lim.max_value)
         return P2P_EINVAL;
     int rc = kad_validate(&kd->validators, key, klen, value, vlen);
     if (rc) return rc;
-    int err;
-    struct kad_op *op = kad_op_new(kd, KAD_OP_PUT_VALUE, key, klen, &err);
-    if (!op) return err;
-    op->cb.done = cb;
-    op->arg = arg;
-    if (!(op->value = malloc(vlen ? vlen : 1))) {
-        kad_op_finish_soon(op, P2P_ENOMEM);
+    if (!published_find(kd, key, klen) && kd->npublished >= kd->max_published) return P2P_ELIMIT;
+    if ((rc = kad_put_start(kd, key, klen, value, vlen, cb, arg, id))) return rc;
+    if (published_keep(kd, key, klen, value, vlen))
+        p2p_log_warn(MOD, "out of memory: a published value will not be republished");
+    return 0;
+}
+
+static int svc_stop_publishing(void *st, const uint8_t *key, size_t klen)
+{
+    struct kad *kd = st;
+    if (!key_ok(key, klen, kd->lim.max_key)) return P2P_EINVAL;
+    for (struct kad_published **pp = &kd->published; *pp; pp = &(*pp)->next) {
+        struct kad_published *p = *pp;
+        if (p->klen != klen || memcmp(p->key, key, klen) != 0) continue;
+        *pp = p->next;
+        published_free(p);
+        kd->npublished--;
         return 0;
     }
-    if (vlen) memcpy(op->value, value, vlen);
-    op->vlen = vlen;
-    rc = kad_records_put(&kd->records, key, klen, value, vlen, NULL, kad_now(kd));
-    if (rc) p2p_log_debug(MOD, "cannot keep our own record: %s", p2p_strerror(rc));
-    kad_op_start(op);
-    return 0;
+    return P2P_ENOTFOUND;
 }
 
 static struct kad_provided *provided_find(struct kad *kd, const uint8_t *key, size_t klen)
@@ -114,7 +174,7 @@ static struct kad_provided *provided_find(struct kad *kd, const uint8_t *key, si
     return NULL;
 }
 
-static int svc_provide(void *st, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg)
+static int svc_provide(void *st, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg, uint64_t *id)
 {
     struct kad *kd = st;
     if (!cb || !key_ok(key, klen, KAD_PROVIDER_KEY_MAX)) return P2P_EINVAL;
@@ -129,7 +189,7 @@ static int svc_provide(void *st, const uint8_t *key, size_t klen, p2p_routing_do
         kd->nprovided++;
     }
     p->next_ms = kad_now(kd) + kd->provide_interval_ms;
-    return kad_provide_start(kd, key, klen, cb, arg);
+    return kad_provide_start(kd, key, klen, cb, arg, id);
 }
 
 static int svc_stop_providing(void *st, const uint8_t *key, size_t klen)
@@ -149,7 +209,7 @@ static int svc_stop_providing(void *st, const uint8_t *key, size_t klen)
 }
 
 static int svc_find_providers(void *st, const uint8_t *key, size_t klen, size_t max, p2p_routing_peers_cb cb,
-                              void *arg)
+                              void *arg, uint64_t *id)
 {
     struct kad *kd = st;
     if (!cb || !key_ok(key, klen, KAD_PROVIDER_KEY_MAX)) return P2P_EINVAL;
@@ -160,6 +220,7 @@ static int svc_find_providers(void *st, const uint8_t *key, size_t klen, size_t 
     if (!op) return err;
     op->cb.peers = cb;
     op->arg = arg;
+    if (id) *id = op->id;
     op->max = max;
     if (!(op->found = calloc(max, sizeof *op->found))) {
         kad_op_finish_soon(op, P2P_ENOMEM);
@@ -184,10 +245,10 @@ static int svc_find_providers(void *st, const uint8_t *key, size_t klen, size_t 
     return 0;
 }
 
-static int svc_bootstrap(void *st, p2p_routing_done_cb cb, void *arg)
+static int svc_bootstrap(void *st, p2p_routing_done_cb cb, void *arg, uint64_t *id)
 {
     if (!cb) return P2P_EINVAL;
-    return kad_bootstrap_start(st, cb, arg);
+    return kad_bootstrap_start(st, cb, arg, id);
 }
 
 struct table_fill {
@@ -250,7 +311,58 @@ static int svc_open_record(void *st, const uint8_t *key, size_t klen, const uint
     return kad_chat_open(key, klen, value, vlen, seq, data, dlen);
 }
 
-const struct p2p_routing_api_v1 kad_routing_api = {
+static int svc_cancel(void *st, uint64_t id)
+{
+    return kad_op_cancel(st, id);
+}
+
+const struct p2p_routing_api_v2 kad_routing_api_v2 = {
     svc_find_peer, svc_closest_peers, svc_get_value, svc_put_value, svc_provide, svc_stop_providing,
-    svc_find_providers, svc_bootstrap, svc_table, svc_mode, svc_seal_record, svc_open_record,
+    svc_find_providers, svc_bootstrap, svc_table, svc_mode, svc_seal_record, svc_open_record, svc_cancel,
+    svc_stop_publishing,
+};
+
+/* ---- v1: the same without operation ids ---------------------------------- */
+
+static int v1_find_peer(void *st, const p2p_peerid *peer, p2p_routing_peer_cb cb, void *arg)
+{
+    return svc_find_peer(st, peer, cb, arg, NULL);
+}
+
+static int v1_closest_peers(void *st, const uint8_t *key, size_t klen, p2p_routing_peers_cb cb, void *arg)
+{
+    return svc_closest_peers(st, key, klen, cb, arg, NULL);
+}
+
+static int v1_get_value(void *st, const uint8_t *key, size_t klen, unsigned quorum, p2p_routing_value_cb cb,
+                        void *arg)
+{
+    return svc_get_value(st, key, klen, quorum, cb, arg, NULL);
+}
+
+static int v1_put_value(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                        p2p_routing_done_cb cb, void *arg)
+{
+    return svc_put_value(st, key, klen, value, vlen, cb, arg, NULL);
+}
+
+static int v1_provide(void *st, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg)
+{
+    return svc_provide(st, key, klen, cb, arg, NULL);
+}
+
+static int v1_find_providers(void *st, const uint8_t *key, size_t klen, size_t max, p2p_routing_peers_cb cb,
+                             void *arg)
+{
+    return svc_find_providers(st, key, klen, max, cb, arg, NULL);
+}
+
+static int v1_bootstrap(void *st, p2p_routing_done_cb cb, void *arg)
+{
+    return svc_bootstrap(st, cb, arg, NULL);
+}
+
+const struct p2p_routing_api_v1 kad_routing_api = {
+    v1_find_peer, v1_closest_peers, v1_get_value, v1_put_value, v1_provide, svc_stop_providing,
+    v1_find_providers, v1_bootstrap, svc_table, svc_mode, svc_seal_record, svc_open_record,
 };

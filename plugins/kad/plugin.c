@@ -309,7 +309,7 @@ static void on_refresh(p2p_timer *t, void *arg)
     (void)t;
     struct kad *kd = arg;
     if (!kd->booting && (kd->rt.size || kd->nboot)) {
-        int rc = kad_bootstrap_start(kd, NULL, NULL);
+        int rc = kad_bootstrap_start(kd, NULL, NULL, NULL);
         if (rc) p2p_log_debug(MOD, "routing table refresh not started: %s", p2p_strerror(rc));
     }
 }
@@ -323,7 +323,12 @@ static void on_maintenance(p2p_timer *t, void *arg)
     kad_providers_gc(&kd->providers, now);
     for (struct kad_provided *p = kd->provided; p; p = p->next) {
         if (now < p->next_ms) continue;
-        if (kad_provide_start(kd, p->key, p->klen, NULL, NULL) == 0) p->next_ms = now + kd->provide_interval_ms;
+        if (kad_provide_start(kd, p->key, p->klen, NULL, NULL, NULL) == 0) p->next_ms = now + kd->provide_interval_ms;
+    }
+    for (struct kad_published *p = kd->published; p; p = p->next) {
+        if (now < p->next_ms) continue;
+        if (kad_put_start(kd, p->key, p->klen, p->value, p->vlen, NULL, NULL, NULL) == 0)
+            p->next_ms = now + kd->republish_interval_ms;
     }
     if (kd->dirty && now - kd->last_save_ms >= kd->save_interval_ms) {
         kd->last_save_ms = now;
@@ -349,6 +354,8 @@ static void on_reprovide(p2p_timer *t, void *arg)
 /* ---- configuration and lifecycle ---------------------------------------------------- */
 
 static const char *const modes[] = { "auto", "client", "server", NULL };
+/* In the order of enum kad_addr_policy. */
+static const char *const addr_policies[] = { "scope", "public", "all", NULL };
 
 static const struct p2p_conf_key kad_keys[] = {
     { "mode", P2P_CONF_ENUM, "auto", 0, 0, modes,
@@ -384,6 +391,13 @@ static const struct p2p_conf_key kad_keys[] = {
     { "provider_addr_ttl", P2P_CONF_DURATION, "24h", 1000, 2592000000, NULL, "how long provider addresses are served" },
     { "provide_interval", P2P_CONF_DURATION, "22h", 1000, 2592000000, NULL, "how often our provider records are re-announced" },
     { "max_provided", P2P_CONF_INT, "1024", 1, 1000000, NULL, "keys we provide ourselves" },
+    { "republish_interval", P2P_CONF_DURATION, "22h", 1000, 2592000000, NULL,
+      "how often the values we published (put_value) are put again" },
+    { "max_published", P2P_CONF_INT, "1024", 1, 1000000, NULL, "values we publish (and republish) ourselves" },
+    { "response_addrs", P2P_CONF_ENUM, "scope", 0, 0, addr_policies,
+      "addresses of peers in our responses: scope (by the requester's address: over loopback all, from a "
+      "private address no loopback ones, from a public address public ones only), public (public ones only), "
+      "all" },
     { "addr_ttl", P2P_CONF_DURATION, "1h", 1000, 2592000000, NULL,
       "peer store lifetime of addresses learned from the DHT (renewed for table peers)" },
     { "max_inbound_streams", P2P_CONF_INT, "64", 1, 4096, NULL, "inbound kad streams at once" },
@@ -441,6 +455,8 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     kd->query_timeout_ms = p2p_conf_duration_ms(cf, "query_timeout");
     kd->refresh_interval_ms = p2p_conf_duration_ms(cf, "refresh_interval");
     kd->provide_interval_ms = p2p_conf_duration_ms(cf, "provide_interval");
+    kd->republish_interval_ms = p2p_conf_duration_ms(cf, "republish_interval");
+    kd->addr_policy = (enum kad_addr_policy)p2p_conf_enum(cf, "response_addrs");
     kd->inbound_timeout_ms = p2p_conf_duration_ms(cf, "inbound_timeout");
     kd->addr_ttl_ms = p2p_conf_duration_ms(cf, "addr_ttl");
     kd->save_interval_ms = p2p_conf_duration_ms(cf, "save_interval");
@@ -454,6 +470,7 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     kd->max_inbound = (size_t)p2p_conf_int(cf, "max_inbound_streams");
     kd->max_inbound_per_peer = (size_t)p2p_conf_int(cf, "max_inbound_streams_per_peer");
     kd->max_provided = (size_t)p2p_conf_int(cf, "max_provided");
+    kd->max_published = (size_t)p2p_conf_int(cf, "max_published");
     if (kd->lim.max_value + 1024 > kd->max_message) {
         p2p_host_set_error(h, "max_value_size (%zu) must leave room in max_message_size (%zu)", kd->lim.max_value,
                            kd->max_message);
@@ -479,6 +496,8 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     }
     if (rc == 0) {
         rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 1, &kad_routing_api, kd);
+        if (rc == 0 && (rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 2, &kad_routing_api_v2, kd)))
+            p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 1);
         if (rc) p2p_host_set_error(h, "cannot provide the routing service: %s", p2p_strerror(rc));
     }
     if (rc) {
@@ -516,9 +535,10 @@ static int kad_start(void *state)
         p2p_log_debug(MOD, "mode auto: running as a client until we know we are publicly reachable");
     p2p_timer_start(kd->refresh_timer, kd->refresh_interval_ms, kd->refresh_interval_ms);
     uint64_t every = MAINTENANCE_MS < kd->provide_interval_ms ? MAINTENANCE_MS : kd->provide_interval_ms;
+    if (kd->republish_interval_ms < every) every = kd->republish_interval_ms;
     p2p_timer_start(kd->gc_timer, every, every);
     if (kd->rt.size || kd->nboot) {
-        int rc = kad_bootstrap_start(kd, NULL, NULL);
+        int rc = kad_bootstrap_start(kd, NULL, NULL, NULL);
         if (rc) p2p_log_warn(MOD, "bootstrap not started: %s", p2p_strerror(rc));
     }
     return 0;
@@ -554,6 +574,7 @@ static void kad_fini(void *state)
         kd->provided = p->next;
         free(p);
     }
+    kad_published_free_all(kd);
     free(kd->boot_ids);
     free(kd->boot_addrs);
     free(kd->state_path);

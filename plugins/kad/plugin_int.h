@@ -74,6 +74,16 @@ struct kad_provided {
     struct kad_provided *next;
 };
 
+/* A value we published (put_value): put again every republish_interval. */
+struct kad_published {
+    uint8_t *key;
+    size_t klen;
+    uint8_t *value;
+    size_t vlen;
+    uint64_t next_ms;
+    struct kad_published *next;
+};
+
 struct kad {
     p2p_host *host;
     const char *protocol;
@@ -82,12 +92,13 @@ struct kad {
     /* configuration */
     size_t k, alpha, paths;
     uint64_t rpc_timeout_ms, query_timeout_ms, refresh_interval_ms, provide_interval_ms;
-    uint64_t inbound_timeout_ms, addr_ttl_ms, save_interval_ms;
+    uint64_t inbound_timeout_ms, addr_ttl_ms, save_interval_ms, republish_interval_ms;
+    enum kad_addr_policy addr_policy;
     size_t max_message;
     struct kad_limits lim;
     unsigned quorum;
     size_t max_ops, max_inbound, max_inbound_per_peer, max_rpcs;
-    size_t max_provided;
+    size_t max_provided, max_published;
     const p2p_conf_section *cf;
     /* state */
     struct kad_rt rt;
@@ -111,6 +122,9 @@ struct kad {
     size_t nops;
     struct kad_provided *provided;
     size_t nprovided;
+    struct kad_published *published;
+    size_t npublished;
+    uint64_t next_op_id;         /* ids of operations (routing v2), from 1 */
     uint64_t last_seq;
     uint64_t last_save_ms;
     bool dirty;                  /* routing table changed since the last save */
@@ -157,12 +171,26 @@ int kad_handle_request(struct kad *kd, const p2p_peerid *from, const struct kad_
  * `skip` (may be NULL). */
 int kad_add_closer(struct kad *kd, struct kad_msg *m, const kad_key *target, const p2p_peerid *skip);
 
-/* ---- kad_ops.c ---------------------------------------------------------- */
+/* ---- kad_service.c ------------------------------------------------------ */
 extern const struct p2p_routing_api_v1 kad_routing_api;
-/* Run the bootstrap (self lookup, stale buckets); cb may be NULL. */
-int kad_bootstrap_start(struct kad *kd, p2p_routing_done_cb cb, void *arg);
-/* Announce a key we provide (no callback). */
-int kad_provide_start(struct kad *kd, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg);
+extern const struct p2p_routing_api_v2 kad_routing_api_v2;
+/* Forget every value we publish. */
+void kad_published_free_all(struct kad *kd);
+
+/* ---- kad_ops.c ---------------------------------------------------------- */
+/* Run the bootstrap (self lookup, stale buckets); cb may be NULL. id, if
+ * not NULL, receives the operation's id. */
+int kad_bootstrap_start(struct kad *kd, p2p_routing_done_cb cb, void *arg, uint64_t *id);
+/* Announce a key we provide (cb may be NULL). */
+int kad_provide_start(struct kad *kd, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg,
+                      uint64_t *id);
+/* Store a (validated) value locally and at the k closest peers (cb may
+ * be NULL). */
+int kad_put_start(struct kad *kd, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                  p2p_routing_done_cb cb, void *arg, uint64_t *id);
+/* End the operation id now: its callback runs with P2P_ECANCELED before
+ * this returns. 0, or P2P_ENOTFOUND when no such operation is under way. */
+int kad_op_cancel(struct kad *kd, uint64_t id);
 /* Cancel every operation (callbacks get P2P_ECANCELED). */
 void kad_ops_stop_all(struct kad *kd);
 /* Liveness check of a routing table peer asked by kad_rt_add. */

@@ -1,10 +1,13 @@
-/* p2p/routing.h - the service "routing" version 1: peer, value and content
- * routing over the Kademlia DHT (the kad plugin, libp2p kad-dht).
+/* p2p/routing.h - the service "routing" (versions 1 and 2): peer, value
+ * and content routing over the Kademlia DHT (the kad plugin, libp2p
+ * kad-dht).
  *
  *     void *st;
- *     const struct p2p_routing_api_v1 *rt =
- *         p2p_service_get(h, P2P_ROUTING_SERVICE, 1, &st);
- *     if (rt) rt->find_peer(st, &peer, on_found, ctx);
+ *     const struct p2p_routing_api_v2 *rt =
+ *         p2p_service_get(h, P2P_ROUTING_SERVICE, 2, &st);
+ *     uint64_t id;
+ *     if (rt && rt->find_peer(st, &peer, on_found, ctx, &id) == 0) ...
+ *     ... rt->cancel(st, id);   // on_found runs now with P2P_ECANCELED
  *
  * Rules for every asynchronous call:
  *  - It returns 0 when the operation started; its callback then runs
@@ -124,6 +127,50 @@ struct p2p_routing_api_v1 {
      * P2P_EINVAL, P2P_EPEERID or P2P_ECRYPTO. */
     int (*open_record)(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
                        uint64_t *seq, const uint8_t **data, size_t *dlen);
+};
+
+/* Version 2: version 1 plus operation handles and cancel, and an end to
+ * the republishing of a value. The plugin provides both versions; v1's
+ * functions behave like v2's with id = NULL.
+ *
+ * Every asynchronous call takes `uint64_t *id` (may be NULL): when the
+ * call returns 0, *id names the operation until its callback has run.
+ * cancel(st, id) ends it at once: its callback runs exactly once, with
+ * P2P_ECANCELED (and no result), before cancel returns; requests still
+ * under way are abandoned (a put or provide may already have reached
+ * some peers). cancel returns P2P_ENOTFOUND when the operation already
+ * ended (its callback ran or is running), so calling it from inside the
+ * operation's own callback is harmless. Ids are never reused by a
+ * plugin instance.
+ *
+ * put_value stores the value locally and at the k closest peers, then
+ * puts it again every `republish_interval` ([plugin kad]) while the plugin
+ * runs, until stop_publishing or a put of another value for the key. */
+struct p2p_routing_api_v2 {
+    int (*find_peer)(void *st, const p2p_peerid *peer, p2p_routing_peer_cb cb, void *arg, uint64_t *id);
+    int (*closest_peers)(void *st, const uint8_t *key, size_t klen, p2p_routing_peers_cb cb, void *arg,
+                         uint64_t *id);
+    int (*get_value)(void *st, const uint8_t *key, size_t klen, unsigned quorum, p2p_routing_value_cb cb,
+                     void *arg, uint64_t *id);
+    int (*put_value)(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                     p2p_routing_done_cb cb, void *arg, uint64_t *id);
+    int (*provide)(void *st, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg, uint64_t *id);
+    int (*stop_providing)(void *st, const uint8_t *key, size_t klen);
+    int (*find_providers)(void *st, const uint8_t *key, size_t klen, size_t max, p2p_routing_peers_cb cb,
+                          void *arg, uint64_t *id);
+    int (*bootstrap)(void *st, p2p_routing_done_cb cb, void *arg, uint64_t *id);
+    size_t (*table)(void *st, struct p2p_routing_entry *out, size_t max);
+    enum p2p_routing_mode (*mode)(void *st);
+    int (*seal_record)(void *st, const char *name, const uint8_t *data, size_t len, uint8_t **key, size_t *klen,
+                       uint8_t **value, size_t *vlen);
+    int (*open_record)(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                       uint64_t *seq, const uint8_t **data, size_t *dlen);
+    /* End an operation (see above): 0, or P2P_ENOTFOUND. */
+    int (*cancel)(void *st, uint64_t id);
+    /* Stop republishing key (the local copy and the copies at others
+     * expire after record_ttl): 0, or P2P_ENOTFOUND when we did not
+     * publish it. */
+    int (*stop_publishing)(void *st, const uint8_t *key, size_t klen);
 };
 
 P2P_END_DECLS

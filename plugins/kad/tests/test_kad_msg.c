@@ -1,6 +1,7 @@
 /* test_kad_msg.c - unit.kad_msg: the dht.proto codec (round trips, bytes
  * as go-libp2p-kad-dht and rust-libp2p write them, peer and address
- * validation, limits) and the length-prefixed framing. */
+ * validation, limits), the length-prefixed framing, and the address
+ * filtering of responses. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,6 +280,51 @@ START_TEST(framing)
 }
 END_TEST
 
+/* The addresses a requester receives ([plugin kad] response_addrs). */
+START_TEST(response_addrs)
+{
+    p2p_peerid a = seed_peer(1), b = seed_peer(2), c = seed_peer(3), d = seed_peer(4);
+    p2p_multiaddr mixed[5] = { ma("/ip4/127.0.0.1/tcp/1"), ma("/ip4/192.168.1.5/tcp/2"), ma("/ip4/8.8.8.8/tcp/3"),
+                               ma("/ip6/fe80::1/tcp/4"), ma("/ip4/0.0.0.0/tcp/5") };
+    p2p_multiaddr lan[2] = { ma("/ip4/10.0.0.7/tcp/6"), ma("/ip6/fd00::7/tcp/7") };
+    p2p_multiaddr lo = ma("/ip6/::1/tcp/8");
+    const p2p_multiaddr from_lo = ma("/ip4/127.0.0.1/tcp/9"), from_lan = ma("/ip4/10.1.2.3/tcp/9"),
+                        from_pub = ma("/ip4/1.2.3.4/tcp/9");
+    struct { enum kad_addr_policy p; const p2p_multiaddr *from; size_t removed, ncloser, na, nprov; } cases[] = {
+        /* a: mixed (5), b: LAN only (2), c: loopback only (provider), d: none (provider) */
+        { KAD_ADDRS_ALL, &from_pub, 0, 2, 5, 2 },
+        { KAD_ADDRS_SCOPE, &from_lo, 1, 2, 4, 2 },     /* only 0.0.0.0 goes */
+        { KAD_ADDRS_SCOPE, &from_lan, 3, 2, 3, 1 },    /* no loopback: c is left out */
+        { KAD_ADDRS_SCOPE, &from_pub, 7, 1, 1, 1 },    /* public only: b and c are left out */
+        { KAD_ADDRS_SCOPE, NULL, 7, 1, 1, 1 },         /* unknown requester: as public */
+        { KAD_ADDRS_PUBLIC, &from_lo, 7, 1, 1, 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct kad_msg m;
+        kad_msg_init(&m);
+        m.type = KAD_GET_PROVIDERS;
+        ck_assert_int_eq(kad_msg_add_peer(&m, false, &a, mixed, 5, KAD_CONNECTED), 0);
+        ck_assert_int_eq(kad_msg_add_peer(&m, false, &b, lan, 2, KAD_CONNECTED), 0);
+        ck_assert_int_eq(kad_msg_add_peer(&m, true, &c, &lo, 1, KAD_CONNECTED), 0);
+        ck_assert_int_eq(kad_msg_add_peer(&m, true, &d, NULL, 0, KAD_CONNECTED), 0);
+        ck_assert_uint_eq(kad_msg_filter_addrs(&m, cases[i].p, cases[i].from), cases[i].removed);
+        ck_assert_msg(m.ncloser == cases[i].ncloser && m.nproviders == cases[i].nprov,
+                      "case %zu: %zu closer, %zu providers", i, m.ncloser, m.nproviders);
+        ck_assert(p2p_peerid_equal(&m.closer[0].id, &a));
+        ck_assert_uint_eq(m.closer[0].naddrs, cases[i].na);
+        /* a peer that had no address keeps its place (nothing was removed) */
+        ck_assert(p2p_peerid_equal(&m.providers[m.nproviders - 1].id, &d));
+        if (cases[i].na == 1) ck_assert(p2p_maddr_equal(&m.closer[0].addrs[0], &mixed[2]));
+        /* what is left still encodes */
+        p2p_buf buf;
+        p2p_buf_init(&buf, 0);
+        ck_assert_int_eq(kad_msg_encode(&m, 4096, &buf), 0);
+        p2p_buf_free(&buf);
+        kad_msg_clear(&m);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("kad_msg");
@@ -287,6 +333,7 @@ static Suite *suite(void)
     tcase_add_test(tc, known_bytes);
     tcase_add_test(tc, peer_validation_and_limits);
     tcase_add_test(tc, framing);
+    tcase_add_test(tc, response_addrs);
     suite_add_tcase(s, tc);
     return s;
 }

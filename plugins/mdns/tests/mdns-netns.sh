@@ -18,10 +18,13 @@
 # 2. IPv6 only (ipv4 = false, ipv6 = true, interfaces = eth0,
 #    /ip6/::/tcp/0): the same discovery and connection over [ff02::fb]
 #    and 2001:db8::/64.
-# 3. Optional: with MDNS_JS_DIR set to a directory whose node_modules has
-#    libp2p 3.3.11 and @libp2p/mdns 12.0.32 (see js-mdns-peer.mjs), during
-#    phase 1 a js-libp2p peer runs in a third namespace (198.18.0.13): it
-#    and both of ours must discover each other, and it and a must connect.
+# 3. Optional, other libp2p implementations' mDNS, during phase 1, each in
+#    turn in a third namespace (198.18.0.13): it and both of ours must
+#    discover each other, and it and a must connect:
+#    - MDNS_JS_DIR: a directory whose node_modules has libp2p 3.3.11 and
+#      @libp2p/mdns 12.0.32 (js-libp2p, see js-mdns-peer.mjs);
+#    - MDNS_RUST_PEER, MDNS_GO_PEER: the rust-libp2p and go-libp2p interop
+#      peers (tests/interop/{rust,go}), run as `interop-peer mdns`.
 #
 # MDNS_NETNS_KEEP=1 keeps the peers' outputs and logs (the directory is
 # printed). Exit: 0 pass, 1 fail, 77 skipped (not root, or no `ip netns`).
@@ -157,27 +160,47 @@ done
 (($(count b "using interface eth0 \(198\.18\.0\.12\)") >= 2)) || fail "b did not use eth0 again"
 echo "IPv4: b followed eth0 going down and up"
 
+# foreign_run NAME CMD...: the peer CMD (an `mdns`-style peer of another
+# libp2p: PEERID, DISCOVERED and CONNECTED lines) in namespace C
+# (198.18.0.13) during phase 1: it and both of ours must discover each
+# other, and it and a must connect, over 198.18.0.0/24.
+foreign_run() {
+  local name=$1 idc
+  shift
+  if ! ip netns list | grep -qw "$C"; then
+    add_host "$C" 198.18.0.13 2001:db8::13 || fail "namespace $C"
+    wait_link "$C" || fail "eth0 of $C did not come up"
+  fi
+  ip netns exec "$C" "$@" >"$work/$name.out" 2>"$work/$name.log" &
+  pid_of[$name]=$!
+  idc=$(peerid_of "$name") || fail "the $name peer did not start"
+  echo "$name peer: $idc (198.18.0.13)"
+  wait_for "$name" "^DISCOVERED $ida " 30 || fail "$name did not discover a"
+  wait_for "$name" "^DISCOVERED $idb " 30 || fail "$name did not discover b"
+  wait_for a "^DISCOVERED $idc mdns" 30 || fail "a did not discover the $name peer"
+  wait_for b "^DISCOVERED $idc mdns" 30 || fail "b did not discover the $name peer"
+  wait_for a "^CONNECTED $idc /ip4/198\.18\.0\.13/tcp/" 30 || fail "a is not connected to the $name peer"
+  wait_for "$name" "^CONNECTED $ida /ip4/198\.18\.0\.11/tcp/" 30 || fail "the $name peer is not connected to a"
+  echo "$name mdns interop: discovered both ways and connected"
+  kill -TERM "${pid_of[$name]}"
+  wait "${pid_of[$name]}" 2>/dev/null
+  unset "pid_of[$name]"
+}
+
 if [[ -n "${MDNS_JS_DIR:-}" ]]; then
   [[ -d "$MDNS_JS_DIR/node_modules/@libp2p/mdns" ]] || fail "MDNS_JS_DIR=$MDNS_JS_DIR has no node_modules/@libp2p/mdns"
   mkdir -p "$work/js"
   ln -s "$(cd "$MDNS_JS_DIR" && pwd)/node_modules" "$work/js/node_modules"
   cp "$here/js-mdns-peer.mjs" "$work/js/"
-  add_host "$C" 198.18.0.13 2001:db8::13 || fail "namespace $C"
-  wait_link "$C" || fail "eth0 of $C did not come up"
-  ip netns exec "$C" node "$work/js/js-mdns-peer.mjs" 60 >"$work/js.out" 2>"$work/js.log" &
-  pid_of[js]=$!
-  idc=$(peerid_of js) || fail "the js peer did not start"
-  echo "js peer: $idc (198.18.0.13)"
-  wait_for js "^DISCOVERED $ida " 30 || fail "js did not discover a"
-  wait_for js "^DISCOVERED $idb " 30 || fail "js did not discover b"
-  wait_for a "^DISCOVERED $idc mdns" 30 || fail "a did not discover the js peer"
-  wait_for b "^DISCOVERED $idc mdns" 30 || fail "b did not discover the js peer"
-  wait_for a "^CONNECTED $idc /ip4/198\.18\.0\.13/tcp/" 30 || fail "a is not connected to the js peer"
-  wait_for js "^CONNECTED $ida /ip4/198\.18\.0\.11/tcp/" 30 || fail "the js peer is not connected to a"
-  echo "js-libp2p @libp2p/mdns interop: discovered both ways and connected"
-  kill -TERM "${pid_of[js]}"
-  wait "${pid_of[js]}" 2>/dev/null
-  unset "pid_of[js]"
+  foreign_run js node "$work/js/js-mdns-peer.mjs" 60
+fi
+if [[ -n "${MDNS_RUST_PEER:-}" ]]; then
+  [[ -x "$MDNS_RUST_PEER" ]] || fail "MDNS_RUST_PEER=$MDNS_RUST_PEER is not an executable"
+  foreign_run rust "$MDNS_RUST_PEER" mdns --timeout 60
+fi
+if [[ -n "${MDNS_GO_PEER:-}" ]]; then
+  [[ -x "$MDNS_GO_PEER" ]] || fail "MDNS_GO_PEER=$MDNS_GO_PEER is not an executable"
+  foreign_run go "$MDNS_GO_PEER" mdns --timeout 60
 fi
 
 stop_peer b

@@ -6,6 +6,7 @@
  *   cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]
  *   cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N]
  *                [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]
+ *   cpeer kad ...   (the DHT: cpeer_kad.c)
  *
  * Every event is one line on stdout, flushed at once. The pubsub
  * subcommand (gossipsub through the pubsub service) is at the end of the
@@ -19,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cpeer.h"
 #include "echo.h"
 #include "p2p/identify.h"
 #include "p2p/p2p.h"
@@ -47,8 +49,7 @@ struct cpeer {
     uv_signal_t sigterm, sigint;
 };
 
-static void out(const char *fmt, ...) P2P_PRINTF(1, 2);
-static void out(const char *fmt, ...)
+void out(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -58,9 +59,7 @@ static void out(const char *fmt, ...)
     fflush(stdout);
 }
 
-/* The peak resident set size (VmHWM of /proc/self/status) in KiB, 0 when
- * unknown. */
-static unsigned long rss_max_kib(void)
+unsigned long rss_max_kib(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
@@ -70,6 +69,78 @@ static unsigned long rss_max_kib(void)
         if (sscanf(line, "VmHWM: %lu", &kib) == 1) break;
     fclose(f);
     return kib;
+}
+
+void cpeer_print_self(p2p_host *h)
+{
+    char id[P2P_PEERID_STRMAX];
+    const p2p_peerid *me = p2p_host_peerid(h);
+    p2p_peerid_to_string(me, id, sizeof id);
+    out("PEERID %s", id);
+    p2p_multiaddr la[8];
+    size_t nl = p2p_host_listen_addrs(h, la, 8);
+    for (size_t i = 0; i < nl && i < 8; i++) {
+        char t[P2P_MADDR_STRMAX];
+        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
+        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
+    }
+}
+
+p2p_host *cpeer_host_new(uv_loop_t *loop, long seed, const char *listen, const char *sections)
+{
+    char ini[8192], err[1024], identity[64];
+    if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
+    else snprintf(identity, sizeof identity, "ephemeral_identity = true");
+    snprintf(ini, sizeof ini,
+             "[host]\n%s\nlisten = %s\nlog = %s\n"
+             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
+             "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n%s",
+             identity, listen, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn", sections);
+    uv_loop_init(loop);
+    signal(SIGPIPE, SIG_IGN);
+    p2p_conf *cf = p2p_conf_load_string(ini, "cpeer.ini", err, sizeof err);
+    struct p2p_host_opts ho = { .loop = loop };
+    p2p_host *h = NULL;
+    if (!cf || p2p_host_new(&h, cf, &ho, err, sizeof err) < 0) {
+        fprintf(stderr, "cpeer: %s\n", err);
+        uv_loop_close(loop);
+        return NULL;
+    }
+    return h;
+}
+
+int cpeer_host_start(p2p_host *h, uv_loop_t *loop)
+{
+    char err[1024];
+    if (p2p_host_start(h, err, sizeof err) == 0) return 0;
+    fprintf(stderr, "cpeer: %s\n", err);
+    p2p_host_free(h);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    return -1;
+}
+
+void cpeer_handles_start(struct cpeer_loop *l, double timeout, uv_timer_cb on_deadline, uv_signal_cb on_signal,
+                         void *arg)
+{
+    uv_signal_init(&l->loop, &l->sigterm);
+    uv_signal_init(&l->loop, &l->sigint);
+    l->sigterm.data = l->sigint.data = arg;
+    uv_signal_start(&l->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&l->sigint, on_signal, SIGINT);
+    uv_timer_init(&l->loop, &l->deadline);
+    l->deadline.data = arg;
+    uv_timer_start(&l->deadline, on_deadline, (uint64_t)(timeout * 1000), 0);
+}
+
+void cpeer_handles_close(struct cpeer_loop *l, p2p_host *h)
+{
+    uv_close((uv_handle_t *)&l->deadline, NULL);
+    uv_close((uv_handle_t *)&l->sigterm, NULL);
+    uv_close((uv_handle_t *)&l->sigint, NULL);
+    p2p_host_free(h);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&l->loop);
 }
 
 /* The dialer's last lines after full success. */
@@ -256,7 +327,8 @@ static int usage(void)
                     "       cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]"
                     " [--slow]\n"
                     "       cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS]"
-                    " [--count N] [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]\n");
+                    " [--count N] [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]\n"
+                    "       cpeer kad ... (see cpeer_kad.c)\n");
     return 64;
 }
 
@@ -268,6 +340,7 @@ int main(int argc, char **argv)
     struct cpeer p = { .streams = 8, .bytes = 65536, .pings = 3, .exit_code = -1 };
     const char *mode = argv[1];
     if (!strcmp(mode, "pubsub")) return pubsub_main(argc, argv);
+    if (!strcmp(mode, "kad")) return kad_main(argc, argv);
     long seed = -1, port = 0;
     double timeout = 30;
     bool ip6 = false;
@@ -342,17 +415,7 @@ int main(int argc, char **argv)
         p2p_host_free(p.host);
         return 1;
     }
-    char id[P2P_PEERID_STRMAX];
-    p2p_peerid_to_string(p2p_host_peerid(p.host), id, sizeof id);
-    out("PEERID %s", id);
-    p2p_multiaddr la[8];
-    size_t nl = p2p_host_listen_addrs(p.host, la, 8);
-    for (size_t i = 0; i < nl && i < 8; i++) {
-        char t[P2P_MADDR_STRMAX];
-        const p2p_peerid *me = p2p_host_peerid(p.host);
-        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
-        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
-    }
+    cpeer_print_self(p.host);
 
     uv_signal_init(&p.loop, &p.sigterm);
     uv_signal_init(&p.loop, &p.sigint);
@@ -421,7 +484,7 @@ int main(int argc, char **argv)
 
 struct ps {
     p2p_host *host;
-    uv_loop_t loop;
+    struct cpeer_loop l;         /* loop, deadline, signals */
     const struct p2p_pubsub_api_v1 *api;
     void *st;
     p2p_pubsub_sub *sub;
@@ -436,8 +499,6 @@ struct ps {
     bool forge, done;
     int exit_code;
     p2p_timer *tick;
-    uv_timer_t deadline;
-    uv_signal_t sigterm, sigint;
     char **seen;                 /* "author text" of distinct messages from others */
     size_t nseen, capseen;
     size_t nconnect;
@@ -455,7 +516,7 @@ struct ps {
 static void ps_finish(struct ps *p, int code)
 {
     if (p->exit_code < 0) p->exit_code = code;
-    uv_stop(&p->loop);
+    uv_stop(&p->l.loop);
 }
 
 static void ps_id(const p2p_peerid *id, char out[P2P_PEERID_STRMAX])
@@ -898,45 +959,20 @@ static int pubsub_main(int argc, char **argv)
         seed > 255)
         return usage();
 
-    char ini[2048], err[1024], identity[64];
-    if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
-    else snprintf(identity, sizeof identity, "ephemeral_identity = true");
-    snprintf(ini, sizeof ini,
-             "[host]\n%s\nlisten = /ip4/127.0.0.1/tcp/%ld\nlog = %s\n"
-             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
-             "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n%s",
-             identity, port, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn", p.forge ? "" : "[plugin gossipsub]\n");
-    uv_loop_init(&p.loop);
-    signal(SIGPIPE, SIG_IGN);
-    p2p_conf *cf = p2p_conf_load_string(ini, "cpeer.ini", err, sizeof err);
-    struct p2p_host_opts ho = { .loop = &p.loop };
-    if (!cf || p2p_host_new(&p.host, cf, &ho, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        return 1;
-    }
+    char listen[64];
+    snprintf(listen, sizeof listen, "/ip4/127.0.0.1/tcp/%ld", port);
+    if (!(p.host = cpeer_host_new(&p.l.loop, seed, listen, p.forge ? "" : "[plugin gossipsub]\n"))) return 1;
     p2p_host_subscribe(p.host, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED, ps_on_event, &p);
     if (p.forge) {
         p2p_keypair_generate(&p.other);
         p.seqno = (uint64_t)time(NULL) * 1000000000u;
         p2p_protocol_add(p.host, PS_MESHSUB, ps_forge_inbound, &p);
     }
-    if (p2p_host_start(p.host, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        p2p_host_free(p.host);
-        return 1;
-    }
+    if (cpeer_host_start(p.host, &p.l.loop) < 0) return 1;
     char id[P2P_PEERID_STRMAX];
     ps_id(p2p_host_peerid(p.host), id);
     snprintf(p.suffix, sizeof p.suffix, "%s", id + strlen(id) - 6);
-    out("PEERID %s", id);
-    p2p_multiaddr la[8];
-    size_t nl = p2p_host_listen_addrs(p.host, la, 8);
-    for (size_t i = 0; i < nl && i < 8; i++) {
-        char t[P2P_MADDR_STRMAX];
-        const p2p_peerid *me = p2p_host_peerid(p.host);
-        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
-        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
-    }
+    cpeer_print_self(p.host);
     if (!p.forge) {
         p.api = p2p_service_get(p.host, P2P_PUBSUB_SERVICE, 1, &p.st);
         int rc = p.api ? p.api->subscribe(p.st, p.topic, ps_on_message, &p, &p.sub) : P2P_ENOTFOUND;
@@ -948,14 +984,7 @@ static int pubsub_main(int argc, char **argv)
         }
     }
 
-    uv_signal_init(&p.loop, &p.sigterm);
-    uv_signal_init(&p.loop, &p.sigint);
-    p.sigterm.data = p.sigint.data = &p;
-    uv_signal_start(&p.sigterm, ps_on_signal, SIGTERM);
-    uv_signal_start(&p.sigint, ps_on_signal, SIGINT);
-    uv_timer_init(&p.loop, &p.deadline);
-    p.deadline.data = &p;
-    uv_timer_start(&p.deadline, ps_on_deadline, (uint64_t)(timeout * 1000), 0);
+    cpeer_handles_start(&p.l, timeout, ps_on_deadline, ps_on_signal, &p);
     p.tick = p2p_timer_new(p.host, ps_on_tick, &p);
     if (p.tick) p2p_timer_start(p.tick, PS_TICK_MS, PS_TICK_MS);
     for (size_t i = 0; i < p.nconnect && p.exit_code < 0; i++) {
@@ -966,19 +995,14 @@ static int pubsub_main(int argc, char **argv)
         }
     }
     ps_check_done(&p);
-    if (p.exit_code < 0) uv_run(&p.loop, UV_RUN_DEFAULT);
+    if (p.exit_code < 0) uv_run(&p.l.loop, UV_RUN_DEFAULT);
     for (size_t i = 0; i < p.nstreams; i++) p2p_stream_close(p.streams[i]);
     for (size_t i = 0; i < p.ninbound; i++) p2p_stream_close(p.inbound[i]);
     p.nstreams = p.ninbound = 0;
     if (p.tick) p2p_timer_free(p.tick);
     if (p.listener) p.api->remove_peer_listener(p.st, p.listener);
     if (p.sub) p.api->unsubscribe(p.st, p.sub);
-    uv_close((uv_handle_t *)&p.deadline, NULL);
-    uv_close((uv_handle_t *)&p.sigterm, NULL);
-    uv_close((uv_handle_t *)&p.sigint, NULL);
-    p2p_host_free(p.host);
-    uv_run(&p.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&p.loop);
+    cpeer_handles_close(&p.l, p.host);
     for (size_t i = 0; i < p.nseen; i++) free(p.seen[i]);
     free(p.seen);
     p2p_keypair_wipe(&p.other);

@@ -351,13 +351,8 @@ func cmdListen(args []string) error {
 	watchConnections(h)
 	h.SetStreamHandler(echoProtocol, echoHandler)
 
-	out("PEERID %s", h.ID())
-	p2p, err := ma.NewComponent("p2p", h.ID().String())
-	if err != nil {
+	if err := printSelf(h); err != nil {
 		return err
-	}
-	for _, a := range h.Network().ListenAddresses() {
-		out("LISTEN %s", a.Encapsulate(p2p))
 	}
 
 	sig := make(chan os.Signal, 1)
@@ -770,13 +765,8 @@ func cmdPubsub(args []string) error {
 		}
 	}()
 
-	out("PEERID %s", h.ID())
-	p2p, err := ma.NewComponent("p2p", h.ID().String())
-	if err != nil {
+	if err := printSelf(h); err != nil {
 		return err
-	}
-	for _, a := range h.Network().ListenAddresses() {
-		out("LISTEN %s", a.Encapsulate(p2p))
 	}
 	for _, t := range targets {
 		if err := h.Connect(ctx, *t); err != nil {

@@ -1,4 +1,4 @@
-// Shared by listen.mjs, dial.mjs and pubsub.mjs (js-libp2p test peer for the p2pchat
+// Shared by listen.mjs, dial.mjs, pubsub.mjs and kad.mjs (js-libp2p test peer for the p2pchat
 // interop tests, not part of the product). The subcommand contract is in
 // tests/interop/README.md.
 //
@@ -96,7 +96,7 @@ export function parseArgs (args, spec, prog, text) {
 }
 
 /** Ed25519 key with secret [seed, 0, ..., 0], or a random one. */
-async function privateKey (seed) {
+export async function privateKey (seed) {
   if (seed == null) return generateKeyPair('Ed25519')
   const s = new Uint8Array(32)
   s[0] = seed
@@ -104,10 +104,11 @@ async function privateKey (seed) {
 }
 
 /** A started libp2p node: TCP + Noise + Yamux, identify and ping, plus
- * any other `services` (pubsub.mjs adds gossipsub). */
-export async function createNode ({ seed, listen = [], services = {} }) {
+ * any other `services` (pubsub.mjs adds gossipsub). The identity: `key`,
+ * else from `seed` (see privateKey). */
+export async function createNode ({ seed, key, listen = [], services = {} }) {
   return createLibp2p({
-    privateKey: await privateKey(seed),
+    privateKey: key ?? await privateKey(seed),
     addresses: { listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -158,6 +159,19 @@ export function rssMaxKiB () {
     return m == null ? 0 : Number(m[1])
   } catch {
     return 0
+  }
+}
+
+/** Dial every multiaddr (with /p2p/) of `addrs` in turn; on a failure
+ * print `ERROR dial failed: <reason>` and exit 1. */
+export async function dialAll (node, addrs) {
+  for (const ma of addrs) {
+    try {
+      await node.dial(ma)
+    } catch (err) {
+      out(`ERROR dial failed: ${err.message ?? err}`)
+      process.exit(1)
+    }
   }
 }
 

@@ -17,7 +17,7 @@
 import './polyfill.mjs'
 import { existsSync } from 'node:fs'
 
-const { createNode, out, parseArgs, rssMaxKiB, usage, watchConnections } = await import('./common.mjs')
+const { createNode, dialAll, out, parseArgs, rssMaxKiB, usage, watchConnections } = await import('./common.mjs')
 const { gossipsub } = await import('@libp2p/gossipsub')
 const { multiaddr } = await import('@multiformats/multiaddr')
 
@@ -123,14 +123,7 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
   })
 }
 
-for (const ma of targets) {
-  try {
-    await node.dial(ma)
-  } catch (err) {
-    out(`ERROR dial failed: ${err.message ?? err}`)
-    process.exit(1)
-  }
-}
+await dialAll(node, targets)
 
 const sleep = (ms) => new Promise(resolve => setTimeout(resolve, ms))
 // MESH for every peer that entered our mesh since the last look

@@ -59,7 +59,9 @@ peerid-from-seed N   print the PeerId of the Ed25519 key with secret [N,0,...,0]
 listen [--seed N] [--port P] [--ip6]\n  \
 dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]\n  \
 pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N] [--expect K] \
-[--chat-example] [--timeout S] [--start-file PATH]";
+[--chat-example] [--timeout S] [--start-file PATH]\n  \
+kad ... (see src/kad.rs)\n  \
+mdns [--seed N] [--timeout S] (see src/mdns.rs)";
 
 const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pchat/echo/1.0.0");
 /// The identify "protocolVersion" field (go-libp2p and js-libp2p send this
@@ -1098,6 +1100,10 @@ fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
     })
 }
 
+mod kad;
+mod mdns;
+mod tcp_swarm;
+
 fn run(args: &[String]) -> Result<ExitCode, Error> {
     let (cmd, rest) = args
         .split_first()
@@ -1107,6 +1113,8 @@ fn run(args: &[String]) -> Result<ExitCode, Error> {
         "listen" => cmd_listen(rest),
         "dial" => cmd_dial(rest),
         "pubsub" => cmd_pubsub(rest),
+        "kad" => kad::cmd_kad(rest),
+        "mdns" => mdns::cmd_mdns(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
