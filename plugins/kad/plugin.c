@@ -344,7 +344,7 @@ static void on_reprovide(p2p_timer *t, void *arg)
     size_t n = 0;
     kd->last_reprovide_ms = now;
     for (struct kad_provided *p = kd->provided; p; p = p->next) {
-        if (kad_provide_start(kd, p->key, p->klen, NULL, NULL) != 0) continue;
+        if (kad_provide_start(kd, p->key, p->klen, NULL, NULL, NULL) != 0) continue;
         p->next_ms = now + kd->provide_interval_ms;
         n++;
     }

@@ -144,6 +144,13 @@ listener() {
   printf '%s\n' "$a"
 }
 
+# no_listener NAME...: listener runs in a command substitution (a subshell),
+# so its fail() is not counted here: count it, then stop the peers.
+no_listener() {
+  failed=$((failed + 1))
+  stop "$@"
+}
+
 # ---- pair -------------------------------------------------------------------
 
 pair_run() {
@@ -151,7 +158,7 @@ pair_run() {
   label="pair $impl A (C dials)"
   names=()
   start "$impl" "$impl" --table 0
-  a="$(listener "$impl")" || { stop "$impl"; return; }
+  a="$(listener "$impl")" || { no_listener "$impl"; return; }
   start c1 c --bootstrap "$a" --put --provide --closest 1 --find-peer "$(id_of "$impl")"
   wait_done "$DONE_WAIT" c1
   stop c1
@@ -173,7 +180,7 @@ pair_run() {
   label="pair $impl B ($impl dials)"
   names=()
   start c3 c --table 0 --put --provide
-  a="$(listener c3)" || { stop c3; return; }
+  a="$(listener c3)" || { no_listener c3; return; }
   local c3id
   c3id="$(id_of c3)"
   start "$impl" "$impl" --bootstrap "$a" --put --provide --closest 1 --find-peer "$c3id" --get-pk "$c3id" \
@@ -222,12 +229,12 @@ mesh_run() {
   local a ago
   # shellcheck disable=SC2046 # all_but's words are meant to split
   start c1 c --seed "${seed[c1]}" --table 0 --put --provide $(all_but c1)
-  a="$(listener c1)" || { stop c1; return; }
+  a="$(listener c1)" || { no_listener c1; return; }
   for n in rust go js; do
     # shellcheck disable=SC2046
     start "$n" "$n" --seed "${seed[$n]}" --bootstrap "$a" --put --provide $(all_but "$n")
   done
-  ago="$(listener go)" || { stop "${names[@]}"; return; }
+  ago="$(listener go)" || { no_listener "${names[@]}"; return; }
   # shellcheck disable=SC2046
   start c2 c --seed "${seed[c2]}" --bootstrap "$ago" --put --provide $(all_but c2)
   for n in rust js c2; do addr_of "$n" >/dev/null || true; done
