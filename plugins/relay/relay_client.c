@@ -161,9 +161,10 @@ static void reserved(struct relay_cl *cl, p2p_stream *s, const struct relay_msg 
     uint64_t left = cl->expire_wall_ms - wall;
     uint64_t renew = left - left / 4;
     if (renew < 500) renew = 500;
-    char ps[P2P_PEERID_STRMAX];
-    p2p_log_info(MOD, "reserved a slot on relay %s for %llu s (%zu circuit address(es); renewing in %llu ms)",
-                 relay_peer_str(&cl->id, ps), (unsigned long long)(left / 1000), n, (unsigned long long)renew);
+    char ps[P2P_PEERID_STRMAX], ls[RELAY_LIMIT_STRMAX];
+    p2p_log_info(MOD, "reserved a slot on relay %s for %llu s (circuit limit %s; %zu circuit address(es); renewing in %llu ms)",
+                 relay_peer_str(&cl->id, ps), (unsigned long long)(left / 1000),
+                 relay_limit_str(m->has_limit ? &m->limit : NULL, ls, sizeof ls), n, (unsigned long long)renew);
     if (cl->timer && !st->stopped) p2p_timer_start(cl->timer, renew, 0);
 }
 
@@ -393,8 +394,9 @@ static void on_stop_request(struct relay_reader *r, int status, const struct rel
     p2p_multiaddr ca;
     if (relay_caddr_make(&q->relay_addr, &q->relay, &ca) < 0) relay_caddr_make(NULL, &q->relay, &ca);
     p2p_stream_set_addrs(s, &ca, &ca);
-    p2p_log_debug(MOD, "accepted a circuit from %s via %s", relay_peer_str(&m->peer.id, a),
-                  relay_peer_str(&q->relay, b));
+    char ls[RELAY_LIMIT_STRMAX];
+    p2p_log_info(MOD, "accepted a circuit from %s via %s (limit %s)", relay_peer_str(&m->peer.id, a),
+                 relay_peer_str(&q->relay, b), relay_limit_str(m->has_limit ? &m->limit : NULL, ls, sizeof ls));
     p2p_defer_schedule(st->host, &q->handoff);
 }
 
