@@ -202,7 +202,9 @@ func agentVersion() string {
 	return "go-libp2p"
 }
 
-func newHost(seed seedFlag, listen []string) (host.Host, error) {
+// newHost makes a host with only TCP, Noise and Yamux (no relay); extra
+// options (relay.go: EnableRelay, hole punching) are applied last.
+func newHost(seed seedFlag, listen []string, extra ...libp2p.Option) (host.Host, error) {
 	var priv crypto.PrivKey
 	var err error
 	if seed.set {
@@ -230,7 +232,7 @@ func newHost(seed seedFlag, listen []string) (host.Host, error) {
 	} else {
 		opts = append(opts, libp2p.NoListenAddrs)
 	}
-	return libp2p.New(opts...)
+	return libp2p.New(append(opts, extra...)...)
 }
 
 // withoutP2P returns a without a trailing /p2p/<id>.
@@ -447,8 +449,13 @@ func echoOne(ctx context.Context, h host.Host, p peer.ID, i, n int, slow bool) e
 	return nil
 }
 
-func cmdDial(args []string) error {
-	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
+func cmdDial(args []string) error { return dialMain("dial", args, false) }
+
+// dialMain runs dial, or with relayed relay-dial: the address goes through
+// a relay (the relay transport is enabled) and streams may use the
+// limited connection.
+func dialMain(name string, args []string, relayed bool) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var seed seedFlag
 	fs.Var(&seed, "seed", "")
 	streams := fs.Int("streams", 8, "")
@@ -483,7 +490,13 @@ func cmdDial(args []string) error {
 		os.Exit(2)
 	})
 
-	h, err := newHost(seed, nil)
+	var extra []libp2p.Option
+	ctx := context.Background()
+	if relayed {
+		extra = append(extra, libp2p.EnableRelay())
+		ctx = network.WithAllowLimitedConn(ctx, name)
+	}
+	h, err := newHost(seed, nil, extra...)
 	if err != nil {
 		return err
 	}
@@ -498,7 +511,6 @@ func cmdDial(args []string) error {
 	}
 	watchConnections(h)
 
-	ctx := context.Background()
 	if err := h.Connect(ctx, *info); err != nil {
 		out("ERROR dial failed: %v", err)
 		return exitError(1)

@@ -1,5 +1,6 @@
-// Shared by listen.mjs, dial.mjs and pubsub.mjs (js-libp2p test peer for the p2pchat
-// interop tests, not part of the product). The subcommand contract is in
+// Shared by the subcommand scripts (listen.mjs, dialer.mjs, pubsub.mjs,
+// relay*.mjs, ...) of the js-libp2p test peer for the p2pchat interop tests
+// (not part of the product). The subcommand contract is in
 // tests/interop/README.md.
 //
 // Import './polyfill.mjs' before this module: libp2p modules are loaded here
@@ -104,12 +105,13 @@ async function privateKey (seed) {
 }
 
 /** A started libp2p node: TCP + Noise + Yamux, identify and ping, plus
- * any other `services` (pubsub.mjs adds gossipsub). */
-export async function createNode ({ seed, listen = [], services = {} }) {
+ * any other `services` (pubsub.mjs adds gossipsub) and `transports` (the
+ * relay subcommands add the circuit relay transport). */
+export async function createNode ({ seed, listen = [], services = {}, transports = [] }) {
   return createLibp2p({
     privateKey: await privateKey(seed),
     addresses: { listen },
-    transports: [tcp()],
+    transports: [tcp(), ...transports],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
