@@ -466,9 +466,12 @@ pub fn cmd_dcutr(args: &[String]) -> Result<ExitCode, Error> {
     let remote = take_opt(&mut args, "--remote-peer-id")?;
     let ip = take_opt(&mut args, "--ip")?.unwrap_or_else(|| "0.0.0.0".to_string());
     let (relay_addr, relay_id) = parse_relay(&relay)?;
-    let o = parse_opts(&args, &["--seed", "--port", "--timeout"])?;
+    let mut o = parse_opts(&args, &["--seed", "--port", "--timeout"])?;
     if !o.positional.is_empty() {
         return Err(usage_error("dcutr takes no positional arguments"));
+    }
+    if !args.iter().any(|a| a == "--timeout") {
+        o.timeout = Duration::from_secs(60); // dcutr's default (dial's is 30 s)
     }
     let remote: Option<PeerId> = match (mode.as_str(), remote) {
         ("listen", None) => None,
