@@ -40,6 +40,8 @@ set -uo pipefail
 
 # shellcheck source=peers.sh
 . "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
+# shellcheck source=checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 readonly START_WAIT=30   # s, for LISTEN / RESERVED (node starts slowly)
 readonly DIAL_TIMEOUT=30 # s, the dialer's --timeout
@@ -75,39 +77,7 @@ if [ "$relay" = p2pchat ] || [ "$dialer" = p2pchat ] ||
   exit 2
 fi
 
-passed=0
-failed=0
-pass() {
-  printf 'PASS %s\n' "$*"
-  passed=$((passed + 1))
-}
-fail() {
-  printf 'FAIL %s\n' "$*"
-  failed=$((failed + 1))
-}
-check() {
-  local what="$1"
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/interop-relay.XXXXXX")"
-pids=()
-cleanup() {
-  local p
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
-  wait "${pids[@]}" 2>/dev/null || true
-  if [ "${KEEP_LOGS:-0}" = 1 ]; then
-    printf 'logs kept in %s\n' "$work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+checks_init interop-relay
 
 # set_cmd WHO SUBCOMMAND: peer_cmd for WHO (c or an implementation).
 set_cmd() {
@@ -118,30 +88,15 @@ set_cmd() {
   fi
 }
 
-# show_logs NAME...: the first lines of those outputs, indented.
-show_logs() {
-  local n f
-  for n in "$@"; do
-    for f in "$work/$n.out" "$work/$n.err"; do
-      [ -s "$f" ] || continue
-      printf '    --- %s\n' "$(basename "$f")"
-      head -n 25 "$f" | cut -c1-400 | sed 's/^/    | /'
-    done
-  done
-}
-
 finish() {
-  printf '%d passed, %d failed\n' "$passed" "$failed"
-  [ "$failed" = 0 ] || show_logs relay listen dial dial2 dial3
-  [ "$failed" = 0 ]
-  exit
+  checks_summary || { show_logs relay listen dial dial2 dial3; exit 1; }
+  exit 0
 }
 
 # The relay: C's relay mode (the relay plugin's server role) or theirs.
 set_cmd "$relay" relay
-timeout -k 3 $((START_WAIT + 4 * DIAL_TIMEOUT)) "${peer_cmd[@]}" >"$work/relay.out" 2>"$work/relay.err" &
-relay_pid=$!
-pids+=("$relay_pid")
+bg_start relay $((START_WAIT + 4 * DIAL_TIMEOUT)) "${peer_cmd[@]}"
+relay_pid=$bg_pid
 if ! peer_wait_line "$work/relay.out" '^LISTEN /' "$START_WAIT" "$relay_pid"; then
   fail "$relay relay: no LISTEN line within ${START_WAIT}s"
   finish
@@ -156,11 +111,10 @@ if [ -n "$p2pchat" ]; then
   # (stderr) and stdout.
   mkfifo "$work/chat.in"
   exec 3<>"$work/chat.in"
-  timeout -k 3 $((START_WAIT + 3 * DIAL_TIMEOUT)) "$p2pchat" --without mdns --without kad \
+  bg_start listen $((START_WAIT + 3 * DIAL_TIMEOUT)) "$p2pchat" --without mdns --without kad \
     --set host.ephemeral_identity=true --set host.log=info \
-    peer --listen /ip4/127.0.0.1/tcp/0 --relay "$relay_addr" <"$work/chat.in" >"$work/listen.out" 2>"$work/listen.err" &
-  listen_pid=$!
-  pids+=("$listen_pid")
+    peer --listen /ip4/127.0.0.1/tcp/0 --relay "$relay_addr" <"$work/chat.in"
+  listen_pid=$bg_pid
   if ! peer_wait_line "$work/listen.err" "reserved a slot on relay $relay_id" "$START_WAIT" "$listen_pid"; then
     fail "p2pchat: no reservation on the $relay relay within ${START_WAIT}s"
     finish
@@ -169,10 +123,8 @@ if [ -n "$p2pchat" ]; then
   circuit="$relay_addr/p2p-circuit/p2p/$listen_id"
 else
   set_cmd "$listener" relay-listen
-  timeout -k 3 $((START_WAIT + 3 * DIAL_TIMEOUT)) "${peer_cmd[@]}" --relay "$relay_addr" \
-    >"$work/listen.out" 2>"$work/listen.err" &
-  listen_pid=$!
-  pids+=("$listen_pid")
+  bg_start listen $((START_WAIT + 3 * DIAL_TIMEOUT)) "${peer_cmd[@]}" --relay "$relay_addr"
+  listen_pid=$bg_pid
   if ! peer_wait_line "$work/listen.out" '^RESERVED /' "$START_WAIT" "$listen_pid"; then
     fail "$listener listener: no reservation on the $relay relay within ${START_WAIT}s"
     finish

@@ -262,6 +262,20 @@ func printIdentified(ev event.EvtPeerIdentificationCompleted) {
 		ev.Peer, ev.AgentVersion, strings.Join(protos, ","), strings.Join(addrs, ","), observed)
 }
 
+// printIdentifications prints IDENTIFIED for every identify exchange.
+func printIdentifications(h host.Host) error {
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		return err
+	}
+	go func() {
+		for e := range sub.Out() {
+			printIdentified(e.(event.EvtPeerIdentificationCompleted))
+		}
+	}()
+	return nil
+}
+
 // rssMaxKiB returns the peak resident set size of the process (VmHWM of
 // /proc/self/status) in KiB, 0 when unknown.
 func rssMaxKiB() int64 {
@@ -341,15 +355,9 @@ func cmdListen(args []string) error {
 		return err
 	}
 	defer h.Close()
-	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
-	if err != nil {
+	if err := printIdentifications(h); err != nil {
 		return err
 	}
-	go func() {
-		for e := range sub.Out() {
-			printIdentified(e.(event.EvtPeerIdentificationCompleted))
-		}
-	}()
 	watchConnections(h)
 	h.SetStreamHandler(echoProtocol, echoHandler)
 

@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
-	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -48,6 +47,53 @@ func init() {
 	subcommands["relay-listen"] = cmdRelayListen
 	subcommands["relay-dial"] = func(args []string) error { return dialMain("relay-dial", args, true) }
 	subcommands["dcutr"] = cmdDcutr
+}
+
+// listenFlags are the --seed, --port and --ip options of the relay and
+// dcutr subcommands.
+type listenFlags struct {
+	fs   *flag.FlagSet
+	seed seedFlag
+	port *uint
+	ip   *string
+}
+
+func newListenFlags(name, defaultIP string) *listenFlags {
+	l := &listenFlags{fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	l.fs.Var(&l.seed, "seed", "")
+	l.port = l.fs.Uint("port", 0, "")
+	l.ip = l.fs.String("ip", defaultIP, "")
+	return l
+}
+
+// parse parses args; there must be no positional argument.
+func (l *listenFlags) parse(args []string) error {
+	pos, err := parseFlags(l.fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usageErr("%s takes no positional arguments", l.fs.Name())
+	}
+	return nil
+}
+
+// host makes a host listening on the options' address that prints
+// IDENTIFIED for every identify exchange.
+func (l *listenFlags) host(extra ...libp2p.Option) (host.Host, error) {
+	listen, err := tcpListenAddr(*l.ip, *l.port)
+	if err != nil {
+		return nil, err
+	}
+	h, err := newHost(l.seed, []string{listen}, extra...)
+	if err != nil {
+		return nil, err
+	}
+	if err := printIdentifications(h); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
 }
 
 // tcpListenAddr is /ip4/IP/tcp/PORT or /ip6/IP/tcp/PORT.
@@ -79,20 +125,6 @@ func printListen(h host.Host) error {
 	return nil
 }
 
-// printIdentifications prints IDENTIFIED for every identify exchange.
-func printIdentifications(h host.Host) error {
-	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
-	if err != nil {
-		return err
-	}
-	go func() {
-		for e := range sub.Out() {
-			printIdentified(e.(event.EvtPeerIdentificationCompleted))
-		}
-	}()
-	return nil
-}
-
 // waitSignal waits for SIGINT/SIGTERM and prints RSS_MAX_KIB.
 func waitSignal() {
 	sig := make(chan os.Signal, 1)
@@ -116,30 +148,15 @@ func (relayACL) AllowConnect(src peer.ID, _ ma.Multiaddr, dst peer.ID) bool {
 }
 
 func cmdRelay(args []string) error {
-	fs := flag.NewFlagSet("relay", flag.ContinueOnError)
-	var seed seedFlag
-	fs.Var(&seed, "seed", "")
-	port := fs.Uint("port", 0, "")
-	ip := fs.String("ip", "127.0.0.1", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	fl := newListenFlags("relay", "127.0.0.1")
+	if err := fl.parse(args); err != nil {
 		return err
 	}
-	if len(pos) != 0 {
-		return usageErr("relay takes no positional arguments")
-	}
-	listen, err := tcpListenAddr(*ip, *port)
-	if err != nil {
-		return err
-	}
-	h, err := newHost(seed, []string{listen})
+	h, err := fl.host()
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := printIdentifications(h); err != nil {
-		return err
-	}
 	watchConnections(h)
 	// The default resources: reservations 1 h, circuits 2 min and 128 KiB
 	// per direction, 128 reservations (8 per IP, 32 per ASN), 16 circuits.
@@ -193,35 +210,23 @@ func reserve(ctx context.Context, h host.Host, relay *peer.AddrInfo, relayAddr m
 }
 
 func cmdRelayListen(args []string) error {
-	fs := flag.NewFlagSet("relay-listen", flag.ContinueOnError)
-	var seed seedFlag
-	fs.Var(&seed, "seed", "")
-	port := fs.Uint("port", 0, "")
-	ip := fs.String("ip", "127.0.0.1", "")
-	relayArg := fs.String("relay", "", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	fl := newListenFlags("relay-listen", "127.0.0.1")
+	relayArg := fl.fs.String("relay", "", "")
+	if err := fl.parse(args); err != nil {
 		return err
 	}
-	if len(pos) != 0 || *relayArg == "" {
-		return usageErr("relay-listen needs --relay and takes no positional arguments")
+	if *relayArg == "" {
+		return usageErr("relay-listen needs --relay")
 	}
 	relay, relayAddr, err := parseRelayAddr(*relayArg)
 	if err != nil {
 		return err
 	}
-	listen, err := tcpListenAddr(*ip, *port)
-	if err != nil {
-		return err
-	}
-	h, err := newHost(seed, []string{listen}, libp2p.EnableRelay())
+	h, err := fl.host(libp2p.EnableRelay())
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := printIdentifications(h); err != nil {
-		return err
-	}
 	watchConnections(h)
 	h.SetStreamHandler(echoProtocol, echoHandler)
 	if err := printListen(h); err != nil {
@@ -366,21 +371,16 @@ func (w *directWatch) notifee() *network.NotifyBundle {
 }
 
 func cmdDcutr(args []string) error {
-	fs := flag.NewFlagSet("dcutr", flag.ContinueOnError)
-	var seed seedFlag
-	fs.Var(&seed, "seed", "")
-	port := fs.Uint("port", 0, "")
-	ip := fs.String("ip", "0.0.0.0", "")
-	mode := fs.String("mode", "", "")
-	relayArg := fs.String("relay-address", "", "")
-	remoteArg := fs.String("remote-peer-id", "", "")
-	timeout := fs.Float64("timeout", 60, "")
-	pubNet := fs.String("public-net", "", "")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	fl := newListenFlags("dcutr", "0.0.0.0")
+	mode := fl.fs.String("mode", "", "")
+	relayArg := fl.fs.String("relay-address", "", "")
+	remoteArg := fl.fs.String("remote-peer-id", "", "")
+	timeout := fl.fs.Float64("timeout", 60, "")
+	pubNet := fl.fs.String("public-net", "", "")
+	if err := fl.parse(args); err != nil {
 		return err
 	}
-	if len(pos) != 0 || *relayArg == "" || !(*timeout > 0) ||
+	if *relayArg == "" || !(*timeout > 0) ||
 		!(*mode == "listen" && *remoteArg == "" || *mode == "dial" && *remoteArg != "") {
 		return usageErr("dcutr needs --relay-address and --mode listen, or --mode dial with --remote-peer-id")
 	}
@@ -399,24 +399,16 @@ func cmdDcutr(args []string) error {
 			return err
 		}
 	}
-	listen, err := tcpListenAddr(*ip, *port)
-	if err != nil {
-		return err
-	}
 	time.AfterFunc(time.Duration(*timeout*float64(time.Second)), func() {
 		out("TIMEOUT")
 		out("RSS_MAX_KIB %d", rssMaxKiB())
 		os.Exit(2)
 	})
-	h, err := newHost(seed, []string{listen}, libp2p.EnableRelay(),
-		libp2p.EnableHolePunching(holepunch.WithTracer(holePunchTracer{})))
+	h, err := fl.host(libp2p.EnableRelay(), libp2p.EnableHolePunching(holepunch.WithTracer(holePunchTracer{})))
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	if err := printIdentifications(h); err != nil {
-		return err
-	}
 	w := &directWatch{since: map[peer.ID]time.Time{}, reported: map[peer.ID]bool{}}
 	h.Network().Notify(w.notifee())
 	if err := printListen(h); err != nil {

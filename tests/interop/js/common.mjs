@@ -279,6 +279,20 @@ export async function waitWritable (stream) {
   }
 }
 
+/** Serve the echo protocol on `node` (echoServe per stream, errors on
+ * stderr prefixed with `prog`); `options` are added to the stream limits
+ * (e.g. runOnLimitedConnection). */
+export async function handleEcho (node, prog, options = {}) {
+  await node.handle(ECHO_PROTOCOL, async (stream) => {
+    try {
+      await echoServe(stream)
+    } catch (err) {
+      process.stderr.write(`${prog}: echo stream: ${err}\n`)
+      stream.abort(err)
+    }
+  }, { ...STREAM_LIMITS, ...options })
+}
+
 /** Echo server for one inbound stream: write back every piece as it
  * arrives, pausing reading while the stream waits for the remote to take
  * what we wrote (so a slow reader slows the writer down instead of making us

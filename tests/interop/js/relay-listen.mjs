@@ -11,10 +11,7 @@
 
 import './polyfill.mjs'
 
-const {
-  ECHO_PROTOCOL, STREAM_LIMITS, createNode, echoServe, identifiedLine, out,
-  parseArgs, usage, watchConnections
-} = await import('./common.mjs')
+const { createNode, handleEcho, identifiedLine, out, parseArgs, usage, watchConnections } = await import('./common.mjs')
 const { exitOnSignal, printListen, tcpListenAddr, watchReservation } = await import('./relay-common.mjs')
 const { circuitRelayTransport } = await import('@libp2p/circuit-relay-v2')
 
@@ -35,14 +32,7 @@ const node = await createNode({
 })
 node.addEventListener('peer:identify', (evt) => out(identifiedLine(evt.detail)))
 watchConnections(node)
-await node.handle(ECHO_PROTOCOL, async (stream) => {
-  try {
-    await echoServe(stream)
-  } catch (err) {
-    process.stderr.write(`${PROG}: echo stream: ${err}\n`)
-    stream.abort(err)
-  }
-}, { ...STREAM_LIMITS, runOnLimitedConnection: true })
+await handleEcho(node, PROG, { runOnLimitedConnection: true })
 
 out(`PEERID ${node.peerId}`)
 printListen(node)

@@ -111,6 +111,24 @@ fn limit_str(duration: Option<Duration>, data: Option<u64>) -> String {
     format!("duration={d} data={b}")
 }
 
+/// The LISTEN (not for circuit addresses), CONNECTED and DISCONNECTED
+/// lines of relay and relay-listen; false for other events.
+fn print_conn_event<T>(ev: &SwarmEvent<T>, local: PeerId) -> bool {
+    match ev {
+        SwarmEvent::NewListenAddr { address, .. } => {
+            if !is_relayed(address) {
+                out!("LISTEN {}", address.clone().with(Protocol::P2p(local)));
+            }
+        }
+        SwarmEvent::ConnectionEstablished { peer_id, endpoint, .. } => {
+            out!("CONNECTED {peer_id} {}", conn_addr(endpoint));
+        }
+        SwarmEvent::ConnectionClosed { peer_id, .. } => out!("DISCONNECTED {peer_id}"),
+        _ => return false,
+    }
+    true
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -157,16 +175,11 @@ pub fn cmd_relay(args: &[String]) -> Result<ExitCode, Error> {
         out!("PEERID {local}");
         swarm.listen_on(listen)?;
         loop {
-            match swarm.select_next_some().await {
-                SwarmEvent::NewListenAddr { address, .. } => {
-                    out!("LISTEN {}", address.with(Protocol::P2p(local)));
-                }
-                SwarmEvent::ConnectionEstablished {
-                    peer_id, endpoint, ..
-                } => {
-                    out!("CONNECTED {peer_id} {}", conn_addr(&endpoint));
-                }
-                SwarmEvent::ConnectionClosed { peer_id, .. } => out!("DISCONNECTED {peer_id}"),
+            let ev = swarm.select_next_some().await;
+            if print_conn_event(&ev, local) {
+                continue;
+            }
+            match ev {
                 SwarmEvent::Behaviour(RelayServerEvent::Identify(identify::Event::Received {
                     peer_id,
                     info,
@@ -347,16 +360,11 @@ pub fn cmd_relay_listen(args: &[String]) -> Result<ExitCode, Error> {
         let mut with_relay = RelayIdentify::default();
         let mut listening = false;
         loop {
-            match swarm.select_next_some().await {
-                SwarmEvent::NewListenAddr { address, .. } if !is_relayed(&address) => {
-                    out!("LISTEN {}", address.with(Protocol::P2p(local)));
-                }
-                SwarmEvent::ConnectionEstablished {
-                    peer_id, endpoint, ..
-                } => {
-                    out!("CONNECTED {peer_id} {}", conn_addr(&endpoint));
-                }
-                SwarmEvent::ConnectionClosed { peer_id, .. } => out!("DISCONNECTED {peer_id}"),
+            let ev = swarm.select_next_some().await;
+            if print_conn_event(&ev, local) {
+                continue;
+            }
+            match ev {
                 SwarmEvent::OutgoingConnectionError {
                     peer_id: Some(p),
                     error,
