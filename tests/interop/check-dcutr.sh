@@ -115,12 +115,19 @@ wait_log() { # NAME REGEX SECONDS: in NAME.log
 
 peerid_of() { wait_for "$1" '^PEERID ' 30 && sed -n 's/^PEERID //p' "$work/$1.out" | head -n1; }
 
-# Stop every process, keep this run's outputs in a subdirectory.
+# Stop every process (our C node must exit 0, with no sanitizer report),
+# keep this run's outputs in a subdirectory.
 stop_all() {
-  local n
+  local n rc bad=""
   for n in "${!pid_of[@]}"; do kill -TERM "${pid_of[$n]}" 2>/dev/null; done
-  for n in "${!pid_of[@]}"; do wait "${pid_of[$n]}" 2>/dev/null; done
+  for n in "${!pid_of[@]}"; do
+    wait "${pid_of[$n]}" 2>/dev/null
+    rc=$?
+    [[ $n == c || ($n == relay && $relay_impl == c) ]] && ((rc != 0)) && bad="$bad $n:$rc"
+  done
   pid_of=()
+  [[ -z $bad ]] || fail "$1: C exited uncleanly:$bad"
+  grep -qE "AddressSanitizer|LeakSanitizer|runtime error" "$work/c.log" && fail "$1: sanitizer report in c.log"
   mkdir -p "$work/$1" && mv "$work"/*.out "$work"/*.log "$work"/*.ini "$work/$1/" 2>/dev/null
   return 0
 }
@@ -176,7 +183,7 @@ check_direct() {
   wait_for "$1" "^DIRECT $2 " "$WAIT" || fail "$dir: $1 has no direct connection to $2 (or still a relayed one)"
   line=$(grep -m1 "^DIRECT $2 " "$work/$1.out")
   [[ $line == "DIRECT $2 $3 "* ]] || fail "$dir: $1's direct connection is not to $3: $line"
-  pass "$dir: $1 connected directly to $3, the relayed connection closed, ${line##* } ms after the relayed one"
+  pass "$dir: $1 connected directly to $3, the relayed connection closed (DIRECT after ${line##* } ms)"
 }
 
 # check_stays_relayed: js. The DCUtR exchange happens and fails cleanly
