@@ -143,6 +143,10 @@ enum dcutr_action dcutr_sm_on_stream_end(struct dcutr_sm *m)
     if (dcutr_sm_finished(m)) return DCUTR_ACT_NONE;
     if (m->initiator && (m->st == DCUTR_ST_DIALING || m->st == DCUTR_ST_DIRECT || m->st == DCUTR_ST_SYNC_WAIT))
         return DCUTR_ACT_NONE;
+    /* Responder after a SYNC: rust-libp2p and go-libp2p initiators close
+     * the stream once SYNC is sent. Our dials (or theirs) decide, or a
+     * next attempt on a new stream, until the deadline SYNC set. */
+    if (!m->initiator && m->st == DCUTR_ST_WAIT_CONNECT && m->attempt > 0) return DCUTR_ACT_NONE;
     return fail(m, m->initiator ? "the stream ended" : "the initiator closed the stream");
 }
 

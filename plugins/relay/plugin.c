@@ -44,7 +44,12 @@ void relay_st_unref(struct relay_st *st)
 static void on_event(const struct p2p_event *ev, void *arg)
 {
     struct relay_st *st = arg;
-    if (st->stopped || !ev->conn) return;
+    if (st->stopped) return;
+    if (ev->type == P2P_EV_PEER_UPDATED) {
+        if (st->client) relay_client_conn_event(st, ev);
+        return;
+    }
+    if (!ev->conn) return;
     if (ev->type == P2P_EV_DISCONNECTED && st->server) relay_server_conn_closed(st, p2p_conn_id(ev->conn));
     if (st->client) relay_client_conn_event(st, ev);
 }
@@ -103,7 +108,7 @@ static int relay_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     }
     if (rc == 0 && st->server) rc = relay_server_init(st);
     if (rc == 0) {
-        st->sub = p2p_host_subscribe(h, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED, on_event, st);
+        st->sub = p2p_host_subscribe(h, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_PEER_UPDATED, on_event, st);
         if (!st->sub) rc = P2P_ENOMEM;
     }
     if (rc < 0) {

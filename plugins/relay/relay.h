@@ -150,6 +150,7 @@ struct relay_cl {
     uint64_t conn_id;
     uint64_t expire_wall_ms;
     unsigned failures;
+    bool hop_refused;                /* the last attempt: the relay did not speak hop (yet) */
     p2p_timer *timer;                /* renewal or retry */
     struct relay_ticket *tk;         /* connect or open in flight */
     p2p_stream *s;                   /* the RESERVE exchange */

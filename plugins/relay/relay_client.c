@@ -161,9 +161,10 @@ static void reserved(struct relay_cl *cl, p2p_stream *s, const struct relay_msg 
     uint64_t left = cl->expire_wall_ms - wall;
     uint64_t renew = left - left / 4;
     if (renew < 500) renew = 500;
-    char ps[P2P_PEERID_STRMAX];
-    p2p_log_info(MOD, "reserved a slot on relay %s for %llu s (%zu circuit address(es); renewing in %llu ms)",
-                 relay_peer_str(&cl->id, ps), (unsigned long long)(left / 1000), n, (unsigned long long)renew);
+    char ps[P2P_PEERID_STRMAX], ls[RELAY_LIMIT_STRMAX];
+    p2p_log_info(MOD, "reserved a slot on relay %s for %llu s (circuit limit %s; %zu circuit address(es); renewing in %llu ms)",
+                 relay_peer_str(&cl->id, ps), (unsigned long long)(left / 1000),
+                 relay_limit_str(m->has_limit ? &m->limit : NULL, ls, sizeof ls), n, (unsigned long long)renew);
     if (cl->timer && !st->stopped) p2p_timer_start(cl->timer, renew, 0);
 }
 
@@ -205,7 +206,14 @@ static void on_hop_opened(int status, p2p_stream *s, void *arg)
         return;
     }
     cl->tk = NULL;
-    if (status) return fail(cl, status, "opening a hop stream");
+    if (status) {
+        /* rust-libp2p's relay (as in its relay-server example) serves hop
+         * only once it knows an external address, i.e. after identify with
+         * a first client: its push will list hop, and we try again then
+         * (relay_client_conn_event) instead of after the back-off. */
+        cl->hop_refused = status == P2P_ENEGOTIATE && !p2p_peerstore_supports(cl->st->host, &cl->id, RELAY_HOP_PROTOCOL);
+        return fail(cl, status, "opening a hop stream");
+    }
     cl->s = s;
     struct relay_msg m;
     relay_msg_init(&m, RELAY_HOP, RELAY_HOP_RESERVE);
@@ -238,6 +246,7 @@ static void kick(struct relay_cl *cl)
     if (cl->timer) p2p_timer_stop(cl->timer);
     if (cl->reserved && relay_wall_ms() >= cl->expire_wall_ms) lose(cl);
     cl->state = CL_CONNECTING;
+    cl->hop_refused = false;
     cl->tk = relay_ticket_new(st, cl);
     int rc = cl->tk ? p2p_host_connect(st->host, &cl->id, cl->has_addr ? &cl->addr : NULL, cl->has_addr ? 1 : 0,
                                        on_relay_connected, cl->tk)
@@ -321,6 +330,12 @@ void relay_client_conn_event(struct relay_st *st, const struct p2p_event *ev)
         } else if (ev->type == P2P_EV_CONNECTED && cl->state == CL_IDLE && !cl->reserved) {
             /* The relay is back (it dialed us, or someone else did): now. */
             if (st->reserving && cl->timer) p2p_timer_start(cl->timer, 0, 0);
+        } else if (ev->type == P2P_EV_PEER_UPDATED && cl->hop_refused && cl->state == CL_IDLE && !cl->reserved &&
+                   p2p_peerstore_supports(st->host, &cl->id, RELAY_HOP_PROTOCOL)) {
+            /* It did not speak hop at our last attempt and now says it
+             * does (an identify push): once, without waiting. */
+            cl->hop_refused = false;
+            if (st->reserving && cl->timer) p2p_timer_start(cl->timer, 0, 0);
         }
     }
 }
@@ -393,8 +408,9 @@ static void on_stop_request(struct relay_reader *r, int status, const struct rel
     p2p_multiaddr ca;
     if (relay_caddr_make(&q->relay_addr, &q->relay, &ca) < 0) relay_caddr_make(NULL, &q->relay, &ca);
     p2p_stream_set_addrs(s, &ca, &ca);
-    p2p_log_debug(MOD, "accepted a circuit from %s via %s", relay_peer_str(&m->peer.id, a),
-                  relay_peer_str(&q->relay, b));
+    char ls[RELAY_LIMIT_STRMAX];
+    p2p_log_info(MOD, "accepted a circuit from %s via %s (limit %s)", relay_peer_str(&m->peer.id, a),
+                 relay_peer_str(&q->relay, b), relay_limit_str(m->has_limit ? &m->limit : NULL, ls, sizeof ls));
     p2p_defer_schedule(st->host, &q->handoff);
 }
 

@@ -2,6 +2,7 @@
  * addresses (see relay_msg.h). No I/O. */
 #include "relay_msg.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -265,6 +266,17 @@ uint64_t relay_limit_duration_ms(const struct relay_limit *l)
     if (!l->has_duration || !l->duration) return 0;
     if (l->duration > RELAY_DURATION_MS_ABOVE) return l->duration;
     return (uint64_t)l->duration * 1000;
+}
+
+const char *relay_limit_str(const struct relay_limit *l, char *buf, size_t cap)
+{
+    char d[32] = "none", b[32] = "none";
+    uint64_t ms = l ? relay_limit_duration_ms(l) : 0;
+    if (ms % 1000) snprintf(d, sizeof d, "%llu.%03llus", (unsigned long long)(ms / 1000), (unsigned long long)(ms % 1000));
+    else if (ms) snprintf(d, sizeof d, "%llus", (unsigned long long)(ms / 1000));
+    if (l && l->has_data && l->data) snprintf(b, sizeof b, "%llu", (unsigned long long)l->data);
+    if (cap) snprintf(buf, cap, "duration=%s data=%s", d, b);
+    return buf;
 }
 
 /* ---- vouchers ---------------------------------------------------------------- */

@@ -121,6 +121,11 @@ const char *relay_type_name(enum relay_kind kind, uint32_t type);
 int relay_status_error(uint32_t status);
 /* The limit's duration in milliseconds (0 = none), lenient as above. */
 uint64_t relay_limit_duration_ms(const struct relay_limit *l);
+/* The limit for logs: "duration=120s data=131072" (duration read
+ * leniently, "none" for a missing or zero field; l may be NULL: no limit).
+ * Writes at most cap bytes (NUL included) and returns buf. */
+#define RELAY_LIMIT_STRMAX 64
+const char *relay_limit_str(const struct relay_limit *l, char *buf, size_t cap);
 
 /* ---- vouchers ------------------------------------------------------------ */
 

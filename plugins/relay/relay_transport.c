@@ -91,9 +91,9 @@ static void on_connect_answer(struct relay_reader *r, int status, const struct r
         status = relay_status_error(m->status);
     }
     if (status) return dial_done(d, status, NULL);
-    if (m->has_limit)
-        p2p_log_debug(MOD, "circuit limits: %llu ms, %llu bytes", (unsigned long long)relay_limit_duration_ms(&m->limit),
-                      (unsigned long long)(m->limit.has_data ? m->limit.data : 0));
+    char ps[P2P_PEERID_STRMAX], ls[RELAY_LIMIT_STRMAX];
+    p2p_log_debug(MOD, "circuit via relay %s open (limit %s)", relay_peer_str(&d->ca.relay, ps),
+                  relay_limit_str(m->has_limit ? &m->limit : NULL, ls, sizeof ls));
     /* Both ends of the raw stream are "at" the circuit through the relay. */
     p2p_multiaddr ca;
     p2p_conn *c = p2p_stream_conn(s);

@@ -7,7 +7,9 @@
  *   RESERVED                       (a /p2p-circuit address is advertised)
  *   CONNECTED <id> <remote> <inbound|outbound> <limited|direct>
  *   DISCONNECTED <id> <limited|direct>
- *   DIRECT <id> <remote> <ms>      (--dial: only a direct connection is left)
+ *   DIRECT <id> <remote> <ms>      a peer that had a relayed connection has only
+ *                                  direct ones now (ms: since the dial with --dial,
+ *                                  else since its relayed connection)
  *   TIMEOUT / EXIT <code>
  *
  *   dcutr_peer -c FILE [--dial MULTIADDR/p2p/ID [--dial-delay SECONDS]] [--timeout SECONDS]
@@ -15,8 +17,8 @@
  * With --dial it connects to the address (a /p2p-circuit one in the lab,
  * after --dial-delay, e.g. to have made its own reservation first)
  * and exits 0 once the connection to that peer is direct and the relayed
- * one gone; otherwise it runs until SIGTERM/SIGINT (exit 0). The timeout
- * exits 2. */
+ * one gone (--stay: keeps running); otherwise it runs until SIGTERM/SIGINT
+ * (exit 0). The timeout exits 2. */
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -26,8 +28,19 @@
 
 #include "p2p/p2p.h"
 
+/* Peers that had a relayed connection, until DIRECT was printed. */
+#define DPEER_WATCH 16
+struct watched {
+    p2p_peerid id;
+    uint64_t since;
+    bool reported;
+};
+
 struct dpeer {
     p2p_host *host;
+    struct watched watch[DPEER_WATCH];
+    size_t nwatch;
+    bool stay;
     uv_loop_t loop;
     uv_timer_t deadline, check, delay;
     p2p_multiaddr target_addr;
@@ -55,28 +68,46 @@ static void stop(struct dpeer *p, int code)
     uv_stop(&p->loop);
 }
 
-/* --dial: done when every connection to the target is direct. */
+/* A direct connection to peer when it has no limited one, else NULL. */
+static p2p_conn *only_direct(struct dpeer *p, const p2p_peerid *peer)
+{
+    p2p_conn *cs[16], *d = NULL;
+    size_t n = p2p_host_conns(p->host, cs, 16);
+    for (size_t i = 0; i < n && i < 16; i++) {
+        if (!p2p_peerid_equal(p2p_conn_peer(cs[i]), peer)) continue;
+        if (p2p_conn_limited(cs[i])) return NULL;
+        d = cs[i];
+    }
+    return d;
+}
+
+/* DIRECT for every watched peer whose connections are all direct now;
+ * --dial: done when that is the target. */
 static void check_direct(struct dpeer *p)
 {
-    if (!p->dialing || p->done) return;
-    p2p_conn *cs[16];
-    size_t n = p2p_host_conns(p->host, cs, 16), direct = 0, limited = 0;
-    p2p_conn *d = NULL;
-    for (size_t i = 0; i < n && i < 16; i++) {
-        if (!p2p_peerid_equal(p2p_conn_peer(cs[i]), &p->target)) continue;
-        if (p2p_conn_limited(cs[i])) limited++;
-        else {
-            direct++;
-            d = cs[i];
+    for (size_t i = 0; i < p->nwatch && !p->done; i++) {
+        struct watched *w = &p->watch[i];
+        p2p_conn *d = w->reported ? NULL : only_direct(p, &w->id);
+        if (!d) continue;
+        bool target = p->dialing && p2p_peerid_equal(&w->id, &p->target);
+        char id[P2P_PEERID_STRMAX], ra[P2P_MADDR_STRMAX] = "?";
+        p2p_peerid_to_string(&w->id, id, sizeof id);
+        p2p_maddr_to_string(p2p_conn_remote_addr(d), ra, sizeof ra);
+        out("DIRECT %s %s %llu", id, ra, (unsigned long long)(uv_now(&p->loop) - (target ? p->t0 : w->since)));
+        w->reported = true;
+        if (target && !p->stay) {
+            p->done = true;
+            stop(p, 0);
         }
     }
-    if (!direct || limited) return;
-    char id[P2P_PEERID_STRMAX], ra[P2P_MADDR_STRMAX] = "?";
-    p2p_peerid_to_string(&p->target, id, sizeof id);
-    p2p_maddr_to_string(p2p_conn_remote_addr(d), ra, sizeof ra);
-    out("DIRECT %s %s %llu", id, ra, (unsigned long long)(uv_now(&p->loop) - p->t0));
-    p->done = true;
-    stop(p, 0);
+}
+
+static void watch_peer(struct dpeer *p, const p2p_peerid *peer)
+{
+    for (size_t i = 0; i < p->nwatch; i++)
+        if (p2p_peerid_equal(&p->watch[i].id, peer)) return;
+    if (p->nwatch == DPEER_WATCH) return;
+    p->watch[p->nwatch++] = (struct watched){ .id = *peer, .since = uv_now(&p->loop) };
 }
 
 static void on_event(const struct p2p_event *ev, void *arg)
@@ -90,6 +121,7 @@ static void on_event(const struct p2p_event *ev, void *arg)
         p2p_maddr_to_string(p2p_conn_remote_addr(ev->conn), ra, sizeof ra);
         out("CONNECTED %s %s %s %s", id, ra, p2p_conn_direction(ev->conn) == P2P_OUTBOUND ? "outbound" : "inbound",
             p2p_conn_limited(ev->conn) ? "limited" : "direct");
+        if (p2p_conn_limited(ev->conn) && ev->peer) watch_peer(p, ev->peer);
         break;
     }
     case P2P_EV_DISCONNECTED:
@@ -136,7 +168,6 @@ static void start_dial(uv_timer_t *t)
         stop(p, 1);
         return;
     }
-    uv_timer_start(&p->check, on_check, 20, 20);
 }
 
 static void on_signal(uv_signal_t *s, int sig)
@@ -153,7 +184,7 @@ static void on_deadline(uv_timer_t *t)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: dcutr_peer -c FILE [--dial MULTIADDR/p2p/ID [--dial-delay SECONDS]] [--timeout SECONDS]\n");
+    fprintf(stderr, "usage: dcutr_peer -c FILE [--dial MULTIADDR/p2p/ID [--dial-delay SECONDS] [--stay]] [--timeout SECONDS]\n");
     return 64;
 }
 
@@ -164,23 +195,26 @@ int main(int argc, char **argv)
         { "dial", required_argument, NULL, 'd' },
         { "timeout", required_argument, NULL, 't' },
         { "dial-delay", required_argument, NULL, 'w' },
+        { "stay", no_argument, NULL, 's' },
         { NULL, 0, NULL, 0 },
     };
     const char *file = NULL, *dial = NULL;
     double timeout = 0, delay = 0;
     int c;
+    bool stay = false;
     while ((c = getopt_long(argc, argv, "c:d:t:w:", opts, NULL)) != -1) {
         switch (c) {
         case 'c': file = optarg; break;
         case 'd': dial = optarg; break;
         case 't': timeout = strtod(optarg, NULL); break;
         case 'w': delay = strtod(optarg, NULL); break;
+        case 's': stay = true; break;
         default: return usage();
         }
     }
     if (!file || optind != argc || timeout < 0 || timeout > 1e6 || delay < 0 || delay > 1e6) return usage();
 
-    struct dpeer p = { .exit_code = 0 };
+    struct dpeer p = { .exit_code = 0, .stay = stay };
     char err[1024];
     p2p_multiaddr target_addr = { 0 };
     if (dial) {
@@ -248,6 +282,7 @@ int main(int argc, char **argv)
     if (timeout > 0) uv_timer_start(&p.deadline, on_deadline, (uint64_t)(timeout * 1000), 0);
     p.target_addr = target_addr;
     if (dial) uv_timer_start(&p.delay, start_dial, (uint64_t)(delay * 1000), 0);
+    uv_timer_start(&p.check, on_check, 20, 20);
     uv_run(&p.loop, UV_RUN_DEFAULT);
 
     uv_close((uv_handle_t *)&p.deadline, NULL);

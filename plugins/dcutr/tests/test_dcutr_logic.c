@@ -390,8 +390,39 @@ START_TEST(responder)
     ck_assert_uint_eq(dcutr_sm_next_timer(&m), 5 + TIMEOUT);
     ck_assert_int_eq(dcutr_sm_on_msg(&m, 6, DCUTR_CONNECT, remote, 1), DCUTR_ACT_SEND_CONNECT);
     ck_assert_uint_eq(m.attempt, 2);
-    ck_assert_int_eq(dcutr_sm_on_stream_end(&m), DCUTR_ACT_FAIL);
+    ck_assert_int_eq(dcutr_sm_on_stream_end(&m), DCUTR_ACT_FAIL);   /* before its SYNC */
     ck_assert_str_eq(m.why, "the initiator closed the stream");
+
+    /* rust and go close the stream right after SYNC: the dials decide
+     * (a direct connection: success), or the next attempt's new stream,
+     * or the deadline. Regression: this used to fail the punch, whose
+     * dials then succeeded unreported. */
+    dcutr_sm_init(&m, false, 3, TIMEOUT);
+    dcutr_sm_start(&m, 0, false);
+    dcutr_sm_on_msg(&m, 1, DCUTR_CONNECT, remote, 1);
+    ck_assert_int_eq(dcutr_sm_on_msg(&m, 2, DCUTR_SYNC, NULL, 0), DCUTR_ACT_DIAL);
+    ck_assert_int_eq(dcutr_sm_on_stream_end(&m), DCUTR_ACT_NONE);
+    ck_assert(!dcutr_sm_finished(&m));
+    ck_assert_int_eq(dcutr_sm_on_dial(&m, 3, true), DCUTR_ACT_SUCCESS);
+    dcutr_sm_init(&m, false, 3, TIMEOUT);
+    dcutr_sm_start(&m, 0, false);
+    dcutr_sm_on_msg(&m, 1, DCUTR_CONNECT, remote, 1);
+    dcutr_sm_on_msg(&m, 2, DCUTR_SYNC, NULL, 0);
+    ck_assert_int_eq(dcutr_sm_on_stream_end(&m), DCUTR_ACT_NONE);
+    ck_assert_int_eq(dcutr_sm_on_direct(&m), DCUTR_ACT_SUCCESS);   /* the peer's dial won */
+    dcutr_sm_init(&m, false, 3, TIMEOUT);
+    dcutr_sm_start(&m, 0, false);
+    dcutr_sm_on_msg(&m, 1, DCUTR_CONNECT, remote, 1);
+    dcutr_sm_on_msg(&m, 2, DCUTR_SYNC, NULL, 0);
+    ck_assert_int_eq(dcutr_sm_on_stream_end(&m), DCUTR_ACT_NONE);
+    ck_assert_int_eq(dcutr_sm_on_dial(&m, 3, false), DCUTR_ACT_NONE);
+    dcutr_sm_restart_wait(&m, 4);                                    /* attempt 2, new stream */
+    ck_assert_int_eq(dcutr_sm_on_msg(&m, 5, DCUTR_CONNECT, remote, 1), DCUTR_ACT_SEND_CONNECT);
+    ck_assert_uint_eq(m.attempt, 2);
+    dcutr_sm_on_msg(&m, 6, DCUTR_SYNC, NULL, 0);
+    ck_assert_int_eq(dcutr_sm_on_stream_end(&m), DCUTR_ACT_NONE);
+    ck_assert_int_eq(dcutr_sm_on_timer(&m, 6 + TIMEOUT), DCUTR_ACT_FAIL);
+    ck_assert_str_eq(m.why, "no further attempt from the peer");
 
     /* Errors: SYNC first, CONNECT twice, nothing to dial, first timeout. */
     dcutr_sm_init(&m, false, 3, TIMEOUT);

@@ -42,6 +42,9 @@ static void one(enum relay_kind kind, const uint8_t *data, size_t size)
     (void)relay_status_error(m1.status);
     (void)relay_type_name(kind, m1.type);
     (void)relay_limit_duration_ms(&m1.limit);
+    char ls[RELAY_LIMIT_STRMAX];
+    relay_limit_str(&m1.limit, ls, sizeof ls);
+    if (strncmp(ls, "duration=", 9) != 0 || !strstr(ls, " data=")) abort();
     int n = relay_msg_encode(&m1, buf, sizeof buf);
     if (n == P2P_ERANGE) return;   /* a maximal message with a longer canonical form */
     if (n < 0) abort();

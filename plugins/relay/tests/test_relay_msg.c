@@ -301,6 +301,25 @@ START_TEST(limits_and_status)
     ck_assert_uint_eq(relay_limit_duration_ms(&l), (uint64_t)RELAY_DURATION_MS_ABOVE * 1000);
     l.duration = RELAY_DURATION_MS_ABOVE + 1;
     ck_assert_uint_eq(relay_limit_duration_ms(&l), RELAY_DURATION_MS_ABOVE + 1);
+    /* The log form: seconds (a js value in ms read as such), "none" for a
+     * field that is missing or zero, never more than the buffer. */
+    char t[RELAY_LIMIT_STRMAX];
+    ck_assert_str_eq(relay_limit_str(NULL, t, sizeof t), "duration=none data=none");
+    l.duration = 120;
+    l.has_data = true;
+    l.data = 131072;
+    ck_assert_str_eq(relay_limit_str(&l, t, sizeof t), "duration=120s data=131072");
+    l.duration = 120000;
+    ck_assert_str_eq(relay_limit_str(&l, t, sizeof t), "duration=120s data=131072");
+    l.duration = 90500;
+    l.data = 0;
+    ck_assert_str_eq(relay_limit_str(&l, t, sizeof t), "duration=90.500s data=none");
+    l.has_duration = false;
+    l.data = UINT64_MAX;
+    ck_assert_str_eq(relay_limit_str(&l, t, sizeof t), "duration=none data=18446744073709551615");
+    l.has_duration = true;
+    l.duration = UINT32_MAX;
+    ck_assert_str_eq(relay_limit_str(&l, t, 12), "duration=42");
     ck_assert_str_eq(relay_status_name(RELAY_STATUS_NO_RESERVATION), "NO_RESERVATION");
     ck_assert_int_eq(relay_status_error(RELAY_STATUS_OK), 0);
     ck_assert_int_eq(relay_status_error(RELAY_STATUS_NO_RESERVATION), P2P_EUNREACH);

@@ -312,6 +312,48 @@ START_TEST(renewal_before_expiry)
 }
 END_TEST
 
+/* rust-libp2p's relay (its relay-server example) serves hop only once it
+ * has an external address, learned from identify with a first client, and
+ * then pushes its new protocol list: a client whose first RESERVE met "no
+ * common protocol" must try again on that push, not after its back-off. */
+static bool a_reserved(void *arg)
+{
+    return rh_has_circuit(arg);
+}
+
+START_TEST(reserve_when_hop_appears)
+{
+    static struct net n;
+    memset(&n, 0, sizeof n);
+    uv_loop_init(&n.loop);
+    n.r = rh_host(&n.loop, "/ip4/127.0.0.1/tcp/0", "[plugin identify]", "server = true\nclient = false\n", NULL);
+    p2p_protocol_handler hop;
+    void *hop_arg;
+    ck_assert_int_eq(p2p_protocol_lookup(n.r, RELAY_HOP_PROTOCOL, &hop, &hop_arg), 0);
+    ck_assert_int_eq(p2p_protocol_remove(n.r, RELAY_HOP_PROTOCOL), 0);
+    char ra[1024];
+    rh_peer_addr(n.r, ra, sizeof ra);
+    snprintf(n.relays, sizeof n.relays, "relays = %s\nretry_interval = 60s\n", ra);
+    n.a = rh_host(&n.loop, CLIENT_LISTEN, "[plugin identify]", n.relays, NULL);
+    struct relay_st *as = rh_state(n.a);
+    /* The first attempt fails: R does not speak hop. */
+    for (int i = 0; i < 500 && !as->relays[0].failures; i++) ihost_run_for(&n.loop, 10);
+    ck_assert_uint_eq(as->relays[0].failures, 1);
+    ck_assert(as->relays[0].hop_refused);
+    ck_assert(!rh_has_circuit(n.a));
+    /* R starts serving hop; identify pushes it; A reserves at once
+     * (long before its 60 s retry). */
+    ck_assert_int_eq(p2p_protocol_add(n.r, RELAY_HOP_PROTOCOL, hop, hop_arg), 0);
+    ck_assert(ihost_run_cond(&n.loop, a_reserved, n.a, 5000));
+    ck_assert_uint_eq(rh_state(n.r)->stats.reservations, 1);
+    ck_assert(!as->relays[0].hop_refused);
+    free_host(&n.a);
+    free_host(&n.r);
+    uv_run(&n.loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&n.loop), 0);
+}
+END_TEST
+
 static bool none_reserved(void *arg)
 {
     struct net *n = arg;
@@ -502,6 +544,7 @@ static Suite *suite(void)
     tcase_add_test(tc, circuit_limit_refused);
     tcase_add_test(tc, renewal_before_expiry);
     tcase_add_test(tc, re_reserve_after_relay_restart);
+    tcase_add_test(tc, reserve_when_hop_appears);
     tcase_add_test(tc, back_pressure_bounded);
     suite_add_tcase(s, tc);
     return s;

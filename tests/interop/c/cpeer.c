@@ -7,6 +7,13 @@
  *   cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N]
  *                [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]
  *   cpeer kad ...   (the DHT: cpeer_kad.c)
+ *   cpeer relay [--seed N] [--port P] [--ip6]                 circuit relay v2 server
+ *   cpeer relay-listen --relay MADDR [--seed N] [--port P]     listen, and through the relay
+ *   cpeer relay-dial CIRCUIT-MADDR [dial options]             dial through a relay
+ *
+ * The relay modes are listen and dial with the relay plugin (see
+ * tests/interop/README.md, "Circuit relay"); relay-listen prints RESERVED
+ * <circuit address> once the relay accepted our reservation.
  *
  * Every event is one line on stdout, flushed at once. The pubsub
  * subcommand (gossipsub through the pubsub service) is at the end of the
@@ -36,6 +43,7 @@ struct cpeer {
     p2p_host *host;
     uv_loop_t loop;
     bool dialer, slow;
+    bool reserved;                  /* relay-listen: RESERVED printed */
     p2p_peerid target;
     p2p_multiaddr target_addr;
     unsigned streams, pings, pings_done;
@@ -289,6 +297,22 @@ static void on_event(const struct p2p_event *ev, void *arg)
         print_identified(p, ev->peer);
         if (p->dialer && ev->conn == p->conn && p->pending && !strcmp(p->pending, "identify")) start_pings(p);
         break;
+    case P2P_EV_ADDRS_CHANGED: {
+        /* relay-listen: our first circuit address (the relay plugin
+         * advertises it while the reservation lasts) */
+        p2p_multiaddr a[32];
+        size_t n = p2p_host_advertised_addrs(p->host, a, 32);
+        struct p2p_maddr_component comp;
+        for (size_t i = 0; i < n && i < 32 && !p->reserved; i++) {
+            if (p2p_maddr_find(&a[i], P2P_MA_P2P_CIRCUIT, &comp) != 1) continue;
+            const p2p_peerid *me = p2p_host_peerid(p->host);
+            p2p_maddr_push(&a[i], P2P_MA_P2P, me->bytes, me->len);
+            if (p2p_maddr_to_string(&a[i], ra, sizeof ra) < 0) continue;
+            out("RESERVED %s", ra);
+            p->reserved = true;
+        }
+        break;
+    }
     default:
         break;
     }
@@ -328,7 +352,10 @@ static int usage(void)
                     " [--slow]\n"
                     "       cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS]"
                     " [--count N] [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]\n"
-                    "       cpeer kad ... (see cpeer_kad.c)\n");
+                    "       cpeer kad ... (see cpeer_kad.c)\n"
+                    "       cpeer relay [--seed N] [--port P] [--ip6]\n"
+                    "       cpeer relay-listen --relay MADDR [--seed N] [--port P]\n"
+                    "       cpeer relay-dial CIRCUIT-MADDR [dial options]\n");
     return 64;
 }
 
@@ -344,15 +371,18 @@ int main(int argc, char **argv)
     long seed = -1, port = 0;
     double timeout = 30;
     bool ip6 = false;
-    const char *addr = NULL;
-    p.dialer = !strcmp(mode, "dial");
-    if (!p.dialer && strcmp(mode, "listen")) return usage();
+    const char *addr = NULL, *relay = NULL;
+    /* relay: a relay server; relay-listen: also reachable through --relay;
+     * relay-dial: the target is a /p2p-circuit address */
+    bool server = !strcmp(mode, "relay"), relay_listen = !strcmp(mode, "relay-listen");
+    p.dialer = !strcmp(mode, "dial") || !strcmp(mode, "relay-dial");
+    if (!p.dialer && !server && !relay_listen && strcmp(mode, "listen")) return usage();
     static const struct option opts[] = {
         { "seed", required_argument, NULL, 's' }, { "port", required_argument, NULL, 'p' },
         { "streams", required_argument, NULL, 'k' }, { "bytes", required_argument, NULL, 'b' },
         { "pings", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 't' },
         { "ip6", no_argument, NULL, '6' }, { "slow", no_argument, NULL, 'w' },
-        { NULL, 0, NULL, 0 },
+        { "relay", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 2;
@@ -366,10 +396,12 @@ int main(int argc, char **argv)
         case 't': timeout = strtod(optarg, NULL); break;
         case '6': ip6 = true; break;
         case 'w': p.slow = true; break;
+        case 'r': relay = optarg; break;
         default: return usage();
         }
     }
-    if (!(timeout > 0 && timeout < 1e6) || (p.dialer && ip6) || (!p.dialer && p.slow)) return usage();
+    if (!(timeout > 0 && timeout < 1e6) || (p.dialer && ip6) || (!p.dialer && p.slow) || (!relay != !relay_listen))
+        return usage();
     if (p.dialer) {
         if (optind >= argc) return usage();
         addr = argv[optind];
@@ -389,17 +421,30 @@ int main(int argc, char **argv)
         }
     }
 
-    char ini[2048], err[1024], identity[64];
+    char ini[4096], err[1024], identity[64];
     if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
     else snprintf(identity, sizeof identity, "ephemeral_identity = true");
-    /* The listener listens on loopback only; the dialer does not listen. */
-    char listen[64] = "";
-    if (!p.dialer) snprintf(listen, sizeof listen, "%s/tcp/%ld", ip6 ? "/ip6/::1" : "/ip4/127.0.0.1", port);
-    snprintf(ini, sizeof ini,
-             "[host]\n%s\nlisten = %s\nlog = %s\n"
-             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
-             "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n",
-             identity, listen, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn");
+    /* The listener listens on loopback only (relay-listen: and on
+     * /p2p-circuit through --relay); the dialer does not listen. */
+    char listen[64] = "", relay_ini[1024] = "";
+    if (!p.dialer)
+        snprintf(listen, sizeof listen, "%s/tcp/%ld%s", ip6 ? "/ip6/::1" : "/ip4/127.0.0.1", port,
+                 relay_listen ? ", /p2p-circuit" : "");
+    /* The relay plugin only where it is used: the other modes' identify
+     * lists no relay protocol. Its reservation and circuit lines (limits
+     * included) are logged at info level. */
+    if (server) snprintf(relay_ini, sizeof relay_ini, "[plugin relay]\nserver = true\nclient = false\n");
+    else if (relay_listen) snprintf(relay_ini, sizeof relay_ini, "[plugin relay]\nrelays = %s\n", relay);
+    else if (strstr(mode, "relay")) snprintf(relay_ini, sizeof relay_ini, "[plugin relay]\n");
+    const char *log = getenv("P2P_LOG") ? getenv("P2P_LOG") : relay_ini[0] ? "warn,relay=info" : "warn";
+    if (snprintf(ini, sizeof ini,
+                 "[host]\n%s\nlisten = %s\nlog = %s\n"
+                 "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
+                 "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n%s",
+                 identity, listen, log, relay_ini) >= (int)sizeof ini) {
+        fprintf(stderr, "cpeer: --relay address too long\n");
+        return 64;
+    }
     uv_loop_init(&p.loop);
     signal(SIGPIPE, SIG_IGN);
     p2p_conf *cf = p2p_conf_load_string(ini, "cpeer.ini", err, sizeof err);
@@ -409,7 +454,8 @@ int main(int argc, char **argv)
         return 1;
     }
     echo_serve(p.host);
-    p2p_host_subscribe(p.host, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_IDENTIFIED, on_event, &p);
+    p2p_host_subscribe(p.host, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_IDENTIFIED | P2P_EV_ADDRS_CHANGED,
+                       on_event, &p);
     if (p2p_host_start(p.host, err, sizeof err) < 0) {
         fprintf(stderr, "cpeer: %s\n", err);
         p2p_host_free(p.host);

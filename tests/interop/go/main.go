@@ -202,7 +202,9 @@ func agentVersion() string {
 	return "go-libp2p"
 }
 
-func newHost(seed seedFlag, listen []string) (host.Host, error) {
+// newHost makes a host with only TCP, Noise and Yamux (no relay); extra
+// options (relay.go: EnableRelay, hole punching) are applied last.
+func newHost(seed seedFlag, listen []string, extra ...libp2p.Option) (host.Host, error) {
 	var priv crypto.PrivKey
 	var err error
 	if seed.set {
@@ -230,7 +232,7 @@ func newHost(seed seedFlag, listen []string) (host.Host, error) {
 	} else {
 		opts = append(opts, libp2p.NoListenAddrs)
 	}
-	return libp2p.New(opts...)
+	return libp2p.New(append(opts, extra...)...)
 }
 
 // withoutP2P returns a without a trailing /p2p/<id>.
@@ -258,6 +260,20 @@ func printIdentified(ev event.EvtPeerIdentificationCompleted) {
 	}
 	out("IDENTIFIED %s agent=%s protocols=%s listen=%s observed=%s",
 		ev.Peer, ev.AgentVersion, strings.Join(protos, ","), strings.Join(addrs, ","), observed)
+}
+
+// printIdentifications prints IDENTIFIED for every identify exchange.
+func printIdentifications(h host.Host) error {
+	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
+	if err != nil {
+		return err
+	}
+	go func() {
+		for e := range sub.Out() {
+			printIdentified(e.(event.EvtPeerIdentificationCompleted))
+		}
+	}()
+	return nil
 }
 
 // rssMaxKiB returns the peak resident set size of the process (VmHWM of
@@ -339,15 +355,9 @@ func cmdListen(args []string) error {
 		return err
 	}
 	defer h.Close()
-	sub, err := h.EventBus().Subscribe(new(event.EvtPeerIdentificationCompleted))
-	if err != nil {
+	if err := printIdentifications(h); err != nil {
 		return err
 	}
-	go func() {
-		for e := range sub.Out() {
-			printIdentified(e.(event.EvtPeerIdentificationCompleted))
-		}
-	}()
 	watchConnections(h)
 	h.SetStreamHandler(echoProtocol, echoHandler)
 
@@ -442,8 +452,13 @@ func echoOne(ctx context.Context, h host.Host, p peer.ID, i, n int, slow bool) e
 	return nil
 }
 
-func cmdDial(args []string) error {
-	fs := flag.NewFlagSet("dial", flag.ContinueOnError)
+func cmdDial(args []string) error { return dialMain("dial", args, false) }
+
+// dialMain runs dial, or with relayed relay-dial: the address goes through
+// a relay (the relay transport is enabled) and streams may use the
+// limited connection.
+func dialMain(name string, args []string, relayed bool) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var seed seedFlag
 	fs.Var(&seed, "seed", "")
 	streams := fs.Int("streams", 8, "")
@@ -478,7 +493,13 @@ func cmdDial(args []string) error {
 		os.Exit(2)
 	})
 
-	h, err := newHost(seed, nil)
+	var extra []libp2p.Option
+	ctx := context.Background()
+	if relayed {
+		extra = append(extra, libp2p.EnableRelay())
+		ctx = network.WithAllowLimitedConn(ctx, name)
+	}
+	h, err := newHost(seed, nil, extra...)
 	if err != nil {
 		return err
 	}
@@ -493,7 +514,6 @@ func cmdDial(args []string) error {
 	}
 	watchConnections(h)
 
-	ctx := context.Background()
 	if err := h.Connect(ctx, *info); err != nil {
 		out("ERROR dial failed: %v", err)
 		return exitError(1)

@@ -1,5 +1,6 @@
-// Shared by listen.mjs, dial.mjs, pubsub.mjs and kad.mjs (js-libp2p test peer for the p2pchat
-// interop tests, not part of the product). The subcommand contract is in
+// Shared by the subcommand scripts (listen.mjs, dialer.mjs, pubsub.mjs,
+// kad.mjs, relay*.mjs, ...) of the js-libp2p test peer for the p2pchat
+// interop tests (not part of the product). The subcommand contract is in
 // tests/interop/README.md.
 //
 // Import './polyfill.mjs' before this module: libp2p modules are loaded here
@@ -104,13 +105,14 @@ export async function privateKey (seed) {
 }
 
 /** A started libp2p node: TCP + Noise + Yamux, identify and ping, plus
- * any other `services` (pubsub.mjs adds gossipsub). The identity: `key`,
+ * any other `services` (pubsub.mjs adds gossipsub) and `transports` (the
+ * relay subcommands add the circuit relay transport). The identity: `key`,
  * else from `seed` (see privateKey). */
-export async function createNode ({ seed, key, listen = [], services = {} }) {
+export async function createNode ({ seed, key, listen = [], services = {}, transports = [] }) {
   return createLibp2p({
     privateKey: key ?? await privateKey(seed),
     addresses: { listen },
-    transports: [tcp()],
+    transports: [tcp(), ...transports],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: {
@@ -289,6 +291,20 @@ export async function waitWritable (stream) {
     // let the stream's own 'drain' handler send what is queued first
     await new Promise(resolve => setTimeout(resolve, 0))
   }
+}
+
+/** Serve the echo protocol on `node` (echoServe per stream, errors on
+ * stderr prefixed with `prog`); `options` are added to the stream limits
+ * (e.g. runOnLimitedConnection). */
+export async function handleEcho (node, prog, options = {}) {
+  await node.handle(ECHO_PROTOCOL, async (stream) => {
+    try {
+      await echoServe(stream)
+    } catch (err) {
+      process.stderr.write(`${prog}: echo stream: ${err}\n`)
+      stream.abort(err)
+    }
+  }, { ...STREAM_LIMITS, ...options })
 }
 
 /** Echo server for one inbound stream: write back every piece as it

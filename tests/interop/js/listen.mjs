@@ -11,8 +11,8 @@
 import './polyfill.mjs'
 
 const {
-  ECHO_PROTOCOL, STREAM_LIMITS, createNode, echoServe, identifiedLine, out,
-  parseArgs, rssMaxKiB, usage, watchConnections
+  createNode, handleEcho, identifiedLine, out, parseArgs, rssMaxKiB, usage,
+  watchConnections
 } = await import('./common.mjs')
 
 const PROG = 'listen'
@@ -29,14 +29,7 @@ const node = await createNode({ seed: opts.seed, listen: [`${ip}/tcp/${port}`] }
 node.addEventListener('peer:identify', (evt) => out(identifiedLine(evt.detail)))
 watchConnections(node)
 
-await node.handle(ECHO_PROTOCOL, async (stream) => {
-  try {
-    await echoServe(stream)
-  } catch (err) {
-    process.stderr.write(`listen: echo stream: ${err}\n`)
-    stream.abort(err)
-  }
-}, STREAM_LIMITS)
+await handleEcho(node, PROG)
 
 out(`PEERID ${node.peerId}`)
 for (const ma of node.getMultiaddrs()) {

@@ -61,7 +61,8 @@ dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--
 pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N] [--expect K] \
 [--chat-example] [--timeout S] [--start-file PATH]\n  \
 kad ... (see src/kad.rs)\n  \
-mdns [--seed N] [--timeout S] (see src/mdns.rs)";
+mdns [--seed N] [--timeout S] (see src/mdns.rs)\n  \
+relay, relay-listen, relay-dial, dcutr: circuit relay v2 and DCUtR (see src/relay.rs)";
 
 const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pchat/echo/1.0.0");
 /// The identify "protocolVersion" field (go-libp2p and js-libp2p send this
@@ -98,6 +99,9 @@ macro_rules! out {
         let _ = o.flush();
     }};
 }
+
+// Circuit relay v2 and DCUtR subcommands (after `out!`, which they use).
+mod relay;
 
 /// Ed25519 keypair whose secret key is [seed, 0, 0, ..., 0].
 fn keypair_from_seed(seed: u8) -> Result<Keypair, Error> {
@@ -688,7 +692,9 @@ enum Phase {
     Echo,
 }
 
-fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
+/// The options and target of `dial` (and `relay-dial`): the multiaddr,
+/// which must end with /p2p/<peer id>, and that peer id.
+fn parse_dial_args(args: &[String]) -> Result<(Opts, Multiaddr, PeerId), Error> {
     let o = parse_opts(
         args,
         &[
@@ -709,14 +715,60 @@ fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
     let Some(Protocol::P2p(target)) = addr.iter().last() else {
         return Err(usage_error("the multiaddr must end with /p2p/<peer id>"));
     };
+    Ok((o, addr, target))
+}
+
+/// What a dial session needs from its behaviour's events (so that `dial`
+/// and `relay-dial`, whose behaviours differ, share one session).
+enum DialEvent {
+    Identify(identify::Event),
+    Ping(ping::Event),
+    Other,
+}
+
+trait IntoDialEvent {
+    fn into_dial_event(self) -> DialEvent;
+}
+
+impl IntoDialEvent for BehaviourEvent {
+    fn into_dial_event(self) -> DialEvent {
+        match self {
+            BehaviourEvent::Identify(e) => DialEvent::Identify(e),
+            BehaviourEvent::Ping(e) => DialEvent::Ping(e),
+            _ => DialEvent::Other,
+        }
+    }
+}
+
+fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
+    let (o, addr, target) = parse_dial_args(args)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
         // Ping often so that N pings after identify take little time.
-        let mut swarm = new_swarm(o.seed, Some(Duration::from_millis(100)), false)?;
-        out!("PEERID {}", swarm.local_peer_id());
+        let swarm = new_swarm(o.seed, Some(Duration::from_millis(100)), false)?;
         let control = swarm.behaviour().stream.new_control();
+        dial_session(swarm, control, addr, target, &o).await
+    })
+}
+
+/// The dial steps of the contract on `swarm` (whose behaviour pings every
+/// connection often): print PEERID, dial `addr`, wait for identify with
+/// `target`, count N pings, run the echo streams through `control`.
+async fn dial_session<B>(
+    mut swarm: Swarm<B>,
+    control: libp2p_stream::Control,
+    addr: Multiaddr,
+    target: PeerId,
+    o: &Opts,
+) -> Result<ExitCode, Error>
+where
+    B: NetworkBehaviour,
+    B::ToSwarm: IntoDialEvent,
+{
+    {
+        out!("PEERID {}", swarm.local_peer_id());
         swarm.dial(addr)?;
 
         let deadline = tokio::time::sleep(o.timeout);
@@ -732,11 +784,12 @@ fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
         // connections to the target, by id, to tell a closed one
         let mut conns = HashMap::new();
 
+        let (streams, bytes, slow) = (o.streams, o.bytes, o.slow);
         let start_echo = |phase: &mut Phase| {
             *phase = Phase::Echo;
             let (control, done, tx) = (control.clone(), echo_done.clone(), echo_tx.clone());
             tokio::spawn(async move {
-                let r = echo_all(control, target, o.streams, o.bytes, o.slow, done).await;
+                let r = echo_all(control, target, streams, bytes, slow, done).await;
                 let _ = tx.send(r).await;
             });
         };
@@ -794,8 +847,8 @@ fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
                             return Ok(ExitCode::from(1));
                         }
                     }
-                    SwarmEvent::Behaviour(BehaviourEvent::Identify(ev)) => match ev {
-                        identify::Event::Received { peer_id, info, .. } => {
+                    SwarmEvent::Behaviour(ev) => match ev.into_dial_event() {
+                        DialEvent::Identify(identify::Event::Received { peer_id, info, .. }) => {
                             print_identified(&peer_id, &info);
                             if peer_id == target && matches!(phase, Phase::Identify | Phase::Connect) {
                                 phase = Phase::Ping;
@@ -808,43 +861,41 @@ fn cmd_dial(args: &[String]) -> Result<ExitCode, Error> {
                                 }
                             }
                         }
-                        identify::Event::Error { peer_id, error, .. } if peer_id == target => {
+                        DialEvent::Identify(identify::Event::Error { peer_id, error, .. }) if peer_id == target => {
                             out!("ERROR identify failed: {error}");
                             return Ok(ExitCode::from(1));
                         }
-                        _ => {}
-                    },
-                    // The ping behaviour pings every connection right away and
-                    // then every 100 ms: count the results after identify.
-                    SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event { peer, result, .. }))
-                        if peer == target && matches!(phase, Phase::Ping) =>
-                    {
-                        match result {
-                            Ok(rtt) => {
-                                out!("PING rtt_us={}", rtt.as_micros());
-                                pings_done += 1;
-                                if pings_done == o.pings {
-                                    start_echo(&mut phase);
+                        // The ping behaviour pings every connection right away and
+                        // then every 100 ms: count the results after identify.
+                        DialEvent::Ping(ping::Event { peer, result, .. })
+                            if peer == target && matches!(phase, Phase::Ping) =>
+                        {
+                            match result {
+                                Ok(rtt) => {
+                                    out!("PING rtt_us={}", rtt.as_micros());
+                                    pings_done += 1;
+                                    if pings_done == o.pings {
+                                        start_echo(&mut phase);
+                                    }
+                                }
+                                Err(e) => {
+                                    out!("PING FAIL {e}");
+                                    return Ok(ExitCode::from(1));
                                 }
                             }
-                            Err(e) => {
-                                out!("PING FAIL {e}");
-                                return Ok(ExitCode::from(1));
-                            }
                         }
-                    }
-                    SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
-                        peer,
-                        result: Err(e),
-                        ..
-                    })) if peer == target && matches!(phase, Phase::Connect | Phase::Identify) => {
-                        early_ping_failure = Some(e.to_string());
-                    }
+                        DialEvent::Ping(ping::Event { peer, result: Err(e), .. })
+                            if peer == target && matches!(phase, Phase::Connect | Phase::Identify) =>
+                        {
+                            early_ping_failure = Some(e.to_string());
+                        }
+                        _ => {}
+                    },
                     _ => {}
                 },
             }
         }
-    })
+    }
 }
 
 #[derive(NetworkBehaviour)]
@@ -877,7 +928,13 @@ fn chat_example_gossipsub_config() -> Result<gossipsub::Config, Error> {
 /// Message data as one printable token: bytes outside '!'..'~' become '?'.
 fn printable(data: &[u8]) -> String {
     data.iter()
-        .map(|&b| if (0x21..0x7f).contains(&b) { b as char } else { '?' })
+        .map(|&b| {
+            if (0x21..0x7f).contains(&b) {
+                b as char
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -911,7 +968,9 @@ fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
             .parse()
             .map_err(|e| usage_error(&format!("bad multiaddr {a:?}: {e}")))?;
         if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
-            return Err(usage_error("--connect needs a multiaddr ending with /p2p/<peer id>"));
+            return Err(usage_error(
+                "--connect needs a multiaddr ending with /p2p/<peer id>",
+            ));
         }
         targets.push(addr);
     }
@@ -1115,6 +1174,10 @@ fn run(args: &[String]) -> Result<ExitCode, Error> {
         "pubsub" => cmd_pubsub(rest),
         "kad" => kad::cmd_kad(rest),
         "mdns" => mdns::cmd_mdns(rest),
+        "relay" => relay::cmd_relay(rest),
+        "relay-listen" => relay::cmd_relay_listen(rest),
+        "relay-dial" => relay::cmd_relay_dial(rest),
+        "dcutr" => relay::cmd_dcutr(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
