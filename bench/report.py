@@ -191,7 +191,7 @@ def collect(a):
     dirty = sh("git", "-C", root, "status", "--porcelain", "--untracked-files=no")
     res = {
         "date": a.started,
-        "revision": rev + (" with uncommitted changes" if dirty else ""),
+        "revision": a.revision or rev + (" with uncommitted changes" if dirty else ""),
         "command": a.command,
         "durationSeconds": a.seconds,
         "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice,
@@ -441,14 +441,20 @@ def doc(a):
               f"(`bench/ceiling/aead.c`) | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} |")
     w("")
     cu = tp.get("upload", {}).get("c->c")
-    enc = ae.get("encryptMiBs")
+    # The noise plugin uses OpenSSL's ChaCha20-Poly1305 when libcrypto is
+    # there (plugins/noise/noise_aead.c), else libsodium's: compare with
+    # the one it uses.
+    lib, encf, decf = ("OpenSSL", "opensslEncryptMiBs", "opensslDecryptMiBs") if ae.get("opensslEncryptMiBs") \
+        else ("libsodium", "encryptMiBs", "decryptMiBs")
+    enc, dec = ae.get(encf), ae.get(decf)
     if cu and (tcp or enc):
         w("C's single-stream upload (median) against the ceilings: "
           + (f"{ratio(cu['MiBs']['median'], tcp['median'])} of raw TCP" if tcp else "")
-          + (f"; {ratio(cu['MiBs']['median'], enc['median'])} of the encryption rate of one core" if enc else "")
+          + (f"; {ratio(cu['MiBs']['median'], enc['median'])} of {lib}'s one-core encryption rate "
+             "(the AEAD the noise plugin uses; target ≥ 0.75)" if enc else "")
           + (f"; CPU: {fmt(cu['cpuSecondsPerGiB']['median'], 2)} s/GiB for client + server, of which the AEAD alone "
-             f"(encrypt on one side, decrypt on the other) is {fmt(1024 / enc['median'] + 1024 / ae['decryptMiBs']['median'], 2)} s/GiB"
-             if enc and ae.get("decryptMiBs") else "")
+             f"(encrypt on one side, decrypt on the other) is {fmt(1024 / enc['median'] + 1024 / dec['median'], 2)} s/GiB"
+             if enc and dec else "")
           + ".")
         w("")
 
@@ -486,6 +492,7 @@ def main():
         c.add_argument("--" + opt, type=int, required=True)
     for opt in ("streams", "idle", "gossip"):
         c.add_argument("--" + opt, type=int, default=0)
+    c.add_argument("--revision", help="what the C programs were built from (default: now)")
     d = sub.add_parser("doc")
     d.add_argument("--results", required=True)
     d.add_argument("--doc", required=True)

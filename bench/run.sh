@@ -216,6 +216,7 @@ trap cleanup EXIT
 start_named() {
   local name="$1" out="$tmp/server-$1.out" pid addr=""
   shift
+  rm -f "$out"   # names are reused (gossip subscribers): never read an old address
   "$@" >"$out" 2>"$tmp/server-$name.err" &
   pid=$!
   srv_pid[$name]=$pid
@@ -313,11 +314,12 @@ idle_rss() {
   sleep 1
   before="$(proc_rss "${srv_pid[$name]}")"
   run_prefix c
+  rm -f "$tmp/idle.out"   # the loop below must not see the previous run's line
   "${pre[@]}" "$cbin/cbench" idle "${srv_addr[$name]}" --count "$idle" >"$tmp/idle.out" 2>"$tmp/idle.err" &
   cpid=$!
   line=""
   for _ in $(seq 1 1800); do
-    line="$(grep '^{"type":"idle"' "$tmp/idle.out" || true)"
+    line="$(grep '^{"type":"idle"' "$tmp/idle.out" 2>/dev/null || true)"
     [ -n "$line" ] && break
     kill -0 "$cpid" 2>/dev/null || break
     sleep 0.1
@@ -409,6 +411,11 @@ relayed_run() {
 }
 
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# the revision the C programs were built from (at the start, not the end)
+revision="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  revision="$revision with uncommitted changes"
+fi
 t_start=$(date +%s)
 load_start="$(cat /proc/loadavg)"
 
@@ -490,7 +497,7 @@ mkdir -p "$(dirname "$out")"
 python3 "$root/bench/report.py" collect \
   --samples "$samples" --out "$out" --started "$started" --seconds $((t_end - t_start)) \
   --command "$cmdline" --reps "$reps" --bytes "$bytes" --handshakes "$handshakes" --nice "$nice_level" \
-  --streams "$streams" --idle "$idle" --gossip "$gossip" \
+  --streams "$streams" --idle "$idle" --gossip "$gossip" --revision "$revision" \
   --load-start "$load_start" --load-end "$(cat /proc/loadavg)" \
   --rust-lock "$root/bench/peers/rust/Cargo.lock" --go-mod "$root/bench/peers/go/go.mod" \
   --js-lock "$root/bench/peers/js/package-lock.json"
