@@ -3,9 +3,10 @@
 
   report.py collect --samples FILE.jsonl --out RESULTS.json ...
       machine description, versions, every sample and the summaries
-  report.py doc --results RESULTS.json --doc docs/BENCHMARKS.md
+  report.py doc --results RESULTS.json --doc docs/BENCHMARKS.md [--plots DIR]
       regenerate the generated part of docs/BENCHMARKS.md; the text after
-      the line '<!-- analysis -->' (written by hand) is kept
+      the line '<!-- analysis -->' (written by hand) is kept; with --plots,
+      draw PNG plots into DIR with gnuplot (bench/plots.py) and link them
 """
 import argparse
 import json
@@ -105,11 +106,47 @@ def stats(xs):
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
 
 
+def fairness(rates):
+    return min(rates) / max(rates) if rates and max(rates) > 0 else None
+
+
 def summarize(samples):
-    s = {"throughput": {}, "handshakes": {}, "ceilings": {}}
+    s = {"throughput": {}, "handshakes": {}, "ceilings": {}, "streams": {}, "idle": {}, "gossip": {}, "relay": {}}
     groups = {}
     for x in samples:
         k = x["kind"]
+        if k in ("streams1", "streams"):
+            r = x["result"]
+            g = groups.setdefault(("s", x["server"]), {})
+            g.setdefault(k, []).append(r["uploadBytes"] / MiB / r["timeSeconds"])
+            if k == "streams":
+                g.setdefault("fair", []).append(fairness(r["perStreamMiBs"]))
+            continue
+        if k == "idle-rss":
+            r = x["result"]
+            s["idle"][x["server"]] = {
+                "count": r["count"], "rssBeforeKiB": r["rssBeforeKiB"], "rssAfterKiB": r["rssAfterKiB"],
+                "kibPerConn": (r["rssAfterKiB"] - r["rssBeforeKiB"]) / r["count"],
+                "connectSeconds": r["connectSeconds"]}
+            continue
+        if k == "gossip":
+            pub, subs = x["result"], x["subscribers"]
+            key = str(x["rate"]) + ("" if x.get("signed", True) else "-unsigned")
+            g = groups.setdefault(("g", key), {"pubRate": [], "deliveredRate": [], "p50": [], "p99": [],
+                                                     "max": [], "eagain": [], "lost": []})
+            g["pubRate"].append(pub["sent"] / pub["timeSeconds"] if pub["timeSeconds"] > 0 else None)
+            last = max(sb["lastNs"] for sb in subs)
+            g["deliveredRate"].append(pub["sent"] / ((last - pub["startNs"]) / 1e9) if last > pub["startNs"] else None)
+            g["p50"].append(statistics.median(sb["p50Us"] for sb in subs) / 1000)
+            g["p99"].append(max(sb["p99Us"] for sb in subs) / 1000)
+            g["max"].append(max(sb["maxUs"] for sb in subs) / 1000)
+            g["eagain"].append(pub["eagain"])
+            g["lost"].append(sum(pub["sent"] - sb["received"] for sb in subs))
+            continue
+        if k == "relayed":
+            r = x["result"]
+            groups.setdefault(("r",), {"rate": []})["rate"].append(r["uploadBytes"] / MiB / r["timeSeconds"])
+            continue
         if k in ("upload", "download"):
             r = x["result"]
             moved = r["uploadBytes"] + r["downloadBytes"]
@@ -135,6 +172,13 @@ def summarize(samples):
         elif key[0] == "h":
             s["handshakes"][f"{key[1]}->{key[2]}"] = {
                 "perSecond": stats(g["rate"]), "cpuMsPerHandshake": stats(g["cpu"])}
+        elif key[0] == "s":
+            s["streams"][key[1]] = {"one": stats(g.get("streams1", [])), "many": stats(g.get("streams", [])),
+                                    "fairness": stats([f for f in g.get("fair", []) if f is not None])}
+        elif key[0] == "g":
+            s["gossip"][str(key[1])] = {f: stats([v for v in vs if v is not None]) for f, vs in g.items()}
+        elif key[0] == "r":
+            s["relay"] = {"MiBs": stats(g["rate"])}
         else:
             s["ceilings"][key[1]] = {f: stats(v) for f, v in g.items()}
     return s
@@ -147,10 +191,11 @@ def collect(a):
     dirty = sh("git", "-C", root, "status", "--porcelain", "--untracked-files=no")
     res = {
         "date": a.started,
-        "revision": rev + (" with uncommitted changes" if dirty else ""),
+        "revision": a.revision or rev + (" with uncommitted changes" if dirty else ""),
         "command": a.command,
         "durationSeconds": a.seconds,
-        "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice},
+        "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice,
+                   "streams": a.streams, "idle": a.idle, "gossip": a.gossip},
         "loadavg": {"start": a.load_start, "end": a.load_end},
         "machine": machine(),
         "versions": lock_versions(a.rust_lock, a.go_mod, a.js_lock),
@@ -252,6 +297,98 @@ def doc(a):
               f"| {fmt(e['cpuMsPerHandshake']['median'], 2)} | {'' if i == 'c' else ratio(c and c['perSecond']['median'], e['perSecond']['median'])} |")
     w("")
 
+    st = s.get("streams", {})
+    if st:
+        n = p.get("streams", 16)
+        w(f"## Concurrent streams: {n} /perf/1.0.0 uploads on one connection")
+        w("")
+        w(f"The C client (`cbench streams`) opens one connection to each server, then {n} streams at once, "
+          f"each uploading {p['bytes'] / n / MiB:g} MiB ({p['bytes'] / GiB:g} GiB in all), against one stream of "
+          f"{p['bytes'] / GiB:g} GiB by the same client on a fresh connection. Aggregate = all bytes / time to the "
+          "last stream's end; fairness = slowest ÷ fastest stream (each stream's bytes over its own duration; "
+          "1 = perfectly fair; target ≥ 0.8).")
+        w("")
+        w(f"| C client → server | 1 stream MiB/s | {n} streams MiB/s (aggregate) | min | max | {n} ÷ 1 "
+          "| fairness median | fairness min |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for i in IMPLS:
+            e = st.get(i)
+            if not e or not e["many"]:
+                continue
+            w(f"| {NAMES[i]} | {fmt(e['one'] and e['one']['median'])} | {fmt(e['many']['median'])} "
+              f"| {fmt(e['many']['min'])} | {fmt(e['many']['max'])} "
+              f"| {ratio(e['many']['median'], e['one'] and e['one']['median'])} "
+              f"| {fmt(e['fairness'] and e['fairness']['median'], 2)} | {fmt(e['fairness'] and e['fairness']['min'], 2)} |")
+        w("")
+
+    idl = s.get("idle", {})
+    if idl:
+        c_idle = idl.get("c")
+        w(f"## Memory per idle connection ({p.get('idle', 1000):,} connections)")
+        w("")
+        w("A fresh server of each implementation; `cbench idle` (one process, one host per connection, each "
+          "with its own identity) opens the connections, waits until every one is identified and holds them "
+          "(ping running). RSS of the server before and 2 s after; one sample per run (first round). "
+          "Target for C: ≤ 16 KiB per connection.")
+        w("")
+        w("| server | RSS before KiB | RSS after KiB | KiB per connection | this ÷ C | set-up time s |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for i in IMPLS:
+            e = idl.get(i)
+            if e:
+                w(f"| {NAMES[i]} | {fmt(e['rssBeforeKiB'])} | {fmt(e['rssAfterKiB'])} | {fmt(e['kibPerConn'], 1)} "
+                  f"| {'' if i == 'c' else ratio(e['kibPerConn'], c_idle and c_idle['kibPerConn'])} "
+                  f"| {fmt(e['connectSeconds'], 1)} |")
+        w("")
+
+    gs = s.get("gossip", {})
+    if gs:
+        w("## Gossipsub: 1 KiB messages, 1 publisher → 4 subscribers (C only)")
+        w("")
+        w("Five `cbench` processes (`gossip-pub`, 4 × `gossip-sub`), signed messages (strict-sign). "
+          f"\"As fast as accepted\": {p.get('gossip', 0):,} messages, the publisher retrying on P2P_EAGAIN "
+          "(every send queue full: back-pressure) on its next 1 ms tick; published/s = messages / time to the "
+          "last accepted publish, delivered/s = messages / time from the first publish to the last delivery "
+          "at the slowest subscriber. Every subscriber must receive every message: \"lost\" counts "
+          "messages publish accepted that some subscriber never got (silent loss; must be 0). Latency = "
+          "publish call to delivery, one clock (CLOCK_MONOTONIC) for all processes; p50 is the median of "
+          "the subscribers', p99 and max the worst subscriber's. rust/go/js: their bench peers have no "
+          "gossipsub mode (not measured).")
+        w("")
+        w("| run | published/s | delivered/s | EAGAIN | lost | p50 ms | p99 ms | max ms |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for rate, label in (("0", "signed, as fast as accepted"), ("1000", "signed, 1,000 msg/s"),
+                            ("0-unsigned", "unsigned (strict-no-sign), as fast as accepted")):
+            e = gs.get(rate)
+            if not e:
+                continue
+            med = lambda f: e[f]["median"] if e.get(f) else None
+            w(f"| {label} | {fmt(med('pubRate'))} | {fmt(med('deliveredRate'))} | {fmt(med('eagain'))} "
+              f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
+              f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} |")
+        w("")
+        w("Medians over the rounds; \"lost\" is the worst round.")
+        w("")
+
+    rl = s.get("relay", {}).get("MiBs")
+    if rl:
+        direct = tp.get("upload", {}).get("c->c")
+        w(f"## Relayed stream: one upload through a circuit relay (C only), {p['bytes'] / GiB:g} GiB")
+        w("")
+        w("`p2pchat -c bench/peers/c/relayed.ini perf <relay>/p2p-circuit/p2p/<server>`: client, relay "
+          "(`bench/peers/c/relay.ini`, no circuit byte or time limit) and server are three C processes; the "
+          "relay decrypts and re-encrypts the outer Noise session of each side, the inner one is end to end. "
+          "Direct = the C upload of the throughput table, same run. Target: ≥ 0.8 of direct.")
+        w("")
+        w("| path | MiB/s median | min | max | ÷ direct |")
+        w("|---|---:|---:|---:|---:|")
+        if direct:
+            w(f"| direct, C → C | {fmt(direct['MiBs']['median'])} | {fmt(direct['MiBs']['min'])} "
+              f"| {fmt(direct['MiBs']['max'])} | |")
+        w(f"| through the C relay | {fmt(rl['median'])} | {fmt(rl['min'])} | {fmt(rl['max'])} "
+          f"| {ratio(rl['median'], direct and direct['MiBs']['median'])} |")
+        w("")
+
     # Per round: the implementations ran one after the other within a round,
     # so each round's row compares them under (nearly) the same load.
     rounds = sorted({x.get("round", 0) for x in r["samples"] if x.get("round")})
@@ -304,16 +441,34 @@ def doc(a):
               f"(`bench/ceiling/aead.c`) | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} |")
     w("")
     cu = tp.get("upload", {}).get("c->c")
-    enc = ae.get("encryptMiBs")
+    # The noise plugin uses OpenSSL's ChaCha20-Poly1305 when libcrypto is
+    # there (plugins/noise/noise_aead.c), else libsodium's: compare with
+    # the one it uses.
+    lib, encf, decf = ("OpenSSL", "opensslEncryptMiBs", "opensslDecryptMiBs") if ae.get("opensslEncryptMiBs") \
+        else ("libsodium", "encryptMiBs", "decryptMiBs")
+    enc, dec = ae.get(encf), ae.get(decf)
     if cu and (tcp or enc):
         w("C's single-stream upload (median) against the ceilings: "
           + (f"{ratio(cu['MiBs']['median'], tcp['median'])} of raw TCP" if tcp else "")
-          + (f"; {ratio(cu['MiBs']['median'], enc['median'])} of the encryption rate of one core" if enc else "")
+          + (f"; {ratio(cu['MiBs']['median'], enc['median'])} of {lib}'s one-core encryption rate "
+             "(the AEAD the noise plugin uses; target ≥ 0.75)" if enc else "")
           + (f"; CPU: {fmt(cu['cpuSecondsPerGiB']['median'], 2)} s/GiB for client + server, of which the AEAD alone "
-             f"(encrypt on one side, decrypt on the other) is {fmt(1024 / enc['median'] + 1024 / ae['decryptMiBs']['median'], 2)} s/GiB"
-             if enc and ae.get("decryptMiBs") else "")
+             f"(encrypt on one side, decrypt on the other) is {fmt(1024 / enc['median'] + 1024 / dec['median'], 2)} s/GiB"
+             if enc and dec else "")
           + ".")
         w("")
+
+    if a.plots:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import plots
+        made = plots.draw(r, a.plots, IMPLS, NAMES)
+        if made:
+            rel = os.path.relpath(a.plots, os.path.dirname(os.path.abspath(a.doc)))
+            w("## Plots")
+            w("")
+            for f, caption in made:
+                w(f"![{caption}]({rel}/{f})")
+                w("")
 
     gen = "\n".join(L)
     analysis = ""
@@ -335,9 +490,13 @@ def main():
         c.add_argument("--" + opt, required=True)
     for opt in ("seconds", "reps", "bytes", "handshakes", "nice"):
         c.add_argument("--" + opt, type=int, required=True)
+    for opt in ("streams", "idle", "gossip"):
+        c.add_argument("--" + opt, type=int, default=0)
+    c.add_argument("--revision", help="what the C programs were built from (default: now)")
     d = sub.add_parser("doc")
     d.add_argument("--results", required=True)
     d.add_argument("--doc", required=True)
+    d.add_argument("--plots", help="draw PNG plots into this directory (gnuplot)")
     a = ap.parse_args()
     if a.cmd == "collect":
         collect(a)

@@ -5,7 +5,9 @@
 #
 #   bench/run.sh [--reps N] [--bytes B] [--handshakes N]
 #                [--impls "c rust go js rust1 go1"] [--no-mixed] [--nice N]
-#                [--no-build] [--out FILE] [--no-doc]
+#                [--streams N] [--idle N] [--gossip N] [--no-build]
+#                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
+#   bench/run.sh --smoke [--c-build DIR] [--impls "c go"]
 #
 # Builds (idempotent; quick once built): the C code with -O2 in
 # build/bench (only the core, the plugins it runs, p2pchat, the C bench
@@ -21,6 +23,18 @@
 #   (c) ceilings: raw TCP loopback throughput (bench/ceiling/tcp.c) and
 #       libsodium ChaCha20-Poly1305 on one core (bench/ceiling/aead.c; also
 #       OpenSSL's when libcrypto's headers are there);
+#   (d) --streams N (16) concurrent /perf/1.0.0 uploads on one connection
+#       (the C client `cbench streams` against every server), B bytes in
+#       all, against one stream of B bytes by the same client;
+#   (e) RSS per idle connection: a fresh server of each of c, rust, go, js
+#       and `cbench idle` holding --idle N (1000) connections from N
+#       identities; (RSS after - RSS before) / N; first round only;
+#   (f) gossipsub (C only): 1 KiB messages from one publisher to 4
+#       subscriber processes: --gossip N (20000) messages as fast as
+#       publish accepts (back-pressure counted), then 1,000 msg/s for 5 s;
+#       every subscriber must get every message (a loss fails the run);
+#   (g) relayed throughput (C only): B bytes up through a C circuit relay
+#       (bench/peers/c/relay.ini), against the direct C upload;
 # in --reps rounds (default 3): each round runs every measurement once, the
 # implementations one after the other (all servers stay up, idle between
 # their turns), so that changes in the machine's other load hit them alike.
@@ -28,8 +42,16 @@
 # tokio runtime; GOMAXPROCS=1), like the C peer's one libuv loop.
 # --nice N runs every benchmark process at that niceness (e.g. -10 on a
 # shared machine, as root), so that other jobs disturb less.
-# Writes bench/results/<date>.json (every sample, machine description) and
-# regenerates the tables of docs/BENCHMARKS.md (bench/report.py).
+# Writes bench/results/<date>.json (every sample, machine description),
+# regenerates the tables of docs/BENCHMARKS.md and draws the plots in
+# docs/bench/ with gnuplot (bench/report.py; --no-plots, or no gnuplot:
+# tables only).
+# --c-build DIR uses the C programs of an existing build (DIR/bin/p2pchat,
+# DIR/lib) instead of building build/bench; only cbench is compiled.
+# --smoke: a check that the suite still works (CI, ctest -L bench): tiny
+# sizes, one round, C only unless --impls says otherwise, results in
+# smoke.json next to cbench (build/bench/bin, or DIR/bench with --c-build),
+# docs untouched; 10-30 s once built.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,7 +64,15 @@ nice_level=0
 mixed=1
 build=1
 doc=1
+plots=1
 out=""
+streams=16
+idle=1000
+gossip=20000
+gossip_lat_secs=5
+smoke=0
+cbuild=""
+impls_set=0
 cmdline="bench/run.sh $*"
 
 while [ $# -gt 0 ]; do
@@ -50,38 +80,56 @@ while [ $# -gt 0 ]; do
     --reps) reps="$2"; shift 2 ;;
     --bytes) bytes="$2"; shift 2 ;;
     --handshakes) handshakes="$2"; shift 2 ;;
-    --impls) impls="$2"; shift 2 ;;
+    --impls) impls="$2"; impls_set=1; shift 2 ;;
+    --streams) streams="$2"; shift 2 ;;
+    --idle) idle="$2"; shift 2 ;;
+    --gossip) gossip="$2"; shift 2 ;;
+    --smoke) smoke=1; shift ;;
+    --c-build) cbuild="$(cd "$2" && pwd)"; shift 2 ;;
+    --no-plots) plots=0; shift ;;
     --no-mixed) mixed=0; shift ;;
     --nice) nice_level="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --no-doc) doc=0; shift ;;
     --out) out="$2"; shift 2 ;;
-    -h | --help) sed -n '2,32p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | grep '^#' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
 done
+
+if [ "$smoke" = 1 ]; then
+  reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_lat_secs=1 mixed=0 doc=0 plots=0
+  [ "$impls_set" = 1 ] || impls="c"
+fi
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: ERROR: %s\n' "$*" >&2; exit 1; }
 
 # ---- build ------------------------------------------------------------------
 
+# The C programs: p2pchat and libp2pcore from $cdir (build/bench, or
+# --c-build), cbench and the ceilings in $cbin.
+cdir="${cbuild:-$bdir}"
+cbin="$bdir/bin"
+[ -z "$cbuild" ] || cbin="$cbuild/bench"
 build_c() {
-  log "C: cmake -O2 in build/bench"
-  cmake -S "$root" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" \
-    -DBUILD_TESTING=OFF >/dev/null
-  cmake --build "$bdir" --parallel "$(nproc)" --target p2pchat plugin_transport-tcp plugin_noise plugin_yamux \
-    plugin_identify plugin_ping plugin_perf >/dev/null
+  if [ -z "$cbuild" ]; then
+    log "C: cmake -O2 in build/bench"
+    cmake -S "$root" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" \
+      -DBUILD_TESTING=OFF >/dev/null
+    cmake --build "$bdir" --parallel "$(nproc)" --target p2pchat plugin_transport-tcp plugin_noise plugin_yamux \
+      plugin_identify plugin_ping plugin_perf plugin_gossipsub plugin_relay >/dev/null
+  fi
   local cflags=(-O2 -Wall -Wextra -Werror -std=gnu11)
-  cc "${cflags[@]}" -I"$root/core/include" $(pkg-config --cflags libuv) "$root/bench/peers/c/cbench.c" \
-    -L"$bdir/lib" -lp2pcore $(pkg-config --libs libuv) -Wl,-rpath,'$ORIGIN/../lib' -o "$bdir/bin/cbench"
-  cc "${cflags[@]}" "$root/bench/ceiling/tcp.c" -o "$bdir/bin/ceiling-tcp"
+  cc "${cflags[@]}" -I"$root/core/include" $(pkg-config --cflags libuv) "$root"/bench/peers/c/cbench*.c \
+    -L"$cdir/lib" -lp2pcore $(pkg-config --libs libuv) -Wl,-rpath,"$cdir/lib" -o "$cbin/cbench"
+  cc "${cflags[@]}" "$root/bench/ceiling/tcp.c" -o "$cbin/ceiling-tcp"
   local ossl=()
   if pkg-config --exists libcrypto && [ -f "$(pkg-config --variable=includedir libcrypto)/openssl/evp.h" ]; then
     ossl=(-DWITH_OPENSSL $(pkg-config --cflags --libs libcrypto))
   fi
   cc "${cflags[@]}" $(pkg-config --cflags libsodium) "$root/bench/ceiling/aead.c" $(pkg-config --libs libsodium) \
-    "${ossl[@]}" -o "$bdir/bin/ceiling-aead"
+    "${ossl[@]}" -o "$cbin/ceiling-aead"
 }
 
 build_rust() {
@@ -104,7 +152,7 @@ build_js() {
   printf '%s\n' "$want" >"$stamp"
 }
 
-mkdir -p "$bdir/bin"
+mkdir -p "$bdir/bin" "$cbin"
 if [ "$build" = 1 ]; then
   build_c
   for i in $impls; do
@@ -133,7 +181,7 @@ run_prefix() {
 server_cmd() {
   run_prefix "$1"
   case "$1" in
-    c) srv=("${pre[@]}" "$bdir/bin/p2pchat" -c "$root/bench/peers/c/server.ini") ;;
+    c) srv=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/server.ini") ;;
     rust | rust1) srv=("${pre[@]}" "$bdir/rust-target/release/bench-peer" server) ;;
     go | go1) srv=("${pre[@]}" "$bdir/bin/go-bench-peer" server) ;;
     js) srv=("${pre[@]}" node "$root/bench/peers/js/bench-peer.mjs" server) ;;
@@ -144,8 +192,10 @@ server_cmd() {
 client_cmd() {
   run_prefix "$1"
   case "$1/$2" in
-    c/perf) cli=("${pre[@]}" "$bdir/bin/p2pchat" perf --interval 0) ;;
-    c/handshakes) cli=("${pre[@]}" "$bdir/bin/cbench" handshakes) ;;
+    c/perf) cli=("${pre[@]}" "$cdir/bin/p2pchat" perf --interval 0) ;;
+    c/handshakes) cli=("${pre[@]}" "$cbin/cbench" handshakes) ;;
+    */streams) cli=("${pre[@]}" "$cbin/cbench" streams) ;;
+    c/relayed) cli=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" perf --interval 0) ;;
     rust*/*) cli=("${pre[@]}" "$bdir/rust-target/release/bench-peer" "$2") ;;
     go*/*) cli=("${pre[@]}" "$bdir/bin/go-bench-peer" "$2") ;;
     js/*) cli=("${pre[@]}" node "$root/bench/peers/js/bench-peer.mjs" "$2") ;;
@@ -161,26 +211,43 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# start_server IMPL: start IMPL's server; sets srv_pid[IMPL], srv_addr[IMPL].
-# All servers run for the whole benchmark (idle between their turns), so
-# that the rounds below can interleave the implementations.
-start_server() {
-  local out="$tmp/server-$1.out" pid addr=""
-  server_cmd "$1"
-  "${srv[@]}" >"$out" 2>"$tmp/server-$1.err" &
+# start_named NAME CMD...: start a process that prints a listen address
+# (/ip4/127.0.0.1/tcp/P/p2p/ID); sets srv_pid[NAME], srv_addr[NAME].
+start_named() {
+  local name="$1" out="$tmp/server-$1.out" pid addr=""
+  shift
+  rm -f "$out"   # names are reused (gossip subscribers): never read an old address
+  "$@" >"$out" 2>"$tmp/server-$name.err" &
   pid=$!
-  srv_pid[$1]=$pid
+  srv_pid[$name]=$pid
   for _ in $(seq 1 300); do
     addr="$(grep -o '/ip4/127\.0\.0\.1/tcp/[0-9]*/p2p/[A-Za-z0-9]*' "$out" 2>/dev/null | head -1 || true)"
     if [ -n "$addr" ]; then
-      srv_addr[$1]=$addr
+      srv_addr[$name]=$addr
       return 0
     fi
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
   done
-  cat "$tmp/server-$1.err" >&2
-  die "the $1 server printed no listen address"
+  cat "$tmp/server-$name.err" >&2
+  die "$name printed no listen address"
+}
+
+# stop_named NAME: end a process started by start_named.
+stop_named() {
+  local pid="${srv_pid[$1]:-}"
+  [ -n "$pid" ] || return 0
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  unset "srv_pid[$1]" "srv_addr[$1]"
+}
+
+# start_server IMPL: start IMPL's perf server (srv_pid[IMPL], srv_addr[IMPL]).
+# All servers run for the whole benchmark (idle between their turns), so
+# that the rounds below can interleave the implementations.
+start_server() {
+  server_cmd "$1"
+  start_named "$1" "${srv[@]}"
 }
 
 # CPU seconds (user + system, all threads) of a running process.
@@ -198,7 +265,7 @@ run_client() {
   local kind="$1" simpl="$2" cimpl="$3"
   shift 3
   local mode=perf
-  [ "$kind" = handshakes ] && mode=handshakes
+  case "$kind" in handshakes) mode=handshakes ;; streams*) mode=streams ;; relayed) mode=relayed ;; esac
   client_cmd "$cimpl" "$mode"
   local s0 s1 load line ccpu pid="${srv_pid[$simpl]}"
   load="$(cut -d' ' -f1 /proc/loadavg)"
@@ -211,7 +278,7 @@ run_client() {
     die "$cimpl client against the $simpl server failed ($kind $*)"
   fi
   s1="$(proc_cpu "$pid")"
-  line="$(grep -E '^\{"type":"(final|handshakes)"' "$tmp/client.out" | tail -1)"
+  line="$(grep -E '^\{"type":"(final|handshakes|streams)"' "$tmp/client.out" | tail -1)"
   [ -n "$line" ] || die "$cimpl client printed no result"
   ccpu="$(awk '{ print $1 + $2 }' "$tmp/client.time")"
   printf '{"kind":"%s","server":"%s","client":"%s","result":%s,"clientCpu":%s,"serverCpu":%s,"load":%s,"round":%s}\n' \
@@ -222,24 +289,164 @@ run_client() {
 
 ceilings() {
   local line
-  line="$(nice -n "$nice_level" "$bdir/bin/ceiling-tcp" "$bytes")"
+  line="$(nice -n "$nice_level" "$cbin/ceiling-tcp" "$bytes")"
   printf '{"kind":"ceiling-tcp","result":%s,"load":%s,"round":%s}\n' "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$round" >>"$samples"
   log "  tcp: $line"
-  line="$(nice -n "$nice_level" "$bdir/bin/ceiling-aead" $((bytes / 2)))"
+  line="$(nice -n "$nice_level" "$cbin/ceiling-aead" $((bytes / 2)))"
   printf '{"kind":"ceiling-aead","result":%s,"load":%s,"round":%s}\n' "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$round" >>"$samples"
   log "  aead: $line"
 }
 
+# VmRSS of a process, KiB.
+proc_rss() {
+  awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"
+}
+
+# (e) idle_rss IMPL: a fresh IMPL server, `cbench idle` holding $idle
+# connections to it; sample {"kind":"idle-rss","server","result":{count,
+# rssBeforeKiB, rssAfterKiB, connectSeconds}}.
+idle_rss() {
+  local impl="$1" name="idle-$1" before after line cpid
+  server_cmd "$impl"
+  start_named "$name" "${srv[@]}"
+  sleep 1
+  before="$(proc_rss "${srv_pid[$name]}")"
+  run_prefix c
+  rm -f "$tmp/idle.out"   # the loop below must not see the previous run's line
+  "${pre[@]}" "$cbin/cbench" idle "${srv_addr[$name]}" --count "$idle" >"$tmp/idle.out" 2>"$tmp/idle.err" &
+  cpid=$!
+  line=""
+  for _ in $(seq 1 1800); do
+    line="$(grep '^{"type":"idle"' "$tmp/idle.out" 2>/dev/null || true)"
+    [ -n "$line" ] && break
+    kill -0 "$cpid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ -z "$line" ]; then
+    kill "$cpid" 2>/dev/null || true
+    cat "$tmp/idle.err" >&2
+    die "cbench idle against the $impl server failed"
+  fi
+  sleep 2   # identify pushes, first pings, lazy allocations settle
+  after="$(proc_rss "${srv_pid[$name]}")"
+  kill -0 "$cpid" 2>/dev/null || die "cbench idle lost its connections to the $impl server"
+  kill "$cpid"
+  wait "$cpid" || true
+  stop_named "$name"
+  printf '{"kind":"idle-rss","server":"%s","result":{"count":%s,"rssBeforeKiB":%s,"rssAfterKiB":%s,"connectSeconds":%s},"load":%s,"round":%s}\n' \
+    "$impl" "$idle" "$before" "$after" "$(sed 's/.*"timeSeconds":\([0-9.]*\).*/\1/' <<<"$line")" \
+    "$(cut -d' ' -f1 /proc/loadavg)" "$round" >>"$samples"
+  log "  idle $impl: $idle connections, RSS $before -> $after KiB ($(((after - before) * 1024 / idle)) B each)"
+}
+
+gossip_lost=0
+# (f) gossip RATE COUNT [--unsigned]: 4 `cbench gossip-sub` processes, one
+# `cbench gossip-pub` publishing COUNT 1 KiB messages at RATE/s (0: as fast
+# as publish accepts). A subscriber that misses a message is recorded as
+# silent loss.
+gossip() {
+  local rate="$1" count="$2" i subs=() pub pline load signed=true
+  local flags=()
+  if [ "${3:-}" = --unsigned ]; then flags=(--unsigned); signed=false; fi
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  run_prefix c
+  for i in 1 2 3 4; do
+    start_named "gsub$i" "${pre[@]}" "$cbin/cbench" gossip-sub --expect "$count" --idle-ms 3000 "${flags[@]}"
+    subs+=("${srv_addr[gsub$i]}")
+  done
+  "${pre[@]}" "$cbin/cbench" gossip-pub --rate "$rate" --count "$count" --size 1024 "${flags[@]}" "${subs[@]}" \
+    >"$tmp/gpub.out" 2>"$tmp/gpub.err" &
+  pub=$!
+  for i in 1 2 3 4; do
+    local p="${srv_pid[gsub$i]}"
+    if ! timeout 300 tail --pid="$p" -f /dev/null; then die "gossip subscriber $i did not finish"; fi
+    wait "$p" || true
+    unset "srv_pid[gsub$i]" "srv_addr[gsub$i]"
+  done
+  kill "$pub" 2>/dev/null || true
+  wait "$pub" || true
+  pline="$(grep '^{"type":"gossip-pub"' "$tmp/gpub.out" || true)"
+  if [ -z "$pline" ]; then
+    cat "$tmp/gpub.err" >&2
+    die "the gossip publisher did not publish $count messages"
+  fi
+  local sl="" lost=0 got
+  for i in 1 2 3 4; do
+    got="$(grep '^{"type":"gossip-sub"' "$tmp/server-gsub$i.out" || true)"
+    [ -n "$got" ] || die "gossip subscriber $i printed no result"
+    sl="$sl${sl:+,}$got"
+    [ "$(sed 's/.*"received":\([0-9]*\).*/\1/' <<<"$got")" = "$count" ] || lost=1
+  done
+  printf '{"kind":"gossip","rate":%s,"signed":%s,"result":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
+    "$rate" "$signed" "$pline" "$sl" "$lost" "$load" "$round" >>"$samples"
+  log "  gossip rate $rate${flags[*]:+ unsigned}: $pline"
+  # publish returned 0 for every message it counted as sent: a subscriber
+  # without one is silent loss (recorded; a smoke run fails on it)
+  if [ "$lost" = 1 ]; then
+    log "  WARNING: gossipsub lost messages without telling the publisher (rate $rate)"
+    gossip_lost=1
+  fi
+}
+
+# (g) relay: a C relay and a C perf server reserved on it (started once);
+# relayed_run: one upload through the circuit.
+start_relay() {
+  run_prefix c
+  start_named relay "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relay.ini"
+  local r="${srv_addr[relay]}"
+  start_named relayed "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" \
+    --set "plugin.relay.relays=$r" --set "host.listen=/ip4/127.0.0.1/tcp/0,$r/p2p-circuit"
+  srv_addr[circuit]="$r/p2p-circuit/p2p/${srv_addr[relayed]##*/}"
+  srv_pid[circuit]="${srv_pid[relayed]}"
+}
+
+relayed_run() {
+  local r0
+  r0="$(proc_cpu "${srv_pid[relay]}")"
+  run_client relayed circuit c "$@"
+  log "  relay: RSS $(proc_rss "${srv_pid[relay]}") KiB, CPU $(awk -v a="$r0" -v b="$(proc_cpu "${srv_pid[relay]}")" \
+    'BEGIN { print b - a }') s"
+}
+
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# the revision the C programs were built from (at the start, not the end)
+revision="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+  revision="$revision with uncommitted changes"
+fi
 t_start=$(date +%s)
 load_start="$(cat /proc/loadavg)"
 
 for i in $impls; do start_server "$i"; done
+has_c=0
+[[ " $impls " == *" c "* ]] && has_c=1
 # one warm-up exchange per pair (connection set-up, JIT), not counted
 round=0
-for i in $impls; do run_client warmup "$i" "$i" --upload $((64 << 20)) --download $((64 << 20)); done
+warm=$((64 << 20))
+[ "$warm" -le "$bytes" ] || warm="$bytes"
+for i in $impls; do run_client warmup "$i" "$i" --upload "$warm" --download "$warm"; done
+if [ "$has_c" = 1 ]; then
+  start_relay
+  # the relayed server reserves its slot in the background: wait for it
+  client_cmd c relayed
+  ok=0
+  for _ in $(seq 1 40); do
+    if timeout 30 "${cli[@]}" "${srv_addr[circuit]}" --upload "$warm" >/dev/null 2>"$tmp/relay-warm.err"; then
+      ok=1
+      break
+    fi
+    sleep 0.25
+  done
+  [ "$ok" = 1 ] || { cat "$tmp/relay-warm.err" >&2; die "no perf run through the relay succeeded"; }
+fi
+# the implementations measured with the C client's extra modes (one
+# thread or not makes no difference to what they measure here)
+extra_impls=""
+for i in $impls; do
+  case "$i" in rust1 | go1) ;; *) extra_impls="$extra_impls $i" ;; esac
+done
 
 # Rounds: every measurement once per round, the implementations one after
 # the other, so that a change in the machine's other load hits them all.
@@ -260,6 +467,23 @@ for round in $(seq 1 "$reps"); do
     run_client upload "$i" c --upload "$bytes"
     run_client upload c "$i" --upload "$bytes"
   done
+  # (d) concurrent streams on one connection (the C client), against one
+  for i in $extra_impls; do
+    run_client streams1 "$i" c --streams 1 --upload "$bytes"
+    run_client streams "$i" c --streams "$streams" --upload $((bytes / streams))
+  done
+  # (e) memory per idle connection: deterministic enough for one round
+  if [ "$round" = 1 ]; then
+    for i in $extra_impls; do idle_rss "$i"; done
+  fi
+  if [ "$has_c" = 1 ]; then
+    # (f) gossipsub: the highest rate publish accepts, then latency at 1,000/s
+    gossip 0 "$gossip"
+    gossip 1000 $((1000 * gossip_lat_secs))
+    gossip 0 "$gossip" --unsigned   # what the signatures cost
+    # (g) one stream through a circuit relay (compare: upload c->c above)
+    relayed_run --upload "$bytes"
+  fi
   # (c) ceilings
   ceilings
 done
@@ -267,16 +491,27 @@ done
 # ---- results ---------------------------------------------------------------------
 t_end=$(date +%s)
 date_tag="$(date -u +%Y-%m-%d)"
+if [ -z "$out" ] && [ "$smoke" = 1 ]; then out="$cbin/smoke.json"; fi
 [ -n "$out" ] || out="$root/bench/results/$date_tag.json"
 mkdir -p "$(dirname "$out")"
 python3 "$root/bench/report.py" collect \
   --samples "$samples" --out "$out" --started "$started" --seconds $((t_end - t_start)) \
   --command "$cmdline" --reps "$reps" --bytes "$bytes" --handshakes "$handshakes" --nice "$nice_level" \
+  --streams "$streams" --idle "$idle" --gossip "$gossip" --revision "$revision" \
   --load-start "$load_start" --load-end "$(cat /proc/loadavg)" \
   --rust-lock "$root/bench/peers/rust/Cargo.lock" --go-mod "$root/bench/peers/go/go.mod" \
   --js-lock "$root/bench/peers/js/package-lock.json"
 log "results: $out ($((t_end - t_start)) s)"
 if [ "$doc" = 1 ]; then
-  python3 "$root/bench/report.py" doc --results "$out" --doc "$root/docs/BENCHMARKS.md"
+  plot_args=()
+  if [ "$plots" = 1 ]; then
+    if command -v gnuplot >/dev/null; then plot_args=(--plots "$root/docs/bench")
+    else log "no gnuplot (apt-get install gnuplot-nox, or scripts/setup.sh --bench): tables only"; fi
+  fi
+  python3 "$root/bench/report.py" doc --results "$out" --doc "$root/docs/BENCHMARKS.md" "${plot_args[@]}"
   log "tables: docs/BENCHMARKS.md"
+fi
+if [ "$gossip_lost" = 1 ]; then
+  log "gossipsub lost messages silently (see the gossip samples)"
+  [ "$smoke" = 0 ] || exit 1
 fi

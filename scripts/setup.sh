@@ -3,13 +3,18 @@
 # they are missing. Safe to run again: it does nothing when all are there.
 #   scripts/setup.sh           build dependencies
 #   scripts/setup.sh --test    also what the tests need (clang for fuzzing, ...)
+#   scripts/setup.sh --bench   also what bench/run.sh's report needs beyond
+#                              the tests (gnuplot for the PNG plots; not CI's)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
       libuv1-dev libsodium-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev check
       libedit-dev libsqlite3-dev)
-if [[ "${1:-}" == "--test" ]]; then
+if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
   pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables python3 tmux jq sqlite3)
+fi
+if [[ "${1:-}" == "--bench" ]]; then
+  pkgs+=(gnuplot-nox)
 fi
 
 missing=()

@@ -1,7 +1,10 @@
 /* peerstore.c - what the host knows about other peers: addresses with
  * expiry, protocols, public key, attributes, RTT. Bounded: at most
  * PS_MAX_PEERS peers (peers without a connection are evicted first),
- * PS_MAX_ADDRS addresses, PS_MAX_PROTOCOLS protocols per peer.
+ * PS_MAX_ADDRS addresses, PS_MAX_PROTOCOLS protocols per peer. The
+ * address array grows on demand: most peers (every inbound one that
+ * announces no listen address) have none or a few, and a full fixed array
+ * was 16 KiB per peer, half the memory of an idle connection.
  *
  * A linear array: lookups are O(peers), fine for the hundreds of peers a
  * chat node knows; revisit with a hash when benchmarks say so. */
@@ -30,8 +33,8 @@ struct ps_attr {
 
 struct ps_peer {
     p2p_peerid id;
-    struct ps_addr addrs[PS_MAX_ADDRS];
-    size_t naddrs;
+    struct ps_addr *addrs;   /* naddrs used of addrs_cap (<= PS_MAX_ADDRS) */
+    size_t naddrs, addrs_cap;
     char **protocols;
     size_t nprotocols;
     p2p_pubkey *key;
@@ -64,6 +67,7 @@ static void peer_free(struct ps_peer *p)
         free(p->attrs[i].value);
     }
     free(p->key);
+    free(p->addrs);
     free(p);
 }
 
@@ -157,6 +161,17 @@ P2P_API int p2p_peerstore_add_addrs(p2p_host *h, const p2p_peerid *peer, const p
             if (v == PS_MAX_ADDRS) continue;
             p->addrs[v] = (struct ps_addr){ ma, exp };
         } else {
+            if (p->naddrs == p->addrs_cap) {
+                size_t cap = p->addrs_cap ? p->addrs_cap * 2 : 2;
+                if (cap > PS_MAX_ADDRS) cap = PS_MAX_ADDRS;
+                struct ps_addr *na = realloc(p->addrs, cap * sizeof *na);
+                if (!na) {
+                    if (added) changed(h, peer);
+                    return P2P_ENOMEM;
+                }
+                p->addrs = na;
+                p->addrs_cap = cap;
+            }
             p->addrs[p->naddrs++] = (struct ps_addr){ ma, exp };
         }
         added = true;

@@ -32,12 +32,27 @@ struct p2p_stream {
     struct p2p_defer flush;
     p2p_conn *conn;
     char *protocol;
-    p2p_multiaddr local, remote;
+    /* NULL until set; shared (reference-counted) between a raw stream,
+     * its secured stream and its substreams (p2p_stream_share_addrs): two
+     * inline multiaddrs were 1 KiB per stream, a fifth of an idle
+     * connection's memory. */
+    struct addr_pair *addrs;
     void *user;
     bool no_keepalive;
     void (*release_hook)(void *arg);
     void *release_arg;
 };
+
+/* The addresses of a stream, shared by the streams layered on it. */
+struct addr_pair {
+    unsigned refs;
+    p2p_multiaddr local, remote;
+};
+
+static void addrs_unref(struct addr_pair *a)
+{
+    if (a && --a->refs == 0) free(a);
+}
 
 static void flush_unread(void *arg);
 
@@ -61,6 +76,7 @@ static void release(p2p_stream *s)
     s->ops->close(s->impl);
     p2p_buf_free(&s->unread);
     free(s->protocol);
+    addrs_unref(s->addrs);
     void (*hook)(void *) = s->release_hook;
     void *harg = s->release_arg;
     if (s->no_keepalive && s->conn) p2p_conn_keepalive_changed(s->conn, 1);
@@ -287,12 +303,40 @@ P2P_API int p2p_stream_set_protocol(p2p_stream *s, const char *protocol_id)
 
 P2P_API void p2p_stream_set_addrs(p2p_stream *s, const p2p_multiaddr *local, const p2p_multiaddr *remote)
 {
-    if (local) s->local = *local;
-    if (remote) s->remote = *remote;
+    if (!local && !remote) return;
+    /* copy on write: the pair may be shared with other streams */
+    struct addr_pair *a = malloc(sizeof *a);
+    if (!a) {
+        p2p_log_warn("stream", "out of memory: the stream's addresses are not updated");
+        return;
+    }
+    a->refs = 1;
+    a->local = local ? *local : *p2p_stream_local_addr(s);
+    a->remote = remote ? *remote : *p2p_stream_remote_addr(s);
+    addrs_unref(s->addrs);
+    s->addrs = a;
 }
 
-P2P_API const p2p_multiaddr *p2p_stream_local_addr(const p2p_stream *s) { return &s->local; }
-P2P_API const p2p_multiaddr *p2p_stream_remote_addr(const p2p_stream *s) { return &s->remote; }
+P2P_API void p2p_stream_share_addrs(p2p_stream *s, const p2p_stream *from)
+{
+    if (s == from || s->addrs == from->addrs) return;
+    addrs_unref(s->addrs);
+    s->addrs = from->addrs;
+    if (s->addrs) s->addrs->refs++;
+}
+
+static const p2p_multiaddr no_addr;
+
+P2P_API const p2p_multiaddr *p2p_stream_local_addr(const p2p_stream *s)
+{
+    return s->addrs ? &s->addrs->local : &no_addr;
+}
+
+P2P_API const p2p_multiaddr *p2p_stream_remote_addr(const p2p_stream *s)
+{
+    return s->addrs ? &s->addrs->remote : &no_addr;
+}
+
 P2P_API void p2p_stream_set_keepalive(p2p_stream *s, bool keepalive)
 {
     if (s->no_keepalive == !keepalive) return;

@@ -94,9 +94,14 @@ bool gs_out_has_room_ctl(const struct gs_router *r, const struct gs_peer *p)
     return queued(p) <= r->cfg.max_queue_bytes + GS_CONTROL_SLACK;
 }
 
+bool gs_out_room(const struct gs_router *r, const struct gs_peer *p, const struct gs_msg *m)
+{
+    return queued(p) + m->enc_len + 8 <= r->cfg.max_queue_bytes;
+}
+
 bool gs_out_msg(struct gs_router *r, struct gs_peer *p, const struct gs_msg *m)
 {
-    if (queued(p) + m->enc_len + 8 > r->cfg.max_queue_bytes) return false;
+    if (!gs_out_room(r, p, m)) return false;
     if (gs_pending_msg(&p->pend, m->enc, m->enc_len) < 0) return false;
     gs_out_mark(r, p);
     return true;

@@ -467,27 +467,45 @@ int gs_router_publish(struct gs_router *r, const char *topic, const uint8_t *dat
         return P2P_EEXIST;
     }
     /* Targets: with flood publishing every topic peer above the publish
-     * threshold; else floodsub peers, and the mesh or the fanout. */
-    size_t sent = 0, full = 0;
-    for (size_t i = 0; i < t->subs.n; i++) {
-        struct gs_peer *p = t->subs.v[i];
-        bool target = (r->cfg.flood_publish || !gs_is_mesh_proto(p)) && gs_score_of(r, p) >= r->cfg.th.publish;
-        if (!target) continue;
-        if (gs_out_msg(r, p, m)) sent++;
-        else full++;
-    }
+     * threshold; else floodsub peers, and the mesh or the fanout. All or
+     * nothing: when one target's queue has no room the message is queued
+     * to none and the caller gets P2P_EAGAIN (back-pressure, paced by the
+     * slowest target), so that no subscriber silently misses it. */
+    struct gs_pset *set = NULL;
     if (!r->cfg.flood_publish) {
         if (!t->joined) fanout_fill(r, t);
-        struct gs_pset *set = t->joined ? &t->mesh : &t->fanout;
-        for (size_t i = 0; i < set->n; i++) {
-            if (gs_out_msg(r, set->v[i], m)) sent++;
-            else full++;
+        set = t->joined ? &t->mesh : &t->fanout;
+    }
+    size_t targets = 0, full = 0, sent = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < t->subs.n; i++) {
+            struct gs_peer *p = t->subs.v[i];
+            if (!((r->cfg.flood_publish || !gs_is_mesh_proto(p)) && gs_score_of(r, p) >= r->cfg.th.publish)) continue;
+            if (pass == 0) {
+                targets++;
+                full += !gs_out_room(r, p, m);
+            } else {
+                sent += gs_out_msg(r, p, m);
+            }
+        }
+        for (size_t i = 0; set && i < set->n; i++) {
+            if (pass == 0) {
+                targets++;
+                full += !gs_out_room(r, set->v[i], m);
+            } else {
+                sent += gs_out_msg(r, set->v[i], m);
+            }
+        }
+        if (pass == 0 && (full || !targets)) {
+            gs_msg_unref(m);
+            gs_out_seal_all(r);
+            return full ? P2P_EAGAIN : P2P_ENOTFOUND;
         }
     }
-    if (!sent) {
+    if (!sent) {   /* room everywhere, yet nothing queued: out of memory */
         gs_msg_unref(m);
         gs_out_seal_all(r);
-        return full ? P2P_EAGAIN : P2P_ENOTFOUND;
+        return P2P_ENOMEM;
     }
     r->seqno++;
     gs_seen_add(&r->seen, m->id, m->id_len, now_ms);

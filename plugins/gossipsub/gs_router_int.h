@@ -121,6 +121,8 @@ void gs_router_enter(struct gs_router *r, uint64_t now_ms);
 /* Output: queue items for a peer (marks it dirty). Messages respect the
  * queue limit (false: not queued); control items the slack. */
 bool gs_out_msg(struct gs_router *r, struct gs_peer *p, const struct gs_msg *m);
+/* Whether m fits in p's queue now (what gs_out_msg checks). */
+bool gs_out_room(const struct gs_router *r, const struct gs_peer *p, const struct gs_msg *m);
 void gs_out_graft(struct gs_router *r, struct gs_peer *p, const struct gs_topic *t);
 /* A PRUNE for topic t; PX when do_px (peers of t with score >= 0, other
  * than p); backoff_ms as announced. */

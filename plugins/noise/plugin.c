@@ -252,7 +252,7 @@ static void conclude(struct session *s, int status)
         if (rc == 0) {
             s->secured = p2p_stream_new(s->np->host, &secured_ops, s);
             if (!s->secured) rc = P2P_ENOMEM;
-            else p2p_stream_set_addrs(s->secured, p2p_stream_local_addr(s->raw), p2p_stream_remote_addr(s->raw));
+            else p2p_stream_share_addrs(s->secured, s->raw);
         }
         status = rc;
     }

@@ -212,7 +212,7 @@ static struct ystream *ystream_new(struct ysess *ss, uint32_t id)
         free(y);
         return NULL;
     }
-    p2p_stream_set_addrs(y->st, p2p_stream_local_addr(ss->secured), p2p_stream_remote_addr(ss->secured));
+    p2p_stream_share_addrs(y->st, ss->secured);
     y->next = ss->streams;
     if (y->next) y->next->prev = y;
     ss->streams = y;

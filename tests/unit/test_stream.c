@@ -163,6 +163,49 @@ START_TEST(backpressure)
 }
 END_TEST
 
+/* Addresses: empty until set; shared without a copy between a stream and
+ * the ones layered on it; a later set_addrs gives that stream its own copy
+ * and leaves the others alone; either may be freed first (ASan checks). */
+START_TEST(addrs_shared)
+{
+    p2p_host *h = new_host();
+    p2p_stream *raw, *peer, *sec, *sub;
+    ck_assert_int_eq(p2p_stream_pipe(h, 0, &raw, &peer), 0);
+    ck_assert_int_eq(p2p_stream_pipe(h, 0, &sec, &sub), 0);
+    ck_assert_uint_eq(p2p_stream_local_addr(raw)->len, 0);
+    ck_assert_uint_eq(p2p_stream_remote_addr(sub)->len, 0);
+    p2p_multiaddr l, r, r2;
+    char err[128];
+    ck_assert_int_eq(p2p_maddr_parse(&l, "/ip4/127.0.0.1/tcp/1", err, sizeof err), 0);
+    ck_assert_int_eq(p2p_maddr_parse(&r, "/ip4/127.0.0.1/tcp/2", err, sizeof err), 0);
+    ck_assert_int_eq(p2p_maddr_parse(&r2, "/ip4/127.0.0.1/tcp/3", err, sizeof err), 0);
+    p2p_stream_set_addrs(raw, &l, &r);
+    p2p_stream_share_addrs(sec, raw);
+    p2p_stream_share_addrs(sub, sec);
+    ck_assert_ptr_eq(p2p_stream_remote_addr(sub), p2p_stream_remote_addr(raw));   /* no copy */
+    ck_assert(p2p_maddr_equal(p2p_stream_local_addr(sub), &l));
+    /* only the remote address changes, in sec's own copy */
+    p2p_stream_set_addrs(sec, NULL, &r2);
+    ck_assert(p2p_maddr_equal(p2p_stream_remote_addr(sec), &r2));
+    ck_assert(p2p_maddr_equal(p2p_stream_local_addr(sec), &l));
+    ck_assert(p2p_maddr_equal(p2p_stream_remote_addr(raw), &r));
+    ck_assert(p2p_maddr_equal(p2p_stream_remote_addr(sub), &r));
+    /* the first owner goes; the sharer keeps the addresses */
+    p2p_stream_close(raw);
+    run(h);
+    ck_assert(p2p_maddr_equal(p2p_stream_remote_addr(sub), &r));
+    p2p_stream_share_addrs(sub, sub);   /* no-op */
+    ck_assert(p2p_maddr_equal(p2p_stream_local_addr(sub), &l));
+    p2p_stream_share_addrs(peer, sub);
+    p2p_stream_close(sub);
+    run(h);
+    ck_assert(p2p_maddr_equal(p2p_stream_remote_addr(peer), &r));
+    p2p_stream_close(peer);
+    p2p_stream_close(sec);
+    p2p_host_free(h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("stream");
@@ -171,6 +214,7 @@ static Suite *suite(void)
     tcase_add_test(tc, reset_and_close_in_callback);
     tcase_add_test(tc, unread_order);
     tcase_add_test(tc, backpressure);
+    tcase_add_test(tc, addrs_shared);
     suite_add_tcase(s, tc);
     return s;
 }

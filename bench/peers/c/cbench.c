@@ -1,23 +1,93 @@
-/* cbench.c - the C benchmark peer's handshake mode (bench/run.sh; not part
- * of the product). Built against the installed SDK with pkg-config:
+/* cbench.c - the C benchmark peer's own modes (bench/run.sh; not part of
+ * the product). Built against the SDK with pkg-config:
  *
- *   cbench handshakes <multiaddr/p2p/ID> [--count N]
+ *   cbench handshakes <maddr/p2p/ID> [--count N]           (this file)
+ *   cbench streams <maddr/p2p/ID> [--streams N] [--upload B]  (cbench_streams.c)
+ *   cbench idle <maddr/p2p/ID> [--count N]                 (cbench_idle.c)
+ *   cbench gossip-sub [--expect N] [--idle-ms MS]          (cbench_gossip.c)
+ *   cbench gossip-pub --rate R --count N [--size B] <maddr/p2p/ID>...
  *
- * N sequential connections to the server: dial, Noise, Yamux, wait for the
- * server's identify (P2P_EV_IDENTIFIED), close, wait until closed
- * (P2P_EV_DISCONNECTED); then one JSON line
+ * handshakes: N sequential connections to the server: dial, Noise, Yamux,
+ * wait for the server's identify (P2P_EV_IDENTIFIED), close, wait until
+ * closed (P2P_EV_DISCONNECTED); then one JSON line
  *   {"type":"handshakes","count":N,"timeSeconds":..}
  * The host has the plugins of `p2pchat perf` (transport-tcp, noise, yamux,
  * identify, ping, perf) and close_timeout = 0, so that a close does not
  * wait for the ping stream to end (rust, go: the connection is closed at
- * once). The perf server and the perf client of the C peer are p2pchat
- * itself (bench/peers/c/server.ini, `p2pchat perf`). */
+ * once). The perf server and the single-stream perf client of the C peer
+ * are p2pchat itself (bench/peers/c/server.ini, `p2pchat perf`). */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <p2p/p2p.h>
+#include "cbench.h"
+
+int cbench_num(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    if (!s || !*s || *s == '-') return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s) return -1;
+    static const struct { const char *sfx; uint64_t mult; } units[] = {
+        { "", 1 }, { "K", 1000 }, { "M", 1000000 }, { "G", 1000000000 },
+        { "KiB", 1ull << 10 }, { "MiB", 1ull << 20 }, { "GiB", 1ull << 30 },
+    };
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++) {
+        if (strcmp(end, units[i].sfx)) continue;
+        if (v > UINT64_MAX / units[i].mult) return -1;
+        *out = v * units[i].mult;
+        return 0;
+    }
+    return -1;
+}
+
+int cbench_target(const char *s, p2p_multiaddr *addr, p2p_peerid *peer)
+{
+    char err[512];
+    if (!s || p2p_maddr_parse(addr, s, err, sizeof err) != 0) {
+        fprintf(stderr, "cbench: bad multiaddr '%s'\n", s ? s : "");
+        return -1;
+    }
+    struct p2p_maddr_component comp, last = { 0 };
+    size_t off = 0;
+    while (p2p_maddr_next(addr, &off, &comp) == 1) last = comp;
+    if (last.code != P2P_MA_P2P || p2p_peerid_from_bytes(peer, last.value, last.value_len) != 0) {
+        fprintf(stderr, "cbench: the multiaddr must end with /p2p/<PeerId>\n");
+        return -1;
+    }
+    p2p_maddr_pop(addr);
+    return 0;
+}
+
+p2p_host *cbench_host(const char *listen, const char *host_extra, const char *extra, uv_loop_t *loop)
+{
+    char ini[4096], err[512];
+    int n = snprintf(ini, sizeof ini, CBENCH_HOST_INI "listen = %s\n%s" CBENCH_PLUGINS_INI "%s", listen, host_extra,
+                     extra);
+    if (n < 0 || (size_t)n >= sizeof ini) return NULL;
+    p2p_conf *cf = p2p_conf_load_string(ini, "cbench", err, sizeof err);
+    if (!cf) {
+        fprintf(stderr, "cbench: %s\n", err);
+        return NULL;
+    }
+    p2p_host *h;
+    struct p2p_host_opts o = { .loop = loop };
+    if (p2p_host_new(&h, cf, &o, err, sizeof err) < 0) {
+        fprintf(stderr, "cbench: %s\n", err);
+        return NULL;
+    }
+    if (p2p_host_start(h, err, sizeof err) < 0) {
+        fprintf(stderr, "cbench: %s\n", err);
+        p2p_host_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* ---- handshakes ------------------------------------------------------------ */
 
 struct bench {
     p2p_host *h;
@@ -85,54 +155,24 @@ static void next(struct bench *b)
     if (rc < 0) finish(b, rc);
 }
 
-static const char config[] =
-    "[host]\n"
-    "listen =\n"
-    "ephemeral_identity = true\n"
-    "log = warn\n"
-    "close_timeout = 0\n"
-    "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n[plugin ping]\n[plugin perf]\n";
-
-int main(int argc, char **argv)
+int cbench_handshakes(int argc, char **argv)
 {
     struct bench b = { .count = 100 };
     const char *target = NULL;
-    if (argc < 2 || strcmp(argv[1], "handshakes")) {
-        fprintf(stderr, "usage: cbench handshakes <multiaddr/p2p/ID> [--count N]\n");
-        return 2;
-    }
+    uint64_t v;
     for (int i = 2; i < argc; i++) {
-        if (!strcmp(argv[i], "--count") && i + 1 < argc) b.count = (unsigned)strtoul(argv[++i], NULL, 10);
-        else if (!target) target = argv[i];
+        if (!strcmp(argv[i], "--count") && i + 1 < argc && cbench_num(argv[i + 1], &v) == 0 && v && v < 1u << 30) {
+            b.count = (unsigned)v;
+            i++;
+        } else if (!target) target = argv[i];
         else {
             fprintf(stderr, "cbench: unexpected argument '%s'\n", argv[i]);
             return 2;
         }
     }
-    char err[512];
-    if (!target || !b.count || p2p_maddr_parse(&b.addr, target, err, sizeof err) != 0) {
-        fprintf(stderr, "cbench: a multiaddr with /p2p/ and a count > 0 are needed\n");
-        return 2;
-    }
-    struct p2p_maddr_component comp, last = { 0 };
-    size_t off = 0;
-    while (p2p_maddr_next(&b.addr, &off, &comp) == 1) last = comp;
-    if (last.code != P2P_MA_P2P || p2p_peerid_from_bytes(&b.peer, last.value, last.value_len) != 0) {
-        fprintf(stderr, "cbench: the multiaddr must end with /p2p/<PeerId>\n");
-        return 2;
-    }
-    p2p_maddr_pop(&b.addr);
-    signal(SIGPIPE, SIG_IGN);
-    p2p_conf *cf = p2p_conf_load_string(config, "cbench", err, sizeof err);
-    if (!cf) {
-        fprintf(stderr, "cbench: %s\n", err);
-        return 1;
-    }
-    struct p2p_host_opts o = { 0 };
-    if (p2p_host_new(&b.h, cf, &o, err, sizeof err) < 0 || p2p_host_start(b.h, err, sizeof err) < 0) {
-        fprintf(stderr, "cbench: %s\n", err);
-        return 1;
-    }
+    if (cbench_target(target, &b.addr, &b.peer) < 0) return 2;
+    b.h = cbench_host("", "", "[plugin perf]\n", NULL);
+    if (!b.h) return 1;
     p2p_defer_init(&b.stop, stop_host, &b);
     b.sub = p2p_host_subscribe(b.h, P2P_EV_IDENTIFIED | P2P_EV_DISCONNECTED, on_event, &b);
     b.t0 = uv_hrtime();
@@ -140,4 +180,17 @@ int main(int argc, char **argv)
     uv_run(p2p_host_loop(b.h), UV_RUN_DEFAULT);
     p2p_host_free(b.h);
     return b.status ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct { const char *name; int (*fn)(int, char **); } modes[] = {
+        { "handshakes", cbench_handshakes }, { "streams", cbench_streams }, { "idle", cbench_idle },
+        { "gossip-sub", cbench_gossip_sub }, { "gossip-pub", cbench_gossip_pub },
+    };
+    signal(SIGPIPE, SIG_IGN);
+    for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
+        if (!strcmp(argv[1], modes[i].name)) return modes[i].fn(argc, argv);
+    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub ... (see cbench.c)\n");
+    return 2;
 }

@@ -58,12 +58,13 @@ struct p2p_pubsub_api_v1 {
     void (*unsubscribe)(void *state, p2p_pubsub_sub *sub);
     /* Publish data to topic (we need not be subscribed). The message is
      * signed per the plugin's signing policy. Returns 0 when the message
-     * was queued to at least one peer, or: P2P_ERANGE (larger than the
-     * maximum message size), P2P_ENOTFOUND (no peer to send it to: nobody
-     * in the topic is connected), P2P_EAGAIN (every peer's send queue is
-     * full: back-pressure, try again after a moment), P2P_EEXIST (an
-     * identical message was published already), P2P_EINVAL, P2P_ENOMEM.
-     * A message is never dropped silently. */
+     * was queued to every peer it goes to, or: P2P_ERANGE (larger than
+     * the maximum message size), P2P_ENOTFOUND (no peer to send it to:
+     * nobody in the topic is connected), P2P_EAGAIN (a target peer's send
+     * queue is full: back-pressure; the message was queued to none, try
+     * again after a moment), P2P_EEXIST (an identical message was
+     * published already), P2P_EINVAL, P2P_ENOMEM. A message is never
+     * dropped silently: all targets or none. */
     int (*publish)(void *state, const char *topic, const uint8_t *data, size_t len);
     /* Validator for a topic (NULL removes it); runs before delivery and
      * forwarding. One per topic. */

@@ -114,8 +114,15 @@ P2P_API void p2p_stream_set_conn(p2p_stream *s, p2p_conn *c);
 /* Negotiated protocol id ("" until negotiated); copied. */
 P2P_API const char *p2p_stream_protocol(const p2p_stream *s);
 P2P_API int p2p_stream_set_protocol(p2p_stream *s, const char *protocol_id);
-/* Addresses of a raw stream (set by transports; copied). */
+/* Addresses of a raw stream (set by transports; copied; NULL keeps that
+ * one). Empty (len 0) until set. The pointers the getters return are valid
+ * until the stream is released or its addresses are set again. */
 P2P_API void p2p_stream_set_addrs(p2p_stream *s, const p2p_multiaddr *local, const p2p_multiaddr *remote);
+/* Give s the addresses of from (a secured stream those of its raw stream,
+ * a substream those of its session's), without a copy: they are shared,
+ * reference-counted, for as long as either stream lives. A later
+ * p2p_stream_set_addrs on either gives that one its own copy. */
+P2P_API void p2p_stream_share_addrs(p2p_stream *s, const p2p_stream *from);
 P2P_API const p2p_multiaddr *p2p_stream_local_addr(const p2p_stream *s);
 P2P_API const p2p_multiaddr *p2p_stream_remote_addr(const p2p_stream *s);
 /* Whether the stream keeps its connection from being closed as idle

@@ -124,6 +124,37 @@ START_TEST(publish_results)
 }
 END_TEST
 
+/* With several targets, a full queue at one of them refuses the message
+ * for all (P2P_EAGAIN, nothing queued anywhere): never delivered to some
+ * subscribers and silently not to the others. */
+START_TEST(publish_all_or_nothing)
+{
+    struct fx f;
+    fx_init(&f, 2, false, content_ids);
+    fx_add(&f, 0, 2, GS_MESHSUB_12, true);
+    fx_sub(&f, 0, T, true);
+    fx_sub(&f, 1, T, true);
+    static uint8_t big[65536];
+    big[0] = 1;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    struct gst_seen s;
+    gst_drain(f.r, &f.peer[0].id, &s);   /* peer 0 took it; peer 1's queue stays full */
+    ck_assert_uint_eq(s.nmsg, 1);
+    big[0] = 2;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    gst_drain(f.r, &f.peer[0].id, &s);
+    ck_assert_uint_eq(s.nmsg, 0);        /* not queued to the peer that had room */
+    gst_drain(f.r, &f.peer[1].id, &s);
+    ck_assert_uint_eq(s.nmsg, 1);        /* only the first message */
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    gst_drain(f.r, &f.peer[0].id, &s);
+    ck_assert_uint_eq(s.nmsg, 1);
+    gst_drain(f.r, &f.peer[1].id, &s);
+    ck_assert_uint_eq(s.nmsg, 1);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(floodsub_peer)
 {
     struct fx f;
@@ -238,6 +269,7 @@ int main(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, validation_and_scoring);
     tcase_add_test(tc, publish_results);
+    tcase_add_test(tc, publish_all_or_nothing);
     tcase_add_test(tc, floodsub_peer);
     tcase_add_test(tc, peer_exchange);
     tcase_add_test(tc, limits);
