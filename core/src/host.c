@@ -198,6 +198,7 @@ P2P_API int p2p_host_new(p2p_host **out, p2p_conf *conf, const struct p2p_host_o
     if (!rc) rc = setup_logging(h, err, errlen);
     if (!rc) rc = check_sections(h, opts, err, errlen);
     if (!rc) rc = setup_identity(h, opts, err, errlen);
+    if (!rc && (rc = p2p_metrics_setup(h)) < 0) p2p_errf(err, errlen, "out of memory");
     if (!rc) rc = p2p_swarm_init(h, err, errlen);
     if (!rc) rc = p2p_loader_load(h, opts ? opts->builtin : NULL, err, errlen);
     if (!rc) rc = p2p_loader_init(h, err, errlen);
@@ -274,6 +275,7 @@ P2P_API void p2p_host_free(p2p_host *h)
     p2p_keypair_wipe(&h->key);
     free(h->identity_note);
     p2p_conf_free(h->conf);
+    p2p_metrics_free(h);
     free(h);
 }
 

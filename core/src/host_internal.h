@@ -66,6 +66,8 @@ struct p2p_host {
     struct p2p_subscription *subs;
     int emitting;
 
+    struct p2p_metrics *metrics;    /* metrics.c */
+
     uv_idle_t defer_idle;       /* runs queued p2p_defer calls */
     struct p2p_defer *defer_head, *defer_tail, *defer_running;
     bool defer_closed;
@@ -90,6 +92,11 @@ void p2p_events_free(p2p_host *h);
 /* defer.c */
 void p2p_defer_setup(p2p_host *h);
 void p2p_defer_teardown(p2p_host *h);
+
+/* metrics.c: the registry lives from p2p_host_new to the very end of
+ * p2p_host_free (plugins' series pointers stay valid through fini). */
+int p2p_metrics_setup(p2p_host *h);
+void p2p_metrics_free(p2p_host *h);
 
 /* timer.c */
 void p2p_timers_close_all(p2p_host *h);
