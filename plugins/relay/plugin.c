@@ -102,6 +102,7 @@ static int relay_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         rc = P2P_ECONFIG;
     }
     if (rc == 0 && st->server) rc = relay_server_init(st);
+    if (rc == 0) rc = relay_metrics_init(st);
     if (rc == 0) {
         st->sub = p2p_host_subscribe(h, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED, on_event, st);
         if (!st->sub) rc = P2P_ENOMEM;
@@ -161,6 +162,7 @@ static void relay_fini(void *state)
     st->stopped = true;
     if (st->sub) p2p_host_unsubscribe(st->host, st->sub);
     st->sub = NULL;
+    relay_metrics_fini(st);
     if (st->client) {
         relay_transport_fini(st);
         relay_client_fini(st);

@@ -74,8 +74,23 @@ struct relay_bucket {
     uint64_t used_ms;                  /* last use (eviction) */
 };
 
+/* Which limit refused the last request (relay_table.refusal), for logs
+ * and metrics; relay_refusal_name gives the config key's name. */
+enum relay_refusal {
+    RELAY_REFUSED_NONE = 0,
+    RELAY_REFUSED_MAX_RESERVATIONS,
+    RELAY_REFUSED_RESERVATIONS_PER_PEER,
+    RELAY_REFUSED_RESERVATIONS_PER_IP,
+    RELAY_REFUSED_MAX_CIRCUITS,
+    RELAY_REFUSED_CIRCUITS_PER_PEER,
+    RELAY_REFUSED_RATE_PER_PEER,
+    RELAY_REFUSED_RATE_PER_IP
+};
+const char *relay_refusal_name(enum relay_refusal r);
+
 struct relay_table {
     struct relay_limits lim;
+    enum relay_refusal refusal;        /* why the last reserve/circuit_open refused */
     struct relay_rsvp *rsvps;          /* nrsvps of max_reservations */
     size_t nrsvps;
     struct relay_circ *circs;          /* ncircs of max_circuits */
