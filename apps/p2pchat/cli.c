@@ -391,6 +391,7 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
     int c;
     memset(o, 0, sizeof *o);
     opterr = 1;
+    optind = 0;   /* full re-initialisation: this runs again on SIGHUP */
     /* '+': stop at the first non-option (the mode); its flags follow. */
     while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
         switch (c) {

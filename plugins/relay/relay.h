@@ -199,6 +199,7 @@ struct relay_metrics {
 
 struct relay_st {
     p2p_host *host;
+    const p2p_conf_section *cf;      /* the section in use (replaced by a reload) */
     unsigned refs;
     bool started, stopped, finied;
     bool server, client;

@@ -29,8 +29,10 @@ int relay_table_init(struct relay_table *t, const struct relay_limits *lim)
 {
     memset(t, 0, sizeof *t);
     t->lim = *lim;
-    t->rsvps = calloc(lim->max_reservations ? lim->max_reservations : 1, sizeof *t->rsvps);
-    t->circs = calloc(lim->max_circuits ? lim->max_circuits : 1, sizeof *t->circs);
+    t->rsvp_cap = lim->max_reservations ? lim->max_reservations : 1;
+    t->circ_cap = lim->max_circuits ? lim->max_circuits : 1;
+    t->rsvps = calloc(t->rsvp_cap, sizeof *t->rsvps);
+    t->circs = calloc(t->circ_cap, sizeof *t->circs);
     t->nbuckets = lim->rate_keys >= 2 ? lim->rate_keys : RELAY_RATE_KEYS;
     t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
     if (!t->rsvps || !t->circs || !t->buckets) {
@@ -38,6 +40,33 @@ int relay_table_init(struct relay_table *t, const struct relay_limits *lim)
         return P2P_ENOMEM;
     }
     t->next_circ_id = 1;
+    return 0;
+}
+
+int relay_table_set_limits(struct relay_table *t, const struct relay_limits *lim)
+{
+    /* Arrays only grow: what is there stays where it is. */
+    if (lim->max_reservations > t->rsvp_cap) {
+        struct relay_rsvp *r = realloc(t->rsvps, lim->max_reservations * sizeof *r);
+        if (!r) return P2P_ENOMEM;
+        t->rsvps = r;
+        t->rsvp_cap = lim->max_reservations;
+    }
+    if (lim->max_circuits > t->circ_cap) {
+        struct relay_circ *c = realloc(t->circs, lim->max_circuits * sizeof *c);
+        if (!c) return P2P_ENOMEM;
+        t->circs = c;
+        t->circ_cap = lim->max_circuits;
+    }
+    size_t keys = t->lim.rate_keys;
+    t->lim = *lim;
+    t->lim.rate_keys = keys;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        struct relay_bucket *b = &t->buckets[i];
+        bool peer = b->kind == B_RSVP_PEER || b->kind == B_CIRC_PEER;
+        uint32_t size = peer ? lim->rate_per_peer : lim->rate_per_ip;
+        if (b->kind != B_NONE && b->tokens > size) b->tokens = size;
+    }
     return 0;
 }
 

@@ -203,6 +203,50 @@ START_TEST(rate_limits)
 }
 END_TEST
 
+/* New limits while running (a reload): the arrays grow, what exists
+ * stays, lower limits refuse new requests until below them, bucket
+ * tokens are capped at the new sizes. */
+START_TEST(set_limits)
+{
+    struct relay_limits l = defaults();
+    l.max_reservations = 2;
+    l.max_circuits = 1;
+    l.max_reservations_per_peer = 10;
+    l.max_circuits_per_peer = 10;
+    l.rate_per_peer = 10;
+    l.rate_per_peer_interval_ms = 1000000;
+    struct relay_table t;
+    ck_assert_int_eq(relay_table_init(&t, &l), 0);
+    p2p_peerid a = pid(1), b = pid(2);
+    struct relay_ip ip = { 0 };
+    for (uint64_t c = 1; c <= 2; c++) ck_assert_int_eq(relay_table_reserve(&t, &a, c, &ip, 0, NULL, NULL), RELAY_STATUS_OK);
+    ck_assert_int_eq(relay_table_reserve(&t, &a, 3, &ip, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    /* More room: 5 reservations, 3 circuits. */
+    l.max_reservations = 5;
+    l.max_circuits = 3;
+    ck_assert_int_eq(relay_table_set_limits(&t, &l), 0);
+    for (uint64_t c = 3; c <= 5; c++) ck_assert_int_eq(relay_table_reserve(&t, &a, c, &ip, 0, NULL, NULL), RELAY_STATUS_OK);
+    ck_assert_int_eq(relay_table_reserve(&t, &a, 6, &ip, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(relay_table_circuit_open(&t, &a, &ip, &b, 0, NULL), RELAY_STATUS_OK);
+    ck_assert_int_eq(relay_table_circuit_open(&t, &a, &ip, &b, 0, NULL), RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED);
+    /* Less room: existing ones stay (and renew), new ones wait. */
+    l.max_reservations = 2;
+    l.rate_per_peer = 1;
+    ck_assert_int_eq(relay_table_set_limits(&t, &l), 0);
+    ck_assert_uint_eq(t.nrsvps, 5);
+    ck_assert(relay_table_has(&t, &a, 5, 0));
+    ck_assert_int_eq(relay_table_reserve(&t, &b, 9, &ip, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_int_eq(t.refusal, RELAY_REFUSED_MAX_RESERVATIONS);
+    /* a's bucket had 5 tokens left of 10; now at most 1. */
+    ck_assert_int_eq(relay_table_reserve(&t, &a, 4, &ip, 1, NULL, NULL), RELAY_STATUS_OK);   /* a renewal */
+    ck_assert_int_eq(relay_table_reserve(&t, &a, 4, &ip, 2, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_int_eq(t.refusal, RELAY_REFUSED_RATE_PER_PEER);
+    for (uint64_t c = 1; c <= 4; c++) relay_table_conn_closed(&t, c);
+    ck_assert_int_eq(relay_table_reserve(&t, &b, 9, &ip, 3, NULL, NULL), RELAY_STATUS_OK);
+    relay_table_free(&t);
+}
+END_TEST
+
 /* More keys than buckets: the table stays bounded and keeps working. */
 START_TEST(rate_buckets_bounded)
 {
@@ -242,6 +286,7 @@ static Suite *suite(void)
     tcase_add_test(tc, circuit_limits);
     tcase_add_test(tc, rate_limits);
     tcase_add_test(tc, rate_buckets_bounded);
+    tcase_add_test(tc, set_limits);
     suite_add_tcase(s, tc);
     return s;
 }
