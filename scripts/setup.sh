@@ -8,7 +8,7 @@ set -euo pipefail
 pkgs=(build-essential cmake ninja-build pkg-config git
       libuv1-dev libsodium-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev check)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables)
+  pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables curl groff-base man-db systemd)
 fi
 
 missing=()

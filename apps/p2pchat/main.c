@@ -137,15 +137,36 @@ static void print_identity(p2p_host *h, enum p2pchat_mode mode)
     fflush(stdout);
 }
 
-static void print_config_help(void)
+/* --help-config: the [host] and [app] keys, then the keys of every plugin
+ * the configuration (built-in or -c FILE) loads. The plugins are loaded
+ * and initialised for that (no I/O, ephemeral identity), so what is
+ * printed is exactly what their descriptors declare. */
+static int print_config_help(p2p_conf *conf)
 {
+    char err[1024];
     p2p_conf_schema_print("host", p2p_host_schema(), stdout);
     for (const struct p2p_app_schema *a = p2pchat_apps; a->name; a++) {
         char name[64];
         snprintf(name, sizeof name, "app %s", a->name);
-        printf("\n");
         p2p_conf_schema_print(name, a->keys, stdout);
     }
+    p2p_host *h;
+    struct p2p_host_opts hopts = { .apps = p2pchat_apps };
+    if (p2p_conf_set(conf, "host", "ephemeral_identity", "true", err, sizeof err) != 0 ||
+        p2p_conf_set(conf, "host", "listen", "", err, sizeof err) != 0 ||
+        p2p_host_new(&h, conf, &hopts, err, sizeof err) < 0) {
+        fprintf(stderr, "p2pchat: cannot list the plugins' keys: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    for (size_t i = 0; i < p2p_host_plugin_count(h); i++) {
+        const struct p2p_plugin *p = p2p_host_plugin_at(h, i, NULL);
+        char name[96];
+        snprintf(name, sizeof name, "plugin %s", p->name);
+        printf("; %s %s: %s\n", p->name, p->version, p->description ? p->description : "");
+        p2p_conf_schema_print(name, p->config, stdout);
+    }
+    p2p_host_free(h);
+    return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -154,11 +175,7 @@ int main(int argc, char **argv)
     char err[1024];
     int rc = p2pchat_parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
-    if (o.help_config) {
-        print_config_help();
-        p2p_conf_free(o.conf);
-        return EXIT_OK;
-    }
+    if (o.help_config) return print_config_help(o.conf);
     if (o.mode == MODE_PERF) return p2pchat_perf_run(&o);
     /* A configuration file without [app chat] runs a plain node (no chat
      * front-end): useful for plugin hosts and tests. */

@@ -10,6 +10,10 @@ pc=$(find "$prefix" -name libp2pcore.pc | head -n1)
 [[ -n $pc ]] && ok "pkg-config file installed" || fail "no libp2pcore.pc under $prefix"
 export PKG_CONFIG_PATH=$(dirname "$pc")
 [[ -f $prefix/include/p2p/plugin.h ]] && ok "headers installed" || fail "no p2p/plugin.h"
+[[ -f $prefix/share/man/man1/p2pchat.1 && -f $prefix/share/man/man5/p2pchat.ini.5 ]] && ok "man pages installed" \
+  || fail "man pages not installed under $prefix/share/man"
+[[ -f $prefix/share/p2pchat/examples/p2pchat-relay.service ]] && ok "systemd unit installed as an example" \
+  || fail "no p2pchat-relay.service example"
 
 cp -r "$src/examples/hello-plugin" "$TMP/hello"
 if cmake -S "$TMP/hello" -B "$TMP/hello/build" -DCMAKE_C_FLAGS=-Werror >"$TMP/cfg.log" 2>&1 \
