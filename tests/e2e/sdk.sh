@@ -40,6 +40,11 @@ kill -TERM "$last_pid"
 wait_exit "$last_pid" 10; rc=$status
 [[ $rc == 0 ]] && ok "clean shutdown with the plugin" || fail "exit status $rc"
 
+# The example's own tests (docs/PLUGINS.md, "Testing"), built against the SDK.
+if (cd "$TMP/upper/build" && ctest --output-on-failure >"$TMP/ctest.log" 2>&1); then
+  ok "upper's own tests pass (two hosts over loopback, a malformed request)"
+else fail "upper's tests"; cat "$TMP/ctest.log"; fi
+
 # upper (a stream protocol): node U serves it; node Q asks U at start.
 printf '[host]\nsecret_key_seed = 9\nlisten = /ip4/127.0.0.1/tcp/0\nplugin_path = %s\n[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin upper]\n' \
   "$TMP/upper/build" >"$TMP/u.ini"
