@@ -11,7 +11,8 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       libuv1-dev libsodium-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev check
       libedit-dev libsqlite3-dev)
 if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
-  pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables python3 tmux jq sqlite3)
+  pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables python3 tmux jq sqlite3
+         curl groff-base man-db systemd)
 fi
 if [[ "${1:-}" == "--bench" ]]; then
   pkgs+=(gnuplot-nox)

@@ -120,7 +120,8 @@ static void usage(FILE *f)
         "      --set S.K=V       override one config key, e.g. --set host.log=debug,\n"
         "                        --set plugin.kad.mode=server (repeatable)\n"
         "      --without PLUGIN  do not load PLUGIN, e.g. --without mdns (repeatable)\n"
-        "      --help-config     print every configuration key with its default\n"
+        "      --help-config     print every configuration key with its default: [host], [app],\n"
+        "                        and the plugins of the configuration (add -c FILE or a mode)\n"
         "  -h, --help            this help\n"
         "  -V, --version         print the version\n"
         "\n"
@@ -168,12 +169,14 @@ static void usage_perf(FILE *f)
 static void usage_relay(FILE *f)
 {
     fprintf(f,
-        "Usage: p2pchat [-c FILE] relay [--port PORT] [--ipv6] [--secret-key-seed N]\n"
+        "Usage: p2pchat [-c FILE] relay [--port PORT] [--ipv6] [--secret-key-seed N] [--metrics IP:PORT]\n"
         "\n"
         "  -p, --port PORT           TCP port to listen on (default 4001; 0 picks one)\n"
         "      --ipv6                listen on :: instead of 0.0.0.0\n"
         "      --secret-key-seed N   deterministic identity from N (0-255, default 0),\n"
         "                            the same PeerId as rust-libp2p's relay-server example\n"
+        "      --metrics IP:PORT     serve Prometheus metrics at http://IP:PORT/metrics\n"
+        "                            (e.g. 127.0.0.1:9090; the same as [plugin metrics] listen)\n"
         "  -h, --help                this help\n");
 }
 
@@ -294,6 +297,7 @@ static int parse_relay(int argc, char **argv, struct p2pchat_opts *o)
         { "port", required_argument, NULL, 'p' },
         { "ipv6", no_argument, NULL, '6' },
         { "secret-key-seed", required_argument, NULL, 's' },
+        { "metrics", required_argument, NULL, 'm' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -326,6 +330,9 @@ static int parse_relay(int argc, char **argv, struct p2pchat_opts *o)
             if ((rc = set_or_fail(o, "host", "secret_key_seed", optarg)) >= 0) return rc;
             break;
         }
+        case 'm':   /* the plugin checks the address when it loads */
+            if ((rc = set_or_fail(o, "plugin metrics", "listen", optarg)) >= 0) return rc;
+            break;
         case 'h': usage_relay(stdout); return EXIT_OK;
         default:
             fprintf(stderr, "Run 'p2pchat relay --help' for the flags of this mode.\n");
@@ -419,6 +426,7 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
     int c;
     memset(o, 0, sizeof *o);
     opterr = 1;
+    optind = 0;   /* full re-initialisation: this runs again on SIGHUP */
     /* '+': stop at the first non-option (the mode); its flags follow. */
     while ((c = getopt_long(argc, argv, "+c:hV", longopts, NULL)) != -1) {
         switch (c) {

@@ -1,5 +1,5 @@
 /* main.c - p2pchat: load the configuration, run a host until SIGINT or
- * SIGTERM, shut down cleanly. The mode (peer or relay) picks the
+ * SIGTERM, shut down cleanly; reload what can change on SIGHUP. The mode (peer or relay) picks the
  * front-end; both are the same host with different plugins. */
 #include <signal.h>
 #include <stdio.h>
@@ -13,8 +13,10 @@
 struct app {
     p2p_host *host;
     struct chat *chat;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     int signals;
+    int argc;
+    char **argv;
 };
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -30,6 +32,7 @@ static void on_signal(uv_signal_t *s, int signum)
     p2p_host_stop(a->host);
     uv_close((uv_handle_t *)&a->sigint, NULL);
     uv_close((uv_handle_t *)&a->sigterm, NULL);
+    uv_close((uv_handle_t *)&a->sighup, NULL);
 }
 
 /* Relay mode: --port/--ipv6 become the listen address unless the
@@ -74,6 +77,38 @@ static int add_circuit_listen(p2p_conf *conf)
     return 0;
 }
 
+/* What the command line implies beyond the file: the same at start and
+ * at every reload. */
+static int prepare_conf(struct p2pchat_opts *o)
+{
+    int rc = 0;
+    if (o->want_circuit) rc = add_circuit_listen(o->conf);
+    if (!rc && o->mode == MODE_RELAY) rc = relay_listen(o->conf);
+    return rc;
+}
+
+/* SIGHUP: read the configuration again (the same command line, so -c FILE
+ * is read anew) and apply what can change while running - log levels and
+ * the sections of plugins that can reload, such as the relay's limits
+ * (p2p_host_reload). Anything else is refused and the node runs on
+ * unchanged; the identity never changes. */
+static void on_sighup(uv_signal_t *s, int signum)
+{
+    (void)signum;
+    struct app *a = s->data;
+    struct p2pchat_opts o;
+    char err[1024];
+    p2p_log_info("p2pchat", "received SIGHUP, reloading the configuration");
+    if (p2pchat_parse_args(a->argc, a->argv, &o) >= 0 || prepare_conf(&o) != 0) {
+        p2p_conf_free(o.conf);
+        p2p_log_warn("p2pchat", "configuration not reloaded (see the error above); running on unchanged");
+        return;
+    }
+    int n = p2p_host_reload(a->host, o.conf, err, sizeof err);
+    if (n < 0) p2p_log_warn("p2pchat", "configuration not reloaded: %s", err);
+    else p2p_log_info("p2pchat", "configuration reloaded (%d plugin(s) applied changes)", n);
+}
+
 static void print_identity(p2p_host *h, enum p2pchat_mode mode)
 {
     char id[P2P_PEERID_STRMAX];
@@ -102,15 +137,36 @@ static void print_identity(p2p_host *h, enum p2pchat_mode mode)
     fflush(stdout);
 }
 
-static void print_config_help(void)
+/* --help-config: the [host] and [app] keys, then the keys of every plugin
+ * the configuration (built-in or -c FILE) loads. The plugins are loaded
+ * and initialised for that (no I/O, ephemeral identity), so what is
+ * printed is exactly what their descriptors declare. */
+static int print_config_help(p2p_conf *conf)
 {
+    char err[1024];
     p2p_conf_schema_print("host", p2p_host_schema(), stdout);
     for (const struct p2p_app_schema *a = p2pchat_apps; a->name; a++) {
         char name[64];
         snprintf(name, sizeof name, "app %s", a->name);
-        printf("\n");
         p2p_conf_schema_print(name, a->keys, stdout);
     }
+    p2p_host *h;
+    struct p2p_host_opts hopts = { .apps = p2pchat_apps };
+    if (p2p_conf_set(conf, "host", "ephemeral_identity", "true", err, sizeof err) != 0 ||
+        p2p_conf_set(conf, "host", "listen", "", err, sizeof err) != 0 ||
+        p2p_host_new(&h, conf, &hopts, err, sizeof err) < 0) {
+        fprintf(stderr, "p2pchat: cannot list the plugins' keys: %s\n", err);
+        return EXIT_CONFIG;
+    }
+    for (size_t i = 0; i < p2p_host_plugin_count(h); i++) {
+        const struct p2p_plugin *p = p2p_host_plugin_at(h, i, NULL);
+        char name[96];
+        snprintf(name, sizeof name, "plugin %s", p->name);
+        printf("; %s %s: %s\n", p->name, p->version, p->description ? p->description : "");
+        p2p_conf_schema_print(name, p->config, stdout);
+    }
+    p2p_host_free(h);
+    return EXIT_OK;
 }
 
 int main(int argc, char **argv)
@@ -119,25 +175,17 @@ int main(int argc, char **argv)
     char err[1024];
     int rc = p2pchat_parse_args(argc, argv, &o);
     if (rc >= 0) return rc;
-    if (o.help_config) {
-        print_config_help();
-        p2p_conf_free(o.conf);
-        return EXIT_OK;
-    }
+    if (o.help_config) return print_config_help(o.conf);
     if (o.mode == MODE_PERF) return p2pchat_perf_run(&o);
     /* A configuration file without [app chat] runs a plain node (no chat
      * front-end): useful for plugin hosts and tests. */
     bool run_chat = o.mode == MODE_PEER && (!o.config_file || p2p_conf_find(o.conf, "app chat"));
-    if (o.want_circuit && (rc = add_circuit_listen(o.conf)) != 0) {
-        p2p_conf_free(o.conf);
-        return rc;
-    }
-    if (o.mode == MODE_RELAY && (rc = relay_listen(o.conf)) != 0) {
+    if ((rc = prepare_conf(&o)) != 0) {
         p2p_conf_free(o.conf);
         return rc;
     }
 
-    struct app a = { 0 };
+    struct app a = { .argc = argc, .argv = argv };
     struct p2p_host_opts hopts = { .apps = p2pchat_apps };
     rc = p2p_host_new(&a.host, o.conf, &hopts, err, sizeof err);
     if (rc < 0) {
@@ -154,9 +202,11 @@ int main(int argc, char **argv)
     uv_loop_t *loop = p2p_host_loop(a.host);
     uv_signal_init(loop, &a.sigint);
     uv_signal_init(loop, &a.sigterm);
-    a.sigint.data = a.sigterm.data = &a;
+    uv_signal_init(loop, &a.sighup);
+    a.sigint.data = a.sigterm.data = a.sighup.data = &a;
     uv_signal_start(&a.sigint, on_signal, SIGINT);
     uv_signal_start(&a.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&a.sighup, on_sighup, SIGHUP);
     signal(SIGPIPE, SIG_IGN);
     const p2p_conf_section *app = run_chat ? p2p_conf_find(p2p_host_conf(a.host), "app chat") : NULL;
     /* --json: the chat's "ready" event says the same, as JSON. */

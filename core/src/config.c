@@ -467,6 +467,30 @@ nomem:
     return P2P_ENOMEM;
 }
 
+/* ---- comparing sections (reload) ------------------------------------ */
+
+static const char *entry_text(const p2p_conf_section *s, const char *key)
+{
+    const struct conf_entry *e = s ? conf_entry_find(s, key) : NULL;
+    return e ? e->text : NULL;
+}
+
+P2P_API bool p2p_conf_key_changed(const p2p_conf_section *a, const p2p_conf_section *b, const char *key)
+{
+    const char *ta = entry_text(a, key), *tb = entry_text(b, key);
+    if (!ta || !tb) return ta != tb;
+    return strcmp(ta, tb) != 0;
+}
+
+const char *conf_section_first_diff(const p2p_conf_section *a, const p2p_conf_section *b)
+{
+    for (size_t i = 0; i < a->nents; i++)
+        if (p2p_conf_key_changed(a, b, a->ents[i].key)) return a->ents[i].key;
+    for (size_t i = 0; i < b->nents; i++)
+        if (!conf_entry_find(a, b->ents[i].key)) return b->ents[i].key;
+    return NULL;
+}
+
 /* ---- sections ------------------------------------------------------- */
 
 P2P_API size_t p2p_conf_section_count(const p2p_conf *cf) { return cf ? cf->nsecs : 0; }

@@ -94,6 +94,10 @@ p2p_conf_section *conf_section_new(p2p_conf *cf, const char *full, size_t len, s
 struct conf_entry *conf_entry_find(const p2p_conf_section *sec, const char *key);
 struct conf_entry *conf_entry_add(p2p_conf_section *sec);
 
+/* The first key whose value differs between two sections (validated
+ * with the same schema, so defaults are entries), or NULL. */
+const char *conf_section_first_diff(const p2p_conf_section *a, const p2p_conf_section *b);
+
 /* Whitespace as inih strips it (isspace in the C locale). */
 bool conf_isspace(int c);
 

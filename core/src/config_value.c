@@ -415,7 +415,7 @@ P2P_API void p2p_conf_schema_print(const char *section, const struct p2p_conf_ke
         }
         range_text(r, sizeof r, k);
         fprintf(f, "; %s%s(%s, %s%s%s%s)\n", k->help ? k->help : "", k->help ? " " : "", desc,
-                k->def ? "default " : "no default", k->def ? k->def : "", *r ? "," : "", r);
+                k->def ? "default " : "no default", k->def ? (*k->def ? k->def : "empty") : "", *r ? "," : "", r);
         fprintf(f, "; %s =%s%s\n", k->name, k->def && *k->def ? " " : "", k->def ? k->def : "");
     }
     if (section) fputc('\n', f);

@@ -26,6 +26,7 @@ static void on_stream_released(void *arg)
 {
     p2p_conn *c = arg;
     c->streams--;
+    p2p_swarm_metrics_stream(c->host, false, -1);
     if (c->streams == c->idle_streams && !c->idle_since) c->idle_since = uv_now(c->host->loop);
     maybe_free(c);
 }
@@ -44,10 +45,11 @@ void p2p_conn_keepalive_changed(p2p_conn *c, int delta)
 }
 
 
-static void adopt(p2p_conn *c, p2p_stream *s)
+static void adopt(p2p_conn *c, p2p_stream *s, bool inbound)
 {
     p2p_stream_set_conn(s, c);
     p2p_stream_set_release_hook(s, on_stream_released, c);
+    p2p_swarm_metrics_stream(c->host, inbound, 1);
     c->streams++;
     c->idle_since = 0;
 }
@@ -103,7 +105,7 @@ static void on_inbound_negotiated(int status, p2p_stream *s, const char *protoco
 static void on_mux_stream(void *arg, p2p_stream *s)
 {
     p2p_conn *c = arg;
-    adopt(c, s);
+    adopt(c, s, true);
     if (c->closing || c->gone || c->host->swarm->stopping) {
         p2p_stream_reset(s);
         p2p_stream_close(s);
@@ -191,7 +193,7 @@ P2P_API int p2p_conn_open_stream(p2p_conn *c, const char *const *protocols, p2p_
     p2p_stream *s;
     int rc = c->mux->open(c->session, &s);
     if (rc < 0) return report_later(c->host, rc, cb, arg);
-    adopt(c, s);
+    adopt(c, s, false);
     struct open_req *r = malloc(sizeof *r);
     if (!r) {
         p2p_stream_close(s);

@@ -54,6 +54,12 @@ static const struct p2p_conf_key host_keys[] = {
 
 P2P_API const struct p2p_conf_key *p2p_host_schema(void) { return host_keys; }
 
+/* The [host] keys p2p_host_reload may change. */
+bool p2p_host_key_reloadable(const char *key)
+{
+    return !strcmp(key, "log");
+}
+
 P2P_API void p2p_host_set_error(p2p_host *h, const char *fmt, ...)
 {
     va_list ap;
@@ -136,17 +142,17 @@ static int setup_logging(p2p_host *h, char *err, size_t errlen)
     return 0;
 }
 
-static int check_sections(p2p_host *h, const struct p2p_host_opts *opts, char *err, size_t errlen)
+int p2p_host_check_apps(p2p_host *h, p2p_conf *conf, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < p2p_conf_section_count(h->conf); i++) {
-        p2p_conf_section *sec = p2p_conf_section_at(h->conf, i);
+    for (size_t i = 0; i < p2p_conf_section_count(conf); i++) {
+        p2p_conf_section *sec = p2p_conf_section_at(conf, i);
         if (strcmp(p2p_conf_section_kind(sec), "app")) continue;
         const char *name = p2p_conf_section_name(sec);
-        const struct p2p_app_schema *a = opts ? opts->apps : NULL;
+        const struct p2p_app_schema *a = h->apps;
         while (a && a->name && strcmp(a->name, name)) a++;
         if (!a || !a->name) {
             char known[256] = "";
-            for (const struct p2p_app_schema *k = opts ? opts->apps : NULL; k && k->name; k++) {
+            for (const struct p2p_app_schema *k = h->apps; k && k->name; k++) {
                 size_t l = strlen(known);
                 snprintf(known + l, sizeof known - l, "%s[app %s]", l ? ", " : "", k->name);
             }
@@ -174,6 +180,7 @@ P2P_API int p2p_host_new(p2p_host **out, p2p_conf *conf, const struct p2p_host_o
         return P2P_ENOMEM;
     }
     h->conf = conf;
+    h->apps = opts ? opts->apps : NULL;
     h->identity_lock_fd = -1;
     p2p_list_init(&h->timers);
     if (opts && opts->loop) {
@@ -200,8 +207,9 @@ P2P_API int p2p_host_new(p2p_host **out, p2p_conf *conf, const struct p2p_host_o
     }
     if (!rc && p2p_conf_validate(h->host_section, host_keys, err, errlen) != 0) rc = P2P_ECONFIG;
     if (!rc) rc = setup_logging(h, err, errlen);
-    if (!rc) rc = check_sections(h, opts, err, errlen);
+    if (!rc) rc = p2p_host_check_apps(h, conf, err, errlen);
     if (!rc) rc = setup_identity(h, opts, err, errlen);
+    if (!rc && (rc = p2p_metrics_setup(h)) < 0) p2p_errf(err, errlen, "out of memory");
     if (!rc) rc = p2p_swarm_init(h, err, errlen);
     if (!rc) rc = p2p_loader_load(h, opts ? opts->builtin : NULL, err, errlen);
     if (!rc) rc = p2p_loader_init(h, err, errlen);
@@ -278,6 +286,9 @@ P2P_API void p2p_host_free(p2p_host *h)
     p2p_keypair_wipe(&h->key);
     free(h->identity_note);
     p2p_conf_free(h->conf);
+    for (size_t i = 0; i < h->nretired; i++) p2p_conf_free(h->retired[i]);
+    free(h->retired);
+    p2p_metrics_free(h);
     free(h);
 }
 

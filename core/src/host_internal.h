@@ -42,6 +42,9 @@ struct p2p_host {
     bool owns_loop;
     p2p_conf *conf;
     p2p_conf_section *host_section;
+    const struct p2p_app_schema *apps;  /* from p2p_host_opts: [app] sections accepted */
+    p2p_conf **retired;         /* configurations replaced by p2p_host_reload (kept: plugins may point into them) */
+    size_t nretired;
     p2p_keypair key;
     p2p_peerid id;
     int identity_lock_fd;
@@ -65,6 +68,8 @@ struct p2p_host {
     struct p2p_swarm *swarm;
     struct p2p_subscription *subs;
     int emitting;
+
+    struct p2p_metrics *metrics;    /* metrics.c */
 
     uv_idle_t defer_idle;       /* runs queued p2p_defer calls */
     struct p2p_defer *defer_head, *defer_tail, *defer_running;
@@ -90,6 +95,16 @@ void p2p_events_free(p2p_host *h);
 /* defer.c */
 void p2p_defer_setup(p2p_host *h);
 void p2p_defer_teardown(p2p_host *h);
+
+/* host.c: validate every [app NAME] section against h->apps; whether
+ * p2p_host_reload may change a [host] key. */
+int p2p_host_check_apps(p2p_host *h, p2p_conf *conf, char *err, size_t errlen);
+bool p2p_host_key_reloadable(const char *key);
+
+/* metrics.c: the registry lives from p2p_host_new to the very end of
+ * p2p_host_free (plugins' series pointers stay valid through fini). */
+int p2p_metrics_setup(p2p_host *h);
+void p2p_metrics_free(p2p_host *h);
 
 /* timer.c */
 void p2p_timers_close_all(p2p_host *h);

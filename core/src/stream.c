@@ -7,6 +7,7 @@
 #include "p2p/buf.h"
 #include "p2p/error.h"
 #include "p2p/log.h"
+#include "p2p/metrics.h"
 #include "p2p/stream.h"
 #include "stream_internal.h"
 
@@ -41,6 +42,7 @@ struct p2p_stream {
     bool no_keepalive;
     void (*release_hook)(void *arg);
     void *release_arg;
+    p2p_metric_series *rx, *tx;   /* byte counters (raw streams) */
 };
 
 /* The addresses of a stream, shared by the streams layered on it. */
@@ -82,6 +84,12 @@ static void release(p2p_stream *s)
     if (s->no_keepalive && s->conn) p2p_conn_keepalive_changed(s->conn, 1);
     free(s);
     if (hook) hook(harg);
+}
+
+void p2p_stream_count_bytes(p2p_stream *s, p2p_metric_series *rx, p2p_metric_series *tx)
+{
+    s->rx = rx;
+    s->tx = tx;
 }
 
 void p2p_stream_set_release_hook(p2p_stream *s, void (*fn)(void *arg), void *arg)
@@ -133,6 +141,7 @@ static bool call_eof(p2p_stream *s)
 P2P_API bool p2p_stream_deliver_data(p2p_stream *s, const uint8_t *data, size_t len)
 {
     if (s->closed || s->dead) return !s->closed;
+    p2p_counter_add(s->rx, len);
     if (!s->reading || s->unread.len) {
         /* Out of turn: keep the bytes (bounded) to keep the order. */
         if (p2p_buf_append(&s->unread, data, len) != 0) {
@@ -231,7 +240,9 @@ P2P_API int p2p_stream_write(p2p_stream *s, const uint8_t *data, size_t len)
 {
     if (s->closed || s->dead || s->wr_shut) return P2P_ECLOSED;
     if (!len) return 0;
-    return s->ops->write(s->impl, data, len);
+    int rc = s->ops->write(s->impl, data, len);
+    if (rc >= 0) p2p_counter_add(s->tx, len);
+    return rc;
 }
 
 P2P_API size_t p2p_stream_write_queued(const p2p_stream *s)

@@ -12,4 +12,9 @@ void p2p_stream_set_release_hook(p2p_stream *s, void (*fn)(void *arg), void *arg
  * activity, -1: no longer). */
 void p2p_conn_keepalive_changed(p2p_conn *c, int delta);
 
+/* Count the bytes delivered (rx) and written (tx) on s in these counters
+ * (either may be NULL): raw transport streams, for p2p_transport_bytes_total. */
+struct p2p_metric_series;
+void p2p_stream_count_bytes(p2p_stream *s, struct p2p_metric_series *rx, struct p2p_metric_series *tx);
+
 #endif

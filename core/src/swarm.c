@@ -75,6 +75,7 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
     sw->close_timeout = p2p_conf_duration_ms(hs, "close_timeout");
     sw->auto_dial = p2p_conf_bool(hs, "auto_dial");
     h->swarm = sw;
+    p2p_swarm_metrics_init(h);
     return 0;
 }
 
@@ -205,6 +206,7 @@ static void on_accept(p2p_stream *raw, void *arg)
     if (sw->stopping || sw->pending_in >= sw->max_pending_in) {
         p2p_log_debug(MOD, "refusing an inbound connection: %s",
                       sw->stopping ? "shutting down" : "too many pending inbound upgrades");
+        p2p_swarm_metrics_refused(h, sw->stopping ? "shutting_down" : "max_pending_incoming");
         p2p_stream_reset(raw);
         p2p_stream_close(raw);
         return;
@@ -411,6 +413,7 @@ static void conn_remove(p2p_conn *c, int reason)
     p2p_host *h = c->host;
     if (c->gone) return;
     p2p_list_del(&c->link);
+    p2p_swarm_metrics_conn_close(c);
     p2p_conn_kill(c, reason);
     char id[P2P_PEERID_STRMAX];
     p2p_peerid_to_string(&c->peer, id, sizeof id);
@@ -431,6 +434,7 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
     if (sw->stopping || conn_count(sw) >= sw->max_conns) {
         p2p_log_info(MOD, "refusing connection from %s: %s", id,
                      sw->stopping ? "shutting down" : "max_connections reached");
+        p2p_swarm_metrics_refused(h, sw->stopping ? "shutting_down" : "max_connections");
         p2p_peerid peer = c->peer;
         c->gone = true;
         p2p_conn_free(c);
@@ -438,6 +442,7 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
         return NULL;
     }
     p2p_list_add_tail(&sw->conns, &c->link);
+    p2p_swarm_metrics_conn_open(c);
     p2p_conn_start(c);
     p2p_peerstore_set_key(h, &c->peer, &c->key);
     if (c->dir == P2P_OUTBOUND) p2p_peerstore_add_addrs(h, &c->peer, &c->remote, 1, 0);

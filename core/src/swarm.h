@@ -5,6 +5,7 @@
 #include "host_internal.h"
 #include "negotiate.h"
 #include "p2p/conn.h"
+#include "p2p/metrics.h"
 #include "p2p/muxer.h"
 #include "p2p/security.h"
 #include "p2p/transport.h"
@@ -29,6 +30,7 @@ struct p2p_conn {
     struct p2p_list opens;     /* pending p2p_conn_open_stream requests */
     struct p2p_defer reap;
     p2p_timer *close_timer;    /* bounds a graceful close */
+    p2p_metric_series *m_open; /* the p2p_connections gauge it counts in */
 };
 
 /* One upgrade of a raw stream into a connection. */
@@ -43,6 +45,12 @@ struct swarm_listener {
 };
 
 struct dial_job;
+
+/* The core's metrics (swarm_metrics.c). */
+struct swarm_metrics {
+    p2p_metric *conns_opened, *conns, *conns_refused, *bytes;
+    p2p_metric_series *streams_in, *streams_out, *streams;
+};
 
 struct p2p_swarm {
     p2p_host *host;
@@ -65,6 +73,7 @@ struct p2p_swarm {
     size_t max_in_per_ip;        /* 0 = no limit */
     bool limit_loopback;
     uint64_t dial_timeout, upgrade_timeout, negotiate_timeout, idle_timeout, close_timeout;
+    struct swarm_metrics metrics;
 };
 
 /* swarm.c */
@@ -104,6 +113,14 @@ size_t p2p_upgrade_inbound_from(p2p_host *h, const uint8_t *key, size_t keylen);
  * upgrade expecting that peer) is being upgraded. */
 bool p2p_upgrade_inbound_pending(p2p_host *h, const p2p_peerid *peer);
 void p2p_upgrades_abort_all(p2p_host *h);
+
+/* swarm_metrics.c */
+void p2p_swarm_metrics_init(p2p_host *h);
+void p2p_swarm_metrics_conn_open(p2p_conn *c);     /* registered */
+void p2p_swarm_metrics_conn_close(p2p_conn *c);    /* removed */
+void p2p_swarm_metrics_refused(p2p_host *h, const char *reason);
+void p2p_swarm_metrics_raw(p2p_host *h, p2p_stream *raw, bool limited);   /* count its bytes */
+void p2p_swarm_metrics_stream(p2p_host *h, bool inbound, int delta);     /* +1 adopted, -1 released */
 
 /* conn.c */
 extern const struct p2p_muxer_events p2p_conn_muxer_events;

@@ -202,6 +202,7 @@ static struct upgrade *u_new(p2p_host *h, p2p_stream *raw, bool outbound, bool l
     u->limited = limited;
     u->local = *p2p_stream_local_addr(raw);
     u->remote = *p2p_stream_remote_addr(raw);
+    p2p_swarm_metrics_raw(h, raw, limited);
     u->timer = p2p_timer_new(h, on_timeout, u);
     if (!u->timer) {
         free(u);

@@ -34,6 +34,8 @@ struct dcutr_st {
     struct dcutr_link punches;
     size_t npunches;
     struct p2p_dcutr_stats stats;     /* the service's counters (p2p/dcutr.h) */
+    /* Metrics: p2p_dcutr_attempts_total, p2p_dcutr_holepunches_total{result} */
+    p2p_metric_series *m_attempts, *m_success, *m_failure;
 };
 
 #endif

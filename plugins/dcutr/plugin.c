@@ -426,6 +426,9 @@ static void finish(struct punch *p, enum outcome o)
     p->active = false;
     list_del(&p->link);
     st->npunches--;
+    /* Superseded punches (the peer upgrades the kept connection) are
+     * neither a success nor a failure of ours. */
+    if (o != OUT_SUPERSEDED) p2p_counter_add(o == OUT_SUCCEEDED ? st->m_success : st->m_failure, 1);
     if (o == OUT_SUCCEEDED && p->sm.initiator) {
         st->stats.succeeded++;
         p2p_log_info(MOD, "direct connection with %s (initiator, attempt %u, relayed rtt %.1f ms)", p->peer_str,
@@ -509,6 +512,7 @@ static void run(struct punch *p, enum dcutr_action a)
         return unilateral_dial(p);
     case DCUTR_ACT_SEND_CONNECT:
         st->stats.attempts++;
+        p2p_counter_add(st->m_attempts, 1);
         if (p->sm.initiator && !p->s) {
             /* The first attempt, or a peer that closed the stream after
              * the previous round (go-libp2p, rust-libp2p): a new stream. */
@@ -787,6 +791,12 @@ static int dcutr_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     st->unilateral = p2p_conf_bool(cf, "unilateral");
     st->legacy_roles = p2p_conf_bool(cf, "legacy_roles");
     st->id = p2p_service_get(h, P2P_IDENTIFY_SERVICE, 1, &st->id_st);
+    st->m_attempts = p2p_metric_counter(h, "p2p_dcutr_attempts_total", "Hole-punch rounds (CONNECT exchanges).");
+    p2p_metric *hp = p2p_metric_register(h, "p2p_dcutr_holepunches_total", P2P_METRIC_COUNTER,
+                                         "Hole punches finished: success (a direct connection) or failure.",
+                                         (const char *const[]){ "result", NULL });
+    st->m_success = p2p_metric_get(hp, (const char *const[]){ "success" });
+    st->m_failure = p2p_metric_get(hp, (const char *const[]){ "failure" });
     int rc = p2p_protocol_add(h, DCUTR_PROTOCOL, on_stream, st);
     if (rc < 0) {
         p2p_host_set_error(h, "cannot register %s: %s", DCUTR_PROTOCOL, p2p_strerror(rc));

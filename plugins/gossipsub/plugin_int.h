@@ -83,6 +83,13 @@ struct gsp_peer {
     struct gsp_peer *next, *prev;
 };
 
+/* Metrics (plugin_metrics.c). */
+#define GSP_METRIC_EVENTS 6
+struct gsp_metrics {
+    p2p_metric_series *topics, *peers, *msgs[GSP_METRIC_EVENTS];
+    uint64_t seen[GSP_METRIC_EVENTS];   /* router counters at the last scrape */
+};
+
 struct gsp {
     p2p_host *host;
     struct gs_config cfg;
@@ -106,7 +113,12 @@ struct gsp {
     bool pumping;              /* events are being dispatched */
     struct p2p_defer sweep;    /* deferred leaves and frees */
     uint64_t broken_promises_seen;   /* the router's count at the last heartbeat (for the log) */
+    struct gsp_metrics m;
 };
+
+/* plugin_metrics.c: registered at start, collector removed at stop. */
+void gsp_metrics_start(struct gsp *g);
+void gsp_metrics_stop(struct gsp *g);
 
 /* plugin.c */
 void gsp_pump(struct gsp *g);

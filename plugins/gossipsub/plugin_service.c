@@ -458,11 +458,13 @@ static int gs_start(void *state)
     struct gsp *g = state;
     int rc = gsp_start_io(g);
     if (rc < 0) p2p_host_set_error(g->host, "out of memory");
+    else gsp_metrics_start(g);
     return rc;
 }
 
 static void gs_stop(void *state)
 {
+    gsp_metrics_stop(state);
     gsp_stop_io(state);
 }
 

@@ -524,6 +524,7 @@ static int kad_start(void *state)
         return P2P_ENOMEM;
     }
     kd->started = true;
+    kad_metrics_start(kd);
     kd->last_save_ms = kad_now(kd);
     for (size_t i = 0; i < kd->nboot; i++) p2p_peerstore_add_addrs(kd->host, &kd->boot_ids[i], &kd->boot_addrs[i], 1, 0);
     state_load(kd);
@@ -549,6 +550,7 @@ static void kad_stop(void *state)
     struct kad *kd = state;
     if (!kd->started || kd->stopping) return;
     kd->stopping = true;
+    kad_metrics_stop(kd);
     state_save(kd);
     kad_ops_stop_all(kd);
     kad_rpc_stop_all(kd);

@@ -84,6 +84,12 @@ struct kad_published {
     struct kad_published *next;
 };
 
+/* Metrics (kad_metrics.c). */
+struct kad_metrics {
+    p2p_metric_series *rt_peers, *records, *provider_keys, *lookups;
+    uint64_t lookups_seen;       /* stats.lookups at the last scrape */
+};
+
 struct kad {
     p2p_host *host;
     const char *protocol;
@@ -130,6 +136,7 @@ struct kad {
     bool dirty;                  /* routing table changed since the last save */
     bool booting;                /* a bootstrap run is under way */
     struct kad_lookup_stats stats;
+    struct kad_metrics m;
 };
 
 /* Debug accessor: the lookup counters of the plugin whose "routing"
@@ -139,6 +146,10 @@ static inline const struct kad_lookup_stats *kad_debug_stats(const void *st)
 {
     return &((const struct kad *)st)->stats;
 }
+
+/* ---- kad_metrics.c: registered at start, collector removed at stop ---- */
+void kad_metrics_start(struct kad *kd);
+void kad_metrics_stop(struct kad *kd);
 
 /* ---- plugin.c ---------------------------------------------------------- */
 const char *kad_peer_str(const p2p_peerid *id, char buf[P2P_PEERID_STRMAX]);

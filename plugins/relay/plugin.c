@@ -79,6 +79,35 @@ static void read_limits(struct relay_st *st, const p2p_conf_section *cf)
 
 static void relay_fini(void *state);
 
+/* A changed [plugin relay] section (p2p_host_reload, SIGHUP): the limits,
+ * timeouts and retry delays apply at once to new reservations and
+ * circuits (open circuits keep theirs); the roles and the relay list
+ * need a restart. */
+static int relay_reload(void *state, const p2p_conf_section *cf)
+{
+    static const char *const restart_keys[] = { "server", "client", "relays", NULL };
+    struct relay_st *st = state;
+    for (const char *const *k = restart_keys; *k; k++) {
+        if (p2p_conf_key_changed(st->cf, cf, *k)) {
+            p2p_host_set_error(st->host, "%s changed; restart to apply it", *k);
+            return P2P_ECONFIG;
+        }
+    }
+    struct relay_st tmp = *st;
+    read_limits(&tmp, cf);
+    if (st->table_ok && relay_table_set_limits(&st->table, &tmp.lim) != 0) {
+        p2p_host_set_error(st->host, "out of memory");
+        return P2P_ENOMEM;
+    }
+    read_limits(st, cf);
+    st->cf = cf;
+    p2p_log_info(MOD, "new limits: %zu reservations (%zu now), %zu circuits (%zu now), circuits of %llu ms and "
+                      "%llu bytes", st->lim.max_reservations, st->table_ok ? st->table.nrsvps : 0,
+                 st->lim.max_circuits, st->ncircuits, (unsigned long long)st->circuit_duration_ms,
+                 (unsigned long long)st->circuit_bytes);
+    return 0;
+}
+
 static int relay_init(p2p_host *h, const p2p_conf_section *cf, void **state)
 {
     struct relay_st *st = calloc(1, sizeof *st);
@@ -87,6 +116,7 @@ static int relay_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         return P2P_ENOMEM;
     }
     st->host = h;
+    st->cf = cf;
     st->refs = 1;
     st->server = p2p_conf_bool(cf, "server");
     st->client = p2p_conf_bool(cf, "client");
@@ -107,6 +137,7 @@ static int relay_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         rc = P2P_ECONFIG;
     }
     if (rc == 0 && st->server) rc = relay_server_init(st);
+    if (rc == 0) rc = relay_metrics_init(st);
     if (rc == 0) {
         st->sub = p2p_host_subscribe(h, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_PEER_UPDATED, on_event, st);
         if (!st->sub) rc = P2P_ENOMEM;
@@ -166,6 +197,7 @@ static void relay_fini(void *state)
     st->stopped = true;
     if (st->sub) p2p_host_unsubscribe(st->host, st->sub);
     st->sub = NULL;
+    relay_metrics_fini(st);
     if (st->client) {
         relay_transport_fini(st);
         relay_client_fini(st);
@@ -228,4 +260,5 @@ P2P_PLUGIN_EXPORT({
     .start = relay_start,
     .stop = relay_stop,
     .fini = relay_fini,
+    .reload = relay_reload,
 });

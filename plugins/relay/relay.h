@@ -121,6 +121,7 @@ struct relay_pump {
     relay_pump_end_cb end;
     bool ended;
     size_t *peak;                    /* if set: raised to the largest write queue seen */
+    p2p_metric_series *bytes;        /* if set: counts the bytes relayed (set before start) */
 };
 /* Takes ownership of a and b (reading stopped; unread bytes are kept). */
 void relay_pump_start(struct relay_pump *p, p2p_stream *a, p2p_stream *b, uint64_t max_bytes,
@@ -187,8 +188,19 @@ struct relay_stats {
     size_t peak_queued;              /* largest write queue towards one side of a circuit */
 };
 
+/* Metrics (relay_metrics.c); NULL series when a role is off. */
+struct relay_metrics {
+    p2p_metric_series *rsvp_active, *rsvp_new, *rsvp_renewed;
+    p2p_metric *rsvp_refused;        /* {reason} */
+    p2p_metric_series *circ_active, *circ_accepted, *circ_bytes;
+    p2p_metric *circ_refused;        /* {reason} */
+    p2p_metric *circ_closed;         /* {reason} */
+    p2p_metric_series *client_reserved;
+};
+
 struct relay_st {
     p2p_host *host;
+    const p2p_conf_section *cf;      /* the section in use (replaced by a reload) */
     unsigned refs;
     bool started, stopped, finied;
     bool server, client;
@@ -210,12 +222,21 @@ struct relay_st {
     struct rlist hops, helds, circuits;
     size_t ncircuits;
     struct relay_stats stats;
+    struct relay_metrics m;
     /* client */
     struct relay_cl *relays;         /* RELAY_MAX_RELAYS slots */
     size_t nrelays;
     bool reserving;
     struct rlist listeners, dials, stops;
 };
+
+/* ---- relay_metrics.c ---------------------------------------------------------- */
+
+int relay_metrics_init(struct relay_st *st);
+void relay_metrics_fini(struct relay_st *st);
+/* +1 on m's series for reason (refusals, closes). */
+void relay_metrics_refused(p2p_metric *m, const char *reason);
+void relay_metrics_circuit_closed(struct relay_st *st, int reason);
 
 void relay_st_ref(struct relay_st *st);
 void relay_st_unref(struct relay_st *st);

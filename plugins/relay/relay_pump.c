@@ -55,6 +55,7 @@ static void on_read(p2p_stream *s, const uint8_t *data, size_t len, void *arg)
         int rc = p2p_stream_write(out->s, data, n);
         if (rc < 0) return pump_end(p, rc, true);
         in->fwd += n;
+        p2p_counter_add(p->bytes, n);
     }
     if (over) return pump_end(p, P2P_ELIMIT, true);
     size_t queued = p2p_stream_write_queued(out->s);

@@ -211,6 +211,7 @@ static void do_reserve(struct relay_st *st, p2p_stream *s, const struct hop_info
     relay_peer_str(&in->peer, ps);
     if (in->limited) {
         p2p_log_debug(MOD, "refusing a reservation of %s over a relayed connection", ps);
+        relay_metrics_refused(st->m.rsvp_refused, "relayed_connection");
         return relay_respond(st, s, RELAY_HOP, RELAY_STATUS_PERMISSION_DENIED);
     }
     uint64_t now = p2p_host_now_ms(st->host), expire_ms;
@@ -218,7 +219,8 @@ static void do_reserve(struct relay_st *st, p2p_stream *s, const struct hop_info
     int status = relay_table_reserve(&st->table, &in->peer, in->conn_id, &in->ip, now, &expire_ms, &renewed);
     if (status != RELAY_STATUS_OK) {
         st->stats.reservations_refused++;
-        p2p_log_debug(MOD, "refusing a reservation of %s: limits reached", ps);
+        relay_metrics_refused(st->m.rsvp_refused, relay_refusal_name(st->table.refusal));
+        p2p_log_debug(MOD, "refusing a reservation of %s: %s reached", ps, relay_refusal_name(st->table.refusal));
         return relay_respond(st, s, RELAY_HOP, (uint32_t)status);
     }
     struct relay_msg *m = malloc(sizeof *m);
@@ -248,6 +250,7 @@ static void do_reserve(struct relay_st *st, p2p_stream *s, const struct hop_info
     }
     if (renewed) st->stats.renewals++;
     else st->stats.reservations++;
+    p2p_counter_add(renewed ? st->m.rsvp_renewed : st->m.rsvp_new, 1);
     p2p_log_debug(MOD, "%s reservation of %s for %llu ms", renewed ? "renewed the" : "accepted a", ps,
                   (unsigned long long)(expire_ms - now));
     hold(st, in, s);
@@ -274,6 +277,7 @@ static void circuit_fail(struct circuit *c, uint32_t status, const char *why)
     char a[P2P_PEERID_STRMAX], b[P2P_PEERID_STRMAX];
     p2p_log_debug(MOD, "circuit %s -> %s failed: %s", relay_peer_str(&c->src, a), relay_peer_str(&c->dst, b), why);
     struct relay_st *st = c->st;
+    relay_metrics_refused(st->m.circ_refused, st->stopped ? "shutdown" : "connection_failed");
     p2p_stream *src = c->src_s, *dst = c->dst_s;
     c->src_s = c->dst_s = NULL;
     circuit_free(c);
@@ -297,6 +301,7 @@ static void on_pump_end(struct relay_pump *p, int reason)
                   relay_peer_str(&c->dst, b), (unsigned long long)p->side[0].fwd,
                   (unsigned long long)p->side[1].fwd, reason ? p2p_strerror(reason) : "closed");
     c->st->stats.circuits_ended++;
+    relay_metrics_circuit_closed(c->st, reason);
     circuit_free(c);
 }
 
@@ -349,6 +354,8 @@ static void on_stop_answer(struct relay_reader *r, int status, const struct rela
     p2p_stream *src = c->src_s, *dst = c->dst_s;
     c->src_s = c->dst_s = NULL;
     st->stats.circuits++;
+    p2p_counter_add(st->m.circ_accepted, 1);
+    c->pump.bytes = st->m.circ_bytes;
     relay_pump_start(&c->pump, src, dst, st->circuit_bytes, st->watermark, &st->stats.peak_queued, on_pump_end);
 }
 
@@ -381,21 +388,32 @@ static void do_connect(struct relay_st *st, p2p_stream *s, const struct hop_info
 {
     char a[P2P_PEERID_STRMAX], b[P2P_PEERID_STRMAX];
     relay_peer_str(&in->peer, a);
-    if (in->limited) return relay_respond(st, s, RELAY_HOP, RELAY_STATUS_PERMISSION_DENIED);
-    if (!m->has_peer) return relay_respond(st, s, RELAY_HOP, RELAY_STATUS_MALFORMED_MESSAGE);
+    if (in->limited) {
+        relay_metrics_refused(st->m.circ_refused, "relayed_connection");
+        return relay_respond(st, s, RELAY_HOP, RELAY_STATUS_PERMISSION_DENIED);
+    }
+    if (!m->has_peer) {
+        relay_metrics_refused(st->m.circ_refused, "malformed");
+        return relay_respond(st, s, RELAY_HOP, RELAY_STATUS_MALFORMED_MESSAGE);
+    }
     const p2p_peerid *dst = &m->peer.id;
     relay_peer_str(dst, b);
-    if (p2p_peerid_equal(dst, &in->peer)) return relay_respond(st, s, RELAY_HOP, RELAY_STATUS_PERMISSION_DENIED);
+    if (p2p_peerid_equal(dst, &in->peer)) {
+        relay_metrics_refused(st->m.circ_refused, "malformed");
+        return relay_respond(st, s, RELAY_HOP, RELAY_STATUS_PERMISSION_DENIED);
+    }
     uint64_t now = p2p_host_now_ms(st->host), id, dst_conn;
     int status = relay_table_circuit_open(&st->table, &in->peer, &in->ip, dst, now, &id);
     if (status != RELAY_STATUS_OK) {
         st->stats.circuits_refused++;
-        p2p_log_debug(MOD, "refusing a circuit %s -> %s: limits reached", a, b);
+        relay_metrics_refused(st->m.circ_refused, relay_refusal_name(st->table.refusal));
+        p2p_log_debug(MOD, "refusing a circuit %s -> %s: %s reached", a, b, relay_refusal_name(st->table.refusal));
         return relay_respond(st, s, RELAY_HOP, (uint32_t)status);
     }
     if (!relay_table_lookup(&st->table, dst, now, &dst_conn)) {
         relay_table_circuit_close(&st->table, id);
         st->stats.circuits_refused++;
+        relay_metrics_refused(st->m.circ_refused, "no_reservation");
         p2p_log_debug(MOD, "refusing a circuit %s -> %s: no reservation", a, b);
         return relay_respond(st, s, RELAY_HOP, RELAY_STATUS_NO_RESERVATION);
     }

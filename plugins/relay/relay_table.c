@@ -11,12 +11,28 @@
 /* Bucket kinds: what is limited (reservations or circuits) by what key. */
 enum { B_NONE, B_RSVP_PEER, B_RSVP_IP, B_CIRC_PEER, B_CIRC_IP };
 
+const char *relay_refusal_name(enum relay_refusal r)
+{
+    switch (r) {
+    case RELAY_REFUSED_MAX_RESERVATIONS: return "max_reservations";
+    case RELAY_REFUSED_RESERVATIONS_PER_PEER: return "max_reservations_per_peer";
+    case RELAY_REFUSED_RESERVATIONS_PER_IP: return "max_reservations_per_ip";
+    case RELAY_REFUSED_MAX_CIRCUITS: return "max_circuits";
+    case RELAY_REFUSED_CIRCUITS_PER_PEER: return "max_circuits_per_peer";
+    case RELAY_REFUSED_RATE_PER_PEER: return "rate_limit_per_peer";
+    case RELAY_REFUSED_RATE_PER_IP: return "rate_limit_per_ip";
+    default: return "none";
+    }
+}
+
 int relay_table_init(struct relay_table *t, const struct relay_limits *lim)
 {
     memset(t, 0, sizeof *t);
     t->lim = *lim;
-    t->rsvps = calloc(lim->max_reservations ? lim->max_reservations : 1, sizeof *t->rsvps);
-    t->circs = calloc(lim->max_circuits ? lim->max_circuits : 1, sizeof *t->circs);
+    t->rsvp_cap = lim->max_reservations ? lim->max_reservations : 1;
+    t->circ_cap = lim->max_circuits ? lim->max_circuits : 1;
+    t->rsvps = calloc(t->rsvp_cap, sizeof *t->rsvps);
+    t->circs = calloc(t->circ_cap, sizeof *t->circs);
     t->nbuckets = lim->rate_keys >= 2 ? lim->rate_keys : RELAY_RATE_KEYS;
     t->buckets = calloc(t->nbuckets, sizeof *t->buckets);
     if (!t->rsvps || !t->circs || !t->buckets) {
@@ -24,6 +40,33 @@ int relay_table_init(struct relay_table *t, const struct relay_limits *lim)
         return P2P_ENOMEM;
     }
     t->next_circ_id = 1;
+    return 0;
+}
+
+int relay_table_set_limits(struct relay_table *t, const struct relay_limits *lim)
+{
+    /* Arrays only grow: what is there stays where it is. */
+    if (lim->max_reservations > t->rsvp_cap) {
+        struct relay_rsvp *r = realloc(t->rsvps, lim->max_reservations * sizeof *r);
+        if (!r) return P2P_ENOMEM;
+        t->rsvps = r;
+        t->rsvp_cap = lim->max_reservations;
+    }
+    if (lim->max_circuits > t->circ_cap) {
+        struct relay_circ *c = realloc(t->circs, lim->max_circuits * sizeof *c);
+        if (!c) return P2P_ENOMEM;
+        t->circs = c;
+        t->circ_cap = lim->max_circuits;
+    }
+    size_t keys = t->lim.rate_keys;
+    t->lim = *lim;
+    t->lim.rate_keys = keys;
+    for (size_t i = 0; i < t->nbuckets; i++) {
+        struct relay_bucket *b = &t->buckets[i];
+        bool peer = b->kind == B_RSVP_PEER || b->kind == B_CIRC_PEER;
+        uint32_t size = peer ? lim->rate_per_peer : lim->rate_per_ip;
+        if (b->kind != B_NONE && b->tokens > size) b->tokens = size;
+    }
     return 0;
 }
 
@@ -92,7 +135,8 @@ static struct relay_bucket *bucket(struct relay_table *t, uint8_t kind, const ui
 }
 
 /* Take one token from the peer's and the IP's buckets of this use, or
- * none if either is empty. Returns whether allowed. */
+ * none if either is empty (t->refusal says which). Returns whether
+ * allowed. */
 static bool rate_take(struct relay_table *t, bool circuit, const p2p_peerid *peer,
                       const struct relay_ip *ip, uint64_t now)
 {
@@ -105,7 +149,10 @@ static bool rate_take(struct relay_table *t, bool circuit, const p2p_peerid *pee
         bi = bucket(t, circuit ? B_CIRC_IP : B_RSVP_IP, ip->b, ip->len, l->rate_per_ip,
                     l->rate_per_ip_interval_ms, now, bp);
     }
-    if ((bp && bp->tokens == 0) || (bi && bi->tokens == 0)) return false;
+    if ((bp && bp->tokens == 0) || (bi && bi->tokens == 0)) {
+        t->refusal = bp && bp->tokens == 0 ? RELAY_REFUSED_RATE_PER_PEER : RELAY_REFUSED_RATE_PER_IP;
+        return false;
+    }
     if (bp) {
         bp->tokens--;
         bp->used_ms = now;
@@ -155,10 +202,13 @@ int relay_table_reserve(struct relay_table *t, const p2p_peerid *peer, uint64_t 
         if (ip->len && r->ip.len == ip->len && !memcmp(r->ip.b, ip->b, ip->len)) per_ip++;
     }
     bool renewal = same < t->nrsvps;
+    t->refusal = RELAY_REFUSED_NONE;
     if (!renewal) {
-        if (t->nrsvps >= t->lim.max_reservations || per_peer >= t->lim.max_reservations_per_peer ||
-            (t->lim.max_reservations_per_ip && ip->len && per_ip >= t->lim.max_reservations_per_ip))
-            return RELAY_STATUS_RESERVATION_REFUSED;
+        if (t->nrsvps >= t->lim.max_reservations) t->refusal = RELAY_REFUSED_MAX_RESERVATIONS;
+        else if (per_peer >= t->lim.max_reservations_per_peer) t->refusal = RELAY_REFUSED_RESERVATIONS_PER_PEER;
+        else if (t->lim.max_reservations_per_ip && ip->len && per_ip >= t->lim.max_reservations_per_ip)
+            t->refusal = RELAY_REFUSED_RESERVATIONS_PER_IP;
+        if (t->refusal) return RELAY_STATUS_RESERVATION_REFUSED;
     }
     if (!rate_take(t, false, peer, ip, now_ms)) return RELAY_STATUS_RESERVATION_REFUSED;
     struct relay_rsvp *r = renewal ? &t->rsvps[same] : &t->rsvps[t->nrsvps++];
@@ -219,10 +269,12 @@ size_t relay_table_peer_circuits(const struct relay_table *t, const p2p_peerid *
 int relay_table_circuit_open(struct relay_table *t, const p2p_peerid *src, const struct relay_ip *src_ip,
                              const p2p_peerid *dst, uint64_t now_ms, uint64_t *id)
 {
-    if (t->ncircs >= t->lim.max_circuits ||
-        relay_table_peer_circuits(t, src) >= t->lim.max_circuits_per_peer ||
-        relay_table_peer_circuits(t, dst) >= t->lim.max_circuits_per_peer)
-        return RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED;
+    t->refusal = RELAY_REFUSED_NONE;
+    if (t->ncircs >= t->lim.max_circuits) t->refusal = RELAY_REFUSED_MAX_CIRCUITS;
+    else if (relay_table_peer_circuits(t, src) >= t->lim.max_circuits_per_peer ||
+             relay_table_peer_circuits(t, dst) >= t->lim.max_circuits_per_peer)
+        t->refusal = RELAY_REFUSED_CIRCUITS_PER_PEER;
+    if (t->refusal) return RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED;
     if (!rate_take(t, true, src, src_ip, now_ms)) return RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED;
     struct relay_circ *c = &t->circs[t->ncircs++];
     c->id = t->next_circ_id++;

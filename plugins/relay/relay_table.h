@@ -74,12 +74,27 @@ struct relay_bucket {
     uint64_t used_ms;                  /* last use (eviction) */
 };
 
+/* Which limit refused the last request (relay_table.refusal), for logs
+ * and metrics; relay_refusal_name gives the config key's name. */
+enum relay_refusal {
+    RELAY_REFUSED_NONE = 0,
+    RELAY_REFUSED_MAX_RESERVATIONS,
+    RELAY_REFUSED_RESERVATIONS_PER_PEER,
+    RELAY_REFUSED_RESERVATIONS_PER_IP,
+    RELAY_REFUSED_MAX_CIRCUITS,
+    RELAY_REFUSED_CIRCUITS_PER_PEER,
+    RELAY_REFUSED_RATE_PER_PEER,
+    RELAY_REFUSED_RATE_PER_IP
+};
+const char *relay_refusal_name(enum relay_refusal r);
+
 struct relay_table {
     struct relay_limits lim;
-    struct relay_rsvp *rsvps;          /* nrsvps of max_reservations */
-    size_t nrsvps;
-    struct relay_circ *circs;          /* ncircs of max_circuits */
-    size_t ncircs;
+    enum relay_refusal refusal;        /* why the last reserve/circuit_open refused */
+    struct relay_rsvp *rsvps;          /* nrsvps of rsvp_cap (>= max_reservations) */
+    size_t nrsvps, rsvp_cap;
+    struct relay_circ *circs;          /* ncircs of circ_cap (>= max_circuits) */
+    size_t ncircs, circ_cap;
     uint64_t next_circ_id;
     struct relay_bucket *buckets;      /* nbuckets */
     size_t nbuckets;
@@ -88,6 +103,11 @@ struct relay_table {
 /* Returns 0 or P2P_ENOMEM. Limits are copied. */
 int relay_table_init(struct relay_table *t, const struct relay_limits *lim);
 void relay_table_free(struct relay_table *t);
+/* New limits (a reload): 0 or P2P_ENOMEM (then nothing changed).
+ * Reservations and circuits beyond new, lower limits are kept until they
+ * end; new requests are refused until below. Rate buckets keep their
+ * tokens, capped at the new sizes. rate_keys cannot change. */
+int relay_table_set_limits(struct relay_table *t, const struct relay_limits *lim);
 
 /* A RESERVE from peer on connection conn_id (from ip) at now. Returns
  * RELAY_STATUS_OK with *expire_ms (and *renewed: the connection already

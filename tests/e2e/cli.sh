@@ -61,6 +61,8 @@ kill -TERM "$last_pid"; wait_exit "$last_pid" 10
 src=$(cd "$(dirname "$0")/../.." && pwd)
 for f in peer relay; do
   nomdns=(); [[ $f == peer ]] && nomdns=(--without mdns)   # never multicast on the host's network
+  # The relay's fixed ports (4001, metrics 9090) become any free loopback ones.
+  [[ $f == relay ]] && nomdns=(--set host.listen=/ip4/127.0.0.1/tcp/0 --set plugin.metrics.listen=127.0.0.1:0)
   start_bg "ex$f" "$bin" -c "$src/config/$f.ini" "${nomdns[@]}" --set app.relay.port=0 --set host.ephemeral_identity=true
   if wait_for "$TMP/ex$f.out" "PeerId:" 10; then ok "config/$f.ini runs"; else fail "config/$f.ini"; cat "$TMP/ex$f.err"; fi
   kill -TERM "$last_pid"; wait_exit "$last_pid" 10

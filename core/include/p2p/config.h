@@ -115,6 +115,11 @@ P2P_API const char *p2p_conf_list_at(const p2p_conf_section *sec, const char *ke
 /* PATH: the expanded path, or NULL. */
 P2P_API const char *p2p_conf_path(const p2p_conf_section *sec, const char *key);
 
+/* Whether key has another value in b than in a (two validated sections of
+ * one schema, e.g. the old and the new section in a plugin's reload):
+ * values are compared as written ("1m" and "60s" differ). */
+P2P_API bool p2p_conf_key_changed(const p2p_conf_section *a, const p2p_conf_section *b, const char *key);
+
 /* Print the schema as commented INI (for --help-config and docs). */
 P2P_API void p2p_conf_schema_print(const char *section, const struct p2p_conf_key *schema, void *file /* FILE* */);
 

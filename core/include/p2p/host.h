@@ -55,6 +55,24 @@ P2P_API void p2p_host_stop(p2p_host *h);
 /* Stop if needed, fini plugins in reverse order, close every handle, free. */
 P2P_API void p2p_host_free(p2p_host *h);
 
+/* Apply a new configuration to a started host (p2pchat does on SIGHUP).
+ * Takes ownership of conf (also on failure). Every section is validated
+ * first; then only what can change at run time changes:
+ *  - [host] log (unless P2P_LOG is set) - any other [host] key, any
+ *    [app NAME] section, and the set of [plugin NAME] sections must be
+ *    the same as before, else "... changed; restart to apply it";
+ *  - a [plugin NAME] section that changed is handed to the plugin's
+ *    reload (p2p/plugin.h), in start order; a plugin without reload
+ *    refuses the change as above.
+ * Returns the number of plugins reloaded (>= 0), or a negative code with
+ * one sentence in err: P2P_ECONFIG (invalid, or a change that needs a
+ * restart: nothing was changed), P2P_EPLUGIN (a plugin's reload failed:
+ * the plugins before it in start order did apply their sections),
+ * P2P_ELIMIT (more than 1000 reloads: restart). The previous
+ * configurations stay in memory until p2p_host_free, because plugins may
+ * hold pointers into them; p2p_host_conf returns the new one. */
+P2P_API int p2p_host_reload(p2p_host *h, p2p_conf *conf, char *err, size_t errlen);
+
 P2P_API uv_loop_t *p2p_host_loop(p2p_host *h);
 P2P_API const p2p_peerid *p2p_host_peerid(const p2p_host *h);
 P2P_API const p2p_keypair *p2p_host_keypair(const p2p_host *h);

@@ -21,4 +21,5 @@
 #include "multistream.h"
 #include "conn.h"
 #include "record.h"
+#include "metrics.h"
 #endif

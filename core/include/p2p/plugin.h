@@ -38,6 +38,9 @@
  *   runs until every handle is closed, so closing callbacks may fire
  *   between stop and fini.
  *
+ * Reload (ABI 1.3): a plugin may also apply a changed section while it
+ * runs (the descriptor's `reload`, see below and p2p_host_reload).
+ *
  * ABI versioning: P2P_ABI_MAJOR changes on any incompatible change of the
  * SDK (struct layouts, function signatures, semantics); P2P_ABI_MINOR grows
  * when functions or trailing descriptor fields are added. A plugin built
@@ -52,7 +55,7 @@
 P2P_BEGIN_DECLS
 
 #define P2P_ABI_MAJOR 1
-#define P2P_ABI_MINOR 2
+#define P2P_ABI_MINOR 3
 
 typedef struct p2p_host p2p_host;
 
@@ -67,6 +70,17 @@ struct p2p_plugin {
     int (*start)(void *state);          /* may be NULL */
     void (*stop)(void *state);          /* may be NULL */
     void (*fini)(void *state);          /* may be NULL */
+    /* ABI 1.3 and later (read only from plugins built for minor >= 3);
+     * may be NULL. Apply a changed [plugin NAME] section while running
+     * (p2p_host_reload, SIGHUP in p2pchat): cf is the new section,
+     * validated against `config` and valid for the life of the host (the
+     * old one stays valid too). Check everything first and change nothing
+     * on failure: return a negative P2P_E* code after p2p_host_set_error()
+     * to keep running with the old settings (e.g. for a key that needs a
+     * restart; p2p_conf_key_changed tells which keys changed). Without
+     * reload, any change of the section is refused with "restart to apply
+     * it". */
+    int (*reload)(void *state, const p2p_conf_section *cf);
 };
 
 /* The name of the one symbol a plugin exports. */

@@ -231,6 +231,8 @@ static void upgrade_case(const char *keys)
     ck_assert_uint_eq(db->stats.started_responder, 0);
     ck_assert_uint_eq(db->stats.succeeded, 1);
     ck_assert_uint_ge(db->stats.attempts, 1);
+    ck_assert_uint_eq(p2p_counter_value(db->m_success), 1);
+    ck_assert_uint_eq(p2p_counter_value(db->m_attempts), db->stats.attempts);
     ck_assert_uint_eq(da->stats.started_initiator, 0);
     ck_assert_uint_eq(da->stats.started_responder, 1);
     ck_assert_uint_eq(da->stats.failed, 0);
@@ -294,6 +296,7 @@ START_TEST(default_policy_keeps_relayed)
     ck_assert_uint_eq(db->stats.started_initiator, 1);
     ck_assert_uint_eq(db->stats.failed, 1);
     ck_assert_uint_eq(db->stats.succeeded, 0);
+    ck_assert_uint_eq(p2p_counter_value(db->m_failure), 1);
     ck_assert_uint_eq(db->stats.dials, 0);
     ck_assert_ptr_eq(p2p_host_conn_to(l.a, p2p_host_peerid(l.b)), c);
     ck_assert(p2p_conn_limited(c));

@@ -85,6 +85,21 @@ static struct echo_client run_echo(struct net *n, p2p_conn *c, size_t total)
 
 /* ---- reservations, a relayed connection, an echo ----------------------------------------- */
 
+/* A metric's value on host h: counter or gauge, by label value (NULL: none). */
+static int64_t metric(p2p_host *h, const char *name, const char *label)
+{
+    p2p_metric *m = p2p_metric_find(h, name);
+    ck_assert_msg(m != NULL, "no metric %s", name);
+    p2p_metric_series *s = p2p_metric_get(m, label ? (const char *const[]){ label } : NULL);
+    return (int64_t)p2p_counter_value(s) + p2p_gauge_value(s);
+}
+
+/* Gauges are set by the plugin's collector: run it. */
+static void noop_visit(const struct p2p_metric_info *m, const struct p2p_metric_sample *s, size_t n, void *arg)
+{
+    (void)m; (void)s; (void)n; (void)arg;
+}
+
 START_TEST(reserve_dial_echo)
 {
     static struct net n;
@@ -104,6 +119,11 @@ START_TEST(reserve_dial_echo)
     ck_assert_int_eq(p2p_protocol_lookup(n.a, RELAY_STOP_PROTOCOL, NULL, NULL), 0);
     struct relay_st *rs = rh_state(n.r);
     ck_assert_uint_eq(rs->stats.reservations, 2);
+    ck_assert_int_eq(p2p_metrics_visit(n.r, noop_visit, NULL), 0);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_reservations", NULL), 2);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_reservations_accepted_total", "new"), 2);
+    ck_assert_int_eq(p2p_metrics_visit(n.a, noop_visit, NULL), 0);
+    ck_assert_int_eq(metric(n.a, "p2p_relay_client_reservations", NULL), 1);
 
     /* A dials B through R. */
     p2p_multiaddr ca = rh_circuit_addr(n.r, n.b);
@@ -124,6 +144,15 @@ START_TEST(reserve_dial_echo)
     ck_assert_msg(e.ok, "echo: %s (%zu of %zu)", p2p_strerror(e.status), e.recvd, e.total);
     ck_assert_uint_eq(rs->stats.circuits, 1);
     ck_assert_uint_eq(rs->ncircuits, 1);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_circuits_accepted_total", NULL), 1);
+    ck_assert_int_ge(metric(n.r, "p2p_relay_circuit_bytes_total", NULL), 2 * 48 * 1024);
+    ck_assert_int_eq(p2p_metrics_visit(n.r, noop_visit, NULL), 0);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_circuits", NULL), 1);
+    /* The connection over the circuit counts as such on both ends. */
+    ck_assert_int_eq(p2p_counter_value(p2p_metric_get(p2p_metric_find(n.a, "p2p_connections_opened_total"),
+                                                      (const char *const[]){ "outbound", "p2p-circuit" })), 1);
+    ck_assert_int_ge(p2p_counter_value(p2p_metric_get(p2p_metric_find(n.b, "p2p_transport_bytes_total"),
+                                                      (const char *const[]){ "in", "p2p-circuit" })), 48 * 1024);
 
     /* No relaying over a relayed connection: B (a relay too) refuses
      * A's RESERVE over the circuit. */
@@ -137,6 +166,10 @@ START_TEST(reserve_dial_echo)
     ck_assert(ihost_run_cond(&n.loop, not_connected, &n, 10000));
     for (int i = 0; i < 200 && rs->ncircuits; i++) ihost_run_for(&n.loop, 10);
     ck_assert_uint_eq(rs->ncircuits, 0);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_circuits_closed_total", "closed") +
+                     metric(n.r, "p2p_relay_circuits_closed_total", "error"), 1);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_reservations_refused_total", "relayed_connection"), 0);
+    ck_assert_int_eq(metric(n.b, "p2p_relay_reservations_refused_total", "relayed_connection"), 1);
     net_down(&n);
 }
 END_TEST
@@ -159,6 +192,7 @@ START_TEST(byte_limit_ends_circuit)
     for (int i = 0; i < 200 && rs->ncircuits; i++) ihost_run_for(&n.loop, 10);
     ck_assert_uint_eq(rs->ncircuits, 0);
     ck_assert_uint_eq(rs->stats.circuits_ended, 1);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_circuits_closed_total", "data_limit"), 1);
     net_down(&n);
 }
 END_TEST
@@ -179,6 +213,9 @@ START_TEST(duration_limit_ends_circuit)
     ck_assert_msg(took >= 800 && took < 5000, "circuit lasted %llu ms", (unsigned long long)took);
     /* The reservations outlive the circuit. */
     ck_assert(rh_has_circuit(n.b));
+    for (int i = 0; i < 200 && !metric(n.r, "p2p_relay_circuits_closed_total", "duration_limit"); i++)
+        ihost_run_for(&n.loop, 10);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_circuits_closed_total", "duration_limit"), 1);
     net_down(&n);
 }
 END_TEST
@@ -206,6 +243,7 @@ START_TEST(reservation_refused_when_full)
     ck_assert_uint_eq(resp.type, RELAY_HOP_STATUS);
     ck_assert_uint_eq(resp.status, RELAY_STATUS_RESERVATION_REFUSED);
     ck_assert(!resp.has_reservation);
+    ck_assert_int_ge(metric(n.r, "p2p_relay_reservations_refused_total", "max_reservations"), 2);
     net_down(&n);
 }
 END_TEST
@@ -232,12 +270,14 @@ START_TEST(no_reservation_and_bad_requests)
     req.peer.id = *p2p_host_peerid(c);
     ck_assert_int_eq(rh_exchange_msg(&n.loop, n.a, n.r, NULL, &req, &resp), 0);
     ck_assert_uint_eq(resp.status, RELAY_STATUS_NO_RESERVATION);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_circuits_refused_total", "no_reservation"), 2);
 
     /* CONNECT without a peer, a STATUS sent to the relay, garbage, and an
      * oversized frame. */
     relay_msg_init(&req, RELAY_HOP, RELAY_HOP_CONNECT);
     ck_assert_int_eq(rh_exchange_msg(&n.loop, n.a, n.r, NULL, &req, &resp), 0);
     ck_assert_uint_eq(resp.status, RELAY_STATUS_MALFORMED_MESSAGE);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_circuits_refused_total", "malformed"), 1);
     relay_msg_init(&req, RELAY_HOP, RELAY_HOP_STATUS);
     req.has_status = true;
     req.status = RELAY_STATUS_OK;
@@ -279,6 +319,7 @@ START_TEST(circuit_limit_refused)
     req.peer.id = *p2p_host_peerid(n.b);
     ck_assert_int_eq(rh_exchange_msg(&n.loop, n.a, n.r, NULL, &req, &resp), 0);
     ck_assert_uint_eq(resp.status, RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED);
+    ck_assert_int_eq(metric(n.r, "p2p_relay_circuits_refused_total", "max_circuits"), 1);
     p2p_multiaddr ca = rh_circuit_addr(n.r, n.b);
     ck_assert_int_eq(rh_connect(&n.loop, n.a, n.b, &ca, NULL, 15000), P2P_ELIMIT);
     net_down(&n);

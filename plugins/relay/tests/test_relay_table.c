@@ -94,11 +94,13 @@ START_TEST(reservation_limits)
     ck_assert_int_eq(relay_table_reserve(&t, &a, 1, &i1, 0, NULL, NULL), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_reserve(&t, &a, 2, &i1, 0, NULL, NULL), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_reserve(&t, &a, 3, &i2, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_str_eq(relay_refusal_name(t.refusal), "max_reservations_per_peer");
     /* ...but renewals always pass the count limits. */
     ck_assert_int_eq(relay_table_reserve(&t, &a, 2, &i1, 1, NULL, NULL), RELAY_STATUS_OK);
     /* Per IP: 3. */
     ck_assert_int_eq(relay_table_reserve(&t, &b, 4, &i1, 0, NULL, NULL), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_reserve(&t, &c, 5, &i1, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_str_eq(relay_refusal_name(t.refusal), "max_reservations_per_ip");
     ck_assert_int_eq(relay_table_reserve(&t, &c, 5, &i2, 0, NULL, NULL), RELAY_STATUS_OK);
     /* An unknown IP is not limited per IP. */
     ck_assert_int_eq(relay_table_reserve(&t, &d, 6, &none, 0, NULL, NULL), RELAY_STATUS_OK);
@@ -106,9 +108,11 @@ START_TEST(reservation_limits)
     ck_assert_int_eq(relay_table_reserve(&t, &d, 7, &none, 0, NULL, NULL), RELAY_STATUS_OK);
     ck_assert_uint_eq(t.nrsvps, 6);
     ck_assert_int_eq(relay_table_reserve(&t, &b, 8, &i2, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_int_eq(t.refusal, RELAY_REFUSED_MAX_RESERVATIONS);
     /* Room again after a connection closes. */
     relay_table_conn_closed(&t, 7);
     ck_assert_int_eq(relay_table_reserve(&t, &b, 8, &i2, 0, NULL, NULL), RELAY_STATUS_OK);
+    ck_assert_int_eq(t.refusal, RELAY_REFUSED_NONE);
     relay_table_free(&t);
 
     /* max_reservations = 0: a relay that refuses every reservation. */
@@ -135,6 +139,7 @@ START_TEST(circuit_limits)
     ck_assert_int_eq(relay_table_circuit_open(&t, &p[0], &ip, &p[1], 0, &id[1]), RELAY_STATUS_OK);
     ck_assert_uint_ne(id[0], id[1]);
     ck_assert_int_eq(relay_table_circuit_open(&t, &p[0], &ip, &p[2], 0, NULL), RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED);
+    ck_assert_str_eq(relay_refusal_name(t.refusal), "max_circuits_per_peer");
     ck_assert_int_eq(relay_table_circuit_open(&t, &p[2], &ip, &p[1], 0, NULL), RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED);
     ck_assert_uint_eq(relay_table_peer_circuits(&t, &p[1]), 2);
     /* Total: 5. */
@@ -142,6 +147,7 @@ START_TEST(circuit_limits)
     ck_assert_int_eq(relay_table_circuit_open(&t, &p[2], &ip, &p[4], 0, &id[3]), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_circuit_open(&t, &p[3], &ip, &p[4], 0, &id[4]), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_circuit_open(&t, &p[5], &ip, &p[4], 0, NULL), RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED);
+    ck_assert_str_eq(relay_refusal_name(t.refusal), "max_circuits");
     ck_assert_uint_eq(t.ncircs, 5);
     relay_table_circuit_close(&t, id[0]);
     relay_table_circuit_close(&t, id[0]);   /* twice: ignored */
@@ -169,6 +175,7 @@ START_TEST(rate_limits)
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(relay_table_reserve(&t, &a, conn++, &i1, 0, NULL, NULL), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_reserve(&t, &a, 1, &i1, 10, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_str_eq(relay_refusal_name(t.refusal), "rate_limit_per_peer");
     ck_assert_int_eq(relay_table_reserve(&t, &a, conn, &i1, 999, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
     ck_assert_int_eq(relay_table_reserve(&t, &a, conn++, &i1, 1000, NULL, NULL), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_reserve(&t, &a, conn, &i1, 1500, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
@@ -179,6 +186,7 @@ START_TEST(rate_limits)
     for (int i = 0; i < 5; i++)
         ck_assert_int_eq(relay_table_reserve(&t, &c[i], conn++, &i2, 2000, NULL, NULL), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_reserve(&t, &c[5], conn, &i2, 2000, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_str_eq(relay_refusal_name(t.refusal), "rate_limit_per_ip");
     ck_assert_int_eq(relay_table_reserve(&t, &c[5], conn, &i2, 2099, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
     ck_assert_int_eq(relay_table_reserve(&t, &c[5], conn++, &i2, 2100, NULL, NULL), RELAY_STATUS_OK);
     /* Refusals took no token from c[5]'s own bucket: 2 more, then none. */
@@ -191,6 +199,50 @@ START_TEST(rate_limits)
     for (int i = 0; i < 3; i++)
         ck_assert_int_eq(relay_table_reserve(&t, &a, 100 + (uint64_t)i, &i2, 1000000, NULL, NULL), RELAY_STATUS_OK);
     ck_assert_int_eq(relay_table_reserve(&t, &a, 200, &i2, 1000000, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    relay_table_free(&t);
+}
+END_TEST
+
+/* New limits while running (a reload): the arrays grow, what exists
+ * stays, lower limits refuse new requests until below them, bucket
+ * tokens are capped at the new sizes. */
+START_TEST(set_limits)
+{
+    struct relay_limits l = defaults();
+    l.max_reservations = 2;
+    l.max_circuits = 1;
+    l.max_reservations_per_peer = 10;
+    l.max_circuits_per_peer = 10;
+    l.rate_per_peer = 10;
+    l.rate_per_peer_interval_ms = 1000000;
+    struct relay_table t;
+    ck_assert_int_eq(relay_table_init(&t, &l), 0);
+    p2p_peerid a = pid(1), b = pid(2);
+    struct relay_ip ip = { 0 };
+    for (uint64_t c = 1; c <= 2; c++) ck_assert_int_eq(relay_table_reserve(&t, &a, c, &ip, 0, NULL, NULL), RELAY_STATUS_OK);
+    ck_assert_int_eq(relay_table_reserve(&t, &a, 3, &ip, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    /* More room: 5 reservations, 3 circuits. */
+    l.max_reservations = 5;
+    l.max_circuits = 3;
+    ck_assert_int_eq(relay_table_set_limits(&t, &l), 0);
+    for (uint64_t c = 3; c <= 5; c++) ck_assert_int_eq(relay_table_reserve(&t, &a, c, &ip, 0, NULL, NULL), RELAY_STATUS_OK);
+    ck_assert_int_eq(relay_table_reserve(&t, &a, 6, &ip, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(relay_table_circuit_open(&t, &a, &ip, &b, 0, NULL), RELAY_STATUS_OK);
+    ck_assert_int_eq(relay_table_circuit_open(&t, &a, &ip, &b, 0, NULL), RELAY_STATUS_RESOURCE_LIMIT_EXCEEDED);
+    /* Less room: existing ones stay (and renew), new ones wait. */
+    l.max_reservations = 2;
+    l.rate_per_peer = 1;
+    ck_assert_int_eq(relay_table_set_limits(&t, &l), 0);
+    ck_assert_uint_eq(t.nrsvps, 5);
+    ck_assert(relay_table_has(&t, &a, 5, 0));
+    ck_assert_int_eq(relay_table_reserve(&t, &b, 9, &ip, 0, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_int_eq(t.refusal, RELAY_REFUSED_MAX_RESERVATIONS);
+    /* a's bucket had 5 tokens left of 10; now at most 1. */
+    ck_assert_int_eq(relay_table_reserve(&t, &a, 4, &ip, 1, NULL, NULL), RELAY_STATUS_OK);   /* a renewal */
+    ck_assert_int_eq(relay_table_reserve(&t, &a, 4, &ip, 2, NULL, NULL), RELAY_STATUS_RESERVATION_REFUSED);
+    ck_assert_int_eq(t.refusal, RELAY_REFUSED_RATE_PER_PEER);
+    for (uint64_t c = 1; c <= 4; c++) relay_table_conn_closed(&t, c);
+    ck_assert_int_eq(relay_table_reserve(&t, &b, 9, &ip, 3, NULL, NULL), RELAY_STATUS_OK);
     relay_table_free(&t);
 }
 END_TEST
@@ -234,6 +286,7 @@ static Suite *suite(void)
     tcase_add_test(tc, circuit_limits);
     tcase_add_test(tc, rate_limits);
     tcase_add_test(tc, rate_buckets_bounded);
+    tcase_add_test(tc, set_limits);
     suite_add_tcase(s, tc);
     return s;
 }
