@@ -64,7 +64,7 @@ wait_value "$port_r" 'p2p_relay_reservations' 1 && ok "relay: 1 active reservati
 [[ $(value "$port_r" 'p2p_relay_reservations_accepted_total{kind="new"}') == 1 ]] && ok "relay: 1 reservation accepted" \
   || fail "relay: reservations accepted: $(value "$port_r" 'p2p_relay_reservations_accepted_total{kind="new"}')"
 wait_value "$port_b" 'p2p_relay_client_reservations' 1 && ok "b: reserved on 1 relay" || fail "b: no reservation"
-[[ $(value "$port_b" 'p2p_gossipsub_topics') == 1 ]] && ok "b: 1 gossipsub topic" || fail "b: gossipsub topics"
+[[ $(value "$port_b" 'p2p_gossipsub_topics') == 2 ]] && ok "b: 2 gossipsub topics (the room and p2pchat/nick/1)" || fail "b: gossipsub topics: $(value "$port_b" 'p2p_gossipsub_topics')"
 
 # A measures B through R: a circuit carrying 20 kB each way.
 if timeout 20 "$bin" --set plugin.relay.client=true perf "$addr_r/p2p-circuit/p2p/$id_b" \

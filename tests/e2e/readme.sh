@@ -7,7 +7,8 @@
 # must exit 0 with output. Peers given the seed-0 relay at
 # 127.0.0.1:4001 (which the test runs meanwhile) must reserve a slot on
 # it or connect to it. Any other `p2pchat` line in the README's code
-# blocks must be a synopsis (with [ ] or an upper-case placeholder), so
+# blocks must be a synopsis (with [ ] or an upper-case or <lower-case>
+# placeholder), so
 # no example escapes the test.
 #
 # The examples use fixed ports and mDNS, so the test runs in a network
@@ -31,7 +32,7 @@ grep -qv '^p2pchat ' "$TMP/examples.txt" && fail "an example does not start with
 
 # No concrete p2pchat command elsewhere in the README's code blocks.
 awk '/^```/ { inb = !inb; next } inb && /^p2pchat / { print }' README.md | sed 's/[ \t]*#.*$//' |
-  grep -vxFf "$TMP/examples.txt" | grep -vE '\[|[A-Z]{3,}' >"$TMP/stray.txt" || true
+  grep -vxFf "$TMP/examples.txt" | grep -vE '\[|[A-Z]{3,}|<[a-z-]+>' >"$TMP/stray.txt" || true
 [[ -s $TMP/stray.txt ]] && { fail "README examples outside the tested block:"; cat "$TMP/stray.txt"; } \
   || ok "every concrete p2pchat line of the README is in the tested block"
 
