@@ -4,6 +4,7 @@
 #define P2P_HOST_INTERNAL_H
 
 #include <stdbool.h>
+#include "p2p/conn.h"
 #include "p2p/host.h"
 #include "list.h"
 
@@ -65,6 +66,8 @@ struct p2p_host {
     struct p2p_swarm *swarm;
     struct p2p_subscription *subs;
     int emitting;
+
+    struct p2p_reachability_info reach;   /* reachability.c */
 
     uv_idle_t defer_idle;       /* runs queued p2p_defer calls */
     struct p2p_defer *defer_head, *defer_tail, *defer_running;

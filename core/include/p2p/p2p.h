@@ -20,5 +20,6 @@
 #include "muxer.h"
 #include "multistream.h"
 #include "conn.h"
+#include "netaddr.h"
 #include "record.h"
 #endif

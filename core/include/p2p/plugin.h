@@ -52,7 +52,7 @@
 P2P_BEGIN_DECLS
 
 #define P2P_ABI_MAJOR 1
-#define P2P_ABI_MINOR 2
+#define P2P_ABI_MINOR 3
 
 typedef struct p2p_host p2p_host;
 
