@@ -12,7 +12,12 @@
  *    loopback client (E_DIAL_REFUSED): UNKNOWN, but probed.
  *  - bad input, sent by a host that speaks the protocol by hand: malformed
  *    messages, wrong PeerIds, oversized frames, silent streams, and request
- *    floods from one peer - refused with the spec's codes, bounded. */
+ *    floods from one peer - refused with the spec's codes, bounded.
+ *  - users of the status: kad mode = auto becomes a server when PUBLIC
+ *    (identify pushes it, the server's routing table takes it) and a
+ *    client again when PRIVATE; the relay client with reserve = auto
+ *    reserves when PRIVATE or UNKNOWN after probing, not when PUBLIC, and
+ *    always with reserve = always. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,7 @@
 
 #include "autonat.h"
 #include "ihost.h"
+#include "p2p/routing.h"
 #include "testutil.h"
 
 #define SERVER_SECTION "[plugin autonat]\nserver = true\nclient = false\nallow = loopback\n"
@@ -398,6 +404,141 @@ START_TEST(bad_requests)
 }
 END_TEST
 
+/* ---- users of the status ------------------------------------------------------------ */
+
+#define KAD_PROTO "/ipfs/kad/1.0.0"
+
+struct kad_wait {
+    p2p_host *c, *s;
+    bool server;
+};
+
+static bool kad_mode_is(void *arg)
+{
+    struct kad_wait *w = arg;
+    void *st;
+    const struct p2p_routing_api_v1 *rt = p2p_service_get(w->c, P2P_ROUTING_SERVICE, 1, &st);
+    bool registered = p2p_protocol_lookup(w->c, KAD_PROTO, NULL, NULL) == 0;
+    bool seen = p2p_peerstore_supports(w->s, p2p_host_peerid(w->c), KAD_PROTO);
+    bool mode = rt->mode(st) == (w->server ? P2P_ROUTING_SERVER : P2P_ROUTING_CLIENT);
+    if (!w->server) return mode && !registered && !seen;
+    /* A server: advertised (identify push), and in the server's table. */
+    void *sst;
+    const struct p2p_routing_api_v1 *srt = p2p_service_get(w->s, P2P_ROUTING_SERVICE, 1, &sst);
+    struct p2p_routing_entry e[8];
+    size_t n = srt->table(sst, e, 8);
+    bool in_table = false;
+    for (size_t i = 0; i < n && i < 8; i++) in_table |= p2p_peerid_equal(&e[i].id, p2p_host_peerid(w->c));
+    return mode && registered && seen && in_table;
+}
+
+START_TEST(kad_auto_mode)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    p2p_host *s = new_host(&loop, "/ip4/127.0.0.1/tcp/0",
+                           SERVER_SECTION "[plugin kad]\nmode = server\npersist = false\n");
+    p2p_host *c = new_host(&loop, "/ip4/127.0.0.1/tcp/0", CLIENT_SECTION "[plugin kad]\nmode = auto\npersist = false\n");
+    struct kad_wait kw = { .c = c, .s = s, .server = false };
+    ck_assert(kad_mode_is(&kw));   /* a client until we know */
+    connect_to(&loop, c, s);
+    struct reach_wait w = { .h = c, .want = P2P_REACH_PUBLIC };
+    ck_assert_msg(ihost_run_cond(&loop, reached, &w, 15000), "the client did not become public");
+    kw.server = true;
+    ck_assert_msg(ihost_run_cond(&loop, kad_mode_is, &kw, 10000), "kad did not become a server");
+    /* The verdict flips (as if AutoNAT now found us private): a client
+     * again, and the server learns it (identify push). */
+    struct p2p_reachability_info ri = P2P_REACHABILITY_INFO_INIT;
+    p2p_host_reachability(c, &ri);
+    ri.status = P2P_REACH_PRIVATE;
+    ck_assert_int_eq(p2p_host_set_reachability(c, &ri), 0);
+    kw.server = false;
+    ck_assert_msg(ihost_run_cond(&loop, kad_mode_is, &kw, 10000), "kad did not become a client again");
+    p2p_host_free(c);
+    p2p_host_free(s);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
+static size_t circuit_addrs(p2p_host *h)
+{
+    p2p_multiaddr a[32];
+    size_t n = p2p_host_advertised_addrs(h, a, 32), k = 0;
+    for (size_t i = 0; i < n && i < 32; i++) k += p2p_maddr_is_relayed(&a[i]);
+    return k;
+}
+
+static bool has_circuit(void *arg)
+{
+    return circuit_addrs(arg) > 0;
+}
+
+static p2p_host *relay_client(uv_loop_t *loop, p2p_host *r, const char *listen, const char *reserve)
+{
+    char sec[2048], ra[P2P_MADDR_STRMAX], id[P2P_PEERID_STRMAX];
+    p2p_multiaddr a = ihost_addr(r);
+    p2p_maddr_to_string(&a, ra, sizeof ra);
+    p2p_peerid_to_string(p2p_host_peerid(r), id, sizeof id);
+    snprintf(sec, sizeof sec, CLIENT_SECTION "[plugin relay]\nrelays = %s/p2p/%s\nreserve = %s\n", ra, id, reserve);
+    return new_host(loop, listen, sec);
+}
+
+START_TEST(relay_reserve_auto)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    /* R: a relay and AutoNAT server that dials loopback back; R2: an
+     * AutoNAT server with the default policy (refuses loopback); R3: a
+     * relay without AutoNAT. */
+    p2p_host *r = new_host(&loop, "/ip4/127.0.0.1/tcp/0",
+                           SERVER_SECTION "[plugin relay]\nserver = true\nclient = false\n");
+    p2p_host *r2 = new_host(&loop, "/ip4/127.0.0.1/tcp/0", "[plugin autonat]\nserver = true\nclient = false\n");
+    p2p_host *r3 = new_host(&loop, "/ip4/127.0.0.1/tcp/0", "[plugin relay]\nserver = true\nclient = false\n");
+    /* Public: no reservation. */
+    p2p_host *pub = relay_client(&loop, r, "/ip4/127.0.0.1/tcp/0, /p2p-circuit", "auto");
+    /* Private (its only address has no listener): reserves. */
+    p2p_host *priv = relay_client(&loop, r, "/p2p-circuit", "auto");
+    p2p_multiaddr dead;
+    closed_port_addr(&dead);
+    ck_assert_int_eq(p2p_host_add_advertised_addr(priv, &dead), 0);
+    /* Public but reserve = always: reserves. */
+    p2p_host *always = relay_client(&loop, r, "/ip4/127.0.0.1/tcp/0, /p2p-circuit", "always");
+    /* Unknown after probing (its only AutoNAT server refuses): reserves
+     * on R3. */
+    p2p_host *unk = relay_client(&loop, r3, "/ip4/127.0.0.1/tcp/0, /p2p-circuit", "auto");
+
+    /* Nobody reserves before a verdict, except reserve = always. */
+    ihost_run_for(&loop, 100);
+    ck_assert_uint_eq(circuit_addrs(pub) + circuit_addrs(priv) + circuit_addrs(unk), 0);
+    connect_to(&loop, pub, r);
+    connect_to(&loop, priv, r);
+    connect_to(&loop, unk, r2);
+    struct reach_wait wp = { .h = pub, .want = P2P_REACH_PUBLIC };
+    struct reach_wait wv = { .h = priv, .want = P2P_REACH_PRIVATE };
+    struct reach_wait wu = { .h = unk, .want = P2P_REACH_UNKNOWN, .need_probed = true };
+    ck_assert(ihost_run_cond(&loop, reached, &wp, 15000));
+    ck_assert(ihost_run_cond(&loop, reached, &wv, 15000));
+    ck_assert(ihost_run_cond(&loop, reached, &wu, 15000));
+    ck_assert_msg(ihost_run_cond(&loop, has_circuit, priv, 15000), "a private peer did not reserve");
+    ck_assert_msg(ihost_run_cond(&loop, has_circuit, unk, 15000), "an unknown-after-probing peer did not reserve");
+    ck_assert_msg(ihost_run_cond(&loop, has_circuit, always, 15000), "reserve = always did not reserve");
+    ihost_run_for(&loop, 500);
+    ck_assert_uint_eq(circuit_addrs(pub), 0);
+    /* The private peer becomes public (as if AutoNAT said so): its
+     * reservation is released and its circuit address withdrawn. */
+    struct p2p_reachability_info ri = P2P_REACHABILITY_INFO_INIT;
+    p2p_host_reachability(priv, &ri);
+    ri.status = P2P_REACH_PUBLIC;
+    ck_assert_int_eq(p2p_host_set_reachability(priv, &ri), 0);
+    ck_assert_uint_eq(circuit_addrs(priv), 0);
+    p2p_host *all[] = { pub, priv, always, unk, r, r2, r3 };
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) p2p_host_free(all[i]);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("autonat_net");
@@ -407,6 +548,8 @@ static Suite *suite(void)
     tcase_add_test(tc, becomes_private);
     tcase_add_test(tc, default_policy_refuses_loopback);
     tcase_add_test(tc, bad_requests);
+    tcase_add_test(tc, kad_auto_mode);
+    tcase_add_test(tc, relay_reserve_auto);
     suite_add_tcase(s, tc);
     return s;
 }
