@@ -183,7 +183,16 @@ static void handle_request(struct srv_req *r, const struct autonat_msg *m)
     r->admitted = true;
     r->state = RQ_DIALING;
     r->next = 0;
-    p2p_log_debug(MOD, "dialing %s back at %zu address(es)", r->peer_str, r->naddrs);
+    if (p2p_log_enabled(MOD, P2P_LOG_DEBUG)) {
+        char list[1024] = "";
+        size_t off = 0;
+        for (size_t i = 0; i < r->naddrs && off < sizeof list - 2; i++) {
+            char a[P2P_MADDR_STRMAX];
+            if (p2p_maddr_to_string(&r->addrs[i], a, sizeof a) < 0) strcpy(a, "?");
+            off += (size_t)snprintf(list + off, sizeof list - off, " %s", a);
+        }
+        p2p_log_debug(MOD, "dialing %s back at%s", r->peer_str, list);
+    }
     p2p_timer_start(r->timer, st->dial_timeout_ms, 0);
     dial_next(r);
 }
