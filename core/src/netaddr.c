@@ -103,28 +103,46 @@ static int parse_net(struct p2p_ip_net *n, const char *item)
     return 0;
 }
 
+static int add_item(struct p2p_addr_policy *p, const char *it, char *err, size_t errlen)
+{
+    if (!strcasecmp(it, "all")) p->all = true;
+    else if (!strcasecmp(it, "public")) p->public_ = true;
+    else if (!strcasecmp(it, "private")) p->private_ = true;
+    else if (!strcasecmp(it, "loopback")) p->loopback = true;
+    else if (!strcasecmp(it, "link-local")) p->link_local = true;
+    else if (p->nnets >= P2P_ADDR_POLICY_MAX_NETS) {
+        if (err) snprintf(err, errlen, "too many address prefixes (at most %d)", P2P_ADDR_POLICY_MAX_NETS);
+        return P2P_EINVAL;
+    } else if (parse_net(&p->nets[p->nnets], it) == 0) {
+        p->nnets++;
+    } else {
+        if (err)
+            snprintf(err, errlen, "'%s' is neither public, private, loopback, link-local, all nor an "
+                     "address prefix such as 198.18.0.0/15", it);
+        return P2P_EINVAL;
+    }
+    return 0;
+}
+
 P2P_API int p2p_addr_policy_parse(struct p2p_addr_policy *p, const char *const *items, size_t n, char *err,
                                   size_t errlen)
 {
     memset(p, 0, sizeof *p);
     for (size_t i = 0; i < n; i++) {
-        const char *it = items[i];
-        if (!strcasecmp(it, "all")) p->all = true;
-        else if (!strcasecmp(it, "public")) p->public_ = true;
-        else if (!strcasecmp(it, "private")) p->private_ = true;
-        else if (!strcasecmp(it, "loopback")) p->loopback = true;
-        else if (!strcasecmp(it, "link-local")) p->link_local = true;
-        else if (p->nnets >= P2P_ADDR_POLICY_MAX_NETS) {
-            if (err) snprintf(err, errlen, "too many address prefixes (at most %d)", P2P_ADDR_POLICY_MAX_NETS);
-            return P2P_EINVAL;
-        } else if (parse_net(&p->nets[p->nnets], it) == 0) {
-            p->nnets++;
-        } else {
-            if (err)
-                snprintf(err, errlen, "'%s' is neither public, private, loopback, link-local, all nor an "
-                         "address prefix such as 198.18.0.0/15", it);
-            return P2P_EINVAL;
-        }
+        int rc = add_item(p, items[i], err, errlen);
+        if (rc < 0) return rc;
+    }
+    return 0;
+}
+
+P2P_API int p2p_addr_policy_from_conf(struct p2p_addr_policy *p, const p2p_conf_section *cf, const char *key,
+                                      char *err, size_t errlen)
+{
+    memset(p, 0, sizeof *p);
+    size_t n = p2p_conf_list_len(cf, key);
+    for (size_t i = 0; i < n; i++) {
+        int rc = add_item(p, p2p_conf_list_at(cf, key, i), err, errlen);
+        if (rc < 0) return rc;
     }
     return 0;
 }

@@ -114,12 +114,8 @@ static void autonat_fini(void *state);
 
 static int init_server(struct autonat_st *st, const p2p_conf_section *cf)
 {
-    size_t n = p2p_conf_list_len(cf, "allow");
-    const char *items[64];
-    if (n > 64) n = 64;
-    for (size_t i = 0; i < n; i++) items[i] = p2p_conf_list_at(cf, "allow", i);
     char err[256];
-    if (p2p_addr_policy_parse(&st->policy, items, n, err, sizeof err) < 0) {
+    if (p2p_addr_policy_from_conf(&st->policy, cf, "allow", err, sizeof err) < 0) {
         p2p_host_set_error(st->h, "[plugin autonat] allow: %s", err);
         return P2P_ECONFIG;
     }

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "config.h"
 #include "identify.h"
 #include "multiaddr.h"
 
@@ -67,6 +68,10 @@ P2P_API bool p2p_maddr_is_public(const p2p_multiaddr *ma);
  * sentence in err (may be NULL). No items: a policy that allows nothing. */
 P2P_API int p2p_addr_policy_parse(struct p2p_addr_policy *p, const char *const *items, size_t n, char *err,
                                   size_t errlen);
+/* The same from a P2P_CONF_LIST key of a config section (e.g. a plugin's
+ * `allow`). */
+P2P_API int p2p_addr_policy_from_conf(struct p2p_addr_policy *p, const p2p_conf_section *cf, const char *key,
+                                      char *err, size_t errlen);
 /* Whether the policy allows ma (see above). */
 P2P_API bool p2p_addr_policy_allows(const struct p2p_addr_policy *p, const p2p_multiaddr *ma);
 

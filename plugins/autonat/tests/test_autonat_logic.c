@@ -8,27 +8,7 @@
 #include "autonat_policy.h"
 #include "autonat_status.h"
 #include "p2p/p2p.h"
-#include "testutil.h"
-
-static p2p_multiaddr ma(const char *text)
-{
-    p2p_multiaddr m;
-    char err[256];
-    int rc = p2p_maddr_parse(&m, text, err, sizeof err);
-    ck_assert_msg(rc == 0, "%s: %s", text, err);
-    return m;
-}
-
-static p2p_peerid peer(uint8_t seed)
-{
-    p2p_keypair kp;
-    p2p_pubkey pub;
-    p2p_keypair_from_seed_byte(&kp, seed);
-    p2p_keypair_public(&kp, &pub);
-    p2p_peerid id;
-    ck_assert_int_eq(p2p_peerid_from_pubkey(&id, &pub), 0);
-    return id;
-}
+#include "autonat_test.h"
 
 static struct p2p_addr_policy policy(const char *item)
 {
@@ -51,7 +31,7 @@ static struct autonat_msg *dial_of(const p2p_peerid *id, const char *const *addr
 
 START_TEST(dialback_addresses)
 {
-    p2p_peerid a = peer(1), b = peer(2);
+    p2p_peerid a = seed_peer(1), b = seed_peer(2);
     char astr[P2P_PEERID_STRMAX], bstr[P2P_PEERID_STRMAX], t1[256], t2[256], t3[300];
     p2p_peerid_to_string(&a, astr, sizeof astr);
     p2p_peerid_to_string(&b, bstr, sizeof bstr);
@@ -131,7 +111,7 @@ START_TEST(limits)
     struct autonat_limits lim = { .max_inflight = 2, .per_peer = 3, .global = 5, .interval_ms = 60000 };
     struct autonat_limiter l;
     ck_assert_int_eq(autonat_limiter_init(&l, &lim, 1000), 0);
-    p2p_peerid a = peer(1), b = peer(2), c = peer(3);
+    p2p_peerid a = seed_peer(1), b = seed_peer(2), c = seed_peer(3);
     const char *why;
     ck_assert_int_eq(autonat_limiter_admit(&l, &a, 1000, &why), 0);
     /* One dial-back per peer at a time. */
@@ -154,7 +134,7 @@ START_TEST(limits)
     autonat_limiter_done(&l, &b);
     ck_assert_int_eq(autonat_limiter_admit(&l, &c, 1007, &why), 0);   /* 5th in the window */
     autonat_limiter_done(&l, &c);
-    p2p_peerid d = peer(4);
+    p2p_peerid d = seed_peer(4);
     ck_assert_int_eq(autonat_limiter_admit(&l, &d, 1008, &why), P2P_ELIMIT);
     ck_assert_str_eq(why, "too many requests");
     /* A new window: everyone may again, and a dial-back still in flight
@@ -175,7 +155,7 @@ START_TEST(limits)
     ck_assert_int_eq(autonat_limiter_init(&l, &big, 0), 0);
     unsigned ok = 0;
     for (unsigned i = 0; i < 200; i++) {
-        p2p_peerid p = peer((uint8_t)i);
+        p2p_peerid p = seed_peer((uint8_t)i);
         if (autonat_limiter_admit(&l, &p, 10, &why) == 0) ok++;
     }
     ck_assert_uint_eq(ok, 30);
@@ -201,7 +181,7 @@ START_TEST(status_confidence)
     ck_assert(autonat_status_due(&s, 1000));
     ck_assert_uint_eq(autonat_status_next(&s), 1000);
 
-    p2p_peerid srv[4] = { peer(1), peer(2), peer(3), peer(4) };
+    p2p_peerid srv[4] = { seed_peer(1), seed_peer(2), seed_peer(3), seed_peer(4) };
     size_t idx[4];
     ck_assert_uint_eq(autonat_status_pick(&s, 1000, srv, 4, idx, 4), 2);   /* servers_per_probe */
     ck_assert_uint_eq(idx[0], 0);
@@ -260,7 +240,7 @@ START_TEST(status_schedule)
 {
     struct autonat_status s;
     autonat_status_init(&s, &cfg, 0);
-    p2p_peerid srv[2] = { peer(1), peer(1) };
+    p2p_peerid srv[2] = { seed_peer(1), seed_peer(1) };
     size_t idx[4];
     /* Before the boot delay a server's arrival only brings the probe to
      * the end of the boot delay. */
@@ -332,7 +312,7 @@ START_TEST(status_memory_bounded)
     size_t idx[16];
     uint64_t t = 1;
     for (unsigned round = 0; round < 20; round++) {
-        for (unsigned i = 0; i < 16; i++) srv[i] = peer((uint8_t)(round * 16 + i));
+        for (unsigned i = 0; i < 16; i++) srv[i] = seed_peer((uint8_t)(round * 16 + i));
         ck_assert(autonat_status_due(&s, t));
         size_t k = autonat_status_pick(&s, t, srv, 16, idx, 16);
         ck_assert_uint_eq(k, 16);

@@ -539,6 +539,31 @@ START_TEST(relay_reserve_auto)
 }
 END_TEST
 
+/* Configuration errors are one sentence naming the key. */
+START_TEST(bad_config)
+{
+    static const struct {
+        const char *section, *want;
+    } cases[] = {
+        { "[plugin autonat]\nserver = true\nallow = public, nonsense\n", "allow: 'nonsense' is neither public" },
+        { "[plugin autonat]\nclient = false\n", "neither client nor server" },
+        { "[plugin autonat]\nmax_addresses = 33\n", "max_addresses" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[1024], err[1024];
+        snprintf(text, sizeof text,
+                 "[host]\nephemeral_identity = true\nlisten =\nlog = error\n[plugin transport-tcp]\n[plugin noise]\n"
+                 "[plugin yamux]\n[plugin identify]\n%s", cases[i].section);
+        p2p_conf *cf = p2p_conf_load_string(text, "bad.ini", err, sizeof err);
+        p2p_host *h = NULL;
+        int rc = cf ? p2p_host_new(&h, cf, NULL, err, sizeof err) : P2P_ECONFIG;
+        ck_assert_int_lt(rc, 0);
+        ck_assert_ptr_null(h);
+        ck_assert_msg(strstr(err, cases[i].want), "case %zu: %s", i, err);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("autonat_net");
@@ -550,6 +575,7 @@ static Suite *suite(void)
     tcase_add_test(tc, bad_requests);
     tcase_add_test(tc, kad_auto_mode);
     tcase_add_test(tc, relay_reserve_auto);
+    tcase_add_test(tc, bad_config);
     suite_add_tcase(s, tc);
     return s;
 }
