@@ -362,7 +362,6 @@ static int usage(void)
 }
 
 static int pubsub_main(int argc, char **argv);
-int autonat_main(int argc, char **argv);   /* cpeer_autonat.c */
 
 int main(int argc, char **argv)
 {

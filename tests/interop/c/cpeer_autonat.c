@@ -28,22 +28,21 @@
  * still shows that they decoded our request. Timeouts exit 2. */
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "autonat.h"   /* the plugin's state, for its counters (white box) */
 #include "autonat_msg.h"
+#include "cpeer.h"
 #include "p2p/p2p.h"
 
 #define AN_MAX_CONNECT 8
 
 struct an {
     p2p_host *host;
-    uv_loop_t loop;
-    uv_timer_t deadline, poll;
-    uv_signal_t sigterm, sigint;
+    struct cpeer_loop l;             /* loop, deadline, signals */
+    uv_timer_t poll;
     int exit_code;
     bool ask, exit_on_status, until_probed;
     p2p_peerid ids[AN_MAX_CONNECT];
@@ -53,21 +52,10 @@ struct an {
     p2p_buf in;
 };
 
-static void out(const char *fmt, ...) P2P_PRINTF(1, 2);
-static void out(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-}
-
 static void an_finish(struct an *a, int code)
 {
     if (a->exit_code < 0) a->exit_code = code;
-    uv_stop(&a->loop);
+    uv_stop(&a->l.loop);
 }
 
 static void print_status(struct an *a)
@@ -222,7 +210,6 @@ static void an_on_signal(uv_signal_t *s, int sig)
     an_finish(s->data, 0);
 }
 
-int autonat_main(int argc, char **argv);
 int autonat_main(int argc, char **argv)
 {
     static struct an a;
@@ -270,54 +257,21 @@ int autonat_main(int argc, char **argv)
     }
     a.exit_on_status = !a.ask && a.nconnect > 0;
 
-    char ini[2048], err[1024], identity[64];
-    if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
-    else snprintf(identity, sizeof identity, "ephemeral_identity = true");
-    snprintf(ini, sizeof ini,
-             "[host]\n%s\nlisten = /ip4/127.0.0.1/tcp/%ld\nlog = %s\n"
-             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
-             "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n%s",
-             identity, port, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn",
-             a.ask ? ""
-                   : server ? "[plugin autonat]\nserver = true\nallow = loopback\nboot_delay = 500ms\nretry_interval = 2s\n"
-                              "server_throttle = 1s\n"
-                            : "[plugin autonat]\nboot_delay = 500ms\nretry_interval = 2s\nserver_throttle = 1s\n");
-    uv_loop_init(&a.loop);
-    signal(SIGPIPE, SIG_IGN);
-    p2p_conf *cf = p2p_conf_load_string(ini, "cpeer-autonat.ini", err, sizeof err);
-    struct p2p_host_opts ho = { .loop = &a.loop };
-    if (!cf || p2p_host_new(&a.host, cf, &ho, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        return 1;
-    }
+    char listen[64];
+    snprintf(listen, sizeof listen, "/ip4/127.0.0.1/tcp/%ld", port);
+    a.host = cpeer_host_new(&a.l.loop, seed, listen,
+                            a.ask ? ""
+                            : server ? "[plugin autonat]\nserver = true\nallow = loopback\nboot_delay = 500ms\n"
+                                       "retry_interval = 2s\nserver_throttle = 1s\n"
+                                     : "[plugin autonat]\nboot_delay = 500ms\nretry_interval = 2s\nserver_throttle = 1s\n");
+    if (!a.host) return 1;
     p2p_host_subscribe(a.host,
                        P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_IDENTIFIED | P2P_EV_REACHABILITY_CHANGED,
                        an_on_event, &a);
-    if (p2p_host_start(a.host, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        p2p_host_free(a.host);
-        return 1;
-    }
-    char id[P2P_PEERID_STRMAX];
-    p2p_peerid_to_string(p2p_host_peerid(a.host), id, sizeof id);
-    out("PEERID %s", id);
-    p2p_multiaddr la[8];
-    size_t nl = p2p_host_listen_addrs(a.host, la, 8);
-    for (size_t i = 0; i < nl && i < 8; i++) {
-        char t[P2P_MADDR_STRMAX];
-        const p2p_peerid *me = p2p_host_peerid(a.host);
-        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
-        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
-    }
-    uv_signal_init(&a.loop, &a.sigterm);
-    uv_signal_init(&a.loop, &a.sigint);
-    a.sigterm.data = a.sigint.data = &a;
-    uv_signal_start(&a.sigterm, an_on_signal, SIGTERM);
-    uv_signal_start(&a.sigint, an_on_signal, SIGINT);
-    uv_timer_init(&a.loop, &a.deadline);
-    a.deadline.data = &a;
-    uv_timer_start(&a.deadline, an_on_deadline, (uint64_t)(timeout * 1000), 0);
-    uv_timer_init(&a.loop, &a.poll);
+    if (cpeer_host_start(a.host, &a.l.loop) < 0) return 1;
+    cpeer_print_self(a.host);
+    cpeer_handles_start(&a.l, timeout, an_on_deadline, an_on_signal, &a);
+    uv_timer_init(&a.l.loop, &a.poll);
     a.poll.data = &a;
     if (a.until_probed) uv_timer_start(&a.poll, an_on_poll, 100, 100);
     for (size_t i = 0; i < a.nconnect && a.exit_code < 0; i++) {
@@ -327,15 +281,10 @@ int autonat_main(int argc, char **argv)
             a.exit_code = 1;
         }
     }
-    if (a.exit_code < 0) uv_run(&a.loop, UV_RUN_DEFAULT);
+    if (a.exit_code < 0) uv_run(&a.l.loop, UV_RUN_DEFAULT);
     if (a.s && a.s != (p2p_stream *)1) p2p_stream_close(a.s);
     p2p_buf_free(&a.in);
-    uv_close((uv_handle_t *)&a.deadline, NULL);
     uv_close((uv_handle_t *)&a.poll, NULL);
-    uv_close((uv_handle_t *)&a.sigterm, NULL);
-    uv_close((uv_handle_t *)&a.sigint, NULL);
-    p2p_host_free(a.host);
-    uv_run(&a.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&a.loop);
+    cpeer_handles_close(&a.l, a.host);
     return a.exit_code < 0 ? 0 : a.exit_code;
 }
