@@ -73,15 +73,18 @@ static const char peer_ini[] =
     "[plugin gossipsub]\n"
     "use_limited_connections = true\n"
     "[plugin mdns]\n"
+    "[plugin autonat]\n"
     "[plugin kad]\n"
-    "mode = client\n"
+    "mode = auto\n"
     "[plugin relay]\n"
     "client = true\n"
+    "reserve = auto\n"
     "[plugin dcutr]\n"
     "[app chat]\n"
     "room = libp2p-chat\n";
 
-/* The relay: circuit relay server, DHT server and bootstrap node. */
+/* The relay: circuit relay server, AutoNAT server (tells peers whether
+ * they are reachable), DHT server and bootstrap node. */
 static const char relay_ini[] =
     "[host]\n"
     "secret_key_seed = 0\n"
@@ -89,6 +92,8 @@ static const char relay_ini[] =
     "[plugin relay]\n"
     "server = true\n"
     "client = false\n"
+    "[plugin autonat]\n"
+    "server = true\n"
     "[plugin kad]\n"
     "mode = server\n"
     "[app relay]\n"

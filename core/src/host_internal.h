@@ -4,6 +4,7 @@
 #define P2P_HOST_INTERNAL_H
 
 #include <stdbool.h>
+#include "p2p/conn.h"
 #include "p2p/host.h"
 #include "list.h"
 
@@ -70,6 +71,7 @@ struct p2p_host {
     int emitting;
 
     struct p2p_metrics *metrics;    /* metrics.c */
+    struct p2p_reachability_info reach;   /* reachability.c */
 
     uv_idle_t defer_idle;       /* runs queued p2p_defer calls */
     struct p2p_defer *defer_head, *defer_tail, *defer_running;

@@ -34,6 +34,7 @@ struct dial_job {
     struct p2p_defer kick;
     /* p2p_host_connect_opts: never merged with other requests */
     bool opts, direct, reuse_port;
+    bool fresh;                    /* satisfied only by its own connection */
     bool parked;                   /* dials failed; waiting for the peer's side (see job_finish) */
     enum p2p_upgrade_role role;
     uint64_t timeout_ms;
@@ -397,7 +398,7 @@ static void satisfy_direct_jobs(p2p_host *h, p2p_conn *c)
         struct p2p_list *pos, *tmp;
         p2p_list_for_each_safe(pos, tmp, &sw->dials) {
             struct dial_job *j = P2P_CONTAINER_OF(pos, struct dial_job, link);
-            if (!(j->parked || (j->direct && j->op)) || j->up || !p2p_peerid_equal(&j->peer, &c->peer))
+            if (!(j->parked || (j->direct && j->op)) || j->up || j->fresh || !p2p_peerid_equal(&j->peer, &c->peer))
                 continue;
             if (j->op) j->t->dial_cancel(j->tstate, j->op);
             j->op = NULL;
@@ -541,7 +542,7 @@ static void job_finish(struct dial_job *j, int status, p2p_conn *c)
     /* A request with options fails only if no suitable connection came
      * another way meanwhile (the peer's simultaneous dial). */
     p2p_conn *other;
-    if (status && status != P2P_ECANCELED && j->opts && (other = conn_to(j->host, &j->peer, j->direct))) {
+    if (status && status != P2P_ECANCELED && j->opts && !j->fresh && (other = conn_to(j->host, &j->peer, j->direct))) {
         status = 0;
         c = other;
     } else if (status && status != P2P_ECANCELED && j->role != P2P_ROLE_AUTO && !j->host->swarm->stopping &&
@@ -724,7 +725,7 @@ P2P_API int p2p_host_connect_opts(p2p_host *h, const p2p_peerid *peer, const p2p
     if (!cb || !peer || (naddrs && !addrs) || (unsigned)o.role > P2P_ROLE_RESPONDER) return P2P_EINVAL;
     if (!sw || sw->stopping) return P2P_ECLOSED;
     if (p2p_peerid_equal(peer, p2p_host_peerid(h))) return P2P_EINVAL;
-    if (conn_to(h, peer, o.direct)) {
+    if (!o.fresh && conn_to(h, peer, o.direct)) {
         struct ready *r = calloc(1, sizeof *r);
         if (!r) return P2P_ENOMEM;
         *r = (struct ready){ .cb = cb, .arg = arg, .peer = *peer, .h = h, .direct = o.direct };
@@ -748,6 +749,7 @@ P2P_API int p2p_host_connect_opts(p2p_host *h, const p2p_peerid *peer, const p2p
     j->opts = true;
     j->direct = o.direct;
     j->reuse_port = o.reuse_port;
+    j->fresh = o.fresh;
     j->role = o.role;
     j->timeout_ms = o.timeout_ms;
     if (naddrs) {

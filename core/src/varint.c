@@ -49,3 +49,20 @@ P2P_API int p2p_varint_decode(const uint8_t *in, size_t len, uint64_t *value, si
     /* The ninth byte still had its continuation bit set. */
     return P2P_EPROTO;
 }
+
+P2P_API int p2p_varint_frame(const uint8_t *in, size_t len, size_t max, size_t *hdr, size_t *body)
+{
+    uint64_t v;
+    size_t used;
+    size_t look = len < P2P_VARINT_MAX_BYTES ? len : P2P_VARINT_MAX_BYTES;
+    int rc = p2p_varint_decode(in, look, &v, &used);
+    /* Truncated after as many bytes as max needs, each with its
+     * continuation bit: the length is larger than max. */
+    if (rc == P2P_ETRUNC) return look >= p2p_varint_size(max) ? P2P_ERANGE : P2P_ETRUNC;
+    if (rc < 0) return P2P_EPROTO;
+    if (v > max) return P2P_ERANGE;
+    if (len - used < v) return P2P_ETRUNC;
+    *hdr = used;
+    *body = (size_t)v;
+    return 0;
+}

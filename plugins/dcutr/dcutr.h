@@ -27,7 +27,7 @@ struct dcutr_st {
     const struct p2p_identify_api_v1 *id;
     void *id_st;
     p2p_subscription *sub;
-    struct dcutr_policy policy;
+    struct p2p_addr_policy policy;
     unsigned max_attempts, min_observers;
     uint64_t timeout_ms, dial_timeout_ms, identify_wait_ms;
     bool unilateral, legacy_roles;

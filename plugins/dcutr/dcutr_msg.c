@@ -8,19 +8,7 @@
 
 int dcutr_frame(const uint8_t *in, size_t len, size_t *hdr, size_t *body)
 {
-    uint64_t v;
-    size_t used;
-    /* A length beyond DCUTR_MSG_MAX is known after 2 bytes; never wait
-     * for a 9-byte varint. */
-    size_t look = len < P2P_VARINT_MAX_BYTES ? len : P2P_VARINT_MAX_BYTES;
-    int rc = p2p_varint_decode(in, look, &v, &used);
-    if (rc == P2P_ETRUNC) return look >= 3 ? P2P_ERANGE : P2P_ETRUNC;
-    if (rc < 0) return P2P_EPROTO;
-    if (v > DCUTR_MSG_MAX) return P2P_ERANGE;
-    if (len - used < v) return P2P_ETRUNC;
-    *hdr = used;
-    *body = (size_t)v;
-    return 0;
+    return p2p_varint_frame(in, len, DCUTR_MSG_MAX, hdr, body);
 }
 
 int dcutr_msg_encode(uint32_t type, const p2p_multiaddr *addrs, size_t naddrs, uint8_t *out, size_t cap,

@@ -143,14 +143,14 @@ static size_t local_addrs(struct punch *p, p2p_multiaddr *out, size_t max)
     if (nl > MAX_LOCAL) nl = MAX_LOCAL;
     size_t no = st->id ? st->id->observed_addrs(st->id_st, obs, MAX_LOCAL) : 0;
     if (no > MAX_LOCAL) no = MAX_LOCAL;
-    size_t n = dcutr_local_addrs(&st->policy, listen, nl, obs, no, st->min_observers, out, max);
+    size_t n = p2p_addr_candidates(&st->policy, listen, nl, obs, no, st->min_observers, out, max);
     /* Addresses other plugins advertise (e.g. confirmed external ones). */
     size_t na = p2p_host_advertised_addrs(st->h, adv, MAX_LOCAL);
     if (na > MAX_LOCAL) na = MAX_LOCAL;
     for (size_t i = 0; i < na && n < max; i++) {
         bool dup = false;
         for (size_t k = 0; k < n && !dup; k++) dup = p2p_maddr_equal(&out[k], &adv[i]);
-        if (!dup && dcutr_policy_allows(&st->policy, &adv[i])) out[n++] = adv[i];
+        if (!dup && p2p_addr_policy_allows(&st->policy, &adv[i])) out[n++] = adv[i];
     }
     return n;
 }
@@ -400,7 +400,7 @@ static size_t public_addrs(struct punch *p, p2p_multiaddr *out, size_t max)
     size_t n = p2p_peerstore_addrs(p->st->h, &p->peer, all, 32), k = 0;
     if (n > 32) n = 32;
     for (size_t i = 0; i < n && k < max; i++)
-        if (dcutr_addr_is_public(&all[i]) && dialable(p, &all[i])) out[k++] = all[i];
+        if (p2p_maddr_is_public(&all[i]) && dialable(p, &all[i])) out[k++] = all[i];
     return k;
 }
 
@@ -773,12 +773,8 @@ static int dcutr_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     st->h = h;
     st->refs = 1;
     st->punches.prev = st->punches.next = &st->punches;
-    size_t n = p2p_conf_list_len(cf, "allow");
-    const char *items[64];
-    if (n > 64) n = 64;
-    for (size_t i = 0; i < n; i++) items[i] = p2p_conf_list_at(cf, "allow", i);
     char err[256];
-    if (dcutr_policy_parse(&st->policy, items, n, err, sizeof err) < 0) {
+    if (p2p_addr_policy_from_conf(&st->policy, cf, "allow", err, sizeof err) < 0) {
         p2p_host_set_error(h, "[plugin dcutr] allow: %s", err);
         free(st);
         return P2P_ECONFIG;

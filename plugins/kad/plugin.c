@@ -143,9 +143,47 @@ void kad_peer_failed(struct kad *kd, const p2p_peerid *peer)
 
 /* ---- events ------------------------------------------------------------------- */
 
+/* Server or client mode. Registering or removing the protocol changes
+ * our protocol list, which identify pushes to connected peers: they add
+ * us to (or drop us from) their routing tables. */
+static void set_server(struct kad *kd, bool server, const char *why)
+{
+    if (server == kd->server) return;
+    if (server) {
+        int rc = p2p_protocol_add(kd->host, kd->protocol, kad_on_stream, kd);
+        if (rc < 0) {
+            p2p_log_warn(MOD, "cannot switch to server mode: %s", p2p_strerror(rc));
+            return;
+        }
+        kd->server = true;
+    } else {
+        kd->server = false;
+        p2p_protocol_remove(kd->host, kd->protocol);
+        kad_in_stop_all(kd);   /* a client answers nothing */
+    }
+    p2p_log_info(MOD, "%s mode (%s)", server ? "server" : "client", why);
+}
+
+/* mode = auto: a server while we are publicly reachable (AutoNAT), a
+ * client otherwise, as go-libp2p-kad-dht's ModeAuto. */
+static void follow_reachability(struct kad *kd)
+{
+    struct p2p_reachability_info ri = P2P_REACHABILITY_INFO_INIT;
+    enum p2p_reachability r = p2p_host_reachability(kd->host, &ri);
+    if (!ri.tracked) return;
+    set_server(kd, r == P2P_REACH_PUBLIC,
+               r == P2P_REACH_PUBLIC ? "mode auto: we are publicly reachable"
+               : r == P2P_REACH_PRIVATE ? "mode auto: we are not publicly reachable"
+                                        : "mode auto: reachability unknown");
+}
+
 static void on_event(const struct p2p_event *ev, void *arg)
 {
     struct kad *kd = arg;
+    if (ev->type == P2P_EV_REACHABILITY_CHANGED) {
+        if (kd->auto_mode && kd->started && !kd->stopping) follow_reachability(kd);
+        return;
+    }
     if (ev->type == P2P_EV_ADDRS_CHANGED) {
         if (!kd->provided) return;
         uint64_t now = kad_now(kd), at = now + REPROVIDE_SETTLE_MS;
@@ -158,7 +196,12 @@ static void on_event(const struct p2p_event *ev, void *arg)
     if (ev->type == P2P_EV_IDENTIFIED) {
         if (p2p_peerstore_supports(kd->host, ev->peer, kd->protocol)) kad_admit(kd, ev->peer);
     } else if (ev->type == P2P_EV_PEER_UPDATED) {
-        if (!kad_rt_contains(&kd->rt, ev->peer)) return;
+        if (!kad_rt_contains(&kd->rt, ev->peer)) {
+            /* A connected peer that became a server (identify push). */
+            if (p2p_peerstore_supports(kd->host, ev->peer, kd->protocol) && p2p_host_conn_to(kd->host, ev->peer))
+                kad_admit(kd, ev->peer);
+            return;
+        }
         if (!p2p_peerstore_protocols(kd->host, ev->peer, NULL, 0)) return;   /* not known yet */
         if (p2p_peerstore_supports(kd->host, ev->peer, kd->protocol)) return;
         char ps[P2P_PEERID_STRMAX];
@@ -359,8 +402,8 @@ static const char *const addr_policies[] = { "scope", "public", "all", NULL };
 
 static const struct p2p_conf_key kad_keys[] = {
     { "mode", P2P_CONF_ENUM, "auto", 0, 0, modes,
-      "server: answer DHT requests and advertise the protocol; client: only ask; auto: client for now "
-      "(until AutoNAT tells us we are reachable)" },
+      "server: answer DHT requests and advertise the protocol; client: only ask; auto: server while "
+      "[plugin autonat] finds us publicly reachable, client otherwise" },
     { "protocol", P2P_CONF_STR, "/ipfs/kad/1.0.0", 0, 0, NULL,
       "protocol id (another one makes a private DHT)" },
     { "bootstrap", P2P_CONF_MADDR_LIST, "", 0, 0, NULL,
@@ -447,6 +490,7 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     kd->protocol = p2p_conf_str(cf, "protocol");
     kd->protos[0] = kd->protocol;
     kd->server = p2p_conf_enum(cf, "mode") == 2;
+    kd->auto_mode = p2p_conf_enum(cf, "mode") == 0;
     kd->k = (size_t)p2p_conf_int(cf, "bucket_size");
     kd->alpha = (size_t)p2p_conf_int(cf, "alpha");
     kd->paths = (size_t)p2p_conf_int(cf, "disjoint_paths");
@@ -514,7 +558,8 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
 static int kad_start(void *state)
 {
     struct kad *kd = state;
-    kd->sub = p2p_host_subscribe(kd->host, P2P_EV_IDENTIFIED | P2P_EV_PEER_UPDATED | P2P_EV_ADDRS_CHANGED,
+    kd->sub = p2p_host_subscribe(kd->host, P2P_EV_IDENTIFIED | P2P_EV_PEER_UPDATED | P2P_EV_ADDRS_CHANGED |
+                                               P2P_EV_REACHABILITY_CHANGED,
                                  on_event, kd);
     kd->refresh_timer = p2p_timer_new(kd->host, on_refresh, kd);
     kd->gc_timer = p2p_timer_new(kd->host, on_maintenance, kd);
@@ -532,8 +577,16 @@ static int kad_start(void *state)
     p2p_log_info(MOD, "%s mode, protocol %s, %zu bootstrap peers, %zu peers from the saved table; we are %s",
                  kd->server ? "server" : "client", kd->protocol, kd->nboot, kd->rt.size,
                  kad_peer_str(p2p_host_peerid(kd->host), ps));
-    if (p2p_conf_enum(kd->cf, "mode") == 0)
-        p2p_log_debug(MOD, "mode auto: running as a client until we know we are publicly reachable");
+    if (kd->auto_mode) {
+        struct p2p_reachability_info ri = P2P_REACHABILITY_INFO_INIT;
+        p2p_host_reachability(kd->host, &ri);
+        if (!ri.tracked)
+            p2p_log_warn(MOD, "mode = auto, but nothing finds out whether we are reachable (add [plugin autonat]): "
+                              "running as a client");
+        else
+            p2p_log_debug(MOD, "mode auto: a client until AutoNAT finds us publicly reachable");
+        follow_reachability(kd);
+    }
     p2p_timer_start(kd->refresh_timer, kd->refresh_interval_ms, kd->refresh_interval_ms);
     uint64_t every = MAINTENANCE_MS < kd->provide_interval_ms ? MAINTENANCE_MS : kd->provide_interval_ms;
     if (kd->republish_interval_ms < every) every = kd->republish_interval_ms;

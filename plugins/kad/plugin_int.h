@@ -94,7 +94,8 @@ struct kad {
     p2p_host *host;
     const char *protocol;
     const char *protos[2];
-    bool server;
+    bool server;                 /* answering and advertising the protocol now */
+    bool auto_mode;              /* mode = auto: server while reachability is PUBLIC */
     /* configuration */
     size_t k, alpha, paths;
     uint64_t rpc_timeout_ms, query_timeout_ms, refresh_interval_ms, provide_interval_ms;

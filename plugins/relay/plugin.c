@@ -45,6 +45,10 @@ static void on_event(const struct p2p_event *ev, void *arg)
 {
     struct relay_st *st = arg;
     if (st->stopped) return;
+    if (ev->type == P2P_EV_REACHABILITY_CHANGED) {
+        if (st->client) relay_client_update(st);
+        return;
+    }
     if (ev->type == P2P_EV_PEER_UPDATED) {
         if (st->client) relay_client_conn_event(st, ev);
         return;
@@ -120,6 +124,7 @@ static int relay_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     st->refs = 1;
     st->server = p2p_conf_bool(cf, "server");
     st->client = p2p_conf_bool(cf, "client");
+    st->reserve_always = p2p_conf_enum(cf, "reserve") == 1;
     rlist_init(&st->closing);
     rlist_init(&st->hops);
     rlist_init(&st->helds);
@@ -139,7 +144,9 @@ static int relay_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     if (rc == 0 && st->server) rc = relay_server_init(st);
     if (rc == 0) rc = relay_metrics_init(st);
     if (rc == 0) {
-        st->sub = p2p_host_subscribe(h, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_PEER_UPDATED, on_event, st);
+        st->sub = p2p_host_subscribe(h, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_PEER_UPDATED |
+                                            P2P_EV_REACHABILITY_CHANGED,
+                                     on_event, st);
         if (!st->sub) rc = P2P_ENOMEM;
     }
     if (rc < 0) {
@@ -208,6 +215,8 @@ static void relay_fini(void *state)
     relay_st_unref(st);
 }
 
+static const char *const reserve_modes[] = { "auto", "always", NULL };
+
 static const struct p2p_conf_key relay_keys[] = {
     { "server", P2P_CONF_BOOL, "false", 0, 0, NULL,
       "act as a relay: serve the hop protocol (reservations and circuits) within the limits below" },
@@ -215,6 +224,9 @@ static const struct p2p_conf_key relay_keys[] = {
       "use relays: dial /p2p-circuit addresses, reserve slots on `relays`, accept relayed connections" },
     { "relays", P2P_CONF_MADDR_LIST, "", 0, 0, NULL,
       "relays to reserve a slot on, each ending in /p2p/<relay id>; used while [host] listen includes /p2p-circuit" },
+    { "reserve", P2P_CONF_ENUM, "auto", 0, 0, reserve_modes,
+      "client: auto = reserve only while [plugin autonat] does not find us publicly reachable (private, or "
+      "unknown after probing; always when nothing tracks reachability); always = whenever listening on /p2p-circuit" },
     { "max_reservations", P2P_CONF_INT, "128", 0, 1000000, NULL, "server: reservations in all" },
     { "max_reservations_per_peer", P2P_CONF_INT, "4", 1, 1000, NULL,
       "server: reservations of one peer (one per connection)" },

@@ -163,8 +163,12 @@ struct relay_cl {
 };
 
 int relay_client_init(struct relay_st *st, const p2p_conf_section *cf);
-void relay_client_start_reserving(struct relay_st *st);   /* a listener appeared */
-void relay_client_stop_reserving(struct relay_st *st);    /* the last listener went */
+/* Decide again whether to hold reservations: while the swarm listens on
+ * /p2p-circuit (circuit_listening) and, with reserve = auto, while we are
+ * not known to be publicly reachable (p2p_host_reachability: PRIVATE,
+ * UNKNOWN after probing, or not tracked at all). Called when a listener
+ * appears or goes and when reachability changes. */
+void relay_client_update(struct relay_st *st);
 void relay_client_stop(struct relay_st *st);
 void relay_client_fini(struct relay_st *st);
 void relay_client_conn_event(struct relay_st *st, const struct p2p_event *ev);
@@ -227,6 +231,9 @@ struct relay_st {
     struct relay_cl *relays;         /* RELAY_MAX_RELAYS slots */
     size_t nrelays;
     bool reserving;
+    bool circuit_listening;          /* the swarm listens on /p2p-circuit */
+    bool reserve_always;             /* reserve = always: whatever reachability says */
+    const char *reserve_why;         /* the last decision logged */
     struct rlist listeners, dials, stops;
 };
 

@@ -6,8 +6,9 @@
  * streams of the p2p-circuit transport.
  *
  * Reservations are made only while the swarm listens on a /p2p-circuit
- * address (relay_client_start_reserving, from the transport's listen):
- * a reservation nobody would accept circuits on is useless. The reserving
+ * address (from the transport's listen): a reservation nobody would
+ * accept circuits on is useless; and, with reserve = auto, only while we
+ * are not known to be publicly reachable (relay_client_update). The reserving
  * hop stream is kept while the reservation lasts so that the host does not
  * close the relay connection as idle (see relay_server.c). */
 #include <stdio.h>
@@ -294,7 +295,7 @@ int relay_client_add_relay(struct relay_st *st, const p2p_peerid *id, const p2p_
     return 0;
 }
 
-void relay_client_start_reserving(struct relay_st *st)
+static void start_reserving(struct relay_st *st)
 {
     if (st->reserving || st->stopped) return;
     st->reserving = true;
@@ -302,7 +303,7 @@ void relay_client_start_reserving(struct relay_st *st)
     for (size_t i = 0; i < st->nrelays; i++) p2p_timer_start(st->relays[i].timer, 0, 0);
 }
 
-void relay_client_stop_reserving(struct relay_st *st)
+static void stop_reserving(struct relay_st *st)
 {
     st->reserving = false;
     for (size_t i = 0; i < st->nrelays; i++) {
@@ -312,6 +313,33 @@ void relay_client_stop_reserving(struct relay_st *st)
         cl->state = CL_IDLE;
         if (cl->timer) p2p_timer_stop(cl->timer);
     }
+}
+
+/* reserve = auto: a reservation is for peers others cannot dial. */
+static bool need_reservations(struct relay_st *st, const char **why)
+{
+    if (st->reserve_always) return *why = "reserve = always", true;
+    struct p2p_reachability_info ri = P2P_REACHABILITY_INFO_INIT;
+    enum p2p_reachability r = p2p_host_reachability(st->host, &ri);
+    if (!ri.tracked) return *why = "nothing finds out whether we are reachable", true;
+    if (r == P2P_REACH_PRIVATE) return *why = "we are not publicly reachable", true;
+    if (r == P2P_REACH_UNKNOWN && ri.probed) return *why = "our reachability is unknown after probing", true;
+    *why = r == P2P_REACH_PUBLIC ? "we are publicly reachable" : "waiting for AutoNAT to probe";
+    return false;
+}
+
+void relay_client_update(struct relay_st *st)
+{
+    if (st->stopped) return;
+    const char *why = NULL;
+    bool want = st->circuit_listening && need_reservations(st, &why);
+    if (st->circuit_listening && st->nrelays && why != st->reserve_why) {
+        p2p_log_info(MOD, "%s (reserve = %s: %s)", want ? "reserving slots on relays" : "no relay reservations",
+                     st->reserve_always ? "always" : "auto", why);
+        st->reserve_why = why;
+    }
+    if (want && !st->reserving) start_reserving(st);
+    else if (!want && st->reserving) stop_reserving(st);
 }
 
 void relay_client_conn_event(struct relay_st *st, const struct p2p_event *ev)

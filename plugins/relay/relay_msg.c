@@ -22,19 +22,7 @@ void relay_msg_init(struct relay_msg *m, enum relay_kind kind, uint32_t type)
 
 int relay_frame(const uint8_t *in, size_t len, size_t *hdr, size_t *body)
 {
-    uint64_t v;
-    size_t used;
-    /* A length beyond RELAY_MSG_MAX is known after 2 bytes; never wait
-     * for a 9-byte varint. */
-    size_t look = len < P2P_VARINT_MAX_BYTES ? len : P2P_VARINT_MAX_BYTES;
-    int rc = p2p_varint_decode(in, look, &v, &used);
-    if (rc == P2P_ETRUNC) return look >= 3 ? P2P_ERANGE : P2P_ETRUNC;
-    if (rc < 0) return P2P_EPROTO;
-    if (v > RELAY_MSG_MAX) return P2P_ERANGE;
-    if (len - used < v) return P2P_ETRUNC;
-    *hdr = used;
-    *body = (size_t)v;
-    return 0;
+    return p2p_varint_frame(in, len, RELAY_MSG_MAX, hdr, body);
 }
 
 /* ---- encoding ------------------------------------------------------------ */

@@ -227,7 +227,8 @@ static int t_listen(void *state, const p2p_multiaddr *ma, p2p_accept_cb cb, void
     l->arg = arg;
     rlist_add(&st->listeners, &l->link);
     *listener = l;
-    relay_client_start_reserving(st);
+    st->circuit_listening = true;
+    relay_client_update(st);
     return 0;
 }
 
@@ -243,7 +244,10 @@ static void t_listen_close(void *state, void *listener)
     struct listener *l = listener;
     rlist_del(&l->link);
     free(l);
-    if (rlist_empty(&st->listeners)) relay_client_stop_reserving(st);
+    if (rlist_empty(&st->listeners)) {
+        st->circuit_listening = false;
+        relay_client_update(st);
+    }
 }
 
 bool relay_transport_listening(const struct relay_st *st)

@@ -243,6 +243,75 @@ START_TEST(seed_identity)
 }
 END_TEST
 
+static void count_reach(const struct p2p_event *ev, void *arg)
+{
+    ck_assert_int_eq(ev->type, P2P_EV_REACHABILITY_CHANGED);
+    (*(int *)arg)++;
+}
+
+/* The reachability store (ABI 1.3): untracked until a plugin sets it,
+ * events only when status, probed or tracked change, sizes checked. */
+START_TEST(reachability)
+{
+    p2p_host *h;
+    char err[512];
+    p2p_conf *cf = p2p_conf_load_string("[host]\nephemeral_identity = true\n", "r.ini", err, sizeof err);
+    ck_assert_int_eq(p2p_host_new(&h, cf, NULL, err, sizeof err), 0);
+    struct p2p_reachability_info ri = P2P_REACHABILITY_INFO_INIT;
+    ck_assert_int_eq(p2p_host_reachability(h, &ri), P2P_REACH_UNKNOWN);
+    ck_assert(!ri.tracked && !ri.probed);
+    ck_assert_uint_eq(ri.size, sizeof ri);
+    int nev = 0;
+    p2p_subscription *sub = p2p_host_subscribe(h, P2P_EV_REACHABILITY_CHANGED, count_reach, &nev);
+
+    struct p2p_reachability_info set = P2P_REACHABILITY_INFO_INIT;
+    strcpy(set.source, "test");
+    ck_assert_int_eq(p2p_host_set_reachability(h, &set), 0);   /* now tracked */
+    ck_assert_int_eq(nev, 1);
+    ck_assert_int_eq(p2p_host_set_reachability(h, &set), 0);   /* nothing changed */
+    ck_assert_int_eq(nev, 1);
+    set.probed = true;
+    ck_assert_int_eq(p2p_host_set_reachability(h, &set), 0);
+    ck_assert_int_eq(nev, 2);
+    set.status = P2P_REACH_PUBLIC;
+    ck_assert_int_eq(p2p_maddr_parse(&set.addr, "/ip4/198.18.0.1/tcp/4001", NULL, 0), 0);
+    ck_assert_int_eq(p2p_host_set_reachability(h, &set), 0);
+    ck_assert_int_eq(nev, 3);
+    set.confidence = 2;   /* confidence alone is no event */
+    ck_assert_int_eq(p2p_host_set_reachability(h, &set), 0);
+    ck_assert_int_eq(nev, 3);
+    ck_assert_int_eq(p2p_host_reachability(h, &ri), P2P_REACH_PUBLIC);
+    ck_assert(ri.tracked && ri.probed);
+    ck_assert_uint_eq(ri.confidence, 2);
+    ck_assert_str_eq(ri.source, "test");
+    ck_assert(p2p_maddr_equal(&ri.addr, &set.addr));
+    ck_assert_int_eq(p2p_host_reachability(h, NULL), P2P_REACH_PUBLIC);
+    /* PRIVATE drops the address. */
+    set.status = P2P_REACH_PRIVATE;
+    ck_assert_int_eq(p2p_host_set_reachability(h, &set), 0);
+    ck_assert_int_eq(nev, 4);
+    p2p_host_reachability(h, &ri);
+    ck_assert_uint_eq(ri.addr.len, 0);
+    /* Bad input. */
+    set.status = (enum p2p_reachability)7;
+    ck_assert_int_eq(p2p_host_set_reachability(h, &set), P2P_EINVAL);
+    set.status = P2P_REACH_PUBLIC;
+    set.size = 4;
+    ck_assert_int_eq(p2p_host_set_reachability(h, &set), P2P_EINVAL);
+    ck_assert_int_eq(p2p_host_set_reachability(h, NULL), P2P_EINVAL);
+    ck_assert_int_eq(p2p_host_reachability(h, NULL), P2P_REACH_PRIVATE);
+    /* A caller that knows a shorter struct gets only its part. */
+    struct { struct p2p_reachability_info i; uint8_t guard[8]; } small;
+    memset(&small, 0xAB, sizeof small);
+    small.i.size = offsetof(struct p2p_reachability_info, addr);
+    p2p_host_reachability(h, &small.i);
+    ck_assert_int_eq(small.i.status, P2P_REACH_PRIVATE);
+    ck_assert_uint_eq(small.i.addr.len, 0xABAB);
+    p2p_host_unsubscribe(h, sub);
+    p2p_host_free(h);
+}
+END_TEST
+
 static void noop(p2p_stream *s, const char *id, void *arg) { (void)s; (void)id; (void)arg; }
 
 START_TEST(registries)
@@ -330,6 +399,7 @@ static Suite *suite(void)
     tcase_add_test(tc, host_config_errors);
     tcase_add_test(tc, seed_identity);
     tcase_add_test(tc, registries);
+    tcase_add_test(tc, reachability);
     tcase_add_test(tc, timers);
     suite_add_tcase(s, tc);
     return s;

@@ -137,6 +137,36 @@ START_TEST(round_trip)
 }
 END_TEST
 
+START_TEST(frames)
+{
+    size_t hdr = 99, body = 99;
+    const uint8_t one[] = { 3, 'a', 'b', 'c', 'x' };
+    ck_assert_int_eq(p2p_varint_frame(one, sizeof one, 4096, &hdr, &body), 0);
+    ck_assert_uint_eq(hdr, 1);
+    ck_assert_uint_eq(body, 3);
+    ck_assert_int_eq(p2p_varint_frame(one, 3, 4096, &hdr, &body), P2P_ETRUNC);   /* body incomplete */
+    ck_assert_int_eq(p2p_varint_frame(one, 0, 4096, &hdr, &body), P2P_ETRUNC);
+    ck_assert_int_eq(p2p_varint_frame(one, sizeof one, 2, &hdr, &body), P2P_ERANGE);
+    const uint8_t empty[] = { 0 };
+    ck_assert_int_eq(p2p_varint_frame(empty, 1, 0, &hdr, &body), 0);
+    ck_assert_uint_eq(body, 0);
+    /* 4096 = 0x80 0x20: a 2-byte length. */
+    uint8_t big[4100] = { 0x80, 0x20 };
+    ck_assert_int_eq(p2p_varint_frame(big, sizeof big, 4096, &hdr, &body), 0);
+    ck_assert_uint_eq(hdr, 2);
+    ck_assert_uint_eq(body, 4096);
+    ck_assert_int_eq(p2p_varint_frame(big, sizeof big, 4095, &hdr, &body), P2P_ERANGE);
+    /* The first byte alone: wait. Two continuation bytes: more than 4096
+     * whatever follows, known without waiting. */
+    const uint8_t cont[] = { 0x80, 0x80 };
+    ck_assert_int_eq(p2p_varint_frame(cont, 1, 4096, &hdr, &body), P2P_ETRUNC);
+    ck_assert_int_eq(p2p_varint_frame(cont, 2, 4096, &hdr, &body), P2P_ERANGE);
+    ck_assert_int_eq(p2p_varint_frame(cont, 1, 100, &hdr, &body), P2P_ERANGE);
+    const uint8_t nonmin[] = { 0x81, 0x00 };
+    ck_assert_int_eq(p2p_varint_frame(nonmin, 2, 4096, &hdr, &body), P2P_EPROTO);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("varint");
@@ -148,6 +178,7 @@ static Suite *suite(void)
     tcase_add_test(tc, too_long);
     tcase_add_test(tc, truncated);
     tcase_add_test(tc, round_trip);
+    tcase_add_test(tc, frames);
     suite_add_tcase(s, tc);
     return s;
 }

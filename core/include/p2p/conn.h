@@ -92,6 +92,14 @@ struct p2p_connect_opts {
     enum p2p_upgrade_role role;
     /* Per-address transport dial timeout; 0 = [host] dial_timeout. */
     uint64_t timeout_ms;
+    /* (ABI 1.3) Make a new connection even when one to the peer exists,
+     * for AutoNAT dial-backs: the request is satisfied only by a
+     * connection it dials itself, never by an existing or concurrent one.
+     * The swarm's rule for two connections to one peer then keeps one of
+     * them (both ends agree which), so the callback may get the older
+     * connection: status 0 means that this dial reached the peer and
+     * authenticated it. */
+    bool fresh;
 };
 #define P2P_CONNECT_OPTS_INIT { .size = sizeof(struct p2p_connect_opts) }
 
@@ -122,6 +130,47 @@ P2P_API size_t p2p_host_advertised_addrs(const p2p_host *h, p2p_multiaddr *out, 
 P2P_API int p2p_host_add_advertised_addr(p2p_host *h, const p2p_multiaddr *ma);
 P2P_API int p2p_host_remove_advertised_addr(p2p_host *h, const p2p_multiaddr *ma);
 
+/* ---- reachability (NAT status), ABI 1.3 ------------------------------ */
+
+/* Whether other peers can dial us. The core only stores and publishes it:
+ * the plugin that finds it out (autonat) calls p2p_host_set_reachability;
+ * users (kad's mode = auto, the relay client's reserve = auto, front-ends)
+ * read it with p2p_host_reachability and subscribe to
+ * P2P_EV_REACHABILITY_CHANGED. */
+enum p2p_reachability {
+    P2P_REACH_UNKNOWN = 0,
+    P2P_REACH_PUBLIC = 1,        /* peers reached us at an address of ours */
+    P2P_REACH_PRIVATE = 2        /* their dials to our addresses fail: NAT or firewall */
+};
+
+/* A value type (no pointers). */
+struct p2p_reachability_info {
+    /* sizeof(struct p2p_reachability_info) as the caller knows it (use
+     * P2P_REACHABILITY_INFO_INIT): lets the struct grow at its end. */
+    size_t size;
+    enum p2p_reachability status;
+    /* A plugin determines reachability (it called p2p_host_set_reachability).
+     * false: nobody does, and status stays UNKNOWN for ever. */
+    bool tracked;
+    /* At least one probe finished. UNKNOWN with probed: the peers asked
+     * could not tell (none was available, none answered, all refused). */
+    bool probed;
+    unsigned confidence;         /* agreeing answers since the status last changed */
+    p2p_multiaddr addr;          /* PUBLIC: an address of ours a peer reached; else len 0 */
+    char source[16];             /* who determines it ("autonat"), NUL-terminated */
+    uint64_t changed_ms;         /* p2p_host_now_ms() when status last changed (set by the core) */
+};
+#define P2P_REACHABILITY_INFO_INIT { .size = sizeof(struct p2p_reachability_info) }
+
+/* The current status. Fills *info (may be NULL) up to info->size bytes. */
+P2P_API enum p2p_reachability p2p_host_reachability(const p2p_host *h, struct p2p_reachability_info *info);
+/* For the plugin that determines reachability (call it from init to
+ * announce that reachability is tracked, then on every change): copies
+ * *info (tracked is implied, changed_ms is set by the core) and emits
+ * P2P_EV_REACHABILITY_CHANGED when status, probed or tracked changed.
+ * P2P_EINVAL for a bad size or status. */
+P2P_API int p2p_host_set_reachability(p2p_host *h, const struct p2p_reachability_info *info);
+
 /* ---- events --------------------------------------------------------- */
 
 enum p2p_event_type {
@@ -132,6 +181,7 @@ enum p2p_event_type {
     P2P_EV_PROTOCOLS_CHANGED = 1 << 4, /* our protocol list changed */
     P2P_EV_PEER_UPDATED = 1 << 5,   /* peer store data of a peer changed */
     P2P_EV_PEER_DISCOVERED = 1 << 6, /* a discovery mechanism found a peer (source says which) */
+    P2P_EV_REACHABILITY_CHANGED = 1 << 7, /* p2p_host_reachability changed (ABI 1.3) */
     P2P_EV_ALL = 0xff
 };
 

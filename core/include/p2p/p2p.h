@@ -20,6 +20,7 @@
 #include "muxer.h"
 #include "multistream.h"
 #include "conn.h"
+#include "netaddr.h"
 #include "record.h"
 #include "metrics.h"
 #endif

@@ -23,5 +23,14 @@ P2P_API size_t p2p_varint_size(uint64_t v);
  * (non-minimal encoding or more than 9 bytes). */
 P2P_API int p2p_varint_decode(const uint8_t *in, size_t len, uint64_t *value, size_t *used);
 
+/* Length-prefixed framing (an unsigned-varint length, then that many
+ * bytes), as most libp2p protocols send protobuf messages (ABI 1.3): look
+ * for one complete frame at the start of in[0..len). Returns 0 with *hdr
+ * (varint bytes) and *body (body bytes) set, P2P_ETRUNC (need more bytes),
+ * P2P_ERANGE (the length exceeds max: known as soon as the varint is
+ * longer than max needs, never after waiting for 9 bytes) or P2P_EPROTO
+ * (a malformed varint). */
+P2P_API int p2p_varint_frame(const uint8_t *in, size_t len, size_t max, size_t *hdr, size_t *body);
+
 P2P_END_DECLS
 #endif

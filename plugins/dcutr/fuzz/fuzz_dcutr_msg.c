@@ -32,13 +32,13 @@ static void one(const uint8_t *body, size_t len)
     for (size_t i = 0; i < m1.naddrs; i++)
         if (!p2p_maddr_equal(&m1.addrs[i], &m2.addrs[i])) abort();
     static const char *const items[] = { "public", "loopback", "198.18.0.0/15", "fd00::/8" };
-    struct dcutr_policy p;
-    if (dcutr_policy_parse(&p, items, 4, NULL, 0) != 0) abort();
+    struct p2p_addr_policy p;
+    if (p2p_addr_policy_parse(&p, items, 4, NULL, 0) != 0) abort();
     p2p_multiaddr out[DCUTR_MAX_ADDRS];
     size_t k = dcutr_remote_addrs(&p, m1.addrs, m1.naddrs, out, DCUTR_MAX_ADDRS);
     if (k > m1.naddrs) abort();
     for (size_t i = 0; i < k; i++)
-        if (!dcutr_policy_allows(&p, &out[i]) || dcutr_addr_is_relayed(&out[i])) abort();
+        if (!p2p_addr_policy_allows(&p, &out[i]) || p2p_maddr_is_relayed(&out[i])) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -163,10 +163,12 @@ START_TEST(framing)
     ck_assert_int_eq(dcutr_frame(max, 2, &hdr, &body), P2P_ETRUNC);
     static const uint8_t over[] = { 0x81, 0x20 };
     ck_assert_int_eq(dcutr_frame(over, 2, &hdr, &body), P2P_ERANGE);
-    /* A varint that never ends is refused after 3 bytes. */
+    /* A varint that never ends is refused after 2 bytes (more than
+     * 4096 whatever follows). */
     static const uint8_t endless[] = { 0x80, 0x80, 0x80 };
     ck_assert_int_eq(dcutr_frame(endless, 3, &hdr, &body), P2P_ERANGE);
-    ck_assert_int_eq(dcutr_frame(endless, 2, &hdr, &body), P2P_ETRUNC);
+    ck_assert_int_eq(dcutr_frame(endless, 2, &hdr, &body), P2P_ERANGE);
+    ck_assert_int_eq(dcutr_frame(endless, 1, &hdr, &body), P2P_ETRUNC);
     /* Non-minimal varint. */
     static const uint8_t nonmin[] = { 0x83, 0x00, 0x08 };
     ck_assert_int_eq(dcutr_frame(nonmin, 3, &hdr, &body), P2P_EPROTO);

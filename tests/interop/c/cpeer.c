@@ -355,7 +355,9 @@ static int usage(void)
                     "       cpeer kad ... (see cpeer_kad.c)\n"
                     "       cpeer relay [--seed N] [--port P] [--ip6]\n"
                     "       cpeer relay-listen --relay MADDR [--seed N] [--port P]\n"
-                    "       cpeer relay-dial CIRCUIT-MADDR [dial options]\n");
+                    "       cpeer relay-dial CIRCUIT-MADDR [dial options]\n"
+                    "       cpeer autonat [--server] [--connect MADDR]... [--ask MADDR] [--port P] [--seed N]"
+                    " [--timeout S]\n");
     return 64;
 }
 
@@ -368,6 +370,7 @@ int main(int argc, char **argv)
     const char *mode = argv[1];
     if (!strcmp(mode, "pubsub")) return pubsub_main(argc, argv);
     if (!strcmp(mode, "kad")) return kad_main(argc, argv);
+    if (!strcmp(mode, "autonat")) return autonat_main(argc, argv);
     long seed = -1, port = 0;
     double timeout = 30;
     bool ip6 = false;

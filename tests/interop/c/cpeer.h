@@ -38,5 +38,7 @@ void cpeer_handles_close(struct cpeer_loop *l, p2p_host *h);
 
 /* cpeer kad (cpeer_kad.c). */
 int kad_main(int argc, char **argv);
+/* cpeer autonat (cpeer_autonat.c). */
+int autonat_main(int argc, char **argv);
 
 #endif

@@ -71,7 +71,8 @@ subcommands:
   peerid-from-seed N   print the PeerId of the Ed25519 key with secret [N,0,...,0]
   listen [--seed N] [--port P] [--ip6]
   dial <multiaddr-with-/p2p/> [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]
-  pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N] [--expect K] [--timeout S] [--start-file PATH]`
+  pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N] [--expect K] [--timeout S] [--start-file PATH]
+  autonat [--seed N] [--port P]   listen, with go-libp2p's AutoNAT v1 service (libp2p.EnableNATService)`
 
 const echoProtocol = protocol.ID("/p2pchat/echo/1.0.0")
 
@@ -102,6 +103,7 @@ var subcommands = map[string]subcommand{
 	"listen":           cmdListen,
 	"dial":             cmdDial,
 	"pubsub":           cmdPubsub,
+	"autonat":          cmdAutonat,
 }
 
 func usageErr(format string, a ...any) error {
@@ -334,7 +336,19 @@ func echoHandler(s network.Stream) {
 }
 
 func cmdListen(args []string) error {
-	fs := flag.NewFlagSet("listen", flag.ContinueOnError)
+	return listenWith("listen", args)
+}
+
+// cmdAutonat is listen plus go-libp2p's AutoNAT v1 service, which answers
+// dial-back requests (from a second host of its own, as go does). It
+// refuses loopback and other non-public clients: on loopback the interop
+// test checks that it decodes our DIAL and answers E_DIAL_REFUSED.
+func cmdAutonat(args []string) error {
+	return listenWith("autonat", args, libp2p.EnableNATService())
+}
+
+func listenWith(name string, args []string, extra ...libp2p.Option) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var seed seedFlag
 	fs.Var(&seed, "seed", "")
 	port := fs.Uint("port", 0, "")
@@ -344,13 +358,13 @@ func cmdListen(args []string) error {
 		return err
 	}
 	if len(pos) != 0 || *port > 65535 {
-		return usageErr("listen takes no positional arguments and a port 0..65535")
+		return usageErr("%s takes no positional arguments and a port 0..65535", name)
 	}
 	ip := "/ip4/127.0.0.1"
 	if *ip6 {
 		ip = "/ip6/::1"
 	}
-	h, err := newHost(seed, []string{fmt.Sprintf("%s/tcp/%d", ip, *port)})
+	h, err := newHost(seed, []string{fmt.Sprintf("%s/tcp/%d", ip, *port)}, extra...)
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,7 @@
 //!                        for each message received and DONE after K from
 //!                        others (--chat-example: configured like
 //!                        rust-libp2p's examples/chat).
+//!   autonat ...          AutoNAT v1 (src/autonat.rs).
 //!
 //! Transport: TCP (nodelay) + Noise + Yamux, all with library defaults.
 
@@ -62,7 +63,8 @@ pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS]
 [--chat-example] [--timeout S] [--start-file PATH]\n  \
 kad ... (see src/kad.rs)\n  \
 mdns [--seed N] [--timeout S] (see src/mdns.rs)\n  \
-relay, relay-listen, relay-dial, dcutr: circuit relay v2 and DCUtR (see src/relay.rs)";
+relay, relay-listen, relay-dial, dcutr: circuit relay v2 and DCUtR (see src/relay.rs)\n  \
+autonat [--port P] [--seed N] [--connect MADDR]... [--timeout S] (see src/autonat.rs)";
 
 const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pchat/echo/1.0.0");
 /// The identify "protocolVersion" field (go-libp2p and js-libp2p send this
@@ -392,6 +394,21 @@ fn new_swarm(
 }
 
 /// `addr` without a trailing /p2p/<id>.
+/// The --connect multiaddrs, each ending with /p2p/<peer id>.
+fn connect_targets(connect: &[String]) -> Result<Vec<Multiaddr>, Error> {
+    let mut targets = Vec::new();
+    for a in connect {
+        let addr: Multiaddr = a
+            .parse()
+            .map_err(|e| usage_error(&format!("bad multiaddr {a:?}: {e}")))?;
+        if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
+            return Err(usage_error("--connect needs a multiaddr ending with /p2p/<peer id>"));
+        }
+        targets.push(addr);
+    }
+    Ok(targets)
+}
+
 fn strip_p2p(addr: &Multiaddr) -> Multiaddr {
     let mut a = addr.clone();
     if matches!(a.iter().last(), Some(Protocol::P2p(_))) {
@@ -962,18 +979,7 @@ fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
         .clone()
         .filter(|t| !t.is_empty())
         .ok_or_else(|| usage_error("pubsub needs --topic"))?;
-    let mut targets = Vec::new();
-    for a in &o.connect {
-        let addr: Multiaddr = a
-            .parse()
-            .map_err(|e| usage_error(&format!("bad multiaddr {a:?}: {e}")))?;
-        if !matches!(addr.iter().last(), Some(Protocol::P2p(_))) {
-            return Err(usage_error(
-                "--connect needs a multiaddr ending with /p2p/<peer id>",
-            ));
-        }
-        targets.push(addr);
-    }
+    let targets = connect_targets(&o.connect)?;
     exit_on_signal()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -1159,6 +1165,7 @@ fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
     })
 }
 
+mod autonat;
 mod kad;
 mod mdns;
 mod tcp_swarm;
@@ -1178,6 +1185,7 @@ fn run(args: &[String]) -> Result<ExitCode, Error> {
         "relay-listen" => relay::cmd_relay_listen(rest),
         "relay-dial" => relay::cmd_relay_dial(rest),
         "dcutr" => relay::cmd_dcutr(rest),
+        "autonat" => autonat::cmd_autonat(rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
