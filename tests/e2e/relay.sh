@@ -40,7 +40,7 @@ id1=$(sed -n 's/^PeerId: //p' "$TMP/r1.out")
 [[ -f $state/identity.key && $(stat -c %a "$state/identity.key") == 600 ]] && ok "identity file created with mode 600" \
   || fail "identity file: $(ls -l "$state" 2>&1)"
 expect_in "$TMP/r1.out" "Mode: relay" "-c relay.ini alone runs the relay"
-expect_in "$TMP/r1.out" "Plugins: transport-tcp noise yamux identify ping relay kad metrics" "the relay's plugins"
+expect_in "$TMP/r1.out" "Plugins: transport-tcp noise yamux identify ping relay autonat kad metrics" "the relay's plugins"
 addr=$(grep -m1 -o '/ip4/127.0.0.1/tcp/[0-9]*/p2p/[A-Za-z0-9]*' "$TMP/r1.out")
 [[ $addr == */p2p/$id1 ]] && ok "full listen address with /p2p/ printed" || fail "no full address: $(cat "$TMP/r1.out")"
 

@@ -79,7 +79,7 @@ wait_for "$TMP/pb.out" ": the bot is here" 15 && ok "announce: the plugin's mess
 printf 'hello bot\n' >&"$fb"
 wait_for "$TMP/pa.err" ": hello bot" 10 && ok "announce: the plugin logs the room's messages" || fail "message not logged"
 expect_in "$TMP/pa.err" "joined" "announce: the plugin logs joins"
-expect_in "$TMP/pa.out" "Plugins: transport-tcp noise yamux identify ping gossipsub kad relay dcutr announce" \
+expect_in "$TMP/pa.out" "Plugins: transport-tcp noise yamux identify ping gossipsub autonat kad relay dcutr announce" \
   "the plugin loads after the service it requires"
 kill -TERM "$pid_a" "$pid_b"
 wait_exit "$pid_a" 10; sa=$status; wait_exit "$pid_b" 10; sb=$status
