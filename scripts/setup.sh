@@ -9,7 +9,7 @@ pkgs=(build-essential cmake ninja-build pkg-config git
       libuv1-dev libsodium-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev check
       libedit-dev libsqlite3-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables tmux jq sqlite3)
+  pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables tmux jq sqlite3 python3)
 fi
 
 missing=()
