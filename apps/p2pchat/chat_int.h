@@ -22,9 +22,12 @@ struct room;
 
 /* One outstanding DHT look-up; outlives its room if the room is left or
  * the chat stops first (room is then NULL and the callback frees it). */
+/* The DHT operations of a room in flight. Their callbacks may run after
+ * the room is gone (room == NULL then): the last of them frees this. */
 struct room_lookup {
     struct room *room;
-    bool busy;
+    bool busy;           /* find_providers under way */
+    bool announcing;     /* provide under way */
 };
 
 struct room {
@@ -34,7 +37,8 @@ struct room {
     /* Room discovery (DHT): we provide the room key and look up the
      * other providers; found peers are dialed by the host (auto_dial). */
     uint8_t key[34];
-    bool provided;
+    bool provided;       /* the routing plugin keeps our provider record (stop_providing on leave) */
+    bool announce;       /* announce (again) at the next round: see announce_room() in chat.c */
     struct room_lookup *lookup;
 };
 
@@ -53,6 +57,7 @@ struct chat {
     void *ps_state;
     void *peer_listener;
     p2p_subscription *conn_events;
+    p2p_subscription *addr_events;   /* our addresses changed: announce the rooms again */
     /* rooms: the first max_rooms slots; current is where plain lines go */
     struct room **rooms;
     size_t nrooms, max_rooms;

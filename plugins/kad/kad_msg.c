@@ -41,15 +41,20 @@ static int dup_bytes(uint8_t **dst, size_t *dlen, const uint8_t *src, size_t len
 }
 
 /* An address of peer id: valid, and a trailing /p2p/ part (if any) names
- * the peer itself (then stripped). */
+ * the peer itself (then stripped). A /p2p/ part elsewhere is kept only as
+ * a relay's, right before /p2p-circuit: the address of a peer reachable
+ * through that relay (its provider records carry nothing else). */
 static bool peer_addr(const p2p_peerid *id, const uint8_t *in, size_t len, p2p_multiaddr *out)
 {
     if (p2p_maddr_from_bytes(out, in, len, NULL, 0) != 0) return false;
     size_t off = 0, last = 0;
     struct p2p_maddr_component c;
     while (p2p_maddr_next(out, &off, &c) == 1) {
-        if (c.code == P2P_MA_P2P) {
-            if (off != out->len) return false;   /* /p2p/ in the middle: a relay path, not ours to judge */
+        if (c.code == P2P_MA_P2P && off != out->len) {
+            size_t peek = off;
+            struct p2p_maddr_component next;
+            if (p2p_maddr_next(out, &peek, &next) != 1 || next.code != P2P_MA_P2P_CIRCUIT) return false;
+        } else if (c.code == P2P_MA_P2P) {
             if (c.value_len != id->len || memcmp(c.value, id->bytes, id->len) != 0) return false;
             out->len = (uint16_t)last;
             return out->len > 0;

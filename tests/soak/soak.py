@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True   # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import chatnet  # noqa: E402
 
@@ -96,7 +97,12 @@ class Soak:
     def start_peer(self, s, t):
         name = f"p{s.idx:02d}-{len(s.runs)}"
         sets = [f"app.chat.room_lookup_interval={self.a.lookup}"] + list(self.a.set)
-        pr = self.net.peer(name, self.room, data_dir=s.data_dir, bootstrap=[self.relay.addrs[0]], sets=sets)
+        try:
+            pr = self.net.peer(name, self.room, data_dir=s.data_dir, bootstrap=[self.relay.addrs[0]], sets=sets)
+        except OSError as e:
+            self.problems.append(f"cannot start {name}: {e}")
+            s.next_at = t + 1
+            return
         s.run, s.state = pr, "up"
         s.runs.append(pr)
         s.next_at = t + self.rng.uniform(*self.a.up)

@@ -177,6 +177,38 @@ START_TEST(peer_validation_and_limits)
     ck_assert_uint_eq(d.bad_addrs, 1);
     ck_assert_uint_eq(d.extra_addrs, 1);
     kad_msg_clear(&d);
+    kad_msg_clear(&m);
+
+    /* Relayed addresses: /p2p/<relay>/p2p-circuit is kept (a trailing
+     * /p2p/<itself> stripped); /p2p/<relay> not followed by /p2p-circuit,
+     * or a circuit ending in another peer, is dropped. */
+    char rs[P2P_PEERID_STRMAX], as[P2P_PEERID_STRMAX];
+    p2p_peerid relay = seed_peer(5);
+    p2p_peerid_to_string(&relay, rs, sizeof rs);
+    p2p_peerid_to_string(&a, as, sizeof as);
+    m.type = KAD_GET_PROVIDERS;
+    snprintf(s, sizeof s, "/ip4/1.2.3.4/tcp/7/p2p/%s/p2p-circuit", rs);
+    addrs[0] = ma(s);
+    snprintf(s, sizeof s, "/ip4/1.2.3.4/tcp/8/p2p/%s/p2p-circuit/p2p/%s", rs, as);
+    addrs[1] = ma(s);
+    snprintf(s, sizeof s, "/ip4/1.2.3.4/tcp/9/p2p/%s/tcp/1", rs);
+    addrs[2] = ma(s);
+    snprintf(s, sizeof s, "/ip4/1.2.3.4/tcp/9/p2p/%s/p2p-circuit/p2p/%s", rs, ps);
+    addrs[3] = ma(s);
+    ck_assert_int_eq(kad_msg_add_peer(&m, true, &a, addrs, 4, 0), 0);
+    p2p_buf_reset(&b);
+    ck_assert_int_eq(kad_msg_encode(&m, 1 << 16, &b), 0);
+    ck_assert_int_eq(decode_framed(&b, &d), 0);
+    ck_assert_uint_eq(d.nproviders, 1);
+    ck_assert_uint_eq(d.providers[0].naddrs, 2);
+    snprintf(s, sizeof s, "/ip4/1.2.3.4/tcp/7/p2p/%s/p2p-circuit", rs);
+    p2p_multiaddr want7 = ma(s);
+    snprintf(s, sizeof s, "/ip4/1.2.3.4/tcp/8/p2p/%s/p2p-circuit", rs);
+    p2p_multiaddr want8 = ma(s);
+    ck_assert(p2p_maddr_equal(&d.providers[0].addrs[0], &want7));
+    ck_assert(p2p_maddr_equal(&d.providers[0].addrs[1], &want8));
+    ck_assert_uint_eq(d.bad_addrs, 2);
+    kad_msg_clear(&d);
     /* Key and value limits refuse the whole message. */
     uint8_t big[2000];
     memset(big, 'x', sizeof big);
