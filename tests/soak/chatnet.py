@@ -56,6 +56,8 @@ class Proc:
     def __init__(self, net, name, argv, env, kind):
         self.net, self.name, self.argv, self.kind = net, name, argv, kind
         self.peer_id = None
+        self.ready = {}              # the ready event
+        self.history = []            # history events (replayed on join, or asked for)
         self.addrs = []
         self.t_start = time.time()
         self.t_ready = None
@@ -123,6 +125,7 @@ class Proc:
     def _event(self, t, ev):
         kind = ev["event"]
         if kind == "ready":
+            self.ready = ev
             self.peer_id, self.addrs, self.t_ready = ev["peer_id"], ev["addrs"], t
             self.subscribed.append([t, None])   # the --room given at start
         elif kind in ("join", "leave") and ev.get("room") in self.joined_rooms:
@@ -143,6 +146,8 @@ class Proc:
                 self.duplicates += 1
             else:
                 self.received[ev["text"]] = (ev["time_ms"], t)
+        elif kind == "history":
+            self.history.append(ev)
         elif kind == "result":
             if "id" in ev:
                 self.results[ev["id"]] = ev
@@ -167,6 +172,9 @@ class Proc:
             self.close_intervals(t)
 
     # ---- control
+    def history_texts(self):
+        return " ".join(e.get("text", "") for e in self.history)
+
     def alive(self):
         return self.p.poll() is None
 

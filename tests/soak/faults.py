@@ -6,6 +6,8 @@
   faults.py no-bootstrap BIN    the bootstrap node is down at start: peers
                                 start, chat with those they reach, and join
                                 the rest once it comes up
+  faults.py disk-full BIN       (root) the data directory on a full disk:
+                                clear errors, the chat goes on, no corruption
   faults.py partition BIN NS... (run by partition-netns.sh) the mesh heals
                                 after a network partition
 
@@ -194,6 +196,149 @@ def no_bootstrap(binary, work):
     return c.finish()
 
 
+# ---- disk full for the key and history files ------------------------------------------
+
+def fill(path):
+    """Write zeros to path until the file system is full."""
+    with open(path, "wb", buffering=0) as f:
+        block = b"\0" * 4096
+        try:
+            while True:
+                f.write(block)
+        except OSError:
+            pass
+    # Whatever is left (less than a block).
+    with open(path + "-tail", "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0")
+        except OSError:
+            pass
+
+
+def unfill(path):
+    for p in (path, path + "-tail"):
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+def leftovers(d):
+    """Temporary files left in d (identity and state files are written
+    to a temporary name and renamed)."""
+    return [f for f in os.listdir(d) if f.endswith(".tmp") or ".tmp" in f or f.startswith(".")]
+
+
+def disk_full(binary, work):
+    """A 1 MiB tmpfs (in a private mount namespace) holds the data
+    directory: the identity file cannot be created on a full disk (exit 1,
+    one sentence, no partial file); history that cannot be opened, or whose
+    writes start failing, is turned off with an error event while the chat
+    goes on; after space is freed the key is unchanged and the history
+    database passes SQLite's integrity check with the rows written before."""
+    import hashlib
+    import sqlite3
+    net = new_net(binary, work)
+    c = Check(net)
+    room = f"faults-{os.getpid()}"
+    mnt = os.path.join(work, "mnt")
+    os.makedirs(mnt)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "p2pfaults", mnt], capture_output=True)
+    if r.returncode != 0:
+        print(f"SKIP: cannot mount a tmpfs: {r.stderr.decode().strip()}")
+        return 77
+    filler = os.path.join(mnt, "filler")
+
+    # 1. No room for the identity file.
+    d1 = os.path.join(mnt, "d1")
+    os.makedirs(d1)
+    fill(filler)
+    env = net.env(d1)
+    r = subprocess.run([binary, "--without", "mdns", "peer", "--json", "--listen", "/ip4/127.0.0.1/tcp/0"],
+                       env=env, stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    err = r.stderr.decode(errors="replace")
+    c.ok(r.returncode == 1, "full disk at the first start: exit 1", f"exit {r.returncode}")
+    c.ok("identity" in err and "No space left on device" in err, "the error names the identity file and ENOSPC",
+         err.strip()[-300:])
+    left = [f for f in os.listdir(os.path.join(d1, "p2pchat"))] if os.path.isdir(os.path.join(d1, "p2pchat")) else []
+    c.ok(not left, "no partial identity file left", str(left))
+    unfill(filler)
+
+    # 2. The identity exists; the history database cannot be created.
+    d2 = os.path.join(mnt, "d2")
+    b = net.peer("b", room, sets=["app.chat.history=false"])
+    c.ok(net.wait_for(lambda: b.peer_id, 15), "b started (data elsewhere)")
+    r = subprocess.run([binary, "--without", "mdns", "--set", "app.chat.history=false", "peer", "--json",
+                        "--listen", "/ip4/127.0.0.1/tcp/0"], env=net.env(d2), input=b'{"cmd":"quit"}\n',
+                       capture_output=True, timeout=30)
+    key = os.path.join(d2, "p2pchat", "identity.key")
+    if not c.ok(r.returncode == 0 and os.path.exists(key), "a first run made the identity file",
+                f"exit {r.returncode}: {r.stderr.decode(errors='replace')[-300:]}"):
+        return c.finish()
+    key_hash = hashlib.sha256(open(key, "rb").read()).hexdigest()
+    fill(filler)
+    a = net.peer("a", room, data_dir=d2, bootstrap=[b.addrs[0]], sets=["app.chat.history_show=0"])
+    c.ok(net.wait_for(lambda: a.peer_id, 15), "a starts with its existing identity on the full disk")
+    c.ok(net.wait_for(lambda: any("history" in e.get("message", "") for _, e in a.errors), 10),
+         "a reports that history is off", str(a.errors))
+    c.ok("history" not in a.ready, "a runs without history", str(a.ready))
+    c.ok(net.wait_for(lambda: sees(a, b) and sees(b, a), 20), "a and b see each other")
+    exchange(net, c, b, [a], "nohist-1")
+    a.stop("term")
+    net.reap(a)
+    c.ok(a.rc == 0, "a exits 0", f"rc {a.rc}")
+    unfill(filler)
+
+    # 3. History works, then the disk fills up under it.
+    a2 = net.peer("a2", room, data_dir=d2, bootstrap=[b.addrs[0]], sets=["app.chat.history_show=0"])
+    c.ok(net.wait_for(lambda: a2.peer_id, 15), "a restarted with free space")
+    c.ok(a2.peer_id == a.peer_id, "same identity as before the full disk")
+    c.ok(bool(a2.ready.get("history")), "history on", str(a2.ready))
+    c.ok(net.wait_for(lambda: sees(a2, b) and sees(b, a2), 20), "a2 and b see each other")
+    for i in range(5):
+        exchange(net, c, b, [a2], f"stored-{i}")
+    dbpath = os.path.join(d2, "p2pchat", "history.db")
+    c.ok(os.path.exists(dbpath), "history database created")
+    fill(filler)
+    # Messages until a history write fails (SQLite first uses the space its
+    # files already have).
+    big = "x" * 2000
+    n = 0
+    while n < 400 and not any("history" in e.get("message", "") for _, e in a2.errors):
+        b.send({"cmd": "send", "text": f"filler {n} {big}"})
+        n += 1
+        net.pump(0.02)
+    c.ok(net.wait_for(lambda: any("history" in e.get("message", "") for _, e in a2.errors), 15),
+         f"a history write fails on the full disk and a2 says so (after {n} messages)",
+         str(a2.errors[-3:]))
+    print("# " + "; ".join(e.get("message", "") for _, e in a2.errors), flush=True)
+    exchange(net, c, b, [a2], "after-full-1")
+    exchange(net, c, a2, [b], "after-full-2")
+    a2.stop("term")
+    net.reap(a2)
+    c.ok(a2.rc == 0, "a2 exits 0 on SIGTERM with the disk full", f"rc {a2.rc}")
+    unfill(filler)
+
+    # 4. Nothing corrupt.
+    c.ok(hashlib.sha256(open(key, "rb").read()).hexdigest() == key_hash, "the key file is unchanged")
+    c.ok(not leftovers(os.path.join(d2, "p2pchat")), "no temporary files left",
+         str(os.listdir(os.path.join(d2, "p2pchat"))))
+    db = sqlite3.connect(dbpath)
+    check = db.execute("PRAGMA integrity_check").fetchone()[0]
+    texts = [r[0] for r in db.execute("SELECT CAST(text AS TEXT) FROM messages")] if check == "ok" else []
+    db.close()
+    c.ok(check == "ok", "history.db passes PRAGMA integrity_check", check)
+    c.ok(all(any(t.startswith(f"stored-{i} ") for t in texts) for i in range(5)),
+         "the messages stored before the disk filled are there", f"{len(texts)} rows")
+    a3 = net.peer("a3", room, data_dir=d2, bootstrap=[b.addrs[0]], sets=["app.chat.history_show=50"])
+    c.ok(net.wait_for(lambda: a3.peer_id, 15), "a restarts after space was freed")
+    c.ok(bool(a3.ready.get("history")), "history on again", str(a3.ready))
+    c.ok(net.wait_for(lambda: "stored-0" in a3.history_texts(), 10), "the old messages are replayed on join")
+    net.shutdown()
+    c.ok(b.rc == 0 and a3.rc == 0, "b and a3 exit 0", f"{b.rc} {a3.rc}")
+    subprocess.run(["umount", mnt], check=False)
+    return c.finish()
+
+
 # ---- network partition and heal (namespaces made by partition-netns.sh) --------------
 
 def partition(binary, work, ns_bridge, ns_relay, relay_ip, side_a, side_b):
@@ -231,6 +376,7 @@ def partition(binary, work, ns_bridge, ns_relay, relay_ip, side_a, side_b):
     cut = lambda: not any(has_conn(x, y) for x in A for y in B)  # noqa: E731
     c.ok(net.wait_for(cut, 20), "connections across the partition time out",
          f"after {time.time() - t_cut:.1f} s")
+    print(f"# connections across closed {time.time() - t_cut:.1f} s after the cut", flush=True)
     exchange(net, c, A[0], A[1:], "inside-a")
     exchange(net, c, B[0], B[1:], "inside-b")
     c.ok(not any("inside-a" in t for p in B for t in p.received), "side b did not get side a's message")
@@ -253,6 +399,17 @@ def main():
         print(__doc__)
         return 64
     what, binary = sys.argv[1], os.path.abspath(sys.argv[2])
+    if what == "disk-full" and not os.environ.get("FAULTS_UNSHARED"):
+        # Mounts go into a private mount namespace: they vanish with us.
+        if os.geteuid() != 0:
+            print("SKIP: disk-full needs root (to mount a small tmpfs)")
+            return 77
+        if not shutil.which("unshare"):
+            print("SKIP: disk-full needs unshare (util-linux)")
+            return 77
+        os.environ["FAULTS_UNSHARED"] = "1"
+        r = subprocess.run(["unshare", "--mount", "--propagation", "private", sys.executable, *sys.argv])
+        return r.returncode
     keep = os.environ.get("FAULTS_KEEP")
     work = tempfile.mkdtemp(prefix=f"p2pfaults-{what}.")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -262,6 +419,8 @@ def main():
             net_rc = relay_restart(binary, work)
         elif what == "no-bootstrap":
             net_rc = no_bootstrap(binary, work)
+        elif what == "disk-full":
+            net_rc = disk_full(binary, work)
         elif what == "partition":
             nsb, nsr, rip = sys.argv[3:6]
             side = lambda s: [tuple(x.split("=")) for x in s.split(",")]  # noqa: E731
@@ -272,7 +431,7 @@ def main():
     finally:
         for net in NETS:   # whatever happened, leave no process behind
             net.kill_all()
-    if keep or net_rc:
+    if keep or net_rc not in (0, 77):
         print(f"outputs in {work}")
     else:
         shutil.rmtree(work, ignore_errors=True)
