@@ -610,6 +610,7 @@ static int yp_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     yp->cfg.max_stream_window = (uint32_t)p2p_conf_size(cf, "max_stream_window");
     yp->cfg.max_streams = (uint32_t)p2p_conf_int(cf, "max_streams");
     yp->cfg.max_unacked_inbound = (uint32_t)p2p_conf_int(cf, "max_unacked_inbound");
+    yp->cfg.max_session_window = p2p_conf_size(cf, "max_session_window");
     yp->cfg.keepalive_ms = p2p_conf_duration_ms(cf, "keepalive_interval");
     yp->cfg.ping_timeout_ms = p2p_conf_duration_ms(cf, "ping_timeout");
     char why[256];
@@ -638,6 +639,9 @@ static const struct p2p_conf_key yp_keys[] = {
     { "max_stream_window", P2P_CONF_SIZE, "16MiB", 262144, 1073741824, NULL,
       "largest receive window auto-tuning may grow a stream to" },
     { "max_streams", P2P_CONF_INT, "256", 1, 65536, NULL, "streams per connection" },
+    { "max_session_window", P2P_CONF_SIZE, "32MiB", 262144, 17179869184, NULL,
+      "sum of the receive windows of a connection's streams: the most data a peer can make us hold; "
+      "new streams beyond it are refused (RST), window growth stops at it" },
     { "max_unacked_inbound", P2P_CONF_INT, "128", 1, 65536, NULL,
       "inbound streams not yet accepted; more are refused with RST" },
     { "keepalive_interval", P2P_CONF_DURATION, "30s", 0, 86400000, NULL, "keep-alive ping period (0 = off)" },

@@ -45,7 +45,8 @@ struct yamux_session {
     uint32_t count;
 
     uint32_t unacked_in, unacked_out;
-    uint64_t growth_budget, growth_used;
+    uint64_t window_total;   /* sum of the streams' recv_max: <= cfg.max_session_window */
+    uint64_t refused;        /* inbound streams refused for a limit */
     uint64_t next_id;
 
     /* Remote ids: highest index (id >> 1) seen and a window below it. */
@@ -85,7 +86,7 @@ void yamux_config_default(struct yamux_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->initial_window = YAMUX_DEFAULT_WINDOW;
     cfg->max_stream_window = 16 * MIB;
-    cfg->max_session_window = 0;
+    cfg->max_session_window = 32 * MIB;
     cfg->max_streams = 256;
     cfg->max_unacked_inbound = 128;
     cfg->max_unacked_outbound = 256;
@@ -116,10 +117,8 @@ int yamux_config_check(const struct yamux_config *c, char *err, size_t errlen)
         return cfg_err(err, errlen, "yamux max frame payload must be between 1 KiB and 16 MiB");
     if (c->out_high_watermark < 4 * KIB || c->out_high_watermark > 64 * MIB)
         return cfg_err(err, errlen, "yamux output watermark must be between 4 KiB and 64 MiB");
-    if (c->max_session_window &&
-        c->max_session_window < (uint64_t)c->max_streams * c->initial_window)
-        return cfg_err(err, errlen,
-                       "yamux max session window must be at least max streams times the initial window");
+    if (c->max_session_window < c->initial_window)
+        return cfg_err(err, errlen, "yamux max session window must be at least the initial window");
     return 0;
 }
 
@@ -315,7 +314,7 @@ static void stream_free(yamux_session *s, struct ystream *st)
         if (st->outbound) s->unacked_out--;
         else s->unacked_in--;
     }
-    s->growth_used -= st->recv_max - s->cfg.initial_window;
+    s->window_total -= st->recv_max;
     free(st);
 }
 
@@ -337,7 +336,15 @@ static struct ystream *stream_new(yamux_session *s, uint32_t id, bool outbound)
     }
     if (outbound) s->unacked_out++;
     else s->unacked_in++;
+    s->window_total += st->recv_max;
     return st;
+}
+
+/* Whether one more stream's initial window fits under the session's
+ * window budget. */
+static inline bool window_room(const yamux_session *s)
+{
+    return s->window_total + s->cfg.initial_window <= s->cfg.max_session_window;
 }
 
 /* Credit we could return to the peer now. */
@@ -354,10 +361,10 @@ static void autotune(yamux_session *s, struct ystream *st)
     if (target > s->cfg.max_stream_window) target = s->cfg.max_stream_window;
     if (target <= st->recv_max) return;
     uint64_t extra = target - st->recv_max;
-    uint64_t avail = s->growth_budget - s->growth_used;
+    uint64_t avail = s->cfg.max_session_window - s->window_total;
     if (extra > avail) extra = avail;
     st->recv_max += (uint32_t)extra;
-    s->growth_used += extra;
+    s->window_total += extra;
 }
 
 static int maybe_window_update(yamux_session *s, struct ystream *st)
@@ -397,8 +404,6 @@ int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_co
     if (cfg) c = *cfg;
     else yamux_config_default(&c);
     if (yamux_config_check(&c, NULL, 0)) return P2P_EINVAL;
-    uint64_t base = (uint64_t)c.max_streams * c.initial_window;
-    if (!c.max_session_window) c.max_session_window = base + 32 * MIB;
 
     yamux_session *s = calloc(1, sizeof *s);
     if (!s) return P2P_ENOMEM;
@@ -412,7 +417,6 @@ int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_co
         free(s);
         return P2P_ENOMEM;
     }
-    s->growth_budget = c.max_session_window - base;
     s->next_id = is_client ? 1 : 2;
     s->input_stop = (size_t)c.out_high_watermark + c.max_frame_payload + YAMUX_HEADER_LEN +
                     INPUT_STOP_SLACK;
@@ -457,6 +461,8 @@ int yamux_session_output_consume(yamux_session *s, size_t n)
 }
 
 uint64_t yamux_session_rtt(const yamux_session *s) { return s->srtt; }
+uint64_t yamux_session_window_total(const yamux_session *s) { return s->window_total; }
+uint64_t yamux_session_refused(const yamux_session *s) { return s->refused; }
 size_t yamux_session_num_streams(const yamux_session *s) { return s->count; }
 bool yamux_session_failed(const yamux_session *s) { return s->failed != 0; }
 
@@ -618,7 +624,8 @@ static int on_stream_frame(yamux_session *s, const struct yamux_header *h)
             return 0;
         }
         if (s->local_goaway || s->count >= s->cfg.max_streams ||
-            s->unacked_in >= s->cfg.max_unacked_inbound) {
+            s->unacked_in >= s->cfg.max_unacked_inbound || !window_room(s)) {
+            s->refused++;
             int rc = out_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
             if (rc) return internal_error(s, rc);
             discard_payload(s, id, dlen);
@@ -767,7 +774,7 @@ int yamux_session_feed(yamux_session *s, uint64_t now_ms, const uint8_t *in, siz
 int yamux_stream_open(yamux_session *s, uint32_t *id)
 {
     if (s->failed || s->local_goaway || s->remote_goaway) return P2P_ECLOSED;
-    if (s->count >= s->cfg.max_streams || s->next_id > UINT32_MAX) return P2P_ELIMIT;
+    if (s->count >= s->cfg.max_streams || s->next_id > UINT32_MAX || !window_room(s)) return P2P_ELIMIT;
     if (s->unacked_out >= s->cfg.max_unacked_outbound) {
         s->open_blocked = true;
         return P2P_EAGAIN;
