@@ -330,12 +330,14 @@ class Soak:
         """RSS and fds of the long-lived processes after the warm-up.
 
         fds are split into sockets and the rest (files, pipes, epoll,
-        eventfds): the rest must not change after the warm-up (libuv and
-        SQLite open a few lazily, before it ends); sockets minus open direct
-        connections (the listener, dials and handshakes under way) must be
-        back to their usual value once the churning peers are gone. The
-        relay must have as many sockets after every peer left as before the
-        first one came."""
+        eventfds). Both move for a moment now and then (a state file being
+        written; dials and handshakes under way, which have sockets but no
+        connection yet), so single samples may be above the usual value;
+        what must hold is that at the end, with the churning peers gone,
+        the non-socket fds and the sockets minus open direct connections
+        are back to their usual (median) value after the warm-up: a leak
+        would leave them above it. The relay must have as many sockets
+        after every peer left as before the first one came."""
         a = self.a
         warm_end = self.t0 + a.warmup
         out = {"long_lived": [], "relay": None}
@@ -361,12 +363,14 @@ class Soak:
                 # The driver reads connection events a little after the
                 # kernel closed or opened the socket: single samples may be
                 # off by one; the end must be back at the usual value.
-                info["fds_flat"] = min(other) == max(other) and excess[-1] <= statistics.median(excess)
+                info["fds_flat"] = (other[-1] <= statistics.median(other)
+                                    and excess[-1] <= statistics.median(excess))
                 out["long_lived"].append(info)
             else:
                 info["sockets_start"] = self.relay_socks0
                 info["sockets_after_peers_left"] = self.relay_socks_end
-                info["fds_flat"] = min(other) == max(other) and self.relay_socks_end == self.relay_socks0
+                info["fds_flat"] = (other[-1] <= statistics.median(other)
+                                    and self.relay_socks_end == self.relay_socks0)
                 out["relay"] = info
         return out
 
