@@ -3,14 +3,20 @@
 # they are missing. Safe to run again: it does nothing when all are there.
 #   scripts/setup.sh           build dependencies
 #   scripts/setup.sh --test    also what the tests need (clang for fuzzing, ...)
+#   scripts/setup.sh --plot    also gnuplot, for the plot of scripts/soak.sh
+#                              (not needed by the tests or CI)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
       libuv1-dev libsodium-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev check
       libedit-dev libsqlite3-dev)
-if [[ "${1:-}" == "--test" ]]; then
-  pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables tmux jq sqlite3 python3)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables tmux jq sqlite3 python3) ;;
+    --plot) pkgs+=(gnuplot-nox) ;;
+    *) echo "setup: unknown option '$arg'; expected --test or --plot" >&2; exit 64 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

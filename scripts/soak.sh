@@ -9,7 +9,7 @@
 # (e.g. --peers 20 --duration 300). Outputs go to build/release/soak/<time>/
 # (with the installed copy of p2pchat that ran):
 # results.md (the table), results.json, soak.dat, latency.dat and, when
-# gnuplot is installed (not needed by CI; apt-get install gnuplot-nox),
+# gnuplot is installed (not needed by CI; scripts/setup.sh --plot),
 # soak.png. Exits 1 when a check failed. The figures in
 # docs/RELIABILITY.md come from this command.
 set -euo pipefail
@@ -22,6 +22,6 @@ out="$root/build/release/soak/$(date -u +%Y%m%dT%H%M%SZ)"
 # Run a private installed copy: rebuilding meanwhile must not change the
 # binary under a long run.
 cmake --install "$root/build/release" --prefix "$out/install" >/dev/null
-command -v gnuplot >/dev/null || echo "soak.sh: gnuplot not found, no plot (apt-get install gnuplot-nox)" >&2
+command -v gnuplot >/dev/null || echo "soak.sh: gnuplot not found, no plot (scripts/setup.sh --plot)" >&2
 exec nice python3 "$root/tests/soak/soak.py" --bin "$out/install/bin/p2pchat" \
   --peers 50 --stable 10 --duration 600 --out "$out" "$@"
