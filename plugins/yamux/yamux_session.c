@@ -46,6 +46,8 @@ struct yamux_session {
 
     uint32_t unacked_in, unacked_out;
     uint64_t window_total;   /* sum of the streams' recv_max: <= cfg.max_session_window */
+    uint64_t growth_budget;  /* the part of the budget for auto-tuning (see yamux_session.h) */
+    uint64_t growth_used;
     uint64_t refused;        /* inbound streams refused for a limit */
     uint64_t next_id;
 
@@ -86,7 +88,7 @@ void yamux_config_default(struct yamux_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->initial_window = YAMUX_DEFAULT_WINDOW;
     cfg->max_stream_window = 16 * MIB;
-    cfg->max_session_window = 32 * MIB;
+    cfg->max_session_window = 48 * MIB;
     cfg->max_streams = 256;
     cfg->max_unacked_inbound = 128;
     cfg->max_unacked_outbound = 256;
@@ -117,8 +119,8 @@ int yamux_config_check(const struct yamux_config *c, char *err, size_t errlen)
         return cfg_err(err, errlen, "yamux max frame payload must be between 1 KiB and 16 MiB");
     if (c->out_high_watermark < 4 * KIB || c->out_high_watermark > 64 * MIB)
         return cfg_err(err, errlen, "yamux output watermark must be between 4 KiB and 64 MiB");
-    if (c->max_session_window < c->initial_window)
-        return cfg_err(err, errlen, "yamux max session window must be at least the initial window");
+    if (c->max_session_window < 2 * (uint64_t)c->initial_window)
+        return cfg_err(err, errlen, "yamux max session window must be at least twice the initial window");
     return 0;
 }
 
@@ -315,6 +317,7 @@ static void stream_free(yamux_session *s, struct ystream *st)
         else s->unacked_in--;
     }
     s->window_total -= st->recv_max;
+    s->growth_used -= st->recv_max - s->cfg.initial_window;
     free(st);
 }
 
@@ -340,11 +343,12 @@ static struct ystream *stream_new(yamux_session *s, uint32_t id, bool outbound)
     return st;
 }
 
-/* Whether one more stream's initial window fits under the session's
- * window budget. */
+/* Whether one more stream's initial window fits in the part of the
+ * window budget kept for initial windows (the rest is for growth, so
+ * growth never refuses a stream). */
 static inline bool window_room(const yamux_session *s)
 {
-    return s->window_total + s->cfg.initial_window <= s->cfg.max_session_window;
+    return ((uint64_t)s->count + 1) * s->cfg.initial_window <= s->cfg.max_session_window - s->growth_budget;
 }
 
 /* Credit we could return to the peer now. */
@@ -361,9 +365,10 @@ static void autotune(yamux_session *s, struct ystream *st)
     if (target > s->cfg.max_stream_window) target = s->cfg.max_stream_window;
     if (target <= st->recv_max) return;
     uint64_t extra = target - st->recv_max;
-    uint64_t avail = s->cfg.max_session_window - s->window_total;
+    uint64_t avail = s->growth_budget - s->growth_used;
     if (extra > avail) extra = avail;
     st->recv_max += (uint32_t)extra;
+    s->growth_used += extra;
     s->window_total += extra;
 }
 
@@ -417,6 +422,9 @@ int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_co
         free(s);
         return P2P_ENOMEM;
     }
+    /* Growth gets what one stream can grow by, at most half the budget. */
+    s->growth_budget = c.max_stream_window - c.initial_window;
+    if (s->growth_budget > c.max_session_window / 2) s->growth_budget = c.max_session_window / 2;
     s->next_id = is_client ? 1 : 2;
     s->input_stop = (size_t)c.out_high_watermark + c.max_frame_payload + YAMUX_HEADER_LEN +
                     INPUT_STOP_SLACK;

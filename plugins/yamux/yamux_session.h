@@ -97,16 +97,21 @@
  * Window budget: the sum of all streams' receive windows (each stream's
  * current window, whether its bytes are in flight, delivered but not
  * consumed, or consumed and not yet re-advertised) never exceeds
- * cfg.max_session_window. A new stream needs room for its initial window:
- * without it an inbound SYN is refused with RST and yamux_stream_open
- * fails with P2P_ELIMIT; growth stops at the budget (the credit is
- * withheld). Window Updates for consumed bytes only give back what was
- * consumed, so they never raise the sum. The budget counts granted
- * credit, not just bytes held: the peer assumes 256 KiB of credit on every
- * stream it opens, so a budget on held bytes alone could be overrun by
- * opening many streams before sending. Hence the hard bound: the
- * application never holds more than max_session_window bytes of
- * delivered-but-unconsumed data per session, whatever the peer does.
+ * cfg.max_session_window. The budget has two parts: growth may use G =
+ * min(max_stream_window - initial_window, max_session_window / 2) in
+ * total (what one stream can grow by), and the initial windows of the
+ * streams the rest. A new stream needs room for its initial window in the
+ * second part: without it an inbound SYN is refused with RST and
+ * yamux_stream_open fails with P2P_ELIMIT; growth stops at G (the credit
+ * is withheld). So growth never makes us refuse a stream, whatever order
+ * SYNs and data arrive in, and streams never stop growth. Window Updates
+ * for consumed bytes only give back what was consumed, so they never
+ * raise the sum. The budget counts granted credit, not just bytes held:
+ * the peer assumes 256 KiB of credit on every stream it opens, so a
+ * budget on held bytes alone could be overrun by opening many streams
+ * before sending. Hence the hard bound: the application never holds more
+ * than max_session_window bytes of delivered-but-unconsumed data per
+ * session, whatever the peer does.
  *
  * ---- Errors and Go Away -----------------------------------------------------
  * A protocol violation by the peer (bad version, unknown type, data beyond
@@ -145,9 +150,9 @@ struct yamux_config {
     uint32_t max_stream_window;
     /* Upper bound of the sum of all streams' receive windows, i.e. of the
      * data the peer may have in flight or delivered-but-unconsumed (see
-     * "Window budget"); >= initial_window. Default 32 MiB: 128 streams at
-     * the initial window, or one stream auto-tuned to 16 MiB and 64
-     * others. */
+     * "Window budget"); >= 2 * initial_window. Default 48 MiB: 16 MiB
+     * (less one initial window) for growth, and 129 streams at the 256 KiB
+     * initial window. */
     uint64_t max_session_window;
     /* Live streams, both directions. Default 256. */
     uint32_t max_streams;

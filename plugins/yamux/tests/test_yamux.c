@@ -343,8 +343,8 @@ START_TEST(config_check)
     c.max_stream_window = 100 * KIB;
     ck_assert_int_eq(yamux_config_check(&c, err, sizeof err), P2P_EINVAL);
     yamux_config_default(&c);
-    ck_assert_uint_eq(c.max_session_window, 32 * MIB);
-    c.max_session_window = 100 * KIB;
+    ck_assert_uint_eq(c.max_session_window, 48 * MIB);
+    c.max_session_window = 500 * KIB;
     ck_assert_int_eq(yamux_config_check(&c, err, sizeof err), P2P_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "session window"));
     yamux_session *s;
@@ -851,12 +851,12 @@ END_TEST
 
 START_TEST(autotune_session_budget)
 {
-    /* Two streams, a budget of their initial windows + 1 MiB of growth. */
+    /* A 2 MiB budget: half of it (1 MiB) for growth. */
     struct yamux_config cfg;
     yamux_config_default(&cfg);
     cfg.keepalive_ms = 0;
     cfg.max_streams = 4;
-    cfg.max_session_window = 2 * 256 * KIB + 1 * MIB;
+    cfg.max_session_window = 2 * MIB;
     cfg.max_stream_window = 4 * MIB;
     struct peer c, s;
     peer_init(&c, "client", true, &cfg);
@@ -882,6 +882,18 @@ START_TEST(autotune_session_budget)
     ck_assert_int_eq(yamux_stream_get_info(s.s, a, &ia), 0);
     ck_assert_int_eq(yamux_stream_get_info(s.s, b, &ib), 0);
     ck_assert_uint_eq((uint64_t)ia.recv_max + ib.recv_max - 2 * 256 * KIB, 1 * MIB);
+    /* Growth used its part of the budget; new streams still fit in theirs. */
+    uint32_t e, g;
+    ck_assert_int_eq(yamux_stream_open(c.s, &e), 0);
+    ck_assert_int_eq(yamux_stream_open(c.s, &g), 0);
+    pump_at(&c, &s, 100);
+    ck_assert(rs(&s, e)->opened && rs(&s, g)->opened);
+    ck_assert(!rs(&c, e)->reset && !rs(&c, g)->reset);
+    ck_assert_uint_eq(yamux_session_window_total(s.s), 2 * MIB);
+    ck_assert_uint_eq(yamux_session_refused(s.s), 0);
+    ck_assert_int_eq(yamux_stream_reset(c.s, e), 0);
+    ck_assert_int_eq(yamux_stream_reset(c.s, g), 0);
+    pump_at(&c, &s, 100);
     /* Freeing a grown stream returns its budget. */
     ck_assert_int_eq(yamux_stream_reset(c.s, a), 0);
     pump_at(&c, &s, 100);
@@ -1007,7 +1019,7 @@ END_TEST
 START_TEST(window_budget)
 {
     struct yamux_config cc = quiet_cfg(), sc = quiet_cfg();
-    sc.max_session_window = 4 * 256 * KIB;
+    sc.max_session_window = 8 * 256 * KIB;   /* 1 MiB for growth, 4 initial windows */
     struct peer c, s;
     peer_init(&c, "client", true, &cc);
     peer_init(&s, "server", false, &sc);
