@@ -193,11 +193,20 @@ static bool lists_us(struct chat *c, const struct p2p_routing_peer *peers, size_
     return false;
 }
 
-/* Announce again soon (the next round in ROOM_FIRST_LOOKUP_MS). */
+/* The next look-up and announcement round in ROOM_FIRST_LOOKUP_MS, unless
+ * one is already that close (events in a row must not keep postponing it). */
+static void round_soon(struct chat *c)
+{
+    if (c->room_timer && !c->round_soon) {
+        c->round_soon = true;
+        p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+    }
+}
+
 static void announce_soon(struct chat *c, struct room *r)
 {
     r->announce = true;
-    if (c->room_timer) p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+    round_soon(c);
 }
 
 static void free_lookup_if_idle(struct room_lookup *l)
@@ -257,6 +266,7 @@ static void announce_room(struct chat *c, struct room *r)
 static void on_room_timer(p2p_timer *t, void *arg)
 {
     struct chat *c = arg;
+    c->round_soon = false;
     p2p_timer_start(t, c->room_interval_ms, 0);
     for (size_t i = 0; i < c->nrooms; i++) {
         struct room *r = c->rooms[i];
@@ -333,7 +343,7 @@ void chat_join(struct chat *c, const char *name, const struct chat_cmd *cmd)
         out_say(c, "* joined room %s; type a message and press Enter (/help for commands)", r->name);
     }
     if (c->hist && c->history_show) chat_show_history(c, r->name, NULL, 0, c->history_show, NULL);
-    if (c->discovery && c->room_timer) p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+    if (c->discovery) round_soon(c);
 }
 
 void chat_leave(struct chat *c, struct room *r, const struct chat_cmd *cmd)

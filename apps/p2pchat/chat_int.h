@@ -97,6 +97,7 @@ struct chat {
     void *rt_state;
     bool discovery;
     p2p_timer *room_timer;
+    bool round_soon;          /* room_timer set to fire within ROOM_FIRST_LOOKUP_MS */
     uint64_t room_interval_ms;
 };
 
