@@ -223,9 +223,10 @@ def unfill(path):
 
 
 def leftovers(d):
-    """Temporary files left in d (identity and state files are written
-    to a temporary name and renamed)."""
-    return [f for f in os.listdir(d) if f.endswith(".tmp") or ".tmp" in f or f.startswith(".")]
+    """Temporary files left in d: the identity file is written as
+    identity.key.tmp-XXXXXX, the kad state file as kad-<id>.txt.tmp, both
+    then renamed."""
+    return [f for f in os.listdir(d) if ".tmp" in f]
 
 
 def disk_full(binary, work):
