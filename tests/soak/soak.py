@@ -484,10 +484,12 @@ set ylabel 'open fds'
 plot {fdp}
 set ylabel 'latency (ms)'
 set logscale y
-plot '{lat}' using 1:($3 == 1 ? ($2 < 1 ? 1 : $2) : 1/0) with points pt 7 ps 0.3 title 'expected', \\
-     '{lat}' using 1:($3 == 0 ? ($2 < 1 ? 1 : $2) : 1/0) with points pt 6 ps 0.3 title 'outside the rule'
+plot '{lat}' using 1:($3 == 0 ? ($2 < 1 ? 1 : $2) : 1/0) with points pt 6 ps 0.3 title 'outside the rule', \\
+     '{lat}' using 1:($3 == 1 ? ($2 < 1 ? 1 : $2) : 1/0) with points pt 7 ps 0.3 title 'expected (the rule)'
 unset multiplot
 """
+        with open(os.path.join(a.out, "soak.gp"), "w") as f:   # to re-plot by hand
+            f.write(script)
         r = subprocess.run([gp], input=script.encode(), capture_output=True)
         if r.returncode != 0:
             print("gnuplot failed:", r.stderr.decode(errors="replace")[:500])
