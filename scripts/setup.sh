@@ -5,18 +5,23 @@
 #   scripts/setup.sh --test    also what the tests need (clang for fuzzing, ...)
 #   scripts/setup.sh --bench   also what bench/run.sh's report needs beyond
 #                              the tests (gnuplot for the PNG plots; not CI's)
+#   scripts/setup.sh --plot    also gnuplot, for the plot of scripts/soak.sh
+#                              (not needed by the tests or CI)
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git
       libuv1-dev libsodium-dev libssl-dev libprotobuf-c-dev protobuf-c-compiler libinih-dev check
       libedit-dev libsqlite3-dev)
-if [[ "${1:-}" == "--test" || "${1:-}" == "--bench" ]]; then
-  pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables python3 tmux jq sqlite3
-         curl groff-base man-db systemd)
-fi
-if [[ "${1:-}" == "--bench" ]]; then
-  pkgs+=(gnuplot-nox)
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --test) pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables python3 tmux jq sqlite3
+                   curl groff-base man-db systemd) ;;
+    --bench) pkgs+=(clang libclang-rt-14-dev valgrind procps iproute2 nftables iptables python3 tmux jq sqlite3
+                    curl groff-base man-db systemd gnuplot-nox) ;;
+    --plot) pkgs+=(gnuplot-nox) ;;
+    *) echo "setup: unknown option '$arg'; expected --test, --bench or --plot" >&2; exit 64 ;;
+  esac
+done
 
 missing=()
 for p in "${pkgs[@]}"; do

@@ -27,6 +27,7 @@
  * found another member (members starting together miss each other's
  * first announcement), then every [app chat] room_lookup_interval. */
 #define ROOM_FIRST_LOOKUP_MS 1000
+#define ROOM_LOOKUP_MAX 20   /* providers asked for per look-up */
 /* A new member of the nickname topic hears our name after this delay
  * (several joining at once get one announcement). */
 #define NICK_ANNOUNCE_DELAY_MS 1000
@@ -186,32 +187,90 @@ static void room_key(const char *room, uint8_t out[34])
     p2p_multihash_sha256((const uint8_t *)text, (size_t)n, out);
 }
 
+/* True when `peers` contain us. */
+static bool lists_us(struct chat *c, const struct p2p_routing_peer *peers, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p2p_peerid_equal(&peers[i].id, p2p_host_peerid(c->host))) return true;
+    return false;
+}
+
+/* The next look-up and announcement round in ROOM_FIRST_LOOKUP_MS, unless
+ * one is already that close (events in a row must not keep postponing it). */
+static void round_soon(struct chat *c)
+{
+    if (c->room_timer && !c->round_soon) {
+        c->round_soon = true;
+        p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+    }
+}
+
+static void announce_soon(struct chat *c, struct room *r)
+{
+    r->announce = true;
+    round_soon(c);
+}
+
+static void free_lookup_if_idle(struct room_lookup *l)
+{
+    if (!l->room && !l->busy && !l->announcing) free(l);
+}
+
 static void on_room_providers(int status, const struct p2p_routing_peer *peers, size_t n, void *arg)
 {
     struct room_lookup *l = arg;
     l->busy = false;
-    if (!l->room) {
-        free(l);
-        return;
-    }
+    if (!l->room) return free_lookup_if_idle(l);
     /* The routing plugin reported each provider as discovered; the host
-     * dials them. Here we only log. */
-    if (status == 0) p2p_log_debug("chat", "room %s: %zu member(s) found in the DHT", l->room->name, n);
-    else if (status != P2P_ECANCELED) p2p_log_debug("chat", "room look-up: %s", p2p_strerror(status));
-    for (size_t i = 0; status == 0 && i < n; i++)
-        if (!p2p_peerid_equal(&peers[i].id, p2p_host_peerid(l->room->chat->host))) l->room->found = true;
+     * dials them. Here we only check that the DHT still knows us: an
+     * answer with room for more providers that lacks ours means our
+     * record is gone (the DHT nodes holding it restarted, or there were
+     * none when we announced), so we announce again. */
+    if (status == 0) {
+        p2p_log_debug("chat", "room %s: %zu member(s) found in the DHT", l->room->name, n);
+        for (size_t i = 0; i < n; i++)
+            if (!p2p_peerid_equal(&peers[i].id, p2p_host_peerid(l->room->chat->host))) l->room->found = true;
+        if (n < ROOM_LOOKUP_MAX && !lists_us(l->room->chat, peers, n) && !l->announcing)
+            announce_soon(l->room->chat, l->room);
+    } else if (status != P2P_ECANCELED) {
+        p2p_log_debug("chat", "room look-up: %s", p2p_strerror(status));
+    }
 }
 
 static void on_room_provided(int status, size_t count, void *arg)
 {
-    (void)arg;
-    if (status == 0) p2p_log_debug("chat", "room announced to %zu DHT peer(s)", count);
-    else if (status != P2P_ECANCELED) p2p_log_debug("chat", "room announcement: %s", p2p_strerror(status));
+    struct room_lookup *l = arg;
+    l->announcing = false;
+    if (!l->room) return free_lookup_if_idle(l);
+    if (status == 0) {
+        p2p_log_debug("chat", "room %s announced to %zu DHT peer(s)", l->room->name, count);
+    } else if (status != P2P_ECANCELED) {
+        /* Nobody stored it (no DHT peer yet): try again next round. */
+        p2p_log_debug("chat", "room %s announcement: %s", l->room->name, p2p_strerror(status));
+        l->room->announce = true;
+    }
+}
+
+/* Our provider record of a room carries our addresses. It is (re)sent when
+ * the room is joined, when our advertised addresses change (e.g. a relay
+ * reservation is made: until then a peer reachable only through a relay
+ * has no address others could dial), when no DHT peer took it, and when a
+ * look-up shows the DHT lost it. The routing plugin re-announces it every
+ * provide_interval on its own. */
+static void announce_room(struct chat *c, struct room *r)
+{
+    if (!r->announce || r->lookup->announcing) return;
+    if (c->rt->provide(c->rt_state, r->key, sizeof r->key, on_room_provided, r->lookup) == 0) {
+        r->provided = true;
+        r->announce = false;
+        r->lookup->announcing = true;
+    }
 }
 
 static void on_room_timer(p2p_timer *t, void *arg)
 {
     struct chat *c = arg;
+    c->round_soon = false;
     bool all_found = true;
     for (size_t i = 0; i < c->nrooms; i++) all_found = all_found && c->rooms[i]->found;
     c->room_next_ms = all_found || c->room_next_ms * 2 > c->room_interval_ms ? c->room_interval_ms
@@ -220,14 +279,18 @@ static void on_room_timer(p2p_timer *t, void *arg)
     for (size_t i = 0; i < c->nrooms; i++) {
         struct room *r = c->rooms[i];
         if (!r->lookup->busy &&
-            c->rt->find_providers(c->rt_state, r->key, sizeof r->key, 20, on_room_providers, r->lookup) == 0)
+            c->rt->find_providers(c->rt_state, r->key, sizeof r->key, ROOM_LOOKUP_MAX, on_room_providers,
+                                  r->lookup) == 0)
             r->lookup->busy = true;
-        /* Announce again each round until it reached someone: at start
-         * the DHT may not know any peer yet. Then the routing plugin
-         * re-announces. */
-        if (!r->provided && c->rt->provide(c->rt_state, r->key, sizeof r->key, on_room_provided, NULL) == 0)
-            r->provided = true;
+        announce_room(c, r);
     }
+}
+
+static void on_addrs_changed(const struct p2p_event *ev, void *arg)
+{
+    (void)ev;
+    struct chat *c = arg;
+    for (size_t i = 0; i < c->nrooms; i++) announce_soon(c, c->rooms[i]);
 }
 
 static void free_room(struct chat *c, struct room *r)
@@ -235,8 +298,8 @@ static void free_room(struct chat *c, struct room *r)
     if (r->sub) c->ps->unsubscribe(c->ps_state, r->sub);
     if (r->provided) c->rt->stop_providing(c->rt_state, r->key, sizeof r->key);
     if (r->lookup) {
-        if (r->lookup->busy) r->lookup->room = NULL;   /* freed by its callback */
-        else free(r->lookup);
+        r->lookup->room = NULL;   /* freed now or by the last callback */
+        free_lookup_if_idle(r->lookup);
     }
     free(r);
 }
@@ -268,6 +331,7 @@ void chat_join(struct chat *c, const char *name, const struct chat_cmd *cmd)
         room_key(r->name, r->key);
         if (!(r->lookup = calloc(1, sizeof *r->lookup))) rc = P2P_ENOMEM;
         else r->lookup->room = r;
+        r->announce = true;
     }
     if (rc < 0) {
         free_room(c, r);
@@ -287,9 +351,9 @@ void chat_join(struct chat *c, const char *name, const struct chat_cmd *cmd)
         out_say(c, "* joined room %s; type a message and press Enter (/help for commands)", r->name);
     }
     if (c->hist && c->history_show) chat_show_history(c, r->name, NULL, 0, c->history_show, NULL);
-    if (c->discovery && c->room_timer) {
+    if (c->discovery) {
         c->room_next_ms = ROOM_FIRST_LOOKUP_MS;
-        p2p_timer_start(c->room_timer, ROOM_FIRST_LOOKUP_MS, 0);
+        round_soon(c);
     }
 }
 
@@ -537,6 +601,7 @@ struct chat *chat_start(p2p_host *h, const p2p_conf_section *app, char *err, siz
     if (c->discovery) {
         c->room_interval_ms = p2p_conf_duration_ms(app, "room_lookup_interval");
         c->room_timer = p2p_timer_new(h, on_room_timer, c);
+        c->addr_events = p2p_host_subscribe(h, P2P_EV_ADDRS_CHANGED, on_addrs_changed, c);
     }
 
     /* The terminal interface when a person is at a terminal that
@@ -578,6 +643,7 @@ void chat_stop(struct chat *c)
     if (c->nick_timer) p2p_timer_free(c->nick_timer);
     for (size_t i = 0; i < c->nrooms; i++) free_room(c, c->rooms[i]);
     if (c->conn_events) p2p_host_unsubscribe(c->host, c->conn_events);
+    if (c->addr_events) p2p_host_unsubscribe(c->host, c->addr_events);
     if (c->peer_listener) c->ps->remove_peer_listener(c->ps_state, c->peer_listener);
     if (c->nick_sub) c->ps->unsubscribe(c->ps_state, c->nick_sub);
     history_close(c->hist);

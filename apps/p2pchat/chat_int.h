@@ -22,9 +22,12 @@ struct room;
 
 /* One outstanding DHT look-up; outlives its room if the room is left or
  * the chat stops first (room is then NULL and the callback frees it). */
+/* The DHT operations of a room in flight. Their callbacks may run after
+ * the room is gone (room == NULL then): the last of them frees this. */
 struct room_lookup {
     struct room *room;
-    bool busy;
+    bool busy;           /* find_providers under way */
+    bool announcing;     /* provide under way */
 };
 
 struct room {
@@ -34,8 +37,9 @@ struct room {
     /* Room discovery (DHT): we provide the room key and look up the
      * other providers; found peers are dialed by the host (auto_dial). */
     uint8_t key[34];
-    bool provided;
-    bool found;                 /* the DHT named another member */
+    bool provided;       /* the routing plugin keeps our provider record (stop_providing on leave) */
+    bool announce;       /* announce (again) at the next round: see announce_room() in chat.c */
+    bool found;          /* the DHT named another member */
     struct room_lookup *lookup;
 };
 
@@ -54,6 +58,7 @@ struct chat {
     void *ps_state;
     void *peer_listener;
     p2p_subscription *conn_events;
+    p2p_subscription *addr_events;   /* our addresses changed: announce the rooms again */
     /* rooms: the first max_rooms slots; current is where plain lines go */
     struct room **rooms;
     size_t nrooms, max_rooms;
@@ -93,6 +98,7 @@ struct chat {
     void *rt_state;
     bool discovery;
     p2p_timer *room_timer;
+    bool round_soon;          /* room_timer set to fire within ROOM_FIRST_LOOKUP_MS */
     uint64_t room_interval_ms;
     uint64_t room_next_ms;      /* doubles until every room found a member */
 };

@@ -84,6 +84,19 @@ static bool protocol_supported(void *arg, const char *id)
     return p2p_protocol_lookup(arg, id, NULL, NULL) == 0;
 }
 
+/* Inbound streams in negotiation are counted per connection
+ * (max_negotiating_streams): a peer cannot make us hold more of them,
+ * with what they buffer, than that. A negotiating stream's release hook
+ * uncounts it when it dies in negotiation (the connection is alive until
+ * its last stream is released); a successful negotiation uncounts it
+ * and puts the ordinary hook back. */
+static void on_negotiating_released(void *arg)
+{
+    p2p_conn *c = arg;
+    c->negotiating--;
+    on_stream_released(c);
+}
+
 static void on_inbound_negotiated(int status, p2p_stream *s, const char *protocol, void *arg)
 {
     p2p_host *h = arg;
@@ -91,6 +104,9 @@ static void on_inbound_negotiated(int status, p2p_stream *s, const char *protoco
         p2p_log_debug(MOD, "inbound stream negotiation failed: %s", p2p_strerror(status));
         return;
     }
+    p2p_conn *c = p2p_stream_conn(s);
+    c->negotiating--;
+    p2p_stream_set_release_hook(s, on_stream_released, c);
     p2p_protocol_handler fn;
     void *harg;
     if (p2p_protocol_lookup(h, protocol, &fn, &harg) != 0) {
@@ -111,6 +127,15 @@ static void on_mux_stream(void *arg, p2p_stream *s)
         p2p_stream_close(s);
         return;
     }
+    if (c->negotiating >= c->host->swarm->max_negotiating) {
+        p2p_log_debug(MOD, "conn %llu: resetting an inbound stream: %zu already negotiating "
+                      "(max_negotiating_streams)", (unsigned long long)c->id, c->negotiating);
+        p2p_stream_reset(s);
+        p2p_stream_close(s);
+        return;
+    }
+    c->negotiating++;
+    p2p_stream_set_release_hook(s, on_negotiating_released, c);
     p2p_negotiate_listen(c->host, s, protocol_supported, c->host, c->host->swarm->negotiate_timeout,
                          on_inbound_negotiated, c->host, NULL);
 }

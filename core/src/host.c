@@ -43,6 +43,8 @@ static const struct p2p_conf_key host_keys[] = {
       "time for security and muxer negotiation and handshakes" },
     { "stream_negotiation_timeout", P2P_CONF_DURATION, "10s", 100, 3600000, NULL,
       "time for a new stream to agree on a protocol" },
+    { "max_negotiating_streams", P2P_CONF_INT, "128", 1, 65536, NULL,
+      "inbound streams of one connection agreeing on a protocol at a time; more are reset at once" },
     { "auto_dial", P2P_CONF_BOOL, "true", 0, 0, NULL,
       "dial peers that discovery (mDNS, DHT) finds, within the connection limits" },
     { "close_timeout", P2P_CONF_DURATION, "10s", 0, 3600000, NULL,

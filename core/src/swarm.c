@@ -72,6 +72,7 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
     sw->dial_timeout = p2p_conf_duration_ms(hs, "dial_timeout");
     sw->upgrade_timeout = p2p_conf_duration_ms(hs, "upgrade_timeout");
     sw->negotiate_timeout = p2p_conf_duration_ms(hs, "stream_negotiation_timeout");
+    sw->max_negotiating = (size_t)p2p_conf_int(hs, "max_negotiating_streams");
     sw->idle_timeout = p2p_conf_duration_ms(hs, "idle_timeout");
     sw->close_timeout = p2p_conf_duration_ms(hs, "close_timeout");
     sw->auto_dial = p2p_conf_bool(hs, "auto_dial");

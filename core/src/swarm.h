@@ -26,6 +26,7 @@ struct p2p_conn {
     uint64_t idle_since;       /* loop ms when the last stream ended; 0 = busy */
     size_t streams;            /* our count of live substreams */
     size_t idle_streams;       /* of which marked keepalive = false */
+    size_t negotiating;        /* inbound streams in protocol negotiation */
     struct p2p_list link;      /* in swarm.conns */
     struct p2p_list opens;     /* pending p2p_conn_open_stream requests */
     struct p2p_defer reap;
@@ -71,6 +72,7 @@ struct p2p_swarm {
     /* limits and timeouts from [host] */
     size_t max_conns, max_conns_per_peer, max_pending_in, max_pending_out;
     size_t max_in_per_ip;        /* 0 = no limit */
+    size_t max_negotiating;      /* inbound streams in negotiation, per connection */
     bool limit_loopback;
     uint64_t dial_timeout, upgrade_timeout, negotiate_timeout, idle_timeout, close_timeout;
     struct swarm_metrics metrics;

@@ -56,6 +56,7 @@ struct ysess {
     p2p_timer *timer;
     struct p2p_defer work;       /* flush output, notify streams */
     int err;                     /* session failure, reported once */
+    uint64_t refused_logged;     /* inbound streams refused, as last logged */
     bool failed, closing, close_reported, secured_reading;
 };
 
@@ -356,6 +357,13 @@ static bool feed(struct ysess *ss, const uint8_t *data, size_t len, size_t *used
         ss->failed = true;
         ss->err = rc;
     }
+    uint64_t refused = yamux_session_refused(ss->ys);
+    if (refused != ss->refused_logged) {
+        p2p_log_debug(MOD, "refused %llu inbound stream(s) with RST (%llu in all): max_streams, "
+                      "max_unacked_inbound or max_session_window reached",
+                      (unsigned long long)(refused - ss->refused_logged), (unsigned long long)refused);
+        ss->refused_logged = refused;
+    }
     return rc >= 0;
 }
 
@@ -610,6 +618,7 @@ static int yp_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     yp->cfg.max_stream_window = (uint32_t)p2p_conf_size(cf, "max_stream_window");
     yp->cfg.max_streams = (uint32_t)p2p_conf_int(cf, "max_streams");
     yp->cfg.max_unacked_inbound = (uint32_t)p2p_conf_int(cf, "max_unacked_inbound");
+    yp->cfg.max_session_window = p2p_conf_size(cf, "max_session_window");
     yp->cfg.keepalive_ms = p2p_conf_duration_ms(cf, "keepalive_interval");
     yp->cfg.ping_timeout_ms = p2p_conf_duration_ms(cf, "ping_timeout");
     char why[256];
@@ -638,6 +647,10 @@ static const struct p2p_conf_key yp_keys[] = {
     { "max_stream_window", P2P_CONF_SIZE, "16MiB", 262144, 1073741824, NULL,
       "largest receive window auto-tuning may grow a stream to" },
     { "max_streams", P2P_CONF_INT, "256", 1, 65536, NULL, "streams per connection" },
+    { "max_session_window", P2P_CONF_SIZE, "48MiB", 524288, 17179869184, NULL,
+      "sum of the receive windows of a connection's streams: the most data a peer can make us hold; "
+      "up to one stream's growth (at most half) for auto-tuning, the rest for new streams' initial windows, "
+      "beyond which they are refused (RST)" },
     { "max_unacked_inbound", P2P_CONF_INT, "128", 1, 65536, NULL,
       "inbound streams not yet accepted; more are refused with RST" },
     { "keepalive_interval", P2P_CONF_DURATION, "30s", 0, 86400000, NULL, "keep-alive ping period (0 = off)" },

@@ -45,7 +45,10 @@ struct yamux_session {
     uint32_t count;
 
     uint32_t unacked_in, unacked_out;
-    uint64_t growth_budget, growth_used;
+    uint64_t window_total;   /* sum of the streams' recv_max: <= cfg.max_session_window */
+    uint64_t growth_budget;  /* the part of the budget for auto-tuning (see yamux_session.h) */
+    uint64_t growth_used;
+    uint64_t refused;        /* inbound streams refused for a limit */
     uint64_t next_id;
 
     /* Remote ids: highest index (id >> 1) seen and a window below it. */
@@ -85,7 +88,7 @@ void yamux_config_default(struct yamux_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->initial_window = YAMUX_DEFAULT_WINDOW;
     cfg->max_stream_window = 16 * MIB;
-    cfg->max_session_window = 0;
+    cfg->max_session_window = 48 * MIB;
     cfg->max_streams = 256;
     cfg->max_unacked_inbound = 128;
     cfg->max_unacked_outbound = 256;
@@ -116,10 +119,8 @@ int yamux_config_check(const struct yamux_config *c, char *err, size_t errlen)
         return cfg_err(err, errlen, "yamux max frame payload must be between 1 KiB and 16 MiB");
     if (c->out_high_watermark < 4 * KIB || c->out_high_watermark > 64 * MIB)
         return cfg_err(err, errlen, "yamux output watermark must be between 4 KiB and 64 MiB");
-    if (c->max_session_window &&
-        c->max_session_window < (uint64_t)c->max_streams * c->initial_window)
-        return cfg_err(err, errlen,
-                       "yamux max session window must be at least max streams times the initial window");
+    if (c->max_session_window < 2 * (uint64_t)c->initial_window)
+        return cfg_err(err, errlen, "yamux max session window must be at least twice the initial window");
     return 0;
 }
 
@@ -315,6 +316,7 @@ static void stream_free(yamux_session *s, struct ystream *st)
         if (st->outbound) s->unacked_out--;
         else s->unacked_in--;
     }
+    s->window_total -= st->recv_max;
     s->growth_used -= st->recv_max - s->cfg.initial_window;
     free(st);
 }
@@ -337,7 +339,16 @@ static struct ystream *stream_new(yamux_session *s, uint32_t id, bool outbound)
     }
     if (outbound) s->unacked_out++;
     else s->unacked_in++;
+    s->window_total += st->recv_max;
     return st;
+}
+
+/* Whether one more stream's initial window fits in the part of the
+ * window budget kept for initial windows (the rest is for growth, so
+ * growth never refuses a stream). */
+static inline bool window_room(const yamux_session *s)
+{
+    return ((uint64_t)s->count + 1) * s->cfg.initial_window <= s->cfg.max_session_window - s->growth_budget;
 }
 
 /* Credit we could return to the peer now. */
@@ -358,6 +369,7 @@ static void autotune(yamux_session *s, struct ystream *st)
     if (extra > avail) extra = avail;
     st->recv_max += (uint32_t)extra;
     s->growth_used += extra;
+    s->window_total += extra;
 }
 
 static int maybe_window_update(yamux_session *s, struct ystream *st)
@@ -397,8 +409,6 @@ int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_co
     if (cfg) c = *cfg;
     else yamux_config_default(&c);
     if (yamux_config_check(&c, NULL, 0)) return P2P_EINVAL;
-    uint64_t base = (uint64_t)c.max_streams * c.initial_window;
-    if (!c.max_session_window) c.max_session_window = base + 32 * MIB;
 
     yamux_session *s = calloc(1, sizeof *s);
     if (!s) return P2P_ENOMEM;
@@ -412,7 +422,9 @@ int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_co
         free(s);
         return P2P_ENOMEM;
     }
-    s->growth_budget = c.max_session_window - base;
+    /* Growth gets what one stream can grow by, at most half the budget. */
+    s->growth_budget = c.max_stream_window - c.initial_window;
+    if (s->growth_budget > c.max_session_window / 2) s->growth_budget = c.max_session_window / 2;
     s->next_id = is_client ? 1 : 2;
     s->input_stop = (size_t)c.out_high_watermark + c.max_frame_payload + YAMUX_HEADER_LEN +
                     INPUT_STOP_SLACK;
@@ -457,6 +469,8 @@ int yamux_session_output_consume(yamux_session *s, size_t n)
 }
 
 uint64_t yamux_session_rtt(const yamux_session *s) { return s->srtt; }
+uint64_t yamux_session_window_total(const yamux_session *s) { return s->window_total; }
+uint64_t yamux_session_refused(const yamux_session *s) { return s->refused; }
 size_t yamux_session_num_streams(const yamux_session *s) { return s->count; }
 bool yamux_session_failed(const yamux_session *s) { return s->failed != 0; }
 
@@ -618,7 +632,8 @@ static int on_stream_frame(yamux_session *s, const struct yamux_header *h)
             return 0;
         }
         if (s->local_goaway || s->count >= s->cfg.max_streams ||
-            s->unacked_in >= s->cfg.max_unacked_inbound) {
+            s->unacked_in >= s->cfg.max_unacked_inbound || !window_room(s)) {
+            s->refused++;
             int rc = out_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
             if (rc) return internal_error(s, rc);
             discard_payload(s, id, dlen);
@@ -767,7 +782,7 @@ int yamux_session_feed(yamux_session *s, uint64_t now_ms, const uint8_t *in, siz
 int yamux_stream_open(yamux_session *s, uint32_t *id)
 {
     if (s->failed || s->local_goaway || s->remote_goaway) return P2P_ECLOSED;
-    if (s->count >= s->cfg.max_streams || s->next_id > UINT32_MAX) return P2P_ELIMIT;
+    if (s->count >= s->cfg.max_streams || s->next_id > UINT32_MAX || !window_room(s)) return P2P_ELIMIT;
     if (s->unacked_out >= s->cfg.max_unacked_outbound) {
         s->open_blocked = true;
         return P2P_EAGAIN;

@@ -67,8 +67,10 @@
  *   - inbound: on_stream_opened(id) for each SYN. The stream is ACKed when
  *     the application calls yamux_stream_accept, or implicitly on its
  *     first write or close. Until then it counts against
- *     max_unacked_inbound; SYNs beyond that limit, beyond max_streams, or
- *     after we sent a Go Away, are refused with RST (not a session error).
+ *     max_unacked_inbound; SYNs beyond that limit, beyond max_streams,
+ *     beyond the window budget (below), or after we sent a Go Away, are
+ *     refused with RST (not a session error; yamux_session_refused counts
+ *     them).
  *   - half-close: yamux_stream_close sends FIN; we may still receive.
  *     on_remote_fin: the peer will send no more data; we may still write.
  *
@@ -88,12 +90,28 @@
  * Auto-tuning: when a Window Update is due less than 2 RTT after the
  * previous one (the peer used half the window within 2 round trips, so
  * the window, not the link, is the bottleneck), the stream's window is
- * doubled, up to cfg.max_stream_window and within the session's growth
- * budget cfg.max_session_window - max_streams * initial_window. The RTT is
- * measured with Pings (one at the first tick, then every keepalive_ms).
- * Windows never shrink; budget is returned when a stream is freed.
- * Worst case, the application holds max_session_window bytes of
- * delivered-but-unconsumed data per session.
+ * doubled, up to cfg.max_stream_window and within the window budget. The
+ * RTT is measured with Pings (one at the first tick, then every
+ * keepalive_ms). Windows never shrink; budget is returned when a stream is
+ * freed.
+ * Window budget: the sum of all streams' receive windows (each stream's
+ * current window, whether its bytes are in flight, delivered but not
+ * consumed, or consumed and not yet re-advertised) never exceeds
+ * cfg.max_session_window. The budget has two parts: growth may use G =
+ * min(max_stream_window - initial_window, max_session_window / 2) in
+ * total (what one stream can grow by), and the initial windows of the
+ * streams the rest. A new stream needs room for its initial window in the
+ * second part: without it an inbound SYN is refused with RST and
+ * yamux_stream_open fails with P2P_ELIMIT; growth stops at G (the credit
+ * is withheld). So growth never makes us refuse a stream, whatever order
+ * SYNs and data arrive in, and streams never stop growth. Window Updates
+ * for consumed bytes only give back what was consumed, so they never
+ * raise the sum. The budget counts granted credit, not just bytes held:
+ * the peer assumes 256 KiB of credit on every stream it opens, so a
+ * budget on held bytes alone could be overrun by opening many streams
+ * before sending. Hence the hard bound: the application never holds more
+ * than max_session_window bytes of delivered-but-unconsumed data per
+ * session, whatever the peer does.
  *
  * ---- Errors and Go Away -----------------------------------------------------
  * A protocol violation by the peer (bad version, unknown type, data beyond
@@ -131,9 +149,10 @@ struct yamux_config {
      * Default 16 MiB (as go-yamux): enough for ~1.6 GiB/s at 10 ms RTT. */
     uint32_t max_stream_window;
     /* Upper bound of the sum of all streams' receive windows, i.e. of the
-     * data the peer may have in flight or delivered-but-unconsumed.
-     * 0 = max_streams * initial_window + 32 MiB (96 MiB with defaults);
-     * otherwise must be >= max_streams * initial_window. */
+     * data the peer may have in flight or delivered-but-unconsumed (see
+     * "Window budget"); >= 2 * initial_window. Default 48 MiB: 16 MiB
+     * (less one initial window) for growth, and 129 streams at the 256 KiB
+     * initial window. */
     uint64_t max_session_window;
     /* Live streams, both directions. Default 256. */
     uint32_t max_streams;
@@ -235,6 +254,10 @@ int yamux_session_goaway(yamux_session *s, uint32_t code);
 
 /* Smoothed RTT in ms from pings, 0 until measured (sub-ms RTTs read 1). */
 uint64_t yamux_session_rtt(const yamux_session *s);
+/* The sum of the streams' receive windows (<= cfg.max_session_window). */
+uint64_t yamux_session_window_total(const yamux_session *s);
+/* Inbound streams refused with RST so far (any limit). */
+uint64_t yamux_session_refused(const yamux_session *s);
 size_t yamux_session_num_streams(const yamux_session *s);
 bool yamux_session_failed(const yamux_session *s);
 
@@ -242,7 +265,7 @@ bool yamux_session_failed(const yamux_session *s);
 
 /* Open an outbound stream (SYN is queued at once). Returns 0 and *id, or
  * P2P_ECLOSED (failed, or a Go Away was sent or received), P2P_ELIMIT
- * (max_streams, ids exhausted, output hard limit), P2P_EAGAIN
+ * (max_streams, window budget, ids exhausted, output hard limit), P2P_EAGAIN
  * (max_unacked_outbound: retry after on_can_open). */
 int yamux_stream_open(yamux_session *s, uint32_t *id);
 

@@ -30,6 +30,13 @@
  *     that stops reading altogether (keepalive timeout); a ping flood
  *     that never reads the pongs
  *   9 Yamux frames with an unknown type / a bad version
+ *  10 more streams in protocol negotiation than max_negotiating_streams
+ *  11 the memory budget: two connections each open 100 streams of a
+ *     protocol whose handler never reads and fill every window they get:
+ *     the victim admits streams only while their initial windows fit in
+ *     their part of [plugin yamux] max_session_window (RST beyond), its
+ *     RSS stays under the stated bound; the same attack with a 64 MiB
+ *     budget (control) makes it hold every byte sent
  *
  * Environment: HOSTILE_VERBOSE=1 copies the captured log to stderr;
  * HOSTILE_FLOOD_STREAMS=N (1..32, default 4) sets the streams of case 8;
@@ -366,7 +373,7 @@ static p2p_conn *fx_conn_of(struct fx *f, const p2p_peerid *peer)
 
 /* ---- the attacker: a plain socket on a uv_poll ------------------------------ */
 
-#define ATK_STREAMS 64
+#define ATK_STREAMS 256
 
 struct astream {
     uint32_t id;
@@ -1596,6 +1603,253 @@ START_TEST(yamux_bad_frames)
 }
 END_TEST
 
+/* ---- case 10: streams that never finish negotiating ------------------------------- */
+
+START_TEST(negotiation_cap)
+{
+    struct fx f;
+    fx_setup(&f, "max_negotiating_streams = 8\nstream_negotiation_timeout = 3s\n", NULL, NULL);
+    struct atk a;
+    atk_init(&a, &f.loop);
+    p2p_keypair kp;
+    p2p_keypair_generate(&kp);
+    p2p_peerid id;
+    p2p_conn *vc = atk_establish(&f, &a, &kp, &id);
+    /* 20 streams that never say a word: 8 are held in negotiation, the
+     * other 12 are reset at once (Yamux accepted them: ACK, then RST). */
+    uint32_t next = 1;
+    for (int i = 0; i < 20; i++, next += 2) {
+        ast_add(&a, next);
+        ay_frame(&a, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_SYN, next, 0, NULL, 0);
+    }
+    struct stream_cond c12 = { &a, 12 };
+    uint64_t t0 = now_ms();
+    ck_assert(ihost_run_cond(&f.loop, rsts_reached, &c12, 2000));
+    ihost_run_for(&f.loop, 200);
+    ck_assert_uint_eq(a.rsts, 12);
+    ck_assert_uint_lt(now_ms() - t0, 1000);
+    for (uint32_t sid = 1; sid < 17; sid += 2) ck_assert(!ast_find(&a, sid)->rst);
+    for (uint32_t sid = 17; sid < next; sid += 2) ck_assert(ast_find(&a, sid)->rst);
+    ck_assert_uint_eq(p2p_conn_stream_count(vc), 8);
+    ck_log("conn", "max_negotiating_streams");
+    /* While the 8 slots are taken, even a stream that would negotiate at
+     * once is reset: the cap counts streams, not their intentions. */
+    struct astream *early = ast_add(&a, next);
+    char msg[] = MSS_ECHO_LAZY "hello";
+    ay_frame(&a, YAMUX_TYPE_DATA, YAMUX_FLAG_SYN | YAMUX_FLAG_FIN, next, sizeof msg - 1, msg, sizeof msg - 1);
+    next += 2;
+    ck_assert(ihost_run_cond(&f.loop, stream_echoed, early, 2000));
+    ck_assert(early->rst);
+    /* The stalled 8 are reset when their negotiation times out; then the
+     * connection negotiates new streams again. */
+    struct stream_cond c21 = { &a, 21 };
+    ck_assert(ihost_run_cond(&f.loop, rsts_reached, &c21, 5000));
+    ck_log("conn", "inbound stream negotiation failed", "timed out");
+    struct astream *s = ast_add(&a, next);
+    ay_frame(&a, YAMUX_TYPE_DATA, YAMUX_FLAG_SYN | YAMUX_FLAG_FIN, next, sizeof msg - 1, msg, sizeof msg - 1);
+    ck_assert(ihost_run_cond(&f.loop, stream_echoed, s, 5000));
+    ck_assert(s->fin && !s->rst);
+    fx_honest_progresses(&f, 10000);
+    t0 = now_ms();
+    shutdown(a.fd, SHUT_WR);
+    expect_conn_closed(&f, &a, &id, t0, 2000, 0);
+    atk_free(&a, false);
+    fx_teardown(&f);
+}
+END_TEST
+
+/* ---- case 11: the per-connection memory budget ------------------------------------- */
+
+#define SINK_PROTOCOL "/hostile/sink/1.0.0"   /* 19 bytes, as the echo's */
+#define MSS_SINK_LAZY "\x13/multistream/1.0.0\n\x14" SINK_PROTOCOL "\n"
+#define SINK_MAX 1024
+
+/* The victim's sink protocol: a handler that keeps its streams and never
+ * reads them (a stuck or slow application). */
+struct sinks {
+    p2p_stream *s[SINK_MAX];
+    size_t n, held;
+};
+
+static void sink_error(p2p_stream *s, int err, void *arg)
+{
+    (void)err;
+    struct sinks *k = arg;
+    for (size_t i = 0; i < k->n; i++)
+        if (k->s[i] == s) {
+            k->s[i] = NULL;
+            k->held--;
+        }
+    p2p_stream_close(s);
+}
+
+static void sink_eof(p2p_stream *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+}
+
+static const struct p2p_stream_handlers sink_handlers = { NULL, sink_eof, sink_error, NULL };
+
+static void on_sink(p2p_stream *s, const char *proto, void *arg)
+{
+    (void)proto;
+    struct sinks *k = arg;
+    if (k->n == SINK_MAX) {
+        p2p_stream_close(s);
+        return;
+    }
+    k->s[k->n++] = s;
+    k->held++;
+    p2p_stream_set_handlers(s, &sink_handlers, k);   /* and no read_start: nothing is read */
+}
+
+struct sink_flood {
+    size_t total;
+    uint64_t last_progress;
+};
+
+/* Fill every window the victim grants, 16 KiB frames. */
+static void sink_gen(struct atk *a)
+{
+    struct sink_flood *fl = a->user;
+    static uint8_t frame[YAMUX_HEADER_LEN + 16 * KIB];
+    bool progress = true;
+    while (progress && a->tx.len < 256 * KIB && !a->closed) {
+        progress = false;
+        for (int i = 0; i < ATK_STREAMS && a->tx.len < 256 * KIB; i++) {
+            struct astream *s = &a->st[i];
+            if (!s->used || s->rst || !s->credit) continue;
+            size_t n = s->credit < 16 * KIB ? (size_t)s->credit : 16 * KIB;
+            yamux_header_put(frame, YAMUX_TYPE_DATA, 0, s->id, (uint32_t)n);
+            memset(frame + YAMUX_HEADER_LEN, 0x5a, n);
+            ck_assert_int_eq(noise_transport_encrypt(&a->tr, frame, YAMUX_HEADER_LEN + n, &a->tx), 0);
+            s->credit -= n;
+            fl->total += n;
+            fl->last_progress = now_ms();
+            progress = true;
+        }
+    }
+}
+
+static bool sink_stalled(void *arg)
+{
+    struct atk *a = arg;
+    struct sink_flood *fl = a->user;
+    return a->closed || (fl->total && now_ms() - fl->last_progress > 700 && !a->tx.len);
+}
+
+struct sink_result {
+    size_t admitted, refused;
+    double sent_mib;
+};
+
+/* One attacker connection: `streams` sink streams opened at once, then
+ * every window filled; runs until the victim grants no more credit. */
+static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *id, int streams)
+{
+    atk_init(a, &f->loop);
+    p2p_keypair kp;
+    p2p_keypair_generate(&kp);
+    atk_establish(f, a, &kp, id);
+    struct sink_flood fl = { 0 };
+    for (int i = 0; i < streams; i++) {
+        struct astream *s = ast_add(a, (uint32_t)(2 * i + 1));
+        ay_frame(a, YAMUX_TYPE_DATA, YAMUX_FLAG_SYN, s->id, sizeof MSS_SINK_LAZY - 1, MSS_SINK_LAZY,
+                 sizeof MSS_SINK_LAZY - 1);
+        s->credit -= sizeof MSS_SINK_LAZY - 1;
+    }
+    a->user = &fl;
+    a->gen = sink_gen;
+    sink_gen(a);
+    atk_flush(a);
+    atk_update(a);
+    ck_assert(ihost_run_cond(&f->loop, sink_stalled, a, 30000));
+    ck_assert(!a->closed);
+    a->gen = NULL;
+    struct sink_result r = { 0, 0, (double)fl.total / MIB };
+    for (int i = 0; i < streams; i++) {
+        struct astream *s = ast_find(a, (uint32_t)(2 * i + 1));
+        if (s->rst) r.refused++;
+        else if (s->acked) r.admitted++;
+    }
+    return r;
+}
+
+/* The attacker leaves: the victim closes the connection, its sink streams
+ * get an error and are closed (sink_error). */
+static void sink_release(struct fx *f, struct atk *a, const p2p_peerid *id)
+{
+    uint64_t t0 = now_ms();
+    shutdown(a->fd, SHUT_WR);
+    expect_conn_closed(f, a, id, t0, 2000, 0);
+    atk_free(a, false);
+}
+
+START_TEST(memory_budget)
+{
+    struct fx f;
+    fx_setup(&f, NULL, NULL, "max_session_window = 16MiB\n");
+    static struct sinks k;
+    memset(&k, 0, sizeof k);
+    ck_assert_int_eq(p2p_protocol_add(f.v, SINK_PROTOCOL, on_sink, &k), 0);
+    ihost_run_for(&f.loop, 300);
+    size_t rss0 = rss_bytes();
+    /* Two connections (two identities) of 100 streams each: 50 MiB offered
+     * in the 256 KiB every new stream may send before any window update. */
+    static struct atk a[2];
+    p2p_peerid id[2];
+    for (int c = 0; c < 2; c++) {
+        struct sink_result r = sink_attack(&f, &a[c], &id[c], 100);
+        printf("    connection %d: %zu streams admitted, %zu refused (RST), %.1f MiB sent\n", c, r.admitted,
+               r.refused, r.sent_mib);
+        /* Half of the 16 MiB budget is for growth (which needs data to be
+         * consumed: none is here); 8 MiB / 256 KiB = 32 initial windows. */
+        ck_assert_uint_eq(r.admitted, 32);
+        ck_assert_uint_eq(r.refused, 68);
+        ck_assert_double_le(r.sent_mib, 8.5);
+    }
+    size_t rss1 = rss_bytes();
+    printf("    victim holds %zu sink streams; RSS %+.1f MiB (bound: 2 x 8 MiB + 12 MiB)\n", k.held,
+           ((double)rss1 - (double)rss0) / MIB);
+    ck_assert_uint_eq(k.held, 64);
+    ck_log("yamux", "refused", "inbound stream(s) with RST");
+    if (!HOSTILE_ASAN) ck_assert_uint_lt(rss1, rss0 + 28 * MIB);
+    /* Honest peers are not affected. */
+    fx_honest_progresses(&f, 10000);
+    for (int c = 0; c < 2; c++) sink_release(&f, &a[c], &id[c]);
+    ck_assert_uint_eq(k.held, 0);
+    fx_teardown(&f);
+}
+END_TEST
+
+/* The control: the same attack with a budget larger than what it sends.
+ * The victim then holds every byte, which is what the RSS bound above
+ * would catch if the budget stopped working. */
+START_TEST(memory_budget_control)
+{
+    struct fx f;
+    fx_setup(&f, NULL, NULL, "max_session_window = 64MiB\n");
+    static struct sinks k;
+    memset(&k, 0, sizeof k);
+    ck_assert_int_eq(p2p_protocol_add(f.v, SINK_PROTOCOL, on_sink, &k), 0);
+    ihost_run_for(&f.loop, 300);
+    size_t rss0 = rss_bytes();
+    static struct atk a;
+    p2p_peerid id;
+    struct sink_result r = sink_attack(&f, &a, &id, 100);
+    size_t rss1 = rss_bytes();
+    printf("    %zu streams admitted, %zu refused, %.1f MiB sent; RSS %+.1f MiB\n", r.admitted, r.refused, r.sent_mib,
+           ((double)rss1 - (double)rss0) / MIB);
+    ck_assert_uint_eq(r.admitted, 100);
+    ck_assert_double_ge(r.sent_mib, 24.9);
+    if (!HOSTILE_ASAN) ck_assert_uint_gt(rss1, rss0 + 20 * MIB);
+    fx_honest_progresses(&f, 10000);
+    sink_release(&f, &a, &id);
+    fx_teardown(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -1612,6 +1866,9 @@ static Suite *suite(void)
     tcase_add_test(tc, never_reads);
     tcase_add_test(tc, ping_flood_never_reads);
     tcase_add_test(tc, yamux_bad_frames);
+    tcase_add_test(tc, negotiation_cap);
+    tcase_add_test(tc, memory_budget);
+    tcase_add_test(tc, memory_budget_control);
     suite_add_tcase(s, tc);
     return s;
 }

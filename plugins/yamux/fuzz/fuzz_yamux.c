@@ -5,7 +5,8 @@
  *     arbitrary bytes as input with random API calls, timer ticks and
  *     partial output drains. Checks: no crash, bounded output queue,
  *     delivered-but-unconsumed data never exceeds the stream's window,
- *     stream count within the limit, consistent return codes.
+ *     stream count within the limit, the sum of the receive windows
+ *     within max_session_window, consistent return codes.
  *   - pair (odd): a client and a server wired in memory, driven by random
  *     API calls and random delivery of their output. Two correct peers
  *     must never see a protocol error, and every stream must deliver
@@ -55,8 +56,10 @@ static void cfg_small(struct yamux_config *c, uint8_t knob)
     c->autotune = !(knob & 8);
     if (knob & 16) c->initial_window = 512 * 1024;
     if (c->max_stream_window < c->initial_window) c->max_stream_window = c->initial_window;
-    /* Growth budget 512 KiB: reachable. */
-    c->max_session_window = (uint64_t)c->max_streams * c->initial_window + 512 * 1024;
+    /* Window budget: room for every stream and 512 KiB of growth, or
+     * (knob bit 5) for 4 streams only, so that refusals are reachable. */
+    c->max_session_window = (knob & 32) ? 4 * (uint64_t)c->initial_window + 256 * 1024
+                                        : (uint64_t)c->max_streams * c->initial_window + 512 * 1024;
 }
 
 /* Largest output queue a session may ever hold (see yamux_session.h). */
@@ -224,6 +227,9 @@ static void check_invariants(struct side *sd)
 {
     if (yamux_session_output_len(sd->s) > out_bound(&sd->cfg)) abort();
     if (yamux_session_num_streams(sd->s) > sd->cfg.max_streams) abort();
+    if (yamux_session_window_total(sd->s) > sd->cfg.max_session_window) abort();
+    if (yamux_session_window_total(sd->s) < yamux_session_num_streams(sd->s) * (uint64_t)sd->cfg.initial_window)
+        abort();
 }
 
 /* One API call chosen by op. */

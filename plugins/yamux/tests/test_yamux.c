@@ -343,8 +343,10 @@ START_TEST(config_check)
     c.max_stream_window = 100 * KIB;
     ck_assert_int_eq(yamux_config_check(&c, err, sizeof err), P2P_EINVAL);
     yamux_config_default(&c);
-    c.max_session_window = 1 * MIB;
+    ck_assert_uint_eq(c.max_session_window, 48 * MIB);
+    c.max_session_window = 500 * KIB;
     ck_assert_int_eq(yamux_config_check(&c, err, sizeof err), P2P_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "session window"));
     yamux_session *s;
     ck_assert_int_eq(yamux_session_new(&s, true, &c, NULL, NULL), P2P_EINVAL);
     ck_assert_ptr_null(s);
@@ -849,12 +851,12 @@ END_TEST
 
 START_TEST(autotune_session_budget)
 {
-    /* Budget = max_session_window - max_streams * initial = 1 MiB. */
+    /* A 2 MiB budget: half of it (1 MiB) for growth. */
     struct yamux_config cfg;
     yamux_config_default(&cfg);
     cfg.keepalive_ms = 0;
     cfg.max_streams = 4;
-    cfg.max_session_window = 4 * 256 * KIB + 1 * MIB;
+    cfg.max_session_window = 2 * MIB;
     cfg.max_stream_window = 4 * MIB;
     struct peer c, s;
     peer_init(&c, "client", true, &cfg);
@@ -880,6 +882,18 @@ START_TEST(autotune_session_budget)
     ck_assert_int_eq(yamux_stream_get_info(s.s, a, &ia), 0);
     ck_assert_int_eq(yamux_stream_get_info(s.s, b, &ib), 0);
     ck_assert_uint_eq((uint64_t)ia.recv_max + ib.recv_max - 2 * 256 * KIB, 1 * MIB);
+    /* Growth used its part of the budget; new streams still fit in theirs. */
+    uint32_t e, g;
+    ck_assert_int_eq(yamux_stream_open(c.s, &e), 0);
+    ck_assert_int_eq(yamux_stream_open(c.s, &g), 0);
+    pump_at(&c, &s, 100);
+    ck_assert(rs(&s, e)->opened && rs(&s, g)->opened);
+    ck_assert(!rs(&c, e)->reset && !rs(&c, g)->reset);
+    ck_assert_uint_eq(yamux_session_window_total(s.s), 2 * MIB);
+    ck_assert_uint_eq(yamux_session_refused(s.s), 0);
+    ck_assert_int_eq(yamux_stream_reset(c.s, e), 0);
+    ck_assert_int_eq(yamux_stream_reset(c.s, g), 0);
+    pump_at(&c, &s, 100);
     /* Freeing a grown stream returns its budget. */
     ck_assert_int_eq(yamux_stream_reset(c.s, a), 0);
     pump_at(&c, &s, 100);
@@ -995,6 +1009,64 @@ START_TEST(max_streams)
         ck_assert_int_eq(yamux_stream_get_info(s.s, live[i], &(struct yamux_stream_info){ 0 }), 0);
         ck_assert_int_eq(yamux_stream_get_info(c.s, live[i], &(struct yamux_stream_info){ 0 }), 0);
     }
+    peer_free(&c);
+    peer_free(&s);
+}
+END_TEST
+
+/* The window budget: a peer cannot make us hold more than
+ * max_session_window, however many streams it opens before sending. */
+START_TEST(window_budget)
+{
+    struct yamux_config cc = quiet_cfg(), sc = quiet_cfg();
+    sc.max_session_window = 8 * 256 * KIB;   /* 1 MiB for growth, 4 initial windows */
+    struct peer c, s;
+    peer_init(&c, "client", true, &cc);
+    peer_init(&s, "server", false, &sc);
+    s.auto_consume = false;   /* a server whose handlers do not read */
+    uint32_t ids[6];
+    for (int i = 0; i < 6; i++) ck_assert_int_eq(yamux_stream_open(c.s, &ids[i]), 0);
+    pump(&c, &s);
+    ck_assert_int_eq(s.opened, 4);
+    ck_assert(rs(&c, ids[4])->reset && rs(&c, ids[5])->reset);
+    ck_assert_uint_eq(yamux_session_refused(s.s), 2);
+    ck_assert_uint_eq(yamux_session_window_total(s.s), 4 * 256 * KIB);
+    /* The server's own streams need room too. */
+    uint32_t x;
+    ck_assert_int_eq(yamux_stream_open(s.s, &x), P2P_ELIMIT);
+    /* The client fills every window; nothing is consumed: the server holds
+     * exactly the budget, and no credit beyond it is granted. */
+    uint8_t *buf = malloc(256 * KIB);
+    fill(buf, 256 * KIB, 3);
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(yamux_stream_write(c.s, ids[i], buf, 256 * KIB), 256 * KIB);
+        pump(&c, &s);
+    }
+    ck_assert_int_eq(yamux_stream_write(c.s, ids[0], buf, 1), 0);   /* no credit */
+    size_t held = 0;
+    for (int i = 0; i < 4; i++) {
+        struct yamux_stream_info info;
+        ck_assert_int_eq(yamux_stream_get_info(s.s, ids[i], &info), 0);
+        held += info.buffered;
+        ck_assert_uint_eq(info.recv_max, 256 * KIB);
+    }
+    ck_assert_uint_eq(held, 4 * 256 * KIB);
+    ck_assert(!yamux_session_failed(s.s) && !yamux_session_failed(c.s));
+    /* Consuming gives the credit back (the sum does not change)... */
+    ck_assert_int_eq(yamux_stream_consumed(s.s, ids[0], 256 * KIB), 0);
+    pump(&c, &s);
+    ck_assert_uint_eq(yamux_session_window_total(s.s), 4 * 256 * KIB);
+    ck_assert_int_eq(yamux_stream_write(c.s, ids[0], buf, 16), 16);
+    /* ...and a stream that ends makes room for a new one. */
+    ck_assert_int_eq(yamux_stream_reset(c.s, ids[1]), 0);
+    pump(&c, &s);
+    ck_assert_uint_eq(yamux_session_window_total(s.s), 3 * 256 * KIB);
+    uint32_t y;
+    ck_assert_int_eq(yamux_stream_open(c.s, &y), 0);
+    pump(&c, &s);
+    ck_assert(rs(&s, y)->opened && !rs(&c, y)->reset);
+    ck_assert_uint_eq(yamux_session_refused(s.s), 2);
+    free(buf);
     peer_free(&c);
     peer_free(&s);
 }
@@ -1487,6 +1559,7 @@ static Suite *suite(void)
     tcase_add_test(tc, autotune_session_budget);
     tcase_add_test(tc, initial_window_larger);
     tcase_add_test(tc, max_streams);
+    tcase_add_test(tc, window_budget);
     tcase_add_test(tc, unacked_limits);
     tcase_add_test(tc, goaway);
     tcase_add_test(tc, protocol_errors);
