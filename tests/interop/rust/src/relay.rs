@@ -330,11 +330,23 @@ fn client_swarm(seed: Option<u8>, kind: ClientKind) -> Result<Swarm<Client>, Err
 struct RelayIdentify {
     sent: bool,
     received: bool,
+    /// The relay's last identify lists hop. rust-libp2p's relay serves hop
+    /// only once it has a confirmed external address (from identify), and
+    /// then pushes identify again: a reservation sent before that is
+    /// refused as "Unsupported".
+    hop: bool,
 }
 
 impl RelayIdentify {
     fn done(&self) -> bool {
-        self.sent && self.received
+        self.sent && self.received && self.hop
+    }
+
+    fn update(&mut self, info: &identify::Info) {
+        self.hop = info
+            .protocols
+            .iter()
+            .any(|p| p.as_ref() == "/libp2p/circuit/relay/0.2.0/hop");
     }
 }
 
@@ -382,7 +394,10 @@ pub fn cmd_relay_listen(args: &[String]) -> Result<ExitCode, Error> {
                 SwarmEvent::Behaviour(ClientEvent::Identify(ev)) => match ev {
                     identify::Event::Received { peer_id, info, .. } => {
                         print_identified(&peer_id, &info);
-                        with_relay.received |= peer_id == relay_id;
+                        if peer_id == relay_id {
+                            with_relay.received = true;
+                            with_relay.update(&info);
+                        }
                     }
                     identify::Event::Sent { peer_id, .. } => with_relay.sent |= peer_id == relay_id,
                     _ => {}
@@ -575,6 +590,9 @@ pub fn cmd_dcutr(args: &[String]) -> Result<ExitCode, Error> {
                 SwarmEvent::Behaviour(ClientEvent::Identify(ev)) => match ev {
                     identify::Event::Received { peer_id, info, .. } => {
                         print_identified(&peer_id, &info);
+                        if peer_id == relay_id {
+                            with_relay.update(&info);
+                        }
                         if peer_id == relay_id && !with_relay.received {
                             with_relay.received = true;
                             // As the example: the relay told us our public address.
