@@ -45,6 +45,9 @@ static const struct p2p_conf_key host_keys[] = {
       "time for a new stream to agree on a protocol" },
     { "max_negotiating_streams", P2P_CONF_INT, "128", 1, 65536, NULL,
       "inbound streams of one connection agreeing on a protocol at a time; more are reset at once" },
+    { "max_buffered_bytes", P2P_CONF_SIZE, "256MiB", 0, INT64_C(1) << 40, NULL,
+      "bytes all connections may hold in stream queues together; over it the connection holding the most is "
+      "closed (0 = no budget)" },
     { "auto_dial", P2P_CONF_BOOL, "true", 0, 0, NULL,
       "dial peers that discovery (mDNS, DHT) finds, within the connection limits" },
     { "close_timeout", P2P_CONF_DURATION, "10s", 0, 3600000, NULL,
@@ -267,6 +270,7 @@ P2P_API void p2p_host_free(p2p_host *h)
     for (int i = 0; i < 100 && (h->defer_head || i == 0); i++) uv_run(h->loop, UV_RUN_NOWAIT);
     p2p_loader_fini(h);
     p2p_timers_close_all(h);
+    p2p_membudget_free(h);
     p2p_defer_teardown(h);
     if (h->owns_loop) {
         uv_run(h->loop, UV_RUN_DEFAULT);

@@ -99,6 +99,7 @@ static int try_send(struct ystream *y)
         if (n < 0) return n;
         if (n == 0) break;
         p2p_buf_consume(&y->txq, (size_t)n);
+        p2p_stream_charge(y->st, -(int64_t)n);   /* the host's memory budget */
     }
     if (!y->txq.len && y->local_fin_wanted && !y->local_fin_sent) {
         y->local_fin_sent = true;
@@ -123,6 +124,7 @@ static int ys_write(void *impl, const uint8_t *data, size_t len)
     if (len) {
         int rc = p2p_buf_append(&y->txq, data, len);
         if (rc < 0) return rc;
+        p2p_stream_charge(y->st, (int64_t)len);
         y->drain_wanted = true;
     }
     sess_schedule(y->ss);
@@ -249,6 +251,7 @@ static void cb_data(void *user, uint32_t id, const uint8_t *data, size_t len)
     }
     if (!y->reading || y->rx.len) {
         if (p2p_buf_append(&y->rx, data, len) < 0) yamux_stream_reset(ss->ys, id);
+        else p2p_stream_charge(y->st, (int64_t)len);
         return;
     }
     if (p2p_stream_deliver_data(y->st, data, len))
@@ -382,6 +385,7 @@ static bool service_stream(struct ysess *ss, struct ystream *y)
     if (y->rx.len) {
         p2p_buf chunk = y->rx;
         p2p_buf_init(&y->rx, 0);
+        p2p_stream_charge(y->st, -(int64_t)chunk.len);
         uint32_t id = y->id;
         bool alive = p2p_stream_deliver_data(y->st, p2p_buf_head(&chunk), chunk.len);
         if (!ss->failed) yamux_stream_consumed(ss->ys, id, chunk.len);

@@ -37,6 +37,10 @@
  *     their part of [plugin yamux] max_session_window (RST beyond), its
  *     RSS stays under the stated bound; the same attack with a 64 MiB
  *     budget (control) makes it hold every byte sent
+ *  12 the host-wide memory budget ([host] max_buffered_bytes): under
+ *     pressure the connection holding the most gets no new streams; over
+ *     the budget it is closed, then the next one; the charged total stays
+ *     within the budget plus a loop turn's reads
  *
  * Environment: HOSTILE_VERBOSE=1 copies the captured log to stderr;
  * HOSTILE_FLOOD_STREAMS=N (1..32, default 4) sets the streams of case 8;
@@ -1746,7 +1750,7 @@ struct sink_result {
 
 /* One attacker connection: `streams` sink streams opened at once, then
  * every window filled; runs until the victim grants no more credit. */
-static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *id, int streams)
+static struct sink_result sink_attack_ex(struct fx *f, struct atk *a, p2p_peerid *id, int streams, bool may_close)
 {
     atk_init(a, &f->loop);
     p2p_keypair kp;
@@ -1765,7 +1769,7 @@ static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *i
     atk_flush(a);
     atk_update(a);
     ck_assert(ihost_run_cond(&f->loop, sink_stalled, a, 30000));
-    ck_assert(!a->closed);
+    ck_assert(may_close || !a->closed);
     a->gen = NULL;
     struct sink_result r = { 0, 0, (double)fl.total / MIB };
     for (int i = 0; i < streams; i++) {
@@ -1774,6 +1778,11 @@ static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *i
         else if (s->acked) r.admitted++;
     }
     return r;
+}
+
+static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *id, int streams)
+{
+    return sink_attack_ex(f, a, id, streams, false);
 }
 
 /* The attacker leaves: the victim closes the connection, its sink streams
@@ -1850,6 +1859,90 @@ START_TEST(memory_budget_control)
 }
 END_TEST
 
+/* ---- case 12: the host-wide memory budget --------------------------------------- */
+
+/* [host] max_buffered_bytes = 12 MiB with per-connection windows that
+ * would let one connection hold 25 MiB: a first attacker holding 10 MiB
+ * (past three quarters of the budget, more than its fair share) gets no
+ * new streams; a second one pushes the total over the budget: the victim
+ * closes the connection holding the most, then the other when it grows
+ * past the budget in its turn. The charged total never exceeds the
+ * budget by more than a read's worth, the honest peer is served
+ * throughout, and the budget's metrics say what happened. */
+START_TEST(host_memory_budget)
+{
+    struct fx f;
+    fx_setup(&f, "max_buffered_bytes = 12MiB\n", NULL, "max_session_window = 64MiB\n");
+    static struct sinks k;
+    memset(&k, 0, sizeof k);
+    ck_assert_int_eq(p2p_protocol_add(f.v, SINK_PROTOCOL, on_sink, &k), 0);
+    ihost_run_for(&f.loop, 300);
+    size_t rss0 = rss_bytes();
+    struct p2p_mem_stats st;
+    static struct atk a[2];
+    p2p_peerid id[2];
+
+    struct sink_result r = sink_attack(&f, &a[0], &id[0], 40);
+    p2p_host_mem_stats(f.v, &st);
+    printf("    attacker 1: %zu streams admitted, %.1f MiB sent; victim holds %.1f MiB of a %.0f MiB budget\n",
+           r.admitted, r.sent_mib, (double)st.used / MIB, (double)st.budget / MIB);
+    ck_assert_uint_eq(r.admitted, 40);
+    ck_assert_uint_ge(st.used, 9 * MIB + MIB / 2);
+    ck_assert_uint_le(st.used, st.budget);
+    p2p_conn *c0 = fx_conn_of(&f, &id[0]);
+    ck_assert_uint_ge(p2p_conn_buffered_bytes(c0), 9 * MIB + MIB / 2);
+
+    /* Under pressure: more streams from the connection holding the most are refused. */
+    size_t rsts0 = a[0].rsts;
+    for (int i = 40; i < 48; i++) {
+        struct astream *s = ast_add(&a[0], (uint32_t)(2 * i + 1));
+        ay_frame(&a[0], YAMUX_TYPE_DATA, YAMUX_FLAG_SYN, s->id, sizeof MSS_SINK_LAZY - 1, MSS_SINK_LAZY,
+                 sizeof MSS_SINK_LAZY - 1);
+    }
+    atk_flush(&a[0]);
+    atk_update(&a[0]);
+    size_t want = rsts0 + 8;
+    uint64_t t0 = now_ms();
+    while (a[0].rsts < want && now_ms() - t0 < 5000) ihost_run_for(&f.loop, 20);
+    ck_assert_uint_eq(a[0].rsts, want);
+    p2p_host_mem_stats(f.v, &st);
+    ck_assert_uint_eq(st.streams_refused, 8);
+    ck_assert_uint_eq(k.held, 40);
+
+    /* Over budget: the worst connection is closed, then the other. */
+    uint64_t t1 = now_ms();
+    r = sink_attack_ex(&f, &a[1], &id[1], 100, true);
+    printf("    attacker 2: %zu streams admitted, %.1f MiB sent\n", r.admitted, r.sent_mib);
+    ck_assert(a[1].closed);
+    expect_conn_closed(&f, &a[0], &id[0], t1, 5000, P2P_ELIMIT);
+    expect_conn_closed(&f, &a[1], &id[1], t1, 5000, P2P_ELIMIT);
+    ck_log("membudget", "over max_buffered_bytes", "closing the connection holding the most");
+    ihost_run_for(&f.loop, 200);
+    p2p_host_mem_stats(f.v, &st);
+    size_t rss1 = rss_bytes();
+    printf("    peak %.2f MiB held (budget %.0f MiB), %llu connections closed, now %.2f MiB; RSS %+.1f MiB "
+           "(bound: budget + 12 MiB)\n", (double)st.peak / MIB, (double)st.budget / MIB,
+           (unsigned long long)st.conns_closed, (double)st.used / MIB, ((double)rss1 - (double)rss0) / MIB);
+    ck_assert_uint_eq(st.conns_closed, 2);
+    /* Over the budget by at most what arrives before the closed
+     * connection's buffers are freed, from the loop: libuv reads up to
+     * 2 MiB from a socket per loop turn. */
+    ck_assert_uint_le(st.peak, st.budget + 3 * MIB);
+    ck_assert_uint_lt(st.used, 256 * KIB);
+    ck_assert_uint_eq(k.held, 0);
+    if (!HOSTILE_ASAN) ck_assert_uint_lt(rss1, rss0 + 24 * MIB);
+    /* The metrics tell the same. */
+    p2p_metric *m = p2p_metric_find(f.v, "p2p_memory_budget_actions_total");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(p2p_counter_value(p2p_metric_get(m, (const char *const[]){ "close_connection" })), 2);
+    ck_assert_uint_eq(p2p_counter_value(p2p_metric_get(m, (const char *const[]){ "refuse_stream" })), 8);
+    ck_assert_int_eq(p2p_gauge_value(p2p_metric_get(p2p_metric_find(f.v, "p2p_buffered_bytes_limit"), NULL)),
+                     12 * MIB);
+    for (int c = 0; c < 2; c++) atk_free(&a[c], false);
+    fx_teardown(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -1869,6 +1962,7 @@ static Suite *suite(void)
     tcase_add_test(tc, negotiation_cap);
     tcase_add_test(tc, memory_budget);
     tcase_add_test(tc, memory_budget_control);
+    tcase_add_test(tc, host_memory_budget);
     suite_add_tcase(s, tc);
     return s;
 }

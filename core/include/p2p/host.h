@@ -136,6 +136,25 @@ P2P_API void p2p_timer_free(p2p_timer *t);
 /* Milliseconds of the loop's cached clock (monotonic). */
 P2P_API uint64_t p2p_host_now_ms(const p2p_host *h);
 
+/* ---- Memory budget --------------------------------------------------- */
+
+/* The host-wide budget of buffered bytes ([host] max_buffered_bytes):
+ * bytes that layers and plugins hold on behalf of streams (read and
+ * write queues, unread input) are charged to the stream's connection
+ * with p2p_stream_charge() (p2p/stream.h). When the total exceeds the
+ * budget, the connection holding the most is closed (the offender, not
+ * the others); above three quarters of it, connections holding more
+ * than their fair share (budget / connections) get no new inbound
+ * streams. A budget of 0 only counts. */
+struct p2p_mem_stats {
+    uint64_t budget;          /* max_buffered_bytes (0 = no budget) */
+    uint64_t used;            /* charged now, all streams */
+    uint64_t peak;            /* the most charged at once since start */
+    uint64_t conns_closed;    /* connections closed over budget */
+    uint64_t streams_refused; /* inbound streams refused under pressure */
+};
+P2P_API void p2p_host_mem_stats(const p2p_host *h, struct p2p_mem_stats *out);
+
 /* ---- Deferred calls ------------------------------------------------ */
 
 /* Run fn(arg) from the loop soon (before it next blocks for I/O), outside
