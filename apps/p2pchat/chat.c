@@ -493,18 +493,6 @@ static void on_redial(p2p_timer *t, void *arg)
     dial_bootstrap(arg);
 }
 
-/* The peer an address leads to: its last component, which must be
- * /p2p/<PeerId> (a circuit address /.../p2p/RELAY/p2p-circuit/p2p/TARGET
- * leads to TARGET, not to the relay). */
-static int target_peer(const p2p_multiaddr *ma, p2p_peerid *id)
-{
-    struct p2p_maddr_component comp, last = { 0 };
-    size_t off = 0;
-    while (p2p_maddr_next(ma, &off, &comp) == 1) last = comp;
-    if (last.code != P2P_MA_P2P) return P2P_EINVAL;
-    return p2p_peerid_from_bytes(id, last.value, last.value_len);
-}
-
 static int parse_bootstrap(struct chat *c, const p2p_conf_section *app, char *err, size_t errlen)
 {
     size_t n = p2p_conf_list_len(app, "bootstrap");
@@ -515,7 +503,7 @@ static int parse_bootstrap(struct chat *c, const p2p_conf_section *app, char *er
     for (size_t i = 0; i < n; i++) {
         const char *text = p2p_conf_list_at(app, "bootstrap", i);
         if (p2p_maddr_parse(&c->boot[c->nboot], text, NULL, 0) != 0 ||
-            target_peer(&c->boot[c->nboot], &c->boot_ids[c->nboot]) != 0) {
+            p2p_peerid_from_maddr(&c->boot_ids[c->nboot], &c->boot[c->nboot]) != 0) {   /* a circuit's target */
             snprintf(err, errlen, "bootstrap address %s needs to end with the peer's /p2p/<PeerId>", text);
             return P2P_ECONFIG;
         }

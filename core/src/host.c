@@ -117,6 +117,8 @@ static int setup_identity(p2p_host *h, const struct p2p_host_opts *opts, char *e
         } else if (rc < 0) {
             p2p_errf(err, errlen, "%s", why);
             return rc;
+        } else if (!(h->identity_file = strdup(path))) {
+            return P2P_ENOMEM;
         }
     }
     p2p_pubkey pub;
@@ -291,6 +293,7 @@ P2P_API void p2p_host_free(p2p_host *h)
     if (h->identity_lock_fd >= 0) close(h->identity_lock_fd);
     p2p_keypair_wipe(&h->key);
     free(h->identity_note);
+    free(h->identity_file);
     p2p_conf_free(h->conf);
     for (size_t i = 0; i < h->nretired; i++) p2p_conf_free(h->retired[i]);
     free(h->retired);
@@ -304,6 +307,7 @@ P2P_API const p2p_keypair *p2p_host_keypair(const p2p_host *h) { return &h->key;
 P2P_API const p2p_conf *p2p_host_conf(const p2p_host *h) { return h->conf; }
 P2P_API const p2p_conf_section *p2p_host_section(const p2p_host *h) { return h->host_section; }
 P2P_API const char *p2p_host_identity_note(const p2p_host *h) { return h->identity_note; }
+P2P_API const char *p2p_host_identity_file(const p2p_host *h) { return h->identity_file; }
 
 P2P_API size_t p2p_host_plugin_count(const p2p_host *h) { return h->nplugins; }
 

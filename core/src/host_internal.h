@@ -51,6 +51,7 @@ struct p2p_host {
     p2p_peerid id;
     int identity_lock_fd;
     char *identity_note;
+    char *identity_file;        /* the key file the identity was read from, NULL when none */
     char error[512];            /* p2p_host_set_error */
 
     struct loaded_plugin *plugins;  /* in start order after p2p_loader_load */

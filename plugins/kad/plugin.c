@@ -322,24 +322,23 @@ static void state_load(struct kad *kd)
     kad_state_free(&st);
 }
 
-/* The state file: [plugin kad] state_file, else (persistent identities
- * only) kad-<PeerId>.txt next to the identity file. */
+/* The state file: [plugin kad] state_file, else (identities kept in a
+ * key file only) kad-<PeerId>.txt next to the key file. An identity
+ * without a file (ephemeral, a seed, given by the application) gets no
+ * default: nothing says where it lives, and a new PeerId every run would
+ * leave a file per run behind. */
 static char *state_path(struct kad *kd)
 {
     if (!p2p_conf_bool(kd->cf, "persist")) return NULL;
     const char *set = p2p_conf_path(kd->cf, "state_file");
     if (set) return strdup(set);
-    const p2p_conf_section *hs = p2p_host_section(kd->host);
-    if (p2p_host_identity_note(kd->host) || p2p_conf_is_set(hs, "secret_key_seed") ||
-        p2p_conf_bool(hs, "ephemeral_identity"))
-        return NULL;   /* a new PeerId every run: nothing worth keeping */
+    const char *idf = p2p_host_identity_file(kd->host);
+    if (!idf) return NULL;
     char dir[4096];
-    const char *id = p2p_conf_path(hs, "identity");
-    if (id) snprintf(dir, sizeof dir, "%s", id);
-    else if (p2p_identity_default_path(dir, sizeof dir) != 0) return NULL;
+    snprintf(dir, sizeof dir, "%s", idf);
     char *slash = strrchr(dir, '/');
-    if (!slash) return NULL;
-    *slash = 0;
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");   /* a key file in the working directory */
     char ps[P2P_PEERID_STRMAX], path[4300];
     snprintf(path, sizeof path, "%s/kad-%s.txt", dir, kad_peer_str(p2p_host_peerid(kd->host), ps));
     return strdup(path);
@@ -450,7 +449,7 @@ static const struct p2p_conf_key kad_keys[] = {
     { "max_requests", P2P_CONF_INT, "256", 1, 65536, NULL, "outbound requests under way at once" },
     { "persist", P2P_CONF_BOOL, "true", 0, 0, NULL, "save the routing table and reuse it at the next start" },
     { "state_file", P2P_CONF_PATH, NULL, 0, 0, NULL,
-      "where (default: kad-<PeerId>.txt next to a persistent identity file)" },
+      "where (default: kad-<PeerId>.txt next to the identity's key file; none without a key file)" },
     { "save_interval", P2P_CONF_DURATION, "5m", 1000, 86400000, NULL, "how often a changed table is saved" },
     P2P_CONF_KEYS_END
 };
@@ -465,10 +464,8 @@ static int parse_bootstrap(struct kad *kd)
     for (size_t i = 0; i < n; i++) {
         const char *text = p2p_conf_list_at(kd->cf, "bootstrap", i);
         p2p_multiaddr ma;
-        struct p2p_maddr_component c;
         p2p_peerid id;
-        if (p2p_maddr_parse(&ma, text, NULL, 0) != 0 || p2p_maddr_find(&ma, P2P_MA_P2P, &c) != 1 ||
-            p2p_peerid_from_bytes(&id, c.value, c.value_len) != 0) {
+        if (p2p_maddr_parse(&ma, text, NULL, 0) != 0 || p2p_peerid_from_maddr(&id, &ma) != 0) {
             p2p_host_set_error(kd->host, "bootstrap address '%s' does not end in /p2p/<PeerId>", text);
             return P2P_ECONFIG;
         }

@@ -43,7 +43,8 @@ P2P_API const struct p2p_conf_key *p2p_host_schema(void);
  * [plugin NAME] and calls their init. On failure returns a negative code
  * and one sentence in err; *out is NULL.
  * Error codes: P2P_ECONFIG (bad config), P2P_ENOTFOUND, P2P_EABI, P2P_EDEP,
- * P2P_EEXIST, P2P_EPLUGIN (plugin load or init), P2P_EPERM/EIO (identity). */
+ * P2P_EEXIST, P2P_EPLUGIN (plugin load or init; P2P_ECONFIG when a
+ * plugin's init returned it), P2P_EPERM/EIO (identity). */
 P2P_API int p2p_host_new(p2p_host **out, p2p_conf *conf, const struct p2p_host_opts *opts,
                          char *err, size_t errlen);
 /* Start plugins (in dependency order). On failure, the ones started are
@@ -82,6 +83,10 @@ P2P_API const p2p_conf_section *p2p_host_section(const p2p_host *h);
 /* Whether the identity is ephemeral (not from a key file or seed) and why:
  * NULL when persistent, else a sentence. */
 P2P_API const char *p2p_host_identity_note(const p2p_host *h);
+/* The key file the identity was read from (or created in), NULL when the
+ * identity is not kept in a file (ephemeral, a seed, p2p_host_opts.key, or
+ * a file locked by another instance). Where per-identity state belongs. */
+P2P_API const char *p2p_host_identity_file(const p2p_host *h);
 
 /* For plugins: record the reason of a failure (one sentence, no trailing
  * period needed) before returning an error from init or start. */

@@ -6,10 +6,12 @@
  * provider found (and announced again when the provider's addresses
  * change), a client stays out of the routing tables and refuses
  * kad streams, and a restarted node reuses its saved routing table. */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ihost.h"
 #include "kad_msg.h"
@@ -585,6 +587,37 @@ START_TEST(config_errors)
     ck_assert_msg(saved != NULL, "no %s", path);
     ck_assert_str_eq(saved, "# p2pchat kad routing table v1\n");
     free(saved);
+
+    /* An identity without a key file (given by the application): no
+     * state file, not even in the default data directory. */
+    char xdg[1024], data[1100];
+    snprintf(xdg, sizeof xdg, "%s/xdg", dir);
+    snprintf(data, sizeof data, "%s/p2pchat", xdg);   /* where the default key file would be */
+    ck_assert_int_eq(mkdir(xdg, 0700), 0);
+    ck_assert_int_eq(mkdir(data, 0700), 0);
+    setenv("XDG_DATA_HOME", xdg, 1);
+    snprintf(text, sizeof text,
+             "[host]\nlog = off\nlisten = /ip4/127.0.0.1/tcp/0\n"
+             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n[plugin kad]\n");
+    cf = p2p_conf_load_string(text, "key.ini", err, sizeof err);
+    ck_assert_ptr_nonnull(cf);
+    uv_loop_init(&loop);
+    p2p_keypair key;
+    p2p_keypair_generate(&key);
+    struct p2p_host_opts ko = { .loop = &loop, .key = &key };
+    ck_assert_msg(p2p_host_new(&h, cf, &ko, err, sizeof err) == 0, "%s", err);
+    ck_assert_ptr_null(p2p_host_identity_file(h));
+    ihost_start(h);
+    p2p_host_free(h);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    unsetenv("XDG_DATA_HOME");
+    DIR *d = opendir(data);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        ck_assert_msg(e->d_name[0] == '.', "%s/%s written for an identity without a key file", data, e->d_name);
+    closedir(d);
 }
 END_TEST
 
