@@ -5,10 +5,14 @@
  * socket driven by a uv_poll on the same loop, crafting its traffic with
  * the I/O-free noise_logic and yamux_logic code and the core's
  * multistream-select machine. An honest host stays connected to the
- * victim throughout and runs echo exchanges back to back; every case
- * checks that they all complete, that the victim closes the attacker's
- * connection within a bounded time, and that its log names the cause
- * (the test installs its own log sink and filter, whatever P2P_LOG says).
+ * victim throughout and runs echo exchanges back to back, and an honest
+ * pair (that host and one the victim dials, hpair.h) chats through the
+ * victim every 50 ms; every case checks that they all complete, every
+ * pair message comes back within 2 s (p50/max printed), the victim's
+ * buffered bytes (its memory budget's count) stay under 32 MiB unless
+ * the case states its bound, the victim closes the attacker's
+ * connection within a bounded time, and its log names the cause (the
+ * test installs its own log sink and filter, whatever P2P_LOG says).
  *
  * Cases:
  *   1 garbage instead of multistream-select (five kinds)
@@ -49,6 +53,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -59,6 +64,7 @@
 #include <unistd.h>
 
 #include "echo.h"
+#include "hpair.h"
 #include "ihost.h"
 #include "noise_hs.h"
 #include "noise_transport.h"
@@ -75,6 +81,12 @@
 #ifndef HOSTILE_ASAN
 #define HOSTILE_ASAN 0
 #endif
+
+/* Every case: the honest pair's worst round trip through the victim
+ * (x CK_TIMEOUT_MULTIPLIER), and the victim's buffered bytes at their
+ * peak unless the case states its own bound. */
+#define FX_LATENCY_BOUND_MS 2000
+#define FX_MEM_BOUND (32u * 1024u * 1024u)
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -191,6 +203,11 @@ struct fx {
     bool bg_stop, bg_running;
     /* cases that need another honest host */
     p2p_host *h2;
+    /* the honest pair chatting through the victim (hpair.h), and the
+     * bound of the victim's buffered bytes (the memory budget's count)
+     * over the whole case */
+    struct hpair *pair;
+    uint64_t mem_bound;
 };
 
 static void on_victim_event(const struct p2p_event *ev, void *arg)
@@ -292,6 +309,9 @@ static void fx_setup(struct fx *f, const char *vkeys, const char *noise_keys, co
     f->bg.user = f;
     f->bg_running = true;
     ck_assert_int_eq(echo_start(f->hconn, &f->bg), 0);
+    f->pair = hpair_start(&f->loop, f->v, f->hconn, 50);
+    log_begin();   /* again: creating the pair's host set the log filter */
+    f->mem_bound = FX_MEM_BOUND;
 }
 
 static bool bg_stopped(void *arg) { return !((struct fx *)arg)->bg_running; }
@@ -317,6 +337,15 @@ static void echo_done_flag(struct echo_client *c) { *(bool *)c->user = true; }
 
 static void fx_teardown(struct fx *f)
 {
+    /* The honest pair chatted through the victim all along, every
+     * message back within the bound. */
+    hpair_stop(f->pair, FX_LATENCY_BOUND_MS, NULL);
+    /* The victim's buffered bytes stayed under the stated bound. */
+    struct p2p_mem_stats ms;
+    p2p_host_mem_stats(f->v, &ms);
+    printf("    victim's buffered bytes: peak %.1f MiB (bound %.0f MiB)\n", (double)ms.peak / MIB,
+           (double)f->mem_bound / MIB);
+    ck_assert_uint_le(ms.peak, f->mem_bound);
     /* The honest peer worked throughout: exchanges kept completing, none
      * failed, its one connection was never dropped. */
     fx_honest_progresses(f, 20000);
@@ -330,9 +359,10 @@ static void fx_teardown(struct fx *f)
     ck_assert_int_eq(echo_start(f->hconn, &last), 0);
     ck_assert(ihost_run_until(&f->loop, &done, 20000));
     ck_assert_msg(last.ok, "final honest echo: %s", p2p_strerror(last.status));
-    /* Only the honest connection is left on the victim. */
+    /* Only the honest connections are left on the victim. */
     p2p_conn *vc[8];
-    ck_assert_uint_eq(p2p_host_conns(f->v, vc, 8), f->h2 ? 2 : 1);
+    ck_assert_uint_eq(p2p_host_conns(f->v, vc, 8), f->h2 ? 3 : 2);
+    hpair_free(f->pair);
 
     p2p_host_free(f->h);
     if (f->h2) p2p_host_free(f->h2);
@@ -363,7 +393,8 @@ static size_t fx_foreign_conns(struct fx *f)
     size_t n = 0;
     for (size_t i = 0; i < f->nconn; i++)
         if (!p2p_peerid_equal(&f->conn_ev[i].peer, &f->hid) &&
-            !(f->h2 && p2p_peerid_equal(&f->conn_ev[i].peer, p2p_host_peerid(f->h2))))
+            !(f->h2 && p2p_peerid_equal(&f->conn_ev[i].peer, p2p_host_peerid(f->h2))) &&
+            !(f->pair && p2p_peerid_equal(&f->conn_ev[i].peer, p2p_host_peerid(hpair_partner(f->pair)))))
             n++;
     return n;
 }
@@ -1970,5 +2001,6 @@ static Suite *suite(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    signal(SIGPIPE, SIG_IGN);   /* as p2pchat does (see transport-tcp) */
     return p2p_test_run(suite());
 }
