@@ -22,7 +22,8 @@
  *    backoff are answered with a PRUNE and penalised (P7) until the peer
  *    is graylisted, after which nothing is answered.
  * Meanwhile the honest hosts keep exchanging messages, each delivered
- * exactly once. The victim's score of the attacker and its counters are
+ * exactly once and within 2 s (p50/max printed); hosts 1 and 2 are
+ * connected only to the victim (a star), so theirs cross it. The victim's score of the attacker and its counters are
  * read white-box: the service state is the plugin's struct gsp
  * (plugin_int.h), its router's tables (gs_router_int.h) show what the
  * floods made it keep; this test links the same gossipsub_logic. The
@@ -46,6 +47,7 @@
 
 #define NH 3             /* honest hosts; node 0 is the victim */
 #define ROUNDS 32
+#define HONEST_LATENCY_MS 2000   /* x CK_TIMEOUT_MULTIPLIER (sanitizers) */
 #define ROOM "room"
 #define HB_MS 100
 #define MAX_RPC (1u << 20)          /* the plugin's default max_rpc_size */
@@ -79,6 +81,11 @@ struct node {
 
 static struct node nodes[NH];
 static int rounds;
+/* Latency of honest deliveries: publication times, and every first
+ * delivery's delay (reported and bounded by check_honest_exactly_once). */
+static uint64_t pub_ns[NH][ROUNDS];
+static double lat_ms[NH * NH * ROUNDS];
+static size_t nlat;
 
 static void on_msg(const struct p2p_pubsub_msg *m, void *arg)
 {
@@ -89,7 +96,8 @@ static void on_msg(const struct p2p_pubsub_msg *m, void *arg)
     buf[len] = 0;
     int from, r;
     if (sscanf(buf, "h %d %d", &from, &r) == 2 && from >= 0 && from < NH && r >= 0 && r < ROUNDS) {
-        n->got[from][r]++;
+        if (!n->got[from][r]++ && nlat < sizeof lat_ms / sizeof lat_ms[0])
+            lat_ms[nlat++] = (double)(uv_hrtime() - pub_ns[from][r]) / 1e6;
     } else if (!strncmp(buf, "v ", 2)) {
         n->victim_msgs++;
     } else if (!strncmp(buf, "atk", 3)) {
@@ -117,6 +125,7 @@ static int honest_publish(void)
     for (int i = 0; i < NH; i++) {
         char data[32];
         snprintf(data, sizeof data, "h %d %d", i, r);
+        pub_ns[i][r] = uv_hrtime();
         int rc = nodes[i].ps->publish(nodes[i].st, ROOM, (const uint8_t *)data, strlen(data));
         ck_assert_msg(rc == 0, "honest publish %d/%d: %s", i, r, p2p_strerror(rc));
     }
@@ -135,8 +144,14 @@ static void honest_round(void)
     honest_wait(honest_publish());
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Every honest message was delivered exactly once (every test ends
- * with this). */
+ * with this), within HONEST_LATENCY_MS of its publication. */
 static void check_honest_exactly_once(void)
 {
     honest_round();
@@ -148,6 +163,13 @@ static void check_honest_exactly_once(void)
                 ck_assert_msg(nodes[i].got[j][r] == (i == j ? 0 : 1), "node %d got round %d of node %d %d times", i,
                               r, j, nodes[i].got[j][r]);
     }
+    ck_assert_uint_eq(nlat, (size_t)(NH * (NH - 1) * rounds));
+    qsort(lat_ms, nlat, sizeof lat_ms[0], cmp_double);
+    const char *mult = getenv("CK_TIMEOUT_MULTIPLIER");
+    double bound = HONEST_LATENCY_MS * (mult && atof(mult) > 1 ? atof(mult) : 1);
+    printf("    honest deliveries (1 <-> 2 through the victim): %zu, latency p50 %.1f ms, max %.1f ms (bound %.0f ms)\n",
+           nlat, lat_ms[nlat / 2], lat_ms[nlat - 1], bound);
+    ck_assert_msg(lat_ms[nlat - 1] <= bound, "an honest message took %.1f ms", lat_ms[nlat - 1]);
 }
 
 /* ---- the victim, white-box ---------------------------------------------------------------- */
@@ -635,8 +657,9 @@ static bool honest_ready(void *arg)
     (void)arg;
     for (int i = 0; i < NH; i++) {
         p2p_peerid v[8];
-        if (nodes[i].ps->topic_peers(nodes[i].st, ROOM, v, 8) != NH - 1) return false;
-        if (nodes[i].ps->mesh_peers(nodes[i].st, ROOM, v, 8) != NH - 1) return false;
+        size_t want = i == 0 ? NH - 1 : 1;   /* a star around the victim */
+        if (nodes[i].ps->topic_peers(nodes[i].st, ROOM, v, 8) != want) return false;
+        if (nodes[i].ps->mesh_peers(nodes[i].st, ROOM, v, 8) != want) return false;
     }
     return true;
 }
@@ -653,6 +676,7 @@ static void setup(void)
     memset(atks, 0, sizeof atks);
     memset(&logs, 0, sizeof logs);
     rounds = 0;
+    nlat = 0;
     srand(7);
     for (int i = 0; i < NH; i++) {
         nodes[i].h = ihost_new(&loop, NULL, HONEST);
@@ -662,8 +686,9 @@ static void setup(void)
         ck_assert_int_eq(nodes[i].ps->subscribe(nodes[i].st, ROOM, on_msg, &nodes[i], &nodes[i].sub), 0);
     }
     log_setup();
-    for (int i = 0; i < NH; i++)
-        for (int j = i + 1; j < NH; j++) connect_hosts(nodes[i].h, nodes[j].h);
+    /* A star: the honest hosts 1 and 2 reach each other only through the
+     * victim, so their messages cross the node under attack. */
+    for (int i = 1; i < NH; i++) connect_hosts(nodes[i].h, nodes[0].h);
     ck_assert_msg(ihost_run_cond(&loop, honest_ready, NULL, 10000), "honest meshes did not form");
     honest_round();
 }
