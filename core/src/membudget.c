@@ -68,7 +68,7 @@ static void enforce(void *arg)
     struct p2p_membudget *m = &h->mem;
     struct p2p_swarm *sw = h->swarm;
     if (!sw || sw->stopping || !m->budget) return;
-    uint64_t live = m->used - m->gone;
+    uint64_t live = m->used > m->gone ? m->used - m->gone : 0;
     struct p2p_list *pos, *tmp;
     for (;;) {
         if (live <= m->budget) return;
