@@ -20,7 +20,9 @@
  *    most gossip_retransmission times; unknown ids get nothing;
  *  - GRAFT floods: unknown topics are ignored (no answer), GRAFTs during a
  *    backoff are answered with a PRUNE and penalised (P7) until the peer
- *    is graylisted, after which nothing is answered.
+ *    is graylisted, after which nothing is answered;
+ *  - a peer that stops reading: what the victim queues for it is charged
+ *    to its connection in the host's memory budget.
  * Meanwhile the honest hosts keep exchanging messages, each delivered
  * exactly once and within 2 s (p50/max printed); hosts 1 and 2 are
  * connected only to the victim (a star), so theirs cross it. The victim's score of the attacker and its counters are
@@ -1281,6 +1283,77 @@ START_TEST(graft_flood)
 }
 END_TEST
 
+/* ---- a peer that stops reading: its queue counts in the memory budget ------------------------ */
+
+struct vcount { int want; };
+static bool honest_got_victim_msgs(void *arg)
+{
+    int want = ((struct vcount *)arg)->want;
+    for (int i = 1; i < NH; i++)
+        if (nodes[i].victim_msgs < want) return false;
+    return true;
+}
+
+static bool queue_settled(void *arg)
+{
+    struct atk *a = arg;
+    p2p_buf *q = gs_router_outq(vrouter(), a->id);
+    p2p_conn *c = p2p_host_conn_to(nodes[0].h, a->id);
+    return q && q->len >= 1024 * 1024 && c && p2p_conn_buffered_bytes(c) > q->len;
+}
+
+static bool queue_drained(void *arg)
+{
+    struct atk *a = arg;
+    p2p_conn *c = p2p_host_conn_to(nodes[0].h, a->id);
+    return c && p2p_conn_buffered_bytes(c) < 64 * 1024;
+}
+
+/* The attacker stops reading; the victim publishes until its queue for
+ * the attacker is full (publish says P2P_EAGAIN). What it holds
+ * for the attacker (its Yamux write queue, then gossipsub's queue for the
+ * peer) is charged to that connection in the host's memory budget
+ * (p2p_conn_buffered_bytes), which is what the budget closes the worst
+ * connection by; reading again drains it to nothing. The honest hosts get
+ * every message meanwhile. */
+START_TEST(slow_reader_charged)
+{
+    CASE("slow_reader_charged");
+    struct atk *a = &atks[0];
+    atk_new(a);
+    p2p_stream_read_stop(a->in);
+    /* Until the attacker's queue is full: publish then refuses
+     * (P2P_EAGAIN: all or nothing, paced by the slowest subscriber). */
+    static uint8_t big[60000];
+    int k;
+    for (k = 0; k < 100; k++) {
+        int n = snprintf((char *)big, sizeof big, "v %d ", k);
+        memset(big + n, 'x', sizeof big - (size_t)n);
+        int rc = nodes[0].ps->publish(nodes[0].st, ROOM, big, sizeof big);
+        if (rc == P2P_EAGAIN) break;
+        ck_assert_int_eq(rc, 0);
+        ihost_run_for(&loop, 5);
+    }
+    ck_assert_int_lt(k, 100);
+    ck_assert_int_ge(k, 30);
+    struct vcount vc = { k };
+    ck_assert_msg(ihost_run_cond(&loop, honest_got_victim_msgs, &vc, 10000), "honest hosts missed the victim's messages");
+    ck_assert_msg(ihost_run_cond(&loop, queue_settled, a, 5000), "the queue for the attacker is not charged");
+    p2p_conn *c = p2p_host_conn_to(nodes[0].h, a->id);
+    size_t q = gs_router_outq(vrouter(), a->id)->len;
+    struct p2p_mem_stats ms;
+    p2p_host_mem_stats(nodes[0].h, &ms);
+    printf("    slow reader: %d messages of 60 kB published, gossipsub queue %.2f MiB, its connection charged "
+           "%.2f MiB, host %.2f MiB\n", k, (double)q / (1 << 20), (double)p2p_conn_buffered_bytes(c) / (1 << 20), (double)ms.used / (1 << 20));
+    ck_assert_uint_ge(ms.used, p2p_conn_buffered_bytes(c));
+    honest_round();
+    p2p_stream_read_start(a->in);
+    ck_assert_msg(ihost_run_cond(&loop, queue_drained, a, 10000), "still charged after the queue drained: %llu",
+                  (unsigned long long)p2p_conn_buffered_bytes(c));
+    check_honest_exactly_once();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gossipsub_hostile");
@@ -1293,6 +1366,7 @@ int main(void)
     tcase_add_test(tc, ihave_flood);
     tcase_add_test(tc, iwant_flood);
     tcase_add_test(tc, graft_flood);
+    tcase_add_test(tc, slow_reader_charged);
     suite_add_tcase(s, tc);
     return p2p_test_run(s);
 }
