@@ -25,7 +25,8 @@
  *    to its connection in the host's memory budget.
  * Meanwhile the honest hosts keep exchanging messages, each delivered
  * exactly once and within 2 s (p50/max printed); hosts 1 and 2 are
- * connected only to the victim (a star), so theirs cross it. The victim's score of the attacker and its counters are
+ * connected only to the victim (a star), so theirs cross it. The
+ * victim's buffered bytes stay under 8 MiB in every case. The victim's score of the attacker and its counters are
  * read white-box: the service state is the plugin's struct gsp
  * (plugin_int.h), its router's tables (gs_router_int.h) show what the
  * floods made it keep; this test links the same gossipsub_logic. The
@@ -50,6 +51,7 @@
 #define NH 3             /* honest hosts; node 0 is the victim */
 #define ROUNDS 32
 #define HONEST_LATENCY_MS 2000   /* x CK_TIMEOUT_MULTIPLIER (sanitizers) */
+#define VICTIM_MEM_BOUND_MIB 8   /* the victim's peak buffered bytes, every case */
 #define ROOM "room"
 #define HB_MS 100
 #define MAX_RPC (1u << 20)          /* the plugin's default max_rpc_size */
@@ -172,6 +174,13 @@ static void check_honest_exactly_once(void)
     printf("    honest deliveries (1 <-> 2 through the victim): %zu, latency p50 %.1f ms, max %.1f ms (bound %.0f ms)\n",
            nlat, lat_ms[nlat / 2], lat_ms[nlat - 1], bound);
     ck_assert_msg(lat_ms[nlat - 1] <= bound, "an honest message took %.1f ms", lat_ms[nlat - 1]);
+    /* The victim's buffered bytes (its memory budget's count) stayed
+     * under the stated bound through the case. */
+    struct p2p_mem_stats ms;
+    p2p_host_mem_stats(nodes[0].h, &ms);
+    printf("    victim's buffered bytes: peak %.2f MiB (bound %u MiB)\n", (double)ms.peak / (1 << 20),
+           VICTIM_MEM_BOUND_MIB);
+    ck_assert_uint_le(ms.peak, (uint64_t)VICTIM_MEM_BOUND_MIB << 20);
 }
 
 /* ---- the victim, white-box ---------------------------------------------------------------- */
