@@ -896,6 +896,16 @@ static p2p_conn *atk_establish(struct fx *f, struct atk *a, const p2p_keypair *k
     return fx_conn_of(f, id);
 }
 
+/* A new attacker with a fresh identity (its PeerId in *id), connected to
+ * the victim through Noise and Yamux: the victim's side of it. */
+static p2p_conn *atk_join(struct fx *f, struct atk *a, p2p_peerid *id)
+{
+    atk_init(a, &f->loop);
+    p2p_keypair kp;
+    p2p_keypair_generate(&kp);
+    return atk_establish(f, a, &kp, id);
+}
+
 /* The victim closed an established connection of ours for `reason`,
  * quickly, and said why in its log. */
 static void expect_conn_closed(struct fx *f, struct atk *a, const p2p_peerid *id, uint64_t since,
@@ -1271,11 +1281,8 @@ START_TEST(bad_noise_frames)
     static const int reasons[] = { P2P_ECRYPTO, P2P_EPROTO, P2P_EPROTO };
     for (int k = CORRUPT; k <= TRUNCATED; k++) {
         struct atk a;
-        atk_init(&a, &f.loop);
-        p2p_keypair kp;
-        p2p_keypair_generate(&kp);
         p2p_peerid id;
-        atk_establish(&f, &a, &kp, &id);
+        atk_join(&f, &a, &id);
         uint64_t t0 = now_ms();
         if (k == CORRUPT) {
             uint8_t ping[YAMUX_HEADER_LEN];
@@ -1312,11 +1319,8 @@ START_TEST(yamux_window_violation)
     struct fx f;
     fx_setup(&f, NULL, NULL, NULL);
     struct atk a;
-    atk_init(&a, &f.loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    atk_establish(&f, &a, &kp, &id);
+    atk_join(&f, &a, &id);
 
     /* An echo stream: the lazy negotiation in the first frame. */
     ast_add(&a, 1);
@@ -1362,11 +1366,8 @@ START_TEST(too_many_streams)
     struct fx f;
     fx_setup(&f, "stream_negotiation_timeout = 3s\n", NULL, "max_streams = 4\n");
     struct atk a;
-    atk_init(&a, &f.loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    p2p_conn *vc = atk_establish(&f, &a, &kp, &id);
+    p2p_conn *vc = atk_join(&f, &a, &id);
 
     /* Four streams that never negotiate: the victim's limit. */
     uint32_t next = 1;
@@ -1489,11 +1490,8 @@ START_TEST(never_reads)
     size_t rss0 = rss_bytes();
 
     struct atk a;
-    atk_init(&a, &f.loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    p2p_conn *vc = atk_establish(&f, &a, &kp, &id);
+    p2p_conn *vc = atk_join(&f, &a, &id);
 
     /* Echo streams; 64 MiB as fast as we may; the echo is never read (no
      * Window Update for it ever leaves us). */
@@ -1617,11 +1615,8 @@ START_TEST(yamux_bad_frames)
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         struct atk a;
-        atk_init(&a, &f.loop);
-        p2p_keypair kp;
-        p2p_keypair_generate(&kp);
         p2p_peerid id;
-        atk_establish(&f, &a, &kp, &id);
+        atk_join(&f, &a, &id);
         struct yamux_header h = { .version = v[i].version, .type = v[i].type, .flags = YAMUX_FLAG_SYN,
                                   .stream_id = i == 2 ? 1 : 0, .length = 1 };
         uint8_t raw[YAMUX_HEADER_LEN];
@@ -1645,11 +1640,8 @@ START_TEST(negotiation_cap)
     struct fx f;
     fx_setup(&f, "max_negotiating_streams = 8\nstream_negotiation_timeout = 3s\n", NULL, NULL);
     struct atk a;
-    atk_init(&a, &f.loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    p2p_conn *vc = atk_establish(&f, &a, &kp, &id);
+    p2p_conn *vc = atk_join(&f, &a, &id);
     /* 20 streams that never say a word: 8 are held in negotiation, the
      * other 12 are reset at once (Yamux accepted them: ACK, then RST). */
     uint32_t next = 1;
@@ -1783,10 +1775,7 @@ struct sink_result {
  * every window filled; runs until the victim grants no more credit. */
 static struct sink_result sink_attack_ex(struct fx *f, struct atk *a, p2p_peerid *id, int streams, bool may_close)
 {
-    atk_init(a, &f->loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
-    atk_establish(f, a, &kp, id);
+    atk_join(f, a, id);
     struct sink_flood fl = { 0 };
     for (int i = 0; i < streams; i++) {
         struct astream *s = ast_add(a, (uint32_t)(2 * i + 1));
