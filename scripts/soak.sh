@@ -9,8 +9,8 @@
 # (e.g. --peers 20 --duration 300). Outputs go to build/release/soak/<time>/
 # (with the installed copy of p2pchat that ran):
 # results.md (the table), results.json, soak.dat, latency.dat and, when
-# gnuplot is installed (not needed by CI; scripts/setup.sh --plot),
-# soak.png. Exits 1 when a check failed. The figures in
+# gnuplot is installed (scripts/setup.sh --plot or --test), soak.png
+# (CI's short variant writes the same into build/<flavour>/tests/soak/churn). Exits 1 when a check failed. The figures in
 # docs/RELIABILITY.md come from this command.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
