@@ -95,12 +95,28 @@ void cpeer_handles_start(struct cpeer_loop *l, double timeout, uv_timer_cb on_de
     if (timeout > 0) uv_timer_start(&l->deadline, on_deadline, (uint64_t)(timeout * 1000), 0);
 }
 
+static void ignore_signal(uv_signal_t *s, int sig)
+{
+    (void)s;
+    (void)sig;
+}
+
 void cpeer_handles_close(struct cpeer_loop *l, p2p_host *h)
 {
     uv_close((uv_handle_t *)&l->deadline, NULL);
+    /* Keep catching SIGTERM/SIGINT while the host shuts down: closing the
+     * signal handles first restores the default action, and a test that
+     * stops a peer which is already shutting down (its deadline fired)
+     * would see it killed (143) instead of its exit code. Unreferenced,
+     * they do not keep the loop alive. */
+    uv_signal_start(&l->sigterm, ignore_signal, SIGTERM);
+    uv_signal_start(&l->sigint, ignore_signal, SIGINT);
+    uv_unref((uv_handle_t *)&l->sigterm);
+    uv_unref((uv_handle_t *)&l->sigint);
+    p2p_host_free(h);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
     uv_close((uv_handle_t *)&l->sigterm, NULL);
     uv_close((uv_handle_t *)&l->sigint, NULL);
-    p2p_host_free(h);
     uv_run(&l->loop, UV_RUN_DEFAULT);
     uv_loop_close(&l->loop);
 }
