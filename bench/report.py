@@ -143,6 +143,9 @@ def summarize(samples):
             g["eagain"].append(pub["eagain"])
             g["lost"].append(sum(pub["sent"] - sb["received"] for sb in subs))
             continue
+        if k == "relay-capacity":
+            s.setdefault("relayCapacity", []).append(x["result"])
+            continue
         if k == "relayed":
             r = x["result"]
             groups.setdefault(("r",), {"rate": []})["rate"].append(r["uploadBytes"] / MiB / r["timeSeconds"])
@@ -195,7 +198,8 @@ def collect(a):
         "command": a.command,
         "durationSeconds": a.seconds,
         "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice,
-                   "streams": a.streams, "idle": a.idle, "gossip": a.gossip},
+                   "streams": a.streams, "idle": a.idle, "gossip": a.gossip,
+                   "relayCapacity": a.relay_capacity, "relayCircuits": a.relay_circuits},
         "loadavg": {"start": a.load_start, "end": a.load_end},
         "machine": machine(),
         "versions": lock_versions(a.rust_lock, a.go_mod, a.js_lock),
@@ -389,6 +393,33 @@ def doc(a):
           f"| {ratio(rl['median'], direct and direct['MiBs']['median'])} |")
         w("")
 
+    rcs = s.get("relayCapacity", [])
+    if rcs:
+        w("## Relay server capacity (C only)")
+        w("")
+        w("A fresh C relay (`p2pchat -c bench/peers/c/relay-capacity.ini`: reservation and circuit limits "
+          "raised, no per-circuit byte or time limit, circuit_buffer 64 KiB) and `cbench relay-capacity` (one "
+          "process, one host per identity): every identity reserves a slot, then C of "
+          "them each dial one other reserved identity through the relay and upload through the circuit "
+          "without pause (/perf/1.0.0 runs of 1 MiB back to back). Reservations held and circuits busy are "
+          "counted at the end of the measured window (a circuit is busy when it moved bytes in it); bytes/s "
+          "is the payload through all circuits; RSS is the relay's VmRSS once every reservation is held and "
+          "at the end of the busy window, peak its VmHWM; CPU is the relay's user + system time over the "
+          "window. Target: 1,000 reservations and 256 busy circuits at ≤ 64 MiB RSS.")
+        w("")
+        w("| reservations held | circuits busy | window s | MiB/s through | relay CPU % | RSS start MiB "
+          "| RSS reserved MiB | RSS busy MiB | peak MiB | reserve time s | circuits set-up s |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for e in rcs:
+            rel = e["relay"]
+            mib = lambda k: fmt(rel[k] / 1024, 1) if rel.get(k, -1) >= 0 else "—"
+            cpu = 100 * rel["cpuSeconds"] / e["seconds"] if e["seconds"] and rel["cpuSeconds"] >= 0 else None
+            w(f"| {e['reservationsHeld']:,} of {e['reservations']:,} | {e['circuitsBusy']} of {e['circuits']} "
+              f"| {fmt(e['seconds'], 1)} | {fmt(e['bytesPerSecond'] / MiB, 1)} | {fmt(cpu)} | {mib('rssStartKiB')} "
+              f"| {mib('rssReservedKiB')} | {mib('rssBusyKiB')} | {mib('hwmKiB')} | {fmt(e['reserveSeconds'], 1)} "
+              f"| {fmt(e['connectSeconds'], 1)} |")
+        w("")
+
     # Per round: the implementations ran one after the other within a round,
     # so each round's row compares them under (nearly) the same load.
     rounds = sorted({x.get("round", 0) for x in r["samples"] if x.get("round")})
@@ -490,7 +521,7 @@ def main():
         c.add_argument("--" + opt, required=True)
     for opt in ("seconds", "reps", "bytes", "handshakes", "nice"):
         c.add_argument("--" + opt, type=int, required=True)
-    for opt in ("streams", "idle", "gossip"):
+    for opt in ("streams", "idle", "gossip", "relay-capacity", "relay-circuits"):
         c.add_argument("--" + opt, type=int, default=0)
     c.add_argument("--revision", help="what the C programs were built from (default: now)")
     d = sub.add_parser("doc")
