@@ -542,6 +542,10 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 1, &kad_routing_api, kd);
         if (rc == 0 && (rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 2, &kad_routing_api_v2, kd)))
             p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 1);
+        if (rc == 0 && (rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 3, &kad_routing_api_v3, kd))) {
+            p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 2);
+            p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 1);
+        }
         if (rc) p2p_host_set_error(h, "cannot provide the routing service: %s", p2p_strerror(rc));
     }
     if (rc) {
