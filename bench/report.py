@@ -10,6 +10,7 @@
 """
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -146,6 +147,9 @@ def summarize(samples):
         if k == "relay-capacity":
             s.setdefault("relayCapacity", []).append(x["result"])
             continue
+        if k == "kad-lookup":
+            s.setdefault("kad", []).append(x["result"])
+            continue
         if k == "relayed":
             r = x["result"]
             groups.setdefault(("r",), {"rate": []})["rate"].append(r["uploadBytes"] / MiB / r["timeSeconds"])
@@ -199,7 +203,8 @@ def collect(a):
         "durationSeconds": a.seconds,
         "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice,
                    "streams": a.streams, "idle": a.idle, "gossip": a.gossip,
-                   "relayCapacity": a.relay_capacity, "relayCircuits": a.relay_circuits},
+                   "relayCapacity": a.relay_capacity, "relayCircuits": a.relay_circuits,
+                   "kad": a.kad, "kadLookups": a.kad_lookups},
         "loadavg": {"start": a.load_start, "end": a.load_end},
         "machine": machine(),
         "versions": lock_versions(a.rust_lock, a.go_mod, a.js_lock),
@@ -420,6 +425,37 @@ def doc(a):
               f"| {fmt(e['connectSeconds'], 1)} |")
         w("")
 
+    kads = s.get("kad", [])
+    if kads:
+        w("## Kademlia lookups (C only)")
+        w("")
+        w("`cbench kad-lookup`: N DHT servers (the kad plugin: k = 20, alpha = 3) as N hosts in one process on "
+          "127.0.0.1, bootstrapped through 3 of them and then once more each; 20 signed records put from random "
+          "nodes; then lookups one after the other from random nodes, half FIND_NODE of a random key (ok = the "
+          "result is exactly the true 20 closest, computed here from every PeerId) and half GET_VALUE of a "
+          "stored key (quorum 3; ok = the value put). Rounds and requests come from the routing service's "
+          "stats() (v3): rounds = 1 + the longest chain of responses before a peer was asked (1: only the seeds "
+          "from the asker's table), requests = peers contacted. Reference: log2 N / log2(alpha·k) "
+          "(Kademlia's hop estimate with alpha·k new candidates per round) and log2 N.")
+        w("")
+        w("| nodes | lookup | ok | rounds mean | p50 | max | histogram (1, 2, 3, 4+) | requests mean | p99 "
+          "| ms p50 | ms p99 | ms max | log2 N / log2(αk) | log2 N |")
+        w("|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        for e in kads:
+            est = e["log2N"] / math.log2(e["alpha"] * e["k"])
+            for key, label in (("findNode", "FIND_NODE"), ("getValue", "GET_VALUE")):
+                q = e[key]
+                h = q["roundsHist"]
+                hist = ", ".join(str(v) for v in (h[1], h[2], h[3], sum(h[4:])))
+                w(f"| {e['nodes']} | {label} | {q['ok']}/{q['lookups']} | {fmt(q['roundsMean'], 2)} | {q['roundsP50']} "
+                  f"| {q['roundsMax']} | {hist} | {fmt(q['requestsMean'], 1)} | {q['requestsP99']} "
+                  f"| {fmt(q['msP50'], 1)} | {fmt(q['msP99'], 1)} | {fmt(q['msMax'], 1)} | {est:.2f} | {e['log2N']:.2f} |")
+        w("")
+        e = kads[-1]
+        w(f"Network set-up: {fmt(e['bootstrapSeconds'], 1)} s; routing tables median {e['tableMedian']} peers, "
+          f"smallest {e['tableMin']}.")
+        w("")
+
     # Per round: the implementations ran one after the other within a round,
     # so each round's row compares them under (nearly) the same load.
     rounds = sorted({x.get("round", 0) for x in r["samples"] if x.get("round")})
@@ -521,7 +557,7 @@ def main():
         c.add_argument("--" + opt, required=True)
     for opt in ("seconds", "reps", "bytes", "handshakes", "nice"):
         c.add_argument("--" + opt, type=int, required=True)
-    for opt in ("streams", "idle", "gossip", "relay-capacity", "relay-circuits"):
+    for opt in ("streams", "idle", "gossip", "relay-capacity", "relay-circuits", "kad", "kad-lookups"):
         c.add_argument("--" + opt, type=int, default=0)
     c.add_argument("--revision", help="what the C programs were built from (default: now)")
     d = sub.add_parser("doc")
