@@ -6,7 +6,7 @@
  * The victim V (a kad server with max_provider_keys 256 and
  * max_provider_keys_per_peer 8) and two honest servers H1, H2 that
  * bootstrapped from it. N attackers (default 64, HOSTILE_KAD_IDENTITIES;
- * 400 in the long run, tests/hostile-long.sh), each its own identity
+ * 400 in the long run, scripts/hostile.sh), each its own identity
  * without the kad plugin, connect to V at once and each writes 32
  * ADD_PROVIDER messages (random sha2-256 keys, itself as the provider) on
  * one kad stream: 2,048 records, 8 times what V stores. While V takes

@@ -23,7 +23,7 @@
  *      RESOURCE_LIMIT_EXCEEDED on the wire), and D's circuit keeps echoing.
  * Memory: R's tables never exceed their limits (checked all along) and the
  * test prints the process's RSS growth (every host is in this process).
- * The long variant: HOSTILE_RELAY_IDENTITIES=400 (tests/hostile-long.sh). */
+ * The long variant: HOSTILE_RELAY_IDENTITIES=400 (scripts/hostile.sh). */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
