@@ -163,6 +163,46 @@ START_TEST(providers_per_peer_and_fair_room)
 }
 END_TEST
 
+/* Random operations against the per-peer counts: after each, every
+ * peer's count equals its entries in the store, no peer exceeds the
+ * limit, the store never exceeds max_keys. */
+START_TEST(providers_counts_random)
+{
+    struct kad_providers ps;
+    kad_providers_init(&ps, 40, 5, 2, 1000, 500);
+    kad_providers_set_peer_limit(&ps, 6);
+    enum { PEERS = 12 };
+    p2p_peerid peers[PEERS];
+    for (int i = 0; i < PEERS; i++) peers[i] = seed_peer((uint8_t)(10 + i), NULL);
+    uint64_t rng = 12345, now = 0;
+    for (int op = 0; op < 5000; op++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned r = (unsigned)(rng >> 33);
+        const p2p_peerid *id = &peers[r % PEERS];
+        uint8_t key[2] = { 0x12, (uint8_t)((r >> 8) % 60) };
+        now += (r >> 16) % 7;
+        switch ((r >> 20) % 8) {
+        case 0: kad_providers_remove(&ps, key, 2, id); break;
+        case 1: kad_providers_gc(&ps, now); break;
+        default: kad_providers_add(&ps, key, 2, id, NULL, 0, now); break;
+        }
+        ck_assert_uint_le(ps.n, 40);
+        size_t total = 0;
+        for (int p = 0; p < PEERS; p++) {
+            size_t c = 0;
+            for (size_t k = 0; k < ps.n; k++)
+                for (size_t j = 0; j < ps.k[k].n; j++) c += p2p_peerid_equal(&ps.k[k].p[j].id, &peers[p]);
+            ck_assert_uint_eq(kad_providers_of_peer(&ps, &peers[p]), c);
+            ck_assert_uint_le(c, 6);
+            total += c > 0;
+        }
+        ck_assert_uint_eq(ps.npc, total);
+        for (size_t k = 0; k < ps.n; k++) ck_assert_uint_ge(ps.k[k].n, 1);
+    }
+    kad_providers_free(&ps);
+}
+END_TEST
+
 START_TEST(pk_validation)
 {
     struct kad_validators vs;
@@ -315,6 +355,7 @@ static Suite *suite(void)
     tcase_add_test(tc, records_expire_and_bound);
     tcase_add_test(tc, providers_expire_and_bound);
     tcase_add_test(tc, providers_per_peer_and_fair_room);
+    tcase_add_test(tc, providers_counts_random);
     tcase_add_test(tc, pk_validation);
     tcase_add_test(tc, chat_records);
     tcase_add_test(tc, state_file_format);
