@@ -429,6 +429,9 @@ static const struct p2p_conf_key kad_keys[] = {
     { "record_ttl", P2P_CONF_DURATION, "48h", 1000, 2592000000, NULL, "how long a stored value record lives" },
     { "max_provider_keys", P2P_CONF_INT, "4096", 0, 1000000, NULL, "keys we store provider records of" },
     { "max_providers_per_key", P2P_CONF_INT, "20", 1, 1000, NULL, "providers kept per key" },
+    { "max_provider_keys_per_peer", P2P_CONF_INT, "1024", 0, 1000000, NULL,
+      "provider records one peer may have us store (0 = no limit); a full store makes room from the peer "
+      "holding the most" },
     { "provider_ttl", P2P_CONF_DURATION, "48h", 1000, 2592000000, NULL, "how long a provider record lives" },
     { "provider_addr_ttl", P2P_CONF_DURATION, "24h", 1000, 2592000000, NULL, "how long provider addresses are served" },
     { "provide_interval", P2P_CONF_DURATION, "22h", 1000, 2592000000, NULL, "how often our provider records are re-announced" },
@@ -529,6 +532,7 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     kad_providers_init(&kd->providers, (size_t)p2p_conf_int(cf, "max_provider_keys"),
                        (size_t)p2p_conf_int(cf, "max_providers_per_key"), KAD_MAX_ADDRS_OUT,
                        p2p_conf_duration_ms(cf, "provider_ttl"), p2p_conf_duration_ms(cf, "provider_addr_ttl"));
+    kad_providers_set_peer_limit(&kd->providers, (size_t)p2p_conf_int(cf, "max_provider_keys_per_peer"));
     kad_validators_init(&kd->validators);
     if (rc == 0) rc = parse_bootstrap(kd);
     if (rc == 0 && kd->server) {
@@ -539,6 +543,10 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 1, &kad_routing_api, kd);
         if (rc == 0 && (rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 2, &kad_routing_api_v2, kd)))
             p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 1);
+        if (rc == 0 && (rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 3, &kad_routing_api_v3, kd))) {
+            p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 2);
+            p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 1);
+        }
         if (rc) p2p_host_set_error(h, "cannot provide the routing service: %s", p2p_strerror(rc));
     }
     if (rc) {

@@ -21,7 +21,15 @@
 #include "yamux_session.h"
 
 #define MOD "yamux"
-#define SECURED_HIGH_WATER (512u * 1024u)
+/* Output bounds per connection. Data beyond them waits in the streams'
+ * txq, where the writers see it (write_queued) and stop: a relay pumping
+ * 256 busy circuits needs these small (docs/BENCHMARKS.md, relay server
+ * capacity: 512 + 256 KiB held ~200 MiB for 256 circuits, 64 + 64 KiB
+ * 64 MiB), and the kernel's socket buffer, not ours, is what keeps a
+ * fast connection busy (single-stream throughput measured unchanged). */
+#define SECURED_HIGH_WATER (64u * 1024u)   /* queued below Yamux (Noise, TCP) before we stop flushing */
+#define SESSION_HIGH_WATER (64u * 1024u)   /* Yamux frames waiting for the secured stream */
+#define FLUSH_CHUNK (64u * 1024u)          /* bytes handed to the secured stream at once */
 #define TXQ_LIMIT (64u * 1024u * 1024u)
 
 struct yplugin {
@@ -336,7 +344,7 @@ static void flush_output(struct ysess *ss)
         size_t n;
         yamux_session_output(ss->ys, &p, &n);
         if (!n) break;
-        if (n > 256 * 1024) n = 256 * 1024;
+        if (n > FLUSH_CHUNK) n = FLUSH_CHUNK;
         if (p2p_stream_write(ss->secured, p, n) < 0) {
             if (!ss->failed) {
                 ss->failed = true;
@@ -618,6 +626,7 @@ static int yp_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     if (!yp) return P2P_ENOMEM;
     yp->host = h;
     yamux_config_default(&yp->cfg);
+    yp->cfg.out_high_watermark = SESSION_HIGH_WATER;
     yp->cfg.initial_window = (uint32_t)p2p_conf_size(cf, "initial_window");
     yp->cfg.max_stream_window = (uint32_t)p2p_conf_size(cf, "max_stream_window");
     yp->cfg.max_streams = (uint32_t)p2p_conf_int(cf, "max_streams");

@@ -6,6 +6,10 @@
  *   cbench idle <maddr/p2p/ID> [--count N]                 (cbench_idle.c)
  *   cbench gossip-sub [--expect N] [--idle-ms MS]          (cbench_gossip.c)
  *   cbench gossip-pub --rate R --count N [--size B] <maddr/p2p/ID>...
+ *   cbench relay-capacity <relay/p2p/ID> [--reservations N] [--circuits C]
+ *       [--seconds S] [--pid PID]                       (cbench_relay.c)
+ *   cbench kad-lookup [--nodes N] [--lookups L] [--bootstrap B] [--values V]
+ *                                                       (cbench_kad.c)
  *
  * handshakes: N sequential connections to the server: dial, Noise, Yamux,
  * wait for the server's identify (P2P_EV_IDENTIFIED), close, wait until
@@ -187,10 +191,11 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } modes[] = {
         { "handshakes", cbench_handshakes }, { "streams", cbench_streams }, { "idle", cbench_idle },
         { "gossip-sub", cbench_gossip_sub }, { "gossip-pub", cbench_gossip_pub },
+        { "relay-capacity", cbench_relay_capacity }, { "kad-lookup", cbench_kad_lookup },
     };
     signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
         if (!strcmp(argv[1], modes[i].name)) return modes[i].fn(argc, argv);
-    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub ... (see cbench.c)\n");
+    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub|relay-capacity|kad-lookup ... (see cbench.c)\n");
     return 2;
 }

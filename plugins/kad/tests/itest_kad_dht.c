@@ -6,7 +6,8 @@
  *  - closest_peers returns exactly the true k = 20 closest peers (the
  *    asker excluded: a lookup never returns its own node), closest first,
  *    for every node's PeerId and for random keys; the number of requests
- *    and rounds (hops from the seeds, kad_lookup.rounds) per lookup is
+ *    and rounds (hops from the seeds, kad_lookup.rounds, also read through
+ *    routing v3's stats() and compared) per lookup is
  *    reported against log2(N) (the plugin's debug counters,
  *    kad_debug_stats);
  *  - a /p2pchat/ value put on one node is got on every other node;
@@ -89,6 +90,11 @@ struct peers_res {
      * plugin updates them just before reporting) */
     const void *st;
     size_t requests, rounds;
+    /* the same through routing v3's stats() (st3, id set: compared) */
+    const struct p2p_routing_api_v3 *rt3;
+    void *st3;
+    uint64_t id;
+    struct p2p_routing_stats stats;
 };
 
 static void on_peers(int status, const struct p2p_routing_peer *p, size_t n, void *arg)
@@ -104,6 +110,7 @@ static void on_peers(int status, const struct p2p_routing_peer *p, size_t n, voi
         r->requests = s->last_requests;
         r->rounds = s->last_rounds;
     }
+    if (r->rt3) ck_assert_int_eq(r->rt3->stats(r->st3, r->id, &r->stats), 0);
 }
 
 /* ---- the oracle ------------------------------------------------------------------- */
@@ -148,10 +155,18 @@ static bool closest_check(int asker, const uint8_t *key, size_t klen, struct loo
 {
     fd_guard();
     struct peers_res r = { 0 };
-    r.st = nodes[asker].st;
-    ck_assert_int_eq(nodes[asker].rt->closest_peers(nodes[asker].st, key, klen, on_peers, &r), 0);
+    r.st = r.st3 = nodes[asker].st;
+    r.rt3 = nodes[asker].rt3;
+    ck_assert_int_eq(r.rt3->closest_peers(nodes[asker].st, key, klen, on_peers, &r, &r.id), 0);
     ck_assert(!r.done);
     ck_assert(ihost_run_until(&loop, &r.done, 30000));
+    /* routing v3's stats() saw what the plugin's own counters say; and
+     * once the callback has returned, the operation is gone */
+    ck_assert_uint_eq(r.stats.lookups, 1);
+    ck_assert_uint_eq(r.stats.requests, r.requests);
+    ck_assert_uint_eq(r.stats.rounds, r.rounds);
+    ck_assert_uint_ge(r.stats.requests, r.stats.answers);
+    ck_assert_int_eq(r.rt3->stats(r.st3, r.id, &r.stats), P2P_ENOTFOUND);
     ck_assert_msg(r.status == 0, "%s: closest_peers from node %d failed: %s", what, asker, p2p_strerror(r.status));
     p2p_peerid want[K];
     truth(key, klen, asker, want);

@@ -17,6 +17,10 @@ void node_make(uv_loop_t *loop, struct node *n, const char *host_keys, const cha
     n->h = ihost_new(loop, hk, sections);
     ihost_start(n->h);
     n->rt = p2p_service_get(n->h, P2P_ROUTING_SERVICE, 1, &n->st);
+    void *st3 = NULL;
+    n->rt3 = p2p_service_get(n->h, P2P_ROUTING_SERVICE, 3, &st3);
+    ck_assert_ptr_nonnull(n->rt3);
+    ck_assert_ptr_eq(st3, n->st);
     ck_assert_ptr_nonnull(n->rt);
 }
 

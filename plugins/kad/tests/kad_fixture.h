@@ -15,6 +15,7 @@
 struct node {
     p2p_host *h;
     const struct p2p_routing_api_v1 *rt;
+    const struct p2p_routing_api_v3 *rt3;   /* the same service's v3 (stats()) */
     void *st;
 };
 
