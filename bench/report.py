@@ -160,6 +160,14 @@ def summarize(samples):
             g["cpu"].append((x["clientCpu"] + x["serverCpu"]) * 1000 / r["count"])
         elif k == "ceiling-tcp":
             groups.setdefault(("c", "tcp"), {}).setdefault("MiBs", []).append(x["result"]["MiBs"])
+        elif k == "ceiling-handshake":
+            g = groups.setdefault(("c", "handshake"), {})
+            for f in ("handshakesPerCoreSecond", "connectionUs", "x25519KeygenUs", "x25519DhUs", "ed25519SignUs",
+                      "ed25519VerifyUs"):
+                g.setdefault(f, []).append(x["result"][f])
+            o = x["result"].get("openssl")
+            if o:
+                g.setdefault("opensslHandshakesPerCoreSecond", []).append(o["handshakesPerCoreSecond"])
         elif k == "ceiling-aead":
             g = groups.setdefault(("c", "aead"), {})
             for f in ("encryptMiBs", "decryptMiBs", "encryptDecryptMiBs", "opensslEncryptMiBs", "opensslDecryptMiBs"):
@@ -286,15 +294,27 @@ def doc(a):
     w("One client dials the server again and again, waits for the server's identify on the new connection "
       "(go's `Connect` waits for it by design), closes the connection and waits until it is closed.")
     w("")
-    w("| implementation | connections/s median | min | max | CPU ms per connection | C ÷ this |")
-    w("|---|---:|---:|---:|---:|---:|")
+    hc = s["ceilings"].get("handshake", {})
+    hceil = hc.get("handshakesPerCoreSecond", {}).get("median")
+    hcost = hc.get("connectionUs", {}).get("median")
+    if hceil:
+        w(f"\"÷ crypto ceiling\" = connections/s ÷ the handshake crypto ceiling of the same run "
+          f"({fmt(hceil)} connections per core-second: both sides' X25519 and Ed25519 operations, "
+          "see the ceilings below; target for C ≥ 0.5); \"crypto share\" = that cryptography's CPU time "
+          f"({fmt(hcost and hcost / 1000, 2)} ms per connection) ÷ the CPU ms per connection measured.")
+        w("")
+    w("| implementation | connections/s median | min | max | CPU ms per connection | C ÷ this "
+      "| ÷ crypto ceiling | crypto share |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
     hs = s["handshakes"]
     c = hs.get("c->c")
     for i in IMPLS:
         e = hs.get(f"{i}->{i}")
         if e:
             w(f"| {NAMES[i]} | {fmt(e['perSecond']['median'])} | {fmt(e['perSecond']['min'])} | {fmt(e['perSecond']['max'])} "
-              f"| {fmt(e['cpuMsPerHandshake']['median'], 2)} | {'' if i == 'c' else ratio(c and c['perSecond']['median'], e['perSecond']['median'])} |")
+              f"| {fmt(e['cpuMsPerHandshake']['median'], 2)} | {'' if i == 'c' else ratio(c and c['perSecond']['median'], e['perSecond']['median'])} "
+              f"| {ratio(e['perSecond']['median'], hceil)} "
+              f"| {ratio(hcost and hcost / 1000, e['cpuMsPerHandshake']['median'])} |")
     w("")
 
     st = s.get("streams", {})
@@ -439,7 +459,32 @@ def doc(a):
         if e:
             w(f"| {label}, 65519-byte frames, MiB/s per CPU-second "
               f"(`bench/ceiling/aead.c`) | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} |")
+    hc = ce.get("handshake", {})
+    if hc.get("handshakesPerCoreSecond"):
+        e = hc["handshakesPerCoreSecond"]
+        med = lambda f: hc[f]["median"] if hc.get(f) else None
+        w(f"| handshake crypto, libsodium: connections (both sides) per core-second (`bench/ceiling/handshake.c`: "
+          f"per side 2 X25519 keygens at {fmt(med('x25519KeygenUs'), 1)} µs, 3 X25519 DH at "
+          f"{fmt(med('x25519DhUs'), 1)} µs, 1 Ed25519 sign at {fmt(med('ed25519SignUs'), 1)} µs, 2 Ed25519 verify "
+          f"at {fmt(med('ed25519VerifyUs'), 1)} µs) | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} |")
+        o = hc.get("opensslHandshakesPerCoreSecond")
+        if o:
+            w(f"| handshake crypto, OpenSSL X25519 + Ed25519 (for comparison) | {fmt(o['median'])} | {fmt(o['min'])} "
+              f"| {fmt(o['max'])} |")
     w("")
+    ch = s["handshakes"].get("c->c")
+    if ch and hc.get("handshakesPerCoreSecond"):
+        w("One connection's public-key cryptography, per side of the Noise XX handshake: two X25519 key "
+          "generations (the ephemeral key and the static key, which the noise plugin draws afresh for every "
+          "handshake), three X25519 DH (ee, es, se), one Ed25519 signature (the handshake payload over the "
+          "static key) and two Ed25519 verifications (the remote's payload and its signed peer record in "
+          "identify; our own record is sealed once and cached). The noise plugin and the core use libsodium "
+          "for all of them (OpenSSL only for the transport AEAD). "
+          f"C's handshake rate (median) is {ratio(ch['perSecond']['median'], hc['handshakesPerCoreSecond']['median'])} "
+          "of this ceiling (target ≥ 0.5); the cryptography is "
+          f"{ratio(hc['connectionUs']['median'] / 1000, ch['cpuMsPerHandshake']['median'])} of the CPU that "
+          "client and server spend per connection.")
+        w("")
     cu = tp.get("upload", {}).get("c->c")
     # The noise plugin uses OpenSSL's ChaCha20-Poly1305 when libcrypto is
     # there (plugins/noise/noise_aead.c), else libsodium's: compare with

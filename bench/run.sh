@@ -20,9 +20,12 @@
 #       the same upload between C and each other one;
 #   (b) handshake rate: N sequential dial + Noise + Yamux + identify +
 #       close;
-#   (c) ceilings: raw TCP loopback throughput (bench/ceiling/tcp.c) and
+#   (c) ceilings: raw TCP loopback throughput (bench/ceiling/tcp.c),
 #       libsodium ChaCha20-Poly1305 on one core (bench/ceiling/aead.c; also
-#       OpenSSL's when libcrypto's headers are there);
+#       OpenSSL's when libcrypto's headers are there) and the CPU cost of
+#       one connection's X25519 and Ed25519 operations, both sides of a
+#       Noise XX handshake + identify's signed peer record
+#       (bench/ceiling/handshake.c);
 #   (d) --streams N (16) concurrent /perf/1.0.0 uploads on one connection
 #       (the C client `cbench streams` against every server), B bytes in
 #       all, against one stream of B bytes by the same client;
@@ -70,6 +73,7 @@ streams=16
 idle=1000
 gossip=20000
 gossip_lat_secs=5
+hs_iterations=2000
 smoke=0
 cbuild=""
 impls_set=0
@@ -98,7 +102,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$smoke" = 1 ]; then
-  reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_lat_secs=1 mixed=0 doc=0 plots=0
+  reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_lat_secs=1 hs_iterations=200 mixed=0 doc=0 plots=0
   [ "$impls_set" = 1 ] || impls="c"
 fi
 
@@ -130,6 +134,8 @@ build_c() {
   fi
   cc "${cflags[@]}" $(pkg-config --cflags libsodium) "$root/bench/ceiling/aead.c" $(pkg-config --libs libsodium) \
     "${ossl[@]}" -o "$cbin/ceiling-aead"
+  cc "${cflags[@]}" $(pkg-config --cflags libsodium) "$root/bench/ceiling/handshake.c" \
+    $(pkg-config --libs libsodium) "${ossl[@]}" -o "$cbin/ceiling-handshake"
 }
 
 build_rust() {
@@ -297,6 +303,10 @@ ceilings() {
   printf '{"kind":"ceiling-aead","result":%s,"load":%s,"round":%s}\n' "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$round" >>"$samples"
   log "  aead: $line"
+  line="$(nice -n "$nice_level" "$cbin/ceiling-handshake" "$hs_iterations")"
+  printf '{"kind":"ceiling-handshake","result":%s,"load":%s,"round":%s}\n' "$line" \
+    "$(cut -d' ' -f1 /proc/loadavg)" "$round" >>"$samples"
+  log "  handshake crypto: $line"
 }
 
 # VmRSS of a process, KiB.
