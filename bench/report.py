@@ -131,7 +131,8 @@ def summarize(samples):
             continue
         if k == "gossip":
             pub, subs = x["result"], x["subscribers"]
-            key = str(x["rate"]) + ("" if x.get("signed", True) else "-unsigned")
+            # "<impl>:<rate>[-unsigned]" (samples without "impl" are C's)
+            key = x.get("impl", "c") + ":" + str(x["rate"]) + ("" if x.get("signed", True) else "-unsigned")
             g = groups.setdefault(("g", key), {"pubRate": [], "deliveredRate": [], "p50": [], "p99": [],
                                                      "max": [], "eagain": [], "lost": []})
             g["pubRate"].append(pub["sent"] / pub["timeSeconds"] if pub["timeSeconds"] > 0 else None)
@@ -203,7 +204,7 @@ def collect(a):
         "command": a.command,
         "durationSeconds": a.seconds,
         "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice,
-                   "streams": a.streams, "idle": a.idle, "gossip": a.gossip},
+                   "streams": a.streams, "idle": a.idle, "gossip": a.gossip, "gossipOthers": a.gossip_others},
         "loadavg": {"start": a.load_start, "end": a.load_end},
         "machine": machine(),
         "versions": lock_versions(a.rust_lock, a.go_mod, a.js_lock),
@@ -225,7 +226,8 @@ def ratio(a, b):
 
 def doc(a):
     r = json.load(open(a.results))
-    s = r["summary"]
+    # from the samples, so that older results files get the current tables
+    s = summarize(r["samples"])
     m = r["machine"]
     p = r["params"]
     L = []
@@ -363,29 +365,35 @@ def doc(a):
 
     gs = s.get("gossip", {})
     if gs:
-        w("## Gossipsub: 1 KiB messages, 1 publisher → 4 subscribers (C only)")
+        w("## Gossipsub: 1 KiB messages, 1 publisher → 4 subscribers")
         w("")
-        w("Five `cbench` processes (`gossip-pub`, 4 × `gossip-sub`), signed messages (strict-sign). "
-          f"\"As fast as accepted\": {p.get('gossip', 0):,} messages, the publisher retrying on P2P_EAGAIN "
-          "(every send queue full: back-pressure) on its next 1 ms tick; published/s = messages / time to the "
+        w("Each implementation with itself, five processes (C: `cbench gossip-pub` and 4 × `cbench gossip-sub`; "
+          "rust, go, js: the interop peers' `gossip-pub` / `gossip-sub`, the same contract), each with its own "
+          "default signing (signed; strict-sign), then unsigned (strict-no-sign: rust anonymous, go "
+          "WithNoAuthor, js StrictNoSign). "
+          f"\"As fast as accepted\": {p.get('gossip', 0):,} messages (the others: {p.get('gossipOthers') or p.get('gossip', 0):,}), "
+          "the publisher retrying a refused publish (C: P2P_EAGAIN, every send queue full; rust: "
+          "AllQueuesFull; js: a publish that throws) on its next 1 ms tick (go's Publish never refuses: a "
+          "full peer queue drops the message); published/s = messages / time to the "
           "last accepted publish, delivered/s = messages / time from the first publish to the last delivery "
-          "at the slowest subscriber. Every subscriber must receive every message: \"lost\" counts "
-          "messages publish accepted that some subscriber never got (silent loss; must be 0). Latency = "
-          "publish call to delivery, one clock (CLOCK_MONOTONIC) for all processes; p50 is the median of "
-          "the subscribers', p99 and max the worst subscriber's. rust/go/js: their bench peers have no "
-          "gossipsub mode (not measured).")
+          "at the slowest subscriber. \"lost\" counts messages publish accepted that some subscriber never "
+          "got (silent loss; C must have 0). Latency = "
+          "publish call to delivery, one clock (CLOCK_MONOTONIC, written into each message by the publisher) "
+          "for all processes; p50 is the median of "
+          "the subscribers', p99 and max the worst subscriber's.")
         w("")
-        w("| run | published/s | delivered/s | EAGAIN | lost | p50 ms | p99 ms | max ms |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for rate, label in (("0", "signed, as fast as accepted"), ("1000", "signed, 1,000 msg/s"),
-                            ("0-unsigned", "unsigned (strict-no-sign), as fast as accepted")):
-            e = gs.get(rate)
-            if not e:
-                continue
-            med = lambda f: e[f]["median"] if e.get(f) else None
-            w(f"| {label} | {fmt(med('pubRate'))} | {fmt(med('deliveredRate'))} | {fmt(med('eagain'))} "
-              f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
-              f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} |")
+        w("| implementation | run | published/s | delivered/s | EAGAIN | lost | p50 ms | p99 ms | max ms |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for impl in IMPLS:
+            for rate, label in (("0", "signed, as fast as accepted"), ("1000", "signed, 1,000 msg/s"),
+                                ("0-unsigned", "unsigned (strict-no-sign), as fast as accepted")):
+                e = gs.get(f"{impl}:{rate}")
+                if not e:
+                    continue
+                med = lambda f: e[f]["median"] if e.get(f) else None
+                w(f"| {NAMES[impl]} | {label} | {fmt(med('pubRate'))} | {fmt(med('deliveredRate'))} | {fmt(med('eagain'))} "
+                  f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
+                  f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} |")
         w("")
         w("Medians over the rounds; \"lost\" is the worst round.")
         w("")
@@ -535,7 +543,7 @@ def main():
         c.add_argument("--" + opt, required=True)
     for opt in ("seconds", "reps", "bytes", "handshakes", "nice"):
         c.add_argument("--" + opt, type=int, required=True)
-    for opt in ("streams", "idle", "gossip"):
+    for opt in ("streams", "idle", "gossip", "gossip-others"):
         c.add_argument("--" + opt, type=int, default=0)
     c.add_argument("--revision", help="what the C programs were built from (default: now)")
     d = sub.add_parser("doc")

@@ -5,16 +5,19 @@
 #
 #   bench/run.sh [--reps N] [--bytes B] [--handshakes N]
 #                [--impls "c rust go js rust1 go1"] [--no-mixed] [--nice N]
-#                [--streams N] [--idle N] [--gossip N] [--no-build]
+#                [--streams N] [--idle N] [--gossip N] [--gossip-others N]
+#                [--no-build]
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
 #   bench/run.sh --smoke [--c-build DIR] [--impls "c go"]
 #
 # Builds (idempotent; quick once built): the C code with -O2 in
 # build/bench (only the core, the plugins it runs, p2pchat, the C bench
-# peer and the ceilings), the rust peer (cargo --release --locked, target
-# dir build/bench/rust-target), the go peer (build/bench/bin/go-bench-peer)
-# and the js peer (npm ci in bench/peers/js). Then measures, one process
-# pair at a time:
+# peer and the ceilings) and the interop test peers of tests/interop, whose
+# bench subcommands (perf-server, perf, handshakes, gossip-sub, gossip-pub)
+# are the other implementations' bench peers: rust (cargo --profile
+# bench-peer --locked, i.e. opt-level 3, target dir build/bench/rust-target),
+# go and js (tests/interop/build-peers.sh go js). Then measures, one
+# process pair at a time:
 #   (a) throughput: one Noise+Yamux stream, /perf/1.0.0, B bytes up (default
 #       1 GiB), then B bytes down, for each implementation against itself;
 #       the same upload between C and each other one;
@@ -32,10 +35,13 @@
 #   (e) RSS per idle connection: a fresh server of each of c, rust, go, js
 #       and `cbench idle` holding --idle N (1000) connections from N
 #       identities; (RSS after - RSS before) / N; first round only;
-#   (f) gossipsub (C only): 1 KiB messages from one publisher to 4
-#       subscriber processes: --gossip N (20000) messages as fast as
-#       publish accepts (back-pressure counted), then 1,000 msg/s for 5 s;
-#       every subscriber must get every message (a loss fails the run);
+#   (f) gossipsub, each implementation with itself: 1 KiB messages from
+#       one publisher to 4 subscriber processes: --gossip N (20000; the
+#       others --gossip-others N, 5000) messages as fast as publish
+#       accepts (back-pressure counted), then 1,000 msg/s for 5 s, then
+#       unsigned as fast as accepted; every C subscriber must get every
+#       message (a C loss fails a smoke run; the others' losses are
+#       recorded);
 #   (g) relayed throughput (C only): B bytes up through a C circuit relay
 #       (bench/peers/c/relay.ini), against the direct C upload;
 # in --reps rounds (default 3): each round runs every measurement once, the
@@ -72,6 +78,7 @@ out=""
 streams=16
 idle=1000
 gossip=20000
+gossip_others=5000
 gossip_lat_secs=5
 hs_iterations=2000
 smoke=0
@@ -88,6 +95,7 @@ while [ $# -gt 0 ]; do
     --streams) streams="$2"; shift 2 ;;
     --idle) idle="$2"; shift 2 ;;
     --gossip) gossip="$2"; shift 2 ;;
+    --gossip-others) gossip_others="$2"; shift 2 ;;
     --smoke) smoke=1; shift ;;
     --c-build) cbuild="$(cd "$2" && pwd)"; shift 2 ;;
     --no-plots) plots=0; shift ;;
@@ -102,7 +110,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$smoke" = 1 ]; then
-  reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_lat_secs=1 hs_iterations=200 mixed=0 doc=0 plots=0
+  reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_others=500 gossip_lat_secs=1 hs_iterations=200 mixed=0 doc=0 plots=0
   [ "$impls_set" = 1 ] || impls="c"
 fi
 
@@ -138,24 +146,25 @@ build_c() {
     $(pkg-config --libs libsodium) "${ossl[@]}" -o "$cbin/ceiling-handshake"
 }
 
+# The other implementations' bench peers are the interop test peers
+# (tests/interop/{rust,go,js}, subcommands in src/bench.rs, bench.go,
+# bench.mjs). rust: its own opt-level 3 profile and target dir (the interop
+# build is opt-level 1 to keep CI short).
+rust_peer="$bdir/rust-target/bench-peer/interop-peer"
+go_peer="$root/tests/interop/go/interop-peer"
+js_peer=(node "$root/tests/interop/js/bench.mjs")
 build_rust() {
-  log "rust: cargo build --release --locked (a cold build takes ~7 min on 2 cores)"
-  (cd "$root/bench/peers/rust" && cargo build --release --locked --quiet --target-dir "$bdir/rust-target")
+  log "rust: cargo build --profile bench-peer --locked (a cold build takes ~8 min on 2 cores)"
+  (cd "$root/tests/interop/rust" &&
+    cargo build --profile bench-peer --locked --quiet --target-dir "$bdir/rust-target")
 }
 
 build_go() {
-  log "go: go build"
-  (cd "$root/bench/peers/go" &&
-    GOTOOLCHAIN=local go build -mod=readonly -trimpath -buildvcs=false -o "$bdir/bin/go-bench-peer" .)
+  "$root/tests/interop/build-peers.sh" go >&2
 }
 
 build_js() {
-  local dir="$root/bench/peers/js" stamp="$root/bench/peers/js/node_modules/.bench-stamp" want
-  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  log "js: npm ci"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  printf '%s\n' "$want" >"$stamp"
+  "$root/tests/interop/build-peers.sh" js >&2
 }
 
 mkdir -p "$bdir/bin" "$cbin"
@@ -188,9 +197,9 @@ server_cmd() {
   run_prefix "$1"
   case "$1" in
     c) srv=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/server.ini") ;;
-    rust | rust1) srv=("${pre[@]}" "$bdir/rust-target/release/bench-peer" server) ;;
-    go | go1) srv=("${pre[@]}" "$bdir/bin/go-bench-peer" server) ;;
-    js) srv=("${pre[@]}" node "$root/bench/peers/js/bench-peer.mjs" server) ;;
+    rust | rust1) srv=("${pre[@]}" "$rust_peer" perf-server) ;;
+    go | go1) srv=("${pre[@]}" "$go_peer" perf-server) ;;
+    js) srv=("${pre[@]}" "${js_peer[@]}" perf-server) ;;
   esac
 }
 
@@ -202,9 +211,9 @@ client_cmd() {
     c/handshakes) cli=("${pre[@]}" "$cbin/cbench" handshakes) ;;
     */streams) cli=("${pre[@]}" "$cbin/cbench" streams) ;;
     c/relayed) cli=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" perf --interval 0) ;;
-    rust*/*) cli=("${pre[@]}" "$bdir/rust-target/release/bench-peer" "$2") ;;
-    go*/*) cli=("${pre[@]}" "$bdir/bin/go-bench-peer" "$2") ;;
-    js/*) cli=("${pre[@]}" node "$root/bench/peers/js/bench-peer.mjs" "$2") ;;
+    rust*/*) cli=("${pre[@]}" "$rust_peer" "$2") ;;
+    go*/*) cli=("${pre[@]}" "$go_peer" "$2") ;;
+    js/*) cli=("${pre[@]}" "${js_peer[@]}" "$2") ;;
   esac
 }
 
@@ -352,21 +361,43 @@ idle_rss() {
 }
 
 gossip_lost=0
-# (f) gossip RATE COUNT [--unsigned]: 4 `cbench gossip-sub` processes, one
-# `cbench gossip-pub` publishing COUNT 1 KiB messages at RATE/s (0: as fast
-# as publish accepts). A subscriber that misses a message is recorded as
-# silent loss.
+# gossip_cmd IMPL: the command of IMPL's gossip peer (array gcmd; the mode,
+# gossip-sub or gossip-pub, follows), the contract of cbench_gossip.c.
+gossip_cmd() {
+  run_prefix "$1"
+  case "$1" in
+    c) gcmd=("${pre[@]}" "$cbin/cbench") ;;
+    rust*) gcmd=("${pre[@]}" "$rust_peer") ;;
+    go*) gcmd=("${pre[@]}" "$go_peer") ;;
+    js) gcmd=("${pre[@]}" "${js_peer[@]}") ;;
+  esac
+}
+
+# (f) gossip RATE COUNT [--unsigned] [--impl IMPL]: 4 IMPL (default c)
+# gossip-sub processes, one IMPL gossip-pub publishing COUNT 1 KiB messages
+# at RATE/s (0: as fast as publish accepts). A subscriber that misses a
+# message is recorded as silent loss.
 gossip() {
-  local rate="$1" count="$2" i subs=() pub pline load signed=true
+  local rate="$1" count="$2" i subs=() pub pline load signed=true impl=c
   local flags=()
-  if [ "${3:-}" = --unsigned ]; then flags=(--unsigned); signed=false; fi
+  shift 2
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --unsigned) flags=(--unsigned); signed=false; shift ;;
+      --impl) impl="$2"; shift 2 ;;
+    esac
+  done
   load="$(cut -d' ' -f1 /proc/loadavg)"
-  run_prefix c
+  gossip_cmd "$impl"
+  # a subscriber gives up after this long without a message: longer for
+  # the others, whose publishers stall for seconds under load (js)
+  local idle_ms=3000
+  [ "$impl" = c ] || idle_ms=10000
   for i in 1 2 3 4; do
-    start_named "gsub$i" "${pre[@]}" "$cbin/cbench" gossip-sub --expect "$count" --idle-ms 3000 "${flags[@]}"
+    start_named "gsub$i" "${gcmd[@]}" gossip-sub --expect "$count" --idle-ms "$idle_ms" "${flags[@]}"
     subs+=("${srv_addr[gsub$i]}")
   done
-  "${pre[@]}" "$cbin/cbench" gossip-pub --rate "$rate" --count "$count" --size 1024 "${flags[@]}" "${subs[@]}" \
+  "${gcmd[@]}" gossip-pub --rate "$rate" --count "$count" --size 1024 "${flags[@]}" "${subs[@]}" \
     >"$tmp/gpub.out" 2>"$tmp/gpub.err" &
   pub=$!
   for i in 1 2 3 4; do
@@ -389,12 +420,14 @@ gossip() {
     sl="$sl${sl:+,}$got"
     [ "$(sed 's/.*"received":\([0-9]*\).*/\1/' <<<"$got")" = "$count" ] || lost=1
   done
-  printf '{"kind":"gossip","rate":%s,"signed":%s,"result":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
-    "$rate" "$signed" "$pline" "$sl" "$lost" "$load" "$round" >>"$samples"
-  log "  gossip rate $rate${flags[*]:+ unsigned}: $pline"
+  printf '{"kind":"gossip","impl":"%s","rate":%s,"signed":%s,"result":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
+    "$impl" "$rate" "$signed" "$pline" "$sl" "$lost" "$load" "$round" >>"$samples"
+  log "  gossip $impl rate $rate${flags[*]:+ unsigned}: $pline"
   # publish returned 0 for every message it counted as sent: a subscriber
-  # without one is silent loss (recorded; a smoke run fails on it)
-  if [ "$lost" = 1 ]; then
+  # without one is silent loss (recorded; a smoke run fails on it for C)
+  if [ "$lost" = 1 ] && [ "$impl" != c ]; then
+    log "  $impl gossipsub lost messages (rate $rate): recorded"
+  elif [ "$lost" = 1 ]; then
     log "  WARNING: gossipsub lost messages without telling the publisher (rate $rate)"
     gossip_lost=1
   fi
@@ -486,11 +519,17 @@ for round in $(seq 1 "$reps"); do
   if [ "$round" = 1 ]; then
     for i in $extra_impls; do idle_rss "$i"; done
   fi
+  # (f) gossipsub, each implementation with itself: the highest rate
+  # publish accepts, then latency at 1,000/s, then unsigned (what the
+  # signatures cost)
+  for i in $extra_impls; do
+    n="$gossip"
+    [ "$i" = c ] || n="$gossip_others"
+    gossip 0 "$n" --impl "$i"
+    gossip 1000 $((1000 * gossip_lat_secs)) --impl "$i"
+    gossip 0 "$n" --unsigned --impl "$i"
+  done
   if [ "$has_c" = 1 ]; then
-    # (f) gossipsub: the highest rate publish accepts, then latency at 1,000/s
-    gossip 0 "$gossip"
-    gossip 1000 $((1000 * gossip_lat_secs))
-    gossip 0 "$gossip" --unsigned   # what the signatures cost
     # (g) one stream through a circuit relay (compare: upload c->c above)
     relayed_run --upload "$bytes"
   fi
@@ -507,10 +546,10 @@ mkdir -p "$(dirname "$out")"
 python3 "$root/bench/report.py" collect \
   --samples "$samples" --out "$out" --started "$started" --seconds $((t_end - t_start)) \
   --command "$cmdline" --reps "$reps" --bytes "$bytes" --handshakes "$handshakes" --nice "$nice_level" \
-  --streams "$streams" --idle "$idle" --gossip "$gossip" --revision "$revision" \
+  --streams "$streams" --idle "$idle" --gossip "$gossip" --gossip-others "$gossip_others" --revision "$revision" \
   --load-start "$load_start" --load-end "$(cat /proc/loadavg)" \
-  --rust-lock "$root/bench/peers/rust/Cargo.lock" --go-mod "$root/bench/peers/go/go.mod" \
-  --js-lock "$root/bench/peers/js/package-lock.json"
+  --rust-lock "$root/tests/interop/rust/Cargo.lock" --go-mod "$root/tests/interop/go/go.mod" \
+  --js-lock "$root/tests/interop/js/package-lock.json"
 log "results: $out ($((t_end - t_start)) s)"
 if [ "$doc" = 1 ]; then
   plot_args=()

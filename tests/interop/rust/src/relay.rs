@@ -253,7 +253,7 @@ struct Client {
     identify: identify::Behaviour,
     dcutr: Toggle<dcutr::Behaviour>,
     stream: Toggle<libp2p_stream::Behaviour>,
-    echo: Toggle<echo_server::Behaviour>,
+    echo: Toggle<crate::stream_server::Behaviour>,
 }
 
 impl IntoDialEvent for ClientEvent {
@@ -308,7 +308,7 @@ fn client_swarm(seed: Option<u8>, kind: ClientKind) -> Result<Swarm<Client>, Err
                 ),
                 stream: Toggle::from((!example).then(libp2p_stream::Behaviour::new)),
                 echo: Toggle::from(
-                    (kind == ClientKind::Listen).then(echo_server::Behaviour::default),
+                    (kind == ClientKind::Listen).then(echo_server),
                 ),
             }
         })
