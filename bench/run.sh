@@ -42,8 +42,10 @@
 #       unsigned as fast as accepted; every C subscriber must get every
 #       message (a C loss fails a smoke run; the others' losses are
 #       recorded);
-#   (g) relayed throughput (C only): B bytes up through a C circuit relay
-#       (bench/peers/c/relay.ini), against the direct C upload;
+#   (g) relayed throughput: B bytes up from a C client to a C server
+#       through each implementation's circuit relay without circuit limits
+#       (C: bench/peers/c/relay.ini; the others: `relay --unlimited`),
+#       against the direct C upload;
 # in --reps rounds (default 3): each round runs every measurement once, the
 # implementations one after the other (all servers stay up, idle between
 # their turns), so that changes in the machine's other load hit them alike.
@@ -433,24 +435,49 @@ gossip() {
   fi
 }
 
-# (g) relay: a C relay and a C perf server reserved on it (started once);
-# relayed_run: one upload through the circuit.
+# (g) relay: IMPL's circuit relay without circuit limits (C:
+# bench/peers/c/relay.ini; rust, go, js: the interop peers' `relay
+# --unlimited`) and a C perf server reserved on it (started once);
+# relayed_run IMPL: one C upload through that circuit.
+relay_cmd() {
+  run_prefix "$1"
+  case "$1" in
+    c) rcmd=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relay.ini") ;;
+    rust) rcmd=("${pre[@]}" "$rust_peer" relay --unlimited) ;;
+    go) rcmd=("${pre[@]}" "$go_peer" relay --unlimited) ;;
+    js) rcmd=("${pre[@]}" node "$root/tests/interop/js/relay.mjs" --unlimited) ;;
+  esac
+}
+
 start_relay() {
+  local impl="$1" r ok=0
+  relay_cmd "$impl"
+  start_named "relay-$impl" "${rcmd[@]}"
+  r="${srv_addr[relay-$impl]}"
   run_prefix c
-  start_named relay "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relay.ini"
-  local r="${srv_addr[relay]}"
-  start_named relayed "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" \
+  start_named "relayed-$impl" "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" \
     --set "plugin.relay.relays=$r" --set "host.listen=/ip4/127.0.0.1/tcp/0,$r/p2p-circuit"
-  srv_addr[circuit]="$r/p2p-circuit/p2p/${srv_addr[relayed]##*/}"
-  srv_pid[circuit]="${srv_pid[relayed]}"
+  srv_addr[circuit-$impl]="$r/p2p-circuit/p2p/${srv_addr[relayed-$impl]##*/}"
+  srv_pid[circuit-$impl]="${srv_pid[relayed-$impl]}"
+  # the relayed server reserves its slot in the background: wait for it
+  client_cmd c relayed
+  for _ in $(seq 1 40); do
+    if timeout 30 "${cli[@]}" "${srv_addr[circuit-$impl]}" --upload "$warm" >/dev/null 2>"$tmp/relay-warm.err"; then
+      ok=1
+      break
+    fi
+    sleep 0.25
+  done
+  [ "$ok" = 1 ] || { cat "$tmp/relay-warm.err" >&2; die "no perf run through the $impl relay succeeded"; }
 }
 
 relayed_run() {
-  local r0
-  r0="$(proc_cpu "${srv_pid[relay]}")"
-  run_client relayed circuit c "$@"
-  log "  relay: RSS $(proc_rss "${srv_pid[relay]}") KiB, CPU $(awk -v a="$r0" -v b="$(proc_cpu "${srv_pid[relay]}")" \
-    'BEGIN { print b - a }') s"
+  local impl="$1" r0
+  shift
+  r0="$(proc_cpu "${srv_pid[relay-$impl]}")"
+  run_client relayed "circuit-$impl" c "$@"
+  log "  $impl relay: RSS $(proc_rss "${srv_pid[relay-$impl]}") KiB, CPU $(awk -v a="$r0" \
+    -v b="$(proc_cpu "${srv_pid[relay-$impl]}")" 'BEGIN { print b - a }') s"
 }
 
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -470,26 +497,18 @@ round=0
 warm=$((64 << 20))
 [ "$warm" -le "$bytes" ] || warm="$bytes"
 for i in $impls; do run_client warmup "$i" "$i" --upload "$warm" --download "$warm"; done
-if [ "$has_c" = 1 ]; then
-  start_relay
-  # the relayed server reserves its slot in the background: wait for it
-  client_cmd c relayed
-  ok=0
-  for _ in $(seq 1 40); do
-    if timeout 30 "${cli[@]}" "${srv_addr[circuit]}" --upload "$warm" >/dev/null 2>"$tmp/relay-warm.err"; then
-      ok=1
-      break
-    fi
-    sleep 0.25
-  done
-  [ "$ok" = 1 ] || { cat "$tmp/relay-warm.err" >&2; die "no perf run through the relay succeeded"; }
-fi
 # the implementations measured with the C client's extra modes (one
 # thread or not makes no difference to what they measure here)
 extra_impls=""
 for i in $impls; do
   case "$i" in rust1 | go1) ;; *) extra_impls="$extra_impls $i" ;; esac
 done
+# (g) the relays (C client and server through each implementation's relay)
+relay_impls=""
+if [ "$has_c" = 1 ]; then
+  relay_impls="$extra_impls"
+  for i in $relay_impls; do start_relay "$i"; done
+fi
 
 # Rounds: every measurement once per round, the implementations one after
 # the other, so that a change in the machine's other load hits them all.
@@ -529,10 +548,8 @@ for round in $(seq 1 "$reps"); do
     gossip 1000 $((1000 * gossip_lat_secs)) --impl "$i"
     gossip 0 "$n" --unsigned --impl "$i"
   done
-  if [ "$has_c" = 1 ]; then
-    # (g) one stream through a circuit relay (compare: upload c->c above)
-    relayed_run --upload "$bytes"
-  fi
+  # (g) one stream through each circuit relay (compare: upload c->c above)
+  for i in $relay_impls; do relayed_run "$i" --upload "$bytes"; done
   # (c) ceilings
   ceilings
 done

@@ -1,12 +1,14 @@
 //! Circuit Relay v2 and DCUtR subcommands of the rust-libp2p test peer
 //! (tests/interop/README.md, "Circuit relay" and "DCUtR"):
 //!
-//!   relay [--seed N] [--port P] [--ip IP]
+//!   relay [--seed N] [--port P] [--ip IP] [--unlimited]
 //!       a relay server configured like rust-libp2p's examples/relay-server:
 //!       behaviours relay (default limits), ping and identify (protocol
 //!       version "/TODO/0.0.1"), and every observed address that identify
 //!       reports becomes an external address (which is what makes the relay
-//!       behaviour serve the hop protocol at all);
+//!       behaviour serve the hop protocol at all); --unlimited (bench/run.sh's
+//!       relayed throughput): circuits of up to u64::MAX bytes and 1 day,
+//!       no circuit rate limits;
 //!   relay-listen --relay MADDR [--seed N] [--port P] [--ip IP]
 //!       `listen`, and reachable through the relay MADDR (/p2p/ included):
 //!       connect to it, wait for identify both ways, then listen on
@@ -58,6 +60,13 @@ fn take_opt(args: &mut Vec<String>, name: &str) -> Result<Option<String>, Error>
     let v = args.remove(i + 1);
     args.remove(i);
     Ok(Some(v))
+}
+
+/// Remove the flag `name` from args; whether it was there.
+fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != name);
+    args.len() != before
 }
 
 fn keypair(seed: Option<u8>) -> Result<Keypair, Error> {
@@ -145,9 +154,16 @@ struct RelayServer {
 pub fn cmd_relay(args: &[String]) -> Result<ExitCode, Error> {
     let mut args = args.to_vec();
     let ip = take_opt(&mut args, "--ip")?.unwrap_or_else(|| "127.0.0.1".to_string());
+    let unlimited = take_flag(&mut args, "--unlimited");
     let o = parse_opts(&args, &["--seed", "--port"])?;
     if !o.positional.is_empty() {
         return Err(usage_error("relay takes no positional arguments"));
+    }
+    let mut config = relay::Config::default();
+    if unlimited {
+        config.max_circuit_bytes = u64::MAX;
+        config.max_circuit_duration = Duration::from_secs(24 * 3600);
+        config.circuit_src_rate_limiters.clear();
     }
     let listen = tcp_listen_addr(&ip, o.port)?;
     exit_on_signal()?;
@@ -162,7 +178,7 @@ pub fn cmd_relay(args: &[String]) -> Result<ExitCode, Error> {
                 yamux::Config::default,
             )?
             .with_behaviour(|key| RelayServer {
-                relay: relay::Behaviour::new(key.public().to_peer_id(), Default::default()),
+                relay: relay::Behaviour::new(key.public().to_peer_id(), config),
                 ping: ping::Behaviour::new(ping::Config::new()),
                 identify: identify::Behaviour::new(identify::Config::new(
                     EXAMPLE_PROTOCOL_VERSION.to_string(),
