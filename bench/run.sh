@@ -41,11 +41,13 @@
 #       accepts (back-pressure counted), then 1,000 msg/s for 5 s, then
 #       unsigned as fast as accepted; every C subscriber must get every
 #       message (a C loss fails a smoke run; the others' losses are
-#       recorded);
+#       recorded; --gossip 0 skips them);
 #   (g) relayed throughput: B bytes up from a C client to a C server
 #       through each implementation's circuit relay without circuit limits
-#       (C: bench/peers/c/relay.ini; the others: `relay --unlimited`),
-#       against the direct C upload;
+#       (C: bench/peers/c/relay.ini; the others: `relay --unlimited`), and
+#       from each other implementation's client to its server (its
+#       `relay-listen`) through the C relay and through its own, against
+#       the direct uploads;
 # in --reps rounds (default 3): each round runs every measurement once, the
 # implementations one after the other (all servers stay up, idle between
 # their turns), so that changes in the machine's other load hit them alike.
@@ -205,17 +207,21 @@ server_cmd() {
   esac
 }
 
-# client_cmd IMPL MODE: the client command line (array cli); MODE perf|handshakes
+# client_cmd IMPL MODE: the client command line (array cli); MODE
+# perf|handshakes|streams|relayed (the others' relayed client: perf, which
+# dials /p2p-circuit addresses through the relay)
 client_cmd() {
+  local sub="$2"
+  [ "$sub" != relayed ] || sub=perf
   run_prefix "$1"
   case "$1/$2" in
     c/perf) cli=("${pre[@]}" "$cdir/bin/p2pchat" perf --interval 0) ;;
     c/handshakes) cli=("${pre[@]}" "$cbin/cbench" handshakes) ;;
     */streams) cli=("${pre[@]}" "$cbin/cbench" streams) ;;
     c/relayed) cli=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" perf --interval 0) ;;
-    rust*/*) cli=("${pre[@]}" "$rust_peer" "$2") ;;
-    go*/*) cli=("${pre[@]}" "$go_peer" "$2") ;;
-    js/*) cli=("${pre[@]}" "${js_peer[@]}" "$2") ;;
+    rust*/*) cli=("${pre[@]}" "$rust_peer" "$sub") ;;
+    go*/*) cli=("${pre[@]}" "$go_peer" "$sub") ;;
+    js/*) cli=("${pre[@]}" "${js_peer[@]}" "$sub") ;;
   esac
 }
 
@@ -411,6 +417,14 @@ gossip() {
   kill "$pub" 2>/dev/null || true
   wait "$pub" || true
   pline="$(grep '^{"type":"gossip-pub"' "$tmp/gpub.out" || true)"
+  if [ -z "$pline" ] && [ "$impl" != c ]; then
+    # the others' publishers may stall until every subscriber gave up
+    # (js under load): recorded as a run that did not finish
+    log "  WARNING: the $impl gossip publisher did not publish $count messages (rate $rate): no sample"
+    printf '{"kind":"gossip-unfinished","impl":"%s","rate":%s,"signed":%s,"load":%s,"round":%s}\n' \
+      "$impl" "$rate" "$signed" "$load" "$round" >>"$samples"
+    return 0
+  fi
   if [ -z "$pline" ]; then
     cat "$tmp/gpub.err" >&2
     die "the gossip publisher did not publish $count messages"
@@ -450,34 +464,52 @@ relay_cmd() {
 }
 
 start_relay() {
-  local impl="$1" r ok=0
-  relay_cmd "$impl"
-  start_named "relay-$impl" "${rcmd[@]}"
-  r="${srv_addr[relay-$impl]}"
-  run_prefix c
-  start_named "relayed-$impl" "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" \
-    --set "plugin.relay.relays=$r" --set "host.listen=/ip4/127.0.0.1/tcp/0,$r/p2p-circuit"
-  srv_addr[circuit-$impl]="$r/p2p-circuit/p2p/${srv_addr[relayed-$impl]##*/}"
-  srv_pid[circuit-$impl]="${srv_pid[relayed-$impl]}"
-  # the relayed server reserves its slot in the background: wait for it
-  client_cmd c relayed
+  relay_cmd "$1"
+  start_named "relay-$1" "${rcmd[@]}"
+}
+
+# start_relayed RELAY IMPL: IMPL's perf server reserved on RELAY's relay
+# (C: bench/peers/c/relayed.ini; the others: their `relay-listen`, which
+# serves /perf/1.0.0 too); its circuit address is srv_addr[circuit-RELAY]
+# (IMPL c) or srv_addr[circuit-RELAY-IMPL]. Waits until one perf run of
+# IMPL's client through it succeeds (the reservation is made in the
+# background).
+start_relayed() {
+  local relay="$1" impl="$2" r key ok=0 cmd
+  r="${srv_addr[relay-$relay]}"
+  key="circuit-$relay"
+  [ "$impl" = c ] || key="$key-$impl"
+  run_prefix "$impl"
+  case "$impl" in
+    c) cmd=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini"
+      --set "plugin.relay.relays=$r" --set "host.listen=/ip4/127.0.0.1/tcp/0,$r/p2p-circuit") ;;
+    rust) cmd=("${pre[@]}" "$rust_peer" relay-listen --relay "$r") ;;
+    go) cmd=("${pre[@]}" "$go_peer" relay-listen --relay "$r") ;;
+    js) cmd=("${pre[@]}" node "$root/tests/interop/js/relay-listen.mjs" --relay "$r") ;;
+  esac
+  start_named "relayed-$relay-$impl" "${cmd[@]}"
+  srv_addr[$key]="$r/p2p-circuit/p2p/${srv_addr[relayed-$relay-$impl]##*/}"
+  srv_pid[$key]="${srv_pid[relayed-$relay-$impl]}"
+  client_cmd "$impl" relayed
   for _ in $(seq 1 40); do
-    if timeout 30 "${cli[@]}" "${srv_addr[circuit-$impl]}" --upload "$warm" >/dev/null 2>"$tmp/relay-warm.err"; then
+    if timeout 30 "${cli[@]}" "${srv_addr[$key]}" --upload "$warm" >/dev/null 2>"$tmp/relay-warm.err"; then
       ok=1
       break
     fi
     sleep 0.25
   done
-  [ "$ok" = 1 ] || { cat "$tmp/relay-warm.err" >&2; die "no perf run through the $impl relay succeeded"; }
+  [ "$ok" = 1 ] || { cat "$tmp/relay-warm.err" >&2; die "no $impl perf run through the $relay relay succeeded"; }
 }
 
+# relayed_run RELAY IMPL ARGS...: one IMPL upload through RELAY's relay.
 relayed_run() {
-  local impl="$1" r0
-  shift
-  r0="$(proc_cpu "${srv_pid[relay-$impl]}")"
-  run_client relayed "circuit-$impl" c "$@"
-  log "  $impl relay: RSS $(proc_rss "${srv_pid[relay-$impl]}") KiB, CPU $(awk -v a="$r0" \
-    -v b="$(proc_cpu "${srv_pid[relay-$impl]}")" 'BEGIN { print b - a }') s"
+  local relay="$1" impl="$2" r0 key="circuit-$1"
+  shift 2
+  [ "$impl" = c ] || key="$key-$impl"
+  r0="$(proc_cpu "${srv_pid[relay-$relay]}")"
+  run_client relayed "$key" "$impl" "$@"
+  log "  $relay relay: RSS $(proc_rss "${srv_pid[relay-$relay]}") KiB, CPU $(awk -v a="$r0" \
+    -v b="$(proc_cpu "${srv_pid[relay-$relay]}")" 'BEGIN { print b - a }') s"
 }
 
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -503,11 +535,19 @@ extra_impls=""
 for i in $impls; do
   case "$i" in rust1 | go1) ;; *) extra_impls="$extra_impls $i" ;; esac
 done
-# (g) the relays (C client and server through each implementation's relay)
+# (g) the relays: C client and server through each implementation's relay;
+# each other implementation's client and server through the C relay and
+# through its own
 relay_impls=""
 if [ "$has_c" = 1 ]; then
   relay_impls="$extra_impls"
   for i in $relay_impls; do start_relay "$i"; done
+  for i in $relay_impls; do
+    start_relayed "$i" c
+    [ "$i" = c ] && continue
+    start_relayed c "$i"
+    start_relayed "$i" "$i"
+  done
 fi
 
 # Rounds: every measurement once per round, the implementations one after
@@ -542,6 +582,7 @@ for round in $(seq 1 "$reps"); do
   # publish accepts, then latency at 1,000/s, then unsigned (what the
   # signatures cost)
   for i in $extra_impls; do
+    [ "$gossip" -gt 0 ] || break   # --gossip 0: no gossipsub runs
     n="$gossip"
     [ "$i" = c ] || n="$gossip_others"
     gossip 0 "$n" --impl "$i"
@@ -549,7 +590,12 @@ for round in $(seq 1 "$reps"); do
     gossip 0 "$n" --unsigned --impl "$i"
   done
   # (g) one stream through each circuit relay (compare: upload c->c above)
-  for i in $relay_impls; do relayed_run "$i" --upload "$bytes"; done
+  for i in $relay_impls; do
+    relayed_run "$i" c --upload "$bytes"
+    [ "$i" = c ] && continue
+    relayed_run c "$i" --upload "$bytes"
+    relayed_run "$i" "$i" --upload "$bytes"
+  done
   # (c) ceilings
   ceilings
 done

@@ -9,7 +9,8 @@
 //	perf <multiaddr/p2p/ID> [--upload B] [--download B]
 //	    dial, run one /perf/1.0.0 exchange, print one JSON line
 //	    {"type":"final","timeSeconds":..,"uploadBytes":..,"downloadBytes":..}
-//	    (exit 1 when fewer bytes than asked came back).
+//	    (exit 1 when fewer bytes than asked came back); a /p2p-circuit
+//	    address is dialed through the relay it names.
 //	handshakes <multiaddr/p2p/ID> [--count N]
 //	    N sequential connections (dial, Noise, Yamux, identify: go's
 //	    Connect waits for it), each closed; print
@@ -41,6 +42,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -178,12 +180,19 @@ func cmdPerf(args []string) error {
 		return err
 	}
 	upload, download := *f.upload, *f.download
-	h, err := newHost(seedFlag{}, nil)
+	// through a relay (bench/run.sh's relayed throughput): the relay
+	// transport, and streams on limited connections allowed
+	var extra []libp2p.Option
+	ctx := context.Background()
+	if strings.Contains(pos[0], "/p2p-circuit") {
+		extra = append(extra, libp2p.EnableRelay())
+		ctx = network.WithAllowLimitedConn(ctx, "perf")
+	}
+	h, err := newHost(seedFlag{}, nil, extra...)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	ctx := context.Background()
 	if err := h.Connect(ctx, *info); err != nil {
 		return benchErr(err)
 	}

@@ -8,7 +8,8 @@
 //	    (no circuit duration or data limit);
 //	relay-listen --relay MADDR [--seed N] [--port P] [--ip IP]
 //	    `listen`, and reachable through the relay MADDR (/p2p/ included):
-//	    client.Reserve there; RESERVED once accepted;
+//	    client.Reserve there; RESERVED once accepted; serves /perf/1.0.0
+//	    too (bench.go);
 //	relay-dial CIRCUIT-MADDR [dial options]
 //	    `dial` through a relay (streams allowed on limited connections);
 //	dcutr --mode listen|dial --relay-address MADDR [--remote-peer-id ID]
@@ -244,6 +245,7 @@ func cmdRelayListen(args []string) error {
 	defer h.Close()
 	watchConnections(h)
 	h.SetStreamHandler(echoProtocol, echoHandler)
+	h.SetStreamHandler(perfID, perfHandler) // bench/run.sh's relayed throughput
 	if err := printListen(h); err != nil {
 		return err
 	}

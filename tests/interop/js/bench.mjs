@@ -1,7 +1,7 @@
 // The benchmark subcommands of bench/run.sh (the contract, the same for the
 // rust, go and C peers, is in bench/README.md), and the /perf/1.0.0 peer of
-// the interop.perf tests. There is no perf package for libp2p 3:
-// /perf/1.0.0 is written here.
+// the interop.perf tests (/perf/1.0.0: perf.mjs). A perf address with
+// /p2p-circuit is dialed through the relay it names.
 //
 //   node bench.mjs perf-server [--port P]
 //   node bench.mjs perf <multiaddr/p2p/ID> [--upload B] [--download B]
@@ -20,7 +20,9 @@
 
 import './polyfill.mjs'
 
-const { CHUNK, STREAM_LIMITS, createNode, out, parseArgs, readStream, usage, waitWritable } = await import('./common.mjs')
+const { createNode, out, parseArgs, usage } = await import('./common.mjs')
+const { handlePerf, perfClient } = await import('./perf.mjs')
+const { circuitRelayTransport } = await import('@libp2p/circuit-relay-v2')
 const { gossipsub } = await import('@libp2p/gossipsub')
 const { multiaddr } = await import('@multiformats/multiaddr')
 
@@ -28,7 +30,6 @@ const PROG = 'bench'
 const TEXT = 'node bench.mjs perf-server [--port P] | perf <maddr> [--upload B] [--download B] | ' +
   'handshakes <maddr> [--count N] | gossip-sub [--expect N] [--idle-ms MS] [--unsigned] | ' +
   'gossip-pub --rate R --count N [--size B] [--unsigned] <maddr>...'
-const PERF = '/perf/1.0.0'
 const TOPIC = 'bench'
 
 function fail (msg) {
@@ -36,49 +37,13 @@ function fail (msg) {
   process.exit(1)
 }
 
-/** Write n zero bytes in CHUNK pieces with back-pressure. */
-async function sendZeros (stream, n, zeros) {
-  while (n > 0) {
-    const k = Math.min(n, CHUNK)
-    if (!stream.send(k === CHUNK ? zeros : zeros.subarray(0, k))) await waitWritable(stream)
-    n -= k
-  }
-}
-
-/** Server side of one perf stream: the 8-byte size, the upload drained to
- * EOF, then that many bytes and a half-close. */
-async function perfServe (stream, zeros) {
-  const hdr = new Uint8Array(8)
-  let have = 0
-  await readStream(stream, (b) => {
-    if (have < 8) {
-      const k = Math.min(8 - have, b.length)
-      hdr.set(b.subarray(0, k), have)
-      have += k
-    }
-  })
-  if (have < 8) throw new Error('EOF before the 8-byte size')
-  const n = new DataView(hdr.buffer).getBigUint64(0)
-  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error('download size too large for this peer')
-  await sendZeros(stream, Number(n), zeros)
-  await stream.close()
-}
-
 function exitOnSignal () {
   for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0))
 }
 
 async function cmdPerfServer (o) {
-  const zeros = new Uint8Array(CHUNK)
   const node = await createNode({ listen: [`/ip4/127.0.0.1/tcp/${o.port ?? 0}`] })
-  await node.handle(PERF, async (stream) => {
-    try {
-      await perfServe(stream, zeros)
-    } catch (err) {
-      process.stderr.write(`${PROG}: perf stream: ${err}\n`)
-      stream.abort(err)
-    }
-  }, STREAM_LIMITS)
+  await handlePerf(node, PROG)
   for (const ma of node.getMultiaddrs()) out(`LISTEN ${ma}`)
   exitOnSignal()
 }
@@ -92,20 +57,12 @@ async function cmdPerf (o, pos) {
   const addr = target(pos)
   const upload = o.upload ?? 0
   const download = o.download ?? 0
-  const node = await createNode({})
+  // through a relay (bench/run.sh's relayed throughput): the relay
+  // transport, and streams on limited connections allowed
+  const relayed = addr.toString().includes('/p2p-circuit')
+  const node = await createNode({ transports: relayed ? [circuitRelayTransport()] : [] })
   const conn = await node.dial(addr)
-  const zeros = new Uint8Array(CHUNK)
-  const t0 = performance.now()
-  const stream = await conn.newStream(PERF, STREAM_LIMITS)
-  const hdr = new Uint8Array(8)
-  new DataView(hdr.buffer).setBigUint64(0, BigInt(download))
-  let got = 0
-  const reading = readStream(stream, (b) => { got += b.length })
-  stream.send(hdr)
-  await sendZeros(stream, upload, zeros)
-  await stream.close()
-  await reading
-  const secs = (performance.now() - t0) / 1000
+  const { secs, got } = await perfClient(conn, upload, download, { runOnLimitedConnection: relayed })
   if (got !== download) fail(`downloaded ${got} bytes, asked for ${download}`)
   out(`{"type":"final","timeSeconds":${secs.toFixed(6)},"uploadBytes":${upload},"downloadBytes":${got}}`)
   process.exit(0)

@@ -8,7 +8,8 @@
 //!   perf <multiaddr/p2p/ID> [--upload B] [--download B]
 //!       dial, run one /perf/1.0.0 exchange, print one JSON line
 //!       {"type":"final","timeSeconds":..,"uploadBytes":..,"downloadBytes":..}
-//!       (exit 1 when fewer bytes than asked came back).
+//!       (exit 1 when fewer bytes than asked came back); a /p2p-circuit
+//!       address is dialed through the relay it names.
 //!   handshakes <multiaddr/p2p/ID> [--count N]
 //!       N sequential connections: dial, Noise, Yamux, wait for the
 //!       server's identify, close, wait until closed; print
@@ -40,9 +41,9 @@ use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{
     gossipsub, identify,
     multiaddr::Protocol,
-    ping,
+    noise, ping, relay,
     swarm::{behaviour::toggle::Toggle, ConnectionId, NetworkBehaviour, SwarmEvent},
-    Multiaddr, PeerId, StreamProtocol, Swarm,
+    tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
 };
 use libp2p_identity::Keypair;
 
@@ -62,6 +63,14 @@ struct Behaviour {
     /// Inbound perf streams (server).
     perf: Toggle<stream_server::Behaviour>,
     gossipsub: Toggle<gossipsub::Behaviour>,
+    /// The relay client transport's behaviour: `perf` to a /p2p-circuit
+    /// address (bench/run.sh's relayed throughput).
+    relay_client: Toggle<relay::client::Behaviour>,
+}
+
+/// The /perf/1.0.0 server behaviour (also served by `relay-listen`).
+pub(crate) fn perf_server() -> stream_server::Behaviour {
+    stream_server::Behaviour::new(PERF, |s| Box::pin(perf_serve(s)))
 }
 
 /// Server side of one perf stream: read the 8-byte big-endian size, drain
@@ -123,21 +132,45 @@ fn gossipsub_behaviour(key: &Keypair, unsigned: bool) -> Result<gossipsub::Behav
     gossipsub::Behaviour::new(auth, cfg).map_err(|e| Error(e.to_string()))
 }
 
-fn new_swarm(perf_server: bool, gossip: Option<bool>) -> Result<Swarm<Behaviour>, Error> {
-    let key = Keypair::generate_ed25519();
-    let behaviour = Behaviour {
+fn behaviour(key: &Keypair, serve_perf: bool, gossip: Option<bool>) -> Result<Behaviour, Error> {
+    Ok(Behaviour {
         identify: identify::Behaviour::new(identify::Config::new(
             IDENTIFY_PROTOCOL_VERSION.to_string(),
             key.public(),
         )),
         ping: ping::Behaviour::new(ping::Config::new()),
         stream: libp2p_stream::Behaviour::new(),
-        perf: Toggle::from(
-            perf_server.then(|| stream_server::Behaviour::new(PERF, |s| Box::pin(perf_serve(s)))),
-        ),
-        gossipsub: Toggle::from(gossip.map(|u| gossipsub_behaviour(&key, u)).transpose()?),
-    };
-    tcp_swarm(key, behaviour)
+        perf: Toggle::from(serve_perf.then(perf_server)),
+        gossipsub: Toggle::from(gossip.map(|u| gossipsub_behaviour(key, u)).transpose()?),
+        relay_client: Toggle::from(None),
+    })
+}
+
+fn new_swarm(serve_perf: bool, gossip: Option<bool>) -> Result<Swarm<Behaviour>, Error> {
+    let key = Keypair::generate_ed25519();
+    let b = behaviour(&key, serve_perf, gossip)?;
+    tcp_swarm(key, b)
+}
+
+/// A perf client's swarm that can also dial /p2p-circuit addresses.
+fn relay_client_swarm() -> Result<Swarm<Behaviour>, Error> {
+    let key = Keypair::generate_ed25519();
+    let mut b = behaviour(&key, false, None)?;
+    Ok(SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )?
+        .with_relay_client(noise::Config::new, yamux::Config::default)?
+        .with_behaviour(move |_, relay_client| {
+            b.relay_client = Toggle::from(Some(relay_client));
+            b
+        })
+        .map_err(|e| Error(e.to_string()))?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build())
 }
 
 struct Opts {
@@ -235,7 +268,7 @@ async fn listen(swarm: &mut Swarm<Behaviour>, port: u16) -> Result<(), Error> {
     }
 }
 
-async fn perf_server(o: Opts) -> Result<ExitCode, Error> {
+async fn cmd_perf_server(o: Opts) -> Result<ExitCode, Error> {
     let mut swarm = new_swarm(true, None)?;
     listen(&mut swarm, o.port).await?;
     loop {
@@ -261,7 +294,11 @@ async fn wait_connected(swarm: &mut Swarm<Behaviour>, peer: PeerId) -> Result<Co
 
 async fn perf(o: Opts) -> Result<ExitCode, Error> {
     let (addr, peer) = target(&o)?;
-    let mut swarm = new_swarm(false, None)?;
+    let mut swarm = if addr.iter().any(|p| p == Protocol::P2pCircuit) {
+        relay_client_swarm()?
+    } else {
+        new_swarm(false, None)?
+    };
     let mut control = swarm.behaviour().stream.new_control();
     swarm.dial(addr)?;
     wait_connected(&mut swarm, peer).await?;
@@ -527,7 +564,7 @@ pub fn cmd_bench(cmd: &str, args: &[String]) -> Result<ExitCode, Error> {
     }?;
     let r = rt.block_on(async move {
         match cmd {
-            "perf-server" => perf_server(o).await,
+            "perf-server" => cmd_perf_server(o).await,
             "perf" => perf(o).await,
             "handshakes" => handshakes(o).await,
             "gossip-sub" => gossip_sub(o).await,

@@ -12,7 +12,8 @@
 //!   relay-listen --relay MADDR [--seed N] [--port P] [--ip IP]
 //!       `listen`, and reachable through the relay MADDR (/p2p/ included):
 //!       connect to it, wait for identify both ways, then listen on
-//!       MADDR/p2p-circuit (a reservation); RESERVED once accepted;
+//!       MADDR/p2p-circuit (a reservation); RESERVED once accepted; serves
+//!       /perf/1.0.0 too (src/bench.rs);
 //!   relay-dial CIRCUIT-MADDR [dial options]
 //!       `dial` with the relay client transport;
 //!   dcutr --mode listen|dial --relay-address MADDR [--remote-peer-id ID]
@@ -270,6 +271,9 @@ struct Client {
     dcutr: Toggle<dcutr::Behaviour>,
     stream: Toggle<libp2p_stream::Behaviour>,
     echo: Toggle<crate::stream_server::Behaviour>,
+    /// relay-listen serves /perf/1.0.0 too (bench/run.sh's relayed
+    /// throughput).
+    perf: Toggle<crate::stream_server::Behaviour>,
 }
 
 impl IntoDialEvent for ClientEvent {
@@ -325,6 +329,9 @@ fn client_swarm(seed: Option<u8>, kind: ClientKind) -> Result<Swarm<Client>, Err
                 stream: Toggle::from((!example).then(libp2p_stream::Behaviour::new)),
                 echo: Toggle::from(
                     (kind == ClientKind::Listen).then(echo_server),
+                ),
+                perf: Toggle::from(
+                    (kind == ClientKind::Listen).then(crate::bench::perf_server),
                 ),
             }
         })
