@@ -151,15 +151,22 @@ func oneTarget(pos []string) (*peer.AddrInfo, error) {
 	return parseTarget(pos[0])
 }
 
-func cmdPerfServer(args []string) error {
-	f, pos, err := parseBench("perf-server", args)
+// listenBench parses the options of a listening bench subcommand (no
+// positional arguments) and makes its host on 127.0.0.1:--port.
+func listenBench(name string, args []string) (benchFlags, host.Host, error) {
+	f, pos, err := parseBench(name, args)
 	if err != nil {
-		return err
+		return f, nil, err
 	}
 	if len(pos) != 0 {
-		return usageErr("perf-server takes no positional arguments")
+		return f, nil, usageErr("%s takes no positional arguments", name)
 	}
 	h, err := newHost(seedFlag{}, []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", *f.port)})
+	return f, h, err
+}
+
+func cmdPerfServer(args []string) error {
+	_, h, err := listenBench("perf-server", args)
 	if err != nil {
 		return err
 	}
@@ -312,14 +319,7 @@ func gossipSubReport(lat []uint32, dups, firstNs, lastNs uint64) {
 }
 
 func cmdGossipSub(args []string) error {
-	f, pos, err := parseBench("gossip-sub", args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return usageErr("gossip-sub takes no positional arguments")
-	}
-	h, err := newHost(seedFlag{}, []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", *f.port)})
+	f, h, err := listenBench("gossip-sub", args)
 	if err != nil {
 		return err
 	}

@@ -41,13 +41,17 @@ use futures::{AsyncReadExt as _, AsyncWriteExt as _, StreamExt as _};
 use libp2p::{
     gossipsub, identify,
     multiaddr::Protocol,
-    noise, ping, relay,
+    ping, relay,
     swarm::{behaviour::toggle::Toggle, ConnectionId, NetworkBehaviour, SwarmEvent},
-    tcp, yamux, Multiaddr, PeerId, StreamProtocol, Swarm, SwarmBuilder,
+    Multiaddr, PeerId, StreamProtocol, Swarm,
 };
 use libp2p_identity::Keypair;
 
-use crate::{stream_server, tcp_swarm::tcp_swarm, Error, IDENTIFY_PROTOCOL_VERSION};
+use crate::{
+    stream_server,
+    tcp_swarm::{tcp_relay_swarm, tcp_swarm},
+    Error, IDENTIFY_PROTOCOL_VERSION,
+};
 
 const PERF: StreamProtocol = StreamProtocol::new("/perf/1.0.0");
 /// Size of the pieces written and read.
@@ -156,21 +160,14 @@ fn new_swarm(serve_perf: bool, gossip: Option<bool>) -> Result<Swarm<Behaviour>,
 fn relay_client_swarm() -> Result<Swarm<Behaviour>, Error> {
     let key = Keypair::generate_ed25519();
     let mut b = behaviour(&key, false, None)?;
-    Ok(SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
-        .with_relay_client(noise::Config::new, yamux::Config::default)?
-        .with_behaviour(move |_, relay_client| {
+    tcp_relay_swarm(
+        key,
+        move |_, relay_client| {
             b.relay_client = Toggle::from(Some(relay_client));
             b
-        })
-        .map_err(|e| Error(e.to_string()))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-        .build())
+        },
+        true,
+    )
 }
 
 struct Opts {
@@ -416,8 +413,9 @@ fn gossip_sub_report(lat_us: &mut [u32], dups: u64, first_ns: u64, last_ns: u64)
     );
 }
 
-async fn gossip_sub(o: Opts) -> Result<ExitCode, Error> {
-    let mut swarm = new_swarm(false, Some(o.unsigned))?;
+/// A swarm with gossipsub, subscribed to the bench topic.
+fn gossip_swarm(unsigned: bool) -> Result<(Swarm<Behaviour>, gossipsub::IdentTopic), Error> {
+    let mut swarm = new_swarm(false, Some(unsigned))?;
     let topic = gossipsub::IdentTopic::new(TOPIC);
     swarm
         .behaviour_mut()
@@ -426,6 +424,11 @@ async fn gossip_sub(o: Opts) -> Result<ExitCode, Error> {
         .expect("gossipsub on")
         .subscribe(&topic)
         .map_err(|e| Error(e.to_string()))?;
+    Ok((swarm, topic))
+}
+
+async fn gossip_sub(o: Opts) -> Result<ExitCode, Error> {
+    let (mut swarm, _) = gossip_swarm(o.unsigned)?;
     listen(&mut swarm, o.port).await?;
     let mut seen = vec![false; o.expect as usize];
     let mut lat_us: Vec<u32> = Vec::with_capacity(o.expect as usize);
@@ -476,16 +479,8 @@ async fn gossip_pub(o: Opts) -> Result<ExitCode, Error> {
         .iter()
         .map(|a| parse_target(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut swarm = new_swarm(false, Some(o.unsigned))?;
-    let topic = gossipsub::IdentTopic::new(TOPIC);
+    let (mut swarm, topic) = gossip_swarm(o.unsigned)?;
     let hash = topic.hash();
-    swarm
-        .behaviour_mut()
-        .gossipsub
-        .as_mut()
-        .expect("gossipsub on")
-        .subscribe(&topic)
-        .map_err(|e| Error(e.to_string()))?;
     for (addr, _) in &targets {
         swarm.dial(addr.clone())?;
     }

@@ -298,15 +298,11 @@ enum ClientKind {
 
 fn client_swarm(seed: Option<u8>, kind: ClientKind) -> Result<Swarm<Client>, Error> {
     let example = kind == ClientKind::Dcutr;
-    let builder = SwarmBuilder::with_existing_identity(keypair(seed)?)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
-        .with_relay_client(noise::Config::new, yamux::Config::default)?
-        .with_behaviour(|key, relay_client| {
+    // Never close a connection for being idle while a test runs (dcutr:
+    // the example's default).
+    crate::tcp_swarm::tcp_relay_swarm(
+        keypair(seed)?,
+        |key, relay_client| {
             let mut ping_cfg = ping::Config::new();
             if kind == ClientKind::Dial {
                 ping_cfg = ping_cfg.with_interval(Duration::from_millis(100));
@@ -327,23 +323,12 @@ fn client_swarm(seed: Option<u8>, kind: ClientKind) -> Result<Swarm<Client>, Err
                     example.then(|| dcutr::Behaviour::new(key.public().to_peer_id())),
                 ),
                 stream: Toggle::from((!example).then(libp2p_stream::Behaviour::new)),
-                echo: Toggle::from(
-                    (kind == ClientKind::Listen).then(echo_server),
-                ),
-                perf: Toggle::from(
-                    (kind == ClientKind::Listen).then(crate::bench::perf_server),
-                ),
+                echo: Toggle::from((kind == ClientKind::Listen).then(echo_server)),
+                perf: Toggle::from((kind == ClientKind::Listen).then(crate::bench::perf_server)),
             }
-        })
-        .map_err(|e| Error(e.to_string()))?;
-    Ok(if example {
-        builder.build()
-    } else {
-        // Never close a connection for being idle while a test runs.
-        builder
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-            .build()
-    })
+        },
+        !example,
+    )
 }
 
 /// Connecting to the relay the way the dcutr example does before it uses
