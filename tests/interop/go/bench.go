@@ -144,11 +144,18 @@ func parseTarget(s string) (*peer.AddrInfo, error) {
 	return info, nil
 }
 
-func oneTarget(pos []string) (*peer.AddrInfo, error) {
-	if len(pos) != 1 {
-		return nil, usageErr("exactly one multiaddr expected")
+// dialBench parses the options of a dialing bench subcommand and its one
+// target multiaddr (returned as given in pos[0] too).
+func dialBench(name string, args []string) (benchFlags, *peer.AddrInfo, []string, error) {
+	f, pos, err := parseBench(name, args)
+	if err != nil {
+		return f, nil, nil, err
 	}
-	return parseTarget(pos[0])
+	if len(pos) != 1 {
+		return f, nil, nil, usageErr("%s: exactly one multiaddr expected", name)
+	}
+	info, err := parseTarget(pos[0])
+	return f, info, pos, err
 }
 
 // listenBench parses the options of a listening bench subcommand (no
@@ -178,11 +185,7 @@ func cmdPerfServer(args []string) error {
 }
 
 func cmdPerf(args []string) error {
-	f, pos, err := parseBench("perf", args)
-	if err != nil {
-		return err
-	}
-	info, err := oneTarget(pos)
+	f, info, pos, err := dialBench("perf", args)
 	if err != nil {
 		return err
 	}
@@ -245,11 +248,7 @@ func cmdPerf(args []string) error {
 }
 
 func cmdHandshakes(args []string) error {
-	f, pos, err := parseBench("handshakes", args)
-	if err != nil {
-		return err
-	}
-	info, err := oneTarget(pos)
+	f, info, _, err := dialBench("handshakes", args)
 	if err != nil {
 		return err
 	}
