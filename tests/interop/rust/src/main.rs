@@ -249,37 +249,22 @@ fn new_swarm(
     ping_interval: Option<Duration>,
     echo_server: bool,
 ) -> Result<Swarm<Behaviour>, Error> {
-    let keypair = match seed {
-        Some(s) => keypair_from_seed(s)?,
-        None => Keypair::generate_ed25519(),
+    let keypair = tcp_swarm::identity(seed)?;
+    let mut ping_cfg = ping::Config::new();
+    if let Some(i) = ping_interval {
+        ping_cfg = ping_cfg.with_interval(i);
+    }
+    let behaviour = Behaviour {
+        identify: identify::Behaviour::new(identify::Config::new(
+            IDENTIFY_PROTOCOL_VERSION.to_string(),
+            keypair.public(),
+        )),
+        ping: ping::Behaviour::new(ping_cfg),
+        stream: libp2p_stream::Behaviour::new(),
+        echo: Toggle::from(echo_server.then(self::echo_server)),
     };
-    let swarm = SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
-        .with_behaviour(|key| {
-            let mut ping_cfg = ping::Config::new();
-            if let Some(i) = ping_interval {
-                ping_cfg = ping_cfg.with_interval(i);
-            }
-            Behaviour {
-                identify: identify::Behaviour::new(identify::Config::new(
-                    IDENTIFY_PROTOCOL_VERSION.to_string(),
-                    key.public(),
-                )),
-                ping: ping::Behaviour::new(ping_cfg),
-                stream: libp2p_stream::Behaviour::new(),
-                echo: Toggle::from(echo_server.then(self::echo_server)),
-            }
-        })
-        .map_err(|e| Error(e.to_string()))?
-        // Never close a connection for being idle while a test runs.
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-        .build();
-    Ok(swarm)
+    // Never close a connection for being idle while a test runs.
+    tcp_swarm::tcp_swarm(keypair, behaviour)
 }
 
 /// `addr` without a trailing /p2p/<id>.
