@@ -102,18 +102,24 @@ def draw(r, outdir, impls, names):
             made.append(("streams.png", "concurrent streams: aggregate, and each stream's rate (fairness)"))
         gl = [x for x in samples if x["kind"] == "gossip" and x.get("rate") == 1000 and x.get("signed", True)]
         if gl:
+            # one colour per implementation (samples without "impl" are C's)
+            gimpls = [i for i in impls if any(x.get("impl", "c") == i for x in gl)]
             lines = []
+            titled = set()
             for gi, x in enumerate(gl):
+                gimpl = x.get("impl", "c")
                 for si, sb in enumerate(x["subscribers"]):
                     path = os.path.join(tmp, f"g-{gi}-{si}.dat")
                     with open(path, "w") as f:
                         for pct, us in enumerate(sb["cdfUs"]):
                             f.write(f"{max(us, 1) / 1000} {pct}\n")
-                    lines.append(f"'{path}' using 1:2 with lines lc {gi + 1} "
-                                 + (f"title 'round {x.get('round', gi + 1)}'" if si == 0 else "notitle"))
+                    first = gimpl not in titled
+                    titled.add(gimpl)
+                    lines.append(f"'{path}' using 1:2 with lines lc {gimpls.index(gimpl) + 1} "
+                                 + (f"title '{names[gimpl]}'" if first else "notitle"))
             script = f"""set terminal pngcairo size 900,420 font ",10"
 set output '{os.path.join(outdir, "gossip-latency.png")}'
-set title "Gossipsub (C), 1 KiB at 1,000 msg/s, 1 publisher -> 4 subscribers: latency CDF (one line per subscriber)"
+set title "Gossipsub, 1 KiB at 1,000 msg/s, 1 publisher -> 4 subscribers: latency CDF (one line per subscriber and round)"
 set xlabel "publish to delivery, ms (log)"
 set ylabel "percentile"
 set logscale x

@@ -132,7 +132,8 @@ def summarize(samples):
             continue
         if k == "gossip":
             pub, subs = x["result"], x["subscribers"]
-            key = str(x["rate"]) + ("" if x.get("signed", True) else "-unsigned")
+            # "<impl>:<rate>[-unsigned]" (samples without "impl" are C's)
+            key = x.get("impl", "c") + ":" + str(x["rate"]) + ("" if x.get("signed", True) else "-unsigned")
             g = groups.setdefault(("g", key), {"pubRate": [], "deliveredRate": [], "p50": [], "p99": [],
                                                      "max": [], "eagain": [], "lost": []})
             g["pubRate"].append(pub["sent"] / pub["timeSeconds"] if pub["timeSeconds"] > 0 else None)
@@ -151,8 +152,12 @@ def summarize(samples):
             s.setdefault("kad", []).append(x["result"])
             continue
         if k == "relayed":
+            # server "circuit-<relay impl>[-<server impl>]" (older files:
+            # "circuit", the C relay); the client is the endpoints' impl
             r = x["result"]
-            groups.setdefault(("r",), {"rate": []})["rate"].append(r["uploadBytes"] / MiB / r["timeSeconds"])
+            relay = x["server"].split("-")[1] if x["server"].startswith("circuit-") else "c"
+            groups.setdefault(("r", relay, x["client"]), {"rate": []})["rate"].append(
+                r["uploadBytes"] / MiB / r["timeSeconds"])
             continue
         if k in ("upload", "download"):
             r = x["result"]
@@ -167,6 +172,14 @@ def summarize(samples):
             g["cpu"].append((x["clientCpu"] + x["serverCpu"]) * 1000 / r["count"])
         elif k == "ceiling-tcp":
             groups.setdefault(("c", "tcp"), {}).setdefault("MiBs", []).append(x["result"]["MiBs"])
+        elif k == "ceiling-handshake":
+            g = groups.setdefault(("c", "handshake"), {})
+            for f in ("handshakesPerCoreSecond", "connectionUs", "x25519KeygenUs", "x25519DhUs", "ed25519SignUs",
+                      "ed25519VerifyUs"):
+                g.setdefault(f, []).append(x["result"][f])
+            o = x["result"].get("openssl")
+            if o:
+                g.setdefault("opensslHandshakesPerCoreSecond", []).append(o["handshakesPerCoreSecond"])
         elif k == "ceiling-aead":
             g = groups.setdefault(("c", "aead"), {})
             for f in ("encryptMiBs", "decryptMiBs", "encryptDecryptMiBs", "opensslEncryptMiBs", "opensslDecryptMiBs"):
@@ -185,7 +198,7 @@ def summarize(samples):
         elif key[0] == "g":
             s["gossip"][str(key[1])] = {f: stats([v for v in vs if v is not None]) for f, vs in g.items()}
         elif key[0] == "r":
-            s["relay"] = {"MiBs": stats(g["rate"])}
+            s["relay"][f"{key[2]}@{key[1]}"] = {"MiBs": stats(g["rate"])}
         else:
             s["ceilings"][key[1]] = {f: stats(v) for f, v in g.items()}
     return s
@@ -202,7 +215,7 @@ def collect(a):
         "command": a.command,
         "durationSeconds": a.seconds,
         "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice,
-                   "streams": a.streams, "idle": a.idle, "gossip": a.gossip,
+                   "streams": a.streams, "idle": a.idle, "gossip": a.gossip, "gossipOthers": a.gossip_others,
                    "relayCapacity": a.relay_capacity, "relayCircuits": a.relay_circuits,
                    "kad": a.kad, "kadLookups": a.kad_lookups},
         "loadavg": {"start": a.load_start, "end": a.load_end},
@@ -226,7 +239,8 @@ def ratio(a, b):
 
 def doc(a):
     r = json.load(open(a.results))
-    s = r["summary"]
+    # from the samples, so that older results files get the current tables
+    s = summarize(r["samples"])
     m = r["machine"]
     p = r["params"]
     L = []
@@ -295,15 +309,27 @@ def doc(a):
     w("One client dials the server again and again, waits for the server's identify on the new connection "
       "(go's `Connect` waits for it by design), closes the connection and waits until it is closed.")
     w("")
-    w("| implementation | connections/s median | min | max | CPU ms per connection | C ÷ this |")
-    w("|---|---:|---:|---:|---:|---:|")
+    hc = s["ceilings"].get("handshake", {})
+    hceil = hc.get("handshakesPerCoreSecond", {}).get("median")
+    hcost = hc.get("connectionUs", {}).get("median")
+    if hceil:
+        w(f"\"÷ crypto ceiling\" = connections/s ÷ the handshake crypto ceiling of the same run "
+          f"({fmt(hceil)} connections per core-second: both sides' X25519 and Ed25519 operations, "
+          "see the ceilings below; target for C ≥ 0.5); \"crypto share\" = that cryptography's CPU time "
+          f"({fmt(hcost and hcost / 1000, 2)} ms per connection) ÷ the CPU ms per connection measured.")
+        w("")
+    w("| implementation | connections/s median | min | max | CPU ms per connection | C ÷ this "
+      "| ÷ crypto ceiling | crypto share |")
+    w("|---|---:|---:|---:|---:|---:|---:|---:|")
     hs = s["handshakes"]
     c = hs.get("c->c")
     for i in IMPLS:
         e = hs.get(f"{i}->{i}")
         if e:
             w(f"| {NAMES[i]} | {fmt(e['perSecond']['median'])} | {fmt(e['perSecond']['min'])} | {fmt(e['perSecond']['max'])} "
-              f"| {fmt(e['cpuMsPerHandshake']['median'], 2)} | {'' if i == 'c' else ratio(c and c['perSecond']['median'], e['perSecond']['median'])} |")
+              f"| {fmt(e['cpuMsPerHandshake']['median'], 2)} | {'' if i == 'c' else ratio(c and c['perSecond']['median'], e['perSecond']['median'])} "
+              f"| {ratio(e['perSecond']['median'], hceil)} "
+              f"| {ratio(hcost and hcost / 1000, e['cpuMsPerHandshake']['median'])} |")
     w("")
 
     st = s.get("streams", {})
@@ -352,50 +378,73 @@ def doc(a):
 
     gs = s.get("gossip", {})
     if gs:
-        w("## Gossipsub: 1 KiB messages, 1 publisher → 4 subscribers (C only)")
+        w("## Gossipsub: 1 KiB messages, 1 publisher → 4 subscribers")
         w("")
-        w("Five `cbench` processes (`gossip-pub`, 4 × `gossip-sub`), signed messages (strict-sign). "
-          f"\"As fast as accepted\": {p.get('gossip', 0):,} messages, the publisher retrying on P2P_EAGAIN "
-          "(every send queue full: back-pressure) on its next 1 ms tick; published/s = messages / time to the "
+        w("Each implementation with itself, five processes (C: `cbench gossip-pub` and 4 × `cbench gossip-sub`; "
+          "rust, go, js: the interop peers' `gossip-pub` / `gossip-sub`, the same contract), each with its own "
+          "default signing (signed; strict-sign), then unsigned (strict-no-sign: rust anonymous, go "
+          "WithNoAuthor, js StrictNoSign). "
+          f"\"As fast as accepted\": {p.get('gossip', 0):,} messages (the others: {p.get('gossipOthers') or p.get('gossip', 0):,}), "
+          "the publisher retrying a refused publish (C: P2P_EAGAIN, every send queue full; rust: "
+          "AllQueuesFull; js: a publish that throws) on its next 1 ms tick (go's Publish never refuses: a "
+          "full peer queue drops the message); published/s = messages / time to the "
           "last accepted publish, delivered/s = messages / time from the first publish to the last delivery "
-          "at the slowest subscriber. Every subscriber must receive every message: \"lost\" counts "
-          "messages publish accepted that some subscriber never got (silent loss; must be 0). Latency = "
-          "publish call to delivery, one clock (CLOCK_MONOTONIC) for all processes; p50 is the median of "
-          "the subscribers', p99 and max the worst subscriber's. rust/go/js: their bench peers have no "
-          "gossipsub mode (not measured).")
+          "at the slowest subscriber. \"lost\" counts messages publish accepted that some subscriber never "
+          "got (silent loss; C must have 0). Latency = "
+          "publish call to delivery, one clock (CLOCK_MONOTONIC, written into each message by the publisher) "
+          "for all processes; p50 is the median of "
+          "the subscribers', p99 and max the worst subscriber's.")
         w("")
-        w("| run | published/s | delivered/s | EAGAIN | lost | p50 ms | p99 ms | max ms |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|")
-        for rate, label in (("0", "signed, as fast as accepted"), ("1000", "signed, 1,000 msg/s"),
-                            ("0-unsigned", "unsigned (strict-no-sign), as fast as accepted")):
-            e = gs.get(rate)
-            if not e:
-                continue
-            med = lambda f: e[f]["median"] if e.get(f) else None
-            w(f"| {label} | {fmt(med('pubRate'))} | {fmt(med('deliveredRate'))} | {fmt(med('eagain'))} "
-              f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
-              f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} |")
+        unfinished = sorted({(x["impl"], x["rate"], x.get("signed", True)) for x in r["samples"]
+                             if x["kind"] == "gossip-unfinished"})
+        if unfinished:
+            w("Runs whose publisher did not finish before every subscriber gave up (10 s without a message; "
+              "not in the table): " + ", ".join(f"{NAMES[i]} at {'as fast as accepted' if rt == 0 else f'{rt}/s'}"
+                                                 f"{'' if sg else ' unsigned'}" for i, rt, sg in unfinished) + ".")
+            w("")
+        w("| implementation | run | published/s | delivered/s | EAGAIN | lost | p50 ms | p99 ms | max ms |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for impl in IMPLS:
+            for rate, label in (("0", "signed, as fast as accepted"), ("1000", "signed, 1,000 msg/s"),
+                                ("0-unsigned", "unsigned (strict-no-sign), as fast as accepted")):
+                e = gs.get(f"{impl}:{rate}")
+                if not e:
+                    continue
+                med = lambda f: e[f]["median"] if e.get(f) else None
+                w(f"| {NAMES[impl]} | {label} | {fmt(med('pubRate'))} | {fmt(med('deliveredRate'))} | {fmt(med('eagain'))} "
+                  f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
+                  f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} |")
         w("")
         w("Medians over the rounds; \"lost\" is the worst round.")
         w("")
 
-    rl = s.get("relay", {}).get("MiBs")
+    rl = s.get("relay", {})
     if rl:
         direct = tp.get("upload", {}).get("c->c")
-        w(f"## Relayed stream: one upload through a circuit relay (C only), {p['bytes'] / GiB:g} GiB")
+        w(f"## Relayed stream: one upload through a circuit relay, {p['bytes'] / GiB:g} GiB")
         w("")
-        w("`p2pchat -c bench/peers/c/relayed.ini perf <relay>/p2p-circuit/p2p/<server>`: client, relay "
-          "(`bench/peers/c/relay.ini`, no circuit byte or time limit) and server are three C processes; the "
-          "relay decrypts and re-encrypts the outer Noise session of each side, the inner one is end to end. "
-          "Direct = the C upload of the throughput table, same run. Target: ≥ 0.8 of direct.")
+        w("`p2pchat -c bench/peers/c/relayed.ini perf <relay>/p2p-circuit/p2p/<server>`: a C client, a relay "
+          "and a C server (`bench/peers/c/relayed.ini`, reserved on the relay), three processes; the relay is "
+          "each implementation's circuit relay v2 server without circuit byte or time limits (C: "
+          "`bench/peers/c/relay.ini`; rust, go, js: the interop peers' `relay --unlimited`: rust "
+          "max_circuit_bytes u64::MAX, go WithInfiniteLimits, js applyDefaultLimit false). The relay decrypts "
+          "and re-encrypts the outer Noise session of each side, the inner one is end to end. "
+          "Target for the C relay: ≥ 0.8 of direct. ")
         w("")
-        w("| path | MiB/s median | min | max | ÷ direct |")
-        w("|---|---:|---:|---:|---:|")
-        if direct:
-            w(f"| direct, C → C | {fmt(direct['MiBs']['median'])} | {fmt(direct['MiBs']['min'])} "
-              f"| {fmt(direct['MiBs']['max'])} | |")
-        w(f"| through the C relay | {fmt(rl['median'])} | {fmt(rl['min'])} | {fmt(rl['max'])} "
-          f"| {ratio(rl['median'], direct and direct['MiBs']['median'])} |")
+        w("Each other implementation's client and server (its `perf` through the circuit, its `relay-listen` "
+          "reserved on the relay, which serves /perf/1.0.0 too) through the C relay and through its own; "
+          "direct = that implementation's own upload of the throughput table.")
+        w("")
+        w("| client and server | relay | MiB/s median | min | max | direct MiB/s | ÷ direct |")
+        w("|---|---|---:|---:|---:|---:|---:|")
+        for ends in IMPLS:
+            d = tp.get("upload", {}).get(f"{ends}->{ends}")
+            dm = d and d["MiBs"]["median"]
+            for relay in IMPLS:
+                e = rl.get(f"{ends}@{relay}", {}).get("MiBs")
+                if e:
+                    w(f"| {NAMES[ends]} | {NAMES[relay]} | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} "
+                      f"| {fmt(dm)} | {ratio(e['median'], dm)} |")
         w("")
 
     rcs = s.get("relayCapacity", [])
@@ -506,7 +555,32 @@ def doc(a):
         if e:
             w(f"| {label}, 65519-byte frames, MiB/s per CPU-second "
               f"(`bench/ceiling/aead.c`) | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} |")
+    hc = ce.get("handshake", {})
+    if hc.get("handshakesPerCoreSecond"):
+        e = hc["handshakesPerCoreSecond"]
+        med = lambda f: hc[f]["median"] if hc.get(f) else None
+        w(f"| handshake crypto, libsodium: connections (both sides) per core-second (`bench/ceiling/handshake.c`: "
+          f"per side 2 X25519 keygens at {fmt(med('x25519KeygenUs'), 1)} µs, 3 X25519 DH at "
+          f"{fmt(med('x25519DhUs'), 1)} µs, 1 Ed25519 sign at {fmt(med('ed25519SignUs'), 1)} µs, 2 Ed25519 verify "
+          f"at {fmt(med('ed25519VerifyUs'), 1)} µs) | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} |")
+        o = hc.get("opensslHandshakesPerCoreSecond")
+        if o:
+            w(f"| handshake crypto, OpenSSL X25519 + Ed25519 (for comparison) | {fmt(o['median'])} | {fmt(o['min'])} "
+              f"| {fmt(o['max'])} |")
     w("")
+    ch = s["handshakes"].get("c->c")
+    if ch and hc.get("handshakesPerCoreSecond"):
+        w("One connection's public-key cryptography, per side of the Noise XX handshake: two X25519 key "
+          "generations (the ephemeral key and the static key, which the noise plugin draws afresh for every "
+          "handshake), three X25519 DH (ee, es, se), one Ed25519 signature (the handshake payload over the "
+          "static key) and two Ed25519 verifications (the remote's payload and its signed peer record in "
+          "identify; our own record is sealed once and cached). The noise plugin and the core use libsodium "
+          "for all of them (OpenSSL only for the transport AEAD). "
+          f"C's handshake rate (median) is {ratio(ch['perSecond']['median'], hc['handshakesPerCoreSecond']['median'])} "
+          "of this ceiling (target ≥ 0.5); the cryptography is "
+          f"{ratio(hc['connectionUs']['median'] / 1000, ch['cpuMsPerHandshake']['median'])} of the CPU that "
+          "client and server spend per connection.")
+        w("")
     cu = tp.get("upload", {}).get("c->c")
     # The noise plugin uses OpenSSL's ChaCha20-Poly1305 when libcrypto is
     # there (plugins/noise/noise_aead.c), else libsodium's: compare with
@@ -557,7 +631,7 @@ def main():
         c.add_argument("--" + opt, required=True)
     for opt in ("seconds", "reps", "bytes", "handshakes", "nice"):
         c.add_argument("--" + opt, type=int, required=True)
-    for opt in ("streams", "idle", "gossip", "relay-capacity", "relay-circuits", "kad", "kad-lookups"):
+    for opt in ("streams", "idle", "gossip", "gossip-others", "relay-capacity", "relay-circuits", "kad", "kad-lookups"):
         c.add_argument("--" + opt, type=int, default=0)
     c.add_argument("--revision", help="what the C programs were built from (default: now)")
     d = sub.add_parser("doc")

@@ -5,7 +5,8 @@
 #
 #   bench/run.sh [--reps N] [--bytes B] [--handshakes N]
 #                [--impls "c rust go js rust1 go1"] [--no-mixed] [--nice N]
-#                [--streams N] [--idle N] [--gossip N] [--no-build]
+#                [--streams N] [--idle N] [--gossip N] [--gossip-others N]
+#                [--no-build]
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
 #                [--relay-capacity N] [--relay-circuits C]
 #                [--kad N] [--kad-lookups L]
@@ -13,30 +14,42 @@
 #
 # Builds (idempotent; quick once built): the C code with -O2 in
 # build/bench (only the core, the plugins it runs, p2pchat, the C bench
-# peer and the ceilings), the rust peer (cargo --release --locked, target
-# dir build/bench/rust-target), the go peer (build/bench/bin/go-bench-peer)
-# and the js peer (npm ci in bench/peers/js). Then measures, one process
-# pair at a time:
+# peer and the ceilings) and the interop test peers of tests/interop, whose
+# bench subcommands (perf-server, perf, handshakes, gossip-sub, gossip-pub)
+# are the other implementations' bench peers: rust (cargo --profile
+# bench-peer --locked, i.e. opt-level 3, target dir build/bench/rust-target),
+# go and js (tests/interop/build-peers.sh go js). Then measures, one
+# process pair at a time:
 #   (a) throughput: one Noise+Yamux stream, /perf/1.0.0, B bytes up (default
 #       1 GiB), then B bytes down, for each implementation against itself;
 #       the same upload between C and each other one;
 #   (b) handshake rate: N sequential dial + Noise + Yamux + identify +
 #       close;
-#   (c) ceilings: raw TCP loopback throughput (bench/ceiling/tcp.c) and
+#   (c) ceilings: raw TCP loopback throughput (bench/ceiling/tcp.c),
 #       libsodium ChaCha20-Poly1305 on one core (bench/ceiling/aead.c; also
-#       OpenSSL's when libcrypto's headers are there);
+#       OpenSSL's when libcrypto's headers are there) and the CPU cost of
+#       one connection's X25519 and Ed25519 operations, both sides of a
+#       Noise XX handshake + identify's signed peer record
+#       (bench/ceiling/handshake.c);
 #   (d) --streams N (16) concurrent /perf/1.0.0 uploads on one connection
 #       (the C client `cbench streams` against every server), B bytes in
 #       all, against one stream of B bytes by the same client;
 #   (e) RSS per idle connection: a fresh server of each of c, rust, go, js
 #       and `cbench idle` holding --idle N (1000) connections from N
 #       identities; (RSS after - RSS before) / N; first round only;
-#   (f) gossipsub (C only): 1 KiB messages from one publisher to 4
-#       subscriber processes: --gossip N (20000) messages as fast as
-#       publish accepts (back-pressure counted), then 1,000 msg/s for 5 s;
-#       every subscriber must get every message (a loss fails the run);
-#   (g) relayed throughput (C only): B bytes up through a C circuit relay
-#       (bench/peers/c/relay.ini), against the direct C upload;
+#   (f) gossipsub, each implementation with itself: 1 KiB messages from
+#       one publisher to 4 subscriber processes: --gossip N (20000; the
+#       others --gossip-others N, 5000) messages as fast as publish
+#       accepts (back-pressure counted), then 1,000 msg/s for 5 s, then
+#       unsigned as fast as accepted; every C subscriber must get every
+#       message (a C loss fails a smoke run; the others' losses are
+#       recorded; --gossip 0 skips them);
+#   (g) relayed throughput: B bytes up from a C client to a C server
+#       through each implementation's circuit relay without circuit limits
+#       (C: bench/peers/c/relay.ini; the others: `relay --unlimited`), and
+#       from each other implementation's client to its server (its
+#       `relay-listen`) through the C relay and through its own, against
+#       the direct uploads;
 #   (h) relay capacity (C only, first round): a fresh C relay
 #       (bench/peers/c/relay-capacity.ini) and `cbench relay-capacity`:
 #       --relay-capacity N (1000) reservations from N identities, then
@@ -83,12 +96,14 @@ out=""
 streams=16
 idle=1000
 gossip=20000
+gossip_others=5000
 gossip_lat_secs=5
 relay_cap=1000
 relay_circ=256
 relay_secs=10
 kad_nodes=200
 kad_lookups=200
+hs_iterations=2000
 smoke=0
 cbuild=""
 impls_set=0
@@ -107,6 +122,7 @@ while [ $# -gt 0 ]; do
     --relay-circuits) relay_circ="$2"; shift 2 ;;
     --kad) kad_nodes="$2"; shift 2 ;;
     --kad-lookups) kad_lookups="$2"; shift 2 ;;
+    --gossip-others) gossip_others="$2"; shift 2 ;;
     --smoke) smoke=1; shift ;;
     --c-build) cbuild="$(cd "$2" && pwd)"; shift 2 ;;
     --no-plots) plots=0; shift ;;
@@ -121,7 +137,7 @@ while [ $# -gt 0 ]; do
 done
 
 if [ "$smoke" = 1 ]; then
-  reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_lat_secs=1 mixed=0 doc=0 plots=0
+  reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_others=500 gossip_lat_secs=1 hs_iterations=200 mixed=0 doc=0 plots=0
   relay_cap=40 relay_circ=8 relay_secs=2 kad_nodes=30 kad_lookups=20
   [ "$impls_set" = 1 ] || impls="c"
 fi
@@ -154,26 +170,29 @@ build_c() {
   fi
   cc "${cflags[@]}" $(pkg-config --cflags libsodium) "$root/bench/ceiling/aead.c" $(pkg-config --libs libsodium) \
     "${ossl[@]}" -o "$cbin/ceiling-aead"
+  cc "${cflags[@]}" $(pkg-config --cflags libsodium) "$root/bench/ceiling/handshake.c" \
+    $(pkg-config --libs libsodium) "${ossl[@]}" -o "$cbin/ceiling-handshake"
 }
 
+# The other implementations' bench peers are the interop test peers
+# (tests/interop/{rust,go,js}, subcommands in src/bench.rs, bench.go,
+# bench.mjs). rust: its own opt-level 3 profile and target dir (the interop
+# build is opt-level 1 to keep CI short).
+rust_peer="$bdir/rust-target/bench-peer/interop-peer"
+go_peer="$root/tests/interop/go/interop-peer"
+js_peer=(node "$root/tests/interop/js/bench.mjs")
 build_rust() {
-  log "rust: cargo build --release --locked (a cold build takes ~7 min on 2 cores)"
-  (cd "$root/bench/peers/rust" && cargo build --release --locked --quiet --target-dir "$bdir/rust-target")
+  log "rust: cargo build --profile bench-peer --locked (a cold build takes ~8 min on 2 cores)"
+  (cd "$root/tests/interop/rust" &&
+    cargo build --profile bench-peer --locked --quiet --target-dir "$bdir/rust-target")
 }
 
 build_go() {
-  log "go: go build"
-  (cd "$root/bench/peers/go" &&
-    GOTOOLCHAIN=local go build -mod=readonly -trimpath -buildvcs=false -o "$bdir/bin/go-bench-peer" .)
+  "$root/tests/interop/build-peers.sh" go >&2
 }
 
 build_js() {
-  local dir="$root/bench/peers/js" stamp="$root/bench/peers/js/node_modules/.bench-stamp" want
-  want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
-  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then return 0; fi
-  log "js: npm ci"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
-  printf '%s\n' "$want" >"$stamp"
+  "$root/tests/interop/build-peers.sh" js >&2
 }
 
 mkdir -p "$bdir/bin" "$cbin"
@@ -206,23 +225,27 @@ server_cmd() {
   run_prefix "$1"
   case "$1" in
     c) srv=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/server.ini") ;;
-    rust | rust1) srv=("${pre[@]}" "$bdir/rust-target/release/bench-peer" server) ;;
-    go | go1) srv=("${pre[@]}" "$bdir/bin/go-bench-peer" server) ;;
-    js) srv=("${pre[@]}" node "$root/bench/peers/js/bench-peer.mjs" server) ;;
+    rust | rust1) srv=("${pre[@]}" "$rust_peer" perf-server) ;;
+    go | go1) srv=("${pre[@]}" "$go_peer" perf-server) ;;
+    js) srv=("${pre[@]}" "${js_peer[@]}" perf-server) ;;
   esac
 }
 
-# client_cmd IMPL MODE: the client command line (array cli); MODE perf|handshakes
+# client_cmd IMPL MODE: the client command line (array cli); MODE
+# perf|handshakes|streams|relayed (the others' relayed client: perf, which
+# dials /p2p-circuit addresses through the relay)
 client_cmd() {
+  local sub="$2"
+  [ "$sub" != relayed ] || sub=perf
   run_prefix "$1"
   case "$1/$2" in
     c/perf) cli=("${pre[@]}" "$cdir/bin/p2pchat" perf --interval 0) ;;
     c/handshakes) cli=("${pre[@]}" "$cbin/cbench" handshakes) ;;
     */streams) cli=("${pre[@]}" "$cbin/cbench" streams) ;;
     c/relayed) cli=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" perf --interval 0) ;;
-    rust*/*) cli=("${pre[@]}" "$bdir/rust-target/release/bench-peer" "$2") ;;
-    go*/*) cli=("${pre[@]}" "$bdir/bin/go-bench-peer" "$2") ;;
-    js/*) cli=("${pre[@]}" node "$root/bench/peers/js/bench-peer.mjs" "$2") ;;
+    rust*/*) cli=("${pre[@]}" "$rust_peer" "$sub") ;;
+    go*/*) cli=("${pre[@]}" "$go_peer" "$sub") ;;
+    js/*) cli=("${pre[@]}" "${js_peer[@]}" "$sub") ;;
   esac
 }
 
@@ -321,6 +344,10 @@ ceilings() {
   printf '{"kind":"ceiling-aead","result":%s,"load":%s,"round":%s}\n' "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
     "$round" >>"$samples"
   log "  aead: $line"
+  line="$(nice -n "$nice_level" "$cbin/ceiling-handshake" "$hs_iterations")"
+  printf '{"kind":"ceiling-handshake","result":%s,"load":%s,"round":%s}\n' "$line" \
+    "$(cut -d' ' -f1 /proc/loadavg)" "$round" >>"$samples"
+  log "  handshake crypto: $line"
 }
 
 # VmRSS of a process, KiB.
@@ -366,21 +393,43 @@ idle_rss() {
 }
 
 gossip_lost=0
-# (f) gossip RATE COUNT [--unsigned]: 4 `cbench gossip-sub` processes, one
-# `cbench gossip-pub` publishing COUNT 1 KiB messages at RATE/s (0: as fast
-# as publish accepts). A subscriber that misses a message is recorded as
-# silent loss.
+# gossip_cmd IMPL: the command of IMPL's gossip peer (array gcmd; the mode,
+# gossip-sub or gossip-pub, follows), the contract of cbench_gossip.c.
+gossip_cmd() {
+  run_prefix "$1"
+  case "$1" in
+    c) gcmd=("${pre[@]}" "$cbin/cbench") ;;
+    rust*) gcmd=("${pre[@]}" "$rust_peer") ;;
+    go*) gcmd=("${pre[@]}" "$go_peer") ;;
+    js) gcmd=("${pre[@]}" "${js_peer[@]}") ;;
+  esac
+}
+
+# (f) gossip RATE COUNT [--unsigned] [--impl IMPL]: 4 IMPL (default c)
+# gossip-sub processes, one IMPL gossip-pub publishing COUNT 1 KiB messages
+# at RATE/s (0: as fast as publish accepts). A subscriber that misses a
+# message is recorded as silent loss.
 gossip() {
-  local rate="$1" count="$2" i subs=() pub pline load signed=true
+  local rate="$1" count="$2" i subs=() pub pline load signed=true impl=c
   local flags=()
-  if [ "${3:-}" = --unsigned ]; then flags=(--unsigned); signed=false; fi
+  shift 2
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --unsigned) flags=(--unsigned); signed=false; shift ;;
+      --impl) impl="$2"; shift 2 ;;
+    esac
+  done
   load="$(cut -d' ' -f1 /proc/loadavg)"
-  run_prefix c
+  gossip_cmd "$impl"
+  # a subscriber gives up after this long without a message: longer for
+  # the others, whose publishers stall for seconds under load (js)
+  local idle_ms=3000
+  [ "$impl" = c ] || idle_ms=10000
   for i in 1 2 3 4; do
-    start_named "gsub$i" "${pre[@]}" "$cbin/cbench" gossip-sub --expect "$count" --idle-ms 3000 "${flags[@]}"
+    start_named "gsub$i" "${gcmd[@]}" gossip-sub --expect "$count" --idle-ms "$idle_ms" "${flags[@]}"
     subs+=("${srv_addr[gsub$i]}")
   done
-  "${pre[@]}" "$cbin/cbench" gossip-pub --rate "$rate" --count "$count" --size 1024 "${flags[@]}" "${subs[@]}" \
+  "${gcmd[@]}" gossip-pub --rate "$rate" --count "$count" --size 1024 "${flags[@]}" "${subs[@]}" \
     >"$tmp/gpub.out" 2>"$tmp/gpub.err" &
   pub=$!
   for i in 1 2 3 4; do
@@ -392,6 +441,14 @@ gossip() {
   kill "$pub" 2>/dev/null || true
   wait "$pub" || true
   pline="$(grep '^{"type":"gossip-pub"' "$tmp/gpub.out" || true)"
+  if [ -z "$pline" ] && [ "$impl" != c ]; then
+    # the others' publishers may stall until every subscriber gave up
+    # (js under load): recorded as a run that did not finish
+    log "  WARNING: the $impl gossip publisher did not publish $count messages (rate $rate): no sample"
+    printf '{"kind":"gossip-unfinished","impl":"%s","rate":%s,"signed":%s,"load":%s,"round":%s}\n' \
+      "$impl" "$rate" "$signed" "$load" "$round" >>"$samples"
+    return 0
+  fi
   if [ -z "$pline" ]; then
     cat "$tmp/gpub.err" >&2
     die "the gossip publisher did not publish $count messages"
@@ -403,35 +460,80 @@ gossip() {
     sl="$sl${sl:+,}$got"
     [ "$(sed 's/.*"received":\([0-9]*\).*/\1/' <<<"$got")" = "$count" ] || lost=1
   done
-  printf '{"kind":"gossip","rate":%s,"signed":%s,"result":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
-    "$rate" "$signed" "$pline" "$sl" "$lost" "$load" "$round" >>"$samples"
-  log "  gossip rate $rate${flags[*]:+ unsigned}: $pline"
+  printf '{"kind":"gossip","impl":"%s","rate":%s,"signed":%s,"result":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
+    "$impl" "$rate" "$signed" "$pline" "$sl" "$lost" "$load" "$round" >>"$samples"
+  log "  gossip $impl rate $rate${flags[*]:+ unsigned}: $pline"
   # publish returned 0 for every message it counted as sent: a subscriber
-  # without one is silent loss (recorded; a smoke run fails on it)
-  if [ "$lost" = 1 ]; then
+  # without one is silent loss (recorded; a smoke run fails on it for C)
+  if [ "$lost" = 1 ] && [ "$impl" != c ]; then
+    log "  $impl gossipsub lost messages (rate $rate): recorded"
+  elif [ "$lost" = 1 ]; then
     log "  WARNING: gossipsub lost messages without telling the publisher (rate $rate)"
     gossip_lost=1
   fi
 }
 
-# (g) relay: a C relay and a C perf server reserved on it (started once);
-# relayed_run: one upload through the circuit.
-start_relay() {
-  run_prefix c
-  start_named relay "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relay.ini"
-  local r="${srv_addr[relay]}"
-  start_named relayed "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini" \
-    --set "plugin.relay.relays=$r" --set "host.listen=/ip4/127.0.0.1/tcp/0,$r/p2p-circuit"
-  srv_addr[circuit]="$r/p2p-circuit/p2p/${srv_addr[relayed]##*/}"
-  srv_pid[circuit]="${srv_pid[relayed]}"
+# (g) relay: IMPL's circuit relay without circuit limits (C:
+# bench/peers/c/relay.ini; rust, go, js: the interop peers' `relay
+# --unlimited`) and a C perf server reserved on it (started once);
+# relayed_run IMPL: one C upload through that circuit.
+relay_cmd() {
+  run_prefix "$1"
+  case "$1" in
+    c) rcmd=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relay.ini") ;;
+    rust) rcmd=("${pre[@]}" "$rust_peer" relay --unlimited) ;;
+    go) rcmd=("${pre[@]}" "$go_peer" relay --unlimited) ;;
+    js) rcmd=("${pre[@]}" node "$root/tests/interop/js/relay.mjs" --unlimited) ;;
+  esac
 }
 
+start_relay() {
+  relay_cmd "$1"
+  start_named "relay-$1" "${rcmd[@]}"
+}
+
+# start_relayed RELAY IMPL: IMPL's perf server reserved on RELAY's relay
+# (C: bench/peers/c/relayed.ini; the others: their `relay-listen`, which
+# serves /perf/1.0.0 too); its circuit address is srv_addr[circuit-RELAY]
+# (IMPL c) or srv_addr[circuit-RELAY-IMPL]. Waits until one perf run of
+# IMPL's client through it succeeds (the reservation is made in the
+# background).
+start_relayed() {
+  local relay="$1" impl="$2" r key ok=0 cmd
+  r="${srv_addr[relay-$relay]}"
+  key="circuit-$relay"
+  [ "$impl" = c ] || key="$key-$impl"
+  run_prefix "$impl"
+  case "$impl" in
+    c) cmd=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini"
+      --set "plugin.relay.relays=$r" --set "host.listen=/ip4/127.0.0.1/tcp/0,$r/p2p-circuit") ;;
+    rust) cmd=("${pre[@]}" "$rust_peer" relay-listen --relay "$r") ;;
+    go) cmd=("${pre[@]}" "$go_peer" relay-listen --relay "$r") ;;
+    js) cmd=("${pre[@]}" node "$root/tests/interop/js/relay-listen.mjs" --relay "$r") ;;
+  esac
+  start_named "relayed-$relay-$impl" "${cmd[@]}"
+  srv_addr[$key]="$r/p2p-circuit/p2p/${srv_addr[relayed-$relay-$impl]##*/}"
+  srv_pid[$key]="${srv_pid[relayed-$relay-$impl]}"
+  client_cmd "$impl" relayed
+  for _ in $(seq 1 40); do
+    if timeout 30 "${cli[@]}" "${srv_addr[$key]}" --upload "$warm" >/dev/null 2>"$tmp/relay-warm.err"; then
+      ok=1
+      break
+    fi
+    sleep 0.25
+  done
+  [ "$ok" = 1 ] || { cat "$tmp/relay-warm.err" >&2; die "no $impl perf run through the $relay relay succeeded"; }
+}
+
+# relayed_run RELAY IMPL ARGS...: one IMPL upload through RELAY's relay.
 relayed_run() {
-  local r0
-  r0="$(proc_cpu "${srv_pid[relay]}")"
-  run_client relayed circuit c "$@"
-  log "  relay: RSS $(proc_rss "${srv_pid[relay]}") KiB, CPU $(awk -v a="$r0" -v b="$(proc_cpu "${srv_pid[relay]}")" \
-    'BEGIN { print b - a }') s"
+  local relay="$1" impl="$2" r0 key="circuit-$1"
+  shift 2
+  [ "$impl" = c ] || key="$key-$impl"
+  r0="$(proc_cpu "${srv_pid[relay-$relay]}")"
+  run_client relayed "$key" "$impl" "$@"
+  log "  $relay relay: RSS $(proc_rss "${srv_pid[relay-$relay]}") KiB, CPU $(awk -v a="$r0" \
+    -v b="$(proc_cpu "${srv_pid[relay-$relay]}")" 'BEGIN { print b - a }') s"
 }
 
 # (h) relay_capacity: a fresh C relay with raised limits, `cbench
@@ -494,26 +596,26 @@ round=0
 warm=$((64 << 20))
 [ "$warm" -le "$bytes" ] || warm="$bytes"
 for i in $impls; do run_client warmup "$i" "$i" --upload "$warm" --download "$warm"; done
-if [ "$has_c" = 1 ]; then
-  start_relay
-  # the relayed server reserves its slot in the background: wait for it
-  client_cmd c relayed
-  ok=0
-  for _ in $(seq 1 40); do
-    if timeout 30 "${cli[@]}" "${srv_addr[circuit]}" --upload "$warm" >/dev/null 2>"$tmp/relay-warm.err"; then
-      ok=1
-      break
-    fi
-    sleep 0.25
-  done
-  [ "$ok" = 1 ] || { cat "$tmp/relay-warm.err" >&2; die "no perf run through the relay succeeded"; }
-fi
 # the implementations measured with the C client's extra modes (one
 # thread or not makes no difference to what they measure here)
 extra_impls=""
 for i in $impls; do
   case "$i" in rust1 | go1) ;; *) extra_impls="$extra_impls $i" ;; esac
 done
+# (g) the relays: C client and server through each implementation's relay;
+# each other implementation's client and server through the C relay and
+# through its own
+relay_impls=""
+if [ "$has_c" = 1 ]; then
+  relay_impls="$extra_impls"
+  for i in $relay_impls; do start_relay "$i"; done
+  for i in $relay_impls; do
+    start_relayed "$i" c
+    [ "$i" = c ] && continue
+    start_relayed c "$i"
+    start_relayed "$i" "$i"
+  done
+fi
 
 # Rounds: every measurement once per round, the implementations one after
 # the other, so that a change in the machine's other load hits them all.
@@ -547,14 +649,24 @@ for round in $(seq 1 "$reps"); do
     # (i) kad lookups in an N-node network
     if [ "$has_c" = 1 ] && [ "$kad_nodes" -gt 0 ]; then kad_lookup; fi
   fi
-  if [ "$has_c" = 1 ]; then
-    # (f) gossipsub: the highest rate publish accepts, then latency at 1,000/s
-    gossip 0 "$gossip"
-    gossip 1000 $((1000 * gossip_lat_secs))
-    gossip 0 "$gossip" --unsigned   # what the signatures cost
-    # (g) one stream through a circuit relay (compare: upload c->c above)
-    relayed_run --upload "$bytes"
-  fi
+  # (f) gossipsub, each implementation with itself: the highest rate
+  # publish accepts, then latency at 1,000/s, then unsigned (what the
+  # signatures cost)
+  for i in $extra_impls; do
+    [ "$gossip" -gt 0 ] || break   # --gossip 0: no gossipsub runs
+    n="$gossip"
+    [ "$i" = c ] || n="$gossip_others"
+    gossip 0 "$n" --impl "$i"
+    gossip 1000 $((1000 * gossip_lat_secs)) --impl "$i"
+    gossip 0 "$n" --unsigned --impl "$i"
+  done
+  # (g) one stream through each circuit relay (compare: upload c->c above)
+  for i in $relay_impls; do
+    relayed_run "$i" c --upload "$bytes"
+    [ "$i" = c ] && continue
+    relayed_run c "$i" --upload "$bytes"
+    relayed_run "$i" "$i" --upload "$bytes"
+  done
   # (c) ceilings
   ceilings
 done
@@ -568,11 +680,11 @@ mkdir -p "$(dirname "$out")"
 python3 "$root/bench/report.py" collect \
   --samples "$samples" --out "$out" --started "$started" --seconds $((t_end - t_start)) \
   --command "$cmdline" --reps "$reps" --bytes "$bytes" --handshakes "$handshakes" --nice "$nice_level" \
-  --streams "$streams" --idle "$idle" --gossip "$gossip" --revision "$revision" \
+  --streams "$streams" --idle "$idle" --gossip "$gossip" --gossip-others "$gossip_others" --revision "$revision" \
   --relay-capacity "$relay_cap" --relay-circuits "$relay_circ" --kad "$kad_nodes" --kad-lookups "$kad_lookups" \
   --load-start "$load_start" --load-end "$(cat /proc/loadavg)" \
-  --rust-lock "$root/bench/peers/rust/Cargo.lock" --go-mod "$root/bench/peers/go/go.mod" \
-  --js-lock "$root/bench/peers/js/package-lock.json"
+  --rust-lock "$root/tests/interop/rust/Cargo.lock" --go-mod "$root/tests/interop/go/go.mod" \
+  --js-lock "$root/tests/interop/js/package-lock.json"
 log "results: $out ($((t_end - t_start)) s)"
 if [ "$doc" = 1 ]; then
   plot_args=()

@@ -1,12 +1,15 @@
 // Circuit Relay v2 and DCUtR subcommands of the go-libp2p test peer
 // (tests/interop/README.md, "Circuit relay" and "DCUtR"):
 //
-//	relay [--seed N] [--port P] [--ip IP]
+//	relay [--seed N] [--port P] [--ip IP] [--unlimited]
 //	    a relay server: relay.New(h) (p2p/protocol/circuitv2/relay) with
 //	    its default resources, on a host with identify and ping;
+//	    --unlimited (bench/run.sh's relayed throughput): WithInfiniteLimits
+//	    (no circuit duration or data limit);
 //	relay-listen --relay MADDR [--seed N] [--port P] [--ip IP]
 //	    `listen`, and reachable through the relay MADDR (/p2p/ included):
-//	    client.Reserve there; RESERVED once accepted;
+//	    client.Reserve there; RESERVED once accepted; serves /perf/1.0.0
+//	    too (bench.go);
 //	relay-dial CIRCUIT-MADDR [dial options]
 //	    `dial` through a relay (streams allowed on limited connections);
 //	dcutr --mode listen|dial --relay-address MADDR [--remote-peer-id ID]
@@ -149,7 +152,16 @@ func (relayACL) AllowConnect(src peer.ID, _ ma.Multiaddr, dst peer.ID) bool {
 
 func cmdRelay(args []string) error {
 	fl := newListenFlags("relay", "127.0.0.1")
-	if err := fl.parse(args); err != nil {
+	unlimited := false
+	rest := args[:0:0]
+	for _, a := range args {
+		if a == "--unlimited" {
+			unlimited = true
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	if err := fl.parse(rest); err != nil {
 		return err
 	}
 	h, err := fl.host()
@@ -160,7 +172,11 @@ func cmdRelay(args []string) error {
 	watchConnections(h)
 	// The default resources: reservations 1 h, circuits 2 min and 128 KiB
 	// per direction, 128 reservations (8 per IP, 32 per ASN), 16 circuits.
-	r, err := relayv2.New(h, relayv2.WithACL(relayACL{}))
+	opts := []relayv2.Option{relayv2.WithACL(relayACL{})}
+	if unlimited {
+		opts = append(opts, relayv2.WithInfiniteLimits())
+	}
+	r, err := relayv2.New(h, opts...)
 	if err != nil {
 		return err
 	}
@@ -229,6 +245,7 @@ func cmdRelayListen(args []string) error {
 	defer h.Close()
 	watchConnections(h)
 	h.SetStreamHandler(echoProtocol, echoHandler)
+	h.SetStreamHandler(perfID, perfHandler) // bench/run.sh's relayed throughput
 	if err := printListen(h); err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import './polyfill.mjs'
 const { createNode, handleEcho, identifiedLine, out, parseArgs, usage, watchConnections } = await import('./common.mjs')
 const { exitOnSignal, printListen, tcpListenAddr, watchReservation } = await import('./relay-common.mjs')
 const { circuitRelayTransport } = await import('@libp2p/circuit-relay-v2')
+const { handlePerf } = await import('./perf.mjs')
 
 const PROG = 'relay-listen'
 const TEXT = 'node relay-listen.mjs --relay MADDR [--seed N] [--port P] [--ip IP]'
@@ -33,6 +34,8 @@ const node = await createNode({
 node.addEventListener('peer:identify', (evt) => out(identifiedLine(evt.detail)))
 watchConnections(node)
 await handleEcho(node, PROG, { runOnLimitedConnection: true })
+// /perf/1.0.0 too: bench/run.sh's relayed throughput
+await handlePerf(node, PROG, { runOnLimitedConnection: true })
 
 out(`PEERID ${node.peerId}`)
 printListen(node)

@@ -25,6 +25,10 @@
 //!                        others (--chat-example: configured like
 //!                        rust-libp2p's examples/chat).
 //!   autonat ...          AutoNAT v1 (src/autonat.rs).
+//!   perf-server, perf, handshakes, gossip-sub, gossip-pub
+//!                        /perf/1.0.0 server and client, handshake rate,
+//!                        gossipsub throughput/latency: the bench peer of
+//!                        bench/run.sh and interop.perf (src/bench.rs).
 //!
 //! Transport: TCP (nodelay) + Noise + Yamux, all with library defaults.
 
@@ -64,7 +68,8 @@ pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS]
 kad ... (see src/kad.rs)\n  \
 mdns [--seed N] [--timeout S] (see src/mdns.rs)\n  \
 relay, relay-listen, relay-dial, dcutr: circuit relay v2 and DCUtR (see src/relay.rs)\n  \
-autonat [--port P] [--seed N] [--connect MADDR]... [--timeout S] (see src/autonat.rs)";
+autonat [--port P] [--seed N] [--connect MADDR]... [--timeout S] (see src/autonat.rs)\n  \
+perf-server, perf, handshakes, gossip-sub, gossip-pub: bench/run.sh and interop.perf (see src/bench.rs)";
 
 const ECHO_PROTOCOL: StreamProtocol = StreamProtocol::new("/p2pchat/echo/1.0.0");
 /// The identify "protocolVersion" field (go-libp2p and js-libp2p send this
@@ -231,128 +236,12 @@ struct Behaviour {
     /// Outbound echo streams (dial).
     stream: libp2p_stream::Behaviour,
     /// Inbound echo streams (listen), when enabled.
-    echo: Toggle<echo_server::Behaviour>,
+    echo: Toggle<stream_server::Behaviour>,
 }
 
-/// Server side of /p2pchat/echo/1.0.0: every inbound stream is served by a
-/// task of its own, spawned by the connection handler.
-///
-/// (libp2p-stream's `Control::accept` is not used for this: it hands inbound
-/// streams over through a channel with room for one, and resets a stream
-/// that arrives while the previous one has not been taken yet, which happens
-/// when a peer opens several streams at once, as go-libp2p does.)
-mod echo_server {
-    use std::{
-        convert::Infallible,
-        task::{Context, Poll},
-    };
-
-    use libp2p::{
-        core::{
-            transport::PortUse,
-            upgrade::{DeniedUpgrade, ReadyUpgrade},
-            Endpoint,
-        },
-        swarm::{
-            handler::{ConnectionEvent, FullyNegotiatedInbound},
-            ConnectionDenied, ConnectionHandler, ConnectionHandlerEvent, ConnectionId, FromSwarm,
-            NetworkBehaviour, SubstreamProtocol, THandler, THandlerInEvent, THandlerOutEvent,
-            ToSwarm,
-        },
-        Multiaddr, PeerId, StreamProtocol,
-    };
-
-    use super::{echo_serve, ECHO_PROTOCOL};
-
-    #[derive(Default)]
-    pub struct Behaviour;
-
-    impl NetworkBehaviour for Behaviour {
-        type ConnectionHandler = Handler;
-        type ToSwarm = Infallible;
-
-        fn handle_established_inbound_connection(
-            &mut self,
-            _: ConnectionId,
-            _: PeerId,
-            _: &Multiaddr,
-            _: &Multiaddr,
-        ) -> Result<THandler<Self>, ConnectionDenied> {
-            Ok(Handler)
-        }
-
-        fn handle_established_outbound_connection(
-            &mut self,
-            _: ConnectionId,
-            _: PeerId,
-            _: &Multiaddr,
-            _: Endpoint,
-            _: PortUse,
-        ) -> Result<THandler<Self>, ConnectionDenied> {
-            Ok(Handler)
-        }
-
-        fn on_swarm_event(&mut self, _: FromSwarm) {}
-
-        fn on_connection_handler_event(
-            &mut self,
-            _: PeerId,
-            _: ConnectionId,
-            event: THandlerOutEvent<Self>,
-        ) {
-            match event {}
-        }
-
-        fn poll(
-            &mut self,
-            _: &mut Context<'_>,
-        ) -> Poll<ToSwarm<Infallible, THandlerInEvent<Self>>> {
-            Poll::Pending
-        }
-    }
-
-    pub struct Handler;
-
-    impl ConnectionHandler for Handler {
-        type FromBehaviour = Infallible;
-        type ToBehaviour = Infallible;
-        type InboundProtocol = ReadyUpgrade<StreamProtocol>;
-        type OutboundProtocol = DeniedUpgrade;
-        type InboundOpenInfo = ();
-        type OutboundOpenInfo = ();
-
-        fn listen_protocol(&self) -> SubstreamProtocol<Self::InboundProtocol> {
-            SubstreamProtocol::new(ReadyUpgrade::new(ECHO_PROTOCOL), ())
-        }
-
-        fn poll(
-            &mut self,
-            _: &mut Context<'_>,
-        ) -> Poll<ConnectionHandlerEvent<Self::OutboundProtocol, (), Self::ToBehaviour>> {
-            Poll::Pending
-        }
-
-        fn on_behaviour_event(&mut self, event: Self::FromBehaviour) {
-            match event {}
-        }
-
-        fn on_connection_event(
-            &mut self,
-            event: ConnectionEvent<Self::InboundProtocol, Self::OutboundProtocol>,
-        ) {
-            if let ConnectionEvent::FullyNegotiatedInbound(FullyNegotiatedInbound {
-                protocol: stream,
-                ..
-            }) = event
-            {
-                tokio::spawn(async move {
-                    if let Err(e) = echo_serve(stream).await {
-                        eprintln!("interop-peer: echo stream: {e}");
-                    }
-                });
-            }
-        }
-    }
+/// The /p2pchat/echo/1.0.0 server behaviour (src/stream_server.rs).
+fn echo_server() -> stream_server::Behaviour {
+    stream_server::Behaviour::new(ECHO_PROTOCOL, |s| Box::pin(echo_serve(s)))
 }
 
 fn new_swarm(
@@ -360,37 +249,22 @@ fn new_swarm(
     ping_interval: Option<Duration>,
     echo_server: bool,
 ) -> Result<Swarm<Behaviour>, Error> {
-    let keypair = match seed {
-        Some(s) => keypair_from_seed(s)?,
-        None => Keypair::generate_ed25519(),
+    let keypair = tcp_swarm::identity(seed)?;
+    let mut ping_cfg = ping::Config::new();
+    if let Some(i) = ping_interval {
+        ping_cfg = ping_cfg.with_interval(i);
+    }
+    let behaviour = Behaviour {
+        identify: identify::Behaviour::new(identify::Config::new(
+            IDENTIFY_PROTOCOL_VERSION.to_string(),
+            keypair.public(),
+        )),
+        ping: ping::Behaviour::new(ping_cfg),
+        stream: libp2p_stream::Behaviour::new(),
+        echo: Toggle::from(echo_server.then(self::echo_server)),
     };
-    let swarm = SwarmBuilder::with_existing_identity(keypair)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
-        .with_behaviour(|key| {
-            let mut ping_cfg = ping::Config::new();
-            if let Some(i) = ping_interval {
-                ping_cfg = ping_cfg.with_interval(i);
-            }
-            Behaviour {
-                identify: identify::Behaviour::new(identify::Config::new(
-                    IDENTIFY_PROTOCOL_VERSION.to_string(),
-                    key.public(),
-                )),
-                ping: ping::Behaviour::new(ping_cfg),
-                stream: libp2p_stream::Behaviour::new(),
-                echo: Toggle::from(echo_server.then(echo_server::Behaviour::default)),
-            }
-        })
-        .map_err(|e| Error(e.to_string()))?
-        // Never close a connection for being idle while a test runs.
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-        .build();
-    Ok(swarm)
+    // Never close a connection for being idle while a test runs.
+    tcp_swarm::tcp_swarm(keypair, behaviour)
 }
 
 /// `addr` without a trailing /p2p/<id>.
@@ -1166,8 +1040,10 @@ fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
 }
 
 mod autonat;
+mod bench;
 mod kad;
 mod mdns;
+mod stream_server;
 mod tcp_swarm;
 
 fn run(args: &[String]) -> Result<ExitCode, Error> {
@@ -1186,6 +1062,7 @@ fn run(args: &[String]) -> Result<ExitCode, Error> {
         "relay-dial" => relay::cmd_relay_dial(rest),
         "dcutr" => relay::cmd_dcutr(rest),
         "autonat" => autonat::cmd_autonat(rest),
+        "perf-server" | "perf" | "handshakes" | "gossip-sub" | "gossip-pub" => bench::cmd_bench(cmd, rest),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)

@@ -1,16 +1,19 @@
 //! Circuit Relay v2 and DCUtR subcommands of the rust-libp2p test peer
 //! (tests/interop/README.md, "Circuit relay" and "DCUtR"):
 //!
-//!   relay [--seed N] [--port P] [--ip IP]
+//!   relay [--seed N] [--port P] [--ip IP] [--unlimited]
 //!       a relay server configured like rust-libp2p's examples/relay-server:
 //!       behaviours relay (default limits), ping and identify (protocol
 //!       version "/TODO/0.0.1"), and every observed address that identify
 //!       reports becomes an external address (which is what makes the relay
-//!       behaviour serve the hop protocol at all);
+//!       behaviour serve the hop protocol at all); --unlimited (bench/run.sh's
+//!       relayed throughput): circuits of up to u64::MAX bytes and 1 day,
+//!       no circuit rate limits;
 //!   relay-listen --relay MADDR [--seed N] [--port P] [--ip IP]
 //!       `listen`, and reachable through the relay MADDR (/p2p/ included):
 //!       connect to it, wait for identify both ways, then listen on
-//!       MADDR/p2p-circuit (a reservation); RESERVED once accepted;
+//!       MADDR/p2p-circuit (a reservation); RESERVED once accepted; serves
+//!       /perf/1.0.0 too (src/bench.rs);
 //!   relay-dial CIRCUIT-MADDR [dial options]
 //!       `dial` with the relay client transport;
 //!   dcutr --mode listen|dial --relay-address MADDR [--remote-peer-id ID]
@@ -58,6 +61,13 @@ fn take_opt(args: &mut Vec<String>, name: &str) -> Result<Option<String>, Error>
     let v = args.remove(i + 1);
     args.remove(i);
     Ok(Some(v))
+}
+
+/// Remove the flag `name` from args; whether it was there.
+fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != name);
+    args.len() != before
 }
 
 fn keypair(seed: Option<u8>) -> Result<Keypair, Error> {
@@ -145,9 +155,16 @@ struct RelayServer {
 pub fn cmd_relay(args: &[String]) -> Result<ExitCode, Error> {
     let mut args = args.to_vec();
     let ip = take_opt(&mut args, "--ip")?.unwrap_or_else(|| "127.0.0.1".to_string());
+    let unlimited = take_flag(&mut args, "--unlimited");
     let o = parse_opts(&args, &["--seed", "--port"])?;
     if !o.positional.is_empty() {
         return Err(usage_error("relay takes no positional arguments"));
+    }
+    let mut config = relay::Config::default();
+    if unlimited {
+        config.max_circuit_bytes = u64::MAX;
+        config.max_circuit_duration = Duration::from_secs(24 * 3600);
+        config.circuit_src_rate_limiters.clear();
     }
     let listen = tcp_listen_addr(&ip, o.port)?;
     exit_on_signal()?;
@@ -162,7 +179,7 @@ pub fn cmd_relay(args: &[String]) -> Result<ExitCode, Error> {
                 yamux::Config::default,
             )?
             .with_behaviour(|key| RelayServer {
-                relay: relay::Behaviour::new(key.public().to_peer_id(), Default::default()),
+                relay: relay::Behaviour::new(key.public().to_peer_id(), config),
                 ping: ping::Behaviour::new(ping::Config::new()),
                 identify: identify::Behaviour::new(identify::Config::new(
                     EXAMPLE_PROTOCOL_VERSION.to_string(),
@@ -253,7 +270,10 @@ struct Client {
     identify: identify::Behaviour,
     dcutr: Toggle<dcutr::Behaviour>,
     stream: Toggle<libp2p_stream::Behaviour>,
-    echo: Toggle<echo_server::Behaviour>,
+    echo: Toggle<crate::stream_server::Behaviour>,
+    /// relay-listen serves /perf/1.0.0 too (bench/run.sh's relayed
+    /// throughput).
+    perf: Toggle<crate::stream_server::Behaviour>,
 }
 
 impl IntoDialEvent for ClientEvent {
@@ -278,15 +298,11 @@ enum ClientKind {
 
 fn client_swarm(seed: Option<u8>, kind: ClientKind) -> Result<Swarm<Client>, Error> {
     let example = kind == ClientKind::Dcutr;
-    let builder = SwarmBuilder::with_existing_identity(keypair(seed)?)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )?
-        .with_relay_client(noise::Config::new, yamux::Config::default)?
-        .with_behaviour(|key, relay_client| {
+    // Never close a connection for being idle while a test runs (dcutr:
+    // the example's default).
+    crate::tcp_swarm::tcp_relay_swarm(
+        keypair(seed)?,
+        |key, relay_client| {
             let mut ping_cfg = ping::Config::new();
             if kind == ClientKind::Dial {
                 ping_cfg = ping_cfg.with_interval(Duration::from_millis(100));
@@ -307,20 +323,12 @@ fn client_swarm(seed: Option<u8>, kind: ClientKind) -> Result<Swarm<Client>, Err
                     example.then(|| dcutr::Behaviour::new(key.public().to_peer_id())),
                 ),
                 stream: Toggle::from((!example).then(libp2p_stream::Behaviour::new)),
-                echo: Toggle::from(
-                    (kind == ClientKind::Listen).then(echo_server::Behaviour::default),
-                ),
+                echo: Toggle::from((kind == ClientKind::Listen).then(echo_server)),
+                perf: Toggle::from((kind == ClientKind::Listen).then(crate::bench::perf_server)),
             }
-        })
-        .map_err(|e| Error(e.to_string()))?;
-    Ok(if example {
-        builder.build()
-    } else {
-        // Never close a connection for being idle while a test runs.
-        builder
-            .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-            .build()
-    })
+        },
+        !example,
+    )
 }
 
 /// Connecting to the relay the way the dcutr example does before it uses
