@@ -1778,7 +1778,7 @@ START_TEST(fairness_streams)
     yamux_config_default(&cfg);
     struct sim ms[2];
     for (int at = 0; at < 2; at++) {
-        struct sim m = { .rate = 1 * MIB, .delay = 1, .below = 1 * MIB, .nstreams = 16,
+        struct sim m = { .rate = 256 * KIB, .delay = 1, .below = 256 * KIB, .nstreams = 16,
                          .ms = 400, .warmup_ms = 100, .autotune = at };
         sim_run(&m, &cfg);
         sim_print(at ? "16 streams, autotune" : "16 streams, fixed windows", &m);
@@ -1884,16 +1884,16 @@ START_TEST(control_first)
 END_TEST
 
 /* A stream that grew alone gives its share of the growth budget back when
- * 15 more streams join: on a 10 ms RTT link the initial 256 KiB carry
- * only a third of a stream's share, so the late streams must grow too. */
+ * 15 more streams join: on a 40 ms RTT link the initial 256 KiB carry
+ * only 40 % of a stream's share, so the late streams must grow too. */
 START_TEST(fairness_late_streams)
 {
     struct yamux_config cfg;
     yamux_config_default(&cfg);
-    struct sim m = { .rate = 1 * MIB, .delay = 5, .below = 1 * MIB, .nstreams = 16,
-                     .ms = 900, .warmup_ms = 500, .late_ms = 200, .autotune = true };
+    struct sim m = { .rate = 256 * KIB, .delay = 20, .below = 256 * KIB, .nstreams = 16,
+                     .ms = 1200, .warmup_ms = 700, .late_ms = 200, .autotune = true };
     sim_run(&m, &cfg);
-    sim_print("1 stream, then 15 more, 10 ms RTT", &m);
+    sim_print("1 stream, then 15 more, 40 ms RTT", &m);
     ck_assert_uint_le(m.window_total_max, cfg.max_session_window);
     ck_assert_double_ge(m.fairness, 0.8);
     ck_assert_uint_ge(m.total, (uint64_t)m.rate * (uint64_t)(m.ms - m.warmup_ms) * 9 / 10);
