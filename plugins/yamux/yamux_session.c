@@ -415,8 +415,9 @@ static void set_tuned(yamux_session *s, struct ystream *st, bool on)
     else if (--s->n_tuned == 0) s->level = 0;
 }
 
-/* Lower recv_max by up to n, taking only credit not yet granted (windows
- * cannot be taken back from the peer), never below floor. */
+/* Lower recv_max toward floor, taking only credit not granted yet
+ * (consumed bytes not re-advertised: granted credit cannot be taken back
+ * from the peer); the growth goes back to the budget. */
 static void shrink(yamux_session *s, struct ystream *st, uint64_t floor)
 {
     if (st->recv_max <= floor) return;
