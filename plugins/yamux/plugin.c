@@ -5,11 +5,14 @@
  * substream's owner (or its rx buffer while the owner is not reading).
  * Credit goes back to the peer (yamux_stream_consumed) only when the owner
  * has been handed the bytes, so a reader that stops stops the writer.
- * Data out: substream write -> yamux_stream_write (what the window refuses
- * waits in the substream's txq) -> session output -> the secured stream,
- * but only while the secured stream's own queue is short: beyond that the
- * session's output watermark stops stream writes and owners see their
- * write_queued grow (back-pressure all the way up).
+ * Data out: substream write -> yamux_stream_write (what the window or
+ * the turn order refuses waits in the substream's txq) -> session output
+ * -> the secured stream, but only while the secured stream's own queue is
+ * short: beyond that the session's output watermark stops stream writes
+ * and owners see their write_queued grow (back-pressure all the way up).
+ * Writers take turns (the session's round robin): a txq is sent from
+ * on_writable, one frame per turn, so all streams share the connection
+ * whatever order they are serviced in below.
  *
  * Session output is flushed from the loop (p2p_defer), never inside yamux
  * callbacks (which the session forbids) nor inside stream ops (which the
@@ -287,11 +290,14 @@ static void cb_reset(void *user, uint32_t id)
     sess_schedule(ss);
 }
 
+/* The stream's turn (round robin among the writers, see
+ * yamux_session.h): write now, or another stream takes the slot. */
 static void cb_writable(void *user, uint32_t id)
 {
     struct ysess *ss = user;
-    (void)id;
-    sess_schedule(ss);
+    struct ystream *y = find(ss, id);
+    if (y && !ss->failed) try_send(y);
+    if (!y || (y->drain_wanted && !y->txq.len)) sess_schedule(ss);
 }
 
 static void cb_error(void *user, int err)

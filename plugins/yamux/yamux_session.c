@@ -24,7 +24,8 @@ struct ystream {
     bool local_fin;
     bool remote_fin;
     bool want_window;   /* a write was cut short by the send window */
-    bool on_blocked;    /* on the list of writers waiting for output room */
+    bool on_blocked;    /* on the list of writers waiting for a turn */
+    bool tuned;         /* shares the growth budget (grown, or asked to grow) */
     uint32_t send_window;
     uint32_t recv_window;
     uint32_t recv_max;
@@ -48,6 +49,8 @@ struct yamux_session {
     uint64_t window_total;   /* sum of the streams' recv_max: <= cfg.max_session_window */
     uint64_t growth_budget;  /* the part of the budget for auto-tuning (see yamux_session.h) */
     uint64_t growth_used;
+    uint32_t n_tuned;        /* streams with tuned set: the budget is split among them */
+    uint32_t level;          /* largest window a stream grew to on its own; 0 = none */
     uint64_t refused;        /* inbound streams refused for a limit */
     uint64_t next_id;
 
@@ -56,11 +59,18 @@ struct yamux_session {
     uint32_t rmax_k;
     uint64_t rseen[RSEEN_BITS / 64];
 
-    /* Streams waiting for output room, FIFO. */
+    /* Writers waiting for a turn (round robin, see yamux_session.h), FIFO. */
     struct ystream *bhead, *btail;
+    uint32_t turn_id;        /* stream whose on_writable runs now; 0 = none */
+    uint32_t turn_left;      /* bytes it may still write in this turn */
 
-    p2p_buf out;
+    /* Output: control frames jump the data at the next frame boundary. */
+    p2p_buf out;             /* Data frames, and frames ordered with them (FIN) */
+    p2p_buf ctl;             /* Window Updates, Pings, Go Away, RST (12 bytes each) */
+    p2p_buf *cur;            /* the queue output() shows and consume() takes from */
+    size_t rest;             /* bytes of cur's first frame still to go; 0 at a boundary */
     size_t input_stop;
+    size_t hard_limit;       /* out + ctl */
 
     /* Input parser. */
     uint8_t hdr[YAMUX_HEADER_LEN];
@@ -168,13 +178,42 @@ static void cb_error(yamux_session *s, int err)
 
 /* ---- Output ------------------------------------------------------------- */
 
-static int out_frame(yamux_session *s, uint8_t type, uint16_t flags, uint32_t id, uint32_t len)
+static inline size_t queued(const yamux_session *s)
 {
-    int rc = p2p_buf_reserve(&s->out, YAMUX_HEADER_LEN);
+    return s->out.len + s->ctl.len;
+}
+
+/* Room for n more output bytes under the hard limit? */
+static inline int out_room(const yamux_session *s, size_t n)
+{
+    return queued(s) + n > s->hard_limit ? P2P_ELIMIT : 0;
+}
+
+static int put_frame(p2p_buf *q, uint8_t type, uint16_t flags, uint32_t id, uint32_t len)
+{
+    int rc = p2p_buf_reserve(q, YAMUX_HEADER_LEN);
     if (rc) return rc;
-    yamux_header_put(p2p_buf_tail(&s->out), type, flags, id, len);
-    p2p_buf_commit(&s->out, YAMUX_HEADER_LEN);
+    yamux_header_put(p2p_buf_tail(q), type, flags, id, len);
+    p2p_buf_commit(q, YAMUX_HEADER_LEN);
     return 0;
+}
+
+/* A control frame (Window Update without FIN, Ping, Go Away, RST): sent
+ * before any Data not yet begun, so that a window update or a pong is
+ * never stuck behind a watermark's worth of data. Reordering them is
+ * harmless: a SYN or ACK still precedes its stream's data (queued later),
+ * and every implementation ignores data for a stream it has reset. */
+static int ctl_frame(yamux_session *s, uint8_t type, uint16_t flags, uint32_t id, uint32_t len)
+{
+    int rc = out_room(s, YAMUX_HEADER_LEN);
+    return rc ? rc : put_frame(&s->ctl, type, flags, id, len);
+}
+
+/* A frame ordered with the stream's data: FIN must follow the last byte. */
+static int seq_frame(yamux_session *s, uint8_t type, uint16_t flags, uint32_t id, uint32_t len)
+{
+    int rc = out_room(s, YAMUX_HEADER_LEN);
+    return rc ? rc : put_frame(&s->out, type, flags, id, len);
 }
 
 /* Fail the session once. goaway < 0: queue no Go Away. The Go Away is
@@ -183,10 +222,7 @@ static int fail(yamux_session *s, int err, int goaway, bool notify)
 {
     if (s->failed) return err;
     if (goaway >= 0 && !s->local_goaway) {
-        size_t limit = s->out.limit;
-        s->out.limit = 0;
-        (void)out_frame(s, YAMUX_TYPE_GO_AWAY, 0, 0, (uint32_t)goaway);
-        s->out.limit = limit;
+        (void)put_frame(&s->ctl, YAMUX_TYPE_GO_AWAY, 0, 0, (uint32_t)goaway);
         s->local_goaway = true;
     }
     s->failed = err;
@@ -295,14 +331,27 @@ static void blocked_remove(yamux_session *s, struct ystream *st)
     st->bprev = st->bnext = NULL;
 }
 
-/* Writers waiting for output room run once the queue is down to half
- * the watermark (hysteresis: one callback per half watermark drained). */
-static void notify_blocked(yamux_session *s)
+/* Give waiting writers turns, in FIFO order, while the output is below
+ * the watermark: each turn is one on_writable call in which the stream
+ * may write one frame (max_frame_payload bytes); a stream that had more
+ * to write goes to the back of the queue (yamux_stream_write). The
+ * output is bounded by the watermark, so the order of turns is the order
+ * on the wire: every stream with data and credit gets the same share. */
+static void serve_writers(yamux_session *s)
 {
-    while (s->bhead && !s->failed && s->out.len <= s->cfg.out_high_watermark / 2) {
+    if (s->depth || s->turn_id) return;
+    /* A callback that writes to other streams but not to its own makes
+     * no progress; stop after a whole queue's worth of such turns. */
+    uint32_t idle = 0;
+    while (s->bhead && !s->failed && s->out.len < s->cfg.out_high_watermark && idle <= s->count) {
         struct ystream *st = s->bhead;
+        size_t before = s->out.len;
         blocked_remove(s, st);
-        cb_id(s, s->cb.on_writable, st->id);
+        s->turn_id = st->id;
+        s->turn_left = s->cfg.max_frame_payload;
+        cb_id(s, s->cb.on_writable, s->turn_id);
+        s->turn_id = 0;
+        idle = s->out.len > before ? 0 : idle + 1;
     }
 }
 
@@ -318,6 +367,7 @@ static void stream_free(yamux_session *s, struct ystream *st)
     }
     s->window_total -= st->recv_max;
     s->growth_used -= st->recv_max - s->cfg.initial_window;
+    if (st->tuned) s->n_tuned--;
     free(st);
 }
 
@@ -357,12 +407,57 @@ static inline uint32_t reclaimable(const struct ystream *st)
     return st->recv_max - st->recv_window - st->buffered;
 }
 
+static void set_tuned(yamux_session *s, struct ystream *st, bool on)
+{
+    if (st->tuned == on) return;
+    st->tuned = on;
+    if (on) s->n_tuned++;
+    else if (--s->n_tuned == 0) s->level = 0;
+}
+
+/* Lower recv_max toward floor, taking only credit not granted yet
+ * (consumed bytes not re-advertised: granted credit cannot be taken back
+ * from the peer); the growth goes back to the budget. */
+static void shrink(yamux_session *s, struct ystream *st, uint64_t floor)
+{
+    if (st->recv_max <= floor) return;
+    uint64_t give = st->recv_max - floor;
+    if (give > reclaimable(st)) give = reclaimable(st);
+    st->recv_max -= (uint32_t)give;
+    s->growth_used -= give;
+    s->window_total -= give;
+}
+
+/* Auto-tuning, fair among the streams of the session:
+ *  - a stream whose window is the bottleneck (half of it used within
+ *    2 RTT) doubles it, and sets the session's level to the new size;
+ *  - every other stream that receives (sends updates) grows to the level
+ *    too: the streams share one path, so at equal shares they need equal
+ *    windows. A stream that stays small while a sibling grew would get
+ *    less than its share whenever the data in flight below Yamux (socket
+ *    buffers) exceeds its window, which the RTT samples (pings, rare and
+ *    answered ahead of the data) do not show;
+ *  - the streams that have grown or take part (tuned) split the growth
+ *    budget equally. A stream above its share gives the excess back at
+ *    its next update (as credit not re-granted yet), so a stream that
+ *    grew alone makes room for later ones. */
 static void autotune(yamux_session *s, struct ystream *st)
 {
-    if (!s->cfg.autotune || !s->srtt) return;
-    if (s->now - st->last_update_ms >= 2 * s->srtt) return;
-    uint64_t target = (uint64_t)st->recv_max * 2;
-    if (target > s->cfg.max_stream_window) target = s->cfg.max_stream_window;
+    if (!s->cfg.autotune) return;
+    uint32_t init = s->cfg.initial_window;
+    bool bottleneck = s->srtt && s->now - st->last_update_ms < 2 * s->srtt &&
+                      st->recv_max < s->cfg.max_stream_window;
+    set_tuned(s, st, bottleneck || st->recv_max > init || s->level > init);
+    if (!st->tuned) return;
+    uint64_t cap = init + s->growth_budget / s->n_tuned;
+    if (cap > s->cfg.max_stream_window) cap = s->cfg.max_stream_window;
+    if (st->recv_max > cap) {
+        shrink(s, st, cap);
+        return;
+    }
+    uint64_t target = bottleneck ? (uint64_t)st->recv_max * 2 : st->recv_max;
+    if (target < s->level) target = s->level;
+    if (target > cap) target = cap;
     if (target <= st->recv_max) return;
     uint64_t extra = target - st->recv_max;
     uint64_t avail = s->growth_budget - s->growth_used;
@@ -370,16 +465,32 @@ static void autotune(yamux_session *s, struct ystream *st)
     st->recv_max += (uint32_t)extra;
     s->growth_used += extra;
     s->window_total += extra;
+    if (bottleneck && st->recv_max > s->level) s->level = st->recv_max;
+}
+
+/* After the peer's FIN no more data can come: its credit is void, and
+ * the window shrinks to what is still held (at least the initial window,
+ * which the stream keeps until freed), returning growth to the budget. */
+static void release_after_fin(yamux_session *s, struct ystream *st)
+{
+    st->recv_window = 0;
+    set_tuned(s, st, false);
+    shrink(s, st, st->buffered > s->cfg.initial_window ? st->buffered : s->cfg.initial_window);
 }
 
 static int maybe_window_update(yamux_session *s, struct ystream *st)
 {
+    if (st->remote_fin) {                       /* nothing more will come */
+        release_after_fin(s, st);
+        return 0;
+    }
     if (!st->outbound && !st->acked) return 0;  /* credit goes out with the ACK */
-    if (st->remote_fin) return 0;               /* nothing more will come */
     if (reclaimable(st) < st->recv_max / 2) return 0;
     autotune(s, st);
+    /* Shrinking to the fair share may leave less than half: wait for more. */
+    if (reclaimable(st) < st->recv_max / 2) return 0;
     uint32_t delta = reclaimable(st);
-    int rc = out_frame(s, YAMUX_TYPE_WINDOW_UPDATE, 0, st->id, delta);
+    int rc = ctl_frame(s, YAMUX_TYPE_WINDOW_UPDATE, 0, st->id, delta);
     if (rc) return rc;
     st->recv_window += delta;
     st->last_update_ms = s->now;
@@ -389,8 +500,10 @@ static int maybe_window_update(yamux_session *s, struct ystream *st)
 static int send_ack(yamux_session *s, struct ystream *st, uint16_t extra_flags)
 {
     uint32_t delta = st->remote_fin ? 0 : reclaimable(st);
-    int rc = out_frame(s, YAMUX_TYPE_WINDOW_UPDATE, (uint16_t)(YAMUX_FLAG_ACK | extra_flags),
-                       st->id, delta);
+    /* With FIN it is ordered with the data (there is none yet: an
+     * unaccepted stream has not written). */
+    int rc = (extra_flags & YAMUX_FLAG_FIN ? seq_frame : ctl_frame)(
+        s, YAMUX_TYPE_WINDOW_UPDATE, (uint16_t)(YAMUX_FLAG_ACK | extra_flags), st->id, delta);
     if (rc) return rc;
     st->recv_window += delta;
     st->last_update_ms = s->now;
@@ -428,7 +541,10 @@ int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_co
     s->next_id = is_client ? 1 : 2;
     s->input_stop = (size_t)c.out_high_watermark + c.max_frame_payload + YAMUX_HEADER_LEN +
                     INPUT_STOP_SLACK;
-    p2p_buf_init(&s->out, 2 * s->input_stop);
+    s->hard_limit = 2 * s->input_stop;
+    p2p_buf_init(&s->out, 0);   /* both bounded by hard_limit (out_room) */
+    p2p_buf_init(&s->ctl, 0);
+    s->cur = &s->out;
     s->next_ping = (c.keepalive_ms || c.autotune) ? 0 : UINT64_MAX;
     *out = s;
     return 0;
@@ -440,6 +556,7 @@ void yamux_session_free(yamux_session *s)
     for (uint32_t i = 0; i < (1u << s->tbits); i++) free(s->slots[i]);
     free(s->slots);
     p2p_buf_free(&s->out);
+    p2p_buf_free(&s->ctl);
     free(s);
 }
 
@@ -448,23 +565,56 @@ static void set_clock(yamux_session *s, uint64_t now)
     if (now > s->now) s->now = now;
 }
 
-void yamux_session_output(const yamux_session *s, const uint8_t **data, size_t *len)
+/* At a frame boundary control frames go first; a frame once begun is
+ * finished first. */
+static void pick_queue(yamux_session *s)
 {
-    *data = s->out.len ? p2p_buf_head(&s->out) : NULL;
-    *len = s->out.len;
+    if (!s->rest) s->cur = s->ctl.len ? &s->ctl : &s->out;
+}
+
+void yamux_session_output(yamux_session *s, const uint8_t **data, size_t *len)
+{
+    pick_queue(s);
+    size_t n = s->cur->len;
+    /* Control frames are waiting: show only the rest of the Data frame
+     * in progress, so that they go right after it. */
+    if (s->cur == &s->out && s->rest && s->ctl.len) n = s->rest;
+    *data = n ? p2p_buf_head(s->cur) : NULL;
+    *len = n;
 }
 
 size_t yamux_session_output_len(const yamux_session *s)
 {
-    return s->out.len;
+    return queued(s);
+}
+
+/* Total length (header + payload) of the frame at the head of q. */
+static size_t head_frame_len(const p2p_buf *q)
+{
+    const uint8_t *h = p2p_buf_head(q);
+    if (h[1] != YAMUX_TYPE_DATA) return YAMUX_HEADER_LEN;
+    return YAMUX_HEADER_LEN + ((size_t)h[8] << 24 | (size_t)h[9] << 16 | (size_t)h[10] << 8 | h[11]);
 }
 
 int yamux_session_output_consume(yamux_session *s, size_t n)
 {
     if (s->depth) return P2P_EBUSY;
-    if (n > s->out.len) return P2P_EINVAL;
-    p2p_buf_consume(&s->out, n);
-    notify_blocked(s);
+    if (n > queued(s)) return P2P_EINVAL;
+    /* From the queue output() showed, frame by frame (to know where the
+     * boundaries are); a caller that takes more than it was shown goes
+     * on in the order output() would show. */
+    while (n) {
+        if (!s->cur->len) pick_queue(s);
+        if (!s->rest) s->rest = head_frame_len(s->cur);
+        size_t k = n < s->rest ? n : s->rest;
+        p2p_buf_consume(s->cur, k);
+        s->rest -= k;
+        n -= k;
+        if (!s->rest) pick_queue(s);
+    }
+    /* Hysteresis: turns resume once the output is down to half the
+     * watermark, so that they come in batches. */
+    if (queued(s) <= s->cfg.out_high_watermark / 2) serve_writers(s);
     return 0;
 }
 
@@ -478,7 +628,7 @@ int yamux_session_goaway(yamux_session *s, uint32_t code)
 {
     if (s->failed) return P2P_ECLOSED;
     if (s->local_goaway) return 0;
-    int rc = out_frame(s, YAMUX_TYPE_GO_AWAY, 0, 0, code);
+    int rc = ctl_frame(s, YAMUX_TYPE_GO_AWAY, 0, 0, code);
     if (rc) return rc;
     s->local_goaway = true;
     if (code != YAMUX_GOAWAY_NORMAL) s->failed = P2P_ECLOSED;
@@ -500,7 +650,7 @@ int yamux_session_tick(yamux_session *s, uint64_t now_ms)
     }
     if (s->now >= s->next_ping) {
         uint32_t id = s->ping_id + 1;
-        int rc = out_frame(s, YAMUX_TYPE_PING, YAMUX_FLAG_SYN, 0, id);
+        int rc = ctl_frame(s, YAMUX_TYPE_PING, YAMUX_FLAG_SYN, 0, id);
         if (rc) return 0;   /* output full: try again at the next tick */
         s->ping_id = id;
         s->ping_outstanding = true;
@@ -580,6 +730,7 @@ static void remote_fin(yamux_session *s, uint32_t id)
     struct ystream *st = lookup(s, id);
     if (!st || st->remote_fin) return;
     st->remote_fin = true;
+    release_after_fin(s, st);
     cb_id(s, s->cb.on_remote_fin, id);
     st = lookup(s, id);
     if (st && st->local_fin) stream_free(s, st);
@@ -604,8 +755,8 @@ static void window_opened(yamux_session *s, struct ystream *st)
 {
     if (!st->want_window || !st->send_window || st->local_fin) return;
     st->want_window = false;
-    if (s->out.len < s->cfg.out_high_watermark) cb_id(s, s->cb.on_writable, st->id);
-    else blocked_add(s, st);
+    blocked_add(s, st);   /* behind the writers already waiting */
+    serve_writers(s);
 }
 
 static int on_stream_frame(yamux_session *s, const struct yamux_header *h)
@@ -634,7 +785,7 @@ static int on_stream_frame(yamux_session *s, const struct yamux_header *h)
         if (s->local_goaway || s->count >= s->cfg.max_streams ||
             s->unacked_in >= s->cfg.max_unacked_inbound || !window_room(s)) {
             s->refused++;
-            int rc = out_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
+            int rc = ctl_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
             if (rc) return internal_error(s, rc);
             discard_payload(s, id, dlen);
             return 0;
@@ -703,7 +854,7 @@ static int on_ping(yamux_session *s, const struct yamux_header *h)
         return s->failed;
     }
     if (h->flags & YAMUX_FLAG_SYN) {
-        int rc = out_frame(s, YAMUX_TYPE_PING, YAMUX_FLAG_ACK, 0, h->length);
+        int rc = ctl_frame(s, YAMUX_TYPE_PING, YAMUX_FLAG_ACK, 0, h->length);
         if (rc) return internal_error(s, rc);
     }
     return 0;
@@ -756,7 +907,7 @@ int yamux_session_feed(yamux_session *s, uint64_t now_ms, const uint8_t *in, siz
             if (!s->rx_left && !s->failed) end_data_frame(s);
             continue;
         }
-        if (!s->hdr_len && s->out.len >= s->input_stop) break;
+        if (!s->hdr_len && queued(s) >= s->input_stop) break;
         const uint8_t *hp;
         if (!s->hdr_len && len - off >= YAMUX_HEADER_LEN) {
             hp = in + off;
@@ -790,7 +941,7 @@ int yamux_stream_open(yamux_session *s, uint32_t *id)
     uint32_t sid = (uint32_t)s->next_id;
     struct ystream *st = stream_new(s, sid, true);
     if (!st) return P2P_ENOMEM;
-    int rc = out_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_SYN, sid,
+    int rc = ctl_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_SYN, sid,
                        s->cfg.initial_window - YAMUX_DEFAULT_WINDOW);
     if (rc) {
         stream_free(s, st);
@@ -811,23 +962,36 @@ int yamux_stream_write(yamux_session *s, uint32_t id, const uint8_t *data, size_
         int rc = send_ack(s, st, 0);
         if (rc) return rc;
     }
+    if (!len) return 0;
+    bool turn = s->turn_id == id;
+    if (!turn && s->bhead) {
+        /* Others wait for a turn: wait behind them (keeping the place if
+         * already waiting), whatever order the application calls in. */
+        blocked_add(s, st);
+        return 0;
+    }
     /* Re-evaluated below: only a short write arms on_writable. */
     st->want_window = false;
     blocked_remove(s, st);
+    /* A write outside a turn (nobody waiting) is a turn of its own: one
+     * frame, then the stream waits behind whoever came meanwhile. */
+    uint32_t quota = turn ? s->turn_left : s->cfg.max_frame_payload;
     size_t total = 0;
     while (total < len) {
         if (!st->send_window) {
             st->want_window = true;
             break;
         }
-        if (s->out.len >= s->cfg.out_high_watermark) {
+        if (s->out.len >= s->cfg.out_high_watermark || !quota) {
             blocked_add(s, st);
             break;
         }
         size_t n = len - total;
         if (n > st->send_window) n = st->send_window;
         if (n > s->cfg.max_frame_payload) n = s->cfg.max_frame_payload;
-        int rc = p2p_buf_reserve(&s->out, YAMUX_HEADER_LEN + n);
+        if (n > quota) n = quota;
+        int rc = out_room(s, YAMUX_HEADER_LEN + n);
+        if (!rc) rc = p2p_buf_reserve(&s->out, YAMUX_HEADER_LEN + n);
         if (rc) {
             if (total) break;
             return rc;
@@ -837,8 +1001,10 @@ int yamux_stream_write(yamux_session *s, uint32_t id, const uint8_t *data, size_
         memcpy(t + YAMUX_HEADER_LEN, data + total, n);
         p2p_buf_commit(&s->out, YAMUX_HEADER_LEN + n);
         st->send_window -= (uint32_t)n;
+        quota -= (uint32_t)n;
         total += n;
     }
+    if (turn) s->turn_left = quota;
     return (int)total;
 }
 
@@ -860,7 +1026,7 @@ int yamux_stream_close(yamux_session *s, uint32_t id)
     if (st->local_fin) return 0;
     int rc;
     if (!st->outbound && !st->acked) rc = send_ack(s, st, YAMUX_FLAG_FIN);
-    else rc = out_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_FIN, id, 0);
+    else rc = seq_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_FIN, id, 0);
     if (rc) return rc;
     st->local_fin = true;
     st->want_window = false;
@@ -874,7 +1040,7 @@ int yamux_stream_reset(yamux_session *s, uint32_t id)
     if (s->failed) return P2P_ECLOSED;
     struct ystream *st = lookup(s, id);
     if (!st) return P2P_ENOTFOUND;
-    int rc = out_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
+    int rc = ctl_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
     if (rc) return rc;
     stream_free(s, st);
     return 0;

@@ -27,19 +27,46 @@
  * Nothing in the input is ever buffered beyond a 12-byte header.
  *
  * ---- Output --------------------------------------------------------------
- * Frames to send are appended to one internal byte queue, in order. The
- * caller repeatedly takes yamux_session_output(s, &p, &n), writes (or
- * encrypts) some prefix of it, and releases that prefix with
- * yamux_session_output_consume(s, k). The pointer is valid until the next
- * call of any session function.
+ * Frames to send wait in two internal queues: control frames (Window
+ * Updates without FIN, Pings, Go Away, RST; 12 bytes each) and data
+ * (Data frames, and FIN, which must follow the stream's last byte).
+ * Control frames go first, at the next frame boundary: a window update
+ * or a pong is never stuck behind a watermark's worth of data (which
+ * would stall the peer's writer and inflate its RTT samples). A SYN or
+ * ACK still precedes its stream's data (that is queued after it); data
+ * queued before a RST may follow it on the wire, which every
+ * implementation ignores (data for a stream it no longer has).
+ * The caller repeatedly takes yamux_session_output(s, &p, &n) (the head
+ * of the queue that goes next, contiguous), writes (or encrypts) some
+ * prefix of it, and releases that prefix with
+ * yamux_session_output_consume(s, k) before calling anything else on the
+ * session. The pointer is valid until the next call of any session
+ * function. yamux_session_output_len is the sum of both queues.
  * Bounds (W = cfg.out_high_watermark, F = cfg.max_frame_payload):
- *   - stream data is accepted only while the queue holds < W bytes, so
- *     data alone never queues more than W + F + 12 bytes;
- *   - feed stops consuming input while the queue holds >= W + F + 12 +
+ *   - stream data is accepted only while the data queue holds < W bytes,
+ *     so data alone never queues more than W + F + 12 bytes;
+ *   - feed stops consuming input while the queues hold >= W + F + 12 +
  *     64 KiB (input stop level), so a peer that floods us with frames
- *     needing replies but never reads cannot grow the queue further;
- *   - a hard limit of twice the input stop level catches misuse (an API
- *     call that would exceed it fails with P2P_ELIMIT).
+ *     needing replies but never reads cannot grow them further;
+ *   - a hard limit of twice the input stop level (both queues) catches
+ *     misuse (an API call that would exceed it fails with P2P_ELIMIT).
+ *
+ * ---- Writers take turns (fairness) --------------------------------------
+ * Streams that want to send share the connection round robin, one frame
+ * (up to F bytes) per turn, whatever order the application calls them in:
+ *   - yamux_stream_write outside a turn writes at most one frame, and only
+ *     when no other stream is waiting; otherwise it returns 0 and the
+ *     stream joins the back of the waiting queue (keeping its place if
+ *     already there). A stream cut short by the output watermark or by
+ *     its one frame also waits there;
+ *   - a turn is a call of on_writable(id): inside it the stream may write
+ *     one more frame; if it still has more it goes to the back again;
+ *   - turns are given while the data queue is below W, starting once it
+ *     has drained to W/2 (output_consume; batching), and when a window
+ *     update gives a waiting stream credit (feed).
+ * The data queue is bounded by W and the caller drains it only as fast as
+ * the layer below takes it, so the order of turns is the order on the
+ * wire: every stream with data and credit gets the same share.
  * Deadlock freedom: data writes and input processing use different
  * thresholds, so a session that cannot send data still reads (and
  * therefore receives window updates and pongs) as long as the peer is not
@@ -77,9 +104,10 @@
  * ---- Flow control -----------------------------------------------------------
  * Send side: a stream may send as many Data bytes as the peer's credit
  * (initially 256 KiB, raised by its Window Updates). yamux_stream_write
- * accepts min(len, credit, output room), split into frames of at most
- * cfg.max_frame_payload, and returns the count; 0 means "wait for
- * on_writable".
+ * accepts min(len, credit, output room, one frame per turn: see
+ * "Writers take turns"), split into frames of at most
+ * cfg.max_frame_payload, and returns the count; 0 or a short count
+ * means "write the rest from on_writable".
  * Receive side: data handed to on_data stays charged to the stream's
  * window until the application reports it consumed with
  * yamux_stream_consumed. Credit is returned to the peer only for consumed
@@ -90,10 +118,18 @@
  * Auto-tuning: when a Window Update is due less than 2 RTT after the
  * previous one (the peer used half the window within 2 round trips, so
  * the window, not the link, is the bottleneck), the stream's window is
- * doubled, up to cfg.max_stream_window and within the window budget. The
- * RTT is measured with Pings (one at the first tick, then every
- * keepalive_ms). Windows never shrink; budget is returned when a stream is
- * freed.
+ * doubled, up to cfg.max_stream_window and within the window budget, and
+ * the session's level is set to it: every other stream that receives
+ * (sends updates) grows to the level too, since streams on one path need
+ * equal windows for equal shares (a sibling left at 256 KiB gets less
+ * than its share once the bytes in flight below Yamux exceed its window,
+ * which the rare RTT samples do not show). The RTT is measured with
+ * Pings (one at the first tick, then every keepalive_ms).
+ * Fair share: the streams that have grown or take part split the growth
+ * budget G (below) equally; a stream above its share (others joined)
+ * shrinks at its next update by not re-granting credit (credit already
+ * granted is never taken back). After the peer's FIN a stream's window
+ * shrinks to what it still holds; budget is returned when it is freed.
  * Window budget: the sum of all streams' receive windows (each stream's
  * current window, whether its bytes are in flight, delivered but not
  * consumed, or consumed and not yet re-advertised) never exceeds
@@ -191,7 +227,9 @@ struct yamux_callbacks {
     void (*on_remote_fin)(void *user, uint32_t id);
     /* The peer reset the stream (or refused our SYN); id is already freed. */
     void (*on_reset)(void *user, uint32_t id);
-    /* A write that returned less than asked may be retried now. */
+    /* The stream's turn (see "Writers take turns"): a write that returned
+     * less than asked may write one more frame now, from inside this
+     * call (a later write waits for the next turn). */
     void (*on_writable)(void *user, uint32_t id);
     /* yamux_stream_open returned P2P_EAGAIN before and may succeed now. */
     void (*on_can_open)(void *user);
@@ -232,9 +270,9 @@ int yamux_session_feed(yamux_session *s, uint64_t now_ms, const uint8_t *in, siz
                        size_t *consumed);
 
 /* Output queue (see "Output"). */
-void yamux_session_output(const yamux_session *s, const uint8_t **data, size_t *len);
-/* Release n bytes (n <= queued). May call on_writable. Returns 0,
- * P2P_EINVAL or P2P_EBUSY. */
+void yamux_session_output(yamux_session *s, const uint8_t **data, size_t *len);
+/* Release n bytes (n <= queued; normally n <= what output() showed).
+ * May call on_writable (turns). Returns 0, P2P_EINVAL or P2P_EBUSY. */
 int yamux_session_output_consume(yamux_session *s, size_t n);
 size_t yamux_session_output_len(const yamux_session *s);
 
@@ -271,8 +309,8 @@ int yamux_stream_open(yamux_session *s, uint32_t *id);
 
 /* Queue up to len bytes of data (copied once, straight into the output
  * queue behind a frame header). Returns the number of bytes accepted
- * (0 .. len; limited by the send window and the output watermark; 0 or a
- * short count arms on_writable), or P2P_ENOTFOUND, P2P_ESTATE (we already
+ * (0 .. len; limited by the send window, the output watermark and the
+ * turns: one frame per turn; 0 or a short count arms on_writable), or P2P_ENOTFOUND, P2P_ESTATE (we already
  * sent FIN), P2P_ECLOSED, P2P_ELIMIT (output hard limit; misuse). Accepts
  * an unaccepted inbound stream first. */
 int yamux_stream_write(yamux_session *s, uint32_t id, const uint8_t *data, size_t len);

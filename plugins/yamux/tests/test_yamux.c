@@ -20,6 +20,8 @@ struct rstream {
     uint8_t *data;
     size_t len, cap;
     bool fin, reset, opened;
+    const uint8_t *tx;   /* queued by qsend(), written in the stream's turns */
+    size_t txlen;
 };
 
 struct peer {
@@ -30,6 +32,8 @@ struct peer {
     bool auto_accept;
     bool auto_consume;
     bool quiet_data;   /* no "data" entries in the log */
+    bool count_only;   /* count received bytes, do not keep them */
+    const uint8_t *src; /* on_writable writes from here (SRC_LEN bytes) */
     int writable, goaway, rtt_count, errors, can_open, opened;
     uint32_t goaway_code, last_writable;
     uint64_t last_rtt;
@@ -89,6 +93,11 @@ static void ev_data(void *u, uint32_t id, const uint8_t *d, size_t n)
 {
     struct peer *p = u;
     struct rstream *r = rs(p, id);
+    if (p->count_only) {
+        r->len += n;
+        ck_assert_int_eq(yamux_stream_consumed(p->s, id, n), 0);
+        return;
+    }
     if (r->len + n > r->cap) {
         size_t cap = r->cap ? r->cap : 1024;
         while (cap < r->len + n) cap *= 2;
@@ -125,11 +134,43 @@ static void ev_reset(void *u, uint32_t id)
     logf_(p, "rst %u;", id);
 }
 
+#define SRC_LEN (64u * 1024u)
+
+/* Write what send() queued (like the plugin's txq). */
+static void tx_more(struct peer *p, struct rstream *r)
+{
+    while (r->txlen) {
+        int k = yamux_stream_write(p->s, r->id, r->tx, r->txlen);
+        if (k < 0) {   /* reset or closed meanwhile: drop it */
+            ck_assert(k == P2P_ENOTFOUND || k == P2P_ESTATE || k == P2P_ECLOSED);
+            r->txlen = 0;
+            return;
+        }
+        if (!k) return;
+        r->tx += k;
+        r->txlen -= (size_t)k;
+    }
+}
+
 static void ev_writable(void *u, uint32_t id)
 {
     struct peer *p = u;
     p->writable++;
     p->last_writable = id;
+    if (p->src)
+        while (yamux_stream_write(p->s, id, p->src, SRC_LEN) > 0) {}
+    tx_more(p, rs(p, id));
+}
+
+/* Queue n bytes of buf (which must stay valid) on stream id: written now
+ * as far as allowed, the rest in the stream's turns as output drains. */
+static void qsend(struct peer *p, uint32_t id, const uint8_t *buf, size_t n)
+{
+    struct rstream *r = rs(p, id);
+    ck_assert_uint_eq(r->txlen, 0);
+    r->tx = buf;
+    r->txlen = n;
+    tx_more(p, r);
 }
 
 static void ev_can_open(void *u)
@@ -460,17 +501,21 @@ START_TEST(data_both_ways)
         ck_assert_uint_eq(rs(&c, ids[i])->len, N);
         ck_assert_mem_eq(rs(&c, ids[i])->data, buf, N);
     }
-    /* Frames are split at max_frame_payload (16 KiB by default). */
-    ck_assert_int_eq(yamux_stream_write(c.s, id, buf, 40 * KIB), 40 * KIB);
+    /* Frames are split at max_frame_payload (16 KiB by default); a write
+     * is one frame, the rest goes in the stream's turns as output drains. */
+    qsend(&c, id, buf, 40 * KIB);
     const uint8_t *d;
     size_t n;
     yamux_session_output(c.s, &d, &n);
-    ck_assert_uint_eq(n, 40 * KIB + 3 * 12);
+    ck_assert_uint_eq(n, 16 * KIB + 12);
     struct yamux_header h;
     ck_assert_int_eq(yamux_header_decode(&h, d, n), 12);
     ck_assert_uint_eq(h.type, YAMUX_TYPE_DATA);
     ck_assert_uint_eq(h.length, 16 * KIB);
     ck_assert_int_eq(yamux_stream_write(c.s, id, buf, 0), 0);
+    pump(&c, &s);
+    ck_assert_uint_eq(rs(&s, id)->len, 5 + 40 * KIB);
+    ck_assert_mem_eq(rs(&s, id)->data + 5, buf, 40 * KIB);
     free(buf);
     peer_free(&c);
     peer_free(&s);
@@ -588,6 +633,9 @@ START_TEST(window_backpressure)
     ck_assert_int_eq(yamux_stream_get_info(s.s, id, &info), 0);
     ck_assert_uint_eq(info.buffered, 256 * KIB);
     ck_assert_uint_eq(info.recv_window, 0);
+    /* (turns were offered while it wrote) no wake-up without credit. */
+    c.writable = 0;
+    pump(&c, &s);
     ck_assert_int_eq(c.writable, 0);
     /* Consuming less than half the window sends nothing. */
     ck_assert_int_eq(yamux_stream_consumed(s.s, id, 100 * KIB), 0);
@@ -1039,8 +1087,9 @@ START_TEST(window_budget)
     uint8_t *buf = malloc(256 * KIB);
     fill(buf, 256 * KIB, 3);
     for (int i = 0; i < 4; i++) {
-        ck_assert_int_eq(yamux_stream_write(c.s, ids[i], buf, 256 * KIB), 256 * KIB);
+        qsend(&c, ids[i], buf, 256 * KIB);
         pump(&c, &s);
+        ck_assert_uint_eq(rs(&c, ids[i])->txlen, 0);
     }
     ck_assert_int_eq(yamux_stream_write(c.s, ids[0], buf, 1), 0);   /* no credit */
     size_t held = 0;
@@ -1282,6 +1331,22 @@ START_TEST(tolerated_frames)
 }
 END_TEST
 
+/* Drain p's output into buf (in the order output() shows it: control
+ * frames first); draining gives turns, which write what qsend queued. */
+static void collect(struct peer *p, uint8_t *buf, size_t *len, size_t cap)
+{
+    for (;;) {
+        const uint8_t *d;
+        size_t k;
+        yamux_session_output(p->s, &d, &k);
+        if (!k) return;
+        ck_assert_uint_le(*len + k, cap);
+        memcpy(buf + *len, d, k);
+        *len += k;
+        ck_assert_int_eq(yamux_session_output_consume(p->s, k), 0);
+    }
+}
+
 /* A transcript from a client: opens, data, FIN, ping, RST, second stream. */
 static size_t transcript(uint8_t **out)
 {
@@ -1290,11 +1355,16 @@ static size_t transcript(uint8_t **out)
     uint32_t a, b;
     uint8_t data[40000];
     fill(data, sizeof data, 9);
+    size_t total = 0, cap = 64 * KIB;
+    *out = malloc(cap);
     ck_assert_int_eq(yamux_stream_open(c.s, &a), 0);
-    ck_assert_int_eq(yamux_stream_write(c.s, a, data, 20000), 20000);
+    qsend(&c, a, data, 20000);
     ck_assert_int_eq(yamux_stream_open(c.s, &b), 0);
+    ck_assert_int_eq(yamux_stream_write(c.s, b, data, 5), 0);   /* a waits for its turn */
+    collect(&c, *out, &total, cap);
     ck_assert_int_eq(yamux_stream_write(c.s, b, data, 5), 5);
-    ck_assert_int_eq(yamux_stream_write(c.s, a, data + 20000, 20000), 20000);
+    qsend(&c, a, data + 20000, 20000);
+    collect(&c, *out, &total, cap);
     ck_assert_int_eq(yamux_stream_close(c.s, a), 0);
     ck_assert_int_eq(yamux_session_tick(c.s, 0), 0);
     uint8_t f[12];
@@ -1304,14 +1374,10 @@ static size_t transcript(uint8_t **out)
     ck_assert_int_eq(yamux_session_feed(c.s, 0, f, 12, &used), 0);
     ck_assert_int_eq(yamux_stream_reset(c.s, b), 0);
     ck_assert_int_eq(yamux_session_goaway(c.s, 0), 0);
-    const uint8_t *d;
-    size_t n;
-    yamux_session_output(c.s, &d, &n);
-    *out = malloc(n);
-    memcpy(*out, d, n);
+    collect(&c, *out, &total, cap);
     peer_free(&c);
     peer_free(&s);
-    return n;
+    return total;
 }
 
 static void replay(const uint8_t *t, size_t n, const size_t *cuts, size_t ncuts, char *log,
@@ -1394,35 +1460,31 @@ START_TEST(output_watermark)
     pump(&c, &s);
     uint8_t *buf = malloc(200 * KIB);
     fill(buf, 200 * KIB, 2);
-    /* Nobody drains: the write stops at the watermark (+ one frame). */
-    int k = yamux_stream_write(c.s, id, buf, 200 * KIB);
-    ck_assert_int_ge(k, 64 * KIB);
-    ck_assert_int_lt(k, 64 * KIB + 16 * KIB + 1);
+    /* One frame now; as the output drains, turns fill it up to the
+     * watermark (+ one frame) and no further. */
+    qsend(&c, id, buf, 200 * KIB);
+    ck_assert_uint_eq(yamux_session_output_len(c.s), 16 * KIB + 12);
+    ck_assert_uint_eq(xfer(&c, &s, 0, 0), 16 * KIB + 12);
+    ck_assert_uint_ge(yamux_session_output_len(c.s), 64 * KIB);
     ck_assert_uint_le(yamux_session_output_len(c.s), 64 * KIB + 16 * KIB + 12 * 6);
-    ck_assert_int_eq(yamux_stream_write(c.s, id, buf + k, 1), 0);
-    /* Control frames still go out (not limited by the watermark). */
-    ck_assert_int_eq(yamux_stream_close(c.s, id), 0);
-    ck_assert_int_eq(yamux_stream_write(c.s, id, buf, 1), P2P_ESTATE);
-    peer_free(&c);
-    peer_free(&s);
-
-    peer_init(&c, "client", true, &cfg);
-    peer_init(&s, "server", false, &cfg);
-    ck_assert_int_eq(yamux_stream_open(c.s, &id), 0);
-    pump(&c, &s);
-    k = yamux_stream_write(c.s, id, buf, 200 * KIB);
-    ck_assert_int_lt(k, 200 * KIB);
-    /* Draining a little: not yet below half the watermark. */
+    ck_assert_uint_gt(rs(&c, id)->txlen, 0);
+    /* Not its turn: a direct write waits. */
+    ck_assert_int_eq(yamux_stream_write(c.s, id, buf, 1), 0);
+    /* Draining a little: not yet below half the watermark, no turn. */
+    c.writable = 0;
     ck_assert_uint_eq(xfer(&c, &s, 0, 1000), 1000);
     ck_assert_int_eq(c.writable, 0);
-    /* Drain the rest: on_writable fires. */
+    /* Drain the rest: turns again. */
     xfer(&c, &s, 0, 0);
-    ck_assert_int_eq(c.writable, 1);
+    ck_assert_int_ge(c.writable, 1);
     ck_assert_uint_eq(c.last_writable, id);
-    write_all(&c, &s, id, buf + k, 200 * KIB - (size_t)k);
+    pump(&c, &s);
     ck_assert_uint_eq(rs(&s, id)->len, 200 * KIB);
     ck_assert_mem_eq(rs(&s, id)->data, buf, 200 * KIB);
-    ck_assert_int_eq(yamux_session_output_consume(c.s, 1), P2P_EINVAL);
+    /* Control frames are not limited by the watermark. */
+    ck_assert_int_eq(yamux_stream_close(c.s, id), 0);
+    ck_assert_int_eq(yamux_stream_write(c.s, id, buf, 1), P2P_ESTATE);
+    ck_assert_int_eq(yamux_session_output_consume(c.s, 13), P2P_EINVAL);
     free(buf);
     peer_free(&c);
     peer_free(&s);
@@ -1495,11 +1557,10 @@ START_TEST(callbacks_reenter)
     ck_assert_int_eq(yamux_stream_open(c.s, &id), 0);
     uint8_t buf[40000];
     fill(buf, sizeof buf, 4);
-    ck_assert_int_eq(yamux_stream_write(c.s, id, buf, sizeof buf), (int)sizeof buf);
-    ck_assert_int_eq(yamux_stream_close(c.s, id), 0);
+    qsend(&c, id, buf, sizeof buf);
     for (int i = 0; i < 100 && yamux_session_output_len(c.s); i++) xfer(&c, &s, 0, 5000);
     pump(&c, &s);
-    ck_assert_uint_eq(rs(&s, id)->len, 5000 - 12 - 12);   /* SYN + header, one piece */
+    ck_assert_uint_eq(rs(&s, id)->len, 5000 - 12);   /* one piece (the SYN went alone, first) */
     ck_assert(!rs(&s, id)->fin);
     ck_assert(rs(&c, id)->reset);
     ck_assert_uint_eq(yamux_session_num_streams(s.s), 0);
@@ -1537,6 +1598,308 @@ START_TEST(callbacks_reenter)
 }
 END_TEST
 
+/* ---- Concurrent streams: fairness over a simulated link -------------------- */
+
+/* One direction of a link: a FIFO of byte chunks stamped with the time
+ * they entered it. */
+struct lchunk {
+    uint64_t t;
+    size_t off, len;
+    uint8_t *p;
+};
+
+struct link {
+    struct lchunk *c;
+    size_t n, cap, head;
+    size_t queued;
+};
+
+static void link_free(struct link *l)
+{
+    for (size_t i = l->head; i < l->n; i++) free(l->c[i].p);
+    free(l->c);
+}
+
+static void link_push(struct link *l, uint64_t now, const uint8_t *d, size_t n)
+{
+    if (l->n == l->cap) {
+        if (l->head) {
+            memmove(l->c, l->c + l->head, (l->n - l->head) * sizeof *l->c);
+            l->n -= l->head;
+            l->head = 0;
+        } else {
+            l->cap = l->cap ? 2 * l->cap : 64;
+            l->c = realloc(l->c, l->cap * sizeof *l->c);
+            ck_assert_ptr_nonnull(l->c);
+        }
+    }
+    struct lchunk *k = &l->c[l->n++];
+    k->t = now;
+    k->off = 0;
+    k->len = n;
+    k->p = malloc(n);
+    ck_assert_ptr_nonnull(k->p);
+    memcpy(k->p, d, n);
+    l->queued += n;
+}
+
+/* Move from's output into the queue q while it holds less than limit
+ * bytes (the layer below Yamux taking only what it can: back-pressure). */
+static void link_load(struct link *q, struct peer *from, uint64_t now, size_t limit)
+{
+    while (q->queued < limit) {
+        const uint8_t *d;
+        size_t n;
+        yamux_session_output(from->s, &d, &n);
+        if (!n) return;
+        if (n > limit - q->queued) n = limit - q->queued;
+        link_push(q, now, d, n);
+        ck_assert_int_eq(yamux_session_output_consume(from->s, n), 0);
+    }
+}
+
+/* Take up to budget bytes that entered l at least delay ms ago: into the
+ * link wire (when to is NULL) or into the peer to (stops when its output
+ * is full). */
+static void link_move(struct link *l, struct link *wire, struct peer *to, uint64_t now, uint64_t delay,
+                      size_t budget)
+{
+    while (l->head < l->n && budget) {
+        struct lchunk *k = &l->c[l->head];
+        if (k->t + delay > now) return;
+        size_t n = k->len - k->off, used = n;
+        if (n > budget) n = used = budget;
+        if (to) ck_assert_int_eq(yamux_session_feed(to->s, now, k->p + k->off, n, &used), 0);
+        else link_push(wire, now, k->p + k->off, n);
+        k->off += used;
+        l->queued -= used;
+        budget -= used;
+        if (k->off == k->len) {
+            free(k->p);
+            l->head++;
+        }
+        if (used < n) return;
+    }
+}
+
+struct sim {
+    uint32_t rate;      /* bytes per ms, client -> server */
+    uint32_t delay;     /* ms, each way */
+    uint32_t below;     /* bytes the layer below the sender queues */
+    int nstreams;
+    int ms, warmup_ms;  /* run length; bytes counted after warmup_ms */
+    int late_ms;        /* all streams but the first open then */
+    bool autotune;
+    /* results */
+    uint64_t bytes[64];
+    uint64_t total;
+    double fairness;    /* slowest / fastest stream after the warm-up */
+    uint64_t window_total_max;
+};
+
+/* Client streams upload as fast as they are allowed; the server consumes
+ * at once. The client's application writes like the plugin does: on
+ * on_writable, and in a loop over its streams in a fixed order every ms. */
+static void sim_run(struct sim *m, const struct yamux_config *cfg_in)
+{
+    struct yamux_config cfg = *cfg_in;
+    cfg.autotune = m->autotune;
+    cfg.keepalive_ms = 100;
+    struct peer *c = malloc(sizeof *c), *s = malloc(sizeof *s);
+    peer_init(c, "client", true, &cfg);
+    peer_init(s, "server", false, &cfg);
+    c->count_only = s->count_only = true;
+    static uint8_t src[SRC_LEN];
+    c->src = src;
+    uint32_t ids[64];
+    ck_assert_int_le(m->nstreams, 64);
+    int open = 0;
+    /* Client -> server: a send queue drained at the link rate, then the
+     * wire's delay. Server -> client: the delay only. */
+    struct link up = { 0 }, wire = { 0 }, down = { 0 };
+    uint64_t at_warmup[64] = { 0 };
+    for (int t = 0; t <= m->ms; t++) {
+        uint64_t now = 1000 + (uint64_t)t;
+        for (; open < (t >= m->late_ms ? m->nstreams : 1); open++)
+            ck_assert_int_eq(yamux_stream_open(c->s, &ids[open]), 0);
+        ck_assert_int_eq(yamux_session_tick(c->s, now), 0);
+        ck_assert_int_eq(yamux_session_tick(s->s, now), 0);
+        for (int i = 0; i < open; i++)
+            while (yamux_stream_write(c->s, ids[i], src, SRC_LEN) > 0) {}
+        link_load(&up, c, now, m->below);
+        link_move(&up, &wire, NULL, now, 0, m->rate);
+        link_move(&wire, NULL, s, now, m->delay, SIZE_MAX);
+        link_load(&down, s, now, SIZE_MAX);
+        link_move(&down, NULL, c, now, m->delay, SIZE_MAX);
+        ck_assert(!yamux_session_failed(c->s) && !yamux_session_failed(s->s));
+        uint64_t wt = yamux_session_window_total(s->s), sum = 0;
+        if (wt > m->window_total_max) m->window_total_max = wt;
+        for (int i = 0; i < open; i++) {
+            struct yamux_stream_info info;
+            if (yamux_stream_get_info(s->s, ids[i], &info) == 0) sum += info.recv_max;
+        }
+        ck_assert_uint_eq(sum, wt);
+        if (t == m->warmup_ms)
+            for (int i = 0; i < m->nstreams; i++) at_warmup[i] = rs(s, ids[i])->len;
+    }
+    uint64_t lo = UINT64_MAX, hi = 0;
+    m->total = 0;
+    for (int i = 0; i < m->nstreams; i++) {
+        m->bytes[i] = rs(s, ids[i])->len - at_warmup[i];
+        m->total += m->bytes[i];
+        if (m->bytes[i] < lo) lo = m->bytes[i];
+        if (m->bytes[i] > hi) hi = m->bytes[i];
+    }
+    m->fairness = hi ? (double)lo / (double)hi : 0;
+    link_free(&up);
+    link_free(&wire);
+    link_free(&down);
+    peer_free(c);
+    peer_free(s);
+    free(c);
+    free(s);
+}
+
+static void sim_print(const char *name, const struct sim *m)
+{
+    fprintf(stderr, "%s: fairness %.3f, %.1f MiB/s of %.1f; per stream KiB:", name, m->fairness,
+            (double)m->total / MIB / ((m->ms - m->warmup_ms) / 1000.0), (double)m->rate * 1000 / MIB);
+    for (int i = 0; i < m->nstreams; i++) fprintf(stderr, " %llu", (unsigned long long)(m->bytes[i] / KIB));
+    fprintf(stderr, "\n");
+}
+
+/* Round robin among the writers: 16 streams get the same share of the
+ * link, with fixed windows and with auto-tuning. Before, the stream the
+ * application happened to call first took the output, and with
+ * auto-tuning the first streams to grow took the window budget. */
+START_TEST(fairness_streams)
+{
+    struct yamux_config cfg;
+    yamux_config_default(&cfg);
+    struct sim ms[2];
+    for (int at = 0; at < 2; at++) {
+        struct sim m = { .rate = 256 * KIB, .delay = 1, .below = 256 * KIB, .nstreams = 16,
+                         .ms = 400, .warmup_ms = 100, .autotune = at };
+        sim_run(&m, &cfg);
+        sim_print(at ? "16 streams, autotune" : "16 streams, fixed windows", &m);
+        ms[at] = m;
+    }
+    for (int at = 0; at < 2; at++) {
+        struct sim m = ms[at];
+        ck_assert_uint_le(m.window_total_max, cfg.max_session_window);
+        ck_assert_double_ge(m.fairness, 0.8);
+        /* No collapse: the link stays busy. */
+        ck_assert_uint_ge(m.total, (uint64_t)m.rate * (uint64_t)(m.ms - m.warmup_ms) * 9 / 10);
+    }
+}
+END_TEST
+
+static void expect_frame(struct peer *p, size_t len, uint8_t type, uint16_t flags, uint32_t id,
+                         uint32_t length)
+{
+    const uint8_t *d;
+    size_t n;
+    struct yamux_header h;
+    yamux_session_output(p->s, &d, &n);
+    if (len) ck_assert_uint_eq(n, len);   /* 0: at least this frame */
+    ck_assert_int_eq(yamux_header_decode(&h, d, n), YAMUX_HEADER_LEN);
+    ck_assert_uint_eq(h.type, type);
+    ck_assert_uint_eq(h.flags, flags);
+    ck_assert_uint_eq(h.stream_id, id);
+    ck_assert_uint_eq(h.length, length);
+}
+
+/* Window Updates and pongs go before queued Data (at the next frame
+ * boundary): behind a watermark's worth of data they would stall the
+ * peer's writer and inflate its RTT samples. */
+START_TEST(control_first)
+{
+    struct peer c, s;
+    pair_init(&c, &s);
+    uint32_t a, b;
+    ck_assert_int_eq(yamux_stream_open(c.s, &a), 0);
+    ck_assert_int_eq(yamux_stream_open(s.s, &b), 0);
+    pump(&c, &s);
+    c.auto_consume = false;
+    uint8_t *buf = malloc(256 * KIB);
+    fill(buf, 256 * KIB, 8);
+    qsend(&s, b, buf, 200 * KIB);
+    pump(&c, &s);
+    ck_assert_uint_eq(rs(&c, b)->len, 200 * KIB);
+    /* The client queues data (one frame now, more as output drains)... */
+    qsend(&c, a, buf, 256 * KIB);
+    /* ...then owes a Window Update and a pong. */
+    ck_assert_int_eq(yamux_stream_consumed(c.s, b, 200 * KIB), 0);
+    uint8_t f[12];
+    size_t used;
+    put(f, 0, YAMUX_TYPE_PING, YAMUX_FLAG_SYN, 0, 7);
+    ck_assert_int_eq(yamux_session_feed(c.s, 0, f, 12, &used), 0);
+    ck_assert_uint_eq(yamux_session_output_len(c.s), 16 * KIB + 12 + 24);
+    expect_frame(&c, 24, YAMUX_TYPE_WINDOW_UPDATE, 0, b, 200 * KIB);
+    ck_assert_uint_eq(xfer(&c, &s, 0, 12), 12);
+    expect_frame(&c, 12, YAMUX_TYPE_PING, YAMUX_FLAG_ACK, 0, 7);
+    ck_assert_uint_eq(xfer(&c, &s, 0, 12), 12);
+    /* Then the data (turns refilled the output as it drained); a frame
+     * once begun is finished first. */
+    expect_frame(&c, 0, YAMUX_TYPE_DATA, 0, a, 16 * KIB);
+    ck_assert_uint_eq(xfer(&c, &s, 0, 100), 100);
+    put(f, 0, YAMUX_TYPE_PING, YAMUX_FLAG_SYN, 0, 8);
+    ck_assert_int_eq(yamux_session_feed(c.s, 0, f, 12, &used), 0);
+    const uint8_t *d;
+    size_t n;
+    yamux_session_output(c.s, &d, &n);
+    ck_assert_uint_eq(n, 16 * KIB + 12 - 100);
+    ck_assert_uint_eq(xfer(&c, &s, 0, n), n);
+    expect_frame(&c, 12, YAMUX_TYPE_PING, YAMUX_FLAG_ACK, 0, 8);
+    ck_assert_uint_eq(xfer(&c, &s, 0, 12), 12);
+    /* Turns refilled the output meanwhile: data frames of a. */
+    yamux_session_output(c.s, &d, &n);
+    ck_assert_uint_ge(n, 16 * KIB + 12);
+    struct yamux_header h;
+    ck_assert_int_eq(yamux_header_decode(&h, d, n), 12);
+    ck_assert(h.type == YAMUX_TYPE_DATA && h.stream_id == a);
+    /* A RST does not wait behind the data... */
+    ck_assert_int_eq(yamux_stream_reset(c.s, b), 0);
+    expect_frame(&c, 12, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, b, 0);
+    ck_assert_uint_eq(xfer(&c, &s, 0, 12), 12);
+    /* ...a FIN stays behind the stream's data. */
+    pump(&c, &s);
+    ck_assert_uint_eq(rs(&c, a)->txlen, 0);
+    ck_assert_uint_eq(rs(&s, a)->len, 256 * KIB);
+    ck_assert_int_eq(yamux_stream_write(c.s, a, buf, 1), 1);
+    ck_assert_int_eq(yamux_stream_close(c.s, a), 0);
+    yamux_session_output(c.s, &d, &n);
+    ck_assert_uint_eq(n, 12 + 1 + 12);
+    ck_assert_int_eq(yamux_header_decode(&h, d + 13, 12), 12);
+    ck_assert(h.type == YAMUX_TYPE_WINDOW_UPDATE && h.flags == YAMUX_FLAG_FIN && h.stream_id == a);
+    pump(&c, &s);
+    ck_assert_uint_eq(rs(&s, a)->len, 256 * KIB + 1);
+    ck_assert_mem_eq(rs(&s, a)->data, buf, 256 * KIB);
+    ck_assert(rs(&s, a)->fin && rs(&s, b)->reset);
+    ck_assert(!yamux_session_failed(s.s) && !yamux_session_failed(c.s));
+    free(buf);
+    peer_free(&c);
+    peer_free(&s);
+}
+END_TEST
+
+/* A stream that grew alone gives its share of the growth budget back when
+ * 15 more streams join: on a 40 ms RTT link the initial 256 KiB carry
+ * only 40 % of a stream's share, so the late streams must grow too. */
+START_TEST(fairness_late_streams)
+{
+    struct yamux_config cfg;
+    yamux_config_default(&cfg);
+    struct sim m = { .rate = 256 * KIB, .delay = 20, .below = 256 * KIB, .nstreams = 16,
+                     .ms = 1200, .warmup_ms = 700, .late_ms = 200, .autotune = true };
+    sim_run(&m, &cfg);
+    sim_print("1 stream, then 15 more, 40 ms RTT", &m);
+    ck_assert_uint_le(m.window_total_max, cfg.max_session_window);
+    ck_assert_double_ge(m.fairness, 0.8);
+    ck_assert_uint_ge(m.total, (uint64_t)m.rate * (uint64_t)(m.ms - m.warmup_ms) * 9 / 10);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("yamux");
@@ -1569,6 +1932,9 @@ static Suite *suite(void)
     tcase_add_test(tc, input_stops_when_output_full);
     tcase_add_test(tc, api_misuse);
     tcase_add_test(tc, callbacks_reenter);
+    tcase_add_test(tc, control_first);
+    tcase_add_test(tc, fairness_streams);
+    tcase_add_test(tc, fairness_late_streams);
     suite_add_tcase(s, tc);
     return s;
 }
