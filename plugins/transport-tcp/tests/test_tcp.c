@@ -228,12 +228,32 @@ struct writer {
     size_t sent, max_queued;
     int drains, errors;
     bool shutdown_at_end;
+    bool in_place;           /* build bytes in the transport's blocks */
+    unsigned turn;
 };
+
+/* Sizes of in-place writes: small ones that gather, odd ones, and one
+ * beyond a block (TCP_BLOCK) now and then. */
+static size_t in_place_size(unsigned turn)
+{
+    static const size_t sizes[] = { 1, 17, 4096, CHUNK, 65537, 3, 600 * 1024, 12345 };
+    return sizes[turn % (sizeof sizes / sizeof sizes[0])];
+}
 
 static void pump(struct writer *w)
 {
     static uint8_t buf[CHUNK];
     while (w->sent < BULK && p2p_stream_write_queued(w->s) <= P2P_STREAM_HIGH_WATER) {
+        if (w->in_place && w->turn++ % 3 != 2) {   /* mixed with plain writes */
+            size_t n = in_place_size(w->turn);
+            if (n > BULK - w->sent) n = BULK - w->sent;
+            uint8_t *p = p2p_stream_write_reserve(w->s, n);
+            ck_assert_ptr_nonnull(p);
+            for (size_t i = 0; i < n; i++) p[i] = th_pattern(w->sent + i);
+            ck_assert_int_eq(p2p_stream_write_commit(w->s, n), 0);
+            w->sent += n;
+            continue;
+        }
         size_t n = BULK - w->sent < CHUNK ? BULK - w->sent : CHUNK;
         for (size_t i = 0; i < n; i++) buf[i] = th_pattern(w->sent + i);
         ck_assert_int_eq(p2p_stream_write(w->s, buf, n), 0);
@@ -302,6 +322,62 @@ START_TEST(bulk_with_backpressure)
     ck_assert(TH_WAIT(loop, kc.len == 4 && kc.eof == 1, 3000));
     th_sink_done(&kc);   /* closes c */
     th_sink_done(&k);
+    th_log_reset();
+    p2p_host_free(h);
+    ck_assert_int_eq(th_warnings(), 0);
+}
+END_TEST
+
+/* The zero-copy extensions: the writer builds its bytes in the transport's
+ * output blocks (reserve/commit, mixed with plain writes, sizes from 1 byte
+ * to more than a block), gathered while the reader pauses and sent in
+ * batches; the reader has the transport read into its own small buffer
+ * (read_alloc). Every byte arrives in order, then the FIN (bytes gathered
+ * before a shutdown go out first). */
+static uint8_t owner_rbuf[3001];
+static int owner_allocs;
+static uint8_t *sink_alloc(p2p_stream *s, size_t *len, void *arg)
+{
+    (void)s;
+    (void)arg;
+    owner_allocs++;
+    if (*len > sizeof owner_rbuf) *len = sizeof owner_rbuf;
+    return owner_rbuf;
+}
+
+START_TEST(bulk_in_place)
+{
+    p2p_host *h = th_host(NULL, NULL);
+    uv_loop_t *loop = p2p_host_loop(h);
+    struct th_accept acc = { 0 };
+    p2p_multiaddr addr;
+    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
+    p2p_stream *c, *s;
+    th_connect(h, &addr, NULL, &acc, &c, &s);
+    struct writer w = { .s = c, .shutdown_at_end = true, .in_place = true };
+    p2p_stream_set_handlers(c, &writer_handlers, &w);
+    struct th_sink k = { .check = true, .stop_after_read = true };
+    th_sink_attach(&k, s, 0);
+    p2p_stream_set_read_alloc(s, sink_alloc);
+    pump(&w);
+    ck_assert(TH_WAIT(loop, k.len > 0, 5000));
+    ck_assert_uint_le(k.len, sizeof owner_rbuf);   /* read into the owner's buffer */
+    ck_assert(TH_WAIT(loop, p2p_stream_write_queued(c) > P2P_STREAM_HIGH_WATER, 10000));
+    /* while the writer is held back, reserve still hands out memory up to
+     * write_queue_max; what is not committed is dropped */
+    ck_assert_ptr_nonnull(p2p_stream_write_reserve(c, 100));
+    k.stop_after_read = false;
+    p2p_stream_read_start(s);
+    ck_assert(TH_WAIT(loop, k.len == BULK && k.eof, 20000));
+    ck_assert(!k.bad);
+    ck_assert_int_eq(k.errors + w.errors, 0);
+    ck_assert_uint_eq(p2p_stream_write_queued(c), 0);
+    ck_assert_int_ge(w.drains, 1);
+    ck_assert_int_ge(owner_allocs, (int)(BULK / sizeof owner_rbuf));
+    /* after the shutdown: no more reservations */
+    ck_assert_ptr_null(p2p_stream_write_reserve(c, 1));
+    th_sink_done(&k);
+    p2p_stream_close(c);
     th_log_reset();
     p2p_host_free(h);
     ck_assert_int_eq(th_warnings(), 0);
@@ -491,6 +567,7 @@ int main(void)
     tcase_add_test(tc, listen_and_exchange_ip6);
     tcase_add_test(tc, wildcard_expansion_and_dual_stack);
     tcase_add_test(tc, bulk_with_backpressure);
+    tcase_add_test(tc, bulk_in_place);
     tcase_add_test(tc, half_close_and_clean_close);
     tcase_add_test(tc, reset_is_an_error);
     tcase_add_test(tc, close_after_shutdown_lingers);
