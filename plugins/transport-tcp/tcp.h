@@ -24,6 +24,8 @@
 
 #define TCP_MOD "tcp"
 #define TCP_READ_BUF (64 * 1024)
+/* The most one read puts into a buffer the owner supplies. */
+#define TCP_OWNER_READ_MAX (256 * 1024)
 /* Output memory comes in blocks of this size (larger for a single larger
  * write), recycled through a small per-instance cache so that bulk
  * sending allocates nothing per write; see tcp_conn.c. */

@@ -206,7 +206,10 @@ static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct tcp_conn *c = hd->data;
-    size_t len = sizeof c->st->rbuf;
+    /* The owner's buffer may take more than ours: a Noise frame is 65537
+     * bytes, one more than the shared buffer (a smaller offer would cost
+     * a 1-byte read per frame). */
+    size_t len = TCP_OWNER_READ_MAX;
     uint8_t *own = c->stream ? p2p_stream_read_alloc(c->stream, &len) : NULL;
     if (own && len) {
         buf->base = (char *)own;
