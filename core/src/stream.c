@@ -46,6 +46,8 @@ struct p2p_stream {
     p2p_metric_series *rx, *tx;   /* byte counters (raw streams) */
     uint64_t charged;      /* bytes charged to the memory budget for s (membudget.c) */
     p2p_conn *charged_to;  /* the connection they are charged to, or NULL */
+    const struct p2p_stream_wbuf_ops *wbuf;   /* provider's write buffers */
+    p2p_stream_alloc_fn read_alloc;           /* owner's read buffers */
 };
 
 /* The addresses of a stream, shared by the streams layered on it. */
@@ -224,6 +226,39 @@ P2P_API void p2p_stream_set_handlers(p2p_stream *s, const struct p2p_stream_hand
 {
     s->hd = *hd;
     s->arg = arg;
+    s->read_alloc = NULL;   /* belonged to the previous owner */
+}
+
+P2P_API void p2p_stream_set_wbuf_ops(p2p_stream *s, const struct p2p_stream_wbuf_ops *ops)
+{
+    s->wbuf = ops;
+}
+
+P2P_API uint8_t *p2p_stream_write_reserve(p2p_stream *s, size_t n)
+{
+    if (!s->wbuf || s->closed || s->dead || s->wr_shut || s->released || !n) return NULL;
+    return s->wbuf->reserve(s->impl, n);
+}
+
+P2P_API int p2p_stream_write_commit(p2p_stream *s, size_t n)
+{
+    if (!s->wbuf || s->closed || s->dead || s->wr_shut || s->released) return P2P_ECLOSED;
+    int rc = s->wbuf->commit(s->impl, n);
+    if (rc >= 0) p2p_counter_add(s->tx, n);
+    return rc;
+}
+
+P2P_API void p2p_stream_set_read_alloc(p2p_stream *s, p2p_stream_alloc_fn fn)
+{
+    s->read_alloc = fn;
+}
+
+P2P_API uint8_t *p2p_stream_read_alloc(p2p_stream *s, size_t *len)
+{
+    /* Only when the bytes would go straight to on_read: held bytes are
+     * copied into `unread` anyway. */
+    if (!s->read_alloc || !s->reading || s->unread.len || s->closed || s->dead) return NULL;
+    return s->read_alloc(s, len, s->arg);
 }
 
 P2P_API void p2p_stream_read_start(p2p_stream *s)

@@ -50,32 +50,52 @@ int noise_transport_seal(noise_transport *t, uint8_t *frame, size_t len)
     return 0;
 }
 
-int noise_transport_encrypt(noise_transport *t, const uint8_t *pt, size_t len, p2p_buf *out)
+/* Check what can fail before anything is written; returns the wire size. */
+static int encrypt_check(noise_transport *t, size_t len, size_t *total)
 {
     if (t->tx_dead) return P2P_ESTATE;
-    if (!len) return 0;
     size_t nframes = frames_for(len);
-    /* Check everything that can fail before writing anything. */
-    if (!t->tx.has_key) return P2P_ESTATE;
+    if (len && !t->tx.has_key) return P2P_ESTATE;
     if (nframes > UINT64_MAX - t->tx.n) {
         t->tx_dead = true;
         return P2P_ELIMIT;
     }
     if (len > SIZE_MAX - nframes * NOISE_FRAME_OVERHEAD) return P2P_ERANGE;
-    size_t total = len + nframes * NOISE_FRAME_OVERHEAD;
-    int rc = p2p_buf_reserve(out, total);
-    if (rc) return rc;
-    uint8_t *dst = p2p_buf_tail(out);
+    *total = len + nframes * NOISE_FRAME_OVERHEAD;
+    return 0;
+}
+
+static void encrypt_frames(noise_transport *t, const uint8_t *pt, size_t len, uint8_t *dst)
+{
     while (len) {
         size_t n = len < NOISE_PLAINTEXT_MAX ? len : NOISE_PLAINTEXT_MAX;
         uint8_t *body = dst + NOISE_FRAME_HDR;
-        /* cannot fail: key present and nonces checked above */
+        /* cannot fail: key present and nonces checked by encrypt_check */
         (void)noise_cipher_encrypt_detached(&t->tx, pt, n, body, body + n);
         put_len(dst, n + NOISE_TAGLEN);
         dst += n + NOISE_FRAME_OVERHEAD;
         pt += n;
         len -= n;
     }
+}
+
+int noise_transport_encrypt_to(noise_transport *t, const uint8_t *pt, size_t len, uint8_t *dst)
+{
+    size_t total;
+    int rc = encrypt_check(t, len, &total);
+    if (rc) return rc;
+    encrypt_frames(t, pt, len, dst);
+    return 0;
+}
+
+int noise_transport_encrypt(noise_transport *t, const uint8_t *pt, size_t len, p2p_buf *out)
+{
+    size_t total;
+    int rc = encrypt_check(t, len, &total);
+    if (rc || !len) return rc;
+    rc = p2p_buf_reserve(out, total);
+    if (rc) return rc;
+    encrypt_frames(t, pt, len, p2p_buf_tail(out));
     p2p_buf_commit(out, total);
     return 0;
 }
@@ -85,6 +105,13 @@ int noise_transport_peek(const uint8_t *in, size_t len, size_t *frame_size)
     if (len < NOISE_FRAME_HDR) return P2P_ETRUNC;
     *frame_size = NOISE_FRAME_HDR + (((size_t)in[0] << 8) | in[1]);
     return 0;
+}
+
+size_t noise_transport_read_want(const uint8_t *in, size_t have)
+{
+    size_t fsz;
+    if (noise_transport_peek(in, have, &fsz) < 0) return NOISE_FRAME_MAX - have;
+    return fsz > have ? fsz - have : 0;
 }
 
 /* Common checks: frame complete, long enough; returns the body length. */

@@ -54,6 +54,12 @@ size_t noise_transport_wire_size(size_t len);
  * len 0 appends nothing. pt must not point into out. */
 int noise_transport_encrypt(noise_transport *t, const uint8_t *pt, size_t len, p2p_buf *out);
 
+/* As noise_transport_encrypt, into dst, which has room for
+ * noise_transport_wire_size(len) bytes (e.g. memory reserved in the
+ * transport's output: p2p_stream_write_reserve) and does not overlap pt.
+ * All or nothing on the state; dst is unspecified on error. */
+int noise_transport_encrypt_to(noise_transport *t, const uint8_t *pt, size_t len, uint8_t *dst);
+
 /* In place: frame[2 .. 2+len) holds the plaintext (len <= PLAINTEXT_MAX)
  * and the buffer has room for len + NOISE_FRAME_OVERHEAD bytes; writes the
  * length header and the tag and encrypts the body, giving a complete frame
@@ -64,6 +70,14 @@ int noise_transport_seal(noise_transport *t, uint8_t *frame, size_t len);
 /* Total size of the frame at the front of in (header included), or
  * P2P_ETRUNC when fewer than 2 bytes are available. */
 int noise_transport_peek(const uint8_t *in, size_t len, size_t *frame_size);
+
+/* Receiving into a buffer frames are decrypted in: how many bytes to read
+ * next when `in` holds `have` bytes of not yet complete frames. Reads are
+ * sized to end exactly at a frame's end (the rest of the frame under way,
+ * or one maximal frame when its header is not there yet), so that in bulk
+ * transfer each read completes a frame at the front of the buffer and
+ * nothing is ever moved; 0 when a complete frame is already buffered. */
+size_t noise_transport_read_want(const uint8_t *in, size_t have);
 
 /* Decrypt the frame at the front of in, in place: on success *pt points to
  * the plaintext inside in (at in + 2) and *ptlen is its length, and

@@ -5,8 +5,15 @@
  *   owner <-> [secured stream: encrypt / decrypt frames] <-> raw stream
  *
  * Inbound: raw bytes gather in `in` until a whole frame is there, which is
- * decrypted in place and delivered. Outbound: plaintext is encrypted
- * straight from the caller's bytes into `out` and written below at once.
+ * decrypted in place and delivered (the plaintext points into `in`: Yamux
+ * parses it there, no copy). Once a connection carries large frames, the
+ * transport reads straight into `in` (p2p_stream_set_read_alloc), each
+ * read sized to end at a frame's end (noise_transport_read_want), so bulk
+ * data is never copied between the socket and the AEAD.
+ * Outbound: plaintext is encrypted straight from the caller's bytes into
+ * the transport's output memory (p2p_stream_write_reserve: the frames go
+ * to the socket from where they were encrypted), or, below a stream
+ * without write buffers (a relayed circuit), into `out` and written.
  * Back-pressure passes through: stopping the secured stream stops the raw
  * one; write_queued and drain are the raw stream's. */
 #include <stdlib.h>
@@ -17,6 +24,9 @@
 #include "p2p/p2p.h"
 
 #define MOD "noise"
+/* Plaintext encrypted per write below: 4 maximal frames, 256 KiB on the
+ * wire, a quarter of a transport output block (transport-tcp). */
+#define WRITE_CHUNK (4 * NOISE_PLAINTEXT_MAX)
 
 struct noise_plugin {
     p2p_host *host;
@@ -77,14 +87,22 @@ static void s_free(struct session *s)
 static int sec_write(void *impl, const uint8_t *data, size_t len)
 {
     struct session *s = impl;
-    p2p_buf_reset(&s->out);
-    /* Encrypt in bounded chunks so `out` never holds more than 1 MiB. */
     while (len) {
-        size_t chunk = len > 16 * NOISE_PLAINTEXT_MAX ? 16 * NOISE_PLAINTEXT_MAX : len;
-        int rc = noise_transport_encrypt(&s->tr, data, chunk, &s->out);
-        if (rc < 0) return rc;
-        rc = p2p_stream_write(s->raw, p2p_buf_head(&s->out), s->out.len);
-        p2p_buf_reset(&s->out);
+        size_t chunk = len > WRITE_CHUNK ? WRITE_CHUNK : len;
+        size_t wire = noise_transport_wire_size(chunk);
+        uint8_t *dst = p2p_stream_write_reserve(s->raw, wire);
+        int rc;
+        if (dst) {
+            rc = noise_transport_encrypt_to(&s->tr, data, chunk, dst);
+            if (rc == 0) rc = p2p_stream_write_commit(s->raw, wire);
+        } else {
+            /* No write buffers below (or refused: the write then reports
+             * why): encrypt into `out`, bounded by the chunk size. */
+            p2p_buf_reset(&s->out);
+            rc = noise_transport_encrypt(&s->tr, data, chunk, &s->out);
+            if (rc == 0) rc = p2p_stream_write(s->raw, p2p_buf_head(&s->out), s->out.len);
+            p2p_buf_reset(&s->out);
+        }
         if (rc < 0) return rc;
         data += chunk;
         len -= chunk;
@@ -176,11 +194,28 @@ static void pump_deferred(void *arg)
 
 /* ---- raw stream events after the handshake --------------------------- */
 
+/* The transport asks where to read: into `in`, up to the end of the frame
+ * under way, once the connection carries large frames (`in` grew to hold
+ * one); small traffic uses the transport's shared buffer, so an idle
+ * connection keeps a small `in`. */
+static uint8_t *raw_alloc(p2p_stream *raw, size_t *len, void *arg)
+{
+    struct session *s = arg;
+    (void)raw;
+    if (s->in.cap < NOISE_FRAME_MAX) return NULL;
+    size_t want = noise_transport_read_want(p2p_buf_head(&s->in), s->in.len);
+    if (!want || p2p_buf_reserve(&s->in, want) != 0) return NULL;
+    if (want < *len) *len = want;
+    return p2p_buf_tail(&s->in);
+}
+
 static void raw_read(p2p_stream *raw, const uint8_t *data, size_t len, void *arg)
 {
     struct session *s = arg;
     (void)raw;
-    if (p2p_buf_append(&s->in, data, len) != 0) {
+    if (s->in.data && data == p2p_buf_tail(&s->in) && len <= s->in.cap - s->in.off - s->in.len) {
+        p2p_buf_commit(&s->in, len);   /* read in place (raw_alloc) */
+    } else if (p2p_buf_append(&s->in, data, len) != 0) {
         p2p_stream_deliver_error(s->secured, P2P_ELIMIT);
         return;
     }
@@ -241,6 +276,7 @@ static void report(void *arg)
     s->hs = NULL;
     s_unlink(s);   /* from now on the secured stream's owner controls it */
     p2p_stream_set_handlers(s->raw, &transport_handlers, s);
+    p2p_stream_set_read_alloc(s->raw, raw_alloc);
     cb(0, s->secured, &key, &id, cbarg);
 }
 

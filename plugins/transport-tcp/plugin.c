@@ -36,7 +36,10 @@ void tcp_state_ref(struct tcp_state *st)
 
 void tcp_state_unref(struct tcp_state *st)
 {
-    if (--st->refs == 0) free(st);
+    if (--st->refs == 0) {
+        tcp_blocks_free(st);
+        free(st);
+    }
 }
 
 const char *tcp_maddr_str(const p2p_multiaddr *ma, char *buf, size_t cap)

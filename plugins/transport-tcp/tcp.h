@@ -24,6 +24,13 @@
 
 #define TCP_MOD "tcp"
 #define TCP_READ_BUF (64 * 1024)
+/* The most one read puts into a buffer the owner supplies. */
+#define TCP_OWNER_READ_MAX (256 * 1024)
+/* Output memory comes in blocks of this size (larger for a single larger
+ * write), recycled through a small per-instance cache so that bulk
+ * sending allocates nothing per write; see tcp_conn.c. */
+#define TCP_BLOCK (512 * 1024)
+#define TCP_BLOCK_CACHE 4
 #define TCP_DIAL_MAX_ADDRS 8      /* resolved addresses tried per dial */
 #define TCP_DNS_NAME_MAX 255
 
@@ -50,6 +57,17 @@ static inline void tcp_list_del(struct tcp_link *n)
 }
 #define TCP_CONTAINER_OF(p, type, member) ((type *)(void *)((char *)(p) - offsetof(type, member)))
 
+/* Bytes committed for sending: data[off .. off+len) not yet taken by the
+ * kernel. While it is a connection's `cur` it takes more bytes at the end;
+ * once submitted (uv_write) it is immutable until its callback. */
+struct tcp_block {
+    uv_write_t req;
+    struct tcp_conn *c;
+    struct tcp_block *next;    /* in the state's cache */
+    size_t cap, off, len;
+    uint8_t data[];
+};
+
 struct tcp_state {
     p2p_host *host;
     uv_loop_t *loop;
@@ -66,6 +84,8 @@ struct tcp_state {
      * so the buffer is free again when the callback returns; an idle
      * connection thus costs no read memory. */
     uint8_t rbuf[TCP_READ_BUF];
+    struct tcp_block *spare;   /* cache of free TCP_BLOCK-sized blocks */
+    unsigned nspare;
 };
 
 /* A TCP socket: an outgoing attempt, then (or from accept) a raw stream. */
@@ -78,7 +98,9 @@ struct tcp_conn {
     uv_timer_t linger;         /* initialized only when lingering */
     struct tcp_dial *dial;     /* while this is a connect attempt of a dial */
     p2p_stream *stream;        /* while owned */
-    size_t queued;             /* bytes in uv_write requests not yet done */
+    struct tcp_block *cur;     /* output being gathered (not yet submitted) */
+    unsigned inflight;         /* submitted uv_write requests */
+    size_t queued;             /* committed bytes the kernel has not taken yet */
     unsigned handles;          /* open libuv handles (tcp, linger) */
     bool owned;                /* the stream was handed out and not closed */
     bool reading;              /* uv_read_start active */
@@ -115,6 +137,8 @@ void tcp_conn_close_handle(struct tcp_conn *c, bool rst);
 /* fini: close the socket of every connection, owned or not. */
 void tcp_conn_close_all(struct tcp_state *st);
 int tcp_err(int uv_err);
+/* Free the state's cached output blocks. */
+void tcp_blocks_free(struct tcp_state *st);
 
 /* tcp_listen.c */
 int tcp_listen(void *state, const p2p_multiaddr *ma, p2p_accept_cb cb, void *arg,

@@ -1,15 +1,28 @@
 /* tcp_conn.c - the raw stream over a uv_tcp_t (struct p2p_stream_ops).
  *
- * Reading: uv_read_start exactly while the owner reads, into the state's
+ * Reading: uv_read_start exactly while the owner reads, into the owner's
+ * buffer when it supplies one (p2p_stream_read_alloc: the noise layer
+ * reads each frame where it will decrypt it) or else into the state's
  * shared buffer (tcp.h). EOF -> deliver_eof (and reading ends for good);
  * an error -> deliver_error with a P2P_E* code.
  *
- * Writing: uv_try_write first; only the remainder is copied into a
- * uv_write request. write_queued is the sum of those remainders; when it
+ * Writing: output lives in blocks (struct tcp_block). A connection
+ * gathers committed bytes in its current block `cur`; with no uv_write in
+ * flight they go out at once (uv_try_write), and only what the kernel did
+ * not take is submitted as a uv_write of that block (no copy). While
+ * writes are in flight, new bytes gather in `cur` and are submitted
+ * together when the last write completes (or when `cur` is full), so a
+ * busy connection makes one large write per round instead of one per
+ * frame. The owner fills blocks in place through the write-buffer ops
+ * (reserve/commit: the noise layer encrypts straight into them); write()
+ * first tries the caller's bytes directly and copies only the remainder.
+ * Blocks come from and return to a small per-instance cache, so the
+ * steady state allocates nothing, and an idle connection holds none.
+ * write_queued is the committed bytes the kernel has not taken; when it
  * falls back to zero, on_drain is delivered from the write callback. A
- * write fails with P2P_EAGAIN when bytes are already queued and the new
- * ones would exceed write_queue_max (a writer that honours the high-water
- * mark never sees that).
+ * write fails with P2P_EAGAIN (a reserve returns NULL) when bytes are
+ * already queued and the new ones would exceed write_queue_max (a writer
+ * that honours the high-water mark never sees that).
  *
  * Closing: the owner's close stops reading and closes the socket. After a
  * completed shutdown (our FIN is out) that is a normal close; after a
@@ -24,13 +37,6 @@
 #include <sys/socket.h>
 
 #include "tcp.h"
-
-struct tcp_wreq {
-    uv_write_t req;
-    struct tcp_conn *c;
-    size_t len;
-    uint8_t data[];
-};
 
 int tcp_err(int e)
 {
@@ -62,10 +68,62 @@ int tcp_err(int e)
     }
 }
 
+/* ---- output blocks ---------------------------------------------------- */
+
+static struct tcp_block *block_get(struct tcp_state *st, size_t n)
+{
+    struct tcp_block *b;
+    if (n <= TCP_BLOCK && st->spare) {
+        b = st->spare;
+        st->spare = b->next;
+        st->nspare--;
+    } else {
+        size_t cap = n > TCP_BLOCK ? n : TCP_BLOCK;
+        if (cap > SIZE_MAX - sizeof *b) return NULL;
+        b = malloc(sizeof *b + cap);
+        if (!b) return NULL;
+        b->cap = cap;
+    }
+    b->next = NULL;
+    b->off = b->len = 0;
+    return b;
+}
+
+static void block_put(struct tcp_state *st, struct tcp_block *b)
+{
+    if (b->cap == TCP_BLOCK && st->nspare < TCP_BLOCK_CACHE) {
+        b->next = st->spare;
+        st->spare = b;
+        st->nspare++;
+        return;
+    }
+    free(b);
+}
+
+void tcp_blocks_free(struct tcp_state *st)
+{
+    while (st->spare) {
+        struct tcp_block *b = st->spare;
+        st->spare = b->next;
+        free(b);
+    }
+    st->nspare = 0;
+}
+
+/* Forget bytes gathered but not submitted (the connection is closing). */
+static void drop_cur(struct tcp_conn *c)
+{
+    if (!c->cur) return;
+    c->queued -= c->cur->len;
+    block_put(c->st, c->cur);
+    c->cur = NULL;
+}
+
 static void conn_maybe_free(struct tcp_conn *c)
 {
     if (c->handles || c->owned) return;
     struct tcp_state *st = c->st;
+    drop_cur(c);
     tcp_list_del(&c->link);
     free(c);
     tcp_state_unref(st);
@@ -148,6 +206,16 @@ static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct tcp_conn *c = hd->data;
+    /* The owner's buffer may take more than ours: a Noise frame is 65537
+     * bytes, one more than the shared buffer (a smaller offer would cost
+     * a 1-byte read per frame). */
+    size_t len = TCP_OWNER_READ_MAX;
+    uint8_t *own = c->stream ? p2p_stream_read_alloc(c->stream, &len) : NULL;
+    if (own && len) {
+        buf->base = (char *)own;
+        buf->len = len > UINT32_MAX ? UINT32_MAX : len;
+        return;
+    }
     buf->base = (char *)c->st->rbuf;
     buf->len = sizeof c->st->rbuf;
 }
@@ -202,17 +270,77 @@ static void conn_read_stop(void *impl)
 
 /* ---- writing -------------------------------------------------------- */
 
+static void on_write(uv_write_t *req, int status);
+
+/* Hand `cur` to libuv as one write; it stays untouched until on_write. */
+static int submit_cur(struct tcp_conn *c)
+{
+    struct tcp_block *b = c->cur;
+    c->cur = NULL;
+    b->c = c;
+    uv_buf_t buf = uv_buf_init((char *)b->data + b->off, (unsigned)b->len);
+    int rc = b->len > UINT32_MAX ? UV_E2BIG : uv_write(&b->req, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
+    if (rc < 0) {
+        c->queued -= b->len;
+        block_put(c->st, b);
+        /* Earlier bytes may be gone already: the stream is broken. */
+        c->dead = true;
+        p2p_log_debug(TCP_MOD, "write failed: %s", uv_strerror(rc));
+        return tcp_err(rc);
+    }
+    c->inflight++;
+    c->write_blocked = true;
+    return 0;
+}
+
+/* Send what `cur` gathered; called only with no write in flight (order).
+ * What the kernel does not take now is submitted. */
+static int flush_cur(struct tcp_conn *c)
+{
+    struct tcp_block *b = c->cur;
+    if (!b || !b->len) return 0;
+    uv_buf_t buf = uv_buf_init((char *)b->data + b->off, (unsigned)(b->len > UINT32_MAX ? UINT32_MAX : b->len));
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        p2p_log_debug(TCP_MOD, "write failed: %s", uv_strerror(n));
+        drop_cur(c);
+        c->dead = true;
+        return tcp_err(n);
+    }
+    if (n > 0) {
+        b->off += (size_t)n;
+        b->len -= (size_t)n;
+        c->queued -= (size_t)n;
+    }
+    if (!b->len) {
+        /* All out: give the block back, an idle connection holds none. */
+        block_put(c->st, b);
+        c->cur = NULL;
+        return 0;
+    }
+    return submit_cur(c);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
-    struct tcp_wreq *w = TCP_CONTAINER_OF(req, struct tcp_wreq, req);
-    struct tcp_conn *c = w->c;
-    c->queued -= w->len;
-    free(w);
+    struct tcp_block *b = TCP_CONTAINER_OF(req, struct tcp_block, req);
+    struct tcp_conn *c = b->c;
+    c->queued -= b->len;
+    c->inflight--;
+    block_put(c->st, b);
     if (!c->stream || c->dead || status == UV_ECANCELED) return;
     if (status < 0) {
         p2p_log_debug(TCP_MOD, "write failed: %s", uv_strerror(status));
         conn_fail(c, tcp_err(status));
         return;
+    }
+    if (!c->inflight && c->cur) {
+        /* What gathered meanwhile goes out as one batch. */
+        int rc = flush_cur(c);
+        if (rc < 0) {
+            conn_fail(c, rc);
+            return;
+        }
     }
     if (c->queued == 0 && c->write_blocked) {
         c->write_blocked = false;
@@ -220,39 +348,87 @@ static void on_write(uv_write_t *req, int status)
     }
 }
 
+static bool can_write(const struct tcp_conn *c)
+{
+    return !c->dead && !c->shut_req && !uv_is_closing((const uv_handle_t *)&c->tcp);
+}
+
+/* n bytes of room at the end of `cur` (a new block when it is full). */
+static uint8_t *cur_room(struct tcp_conn *c, size_t n)
+{
+    struct tcp_block *b = c->cur;
+    if (b && b->cap - b->off - b->len < n) {
+        if (!b->len) {
+            block_put(c->st, b);
+        } else if (submit_cur(c) < 0) {
+            return NULL;
+        }
+        b = c->cur = NULL;
+    }
+    if (!b) {
+        b = block_get(c->st, n);
+        if (!b) return NULL;
+        c->cur = b;
+    }
+    return b->data + b->off + b->len;
+}
+
+/* The first n bytes after cur's end are written: queue them. */
+static int cur_commit(struct tcp_conn *c, size_t n)
+{
+    if (!n) return 0;
+    c->cur->len += n;
+    c->queued += n;
+    if (c->inflight) {
+        c->write_blocked = true;
+        return 0;   /* sent with the batch when the writes in flight are done */
+    }
+    return flush_cur(c);
+}
+
+static uint8_t *conn_reserve(void *impl, size_t n)
+{
+    struct tcp_conn *c = impl;
+    if (!can_write(c)) return NULL;
+    if (c->queued && c->queued + n > c->st->write_queue_max) return NULL;
+    return cur_room(c, n);
+}
+
+static int conn_commit(void *impl, size_t n)
+{
+    struct tcp_conn *c = impl;
+    if (!can_write(c)) return P2P_ECLOSED;
+    if (!c->cur || n > c->cur->cap - c->cur->off - c->cur->len) return P2P_EINVAL;
+    return cur_commit(c, n);
+}
+
 static int conn_write(void *impl, const uint8_t *data, size_t len)
 {
     struct tcp_conn *c = impl;
-    if (c->dead || c->shut_req || uv_is_closing((uv_handle_t *)&c->tcp)) return P2P_ECLOSED;
+    if (!can_write(c)) return P2P_ECLOSED;
     if (c->queued && c->queued + len > c->st->write_queue_max) return P2P_EAGAIN;
-    size_t done = 0;
     if (c->queued == 0) {
+        /* Nothing waiting: straight from the caller's bytes. */
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         if (n < 0 && n != UV_EAGAIN) {
             p2p_log_debug(TCP_MOD, "write failed: %s", uv_strerror(n));
             return tcp_err(n);
         }
-        if (n > 0) done = (size_t)n;
-        if (done == len) return 0;
+        if (n > 0) {
+            data += n;
+            len -= (size_t)n;
+        }
+        if (!len) return 0;
     }
-    size_t rem = len - done;
-    struct tcp_wreq *w = malloc(sizeof *w + rem);
-    if (!w) return P2P_ENOMEM;
-    w->c = c;
-    w->len = rem;
-    memcpy(w->data, data + done, rem);
-    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)rem);
-    int rc = rem > UINT32_MAX ? UV_E2BIG : uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
-    if (rc < 0) {
-        free(w);
+    uint8_t *p = cur_room(c, len);
+    if (!p) {
         /* Part of the bytes may be gone already: the stream is broken. */
-        if (done) c->dead = true;
-        return tcp_err(rc);
+        c->dead = true;
+        return P2P_ENOMEM;
     }
-    c->queued += rem;
-    c->write_blocked = true;
-    return 0;
+    memcpy(p, data, len);
+    return cur_commit(c, len);
 }
 
 static size_t conn_write_queued(void *impl)
@@ -286,6 +462,11 @@ static int conn_shutdown(void *impl)
     struct tcp_conn *c = impl;
     if (c->dead || uv_is_closing((uv_handle_t *)&c->tcp)) return P2P_ECLOSED;
     if (c->shut_req) return 0;
+    /* Gathered bytes go before the FIN. */
+    if (c->cur && c->cur->len) {
+        int w = submit_cur(c);
+        if (w < 0) return w;
+    }
     int rc = uv_shutdown(&c->shutdown_req, (uv_stream_t *)&c->tcp, on_shutdown);
     if (rc < 0) return tcp_err(rc);
     c->shut_req = true;
@@ -319,6 +500,11 @@ static void conn_close(void *impl)
     }
     conn_maybe_free(c);
 }
+
+static const struct p2p_stream_wbuf_ops conn_wbuf_ops = {
+    .reserve = conn_reserve,
+    .commit = conn_commit,
+};
 
 static const struct p2p_stream_ops conn_ops = {
     .write = conn_write,
@@ -366,6 +552,7 @@ int tcp_conn_setup(struct tcp_conn *c)
         return rc;
     }
     p2p_stream_set_addrs(c->stream, &local, &remote);
+    p2p_stream_set_wbuf_ops(c->stream, &conn_wbuf_ops);
     c->owned = true;
     return 0;
 }

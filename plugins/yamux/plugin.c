@@ -69,6 +69,7 @@ struct ysess {
     int err;                     /* session failure, reported once */
     uint64_t refused_logged;     /* inbound streams refused, as last logged */
     bool failed, closing, close_reported, secured_reading;
+    bool in_session;             /* inside yamux_session_feed/tick (callbacks) */
 };
 
 static void sess_schedule(struct ysess *ss)
@@ -120,17 +121,39 @@ static int try_send(struct ystream *y)
     return 0;
 }
 
+static void flush_output(struct ysess *ss);
+
+/* The session refused a write for output room (not credit): hand its
+ * output down now if the secured stream takes it, so that a lone bulk
+ * writer's bytes go straight into the output instead of being copied into
+ * txq and from there into the output later. Not inside session callbacks
+ * (output_consume is refused there), and not while another stream waits
+ * with queued bytes (those go first, from work()). Returns whether room
+ * was made. */
+static bool flush_for_room(struct ysess *ss, struct ystream *self)
+{
+    if (ss->in_session || ss->failed) return false;
+    size_t before = yamux_session_output_len(ss->ys);
+    if (before < ss->yp->cfg.out_high_watermark) return false;
+    if (p2p_stream_write_queued(ss->secured) >= SECURED_HIGH_WATER) return false;
+    for (struct ystream *o = ss->streams; o; o = o->next)
+        if (o != self && o->txq.len) return false;
+    flush_output(ss);
+    return yamux_session_output_len(ss->ys) < before;
+}
+
 static int ys_write(void *impl, const uint8_t *data, size_t len)
 {
     struct ystream *y = impl;
     if (!y->ss || y->gone || y->ss->failed) return P2P_ECLOSED;
     if (y->reset_in) return P2P_ERESET;
     if (y->local_fin_wanted) return P2P_ECLOSED;
-    if (!y->txq.len) {
+    while (!y->txq.len) {
         int n = yamux_stream_write(y->ss->ys, y->id, data, len);
         if (n < 0) return n;
         data += n;
         len -= (size_t)n;
+        if (!len || !flush_for_room(y->ss, y)) break;
     }
     if (len) {
         int rc = p2p_buf_append(&y->txq, data, len);
@@ -366,7 +389,9 @@ static void flush_output(struct ysess *ss)
  * output is full); returns false if the session failed. */
 static bool feed(struct ysess *ss, const uint8_t *data, size_t len, size_t *used)
 {
+    ss->in_session = true;
     int rc = yamux_session_feed(ss->ys, p2p_host_now_ms(ss->host), data, len, used);
+    ss->in_session = false;
     /* Logged here, not under !failed: the session's on_error (cb_error)
      * has usually marked the failure already. */
     if (rc < 0 && rc != P2P_ECLOSED) p2p_log_debug(MOD, "session failed: %s", p2p_strerror(rc));
@@ -478,7 +503,9 @@ static void on_tick(p2p_timer *t, void *arg)
 {
     (void)t;
     struct ysess *ss = arg;
+    ss->in_session = true;
     int rc = yamux_session_tick(ss->ys, p2p_host_now_ms(ss->host));
+    ss->in_session = false;
     if (rc < 0 && rc != P2P_EBUSY && !ss->failed) {
         ss->failed = true;
         ss->err = rc;

@@ -1312,6 +1312,102 @@ START_TEST(bad_noise_frames)
 }
 END_TEST
 
+/* ---- case 5b: Noise frames read in place --------------------------------------- */
+
+/* Once a connection carries large frames, the victim's transport reads
+ * each frame straight into the Noise buffer, every read ending at a
+ * frame's end, and decrypts it there (plugins/noise). Feed that path
+ * frames cut at awkward places across separate socket writes (in the
+ * 2-byte length, one byte into the body, one byte before the tag ends),
+ * maximal frames, and a batch of many small frames in one write, through
+ * an echo stream: every byte must come back. Then a maximal frame with a
+ * corrupt tag, itself split, closes the connection cleanly. */
+struct echo_cond { struct astream *s; size_t want; };
+static bool echoed_all(void *arg)
+{
+    struct echo_cond *c = arg;
+    return c->s->rx_bytes >= c->want || c->s->rst;
+}
+
+START_TEST(noise_frames_in_place)
+{
+    struct fx f;
+    fx_setup(&f, NULL, NULL, NULL);
+    struct atk a;
+    atk_init(&a, &f.loop);
+    a.reading = true;
+    p2p_keypair kp;
+    p2p_keypair_generate(&kp);
+    p2p_peerid id;
+    atk_establish(&f, &a, &kp, &id);
+    struct astream *s = ast_add(&a, 1);
+    ay_frame(&a, YAMUX_TYPE_DATA, YAMUX_FLAG_SYN, 1, sizeof MSS_ECHO_LAZY - 1, MSS_ECHO_LAZY,
+             sizeof MSS_ECHO_LAZY - 1);
+
+    /* One Yamux Data frame of three maximal Noise frames' worth... */
+    size_t plen = 3 * NOISE_PLAINTEXT_MAX - YAMUX_HEADER_LEN;
+    uint8_t *pt = malloc(YAMUX_HEADER_LEN + plen);
+    ck_assert_ptr_nonnull(pt);
+    yamux_header_put(pt, YAMUX_TYPE_DATA, 0, 1, (uint32_t)plen);
+    for (size_t i = 0; i < plen; i++) pt[YAMUX_HEADER_LEN + i] = (uint8_t)(i * 13 + 1);
+    p2p_buf wire;
+    p2p_buf_init(&wire, 0);
+    ck_assert_int_eq(noise_transport_encrypt(&a.tr, pt, YAMUX_HEADER_LEN + plen, &wire), 0);
+    ck_assert_uint_eq(wire.len, 3 * NOISE_FRAME_MAX);
+    /* ...sent in pieces the victim reads separately. */
+    const size_t F = NOISE_FRAME_MAX;
+    const size_t cuts[] = { 1, 3, F - 1, F, F + 2, 2 * F + 1, 3 * F };
+    size_t from = 0;
+    for (size_t k = 0; k < sizeof cuts / sizeof cuts[0]; k++) {
+        atk_send_raw(&a, p2p_buf_head(&wire) + from, cuts[k] - from);
+        ihost_run_for(&f.loop, 20);
+        ck_assert(!a.closed);
+        from = cuts[k];
+    }
+    /* 500 small frames (one Yamux frame of 1..20 bytes each) in one write */
+    p2p_buf_reset(&wire);
+    size_t small = 0;
+    for (size_t k = 0; k < 500; k++) {
+        uint8_t fr[YAMUX_HEADER_LEN + 20];
+        size_t n = 1 + k % 20;
+        yamux_header_put(fr, YAMUX_TYPE_DATA, 0, 1, (uint32_t)n);
+        memset(fr + YAMUX_HEADER_LEN, (int)k, n);
+        ck_assert_int_eq(noise_transport_encrypt(&a.tr, fr, YAMUX_HEADER_LEN + n, &wire), 0);
+        small += n;
+    }
+    atk_send_raw(&a, p2p_buf_head(&wire), wire.len);
+
+    /* The echo: the negotiation, then every byte in order (the first
+     * 64 KiB are kept and compared). */
+    size_t want = sizeof MSS_ECHO_LAZY - 1 + plen + small;
+    struct echo_cond ec = { s, want };
+    ck_assert(ihost_run_cond(&f.loop, echoed_all, &ec, 10000));
+    ck_assert(!s->rst);
+    ck_assert_uint_eq(s->rx_bytes, want);
+    ck_assert_uint_ge(s->rx.len, sizeof MSS_ECHO_LAZY - 1 + 1000);
+    ck_assert_mem_eq(p2p_buf_head(&s->rx), MSS_ECHO_LAZY, sizeof MSS_ECHO_LAZY - 1);
+    ck_assert_mem_eq(p2p_buf_head(&s->rx) + sizeof MSS_ECHO_LAZY - 1, pt + YAMUX_HEADER_LEN,
+                     s->rx.len - (sizeof MSS_ECHO_LAZY - 1));
+    printf("    %zu bytes echoed through frames split across reads and a batch of 500 small frames\n", want);
+
+    /* A maximal frame whose tag is corrupt, split in two writes. */
+    p2p_buf_reset(&wire);
+    yamux_header_put(pt, YAMUX_TYPE_DATA, 0, 1, (uint32_t)(NOISE_PLAINTEXT_MAX - YAMUX_HEADER_LEN));
+    ck_assert_int_eq(noise_transport_encrypt(&a.tr, pt, NOISE_PLAINTEXT_MAX, &wire), 0);
+    p2p_buf_head(&wire)[wire.len - 1] ^= 0x01;
+    uint64_t t0 = now_ms();
+    atk_send_raw(&a, p2p_buf_head(&wire), 1000);
+    ihost_run_for(&f.loop, 20);
+    atk_send_raw(&a, p2p_buf_head(&wire) + 1000, wire.len - 1000);
+    expect_conn_closed(&f, &a, &id, t0, 2000, P2P_ECRYPTO);
+    ck_log("noise", "transport frame rejected", p2p_strerror(P2P_ECRYPTO));
+    p2p_buf_free(&wire);
+    free(pt);
+    atk_free(&a, false);
+    fx_teardown(&f);
+}
+END_TEST
+
 /* ---- case 6: Yamux data beyond the window --------------------------------------- */
 
 START_TEST(yamux_window_violation)
@@ -1974,6 +2070,7 @@ static Suite *suite(void)
     tcase_add_test(tc, noise_stall);
     tcase_add_test(tc, wrong_peer_id_when_dialing);
     tcase_add_test(tc, bad_noise_frames);
+    tcase_add_test(tc, noise_frames_in_place);
     tcase_add_test(tc, yamux_window_violation);
     tcase_add_test(tc, too_many_streams);
     tcase_add_test(tc, never_reads);

@@ -254,6 +254,127 @@ START_TEST(addrs_shared)
 }
 END_TEST
 
+/* ---- zero-copy extensions (ABI 1.4) over a test provider ---------------------- */
+
+struct prov {
+    uint8_t out[64];         /* the provider's output memory */
+    size_t committed, reserved;
+    int reserves;
+    bool refuse;
+};
+static int pv_write(void *impl, const uint8_t *d, size_t n)
+{
+    struct prov *p = impl;
+    ck_assert_uint_le(p->committed + n, sizeof p->out);
+    memcpy(p->out + p->committed, d, n);
+    p->committed += n;
+    return 0;
+}
+static void pv_nop(void *impl) { (void)impl; }
+static void pv_close(void *impl) { (void)impl; }
+static uint8_t *pv_reserve(void *impl, size_t n)
+{
+    struct prov *p = impl;
+    p->reserves++;
+    if (p->refuse || p->committed + n > sizeof p->out) return NULL;
+    p->reserved = n;
+    return p->out + p->committed;
+}
+static int pv_commit(void *impl, size_t n)
+{
+    struct prov *p = impl;
+    ck_assert_uint_le(n, p->reserved);
+    p->committed += n;
+    p->reserved = 0;
+    return 0;
+}
+static const struct p2p_stream_ops PV = { pv_write, pv_nop, pv_nop, NULL, pv_nop, NULL, pv_close };
+static const struct p2p_stream_wbuf_ops PVW = { pv_reserve, pv_commit };
+
+struct owner {
+    uint8_t buf[16];
+    size_t asked;
+    int allocs;
+    bool decline;
+    struct sink k;
+};
+static uint8_t *ow_alloc(p2p_stream *s, size_t *len, void *arg)
+{
+    (void)s;
+    struct owner *o = arg;
+    o->allocs++;
+    o->asked = *len;
+    if (o->decline) return NULL;
+    if (*len > sizeof o->buf) *len = sizeof o->buf;
+    return o->buf;
+}
+static void ow_read(p2p_stream *s, const uint8_t *d, size_t n, void *arg)
+{
+    struct owner *o = arg;
+    s_read(s, d, n, &o->k);
+}
+static const struct p2p_stream_handlers OH = { ow_read, NULL, NULL, NULL };
+
+START_TEST(zero_copy_ext)
+{
+    p2p_host *h = new_host();
+    struct prov pv = { 0 };
+    p2p_stream *s = p2p_stream_new(h, &PV, &pv);
+    ck_assert_ptr_nonnull(s);
+    /* without write buffers: reserve says no, commit is refused */
+    ck_assert_ptr_null(p2p_stream_write_reserve(s, 4));
+    ck_assert_int_eq(p2p_stream_write_commit(s, 0), P2P_ECLOSED);
+    p2p_stream_set_wbuf_ops(s, &PVW);
+    ck_assert_ptr_null(p2p_stream_write_reserve(s, 0));
+    uint8_t *w = p2p_stream_write_reserve(s, 8);
+    ck_assert_ptr_eq(w, pv.out);
+    memcpy(w, "in place", 8);
+    ck_assert_int_eq(p2p_stream_write_commit(s, 8), 0);
+    ck_assert_int_eq(p2p_stream_write(s, (const uint8_t *)"+copy", 5), 0);
+    ck_assert_uint_eq(pv.committed, 13);
+    ck_assert_mem_eq(pv.out, "in place+copy", 13);
+    pv.refuse = true;   /* a provider may refuse: the owner falls back to write */
+    ck_assert_ptr_null(p2p_stream_write_reserve(s, 4));
+    pv.refuse = false;
+
+    /* read buffers: only while the owner reads and nothing is held */
+    struct owner o = { 0 };
+    size_t len = 100;
+    ck_assert_ptr_null(p2p_stream_read_alloc(s, &len));   /* no allocator */
+    p2p_stream_set_handlers(s, &OH, &o);
+    p2p_stream_set_read_alloc(s, ow_alloc);
+    ck_assert_ptr_null(p2p_stream_read_alloc(s, &len));   /* not reading */
+    ck_assert_int_eq(o.allocs, 0);
+    p2p_stream_read_start(s);
+    len = 100;
+    uint8_t *r = p2p_stream_read_alloc(s, &len);
+    ck_assert_ptr_eq(r, o.buf);
+    ck_assert_uint_eq(o.asked, 100);
+    ck_assert_uint_eq(len, sizeof o.buf);
+    memcpy(r, "read here", 9);   /* the provider's read(2) */
+    ck_assert(p2p_stream_deliver_data(s, r, 9));
+    ck_assert_uint_eq(o.k.len, 9);
+    ck_assert_mem_eq(o.k.data, "read here", 9);
+    o.decline = true;
+    len = 100;
+    ck_assert_ptr_null(p2p_stream_read_alloc(s, &len));   /* declined: provider's own buffer */
+    ck_assert_uint_eq(len, 100);
+    /* new handlers: the allocator belonged to the previous owner */
+    o.decline = false;
+    p2p_stream_set_handlers(s, &OH, &o);
+    int before = o.allocs;
+    ck_assert_ptr_null(p2p_stream_read_alloc(s, &len));
+    ck_assert_int_eq(o.allocs, before);
+
+    /* after shutdown nothing can be reserved or committed */
+    p2p_stream_reset(s);
+    ck_assert_ptr_null(p2p_stream_write_reserve(s, 4));
+    ck_assert_int_eq(p2p_stream_write_commit(s, 0), P2P_ECLOSED);
+    p2p_stream_close(s);
+    p2p_host_free(h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("stream");
@@ -264,6 +385,7 @@ static Suite *suite(void)
     tcase_add_test(tc, backpressure);
     tcase_add_test(tc, charged_bytes);
     tcase_add_test(tc, addrs_shared);
+    tcase_add_test(tc, zero_copy_ext);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -39,7 +39,20 @@
  *
  * Unread bytes: a negotiation layer that read past its own messages gives
  * the extra bytes back with p2p_stream_unread(); they are delivered first,
- * from the loop, after the next p2p_stream_read_start(). */
+ * from the loop, after the next p2p_stream_read_start().
+ *
+ * Zero-copy extensions (ABI 1.4), both optional on either side, for the
+ * bulk data path (a security layer over a transport):
+ *  - write buffers: a provider that keeps its own output memory offers it
+ *    with p2p_stream_set_wbuf_ops(); an owner then builds its bytes in
+ *    place with p2p_stream_write_reserve() + p2p_stream_write_commit()
+ *    instead of p2p_stream_write() (which copies whatever the provider
+ *    cannot pass on at once);
+ *  - read buffers: an owner that wants the bytes in its own memory sets
+ *    p2p_stream_set_read_alloc(); a provider that reads into a buffer asks
+ *    it with p2p_stream_read_alloc() before each read and delivers with
+ *    on_read pointing into that memory.
+ * Layers that do not use them behave as before. */
 #ifndef P2P_STREAM_H
 #define P2P_STREAM_H
 
@@ -115,6 +128,45 @@ P2P_API void p2p_stream_reset(p2p_stream *s);
 P2P_API void p2p_stream_close(p2p_stream *s);
 /* Give back bytes read too far (see above). Returns 0 or P2P_ENOMEM. */
 P2P_API int p2p_stream_unread(p2p_stream *s, const uint8_t *data, size_t len);
+
+/* ---- zero-copy extensions (ABI 1.4) ------------------------------------- */
+
+/* Provider: output memory of its own. reserve returns at least n writable
+ * bytes at the end of the provider's output (valid until the next call of
+ * any op on the stream), or NULL when it cannot (over its queue limit,
+ * out of memory, closed): the owner then uses write. commit(n) queues the
+ * first n reserved bytes for sending exactly as write would have (same
+ * return values); n may be less than reserved, the rest is dropped. */
+struct p2p_stream_wbuf_ops {
+    uint8_t *(*reserve)(void *impl, size_t n);
+    int (*commit)(void *impl, size_t n);
+};
+/* Provider side: offer write buffers (ops must outlive the stream; NULL
+ * withdraws them). */
+P2P_API void p2p_stream_set_wbuf_ops(p2p_stream *s, const struct p2p_stream_wbuf_ops *ops);
+/* Owner side: n writable bytes in the provider's output, or NULL (no
+ * write buffers, closed, or the provider refused: use p2p_stream_write).
+ * Nothing is sent until p2p_stream_write_commit; a reservation not
+ * committed before the next call on the stream is dropped. */
+P2P_API uint8_t *p2p_stream_write_reserve(p2p_stream *s, size_t n);
+/* Send the first n bytes of the last reservation (n <= reserved): 0,
+ * P2P_ECLOSED or the provider's error, as p2p_stream_write. */
+P2P_API int p2p_stream_write_commit(p2p_stream *s, size_t n);
+
+/* Owner: supply memory for the next read. Called by the provider (through
+ * p2p_stream_read_alloc) right before it reads; returns a buffer of *len
+ * bytes (set *len) that stays valid until the on_read of that read
+ * returns, or NULL for "use your own buffer". arg is the handlers' arg. */
+typedef uint8_t *(*p2p_stream_alloc_fn)(p2p_stream *s, size_t *len, void *arg);
+/* Owner side: install (NULL removes) the allocator. p2p_stream_set_handlers
+ * removes it, so set it after the handlers. */
+P2P_API void p2p_stream_set_read_alloc(p2p_stream *s, p2p_stream_alloc_fn fn);
+/* Provider side: the owner's buffer for the next read (at most `*len`
+ * bytes, which is updated), or NULL (no allocator, not reading, or the
+ * owner declined): read into the provider's own buffer. Bytes read into it
+ * must be delivered with p2p_stream_deliver_data(s, buffer, n) before the
+ * next call of p2p_stream_read_alloc. */
+P2P_API uint8_t *p2p_stream_read_alloc(p2p_stream *s, size_t *len);
 
 /* ---- metadata ------------------------------------------------------- */
 

@@ -8,8 +8,10 @@
  *   3  the payload of message 3, encrypted by a raw Noise initiator, read by
  *      a real responder (reaches the protobuf and signature checks)
  *   4  the payload of message 2 from a raw Noise responder, real initiator
- *   5  transport frames after a real handshake (in place, and into a
- *      bounded buffer)
+ *   5  transport frames after a real handshake (in place, into a bounded
+ *      buffer, and as the plugin reads them: reads sized by
+ *      noise_transport_read_want into a buffer, opened where they landed;
+ *      all three must agree)
  *   6  plaintext through a real transport pair (must round-trip)
  *
  * Memory stays bounded: frames are at most 65537 bytes and every output
@@ -181,21 +183,57 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         raw_peer(&f, false, data, size);
         break;
     case 5: {
-        noise_transport ti, tr, tr2;
+        noise_transport ti, tr, tr2, tr3;
         transports(&f, &ti, &tr);
         tr2 = tr;
+        tr3 = tr;
         uint8_t *copy = malloc(size ? size : 1);
         if (!copy) abort();
         memcpy(copy, data, size);
-        size_t off = 0;
+        size_t off = 0, opened = 0;
+        int last = 0;
         while (off < size) {
             uint8_t *pt;
             size_t ptl, used = 0;
             int rc = noise_transport_open(&tr, copy + off, size - off, &used, &pt, &ptl);
             if (rc == P2P_ETRUNC) break;
+            last = rc;
             if (rc) break;
             if (pt != copy + off + 2 || ptl + NOISE_FRAME_OVERHEAD != used) abort();
             off += used;
+            opened++;
+        }
+        {
+            /* the plugin's receive loop; the kernel hands over at most
+             * `chunk` bytes per read */
+            p2p_buf in;
+            p2p_buf_init(&in, 8 * NOISE_FRAME_MAX);
+            size_t pos = 0, n3 = 0, chunk = 1 + size % 7000;
+            int rc = 0;
+            while (pos < size && !rc) {
+                size_t want = noise_transport_read_want(p2p_buf_head(&in), in.len);
+                if (!want || want > NOISE_FRAME_MAX) abort();
+                if (p2p_buf_reserve(&in, want)) abort();
+                size_t k = want < chunk ? want : chunk;
+                if (k > size - pos) k = size - pos;
+                memcpy(p2p_buf_tail(&in), data + pos, k);
+                p2p_buf_commit(&in, k);
+                pos += k;
+                for (;;) {
+                    uint8_t *pt;
+                    size_t ptl, used = 0;
+                    rc = noise_transport_open(&tr3, p2p_buf_head(&in), in.len, &used, &pt, &ptl);
+                    if (rc == P2P_ETRUNC) {
+                        rc = 0;
+                        break;
+                    }
+                    if (rc) break;
+                    p2p_buf_consume(&in, used);
+                    n3++;
+                }
+            }
+            if (n3 != opened || rc != last) abort();
+            p2p_buf_free(&in);
         }
         p2p_buf out;
         p2p_buf_init(&out, 1024);

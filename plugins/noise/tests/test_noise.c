@@ -957,6 +957,206 @@ START_TEST(frames_every_split)
 }
 END_TEST
 
+/* ---- frames read in place (plugin.c's receive path) ------------------------------ */
+
+/* The plugin's receive loop, with a simulated socket: each "read" asks
+ * noise_transport_read_want where to stop, gets at most `chunk` bytes of
+ * the wire (what the kernel happened to have) straight into the buffer's
+ * tail, and every complete frame is then opened in place and consumed.
+ * Returns the plaintext; *moves counts reads that did not start at the
+ * beginning of the buffer's memory while a partial frame was held (the
+ * cases where p2p_buf_reserve may have to move bytes); *frames_err gets
+ * the first open error (0 if none). */
+static size_t read_in_place(noise_transport *r, const uint8_t *wire, size_t total, size_t chunk,
+                            uint8_t *out, size_t *moves, int *err)
+{
+    p2p_buf in;
+    p2p_buf_init(&in, 8 * NOISE_FRAME_MAX);
+    size_t pos = 0, got = 0, bad = 0;   /* checked once at the end: check's
+                                           * assertions cost a syscall each */
+    *moves = 0;
+    *err = 0;
+    while (pos < total && !*err) {
+        size_t want = noise_transport_read_want(p2p_buf_head(&in), in.len);
+        /* complete frames were all consumed; never more than a frame */
+        if (want == 0 || want > NOISE_FRAME_MAX) bad++;
+        if (in.len && in.off) (*moves)++;
+        if (p2p_buf_reserve(&in, want) != 0) {
+            bad++;
+            break;
+        }
+        size_t n = want < chunk ? want : chunk;
+        if (n > total - pos) n = total - pos;
+        memcpy(p2p_buf_tail(&in), wire + pos, n);   /* the kernel's copy */
+        p2p_buf_commit(&in, n);
+        pos += n;
+        for (;;) {
+            size_t used;
+            uint8_t *pt;
+            size_t ptlen;
+            int rc = noise_transport_open(r, p2p_buf_head(&in), in.len, &used, &pt, &ptlen);
+            if (rc == P2P_ETRUNC) break;
+            if (rc < 0) {
+                *err = rc;
+                break;
+            }
+            if (pt != p2p_buf_head(&in) + NOISE_FRAME_HDR) bad++;   /* decrypted where read */
+            memcpy(out + got, pt, ptlen);
+            got += ptlen;
+            p2p_buf_consume(&in, used);
+        }
+    }
+    ck_assert_uint_eq(bad, 0);
+    if (!*err) ck_assert_uint_eq(in.len, 0);
+    p2p_buf_free(&in);
+    return got;
+}
+
+static uint8_t pattern_byte(size_t i) { return (uint8_t)(i * 7 + 3); }
+
+START_TEST(frames_read_in_place)
+{
+    noise_transport ti, tr;
+    transports(&ti, &tr);
+    /* max-size frames (and a short last one), encrypted as the sender does */
+    size_t plen = 5 * NOISE_PLAINTEXT_MAX + 1000;
+    uint8_t *pt = malloc(plen), *out = malloc(plen);
+    for (size_t i = 0; i < plen; i++) pt[i] = pattern_byte(i);
+    size_t wlen = noise_transport_wire_size(plen);
+    ck_assert_uint_eq(wlen, plen + 6 * NOISE_FRAME_OVERHEAD);
+    uint8_t *wire = malloc(wlen);
+    ck_assert_int_eq(noise_transport_encrypt_to(&ti, pt, plen, wire), 0);
+    /* Frames split across reads at every kind of place: 1 byte (the
+     * header split), 2, odd sizes, a whole frame, more than a frame. */
+    static const size_t chunks[] = { 1, 2, 3, 1000, 65535, NOISE_FRAME_MAX, 1u << 20 };
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        noise_transport r = tr;
+        size_t moves;
+        int err;
+        memset(out, 0, plen);
+        size_t got = read_in_place(&r, wire, wlen, chunks[c], out, &moves, &err);
+        ck_assert_int_eq(err, 0);
+        ck_assert_uint_eq(got, plen);
+        ck_assert_mem_eq(out, pt, plen);
+        /* reads never cross a frame's end: a frame always starts at the
+         * front of the buffer, nothing is ever moved */
+        ck_assert_uint_eq(moves, 0);
+    }
+    free(wire);
+    free(out);
+    free(pt);
+}
+END_TEST
+
+START_TEST(frames_read_in_place_small_batch)
+{
+    noise_transport ti, tr;
+    transports(&ti, &tr);
+    /* 3000 small frames of 1..40 bytes in one batch, then a max-size one */
+    p2p_buf wire;
+    p2p_buf_init(&wire, 0);
+    size_t plen = 0;
+    uint8_t *pt = malloc(3000 * 40 + NOISE_PLAINTEXT_MAX);
+    for (size_t k = 0; k < 3000; k++) {
+        size_t n = 1 + k % 40;
+        for (size_t i = 0; i < n; i++) pt[plen + i] = pattern_byte(plen + i);
+        ck_assert_int_eq(noise_transport_encrypt(&ti, pt + plen, n, &wire), 0);
+        plen += n;
+    }
+    for (size_t i = 0; i < NOISE_PLAINTEXT_MAX; i++) pt[plen + i] = pattern_byte(plen + i);
+    ck_assert_int_eq(noise_transport_encrypt(&ti, pt + plen, NOISE_PLAINTEXT_MAX, &wire), 0);
+    plen += NOISE_PLAINTEXT_MAX;
+    uint8_t *out = malloc(plen);
+    static const size_t chunks[] = { 1, 17, 4096, NOISE_FRAME_MAX, 1u << 20 };
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        noise_transport r = tr;
+        size_t moves;
+        int err;
+        size_t got = read_in_place(&r, p2p_buf_head(&wire), wire.len, chunks[c], out, &moves, &err);
+        ck_assert_int_eq(err, 0);
+        ck_assert_uint_eq(got, plen);
+        ck_assert_mem_eq(out, pt, plen);
+    }
+    free(out);
+    free(pt);
+    p2p_buf_free(&wire);
+}
+END_TEST
+
+START_TEST(frames_read_in_place_bad_tag)
+{
+    noise_transport ti, tr;
+    transports(&ti, &tr);
+    size_t plen = 3 * NOISE_PLAINTEXT_MAX;
+    uint8_t *pt = calloc(1, plen), *out = malloc(plen);
+    size_t wlen = noise_transport_wire_size(plen);
+    uint8_t *wire = malloc(wlen);
+    ck_assert_int_eq(noise_transport_encrypt_to(&ti, pt, plen, wire), 0);
+    /* the second frame's tag, its last byte */
+    wire[2 * NOISE_FRAME_MAX - 1] ^= 0x80;
+    static const size_t chunks[] = { 1, 5000, NOISE_FRAME_MAX, 1u << 20 };
+    for (size_t c = 0; c < sizeof chunks / sizeof chunks[0]; c++) {
+        noise_transport r = tr;
+        size_t moves;
+        int err;
+        size_t got = read_in_place(&r, wire, wlen, chunks[c], out, &moves, &err);
+        /* the first frame is delivered, the second fails, nothing after */
+        ck_assert_int_eq(err, P2P_ECRYPTO);
+        ck_assert_uint_eq(got, NOISE_PLAINTEXT_MAX);
+        /* and the direction is dead: the connection must close */
+        size_t used;
+        uint8_t *p;
+        size_t pl;
+        ck_assert_int_eq(noise_transport_open(&r, wire + 2 * NOISE_FRAME_MAX, NOISE_FRAME_MAX, &used, &p, &pl),
+                         P2P_ESTATE);
+    }
+    free(wire);
+    free(out);
+    free(pt);
+}
+END_TEST
+
+START_TEST(frames_read_want)
+{
+    uint8_t b[4] = { 0xff, 0xff, 0, 0 };
+    ck_assert_uint_eq(noise_transport_read_want(b, 0), NOISE_FRAME_MAX);
+    ck_assert_uint_eq(noise_transport_read_want(b, 1), NOISE_FRAME_MAX - 1);
+    ck_assert_uint_eq(noise_transport_read_want(b, 2), NOISE_FRAME_MAX - 2);
+    b[0] = 0;
+    b[1] = 2;   /* a 4-byte frame */
+    ck_assert_uint_eq(noise_transport_read_want(b, 2), 2);
+    ck_assert_uint_eq(noise_transport_read_want(b, 3), 1);
+    ck_assert_uint_eq(noise_transport_read_want(b, 4), 0);
+}
+END_TEST
+
+START_TEST(frames_encrypt_to_matches_encrypt)
+{
+    noise_transport a1, b1;
+    transports(&a1, &b1);
+    noise_transport a2 = a1;
+    size_t plen = 2 * NOISE_PLAINTEXT_MAX + 77;
+    uint8_t *pt = malloc(plen);
+    for (size_t i = 0; i < plen; i++) pt[i] = pattern_byte(i);
+    p2p_buf w1;
+    p2p_buf_init(&w1, 0);
+    ck_assert_int_eq(noise_transport_encrypt(&a1, pt, plen, &w1), 0);
+    size_t wlen = noise_transport_wire_size(plen);
+    uint8_t *w2 = malloc(wlen);
+    ck_assert_int_eq(noise_transport_encrypt_to(&a2, pt, plen, w2), 0);
+    ck_assert_uint_eq(w1.len, wlen);
+    ck_assert_mem_eq(p2p_buf_head(&w1), w2, wlen);
+    ck_assert_int_eq(noise_transport_encrypt_to(&a2, pt, 0, w2), 0);   /* nothing, no nonce used */
+    ck_assert_uint_eq(a1.tx.n, a2.tx.n);
+    a2.tx_dead = true;
+    ck_assert_int_eq(noise_transport_encrypt_to(&a2, pt, 1, w2), P2P_ESTATE);
+    free(w2);
+    free(pt);
+    p2p_buf_free(&w1);
+    (void)b1;
+}
+END_TEST
+
 START_TEST(frames_max_size)
 {
     noise_transport ti, tr;
@@ -1369,6 +1569,11 @@ static Suite *noise_suite(void)
     tc = tcase_create("frames");
     tcase_add_test(tc, frames_every_split);
     tcase_add_test(tc, frames_max_size);
+    tcase_add_test(tc, frames_read_want);
+    tcase_add_test(tc, frames_read_in_place);
+    tcase_add_test(tc, frames_read_in_place_small_batch);
+    tcase_add_test(tc, frames_read_in_place_bad_tag);
+    tcase_add_test(tc, frames_encrypt_to_matches_encrypt);
     tcase_add_test(tc, frames_bad_tag);
     tcase_add_test(tc, frames_nonce_sequence);
     tcase_add_test(tc, frames_nonce_exhaustion);

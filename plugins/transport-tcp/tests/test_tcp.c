@@ -228,12 +228,32 @@ struct writer {
     size_t sent, max_queued;
     int drains, errors;
     bool shutdown_at_end;
+    bool in_place;           /* build bytes in the transport's blocks */
+    unsigned turn;
 };
+
+/* Sizes of in-place writes: small ones that gather, odd ones, and one
+ * beyond a block (TCP_BLOCK) now and then. */
+static size_t in_place_size(unsigned turn)
+{
+    static const size_t sizes[] = { 1, 17, 4096, CHUNK, 65537, 3, 600 * 1024, 12345 };
+    return sizes[turn % (sizeof sizes / sizeof sizes[0])];
+}
 
 static void pump(struct writer *w)
 {
     static uint8_t buf[CHUNK];
     while (w->sent < BULK && p2p_stream_write_queued(w->s) <= P2P_STREAM_HIGH_WATER) {
+        if (w->in_place && w->turn++ % 3 != 2) {   /* mixed with plain writes */
+            size_t n = in_place_size(w->turn);
+            if (n > BULK - w->sent) n = BULK - w->sent;
+            uint8_t *p = p2p_stream_write_reserve(w->s, n);
+            ck_assert_ptr_nonnull(p);
+            for (size_t i = 0; i < n; i++) p[i] = th_pattern(w->sent + i);
+            ck_assert_int_eq(p2p_stream_write_commit(w->s, n), 0);
+            w->sent += n;
+            continue;
+        }
         size_t n = BULK - w->sent < CHUNK ? BULK - w->sent : CHUNK;
         for (size_t i = 0; i < n; i++) buf[i] = th_pattern(w->sent + i);
         ck_assert_int_eq(p2p_stream_write(w->s, buf, n), 0);
@@ -258,8 +278,28 @@ static void w_drain(p2p_stream *s, void *arg)
 }
 static const struct p2p_stream_handlers writer_handlers = { w_read, NULL, w_err, w_drain };
 
+/* The zero-copy extensions: the writer builds its bytes in the transport's
+ * output blocks (reserve/commit, mixed with plain writes, sizes from 1 byte
+ * to more than a block), gathered while the reader pauses and sent in
+ * batches; the reader has the transport read into its own small buffer
+ * (read_alloc). Every byte arrives in order, then the FIN (bytes gathered
+ * before a shutdown go out first). */
+static uint8_t owner_rbuf[3001];
+static int owner_allocs;
+static uint8_t *sink_alloc(p2p_stream *s, size_t *len, void *arg)
+{
+    (void)s;
+    (void)arg;
+    owner_allocs++;
+    if (*len > sizeof owner_rbuf) *len = sizeof owner_rbuf;
+    return owner_rbuf;
+}
+
+/* _i = 0: plain writes and the transport's own read buffer; _i = 1: the
+ * zero-copy extensions (above). */
 START_TEST(bulk_with_backpressure)
 {
+    bool in_place = _i == 1;
     p2p_host *h = th_host(NULL, NULL);
     uv_loop_t *loop = p2p_host_loop(h);
     struct th_accept acc = { 0 };
@@ -267,15 +307,18 @@ START_TEST(bulk_with_backpressure)
     th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
     p2p_stream *c, *s;
     th_connect(h, &addr, NULL, &acc, &c, &s);
-    struct writer w = { .s = c, .shutdown_at_end = true };
+    struct writer w = { .s = c, .shutdown_at_end = true, .in_place = in_place };
     p2p_stream_set_handlers(c, &writer_handlers, &w);
     struct th_sink k = { .check = true, .stop_after_read = true };
     th_sink_attach(&k, s, 0);
+    owner_allocs = 0;
+    if (in_place) p2p_stream_set_read_alloc(s, sink_alloc);
     pump(&w);
     /* The reader takes one read and pauses. The sender's kernel buffers
      * fill, then our queue, which the writer keeps just above the
      * high-water mark: it stops writing and waits for on_drain. */
     ck_assert(TH_WAIT(loop, k.len > 0, 5000));
+    if (in_place) ck_assert_uint_le(k.len, sizeof owner_rbuf);   /* read into the owner's buffer */
     size_t got = k.len;
     uint64_t t0 = th_now_ms();
     while (th_now_ms() - t0 < 300) th_step(loop);
@@ -286,6 +329,9 @@ START_TEST(bulk_with_backpressure)
     ck_assert_uint_eq(w.sent, sent);        /* the writer is held back */
     ck_assert_uint_lt(sent, BULK);
     ck_assert_uint_gt(p2p_stream_write_queued(c), P2P_STREAM_HIGH_WATER);
+    /* while the writer is held back, reserve still hands out memory up
+     * to write_queue_max; what is not committed is dropped */
+    if (in_place) ck_assert_ptr_nonnull(p2p_stream_write_reserve(c, 100));
     k.stop_after_read = false;
     p2p_stream_read_start(s);
     ck_assert(TH_WAIT(loop, k.len == BULK && k.eof, 20000));
@@ -293,7 +339,11 @@ START_TEST(bulk_with_backpressure)
     ck_assert_int_eq(k.errors + w.errors, 0);
     ck_assert_uint_eq(p2p_stream_write_queued(c), 0);
     ck_assert_int_ge(w.drains, 1);
-    ck_assert_uint_le(w.max_queued, P2P_STREAM_HIGH_WATER + CHUNK);
+    ck_assert_uint_le(w.max_queued, P2P_STREAM_HIGH_WATER + (in_place ? in_place_size(6) : CHUNK));
+    if (in_place) {
+        ck_assert_int_ge(owner_allocs, (int)(BULK / sizeof owner_rbuf));
+        ck_assert_ptr_null(p2p_stream_write_reserve(c, 1));   /* shut down */
+    }
     /* The other direction still works after our half-close. */
     struct th_sink kc = { 0 };
     th_sink_attach(&kc, c, 16);
@@ -490,7 +540,7 @@ int main(void)
     tcase_add_test(tc, listen_and_exchange_ip4);
     tcase_add_test(tc, listen_and_exchange_ip6);
     tcase_add_test(tc, wildcard_expansion_and_dual_stack);
-    tcase_add_test(tc, bulk_with_backpressure);
+    tcase_add_loop_test(tc, bulk_with_backpressure, 0, 2);
     tcase_add_test(tc, half_close_and_clean_close);
     tcase_add_test(tc, reset_is_an_error);
     tcase_add_test(tc, close_after_shutdown_lingers);
