@@ -113,20 +113,32 @@ static void note_full(struct gs_router *r, struct gs_peer *p)
     p->full = true;
     p->stalled_since = r->now;
     p->taken_at_stall = taken(p);
+    p->stall_beats = 0;
+}
+
+/* Whether the queue drained to half (no longer full) or the peer took
+ * bytes (the stall restarts). */
+static void check_progress(struct gs_router *r, struct gs_peer *p)
+{
+    if (p->full && queued(p) <= r->cfg.max_queue_bytes / 2) p->full = false;
+    if (p->full && taken(p) != p->taken_at_stall) {
+        p->stalled_since = r->now;
+        p->taken_at_stall = taken(p);
+        p->stall_beats = 0;
+    }
 }
 
 bool gs_out_slow(struct gs_router *r, struct gs_peer *p)
 {
-    if (!p->full) return false;
-    if (queued(p) <= r->cfg.max_queue_bytes / 2) {
-        p->full = false;
-        return false;
-    }
-    if (taken(p) != p->taken_at_stall) {   /* it reads: the stall restarts */
-        p->stalled_since = r->now;
-        p->taken_at_stall = taken(p);
-    }
-    return r->cfg.slow_peer_ms && r->now - p->stalled_since >= r->cfg.slow_peer_ms;
+    check_progress(r, p);
+    return p->full && r->cfg.slow_peer_ms && r->now - p->stalled_since >= r->cfg.slow_peer_ms &&
+           p->stall_beats >= 2;
+}
+
+void gs_out_stall_beat(struct gs_router *r, struct gs_peer *p)
+{
+    check_progress(r, p);
+    if (p->full && p->stall_beats < 2) p->stall_beats++;
 }
 
 bool gs_out_full(struct gs_router *r, struct gs_peer *p)

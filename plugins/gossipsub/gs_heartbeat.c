@@ -16,6 +16,7 @@ static void reset_counters(struct gs_router *r)
         struct gs_peer *p = r->peers.slots[i].v;
         p->ihave_msgs = p->iasked = p->idontwant_msgs = 0;
         gs_hset_tick(&p->dont_send);
+        gs_out_stall_beat(r, p);
     }
 }
 

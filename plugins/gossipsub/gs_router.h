@@ -23,8 +23,10 @@
  * then they are dropped.
  *
  * Slow peers: a peer is slow when a message found its queue full and the
- * caller has then taken no byte of that queue for slow_peer_ms (the peer
- * does not read); it is healthy again once the queue has drained to half
+ * caller has then taken no byte of that queue for slow_peer_ms and across
+ * two heartbeats (the peer does not read; the heartbeats make sure the
+ * caller had a heartbeat interval of I/O in which it could have); it is
+ * healthy again once the queue has drained to half
  * of max_queue_bytes. A peer that reads, however slowly, stays healthy
  * and paces publishing. Our own publication is all or
  * nothing over the healthy targets: when one healthy target has no room

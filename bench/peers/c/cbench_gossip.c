@@ -9,7 +9,8 @@
  *       without a message once one arrived (30 s before the first), and
  *       prints {"type":"gossip-sub","received":R,"duplicates":D,
  *       "firstNs":..,"lastNs":.. (uv_hrtime of the first and last
- *       message), "p50Us":..,"p99Us":..,"maxUs":..,"cdfUs":[101
+ *       message), "cpuSeconds":.. (CPU time used, user + system),
+ *       "p50Us":..,"p99Us":..,"maxUs":..,"cdfUs":[101
  *       percentiles]}.
  *   cbench gossip-pub --rate R --count N [--size B] [--unsigned] <maddr/p2p/ID>...
  *       connect to every subscriber, wait until all of them are in the
@@ -19,12 +20,15 @@
  *       retried on the next 1 ms tick; any other error ends the run. Prints
  *       {"type":"gossip-pub","sent":N,"timeSeconds":T,"eagain":E,
  *        "size":B,"startNs":<uv_hrtime of the first publish>}
- *       and holds the connections until SIGTERM, so that the queues drain.
+ *       and holds the connections until SIGTERM, so that the queues drain;
+ *       then prints {"type":"gossip-pub-end","cpuSeconds":C} (CPU time of
+ *       the whole run, user + system).
  * Messages are signed (the default strict-sign policy), as in a chat;
  * --unsigned (both sides) selects strict-no-sign instead, to show what the
  * signatures cost. */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +40,14 @@
 #define GS_SIGNED "[plugin gossipsub]\n"
 #define GS_UNSIGNED "[plugin gossipsub]\nsigning = strict-no-sign\n"
 #define MAX_SUBS 64
+
+/* CPU seconds (user + system) this process has used. */
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
 
 static void put64(uint8_t *p, uint64_t v)
 {
@@ -74,9 +86,9 @@ static void sub_finish(void *arg)
     qsort(s->lat_us, s->received, sizeof *s->lat_us, cmp_u32);
 #define PCT(p) (s->received ? s->lat_us[(size_t)((s->received - 1) * (p) / 100.0 + 0.5)] : 0)
     printf("{\"type\":\"gossip-sub\",\"received\":%llu,\"duplicates\":%llu,\"firstNs\":%llu,\"lastNs\":%llu,"
-           "\"p50Us\":%u,\"p99Us\":%u,\"maxUs\":%u,\"cdfUs\":[",
+           "\"cpuSeconds\":%.3f,\"p50Us\":%u,\"p99Us\":%u,\"maxUs\":%u,\"cdfUs\":[",
            (unsigned long long)s->received, (unsigned long long)s->dups, (unsigned long long)s->first_ns,
-           (unsigned long long)s->final_ns, PCT(50), PCT(99), PCT(100));
+           (unsigned long long)s->final_ns, cpu_seconds(), PCT(50), PCT(99), PCT(100));
     for (int p = 0; p <= 100; p++) printf("%s%u", p ? "," : "", PCT(p));
 #undef PCT
     printf("]}\n");
@@ -239,6 +251,8 @@ static void pub_signal(uv_signal_t *s, int signum)
 {
     (void)signum;
     struct pub *p = s->data;
+    printf("{\"type\":\"gossip-pub-end\",\"cpuSeconds\":%.3f}\n", cpu_seconds());
+    fflush(stdout);
     pub_stop(p, p->sent == p->count ? 0 : 1);
 }
 

@@ -155,7 +155,8 @@ START_TEST(publish_all_or_nothing)
 }
 END_TEST
 
-/* A peer whose full queue takes no byte for slow_peer_ms is slow: publish
+/* A peer whose full queue takes no byte for slow_peer_ms (and across two
+ * heartbeats) is slow: publish
  * stops waiting for it (the healthy peers get every message), the
  * heartbeat prunes it from the mesh (with a backoff: not grafted again)
  * and keeps gossiping to it; once it has read its queue it is healthy
@@ -180,16 +181,19 @@ START_TEST(slow_peer)
     gst_drain(f.r, &f.peer[2].id, &s[2]);   /* peer 1 does not read */
     big[0] = 2;
     ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
-    f.now += 300;
+    fx_beat(&f, 300);
     ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
     /* It takes a few bytes: the stall starts again. */
     p2p_buf *q1 = gs_router_outq(f.r, &f.peer[1].id);
     p2p_buf_consume(q1, 100);
-    f.now += 300;
+    fx_beat(&f, 300);
     ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
-    f.now += 499;
+    /* Two heartbeats saw the stall, but it is 300 ms old: still healthy. */
+    fx_beat(&f, 300);
+    ck_assert(fx_in_mesh(&f, 1, T));
+    f.now += 199;
     ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
-    f.now += 1;   /* 500 ms without a byte taken: slow */
+    f.now += 1;   /* 500 ms and two heartbeats without a byte taken: slow */
     ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
     struct gs_stats st;
     gs_router_stats(f.r, &st);
@@ -242,7 +246,8 @@ START_TEST(slow_peer_alone)
     ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
     big[0] = 1;
     ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
-    f.now += 5000;
+    fx_beat(&f, 1000);
+    fx_beat(&f, 1000);
     ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
     struct gs_stats st;
     gs_router_stats(f.r, &st);
