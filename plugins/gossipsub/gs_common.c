@@ -200,17 +200,19 @@ void gs_out_prune(struct gs_router *r, struct gs_peer *p, struct gs_topic *t, bo
     }
 }
 
+void gs_out_seal(struct gs_peer *p)
+{
+    if (gs_pending_empty(&p->pend)) return;
+    /* The output queue's own limit is not used (0); sealing cannot fail
+     * except for memory, and then the items are lost. */
+    size_t len0 = p->outq.len;
+    gs_pending_seal(&p->pend, &p->outq, GS_SEND_TARGET);
+    p->sealed += p->outq.len - len0;
+}
+
 void gs_out_seal_all(struct gs_router *r)
 {
-    for (size_t i = 0; i < r->ndirty; i++) {
-        struct gs_peer *p = r->dirty[i];
-        if (gs_pending_empty(&p->pend)) continue;
-        /* The output queue's own limit is not used (0); sealing cannot
-         * fail except for memory, and then the items are lost. */
-        size_t len0 = p->outq.len;
-        gs_pending_seal(&p->pend, &p->outq, GS_SEND_TARGET);
-        p->sealed += p->outq.len - len0;
-    }
+    for (size_t i = 0; i < r->ndirty; i++) gs_out_seal(r->dirty[i]);
 }
 
 /* ---- events --------------------------------------------------------------------------- */

@@ -524,7 +524,8 @@ int gs_router_publish(struct gs_router *r, const char *topic, const uint8_t *dat
         *idlen = m->id_len;
     }
     gs_msg_unref(m);
-    gs_out_seal_all(r);
+    /* Not sealed yet: publications made one after another go out in one
+     * frame per peer (gs_router_next_dirty / gs_router_outq seal). */
     return 0;
 }
 
@@ -540,6 +541,7 @@ void gs_router_heartbeat(struct gs_router *r, uint64_t now_ms)
 
 bool gs_router_next_dirty(struct gs_router *r, p2p_peerid *peer)
 {
+    gs_out_seal_all(r);
     while (r->ndirty) {
         struct gs_peer *p = r->dirty[--r->ndirty];
         p->dirty = false;
@@ -554,7 +556,9 @@ bool gs_router_next_dirty(struct gs_router *r, p2p_peerid *peer)
 p2p_buf *gs_router_outq(struct gs_router *r, const p2p_peerid *peer)
 {
     struct gs_peer *p = gs_peer_get(r, peer);
-    return p ? &p->outq : NULL;
+    if (!p) return NULL;
+    gs_out_seal(p);
+    return &p->outq;
 }
 
 bool gs_router_next_event(struct gs_router *r, struct gs_event *ev)

@@ -8,8 +8,11 @@
  *  - bytes to send, per peer: every entry point queues RPC items per peer
  *    and, before returning, seals them into length-prefixed frames in the
  *    peer's output queue (gs_router_outq); peers whose queue grew are
- *    listed by gs_router_next_dirty. The caller writes those bytes to the
- *    peer's outbound stream and consumes them from the queue;
+ *    listed by gs_router_next_dirty. gs_router_publish leaves its items
+ *    unsealed, so that messages published one after another share frames
+ *    (fewer frames to write, decode and wake up for); gs_router_next_dirty
+ *    and gs_router_outq seal what is pending. The caller writes those
+ *    bytes to the peer's outbound stream and consumes them from the queue;
  *  - events (gs_router_next_event): messages to deliver to local
  *    subscribers, remote peers joining/leaving topics, PX candidates.
  * The user's validator is a callback (run synchronously, before delivery

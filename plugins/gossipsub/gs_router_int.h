@@ -144,8 +144,9 @@ bool gs_out_full(struct gs_router *r, struct gs_peer *p);
 void gs_out_stall_beat(struct gs_router *r, struct gs_peer *p);
 bool gs_out_has_room_ctl(const struct gs_router *r, const struct gs_peer *p);
 void gs_out_mark(struct gs_router *r, struct gs_peer *p);
-/* Seal every dirty peer's items into its output queue. */
+/* Seal every dirty peer's items (one peer's) into its output queue. */
 void gs_out_seal_all(struct gs_router *r);
+void gs_out_seal(struct gs_peer *p);
 
 void gs_event_push(struct gs_router *r, const struct gs_event *ev);
 

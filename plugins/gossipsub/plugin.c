@@ -17,6 +17,8 @@
  * Writing: after every router call, the router's output queues of dirty
  * peers are moved to their outbound streams while the stream's own queue
  * is below stream_hw; on_drain continues. The router bounds what waits.
+ * After a publish this happens from a deferred call (gsp_flush), so that
+ * the messages a caller publishes in a row share frames and writes.
  *
  * Events (deliveries, peers joining/leaving topics, PX) are dispatched
  * after the router call that produced them, outside it: callbacks may call
@@ -636,6 +638,11 @@ static void on_heartbeat(p2p_timer *t, void *arg)
 
 /* ---- deferred work ------------------------------------------------------------------------------------ */
 
+void gsp_flush(void *arg)
+{
+    gsp_pump(arg);
+}
+
 void gsp_sweep(void *arg)
 {
     struct gsp *g = arg;
@@ -717,6 +724,7 @@ void gsp_stop_io(struct gsp *g)
     struct gs_event ev;
     while (gs_router_next_event(g->r, &ev)) gs_event_clear(&ev);
     p2p_defer_cancel(g->host, &g->sweep);
+    p2p_defer_cancel(g->host, &g->flush);
 }
 
 void gsp_on_stream(p2p_stream *s, const char *protocol_id, void *arg)

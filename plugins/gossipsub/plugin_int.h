@@ -112,6 +112,7 @@ struct gsp {
     int in_validator;          /* > 0 while a validator runs */
     bool pumping;              /* events are being dispatched */
     struct p2p_defer sweep;    /* deferred leaves and frees */
+    struct p2p_defer flush;    /* deferred writes of publications (gsp_flush) */
     uint64_t broken_promises_seen;   /* the router's count at the last heartbeat (for the log) */
     struct gsp_metrics m;
 };
@@ -125,6 +126,8 @@ void gsp_pump(struct gsp *g);
 int gsp_start_io(struct gsp *g);
 void gsp_stop_io(struct gsp *g);
 void gsp_sweep(void *arg);
+/* The flush defer: gsp_pump. */
+void gsp_flush(void *arg);
 /* The inbound handler of our protocols. */
 void gsp_on_stream(p2p_stream *s, const char *protocol_id, void *arg);
 enum p2p_pubsub_validation gsp_validate(void *arg, const struct gs_msg *m, const p2p_peerid *from);

@@ -95,7 +95,10 @@ static int svc_publish(void *state, const char *topic, const uint8_t *data, size
     int rc = check_call(g, topic, data || !len, true);
     if (rc < 0) return rc;
     rc = gs_router_publish(g->r, topic, data, len, p2p_host_now_ms(g->host), NULL, NULL);
-    gsp_pump(g);
+    /* Written from the loop, before it next waits for I/O: what the
+     * caller publishes in a row goes out in one frame and one write per
+     * peer. */
+    p2p_defer_schedule(g->host, &g->flush);
     return rc;
 }
 
@@ -244,8 +247,9 @@ static const struct p2p_conf_key gs_keys[] = {
     { "max_queue", P2P_CONF_SIZE, "2MiB", 4096, 1 << 30, NULL,
       "messages waiting for one peer (more: forwarding skips the peer, publish may return EAGAIN)" },
     { "slow_peer_timeout", P2P_CONF_DURATION, "500ms", 0, 3600000, NULL,
-      "a peer whose full queue takes no byte this long is slow: publish stops waiting for it, the heartbeat "
-      "prunes it from the mesh, gossip lets it catch up when it reads again (0: never)" },
+      "a peer whose full queue takes no byte this long (and across two heartbeats) is slow: publish stops "
+      "waiting for it, the heartbeat prunes it from the mesh, gossip lets it catch up when it reads again "
+      "(0: never)" },
     { "max_topics", P2P_CONF_INT, "256", 1, 1000000, NULL, "topics we may subscribe to" },
     { "max_peer_topics", P2P_CONF_INT, "256", 1, 1000000, NULL, "subscriptions remembered per remote peer" },
     { "max_known_topics", P2P_CONF_INT, "4096", 1, 10000000, NULL, "topics known at all (ours and peers')" },
@@ -412,6 +416,7 @@ static int gs_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     g->host = h;
     g->stream_hw = P2P_STREAM_HIGH_WATER;
     p2p_defer_init(&g->sweep, gsp_sweep, g);
+    p2p_defer_init(&g->flush, gsp_flush, g);
     int rc = read_config(g, cf);
     if (rc < 0) {
         free(g);
@@ -479,6 +484,7 @@ static void gs_fini(void *state)
     struct gsp *g = state;
     gsp_stop_io(g);
     p2p_defer_cancel(g->host, &g->sweep);
+    p2p_defer_cancel(g->host, &g->flush);
     p2p_service_withdraw(g->host, P2P_PUBSUB_SERVICE, 1);
     remove_protocols(g);
     gsp_free(g);
