@@ -5,7 +5,8 @@
 #
 #   bench/run.sh [--reps N] [--bytes B] [--handshakes N]
 #                [--impls "c rust go js rust1 go1"] [--no-mixed] [--nice N]
-#                [--streams N] [--idle N] [--gossip N] [--no-build]
+#                [--streams N] [--idle N] [--gossip N] [--gossip100 N] [--rt]
+#                [--no-build]
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
 #   bench/run.sh --smoke [--c-build DIR] [--impls "c go"]
 #
@@ -31,8 +32,18 @@
 #       identities; (RSS after - RSS before) / N; first round only;
 #   (f) gossipsub (C only): 1 KiB messages from one publisher to 4
 #       subscriber processes: --gossip N (20000) messages as fast as
-#       publish accepts (back-pressure counted), then 1,000 msg/s for 5 s;
-#       every subscriber must get every message (a loss fails the run);
+#       publish accepts (back-pressure counted), then 1,000 msg/s for 5 s
+#       (signed and unsigned); every subscriber must get every message (a
+#       loss fails the run); --rt repeats the 1,000 msg/s runs with every
+#       process under SCHED_FIFO (chrt -f 10, root): what the latency is
+#       without the other jobs of a shared machine in the way;
+#   (f2) gossipsub with 100 peers (C only): 4 `cbench gossip-net` processes
+#       of 25 hosts each (own identities, one loop per process), each host
+#       dialling 3 random others plus the next (a connected graph; the mesh
+#       forms by GRAFT/PRUNE), one publisher sending --gossip100 N (400)
+#       1 KiB messages at 20 msg/s, signed and unsigned (and under --rt);
+#       latency to ALL 100 peers per message, and messages some peer
+#       never got;
 #   (g) relayed throughput (C only): B bytes up through a C circuit relay
 #       (bench/peers/c/relay.ini), against the direct C upload;
 # in --reps rounds (default 3): each round runs every measurement once, the
@@ -70,6 +81,13 @@ streams=16
 idle=1000
 gossip=20000
 gossip_lat_secs=5
+gossip100=400
+gossip100_rate=20
+gossip100_procs=4
+gossip100_hosts=25
+gossip100_warmup=5000
+gossip100_linger=3000
+rt=0
 smoke=0
 cbuild=""
 impls_set=0
@@ -84,6 +102,8 @@ while [ $# -gt 0 ]; do
     --streams) streams="$2"; shift 2 ;;
     --idle) idle="$2"; shift 2 ;;
     --gossip) gossip="$2"; shift 2 ;;
+    --gossip100) gossip100="$2"; shift 2 ;;
+    --rt) rt=1; shift ;;
     --smoke) smoke=1; shift ;;
     --c-build) cbuild="$(cd "$2" && pwd)"; shift 2 ;;
     --no-plots) plots=0; shift ;;
@@ -99,6 +119,7 @@ done
 
 if [ "$smoke" = 1 ]; then
   reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_lat_secs=1 mixed=0 doc=0 plots=0
+  gossip100=40 gossip100_rate=50 gossip100_procs=2 gossip100_hosts=5 gossip100_warmup=2500 gossip100_linger=500
   [ "$impls_set" = 1 ] || impls="c"
 fi
 
@@ -347,11 +368,17 @@ gossip_lost=0
 # as publish accepts). A subscriber that misses a message is recorded as
 # silent loss.
 gossip() {
-  local rate="$1" count="$2" i subs=() pub pline load signed=true
+  local rate="$1" count="$2" i subs=() pub pline load signed=true sched=other a
   local flags=()
-  if [ "${3:-}" = --unsigned ]; then flags=(--unsigned); signed=false; fi
-  load="$(cut -d' ' -f1 /proc/loadavg)"
+  shift 2
   run_prefix c
+  for a in "$@"; do
+    case "$a" in
+      --unsigned) flags=(--unsigned); signed=false ;;
+      --rt) pre=(chrt -f 10 "${pre[@]}"); sched=fifo ;;
+    esac
+  done
+  load="$(cut -d' ' -f1 /proc/loadavg)"
   for i in 1 2 3 4; do
     start_named "gsub$i" "${pre[@]}" "$cbin/cbench" gossip-sub --expect "$count" --idle-ms 3000 "${flags[@]}"
     subs+=("${srv_addr[gsub$i]}")
@@ -379,13 +406,75 @@ gossip() {
     sl="$sl${sl:+,}$got"
     [ "$(sed 's/.*"received":\([0-9]*\).*/\1/' <<<"$got")" = "$count" ] || lost=1
   done
-  printf '{"kind":"gossip","rate":%s,"signed":%s,"result":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
-    "$rate" "$signed" "$pline" "$sl" "$lost" "$load" "$round" >>"$samples"
-  log "  gossip rate $rate${flags[*]:+ unsigned}: $pline"
+  local pend
+  pend="$(grep '^{"type":"gossip-pub-end"' "$tmp/gpub.out" || echo null)"
+  printf '{"kind":"gossip","rate":%s,"signed":%s,"sched":"%s","result":%s,"pubEnd":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
+    "$rate" "$signed" "$sched" "$pline" "$pend" "$sl" "$lost" "$load" "$round" >>"$samples"
+  log "  gossip rate $rate${flags[*]:+ unsigned} ($sched): $pline"
   # publish returned 0 for every message it counted as sent: a subscriber
   # without one is silent loss (recorded; a smoke run fails on it)
   if [ "$lost" = 1 ]; then
     log "  WARNING: gossipsub lost messages without telling the publisher (rate $rate)"
+    gossip_lost=1
+  fi
+}
+
+# (f2) gossip_net [--unsigned] [--rt]: $gossip100_procs `cbench gossip-net`
+# processes of $gossip100_hosts hosts, one publisher; the latency of a
+# message is its latest delivery over all processes.
+gossip_net() {
+  local signed=true sched=other a i load pids=() flags=() peers="$tmp/gnet-peers" ok=1
+  run_prefix c
+  for a in "$@"; do
+    case "$a" in
+      --unsigned) flags=(--unsigned); signed=false ;;
+      --rt) pre=(chrt -f 10 "${pre[@]}"); sched=fifo ;;
+    esac
+  done
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  rm -f "$peers"
+  for i in $(seq 1 "$gossip100_procs"); do
+    "${pre[@]}" "$cbin/cbench" gossip-net --hosts "$gossip100_hosts" \
+      --total $((gossip100_procs * gossip100_hosts)) --peers-file "$peers" --rate "$gossip100_rate" \
+      --count "$gossip100" --warmup-ms "$gossip100_warmup" --idle-ms 5000 --linger-ms "$gossip100_linger" \
+      "${flags[@]}" \
+      >"$tmp/gnet$i.out" 2>"$tmp/gnet$i.err" &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    if ! timeout 600 tail --pid="${pids[$i]}" -f /dev/null; then die "gossip-net process $((i + 1)) did not finish"; fi
+    wait "${pids[$i]}" || ok=0
+  done
+  if [ "$ok" = 0 ]; then
+    cat "$tmp"/gnet*.err >&2
+    die "a gossip-net process failed"
+  fi
+  local line
+  line="$(python3 - "$tmp" "$gossip100_procs" <<'PY'
+import json, sys
+d, n = sys.argv[1], int(sys.argv[2])
+rs = [json.loads(next(l for l in open(f"{d}/gnet{i}.out") if l.startswith("{"))) for i in range(1, n + 1)]
+count = rs[0]["count"]
+lat, lost = [], 0
+for s in range(count):
+    v = [r["latUs"][s] for r in rs]
+    if min(v) < 0:
+        lost += 1
+    else:
+        lat.append(max(v))
+lat.sort()
+pct = lambda p: lat[min(len(lat) - 1, int(round((len(lat) - 1) * p / 100)))] if lat else None
+print(json.dumps({"hosts": sum(r["hosts"] for r in rs), "procs": n, "count": count,
+                  "sent": sum(r["sent"] for r in rs), "eagain": sum(r["eagain"] for r in rs), "lost": lost,
+                  "p50Us": pct(50), "p99Us": pct(99), "maxUs": pct(100),
+                  "cpuSeconds": round(sum(r["cpuSeconds"] for r in rs), 3)}))
+PY
+)" || die "cannot combine the gossip-net results"
+  printf '{"kind":"gossip-net","rate":%s,"signed":%s,"sched":"%s","result":%s,"load":%s,"round":%s}\n' \
+    "$gossip100_rate" "$signed" "$sched" "$line" "$load" "$round" >>"$samples"
+  log "  gossip-net ${flags[*]:+unsigned }($sched): $line"
+  if [ "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["lost"])' "$line")" != 0 ]; then
+    log "  WARNING: gossip-net: some peer did not get every message"
     gossip_lost=1
   fi
 }
@@ -481,6 +570,20 @@ for round in $(seq 1 "$reps"); do
     gossip 0 "$gossip"
     gossip 1000 $((1000 * gossip_lat_secs))
     gossip 0 "$gossip" --unsigned   # what the signatures cost
+    gossip 1000 $((1000 * gossip_lat_secs)) --unsigned
+    if [ "$rt" = 1 ]; then
+      gossip 1000 $((1000 * gossip_lat_secs)) --rt
+      gossip 1000 $((1000 * gossip_lat_secs)) --unsigned --rt
+    fi
+    # (f2) 100 peers
+    if [ "$gossip100" -gt 0 ]; then
+      [ "$smoke" = 1 ] || gossip_net
+      gossip_net --unsigned
+      if [ "$rt" = 1 ]; then
+        gossip_net --rt
+        gossip_net --unsigned --rt
+      fi
+    fi
     # (g) one stream through a circuit relay (compare: upload c->c above)
     relayed_run --upload "$bytes"
   fi
@@ -497,7 +600,8 @@ mkdir -p "$(dirname "$out")"
 python3 "$root/bench/report.py" collect \
   --samples "$samples" --out "$out" --started "$started" --seconds $((t_end - t_start)) \
   --command "$cmdline" --reps "$reps" --bytes "$bytes" --handshakes "$handshakes" --nice "$nice_level" \
-  --streams "$streams" --idle "$idle" --gossip "$gossip" --revision "$revision" \
+  --streams "$streams" --idle "$idle" --gossip "$gossip" --gossip100 "$gossip100" \
+  --gossip100-shape "$gossip100_procs x $gossip100_hosts hosts, $gossip100_rate msg/s" --revision "$revision" \
   --load-start "$load_start" --load-end "$(cat /proc/loadavg)" \
   --rust-lock "$root/bench/peers/rust/Cargo.lock" --go-mod "$root/bench/peers/go/go.mod" \
   --js-lock "$root/bench/peers/js/package-lock.json"

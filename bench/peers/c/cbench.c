@@ -6,6 +6,7 @@
  *   cbench idle <maddr/p2p/ID> [--count N]                 (cbench_idle.c)
  *   cbench gossip-sub [--expect N] [--idle-ms MS]          (cbench_gossip.c)
  *   cbench gossip-pub --rate R --count N [--size B] <maddr/p2p/ID>...
+ *   cbench gossip-net --hosts H --total T --peers-file F ...  (cbench_gossip_net.c)
  *
  * handshakes: N sequential connections to the server: dial, Noise, Yamux,
  * wait for the server's identify (P2P_EV_IDENTIFIED), close, wait until
@@ -187,10 +188,11 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } modes[] = {
         { "handshakes", cbench_handshakes }, { "streams", cbench_streams }, { "idle", cbench_idle },
         { "gossip-sub", cbench_gossip_sub }, { "gossip-pub", cbench_gossip_pub },
+        { "gossip-net", cbench_gossip_net },
     };
     signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
         if (!strcmp(argv[1], modes[i].name)) return modes[i].fn(argc, argv);
-    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub ... (see cbench.c)\n");
+    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub|gossip-net ... (see cbench.c)\n");
     return 2;
 }

@@ -30,5 +30,6 @@ int cbench_streams(int argc, char **argv);
 int cbench_idle(int argc, char **argv);
 int cbench_gossip_sub(int argc, char **argv);
 int cbench_gossip_pub(int argc, char **argv);
+int cbench_gossip_net(int argc, char **argv);
 
 #endif
