@@ -6,7 +6,7 @@
 #   bench/run.sh [--reps N] [--bytes B] [--handshakes N]
 #                [--impls "c rust go js rust1 go1"] [--no-mixed] [--nice N]
 #                [--streams N] [--idle N] [--gossip N] [--gossip100 N] [--rt]
-#                [--no-build]
+#                [--gossip-only] [--no-build]
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
 #   bench/run.sh --smoke [--c-build DIR] [--impls "c go"]
 #
@@ -51,6 +51,8 @@
 # their turns), so that changes in the machine's other load hit them alike.
 # rust1 and go1 are the rust and go peers on one thread (a current-thread
 # tokio runtime; GOMAXPROCS=1), like the C peer's one libuv loop.
+# --gossip-only: only (f) and (f2) (C only; the tables of the other
+# benchmarks stay empty in the report: use with --no-doc, or --out).
 # --nice N runs every benchmark process at that niceness (e.g. -10 on a
 # shared machine, as root), so that other jobs disturb less.
 # Writes bench/results/<date>.json (every sample, machine description),
@@ -88,6 +90,7 @@ gossip100_hosts=25
 gossip100_warmup=5000
 gossip100_linger=3000
 rt=0
+gossip_only=0
 smoke=0
 cbuild=""
 impls_set=0
@@ -104,6 +107,7 @@ while [ $# -gt 0 ]; do
     --gossip) gossip="$2"; shift 2 ;;
     --gossip100) gossip100="$2"; shift 2 ;;
     --rt) rt=1; shift ;;
+    --gossip-only) gossip_only=1; impls="c"; shift ;;
     --smoke) smoke=1; shift ;;
     --c-build) cbuild="$(cd "$2" && pwd)"; shift 2 ;;
     --no-plots) plots=0; shift ;;
@@ -516,7 +520,7 @@ round=0
 warm=$((64 << 20))
 [ "$warm" -le "$bytes" ] || warm="$bytes"
 for i in $impls; do run_client warmup "$i" "$i" --upload "$warm" --download "$warm"; done
-if [ "$has_c" = 1 ]; then
+if [ "$has_c" = 1 ] && [ "$gossip_only" = 0 ]; then
   start_relay
   # the relayed server reserves its slot in the background: wait for it
   client_cmd c relayed
@@ -537,6 +541,28 @@ for i in $impls; do
   case "$i" in rust1 | go1) ;; *) extra_impls="$extra_impls $i" ;; esac
 done
 
+# (f) and (f2), one round.
+gossip_runs() {
+  # (f) gossipsub: the highest rate publish accepts, then latency at 1,000/s
+  gossip 0 "$gossip"
+  gossip 1000 $((1000 * gossip_lat_secs))
+  gossip 0 "$gossip" --unsigned   # what the signatures cost
+  gossip 1000 $((1000 * gossip_lat_secs)) --unsigned
+  if [ "$rt" = 1 ]; then
+    gossip 1000 $((1000 * gossip_lat_secs)) --rt
+    gossip 1000 $((1000 * gossip_lat_secs)) --unsigned --rt
+  fi
+  # (f2) 100 peers
+  if [ "$gossip100" -gt 0 ]; then
+    [ "$smoke" = 1 ] || gossip_net
+    gossip_net --unsigned
+    if [ "$rt" = 1 ]; then
+      gossip_net --rt
+      gossip_net --unsigned --rt
+    fi
+  fi
+}
+
 # Rounds: every measurement once per round, the implementations one after
 # the other, so that a change in the machine's other load hits them all.
 mixed_impls=""
@@ -547,6 +573,10 @@ if [ "$mixed" = 1 ] && [[ " $impls " == *" c "* ]]; then
 fi
 for round in $(seq 1 "$reps"); do
   log "round $round of $reps"
+  if [ "$gossip_only" = 1 ]; then
+    gossip_runs
+    continue
+  fi
   # (a) throughput and (b) handshakes, each implementation against itself
   for i in $impls; do run_client upload "$i" "$i" --upload "$bytes"; done
   for i in $impls; do run_client download "$i" "$i" --download "$bytes"; done
@@ -566,24 +596,7 @@ for round in $(seq 1 "$reps"); do
     for i in $extra_impls; do idle_rss "$i"; done
   fi
   if [ "$has_c" = 1 ]; then
-    # (f) gossipsub: the highest rate publish accepts, then latency at 1,000/s
-    gossip 0 "$gossip"
-    gossip 1000 $((1000 * gossip_lat_secs))
-    gossip 0 "$gossip" --unsigned   # what the signatures cost
-    gossip 1000 $((1000 * gossip_lat_secs)) --unsigned
-    if [ "$rt" = 1 ]; then
-      gossip 1000 $((1000 * gossip_lat_secs)) --rt
-      gossip 1000 $((1000 * gossip_lat_secs)) --unsigned --rt
-    fi
-    # (f2) 100 peers
-    if [ "$gossip100" -gt 0 ]; then
-      [ "$smoke" = 1 ] || gossip_net
-      gossip_net --unsigned
-      if [ "$rt" = 1 ]; then
-        gossip_net --rt
-        gossip_net --unsigned --rt
-      fi
-    fi
+    gossip_runs
     # (g) one stream through a circuit relay (compare: upload c->c above)
     relayed_run --upload "$bytes"
   fi
