@@ -28,7 +28,6 @@
  * signatures cost. */
 #include <signal.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,26 +39,6 @@
 #define GS_SIGNED "[plugin gossipsub]\n"
 #define GS_UNSIGNED "[plugin gossipsub]\nsigning = strict-no-sign\n"
 #define MAX_SUBS 64
-
-/* CPU seconds (user + system) this process has used. */
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-    return v;
-}
 
 /* ---- subscriber ---------------------------------------------------------------- */
 
@@ -88,7 +67,7 @@ static void sub_finish(void *arg)
     printf("{\"type\":\"gossip-sub\",\"received\":%llu,\"duplicates\":%llu,\"firstNs\":%llu,\"lastNs\":%llu,"
            "\"cpuSeconds\":%.3f,\"p50Us\":%u,\"p99Us\":%u,\"maxUs\":%u,\"cdfUs\":[",
            (unsigned long long)s->received, (unsigned long long)s->dups, (unsigned long long)s->first_ns,
-           (unsigned long long)s->final_ns, cpu_seconds(), PCT(50), PCT(99), PCT(100));
+           (unsigned long long)s->final_ns, cbench_cpu_seconds(), PCT(50), PCT(99), PCT(100));
     for (int p = 0; p <= 100; p++) printf("%s%u", p ? "," : "", PCT(p));
 #undef PCT
     printf("]}\n");
@@ -103,7 +82,7 @@ static void on_msg(const struct p2p_pubsub_msg *m, void *arg)
     struct sub *s = arg;
     uint64_t now = uv_hrtime();
     if (m->len < 16) return;
-    uint64_t seq = get64(m->data), t = get64(m->data + 8);
+    uint64_t seq = cbench_get64(m->data), t = cbench_get64(m->data + 8);
     s->last_ns = now;
     if (seq >= s->expect || (s->seen[seq / 8] & (1u << (seq % 8)))) {
         s->dups++;
@@ -223,8 +202,8 @@ static void pub_tick(p2p_timer *t, void *arg)
     uint64_t due = p->rate ? (now - p->t0) * p->rate / 1000000000u + 1 : p->count;
     if (due > p->count) due = p->count;
     while (p->sent < due) {
-        put64(p->buf, p->sent);
-        put64(p->buf + 8, uv_hrtime());
+        cbench_put64(p->buf, p->sent);
+        cbench_put64(p->buf + 8, uv_hrtime());
         int rc = p->ps->publish(p->st, TOPIC, p->buf, p->size);
         if (rc == P2P_EAGAIN) {
             p->eagain++;
@@ -251,7 +230,7 @@ static void pub_signal(uv_signal_t *s, int signum)
 {
     (void)signum;
     struct pub *p = s->data;
-    printf("{\"type\":\"gossip-pub-end\",\"cpuSeconds\":%.3f}\n", cpu_seconds());
+    printf("{\"type\":\"gossip-pub-end\",\"cpuSeconds\":%.3f}\n", cbench_cpu_seconds());
     fflush(stdout);
     pub_stop(p, p->sent == p->count ? 0 : 1);
 }

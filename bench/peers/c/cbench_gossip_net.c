@@ -31,7 +31,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <p2p/pubsub.h>
@@ -70,18 +69,6 @@ struct net {
     unsigned nlines;
 };
 
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-    return v;
-}
-
 static uint64_t rng_state = 88172645463325252ull;
 static uint64_t rnd(void)
 {
@@ -97,7 +84,7 @@ static void on_msg(const struct p2p_pubsub_msg *m, void *arg)
     struct net *net = n->net;
     uint64_t now = uv_hrtime();
     if (m->len < 16) return;
-    uint64_t seq = get64(m->data), t = get64(m->data + 8);
+    uint64_t seq = cbench_get64(m->data), t = cbench_get64(m->data + 8);
     if (seq >= net->count || (n->seen[seq / 8] & (1u << (seq % 8)))) return;
     n->seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
     n->got++;
@@ -118,13 +105,6 @@ static uint64_t expected(const struct net *net, const struct node *n)
     return net->count - own;
 }
 
-static double cpu_seconds(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 static void finish(struct net *net)
 {
     net->done = true;
@@ -133,7 +113,7 @@ static void finish(struct net *net)
     printf("{\"type\":\"gossip-net\",\"hosts\":%u,\"count\":%llu,\"received\":%llu,\"sent\":%llu,\"eagain\":%llu,"
            "\"cpuSeconds\":%.3f,\"latUs\":[",
            net->nhosts, (unsigned long long)net->count, (unsigned long long)received, (unsigned long long)net->sent,
-           (unsigned long long)net->eagain, cpu_seconds());
+           (unsigned long long)net->eagain, cbench_cpu_seconds());
     for (uint64_t s = 0; s < net->count; s++) {
         /* Every host of ours got it (a publishing host does not get its own). */
         unsigned want = net->nhosts - (net->publisher ? 1 : 0);
@@ -193,8 +173,8 @@ static void publish_due(struct net *net, uint64_t now)
     if (due > net->count) due = net->count;
     while (net->sent < due) {
         struct node *n = &net->nodes[net->sent % net->publishers];
-        put64(net->buf, net->sent);
-        put64(net->buf + 8, uv_hrtime());
+        cbench_put64(net->buf, net->sent);
+        cbench_put64(net->buf + 8, uv_hrtime());
         int rc = n->ps->publish(n->st, TOPIC, net->buf, net->size);
         if (rc == P2P_EAGAIN || rc == P2P_ENOTFOUND) {
             net->eagain++;
