@@ -116,16 +116,20 @@ static void note_full(struct gs_router *r, struct gs_peer *p)
     p->stall_beats = 0;
 }
 
+void gs_out_progress(struct gs_peer *p, uint64_t now)
+{
+    if (!p->full) return;
+    p->stalled_since = now;
+    p->taken_at_stall = taken(p);
+    p->stall_beats = 0;
+}
+
 /* Whether the queue drained to half (no longer full) or the peer took
  * bytes (the stall restarts). */
 static void check_progress(struct gs_router *r, struct gs_peer *p)
 {
     if (p->full && queued(p) <= r->cfg.max_queue_bytes / 2) p->full = false;
-    if (p->full && taken(p) != p->taken_at_stall) {
-        p->stalled_since = r->now;
-        p->taken_at_stall = taken(p);
-        p->stall_beats = 0;
-    }
+    if (p->full && taken(p) != p->taken_at_stall) gs_out_progress(p, r->now);
 }
 
 bool gs_out_slow(struct gs_router *r, struct gs_peer *p)

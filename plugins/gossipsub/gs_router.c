@@ -537,6 +537,12 @@ void gs_router_heartbeat(struct gs_router *r, uint64_t now_ms)
     gs_out_seal_all(r);
 }
 
+void gs_router_peer_progress(struct gs_router *r, const p2p_peerid *peer, uint64_t now_ms)
+{
+    struct gs_peer *p = gs_peer_get(r, peer);
+    if (p) gs_out_progress(p, now_ms);
+}
+
 /* ---- outputs ---------------------------------------------------------------------------------------- */
 
 bool gs_router_next_dirty(struct gs_router *r, p2p_peerid *peer)

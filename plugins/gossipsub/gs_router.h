@@ -174,6 +174,11 @@ int gs_router_leave(struct gs_router *r, const char *topic, uint64_t now_ms);
 int gs_router_publish(struct gs_router *r, const char *topic, const uint8_t *data, size_t len, uint64_t now_ms,
                       uint8_t *id, size_t *idlen);
 void gs_router_heartbeat(struct gs_router *r, uint64_t now_ms);
+/* The peer is reading: bytes already taken from its queue moved on (e.g.
+ * the caller's own stream buffer shrank). A caller that takes bytes in
+ * bursts (when its stream buffer empties) reports this before each
+ * heartbeat, so that a peer reading slowly is not taken for a slow one. */
+void gs_router_peer_progress(struct gs_router *r, const p2p_peerid *peer, uint64_t now_ms);
 
 /* ---- outputs ------------------------------------------------------------------ */
 

@@ -142,6 +142,8 @@ void gs_out_prune(struct gs_router *r, struct gs_peer *p, struct gs_topic *t, bo
 bool gs_out_slow(struct gs_router *r, struct gs_peer *p);
 bool gs_out_full(struct gs_router *r, struct gs_peer *p);
 void gs_out_stall_beat(struct gs_router *r, struct gs_peer *p);
+/* The peer read something (gs_router_peer_progress): the stall restarts. */
+void gs_out_progress(struct gs_peer *p, uint64_t now);
 bool gs_out_has_room_ctl(const struct gs_router *r, const struct gs_peer *p);
 void gs_out_mark(struct gs_router *r, struct gs_peer *p);
 /* Seal every dirty peer's items (one peer's) into its output queue. */

@@ -626,6 +626,15 @@ static void on_heartbeat(p2p_timer *t, void *arg)
 {
     (void)t;
     struct gsp *g = arg;
+    /* We take bytes from the router's queues only when a stream's own
+     * queue empties (on_drain): tell the router which peers read since the
+     * last heartbeat, so that it does not take a slowly reading peer for a
+     * slow one. */
+    for (struct gsp_peer *gp = g->peers; gp; gp = gp->next) {
+        size_t q = gp->out ? p2p_stream_write_queued(gp->out) : 0;
+        if (gp->routed && q < gp->out_queued) gs_router_peer_progress(g->r, &gp->id, now(g));
+        gp->out_queued = q;
+    }
     gs_router_heartbeat(g->r, now(g));
     struct gs_stats st;
     gs_router_stats(g->r, &st);

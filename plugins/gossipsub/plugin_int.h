@@ -80,6 +80,7 @@ struct gsp_peer {
     struct gsp_in *ins;
     size_t nins;
     bool routed;               /* known to the router */
+    size_t out_queued;         /* out's queued bytes at the last heartbeat (progress, on_heartbeat) */
     struct gsp_peer *next, *prev;
 };
 

@@ -256,6 +256,36 @@ START_TEST(slow_peer_alone)
 }
 END_TEST
 
+/* A caller that takes queued bytes in bursts reports that the peer reads
+ * (gs_router_peer_progress): the peer stays healthy while it does. */
+START_TEST(slow_peer_progress)
+{
+    struct fx f;
+    fx_init(&f, 2, false, content_ids);
+    fx_add(&f, 0, 2, GS_MESHSUB_12, true);
+    fx_sub(&f, 0, T, true);
+    fx_sub(&f, 1, T, true);
+    static uint8_t big[40000];
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    struct gst_seen s;
+    gst_drain(f.r, &f.peer[0].id, &s);
+    big[0] = 1;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+        f.now += 600;
+        gs_router_peer_progress(f.r, &f.peer[1].id, f.now);
+        gs_router_heartbeat(f.r, f.now);
+        gst_drain(f.r, &f.peer[0].id, &s);
+    }
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    /* No more progress: slow after two heartbeats and 500 ms. */
+    fx_beat(&f, 300);
+    fx_beat(&f, 300);
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(floodsub_peer)
 {
     struct fx f;
@@ -373,6 +403,7 @@ int main(void)
     tcase_add_test(tc, publish_all_or_nothing);
     tcase_add_test(tc, slow_peer);
     tcase_add_test(tc, slow_peer_alone);
+    tcase_add_test(tc, slow_peer_progress);
     tcase_add_test(tc, floodsub_peer);
     tcase_add_test(tc, peer_exchange);
     tcase_add_test(tc, limits);
