@@ -642,6 +642,14 @@ static void on_heartbeat(p2p_timer *t, void *arg)
         p2p_log_debug(MOD, "%llu IWANT promise(s) broken (peers penalised)",
                       (unsigned long long)(st.broken_promises - g->broken_promises_seen));
     g->broken_promises_seen = st.broken_promises;
+    if (st.msgs_dropped_slow > g->dropped_slow_seen || st.slow_pruned > g->slow_pruned_seen)
+        p2p_log_warn(MOD,
+                     "slow peers (full send queue, nothing read for slow_peer_timeout): %llu publication(s) not "
+                     "sent to them, %llu pruned from a mesh since the last heartbeat",
+                     (unsigned long long)(st.msgs_dropped_slow - g->dropped_slow_seen),
+                     (unsigned long long)(st.slow_pruned - g->slow_pruned_seen));
+    g->dropped_slow_seen = st.msgs_dropped_slow;
+    g->slow_pruned_seen = st.slow_pruned;
     gsp_pump(g);
 }
 

@@ -115,6 +115,7 @@ struct gsp {
     struct p2p_defer sweep;    /* deferred leaves and frees */
     struct p2p_defer flush;    /* deferred writes of publications (gsp_flush) */
     uint64_t broken_promises_seen;   /* the router's count at the last heartbeat (for the log) */
+    uint64_t dropped_slow_seen, slow_pruned_seen;   /* the same for slow peers */
     struct gsp_metrics m;
 };
 
