@@ -10,6 +10,7 @@
 """
 import argparse
 import json
+import math
 import os
 import platform
 import re
@@ -160,6 +161,12 @@ def summarize(samples):
             g["eagain"].append(pub["eagain"])
             g["lost"].append(sum(pub["sent"] - sb["received"] for sb in subs))
             continue
+        if k == "relay-capacity":
+            s.setdefault("relayCapacity", []).append(x["result"])
+            continue
+        if k == "kad-lookup":
+            s.setdefault("kad", []).append(x["result"])
+            continue
         if k == "relayed":
             r = x["result"]
             groups.setdefault(("r",), {"rate": []})["rate"].append(r["uploadBytes"] / MiB / r["timeSeconds"])
@@ -215,7 +222,9 @@ def collect(a):
         "durationSeconds": a.seconds,
         "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice,
                    "streams": a.streams, "idle": a.idle, "gossip": a.gossip, "gossip100": a.gossip100,
-                   "gossip100Shape": a.gossip100_shape},
+                   "gossip100Shape": a.gossip100_shape,
+                   "relayCapacity": a.relay_capacity, "relayCircuits": a.relay_circuits,
+                   "kad": a.kad, "kadLookups": a.kad_lookups},
         "loadavg": {"start": a.load_start, "end": a.load_end},
         "machine": machine(),
         "versions": lock_versions(a.rust_lock, a.go_mod, a.js_lock),
@@ -439,6 +448,64 @@ def doc(a):
           f"| {ratio(rl['median'], direct and direct['MiBs']['median'])} |")
         w("")
 
+    rcs = s.get("relayCapacity", [])
+    if rcs:
+        w("## Relay server capacity (C only)")
+        w("")
+        w("A fresh C relay (`p2pchat -c bench/peers/c/relay-capacity.ini`: reservation and circuit limits "
+          "raised, no per-circuit byte or time limit, circuit_buffer 64 KiB) and `cbench relay-capacity` (one "
+          "process, one host per identity): every identity reserves a slot, then C of "
+          "them each dial one other reserved identity through the relay and upload through the circuit "
+          "without pause (/perf/1.0.0 runs of 1 MiB back to back). Reservations held and circuits busy are "
+          "counted at the end of the measured window (a circuit is busy when it moved bytes in it); bytes/s "
+          "is the payload through all circuits; RSS is the relay's VmRSS once every reservation is held and "
+          "at the end of the busy window, peak its VmHWM; CPU is the relay's user + system time over the "
+          "window. Target: 1,000 reservations and 256 busy circuits at ≤ 64 MiB RSS.")
+        w("")
+        w("| reservations held | circuits busy | window s | MiB/s through | relay CPU % | RSS start MiB "
+          "| RSS reserved MiB | RSS busy MiB | peak MiB | reserve time s | circuits set-up s |")
+        w("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for e in rcs:
+            rel = e["relay"]
+            mib = lambda k: fmt(rel[k] / 1024, 1) if rel.get(k, -1) >= 0 else "—"
+            cpu = 100 * rel["cpuSeconds"] / e["seconds"] if e["seconds"] and rel["cpuSeconds"] >= 0 else None
+            w(f"| {e['reservationsHeld']:,} of {e['reservations']:,} | {e['circuitsBusy']} of {e['circuits']} "
+              f"| {fmt(e['seconds'], 1)} | {fmt(e['bytesPerSecond'] / MiB, 1)} | {fmt(cpu)} | {mib('rssStartKiB')} "
+              f"| {mib('rssReservedKiB')} | {mib('rssBusyKiB')} | {mib('hwmKiB')} | {fmt(e['reserveSeconds'], 1)} "
+              f"| {fmt(e['connectSeconds'], 1)} |")
+        w("")
+
+    kads = s.get("kad", [])
+    if kads:
+        w("## Kademlia lookups (C only)")
+        w("")
+        w("`cbench kad-lookup`: N DHT servers (the kad plugin: k = 20, alpha = 3) as N hosts in one process on "
+          "127.0.0.1, bootstrapped through 3 of them and then once more each; 20 signed records put from random "
+          "nodes; then lookups one after the other from random nodes, half FIND_NODE of a random key (ok = the "
+          "result is exactly the true 20 closest, computed here from every PeerId) and half GET_VALUE of a "
+          "stored key (quorum 3; ok = the value put). Rounds and requests come from the routing service's "
+          "stats() (v3): rounds = 1 + the longest chain of responses before a peer was asked (1: only the seeds "
+          "from the asker's table), requests = peers contacted. Reference: log2 N / log2(alpha·k) "
+          "(Kademlia's hop estimate with alpha·k new candidates per round) and log2 N.")
+        w("")
+        w("| nodes | lookup | ok | rounds mean | p50 | max | histogram (1, 2, 3, 4+) | requests mean | p99 "
+          "| ms p50 | ms p99 | ms max | log2 N / log2(αk) | log2 N |")
+        w("|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+        for e in kads:
+            est = e["log2N"] / math.log2(e["alpha"] * e["k"])
+            for key, label in (("findNode", "FIND_NODE"), ("getValue", "GET_VALUE")):
+                q = e[key]
+                h = q["roundsHist"]
+                hist = ", ".join(str(v) for v in (h[1], h[2], h[3], sum(h[4:])))
+                w(f"| {e['nodes']} | {label} | {q['ok']}/{q['lookups']} | {fmt(q['roundsMean'], 2)} | {q['roundsP50']} "
+                  f"| {q['roundsMax']} | {hist} | {fmt(q['requestsMean'], 1)} | {q['requestsP99']} "
+                  f"| {fmt(q['msP50'], 1)} | {fmt(q['msP99'], 1)} | {fmt(q['msMax'], 1)} | {est:.2f} | {e['log2N']:.2f} |")
+        w("")
+        e = kads[-1]
+        w(f"Network set-up: {fmt(e['bootstrapSeconds'], 1)} s; routing tables median {e['tableMedian']} peers, "
+          f"smallest {e['tableMin']}.")
+        w("")
+
     # Per round: the implementations ran one after the other within a round,
     # so each round's row compares them under (nearly) the same load.
     rounds = sorted({x.get("round", 0) for x in r["samples"] if x.get("round")})
@@ -540,7 +607,7 @@ def main():
         c.add_argument("--" + opt, required=True)
     for opt in ("seconds", "reps", "bytes", "handshakes", "nice"):
         c.add_argument("--" + opt, type=int, required=True)
-    for opt in ("streams", "idle", "gossip", "gossip100"):
+    for opt in ("streams", "idle", "gossip", "gossip100", "relay-capacity", "relay-circuits", "kad", "kad-lookups"):
         c.add_argument("--" + opt, type=int, default=0)
     c.add_argument("--gossip100-shape", default="")
     c.add_argument("--revision", help="what the C programs were built from (default: now)")

@@ -8,6 +8,8 @@
 #                [--streams N] [--idle N] [--gossip N] [--gossip100 N] [--rt]
 #                [--gossip-only] [--no-build]
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
+#                [--relay-capacity N] [--relay-circuits C]
+#                [--kad N] [--kad-lookups L]
 #   bench/run.sh --smoke [--c-build DIR] [--impls "c go"]
 #
 # Builds (idempotent; quick once built): the C code with -O2 in
@@ -46,6 +48,18 @@
 #       never got;
 #   (g) relayed throughput (C only): B bytes up through a C circuit relay
 #       (bench/peers/c/relay.ini), against the direct C upload;
+#   (h) relay capacity (C only, first round): a fresh C relay
+#       (bench/peers/c/relay-capacity.ini) and `cbench relay-capacity`:
+#       --relay-capacity N (1000) reservations from N identities, then
+#       --relay-circuits C (256) circuits uploading continuously for 10 s;
+#       reservations held, circuits busy, bytes/s, the relay's RSS (VmRSS,
+#       VmHWM) and CPU; --relay-capacity 0 skips it;
+#   (i) kad lookups (C only, first round): `cbench kad-lookup`, --kad N
+#       (200) DHT servers in one process bootstrapped through 3 of them,
+#       then --kad-lookups L (200) lookups from random nodes, FIND_NODE of
+#       random keys (checked against the true 20 closest) and GET_VALUE of
+#       stored records: rounds, requests (peers contacted), time p50/p99,
+#       success; --kad 0 skips it;
 # in --reps rounds (default 3): each round runs every measurement once, the
 # implementations one after the other (all servers stay up, idle between
 # their turns), so that changes in the machine's other load hit them alike.
@@ -91,6 +105,11 @@ gossip100_warmup=5000
 gossip100_linger=3000
 rt=0
 gossip_only=0
+relay_cap=1000
+relay_circ=256
+relay_secs=10
+kad_nodes=200
+kad_lookups=200
 smoke=0
 cbuild=""
 impls_set=0
@@ -108,6 +127,10 @@ while [ $# -gt 0 ]; do
     --gossip100) gossip100="$2"; shift 2 ;;
     --rt) rt=1; shift ;;
     --gossip-only) gossip_only=1; impls="c"; shift ;;
+    --relay-capacity) relay_cap="$2"; shift 2 ;;
+    --relay-circuits) relay_circ="$2"; shift 2 ;;
+    --kad) kad_nodes="$2"; shift 2 ;;
+    --kad-lookups) kad_lookups="$2"; shift 2 ;;
     --smoke) smoke=1; shift ;;
     --c-build) cbuild="$(cd "$2" && pwd)"; shift 2 ;;
     --no-plots) plots=0; shift ;;
@@ -124,6 +147,7 @@ done
 if [ "$smoke" = 1 ]; then
   reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_lat_secs=1 mixed=0 doc=0 plots=0
   gossip100=40 gossip100_rate=50 gossip100_procs=2 gossip100_hosts=5 gossip100_warmup=2500 gossip100_linger=500
+  relay_cap=40 relay_circ=8 relay_secs=2 kad_nodes=30 kad_lookups=20
   [ "$impls_set" = 1 ] || impls="c"
 fi
 
@@ -143,11 +167,11 @@ build_c() {
     cmake -S "$root" -B "$bdir" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_C_FLAGS_RELEASE=-O2 -DNDEBUG" \
       -DBUILD_TESTING=OFF >/dev/null
     cmake --build "$bdir" --parallel "$(nproc)" --target p2pchat plugin_transport-tcp plugin_noise plugin_yamux \
-      plugin_identify plugin_ping plugin_perf plugin_gossipsub plugin_relay >/dev/null
+      plugin_identify plugin_ping plugin_perf plugin_gossipsub plugin_relay plugin_kad >/dev/null
   fi
   local cflags=(-O2 -Wall -Wextra -Werror -std=gnu11)
   cc "${cflags[@]}" -I"$root/core/include" $(pkg-config --cflags libuv) "$root"/bench/peers/c/cbench*.c \
-    -L"$cdir/lib" -lp2pcore $(pkg-config --libs libuv) -Wl,-rpath,"$cdir/lib" -o "$cbin/cbench"
+    -L"$cdir/lib" -lp2pcore $(pkg-config --libs libuv) -lm -Wl,-rpath,"$cdir/lib" -o "$cbin/cbench"
   cc "${cflags[@]}" "$root/bench/ceiling/tcp.c" -o "$cbin/ceiling-tcp"
   local ossl=()
   if pkg-config --exists libcrypto && [ -f "$(pkg-config --variable=includedir libcrypto)/openssl/evp.h" ]; then
@@ -503,6 +527,49 @@ relayed_run() {
     'BEGIN { print b - a }') s"
 }
 
+# (h) relay_capacity: a fresh C relay with raised limits, `cbench
+# relay-capacity` reserving $relay_cap slots from as many identities, then
+# $relay_circ busy circuits for $relay_secs s; the driver reads the relay's
+# /proc (RSS, peak RSS, CPU). Sample {"kind":"relay-capacity","result":..}.
+relay_capacity() {
+  local line
+  # the relay holds reservations + 2 x circuits sockets, cbench twice that
+  ulimit -n 65536 2>/dev/null || true
+  run_prefix c
+  start_named relaycap "${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relay-capacity.ini"
+  rm -f "$tmp/relaycap.out"
+  if ! ("${pre[@]}" timeout -k 5 900 "$cbin/cbench" relay-capacity \
+    "${srv_addr[relaycap]}" --reservations "$relay_cap" --circuits "$relay_circ" --seconds "$relay_secs" \
+    --pid "${srv_pid[relaycap]}" >"$tmp/relaycap.out" 2>"$tmp/relaycap.err"); then
+    cat "$tmp/relaycap.out" "$tmp/relaycap.err" >&2
+    die "cbench relay-capacity failed"
+  fi
+  stop_named relaycap
+  line="$(grep '^{"type":"relay-capacity"' "$tmp/relaycap.out" || true)"
+  [ -n "$line" ] || die "cbench relay-capacity printed no result"
+  printf '{"kind":"relay-capacity","result":%s,"load":%s,"round":%s}\n' "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$round" >>"$samples"
+  log "  relay capacity: $line"
+}
+
+# (i) kad_lookup: $kad_nodes DHT servers in one `cbench kad-lookup`
+# process, $kad_lookups lookups. Sample {"kind":"kad-lookup","result":..}.
+kad_lookup() {
+  local line
+  ulimit -n 65536 2>/dev/null || true   # every node's connections, both ends in one process
+  run_prefix c
+  if ! "${pre[@]}" timeout -k 5 900 "$cbin/cbench" kad-lookup --nodes "$kad_nodes" --lookups "$kad_lookups" \
+    >"$tmp/kad.out" 2>"$tmp/kad.err"; then
+    cat "$tmp/kad.out" "$tmp/kad.err" >&2
+    die "cbench kad-lookup failed"
+  fi
+  line="$(grep '^{"type":"kad-lookup"' "$tmp/kad.out" || true)"
+  [ -n "$line" ] || die "cbench kad-lookup printed no result"
+  printf '{"kind":"kad-lookup","result":%s,"load":%s,"round":%s}\n' "$line" "$(cut -d' ' -f1 /proc/loadavg)" \
+    "$round" >>"$samples"
+  log "  kad lookups: $line"
+}
+
 started="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 # the revision the C programs were built from (at the start, not the end)
 revision="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
@@ -594,6 +661,10 @@ for round in $(seq 1 "$reps"); do
   # (e) memory per idle connection: deterministic enough for one round
   if [ "$round" = 1 ]; then
     for i in $extra_impls; do idle_rss "$i"; done
+    # (h) relay capacity: one fresh relay, long enough for one round
+    if [ "$has_c" = 1 ] && [ "$relay_cap" -gt 0 ]; then relay_capacity; fi
+    # (i) kad lookups in an N-node network
+    if [ "$has_c" = 1 ] && [ "$kad_nodes" -gt 0 ]; then kad_lookup; fi
   fi
   if [ "$has_c" = 1 ]; then
     gossip_runs
@@ -615,6 +686,7 @@ python3 "$root/bench/report.py" collect \
   --command "$cmdline" --reps "$reps" --bytes "$bytes" --handshakes "$handshakes" --nice "$nice_level" \
   --streams "$streams" --idle "$idle" --gossip "$gossip" --gossip100 "$gossip100" \
   --gossip100-shape "$gossip100_procs x $gossip100_hosts hosts, $gossip100_rate msg/s" --revision "$revision" \
+  --relay-capacity "$relay_cap" --relay-circuits "$relay_circ" --kad "$kad_nodes" --kad-lookups "$kad_lookups" \
   --load-start "$load_start" --load-end "$(cat /proc/loadavg)" \
   --rust-lock "$root/bench/peers/rust/Cargo.lock" --go-mod "$root/bench/peers/go/go.mod" \
   --js-lock "$root/bench/peers/js/package-lock.json"

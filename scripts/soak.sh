@@ -9,14 +9,15 @@
 # (e.g. --peers 20 --duration 300). Outputs go to build/release/soak/<time>/
 # (with the installed copy of p2pchat that ran):
 # results.md (the table), results.json, soak.dat, latency.dat and, when
-# gnuplot is installed (not needed by CI; scripts/setup.sh --plot),
-# soak.png. Exits 1 when a check failed. The figures in
-# docs/RELIABILITY.md come from this command.
+# gnuplot is installed (scripts/setup.sh --plot or --test), soak.png;
+# CI's short variant writes the same into build/<flavour>/tests/soak/churn.
+# Exits 1 when a check failed. The figures in docs/RELIABILITY.md come
+# from this command.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=1
 if [[ "${1:-}" == "--no-build" ]]; then build=0; shift; fi
-if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
+if [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]]; then sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0; fi
 [[ $build == 1 ]] && "$root/scripts/build.sh" release
 out="$root/build/release/soak/$(date -u +%Y%m%dT%H%M%SZ)"
 # Run a private installed copy: rebuilding meanwhile must not change the

@@ -502,11 +502,9 @@ static int parse_bootstrap(struct chat *c, const p2p_conf_section *app, char *er
     if (!c->boot || !c->boot_ids) return P2P_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         const char *text = p2p_conf_list_at(app, "bootstrap", i);
-        struct p2p_maddr_component comp;
         if (p2p_maddr_parse(&c->boot[c->nboot], text, NULL, 0) != 0 ||
-            !p2p_maddr_find(&c->boot[c->nboot], P2P_MA_P2P, &comp) ||
-            p2p_peerid_from_bytes(&c->boot_ids[c->nboot], comp.value, comp.value_len) != 0) {
-            snprintf(err, errlen, "bootstrap address %s needs a /p2p/<PeerId> part", text);
+            p2p_peerid_from_maddr(&c->boot_ids[c->nboot], &c->boot[c->nboot]) != 0) {   /* a circuit's target */
+            snprintf(err, errlen, "bootstrap address %s needs to end with the peer's /p2p/<PeerId>", text);
             return P2P_ECONFIG;
         }
         c->nboot++;

@@ -7,6 +7,7 @@
 
 #include "p2p/error.h"
 #include "p2p/log.h"
+#include "membudget.h"
 #include "stream_internal.h"
 #include "swarm.h"
 
@@ -127,6 +128,14 @@ static void on_mux_stream(void *arg, p2p_stream *s)
         p2p_stream_close(s);
         return;
     }
+    if (p2p_mem_refuse_stream(c->host, c)) {
+        p2p_log_debug(MOD, "conn %llu: resetting an inbound stream: the host is near max_buffered_bytes and "
+                      "the connection holds %llu bytes", (unsigned long long)c->id,
+                      (unsigned long long)c->buffered);
+        p2p_stream_reset(s);
+        p2p_stream_close(s);
+        return;
+    }
     if (c->negotiating >= c->host->swarm->max_negotiating) {
         p2p_log_debug(MOD, "conn %llu: resetting an inbound stream: %zu already negotiating "
                       "(max_negotiating_streams)", (unsigned long long)c->id, c->negotiating);
@@ -169,6 +178,7 @@ void p2p_conn_start(p2p_conn *c)
 void p2p_conn_kill(p2p_conn *c, int reason)
 {
     (void)reason;
+    if (!c->gone) p2p_mem_conn_gone(c);
     c->gone = true;
     p2p_defer_schedule(c->host, &c->reap);
 }

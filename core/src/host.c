@@ -45,6 +45,9 @@ static const struct p2p_conf_key host_keys[] = {
       "time for a new stream to agree on a protocol" },
     { "max_negotiating_streams", P2P_CONF_INT, "128", 1, 65536, NULL,
       "inbound streams of one connection agreeing on a protocol at a time; more are reset at once" },
+    { "max_buffered_bytes", P2P_CONF_SIZE, "256MiB", 0, INT64_C(1) << 40, NULL,
+      "bytes all connections may hold in stream queues together; over it the connection holding the most is "
+      "closed (0 = no budget)" },
     { "auto_dial", P2P_CONF_BOOL, "true", 0, 0, NULL,
       "dial peers that discovery (mDNS, DHT) finds, within the connection limits" },
     { "close_timeout", P2P_CONF_DURATION, "10s", 0, 3600000, NULL,
@@ -114,6 +117,8 @@ static int setup_identity(p2p_host *h, const struct p2p_host_opts *opts, char *e
         } else if (rc < 0) {
             p2p_errf(err, errlen, "%s", why);
             return rc;
+        } else if (!(h->identity_file = strdup(path))) {
+            return P2P_ENOMEM;
         }
     }
     p2p_pubkey pub;
@@ -267,6 +272,7 @@ P2P_API void p2p_host_free(p2p_host *h)
     for (int i = 0; i < 100 && (h->defer_head || i == 0); i++) uv_run(h->loop, UV_RUN_NOWAIT);
     p2p_loader_fini(h);
     p2p_timers_close_all(h);
+    p2p_membudget_free(h);
     p2p_defer_teardown(h);
     if (h->owns_loop) {
         uv_run(h->loop, UV_RUN_DEFAULT);
@@ -287,6 +293,7 @@ P2P_API void p2p_host_free(p2p_host *h)
     if (h->identity_lock_fd >= 0) close(h->identity_lock_fd);
     p2p_keypair_wipe(&h->key);
     free(h->identity_note);
+    free(h->identity_file);
     p2p_conf_free(h->conf);
     for (size_t i = 0; i < h->nretired; i++) p2p_conf_free(h->retired[i]);
     free(h->retired);
@@ -300,6 +307,7 @@ P2P_API const p2p_keypair *p2p_host_keypair(const p2p_host *h) { return &h->key;
 P2P_API const p2p_conf *p2p_host_conf(const p2p_host *h) { return h->conf; }
 P2P_API const p2p_conf_section *p2p_host_section(const p2p_host *h) { return h->host_section; }
 P2P_API const char *p2p_host_identity_note(const p2p_host *h) { return h->identity_note; }
+P2P_API const char *p2p_host_identity_file(const p2p_host *h) { return h->identity_file; }
 
 P2P_API size_t p2p_host_plugin_count(const p2p_host *h) { return h->nplugins; }
 

@@ -7,6 +7,7 @@
 #include "p2p/conn.h"
 #include "p2p/host.h"
 #include "list.h"
+#include "membudget.h"
 
 struct loaded_plugin {
     const struct p2p_plugin *desc;
@@ -50,6 +51,7 @@ struct p2p_host {
     p2p_peerid id;
     int identity_lock_fd;
     char *identity_note;
+    char *identity_file;        /* the key file the identity was read from, NULL when none */
     char error[512];            /* p2p_host_set_error */
 
     struct loaded_plugin *plugins;  /* in start order after p2p_loader_load */
@@ -72,6 +74,7 @@ struct p2p_host {
 
     struct p2p_metrics *metrics;    /* metrics.c */
     struct p2p_reachability_info reach;   /* reachability.c */
+    struct p2p_membudget mem;             /* membudget.c */
 
     uv_idle_t defer_idle;       /* runs queued p2p_defer calls */
     struct p2p_defer *defer_head, *defer_tail, *defer_running;

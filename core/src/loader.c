@@ -278,7 +278,9 @@ int p2p_loader_init(p2p_host *h, char *err, size_t errlen)
         if (rc < 0) {
             p2p_errf(err, errlen, "plugin '%s' (%s): init failed: %s", p->desc->name, p->path,
                      h->error[0] ? h->error : p2p_strerror(rc));
-            return P2P_EPLUGIN;
+            /* A value its schema cannot check (an address's form, keys that
+             * contradict each other) is still a configuration error. */
+            return rc == P2P_ECONFIG ? P2P_ECONFIG : P2P_EPLUGIN;
         }
         p->inited = true;
         p2p_log_debug(MOD, "initialised plugin %s", p->desc->name);

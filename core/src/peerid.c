@@ -144,3 +144,12 @@ P2P_API bool p2p_peerid_equal(const p2p_peerid *a, const p2p_peerid *b)
     if (!peerid_sane(a) || !peerid_sane(b)) return false;
     return a->len == b->len && memcmp(a->bytes, b->bytes, a->len) == 0;
 }
+
+P2P_API int p2p_peerid_from_maddr(p2p_peerid *id, const p2p_multiaddr *ma)
+{
+    struct p2p_maddr_component c, last = { 0 };
+    size_t off = 0;
+    while (p2p_maddr_next(ma, &off, &c) == 1) last = c;
+    if (last.code != P2P_MA_P2P || p2p_peerid_from_bytes(id, last.value, last.value_len) != 0) return P2P_EINVAL;
+    return 0;
+}

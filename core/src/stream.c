@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "host_internal.h"
+#include "membudget.h"
 #include "p2p/buf.h"
 #include "p2p/error.h"
 #include "p2p/log.h"
@@ -43,6 +44,8 @@ struct p2p_stream {
     void (*release_hook)(void *arg);
     void *release_arg;
     p2p_metric_series *rx, *tx;   /* byte counters (raw streams) */
+    uint64_t charged;      /* bytes charged to the memory budget for s (membudget.c) */
+    p2p_conn *charged_to;  /* the connection they are charged to, or NULL */
 };
 
 /* The addresses of a stream, shared by the streams layered on it. */
@@ -77,6 +80,7 @@ static void release(p2p_stream *s)
     p2p_defer_cancel(s->host, &s->flush);
     s->ops->close(s->impl);
     p2p_buf_free(&s->unread);
+    if (s->charged) p2p_mem_charge(s->host, s->charged_to, -(int64_t)s->charged);
     free(s->protocol);
     addrs_unref(s->addrs);
     void (*hook)(void *) = s->release_hook;
@@ -148,6 +152,7 @@ P2P_API bool p2p_stream_deliver_data(p2p_stream *s, const uint8_t *data, size_t 
             p2p_log_warn("stream", "unread buffer over %u bytes; failing the stream", UNREAD_LIMIT);
             return call_error(s, P2P_ELIMIT);
         }
+        p2p_stream_charge(s, (int64_t)len);
         provider_read(s, false);
         if (s->reading) p2p_defer_schedule(s->host, &s->flush);
         return true;
@@ -196,6 +201,7 @@ static void flush_unread(void *arg)
          * call lands in a fresh s->unread and is delivered next. */
         p2p_buf chunk = s->unread;
         p2p_buf_init(&s->unread, UNREAD_LIMIT);
+        p2p_stream_charge(s, -(int64_t)chunk.len);   /* the owner's from here */
         s->in_callback++;
         s->hd.on_read(s, p2p_buf_head(&chunk), chunk.len, s->arg);
         p2p_buf_free(&chunk);
@@ -291,6 +297,7 @@ P2P_API int p2p_stream_unread(p2p_stream *s, const uint8_t *data, size_t len)
     }
     p2p_buf_free(&s->unread);
     s->unread = nb;
+    p2p_stream_charge(s, (int64_t)len);
     if (s->reading) {
         provider_read(s, false);
         p2p_defer_schedule(s->host, &s->flush);
@@ -300,7 +307,26 @@ P2P_API int p2p_stream_unread(p2p_stream *s, const uint8_t *data, size_t len)
 
 P2P_API p2p_host *p2p_stream_host(const p2p_stream *s) { return s->host; }
 P2P_API p2p_conn *p2p_stream_conn(const p2p_stream *s) { return s->conn; }
-P2P_API void p2p_stream_set_conn(p2p_stream *s, p2p_conn *c) { s->conn = c; }
+P2P_API void p2p_stream_set_conn(p2p_stream *s, p2p_conn *c)
+{
+    s->conn = c;
+    if (s->charged && s->charged_to != c) {
+        p2p_mem_charge(s->host, s->charged_to, -(int64_t)s->charged);
+        p2p_mem_charge(s->host, c, (int64_t)s->charged);
+    }
+    s->charged_to = c;
+}
+
+P2P_API void p2p_stream_charge(p2p_stream *s, int64_t delta)
+{
+    if (!delta || s->released) return;
+    if (delta < 0 && (uint64_t)-delta > s->charged) delta = -(int64_t)s->charged;   /* never below 0 */
+    s->charged += (uint64_t)delta;
+    s->charged_to = s->conn;
+    p2p_mem_charge(s->host, s->conn, delta);
+}
+
+P2P_API uint64_t p2p_stream_charged(const p2p_stream *s) { return s->charged; }
 P2P_API const char *p2p_stream_protocol(const p2p_stream *s) { return s->protocol ? s->protocol : ""; }
 
 P2P_API int p2p_stream_set_protocol(p2p_stream *s, const char *protocol_id)

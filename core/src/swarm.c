@@ -78,6 +78,7 @@ int p2p_swarm_init(p2p_host *h, char *err, size_t errlen)
     sw->auto_dial = p2p_conf_bool(hs, "auto_dial");
     h->swarm = sw;
     p2p_swarm_metrics_init(h);
+    p2p_membudget_init(h);
     return 0;
 }
 

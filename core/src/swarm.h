@@ -27,6 +27,7 @@ struct p2p_conn {
     size_t streams;            /* our count of live substreams */
     size_t idle_streams;       /* of which marked keepalive = false */
     size_t negotiating;        /* inbound streams in protocol negotiation */
+    uint64_t buffered;         /* bytes its substreams hold (membudget.c) */
     struct p2p_list link;      /* in swarm.conns */
     struct p2p_list opens;     /* pending p2p_conn_open_stream requests */
     struct p2p_defer reap;

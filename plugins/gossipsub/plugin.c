@@ -172,6 +172,7 @@ static void swap_out(struct gsp_peer *gp)
         p2p_stream_close(gp->out);
     }
     gp->out = gp->moved;
+    gp->charged = 0;
     gp->out_conn_id = gp->moved_conn_id;
     gp->out_limited = false;
     gp->moved = NULL;
@@ -199,6 +200,12 @@ static bool flush_peer(struct gsp_peer *gp)
         }
         p2p_buf_consume(b, n);
     }
+    /* The router's queue for this peer counts in the host's memory budget,
+     * on the peer's connection (the stream uncharges what is left when it
+     * is released). */
+    size_t held = b ? b->len : 0;
+    p2p_stream_charge(gp->out, (int64_t)held - (int64_t)gp->charged);
+    gp->charged = held;
     return true;
 }
 
@@ -431,6 +438,7 @@ static void on_open(int status, p2p_stream *s, void *arg)
         return;
     }
     gp->out = s;
+    gp->charged = 0;
     gp->out_conn_id = gp->open_conn_id;
     gp->out_limited = p2p_stream_conn(s) && p2p_conn_limited(p2p_stream_conn(s));
     p2p_stream_set_handlers(s, &out_handlers, gp);

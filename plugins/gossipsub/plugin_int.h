@@ -65,6 +65,7 @@ struct gsp_peer {
     struct gsp *g;
     p2p_peerid id;
     p2p_stream *out;           /* our one outbound stream (we send on it) */
+    size_t charged;            /* of the router's queue, charged to out (p2p_stream_charge) */
     uint64_t out_conn_id;
     struct gsp_open *open;     /* outbound stream being opened */
     uint64_t open_conn_id;

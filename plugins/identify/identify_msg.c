@@ -6,6 +6,7 @@
 
 #include "identify.pb-c.h"
 #include "p2p/error.h"
+#include "p2p/netaddr.h"
 #include "p2p/varint.h"
 
 /* ---- info ------------------------------------------------------------- */
@@ -317,29 +318,18 @@ int id_reader_finish(struct id_reader *r)
 
 /* ---- address scopes ------------------------------------------------------- */
 
-static enum id_scope ip4_scope(const uint8_t *a)
+/* Core's scopes (p2p/netaddr.h) in identify's coarser terms: link-local
+ * counts as private, and reserved ranges (documentation, benchmarking,
+ * multicast) as public: nothing tells them from the Internet here. */
+static enum id_scope ip_scope(int family, const uint8_t *ip)
 {
-    if (a[0] == 0) return ID_SCOPE_UNSPECIFIED;    /* 0.0.0.0/8 "this network" */
-    if (a[0] == 127) return ID_SCOPE_LOOPBACK;
-    if (a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) || (a[0] == 192 && a[1] == 168) ||
-        (a[0] == 100 && (a[1] & 0xc0) == 64) || (a[0] == 169 && a[1] == 254))
-        return ID_SCOPE_PRIVATE;
-    return ID_SCOPE_PUBLIC;
-}
-
-static enum id_scope ip6_scope(const uint8_t *a)
-{
-    static const uint8_t zero[16];
-    if (!memcmp(a, zero, 15)) {
-        if (a[15] == 0) return ID_SCOPE_UNSPECIFIED;
-        if (a[15] == 1) return ID_SCOPE_LOOPBACK;
+    switch (p2p_ip_scope(family, ip)) {
+    case P2P_SCOPE_UNSPECIFIED: return ID_SCOPE_UNSPECIFIED;
+    case P2P_SCOPE_LOOPBACK: return ID_SCOPE_LOOPBACK;
+    case P2P_SCOPE_PRIVATE:
+    case P2P_SCOPE_LINK_LOCAL: return ID_SCOPE_PRIVATE;
+    default: return ID_SCOPE_PUBLIC;
     }
-    /* IPv4-mapped ::ffff:a.b.c.d */
-    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    if (!memcmp(a, mapped, 12)) return ip4_scope(a + 12);
-    if ((a[0] & 0xfe) == 0xfc) return ID_SCOPE_PRIVATE;                 /* fc00::/7 */
-    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80) return ID_SCOPE_PRIVATE; /* fe80::/10 */
-    return ID_SCOPE_PUBLIC;
 }
 
 static bool name_is_localhost(const uint8_t *v, size_t n)
@@ -364,9 +354,9 @@ enum id_scope id_addr_scope(const p2p_multiaddr *ma)
     if (p2p_maddr_next(ma, &off, &c) != 1) return ID_SCOPE_UNSPECIFIED;
     switch (c.code) {
     case P2P_MA_IP4:
-        return c.value_len == 4 ? ip4_scope(c.value) : ID_SCOPE_UNSPECIFIED;
+        return c.value_len == 4 ? ip_scope(4, c.value) : ID_SCOPE_UNSPECIFIED;
     case P2P_MA_IP6:
-        return c.value_len == 16 ? ip6_scope(c.value) : ID_SCOPE_UNSPECIFIED;
+        return c.value_len == 16 ? ip_scope(6, c.value) : ID_SCOPE_UNSPECIFIED;
     case P2P_MA_IP6ZONE:
         return ID_SCOPE_PRIVATE;   /* zoned: link-local by nature */
     case P2P_MA_DNS:

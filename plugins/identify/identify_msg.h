@@ -179,7 +179,7 @@ int id_reader_finish(struct id_reader *r);
 enum id_scope {
     ID_SCOPE_UNSPECIFIED, /* 0.0.0.0, ::, or no address component: never dialable */
     ID_SCOPE_LOOPBACK,    /* 127/8, ::1, dns "localhost" */
-    ID_SCOPE_PRIVATE,     /* RFC 1918, 100.64/10 (CGNAT), 169.254/16, fc00::/7, fe80::/10, ip6zone */
+    ID_SCOPE_PRIVATE,     /* RFC 1918, 100.64/10 (CGNAT), 169.254/16, fc00::/7, fe80::/10, fec0::/10, ip6zone (p2p_ip_scope) */
     ID_SCOPE_PUBLIC       /* everything else, DNS names included */
 };
 /* The scope of an address, judged by its first component. */

@@ -48,6 +48,38 @@ static void op_free(struct kad_op *op)
     free(op);
 }
 
+/* Count a lookup about to be freed into the operation's stats. */
+static void lookup_account(struct kad_op *op)
+{
+    if (!op->lk_active) return;
+    op->st_lookups++;
+    op->st_requests += op->lk.requests;
+    op->st_answers += op->lk.answers;
+    if (op->lk.rounds > op->st_rounds) op->st_rounds = op->lk.rounds;
+}
+
+void kad_op_stats(const struct kad_op *op, struct p2p_routing_stats *out)
+{
+    *out = (struct p2p_routing_stats){ .lookups = op->st_lookups, .requests = op->st_requests,
+                                       .answers = op->st_answers, .rounds = op->st_rounds };
+    if (op->lk_active) {
+        out->lookups++;
+        out->requests += op->lk.requests;
+        out->answers += op->lk.answers;
+        if (op->lk.rounds > out->rounds) out->rounds = op->lk.rounds;
+    }
+    uint64_t now = kad_now(op->kd);
+    out->elapsed_ms = now > op->started_ms ? now - op->started_ms : 0;
+}
+
+struct kad_op *kad_op_find(struct kad *kd, uint64_t id)
+{
+    if (kd->reporting && kd->reporting->id == id) return kd->reporting;
+    for (struct kad_op *op = kd->ops; op; op = op->next)
+        if (op->id == id) return op;
+    return NULL;
+}
+
 /* Report and free (or, while a response is being processed, leave the
  * freeing to it: see on_response). Also how cancel ends an operation. */
 static void op_finish(struct kad_op *op, int status)
@@ -55,6 +87,8 @@ static void op_finish(struct kad_op *op, int status)
     struct kad *kd = op->kd;
     /* Unlinked first: the callback may start new operations or stop us. */
     op_unlink(op);
+    struct kad_op *outer = kd->reporting;   /* a callback may finish another operation */
+    kd->reporting = op;
     switch (op->kind) {
     case KAD_OP_FIND_PEER:
         if (op->cb.peer) op->cb.peer(status, status ? NULL : &op->found[0], op->arg);
@@ -75,6 +109,7 @@ static void op_finish(struct kad_op *op, int status)
         if (op->cb.done) op->cb.done(status, kd->rt.size, op->arg);
         break;
     }
+    kd->reporting = outer;
     if (op->busy) op->dead = true;
     else op_free(op);
 }
@@ -115,6 +150,7 @@ struct kad_op *kad_op_new(struct kad *kd, enum kad_op_kind kind, const uint8_t *
     if (klen) memcpy(op->key, key, klen);
     op->klen = klen;
     op->early_status = 1;
+    op->started_ms = kad_now(kd);
     kad_key_from_bytes(&op->target, key, klen);
     p2p_defer_init(&op->step, on_step, op);
     op->next = kd->ops;
@@ -134,6 +170,7 @@ void kad_op_finish_soon(struct kad_op *op, int status)
 static int lookup_begin(struct kad_op *op)
 {
     struct kad *kd = op->kd;
+    lookup_account(op);
     if (op->lk_active) kad_lookup_free(&op->lk);
     op->lk_active = false;
     struct kad_lookup_config cfg = {
@@ -424,6 +461,7 @@ static void lookup_done(struct kad_op *op)
         if (bootstrap_next(op)) {
             p2p_defer_schedule(kd->host, &op->step);
         } else {
+            lookup_account(op);
             if (op->lk_active) kad_lookup_free(&op->lk);
             op->lk_active = false;
             op_finish(op, 0);

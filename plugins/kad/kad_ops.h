@@ -59,6 +59,9 @@ struct kad_op {
     p2p_peerid *targets;
     size_t ntargets, ti;
     bool refresh_planned;
+    /* stats (routing v3): lookups already freed, and the time started */
+    size_t st_lookups, st_requests, st_answers, st_rounds;
+    uint64_t started_ms;
     struct kad_op *next, *prev;
 };
 
@@ -68,6 +71,10 @@ struct kad_op *kad_op_new(struct kad *kd, enum kad_op_kind kind, const uint8_t *
 /* Start (from the loop) the lookup of target: FIND_NODE, GET_VALUE or
  * GET_PROVIDERS depending on the kind, with key as the request's key. */
 void kad_op_start(struct kad_op *op);
+/* What op cost so far (routing v3 stats). */
+void kad_op_stats(const struct kad_op *op, struct p2p_routing_stats *out);
+/* Operation id, live or reporting (its callback running); NULL otherwise. */
+struct kad_op *kad_op_find(struct kad *kd, uint64_t id);
 /* Finish from the loop with status (no lookup). */
 void kad_op_finish_soon(struct kad_op *op, int status);
 

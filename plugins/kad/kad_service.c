@@ -322,6 +322,23 @@ const struct p2p_routing_api_v2 kad_routing_api_v2 = {
     svc_stop_publishing,
 };
 
+/* ---- v3: v2 plus the cost of an operation ---------------------------------- */
+
+static int svc_stats(void *st, uint64_t id, struct p2p_routing_stats *out)
+{
+    if (!out) return P2P_EINVAL;
+    const struct kad_op *op = kad_op_find(st, id);
+    if (!op) return P2P_ENOTFOUND;
+    kad_op_stats(op, out);
+    return 0;
+}
+
+const struct p2p_routing_api_v3 kad_routing_api_v3 = {
+    svc_find_peer, svc_closest_peers, svc_get_value, svc_put_value, svc_provide, svc_stop_providing,
+    svc_find_providers, svc_bootstrap, svc_table, svc_mode, svc_seal_record, svc_open_record, svc_cancel,
+    svc_stop_publishing, svc_stats,
+};
+
 /* ---- v1: the same without operation ids ---------------------------------- */
 
 static int v1_find_peer(void *st, const p2p_peerid *peer, p2p_routing_peer_cb cb, void *arg)

@@ -134,7 +134,77 @@ void kad_providers_free(struct kad_providers *ps)
 {
     for (size_t i = 0; i < ps->n; i++) pkey_free(&ps->k[i]);
     free(ps->k);
+    free(ps->pc);
     memset(ps, 0, sizeof *ps);
+}
+
+void kad_providers_set_peer_limit(struct kad_providers *ps, size_t max_per_peer)
+{
+    ps->max_per_peer = max_per_peer;
+}
+
+/* ---- entries per peer: a sorted array, binary search ----------------------- */
+
+static int pc_cmp(const p2p_peerid *a, const p2p_peerid *b)
+{
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
+    return memcmp(a->bytes, b->bytes, a->len);
+}
+
+/* The index of id, or of where it would go (*found false). */
+static size_t pc_find(const struct kad_providers *ps, const p2p_peerid *id, bool *found)
+{
+    size_t lo = 0, hi = ps->npc;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = pc_cmp(&ps->pc[mid].id, id);
+        if (c == 0) {
+            *found = true;
+            return mid;
+        }
+        if (c < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    *found = false;
+    return lo;
+}
+
+size_t kad_providers_of_peer(const struct kad_providers *ps, const p2p_peerid *id)
+{
+    bool found;
+    size_t i = pc_find(ps, id, &found);
+    return found ? ps->pc[i].n : 0;
+}
+
+static int pc_inc(struct kad_providers *ps, const p2p_peerid *id)
+{
+    bool found;
+    size_t i = pc_find(ps, id, &found);
+    if (found) {
+        ps->pc[i].n++;
+        return 0;
+    }
+    if (ps->npc == ps->pc_cap) {
+        size_t cap = ps->pc_cap ? ps->pc_cap * 2 : 16;
+        struct kad_pcount *n = realloc(ps->pc, cap * sizeof *n);
+        if (!n) return P2P_ENOMEM;
+        ps->pc = n;
+        ps->pc_cap = cap;
+    }
+    memmove(&ps->pc[i + 1], &ps->pc[i], (ps->npc - i) * sizeof *ps->pc);
+    ps->pc[i] = (struct kad_pcount){ .id = *id, .n = 1 };
+    ps->npc++;
+    return 0;
+}
+
+static void pc_dec(struct kad_providers *ps, const p2p_peerid *id)
+{
+    bool found;
+    size_t i = pc_find(ps, id, &found);
+    if (!found) return;
+    if (--ps->pc[i].n) return;
+    memmove(&ps->pc[i], &ps->pc[i + 1], (ps->npc - i - 1) * sizeof *ps->pc);
+    ps->npc--;
 }
 
 static long pkey_find(const struct kad_providers *ps, const uint8_t *key, size_t klen)
@@ -144,10 +214,43 @@ static long pkey_find(const struct kad_providers *ps, const uint8_t *key, size_t
     return -1;
 }
 
-static void prov_drop(struct kad_pkey *k, size_t i)
+static void prov_drop(struct kad_providers *ps, struct kad_pkey *k, size_t i)
 {
+    pc_dec(ps, &k->p[i].id);
     free(k->p[i].addrs);
     k->p[i] = k->p[--k->n];
+}
+
+/* Drop key ki when it has no provider left. */
+static void pkey_drop_if_empty(struct kad_providers *ps, size_t ki)
+{
+    if (ps->k[ki].n) return;
+    pkey_free(&ps->k[ki]);
+    ps->k[ki] = ps->k[--ps->n];
+}
+
+/* A full store: drop one entry of the peer holding the most when it
+ * holds at least two more than `than` (the newcomer's count), so that the
+ * newcomer does not end up holding more than it: equal shares are stable
+ * (identities beyond the store's size cannot churn out holders of one
+ * entry). true if room was made. */
+static bool make_room_fairly(struct kad_providers *ps, size_t than)
+{
+    size_t top = ps->npc;
+    for (size_t i = 0; i < ps->npc; i++)
+        if (top == ps->npc || ps->pc[i].n > ps->pc[top].n) top = i;
+    if (top == ps->npc || ps->pc[top].n < than + 2) return false;
+    p2p_peerid victim = ps->pc[top].id;
+    for (size_t ki = 0; ki < ps->n; ki++) {
+        struct kad_pkey *k = &ps->k[ki];
+        for (size_t j = 0; j < k->n; j++) {
+            if (!p2p_peerid_equal(&k->p[j].id, &victim)) continue;
+            prov_drop(ps, k, j);
+            pkey_drop_if_empty(ps, ki);
+            return true;
+        }
+    }
+    return false;
 }
 
 size_t kad_providers_gc(struct kad_providers *ps, uint64_t now)
@@ -157,7 +260,7 @@ size_t kad_providers_gc(struct kad_providers *ps, uint64_t now)
         struct kad_pkey *k = &ps->k[i];
         for (size_t j = 0; j < k->n;) {
             if (now >= k->p[j].expires_ms) {
-                prov_drop(k, j);
+                prov_drop(ps, k, j);
                 c++;
             } else {
                 if (k->p[j].naddrs && now >= k->p[j].addrs_expire_ms) {
@@ -183,8 +286,14 @@ int kad_providers_add(struct kad_providers *ps, const uint8_t *key, size_t klen,
 {
     if (!klen || klen > KAD_PROVIDER_KEY_MAX) return P2P_EINVAL;
     long ki = pkey_find(ps, key, klen);
+    size_t held = kad_providers_of_peer(ps, id);
+    bool has = false;
+    if (ki >= 0)
+        for (size_t i = 0; i < ps->k[ki].n && !has; i++) has = p2p_peerid_equal(&ps->k[ki].p[i].id, id);
+    if (!has && ps->max_per_peer && held >= ps->max_per_peer) return P2P_ELIMIT;
     if (ki < 0) {
         if (ps->n == ps->max_keys) kad_providers_gc(ps, now);
+        if (ps->n == ps->max_keys) make_room_fairly(ps, held);
         if (ps->n == ps->max_keys) return P2P_ELIMIT;
         if (!ps->k && !(ps->k = calloc(ps->max_keys ? ps->max_keys : 1, sizeof *ps->k))) return P2P_ENOMEM;
         struct kad_pkey *k = &ps->k[ps->n];
@@ -199,11 +308,15 @@ int kad_providers_add(struct kad_providers *ps, const uint8_t *key, size_t klen,
     for (size_t i = 0; i < k->n && !p; i++)
         if (p2p_peerid_equal(&k->p[i].id, id)) p = &k->p[i];
     if (!p) {
+        if (pc_inc(ps, id)) {
+            pkey_drop_if_empty(ps, (size_t)ki);   /* a key made for this entry */
+            return P2P_ENOMEM;
+        }
         if (k->n == ps->max_per_key) {
             size_t first = 0;
             for (size_t i = 1; i < k->n; i++)
                 if (k->p[i].expires_ms < k->p[first].expires_ms) first = i;
-            prov_drop(k, first);
+            prov_drop(ps, k, first);
         }
         p = &k->p[k->n++];
         memset(p, 0, sizeof *p);
@@ -242,11 +355,8 @@ bool kad_providers_remove(struct kad_providers *ps, const uint8_t *key, size_t k
     struct kad_pkey *k = &ps->k[ki];
     for (size_t i = 0; i < k->n; i++) {
         if (p2p_peerid_equal(&k->p[i].id, id)) {
-            prov_drop(k, i);
-            if (!k->n) {
-                pkey_free(k);
-                ps->k[ki] = ps->k[--ps->n];
-            }
+            prov_drop(ps, k, i);
+            pkey_drop_if_empty(ps, (size_t)ki);
             return true;
         }
     }

@@ -12,8 +12,16 @@
  * (provider_ttl after the last ADD_PROVIDER: 48 h in go, "Provider Record
  * Expiration Interval") and the addresses it announced, kept for
  * addr_ttl (go: 24 h; the spec suggests not serving stale addresses).
- * A full key drops its provider expiring first; a full store refuses new
- * keys (P2P_ELIMIT) after dropping expired ones. */
+ * A full key drops its provider expiring first. A peer holds at most
+ * max_per_peer provider entries (0 = no limit): one more is refused
+ * (P2P_ELIMIT; refreshing an entry it has is not). A full store first
+ * drops expired entries; then, when the peer holding the most entries
+ * holds at least two more than the newcomer's peer, one of its entries
+ * (its first, in key order) makes room: identities that filled the store
+ * leave room to each newcomer with fewer entries (fair shares, not first
+ * come first served), and equal shares are stable (more identities than
+ * room cannot churn out peers holding one entry). Otherwise a new key is
+ * refused (P2P_ELIMIT). */
 #ifndef KAD_STORE_H
 #define KAD_STORE_H
 
@@ -69,19 +77,33 @@ struct kad_pkey {
     size_t n;
 };
 
+/* Provider entries held by one peer (kad_providers.pc, sorted by id). */
+struct kad_pcount {
+    p2p_peerid id;
+    size_t n;
+};
+
 struct kad_providers {
     struct kad_pkey *k;
     size_t n;
     size_t max_keys, max_per_key, max_addrs;
+    size_t max_per_peer;         /* entries per provider peer (0 = no limit) */
     uint64_t ttl_ms, addr_ttl_ms;
+    struct kad_pcount *pc;       /* npc peers with entries, sorted (id length, bytes) */
+    size_t npc, pc_cap;
 };
 
 void kad_providers_init(struct kad_providers *ps, size_t max_keys, size_t max_per_key, size_t max_addrs,
                         uint64_t ttl_ms, uint64_t addr_ttl_ms);
 void kad_providers_free(struct kad_providers *ps);
+/* Set max_per_peer (0 = no limit; entries beyond a lowered limit stay). */
+void kad_providers_set_peer_limit(struct kad_providers *ps, size_t max_per_peer);
+/* Provider entries held by peer id. */
+size_t kad_providers_of_peer(const struct kad_providers *ps, const p2p_peerid *id);
 /* Add or refresh a provider of key (addrs: at most max_addrs kept; none
  * keeps the addresses it had). Returns 0, P2P_EINVAL (key empty or over
- * KAD_PROVIDER_KEY_MAX), P2P_ELIMIT (no room for a new key), P2P_ENOMEM. */
+ * KAD_PROVIDER_KEY_MAX), P2P_ELIMIT (the peer holds max_per_peer entries,
+ * or no room for a new key), P2P_ENOMEM. */
 int kad_providers_add(struct kad_providers *ps, const uint8_t *key, size_t klen, const p2p_peerid *id,
                       const p2p_multiaddr *addrs, size_t naddrs, uint64_t now);
 /* Live providers of key: pointers into the store (valid until it

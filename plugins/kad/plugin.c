@@ -322,24 +322,23 @@ static void state_load(struct kad *kd)
     kad_state_free(&st);
 }
 
-/* The state file: [plugin kad] state_file, else (persistent identities
- * only) kad-<PeerId>.txt next to the identity file. */
+/* The state file: [plugin kad] state_file, else (identities kept in a
+ * key file only) kad-<PeerId>.txt next to the key file. An identity
+ * without a file (ephemeral, a seed, given by the application) gets no
+ * default: nothing says where it lives, and a new PeerId every run would
+ * leave a file per run behind. */
 static char *state_path(struct kad *kd)
 {
     if (!p2p_conf_bool(kd->cf, "persist")) return NULL;
     const char *set = p2p_conf_path(kd->cf, "state_file");
     if (set) return strdup(set);
-    const p2p_conf_section *hs = p2p_host_section(kd->host);
-    if (p2p_host_identity_note(kd->host) || p2p_conf_is_set(hs, "secret_key_seed") ||
-        p2p_conf_bool(hs, "ephemeral_identity"))
-        return NULL;   /* a new PeerId every run: nothing worth keeping */
+    const char *idf = p2p_host_identity_file(kd->host);
+    if (!idf) return NULL;
     char dir[4096];
-    const char *id = p2p_conf_path(hs, "identity");
-    if (id) snprintf(dir, sizeof dir, "%s", id);
-    else if (p2p_identity_default_path(dir, sizeof dir) != 0) return NULL;
+    snprintf(dir, sizeof dir, "%s", idf);
     char *slash = strrchr(dir, '/');
-    if (!slash) return NULL;
-    *slash = 0;
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");   /* a key file in the working directory */
     char ps[P2P_PEERID_STRMAX], path[4300];
     snprintf(path, sizeof path, "%s/kad-%s.txt", dir, kad_peer_str(p2p_host_peerid(kd->host), ps));
     return strdup(path);
@@ -430,6 +429,9 @@ static const struct p2p_conf_key kad_keys[] = {
     { "record_ttl", P2P_CONF_DURATION, "48h", 1000, 2592000000, NULL, "how long a stored value record lives" },
     { "max_provider_keys", P2P_CONF_INT, "4096", 0, 1000000, NULL, "keys we store provider records of" },
     { "max_providers_per_key", P2P_CONF_INT, "20", 1, 1000, NULL, "providers kept per key" },
+    { "max_provider_keys_per_peer", P2P_CONF_INT, "1024", 0, 1000000, NULL,
+      "provider records one peer may have us store (0 = no limit); a full store makes room from the peer "
+      "holding the most" },
     { "provider_ttl", P2P_CONF_DURATION, "48h", 1000, 2592000000, NULL, "how long a provider record lives" },
     { "provider_addr_ttl", P2P_CONF_DURATION, "24h", 1000, 2592000000, NULL, "how long provider addresses are served" },
     { "provide_interval", P2P_CONF_DURATION, "22h", 1000, 2592000000, NULL, "how often our provider records are re-announced" },
@@ -450,7 +452,7 @@ static const struct p2p_conf_key kad_keys[] = {
     { "max_requests", P2P_CONF_INT, "256", 1, 65536, NULL, "outbound requests under way at once" },
     { "persist", P2P_CONF_BOOL, "true", 0, 0, NULL, "save the routing table and reuse it at the next start" },
     { "state_file", P2P_CONF_PATH, NULL, 0, 0, NULL,
-      "where (default: kad-<PeerId>.txt next to a persistent identity file)" },
+      "where (default: kad-<PeerId>.txt next to the identity's key file; none without a key file)" },
     { "save_interval", P2P_CONF_DURATION, "5m", 1000, 86400000, NULL, "how often a changed table is saved" },
     P2P_CONF_KEYS_END
 };
@@ -465,10 +467,8 @@ static int parse_bootstrap(struct kad *kd)
     for (size_t i = 0; i < n; i++) {
         const char *text = p2p_conf_list_at(kd->cf, "bootstrap", i);
         p2p_multiaddr ma;
-        struct p2p_maddr_component c;
         p2p_peerid id;
-        if (p2p_maddr_parse(&ma, text, NULL, 0) != 0 || p2p_maddr_find(&ma, P2P_MA_P2P, &c) != 1 ||
-            p2p_peerid_from_bytes(&id, c.value, c.value_len) != 0) {
+        if (p2p_maddr_parse(&ma, text, NULL, 0) != 0 || p2p_peerid_from_maddr(&id, &ma) != 0) {
             p2p_host_set_error(kd->host, "bootstrap address '%s' does not end in /p2p/<PeerId>", text);
             return P2P_ECONFIG;
         }
@@ -532,6 +532,7 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     kad_providers_init(&kd->providers, (size_t)p2p_conf_int(cf, "max_provider_keys"),
                        (size_t)p2p_conf_int(cf, "max_providers_per_key"), KAD_MAX_ADDRS_OUT,
                        p2p_conf_duration_ms(cf, "provider_ttl"), p2p_conf_duration_ms(cf, "provider_addr_ttl"));
+    kad_providers_set_peer_limit(&kd->providers, (size_t)p2p_conf_int(cf, "max_provider_keys_per_peer"));
     kad_validators_init(&kd->validators);
     if (rc == 0) rc = parse_bootstrap(kd);
     if (rc == 0 && kd->server) {
@@ -542,6 +543,10 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 1, &kad_routing_api, kd);
         if (rc == 0 && (rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 2, &kad_routing_api_v2, kd)))
             p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 1);
+        if (rc == 0 && (rc = p2p_service_provide(h, P2P_ROUTING_SERVICE, 3, &kad_routing_api_v3, kd))) {
+            p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 2);
+            p2p_service_withdraw(h, P2P_ROUTING_SERVICE, 1);
+        }
         if (rc) p2p_host_set_error(h, "cannot provide the routing service: %s", p2p_strerror(rc));
     }
     if (rc) {

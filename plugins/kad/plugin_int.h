@@ -132,6 +132,7 @@ struct kad {
     struct kad_published *published;
     size_t npublished;
     uint64_t next_op_id;         /* ids of operations (routing v2), from 1 */
+    struct kad_op *reporting;    /* the operation whose callback runs (routing v3 stats) */
     uint64_t last_seq;
     uint64_t last_save_ms;
     bool dirty;                  /* routing table changed since the last save */
@@ -186,6 +187,7 @@ int kad_add_closer(struct kad *kd, struct kad_msg *m, const kad_key *target, con
 /* ---- kad_service.c ------------------------------------------------------ */
 extern const struct p2p_routing_api_v1 kad_routing_api;
 extern const struct p2p_routing_api_v2 kad_routing_api_v2;
+extern const struct p2p_routing_api_v3 kad_routing_api_v3;
 /* Forget every value we publish. */
 void kad_published_free_all(struct kad *kd);
 

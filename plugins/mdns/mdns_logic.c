@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "p2p/error.h"
+#include "p2p/netaddr.h"
 
 #define SERVICE_NAME "_p2p._udp.local"
 #define META_NAME "_services._dns-sd._udp.local"
@@ -92,31 +93,16 @@ static uint64_t rnd_below(struct mdns_logic *lg, uint64_t n)
 
 /* ---- addresses ------------------------------------------------------- */
 
-enum mdns_ip_scope mdns_maddr_ip_scope(const p2p_multiaddr *ma)
-{
-    size_t off = 0;
-    struct p2p_maddr_component c;
-    if (p2p_maddr_next(ma, &off, &c) != 1) return MDNS_IP_OTHER;
-    if (c.code == P2P_MA_IP4 && c.value_len == 4) {
-        if (c.value[0] == 127) return MDNS_IP_LOOPBACK;
-        if (!c.value[0] && !c.value[1] && !c.value[2] && !c.value[3]) return MDNS_IP_UNSPECIFIED;
-    } else if (c.code == P2P_MA_IP6 && c.value_len == 16) {
-        static const uint8_t zero[16];
-        if (!memcmp(c.value, zero, 15)) {
-            if (c.value[15] == 1) return MDNS_IP_LOOPBACK;
-            if (c.value[15] == 0) return MDNS_IP_UNSPECIFIED;
-        }
-        /* ::ffff:127.x.x.x */
-        static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-        if (!memcmp(c.value, mapped, 12) && c.value[12] == 127) return MDNS_IP_LOOPBACK;
-    }
-    return MDNS_IP_OTHER;
-}
-
+/* Announced and accepted: any address but the unspecified ones, and
+ * loopback only with include_loopback (core's scopes, p2p/netaddr.h;
+ * addresses without a leading IP, e.g. /dns4, are usable). */
 static bool addr_usable(const p2p_multiaddr *ma, bool include_loopback)
 {
-    enum mdns_ip_scope s = mdns_maddr_ip_scope(ma);
-    return s == MDNS_IP_OTHER || (s == MDNS_IP_LOOPBACK && include_loopback);
+    const uint8_t *ip;
+    int fam = p2p_maddr_ip(ma, &ip);
+    if (!fam) return true;
+    enum p2p_ip_scope s = p2p_ip_scope(fam, ip);
+    return s != P2P_SCOPE_UNSPECIFIED && (s != P2P_SCOPE_LOOPBACK || include_loopback);
 }
 
 size_t mdns_own_txt(const p2p_peerid *self, const p2p_multiaddr *addrs, size_t n, bool include_loopback,

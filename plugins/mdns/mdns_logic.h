@@ -154,8 +154,4 @@ const struct mdns_logic_stats *mdns_logic_stats(const struct mdns_logic *lg);
 size_t mdns_own_txt(const p2p_peerid *self, const p2p_multiaddr *addrs, size_t n, bool include_loopback,
                     char (*out)[MDNS_TXT_STRING_MAX + 1], size_t max, uint16_t *port);
 
-/* The scope of a multiaddr's leading IP address. */
-enum mdns_ip_scope { MDNS_IP_OTHER = 0, MDNS_IP_LOOPBACK, MDNS_IP_UNSPECIFIED };
-enum mdns_ip_scope mdns_maddr_ip_scope(const p2p_multiaddr *ma);
-
 #endif

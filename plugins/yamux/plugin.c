@@ -21,7 +21,15 @@
 #include "yamux_session.h"
 
 #define MOD "yamux"
-#define SECURED_HIGH_WATER (512u * 1024u)
+/* Output bounds per connection. Data beyond them waits in the streams'
+ * txq, where the writers see it (write_queued) and stop: a relay pumping
+ * 256 busy circuits needs these small (docs/BENCHMARKS.md, relay server
+ * capacity: 512 + 256 KiB held ~200 MiB for 256 circuits, 64 + 64 KiB
+ * 64 MiB), and the kernel's socket buffer, not ours, is what keeps a
+ * fast connection busy (single-stream throughput measured unchanged). */
+#define SECURED_HIGH_WATER (64u * 1024u)   /* queued below Yamux (Noise, TCP) before we stop flushing */
+#define SESSION_HIGH_WATER (64u * 1024u)   /* Yamux frames waiting for the secured stream */
+#define FLUSH_CHUNK (64u * 1024u)          /* bytes handed to the secured stream at once */
 #define TXQ_LIMIT (64u * 1024u * 1024u)
 
 struct yplugin {
@@ -99,6 +107,7 @@ static int try_send(struct ystream *y)
         if (n < 0) return n;
         if (n == 0) break;
         p2p_buf_consume(&y->txq, (size_t)n);
+        p2p_stream_charge(y->st, -(int64_t)n);   /* the host's memory budget */
     }
     if (!y->txq.len && y->local_fin_wanted && !y->local_fin_sent) {
         y->local_fin_sent = true;
@@ -123,6 +132,7 @@ static int ys_write(void *impl, const uint8_t *data, size_t len)
     if (len) {
         int rc = p2p_buf_append(&y->txq, data, len);
         if (rc < 0) return rc;
+        p2p_stream_charge(y->st, (int64_t)len);
         y->drain_wanted = true;
     }
     sess_schedule(y->ss);
@@ -249,6 +259,7 @@ static void cb_data(void *user, uint32_t id, const uint8_t *data, size_t len)
     }
     if (!y->reading || y->rx.len) {
         if (p2p_buf_append(&y->rx, data, len) < 0) yamux_stream_reset(ss->ys, id);
+        else p2p_stream_charge(y->st, (int64_t)len);
         return;
     }
     if (p2p_stream_deliver_data(y->st, data, len))
@@ -333,7 +344,7 @@ static void flush_output(struct ysess *ss)
         size_t n;
         yamux_session_output(ss->ys, &p, &n);
         if (!n) break;
-        if (n > 256 * 1024) n = 256 * 1024;
+        if (n > FLUSH_CHUNK) n = FLUSH_CHUNK;
         if (p2p_stream_write(ss->secured, p, n) < 0) {
             if (!ss->failed) {
                 ss->failed = true;
@@ -382,6 +393,7 @@ static bool service_stream(struct ysess *ss, struct ystream *y)
     if (y->rx.len) {
         p2p_buf chunk = y->rx;
         p2p_buf_init(&y->rx, 0);
+        p2p_stream_charge(y->st, -(int64_t)chunk.len);
         uint32_t id = y->id;
         bool alive = p2p_stream_deliver_data(y->st, p2p_buf_head(&chunk), chunk.len);
         if (!ss->failed) yamux_stream_consumed(ss->ys, id, chunk.len);
@@ -614,6 +626,7 @@ static int yp_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     if (!yp) return P2P_ENOMEM;
     yp->host = h;
     yamux_config_default(&yp->cfg);
+    yp->cfg.out_high_watermark = SESSION_HIGH_WATER;
     yp->cfg.initial_window = (uint32_t)p2p_conf_size(cf, "initial_window");
     yp->cfg.max_stream_window = (uint32_t)p2p_conf_size(cf, "max_stream_window");
     yp->cfg.max_streams = (uint32_t)p2p_conf_int(cf, "max_streams");

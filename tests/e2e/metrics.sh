@@ -107,7 +107,27 @@ expect_in "$TMP/bad.txt" "HTTP/1.1 400 Bad Request" "malformed request answered 
 [[ $(value "$port_r" 'p2p_metrics_http_requests_total{code="400"}') == 1 ]] && ok "the 400 is counted" \
   || fail "400 not counted"
 
-kill -TERM "$pid_b" "$pid_c" "$pid_r"
-for p in b c r; do eval "wait_exit \$pid_$p 10"; eval "s_$p=\$status"; done
-[[ $s_b == 0 && $s_c == 0 && $s_r == 0 ]] && ok "clean shutdown" || fail "exit statuses $s_b $s_c $s_r"
+# --bootstrap with a circuit address (/.../p2p/R/p2p-circuit/p2p/B) dials
+# B through R: the target's PeerId, not the relay's.
+start_peer d peer --json --room "bootstrap-$$" --bootstrap "$addr_r/p2p-circuit/p2p/$id_b"
+wait_for "$TMP/d.out" "\"event\":\"connected\",\"peer\":\"$id_b\"" 15 \
+  && ok "--bootstrap through a circuit reaches the target" \
+  || { fail "--bootstrap through a circuit"; cat "$TMP/d.out" "$TMP/d.err"; }
+grep -q "\"event\":\"connected\",\"peer\":\"$id_b\".*\"connection\":\"relayed\"" "$TMP/d.out" \
+  && ok "the bootstrap connection is relayed" || fail "bootstrap connection not relayed"
+! grep -qi "error\|cannot" "$TMP/d.err" && ok "no bootstrap error" || { fail "bootstrap errors"; cat "$TMP/d.err"; }
+
+# The memory budget's gauges.
+[[ $(value "$port_r" 'p2p_buffered_bytes_limit') == 268435456 ]] && ok "memory budget exported (256 MiB)" \
+  || fail "p2p_buffered_bytes_limit missing or wrong"
+[[ -n $(value "$port_r" 'p2p_buffered_bytes') ]] && ok "buffered bytes exported" || fail "p2p_buffered_bytes missing"
+
+# A malformed --metrics address is a configuration error: exit 78 (EX_CONFIG).
+st=0; "$bin" relay --port 0 --metrics 1.2.3:99 </dev/null >"$TMP/badm.out" 2>"$TMP/badm.err" || st=$?
+[[ $st == 78 ]] && ok "bad --metrics address exits 78" || fail "bad --metrics address exited $st"
+expect_in "$TMP/badm.err" "'1.2.3:99' is not IP:PORT" "bad --metrics address named"
+
+kill -TERM "$pid_b" "$pid_c" "$pid_d" "$pid_r"
+for p in b c d r; do eval "wait_exit \$pid_$p 10"; eval "s_$p=\$status"; done
+[[ $s_b == 0 && $s_c == 0 && $s_d == 0 && $s_r == 0 ]] && ok "clean shutdown" || fail "exit statuses $s_b $s_c $s_d $s_r"
 finish

@@ -5,10 +5,14 @@
  * socket driven by a uv_poll on the same loop, crafting its traffic with
  * the I/O-free noise_logic and yamux_logic code and the core's
  * multistream-select machine. An honest host stays connected to the
- * victim throughout and runs echo exchanges back to back; every case
- * checks that they all complete, that the victim closes the attacker's
- * connection within a bounded time, and that its log names the cause
- * (the test installs its own log sink and filter, whatever P2P_LOG says).
+ * victim throughout and runs echo exchanges back to back, and an honest
+ * pair (that host and one the victim dials, hpair.h) chats through the
+ * victim every 50 ms; every case checks that they all complete, every
+ * pair message comes back within 2 s (p50/max printed), the victim's
+ * buffered bytes (its memory budget's count) stay under 32 MiB unless
+ * the case states its bound, the victim closes the attacker's
+ * connection within a bounded time, and its log names the cause (the
+ * test installs its own log sink and filter, whatever P2P_LOG says).
  *
  * Cases:
  *   1 garbage instead of multistream-select (five kinds)
@@ -37,6 +41,10 @@
  *     their part of [plugin yamux] max_session_window (RST beyond), its
  *     RSS stays under the stated bound; the same attack with a 64 MiB
  *     budget (control) makes it hold every byte sent
+ *  12 the host-wide memory budget ([host] max_buffered_bytes): under
+ *     pressure the connection holding the most gets no new streams; over
+ *     the budget it is closed, then the next one; the charged total stays
+ *     within the budget plus a loop turn's reads
  *
  * Environment: HOSTILE_VERBOSE=1 copies the captured log to stderr;
  * HOSTILE_FLOOD_STREAMS=N (1..32, default 4) sets the streams of case 8;
@@ -45,6 +53,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdarg.h>
@@ -55,6 +64,7 @@
 #include <unistd.h>
 
 #include "echo.h"
+#include "hpair.h"
 #include "ihost.h"
 #include "noise_hs.h"
 #include "noise_transport.h"
@@ -71,6 +81,12 @@
 #ifndef HOSTILE_ASAN
 #define HOSTILE_ASAN 0
 #endif
+
+/* Every case: the honest pair's worst round trip through the victim
+ * (x CK_TIMEOUT_MULTIPLIER), and the victim's buffered bytes at their
+ * peak unless the case states its own bound. */
+#define FX_LATENCY_BOUND_MS 2000
+#define FX_MEM_BOUND (32u * 1024u * 1024u)
 
 #define KIB 1024u
 #define MIB (1024u * 1024u)
@@ -187,6 +203,11 @@ struct fx {
     bool bg_stop, bg_running;
     /* cases that need another honest host */
     p2p_host *h2;
+    /* the honest pair chatting through the victim (hpair.h), and the
+     * bound of the victim's buffered bytes (the memory budget's count)
+     * over the whole case */
+    struct hpair *pair;
+    uint64_t mem_bound;
 };
 
 static void on_victim_event(const struct p2p_event *ev, void *arg)
@@ -288,6 +309,9 @@ static void fx_setup(struct fx *f, const char *vkeys, const char *noise_keys, co
     f->bg.user = f;
     f->bg_running = true;
     ck_assert_int_eq(echo_start(f->hconn, &f->bg), 0);
+    f->pair = hpair_start(&f->loop, f->v, f->hconn, 50);
+    log_begin();   /* again: creating the pair's host set the log filter */
+    f->mem_bound = FX_MEM_BOUND;
 }
 
 static bool bg_stopped(void *arg) { return !((struct fx *)arg)->bg_running; }
@@ -313,6 +337,15 @@ static void echo_done_flag(struct echo_client *c) { *(bool *)c->user = true; }
 
 static void fx_teardown(struct fx *f)
 {
+    /* The honest pair chatted through the victim all along, every
+     * message back within the bound. */
+    hpair_stop(f->pair, FX_LATENCY_BOUND_MS, NULL);
+    /* The victim's buffered bytes stayed under the stated bound. */
+    struct p2p_mem_stats ms;
+    p2p_host_mem_stats(f->v, &ms);
+    printf("    victim's buffered bytes: peak %.1f MiB (bound %.0f MiB)\n", (double)ms.peak / MIB,
+           (double)f->mem_bound / MIB);
+    ck_assert_uint_le(ms.peak, f->mem_bound);
     /* The honest peer worked throughout: exchanges kept completing, none
      * failed, its one connection was never dropped. */
     fx_honest_progresses(f, 20000);
@@ -326,9 +359,10 @@ static void fx_teardown(struct fx *f)
     ck_assert_int_eq(echo_start(f->hconn, &last), 0);
     ck_assert(ihost_run_until(&f->loop, &done, 20000));
     ck_assert_msg(last.ok, "final honest echo: %s", p2p_strerror(last.status));
-    /* Only the honest connection is left on the victim. */
+    /* Only the honest connections are left on the victim. */
     p2p_conn *vc[8];
-    ck_assert_uint_eq(p2p_host_conns(f->v, vc, 8), f->h2 ? 2 : 1);
+    ck_assert_uint_eq(p2p_host_conns(f->v, vc, 8), f->h2 ? 3 : 2);
+    hpair_free(f->pair);
 
     p2p_host_free(f->h);
     if (f->h2) p2p_host_free(f->h2);
@@ -359,7 +393,8 @@ static size_t fx_foreign_conns(struct fx *f)
     size_t n = 0;
     for (size_t i = 0; i < f->nconn; i++)
         if (!p2p_peerid_equal(&f->conn_ev[i].peer, &f->hid) &&
-            !(f->h2 && p2p_peerid_equal(&f->conn_ev[i].peer, p2p_host_peerid(f->h2))))
+            !(f->h2 && p2p_peerid_equal(&f->conn_ev[i].peer, p2p_host_peerid(f->h2))) &&
+            !(f->pair && p2p_peerid_equal(&f->conn_ev[i].peer, p2p_host_peerid(hpair_partner(f->pair)))))
             n++;
     return n;
 }
@@ -861,6 +896,16 @@ static p2p_conn *atk_establish(struct fx *f, struct atk *a, const p2p_keypair *k
     return fx_conn_of(f, id);
 }
 
+/* A new attacker with a fresh identity (its PeerId in *id), connected to
+ * the victim through Noise and Yamux: the victim's side of it. */
+static p2p_conn *atk_join(struct fx *f, struct atk *a, p2p_peerid *id)
+{
+    atk_init(a, &f->loop);
+    p2p_keypair kp;
+    p2p_keypair_generate(&kp);
+    return atk_establish(f, a, &kp, id);
+}
+
 /* The victim closed an established connection of ours for `reason`,
  * quickly, and said why in its log. */
 static void expect_conn_closed(struct fx *f, struct atk *a, const p2p_peerid *id, uint64_t since,
@@ -1236,11 +1281,8 @@ START_TEST(bad_noise_frames)
     static const int reasons[] = { P2P_ECRYPTO, P2P_EPROTO, P2P_EPROTO };
     for (int k = CORRUPT; k <= TRUNCATED; k++) {
         struct atk a;
-        atk_init(&a, &f.loop);
-        p2p_keypair kp;
-        p2p_keypair_generate(&kp);
         p2p_peerid id;
-        atk_establish(&f, &a, &kp, &id);
+        atk_join(&f, &a, &id);
         uint64_t t0 = now_ms();
         if (k == CORRUPT) {
             uint8_t ping[YAMUX_HEADER_LEN];
@@ -1277,11 +1319,8 @@ START_TEST(yamux_window_violation)
     struct fx f;
     fx_setup(&f, NULL, NULL, NULL);
     struct atk a;
-    atk_init(&a, &f.loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    atk_establish(&f, &a, &kp, &id);
+    atk_join(&f, &a, &id);
 
     /* An echo stream: the lazy negotiation in the first frame. */
     ast_add(&a, 1);
@@ -1327,11 +1366,8 @@ START_TEST(too_many_streams)
     struct fx f;
     fx_setup(&f, "stream_negotiation_timeout = 3s\n", NULL, "max_streams = 4\n");
     struct atk a;
-    atk_init(&a, &f.loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    p2p_conn *vc = atk_establish(&f, &a, &kp, &id);
+    p2p_conn *vc = atk_join(&f, &a, &id);
 
     /* Four streams that never negotiate: the victim's limit. */
     uint32_t next = 1;
@@ -1454,11 +1490,8 @@ START_TEST(never_reads)
     size_t rss0 = rss_bytes();
 
     struct atk a;
-    atk_init(&a, &f.loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    p2p_conn *vc = atk_establish(&f, &a, &kp, &id);
+    p2p_conn *vc = atk_join(&f, &a, &id);
 
     /* Echo streams; 64 MiB as fast as we may; the echo is never read (no
      * Window Update for it ever leaves us). */
@@ -1582,11 +1615,8 @@ START_TEST(yamux_bad_frames)
     };
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         struct atk a;
-        atk_init(&a, &f.loop);
-        p2p_keypair kp;
-        p2p_keypair_generate(&kp);
         p2p_peerid id;
-        atk_establish(&f, &a, &kp, &id);
+        atk_join(&f, &a, &id);
         struct yamux_header h = { .version = v[i].version, .type = v[i].type, .flags = YAMUX_FLAG_SYN,
                                   .stream_id = i == 2 ? 1 : 0, .length = 1 };
         uint8_t raw[YAMUX_HEADER_LEN];
@@ -1610,11 +1640,8 @@ START_TEST(negotiation_cap)
     struct fx f;
     fx_setup(&f, "max_negotiating_streams = 8\nstream_negotiation_timeout = 3s\n", NULL, NULL);
     struct atk a;
-    atk_init(&a, &f.loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    p2p_conn *vc = atk_establish(&f, &a, &kp, &id);
+    p2p_conn *vc = atk_join(&f, &a, &id);
     /* 20 streams that never say a word: 8 are held in negotiation, the
      * other 12 are reset at once (Yamux accepted them: ACK, then RST). */
     uint32_t next = 1;
@@ -1746,12 +1773,9 @@ struct sink_result {
 
 /* One attacker connection: `streams` sink streams opened at once, then
  * every window filled; runs until the victim grants no more credit. */
-static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *id, int streams)
+static struct sink_result sink_attack_ex(struct fx *f, struct atk *a, p2p_peerid *id, int streams, bool may_close)
 {
-    atk_init(a, &f->loop);
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
-    atk_establish(f, a, &kp, id);
+    atk_join(f, a, id);
     struct sink_flood fl = { 0 };
     for (int i = 0; i < streams; i++) {
         struct astream *s = ast_add(a, (uint32_t)(2 * i + 1));
@@ -1765,7 +1789,7 @@ static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *i
     atk_flush(a);
     atk_update(a);
     ck_assert(ihost_run_cond(&f->loop, sink_stalled, a, 30000));
-    ck_assert(!a->closed);
+    ck_assert(may_close || !a->closed);
     a->gen = NULL;
     struct sink_result r = { 0, 0, (double)fl.total / MIB };
     for (int i = 0; i < streams; i++) {
@@ -1774,6 +1798,11 @@ static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *i
         else if (s->acked) r.admitted++;
     }
     return r;
+}
+
+static struct sink_result sink_attack(struct fx *f, struct atk *a, p2p_peerid *id, int streams)
+{
+    return sink_attack_ex(f, a, id, streams, false);
 }
 
 /* The attacker leaves: the victim closes the connection, its sink streams
@@ -1850,6 +1879,90 @@ START_TEST(memory_budget_control)
 }
 END_TEST
 
+/* ---- case 12: the host-wide memory budget --------------------------------------- */
+
+/* [host] max_buffered_bytes = 12 MiB with per-connection windows that
+ * would let one connection hold 25 MiB: a first attacker holding 10 MiB
+ * (past three quarters of the budget, more than its fair share) gets no
+ * new streams; a second one pushes the total over the budget: the victim
+ * closes the connection holding the most, then the other when it grows
+ * past the budget in its turn. The charged total never exceeds the
+ * budget by more than a read's worth, the honest peer is served
+ * throughout, and the budget's metrics say what happened. */
+START_TEST(host_memory_budget)
+{
+    struct fx f;
+    fx_setup(&f, "max_buffered_bytes = 12MiB\n", NULL, "max_session_window = 64MiB\n");
+    static struct sinks k;
+    memset(&k, 0, sizeof k);
+    ck_assert_int_eq(p2p_protocol_add(f.v, SINK_PROTOCOL, on_sink, &k), 0);
+    ihost_run_for(&f.loop, 300);
+    size_t rss0 = rss_bytes();
+    struct p2p_mem_stats st;
+    static struct atk a[2];
+    p2p_peerid id[2];
+
+    struct sink_result r = sink_attack(&f, &a[0], &id[0], 40);
+    p2p_host_mem_stats(f.v, &st);
+    printf("    attacker 1: %zu streams admitted, %.1f MiB sent; victim holds %.1f MiB of a %.0f MiB budget\n",
+           r.admitted, r.sent_mib, (double)st.used / MIB, (double)st.budget / MIB);
+    ck_assert_uint_eq(r.admitted, 40);
+    ck_assert_uint_ge(st.used, 9 * MIB + MIB / 2);
+    ck_assert_uint_le(st.used, st.budget);
+    p2p_conn *c0 = fx_conn_of(&f, &id[0]);
+    ck_assert_uint_ge(p2p_conn_buffered_bytes(c0), 9 * MIB + MIB / 2);
+
+    /* Under pressure: more streams from the connection holding the most are refused. */
+    size_t rsts0 = a[0].rsts;
+    for (int i = 40; i < 48; i++) {
+        struct astream *s = ast_add(&a[0], (uint32_t)(2 * i + 1));
+        ay_frame(&a[0], YAMUX_TYPE_DATA, YAMUX_FLAG_SYN, s->id, sizeof MSS_SINK_LAZY - 1, MSS_SINK_LAZY,
+                 sizeof MSS_SINK_LAZY - 1);
+    }
+    atk_flush(&a[0]);
+    atk_update(&a[0]);
+    size_t want = rsts0 + 8;
+    uint64_t t0 = now_ms();
+    while (a[0].rsts < want && now_ms() - t0 < 5000) ihost_run_for(&f.loop, 20);
+    ck_assert_uint_eq(a[0].rsts, want);
+    p2p_host_mem_stats(f.v, &st);
+    ck_assert_uint_eq(st.streams_refused, 8);
+    ck_assert_uint_eq(k.held, 40);
+
+    /* Over budget: the worst connection is closed, then the other. */
+    uint64_t t1 = now_ms();
+    r = sink_attack_ex(&f, &a[1], &id[1], 100, true);
+    printf("    attacker 2: %zu streams admitted, %.1f MiB sent\n", r.admitted, r.sent_mib);
+    ck_assert(a[1].closed);
+    expect_conn_closed(&f, &a[0], &id[0], t1, 5000, P2P_ELIMIT);
+    expect_conn_closed(&f, &a[1], &id[1], t1, 5000, P2P_ELIMIT);
+    ck_log("membudget", "over max_buffered_bytes", "closing the connection holding the most");
+    ihost_run_for(&f.loop, 200);
+    p2p_host_mem_stats(f.v, &st);
+    size_t rss1 = rss_bytes();
+    printf("    peak %.2f MiB held (budget %.0f MiB), %llu connections closed, now %.2f MiB; RSS %+.1f MiB "
+           "(bound: budget + 12 MiB)\n", (double)st.peak / MIB, (double)st.budget / MIB,
+           (unsigned long long)st.conns_closed, (double)st.used / MIB, ((double)rss1 - (double)rss0) / MIB);
+    ck_assert_uint_eq(st.conns_closed, 2);
+    /* Over the budget by at most what arrives before the closed
+     * connection's buffers are freed, from the loop: libuv reads up to
+     * 2 MiB from a socket per loop turn. */
+    ck_assert_uint_le(st.peak, st.budget + 3 * MIB);
+    ck_assert_uint_lt(st.used, 256 * KIB);
+    ck_assert_uint_eq(k.held, 0);
+    if (!HOSTILE_ASAN) ck_assert_uint_lt(rss1, rss0 + 24 * MIB);
+    /* The metrics tell the same. */
+    p2p_metric *m = p2p_metric_find(f.v, "p2p_memory_budget_actions_total");
+    ck_assert_ptr_nonnull(m);
+    ck_assert_uint_eq(p2p_counter_value(p2p_metric_get(m, (const char *const[]){ "close_connection" })), 2);
+    ck_assert_uint_eq(p2p_counter_value(p2p_metric_get(m, (const char *const[]){ "refuse_stream" })), 8);
+    ck_assert_int_eq(p2p_gauge_value(p2p_metric_get(p2p_metric_find(f.v, "p2p_buffered_bytes_limit"), NULL)),
+                     12 * MIB);
+    for (int c = 0; c < 2; c++) atk_free(&a[c], false);
+    fx_teardown(&f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("hostile");
@@ -1869,6 +1982,7 @@ static Suite *suite(void)
     tcase_add_test(tc, negotiation_cap);
     tcase_add_test(tc, memory_budget);
     tcase_add_test(tc, memory_budget_control);
+    tcase_add_test(tc, host_memory_budget);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -1876,5 +1990,6 @@ static Suite *suite(void)
 int main(void)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
+    signal(SIGPIPE, SIG_IGN);   /* as p2pchat does (see transport-tcp) */
     return p2p_test_run(suite());
 }

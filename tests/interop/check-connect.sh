@@ -38,6 +38,8 @@ set -uo pipefail
 
 # shellcheck source=peers.sh
 . "$(dirname "${BASH_SOURCE[0]}")/peers.sh"
+# shellcheck source=checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 readonly LISTEN_WAIT=30    # s, for the listener's LISTEN line (node starts slowly)
 readonly DISCONNECT_WAIT=5 # s, for the listener's DISCONNECTED after the dialer exits
@@ -95,55 +97,8 @@ dial_limit=$((dial_timeout + 30))
 listen_limit=$((LISTEN_WAIT + dial_limit + DISCONNECT_WAIT + 30))
 
 name="$impl $mode ip$family$([ "$big" = 1 ] && printf ' big')"
-passed=0
-failed=0
-pass() {
-  printf 'PASS %s\n' "$*"
-  passed=$((passed + 1))
-}
-fail() {
-  printf 'FAIL %s\n' "$*"
-  failed=$((failed + 1))
-}
-# check DESCRIPTION CMD...: PASS when CMD succeeds.
-check() {
-  local what="$1"
-  shift
-  if "$@"; then pass "$what"; else fail "$what"; fi
-}
-summary() {
-  printf '%d passed, %d failed\n' "$passed" "$failed"
-}
-
-work="$(mktemp -d "${TMPDIR:-/tmp}/interop-connect.XXXXXX")"
+checks_init interop-connect
 listener_pid=""
-cleanup() {
-  if [ -n "$listener_pid" ]; then
-    kill -KILL "$listener_pid" 2>/dev/null || true
-    wait "$listener_pid" 2>/dev/null || true
-  fi
-  if [ "${KEEP_LOGS:-0}" = 1 ]; then
-    printf 'logs kept in %s\n' "$work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# show_log LABEL FILE: the first lines of a peer's output, indented.
-show_log() {
-  [ -s "$2" ] || return 0
-  printf '    --- %s\n' "$1"
-  head -n 20 "$2" | cut -c1-400 | sed 's/^/    | /'
-}
-show_logs() {
-  show_log "listener ($listener) stdout" "$work/listen.out"
-  show_log "listener ($listener) stderr" "$work/listen.err"
-  show_log "dialer ($dialer) stdout" "$work/dial.out"
-  show_log "dialer ($dialer) stderr" "$work/dial.err"
-}
 
 # set_cmd WHO SUBCOMMAND: peer_cmd for WHO (c or an implementation).
 set_cmd() {
@@ -234,12 +189,12 @@ printf 'check-connect: %s: %s listens on IPv%s, %s dials: --streams %s --bytes %
 
 if ! peer_check "$impl"; then
   fail "the $impl peer is built"
-  summary
+  checks_summary
   exit 1
 fi
 if [ ! -x "$cpeer" ]; then
   fail "cpeer binary $cpeer is executable"
-  summary
+  checks_summary
   exit 1
 fi
 
@@ -247,13 +202,12 @@ fi
 listen_args=(--port 0)
 [ "$family" = 6 ] && listen_args+=(--ip6)
 set_cmd "$listener" listen
-timeout -k 3 "$listen_limit" "${peer_cmd[@]}" "${listen_args[@]}" \
-  </dev/null >"$work/listen.out" 2>"$work/listen.err" &
-listener_pid=$!
+bg_start listen "$listen_limit" "${peer_cmd[@]}" "${listen_args[@]}" </dev/null
+listener_pid=$bg_pid
 if ! peer_wait_line "$work/listen.out" '^LISTEN /' "$LISTEN_WAIT" "$listener_pid"; then
   fail "listener printed LISTEN within ${LISTEN_WAIT}s"
-  show_logs
-  summary
+  show_logs listen dial
+  checks_summary
   exit 1
 fi
 listener_id="$(grep -m1 '^PEERID ' "$work/listen.out" | cut -d' ' -f2)"
@@ -335,9 +289,8 @@ if [ "$big" = 1 ]; then
 fi
 
 if [ "$failed" -gt 0 ]; then
-  show_logs
+  show_logs listen dial
 fi
 printf 'check-connect: %s: dial %d ms, RSS KiB listener %s dialer %s\n' \
   "$name" "$dial_ms" "${l_rss:-?}" "${d_rss:-?}"
-summary
-[ "$failed" -eq 0 ]
+checks_summary

@@ -265,5 +265,4 @@ case "$what" in
     mesh_run
     ;;
 esac
-summary
-[ "$failed" -eq 0 ]
+checks_summary

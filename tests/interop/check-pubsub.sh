@@ -451,5 +451,4 @@ case "$what" in
     bad_run
     ;;
 esac
-summary
-[ "$failed" -eq 0 ]
+checks_summary

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Sourced by check scripts (check-relay.sh): PASS/FAIL bookkeeping, a work
+# Sourced by check scripts (check-relay.sh, check-connect.sh; harness.sh
+# for check-pubsub.sh and check-kad.sh): PASS/FAIL bookkeeping, a work
 # directory, and background processes that are stopped on exit.
 #
 #   checks_init PREFIX          work directory $work (/tmp/PREFIX.XXXXXX),

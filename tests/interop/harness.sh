@@ -9,21 +9,10 @@
 #   LISTEN_WAIT seconds to wait for a peer's LISTEN line
 # and calls harness_init NAME once.
 
-# ---- results -------------------------------------------------------------
+# ---- results: pass, fail, check, checks_summary ---------------------------
 
-passed=0
-failed=0
-pass() {
-  printf 'PASS %s\n' "$*"
-  passed=$((passed + 1))
-}
-fail() {
-  printf 'FAIL %s\n' "$*"
-  failed=$((failed + 1))
-}
-summary() {
-  printf '%d passed, %d failed\n' "$passed" "$failed"
-}
+# shellcheck source=checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 # ---- the work directory and the peers ---------------------------------------
 
@@ -35,10 +24,8 @@ harness_cleanup_hook=:
 # harness_init NAME: $work (a new temporary directory) and the traps that
 # kill every peer left and remove $work (KEEP_LOGS=1 keeps it) on exit.
 harness_init() {
-  work="$(mktemp -d "${TMPDIR:-/tmp}/interop-$1.XXXXXX")"
+  checks_init "interop-$1"
   trap harness_cleanup EXIT
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
 }
 
 harness_cleanup() {
@@ -48,11 +35,7 @@ harness_cleanup() {
     kill -KILL "${pid[$n]}" 2>/dev/null || true
     wait "${pid[$n]}" 2>/dev/null || true
   done
-  if [ "${KEEP_LOGS:-0}" = 1 ]; then
-    printf 'logs kept in %s\n' "$work"
-  else
-    rm -rf "$work"
-  fi
+  checks_cleanup
 }
 
 # show_logs NAME...: the first lines of the peers' output, indented.

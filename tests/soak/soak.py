@@ -29,8 +29,9 @@ flat after the warm-up: peak RSS of the last part of the run within
 --rss-slack of the part before it, and open fds minus open direct
 connections constant (+-1 for a connection being set up or torn down).
 
-Output (in --out): results.json, results.md (the table), soak.dat and,
-when gnuplot is installed, soak.png. Exit status 0 when every check
+Output (in --out): results.json, results.md (the table), soak.dat,
+latency.dat and, when gnuplot is installed, soak.png (a gnuplot that
+fails to draw it fails the run; without gnuplot the PNG is skipped). Exit status 0 when every check
 passed, 1 otherwise, 77 when it cannot run.
 
   soak.py --bin build/release/bin/p2pchat --peers 10 --duration 60      # CI
@@ -443,9 +444,10 @@ class Soak:
         with open(os.path.join(a.out, "results.md"), "w") as f:
             f.write(md)
         print(md)
-        self.plot()
 
     def plot(self):
+        """Write soak.dat and latency.dat, and soak.png when gnuplot is
+        installed. Returns None, or why the PNG could not be made."""
         a = self.a
         dat = os.path.join(a.out, "soak.dat")
         stable = [s.run for s in self.slots if s.stable and s.run] + [self.relay]
@@ -466,13 +468,21 @@ class Soak:
                     if got:
                         f.write(f"{m['t'] - self.t0:.2f} {got[0] - int(m['t'] * 1000)} {int(pr in exp)}\n")
         gp = shutil.which("gnuplot")
-        if not gp or a.no_plot:
-            return
+        if a.no_plot:
+            return None
+        if not gp:
+            print("soak: gnuplot not installed: soak.dat and latency.dat written, no soak.png "
+                  "(scripts/setup.sh --plot)")
+            return None
+        # pngcairo where gnuplot has it, else the plain png terminal.
+        terms = subprocess.run([gp, "-e", "set terminal"], capture_output=True, text=True)
+        term = "pngcairo size 1000,900 font ',9'" if "pngcairo" in terms.stdout + terms.stderr \
+            else "png size 1000,900"
         names = [pr.name for pr in stable]
         rss = ", ".join(f"'{dat}' index {i} using 1:2 with lines title '{n}'" for i, n in enumerate(names))
         fdp = ", ".join(f"'{dat}' index {i} using 1:3 with lines title '{n}'" for i, n in enumerate(names))
         script = f"""
-set terminal pngcairo size 1000,900 font ',9'
+set terminal {term}
 set output '{os.path.join(a.out, "soak.png")}'
 set multiplot layout 3,1 title 'p2pchat soak: {a.peers} peers ({a.stable} long-lived), {a.duration:.0f} s'
 set xlabel 'time (s)'
@@ -490,9 +500,12 @@ unset multiplot
 """
         with open(os.path.join(a.out, "soak.gp"), "w") as f:   # to re-plot by hand
             f.write(script)
+        png = os.path.join(a.out, "soak.png")
         r = subprocess.run([gp], input=script.encode(), capture_output=True)
-        if r.returncode != 0:
-            print("gnuplot failed:", r.stderr.decode(errors="replace")[:500])
+        if r.returncode != 0 or not os.path.exists(png) or os.path.getsize(png) < 1000:
+            return "gnuplot failed: " + r.stderr.decode(errors="replace")[:500]
+        print(f"soak: plot in {png}")
+        return None
 
 
 def main():
@@ -544,6 +557,9 @@ def main():
         s.net.kill_all()
     res = s.analyse()
     fails = s.verdict(res)
+    plot_err = s.plot()
+    if plot_err:
+        fails.append(plot_err)
     s.write(res, fails)
     if not fails and not keep:
         shutil.rmtree(a.out, ignore_errors=True)

@@ -263,6 +263,36 @@ START_TEST(small_buffers)
 }
 END_TEST
 
+/* The peer an address leads to is its last /p2p/ component: a circuit
+ * address leads to its target, not to the relay. */
+START_TEST(from_maddr)
+{
+    const char *relay = "12D3KooWLnZUpcaBwbz9uD1XsyyHnbXUrJRmxnsMiRnuCmvPix67";
+    const char *target = "12D3KooWSc4sqhqpLkovxgABomuGt6Q4dc7jeyCon8dpbcVAvJHr";
+    char text[512];
+    p2p_multiaddr ma;
+    p2p_peerid id, want;
+    snprintf(text, sizeof text, "/ip4/127.0.0.1/tcp/4001/p2p/%s/p2p-circuit/p2p/%s", relay, target);
+    ck_assert_int_eq(p2p_maddr_parse(&ma, text, NULL, 0), 0);
+    ck_assert_int_eq(p2p_peerid_from_maddr(&id, &ma), 0);
+    ck_assert_int_eq(p2p_peerid_parse(&want, target), 0);
+    ck_assert(p2p_peerid_equal(&id, &want));
+    snprintf(text, sizeof text, "/ip4/127.0.0.1/tcp/4001/p2p/%s", relay);
+    ck_assert_int_eq(p2p_maddr_parse(&ma, text, NULL, 0), 0);
+    ck_assert_int_eq(p2p_peerid_from_maddr(&id, &ma), 0);
+    ck_assert_int_eq(p2p_peerid_parse(&want, relay), 0);
+    ck_assert(p2p_peerid_equal(&id, &want));
+    /* No peer at the end: the relay's id is not taken instead. */
+    snprintf(text, sizeof text, "/ip4/127.0.0.1/tcp/4001/p2p/%s/p2p-circuit", relay);
+    ck_assert_int_eq(p2p_maddr_parse(&ma, text, NULL, 0), 0);
+    ck_assert_int_eq(p2p_peerid_from_maddr(&id, &ma), P2P_EINVAL);
+    ck_assert_int_eq(p2p_maddr_parse(&ma, "/ip4/127.0.0.1/tcp/4001", NULL, 0), 0);
+    ck_assert_int_eq(p2p_peerid_from_maddr(&id, &ma), P2P_EINVAL);
+    memset(&ma, 0, sizeof ma);
+    ck_assert_int_eq(p2p_peerid_from_maddr(&id, &ma), P2P_EINVAL);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("peerid");
@@ -270,6 +300,7 @@ static Suite *suite(void)
     tcase_add_test(tc, spec_key_vectors);
     tcase_add_test(tc, spec_text_examples);
     tcase_add_test(tc, seed_peers);
+    tcase_add_test(tc, from_maddr);
     tcase_add_test(tc, spec_private_key);
     tcase_add_test(tc, parse_invalid);
     tcase_add_test(tc, from_bytes_rules);

@@ -139,6 +139,54 @@ START_TEST(unread_order)
 }
 END_TEST
 
+/* The memory budget's count: bytes held for a stream (its unread
+ * buffer, what a provider charges) are counted host-wide (a pipe has no
+ * connection), uncharged as they leave, and whatever is left is
+ * uncharged when the stream is released. */
+START_TEST(charged_bytes)
+{
+    p2p_host *h = new_host();
+    struct p2p_mem_stats st;
+    p2p_host_mem_stats(h, &st);
+    ck_assert_uint_eq(st.budget, 256u << 20);   /* [host] max_buffered_bytes default */
+    ck_assert_uint_eq(st.used, 0);
+    p2p_stream *a, *b;
+    ck_assert_int_eq(p2p_stream_pipe(h, 0, &a, &b), 0);
+    struct sink kb = { .unread_from = 4 }, next = { 0 };
+    p2p_stream_set_handlers(b, &H, &kb);
+    p2p_stream_read_start(b);
+    p2p_stream_write(a, (const uint8_t *)"HEADpayload-1", 13);
+    run(h);
+    /* 9 bytes given back and held while reading is stopped */
+    ck_assert_uint_eq(p2p_stream_charged(b), 9);
+    p2p_host_mem_stats(h, &st);
+    ck_assert_uint_eq(st.used, 9);
+    /* a provider's (or owner's) own queue */
+    p2p_stream_charge(a, 1000);
+    p2p_stream_charge(a, -400);
+    ck_assert_uint_eq(p2p_stream_charged(a), 600);
+    p2p_stream_charge(a, -100000);   /* never below zero */
+    ck_assert_uint_eq(p2p_stream_charged(a), 0);
+    p2p_stream_charge(a, 50);
+    p2p_host_mem_stats(h, &st);
+    ck_assert_uint_eq(st.used, 59);
+    ck_assert_uint_eq(st.peak, 1009);
+    /* delivered: no longer held */
+    p2p_stream_set_handlers(b, &H, &next);
+    p2p_stream_read_start(b);
+    run(h);
+    ck_assert_uint_eq(next.len, 9);
+    ck_assert_uint_eq(p2p_stream_charged(b), 0);
+    /* released with bytes still charged: uncharged */
+    p2p_stream_close(a);
+    p2p_stream_close(b);
+    p2p_host_mem_stats(h, &st);
+    ck_assert_uint_eq(st.used, 0);
+    ck_assert_uint_eq(st.conns_closed, 0);
+    p2p_host_free(h);
+}
+END_TEST
+
 START_TEST(backpressure)
 {
     p2p_host *h = new_host();
@@ -214,6 +262,7 @@ static Suite *suite(void)
     tcase_add_test(tc, reset_and_close_in_callback);
     tcase_add_test(tc, unread_order);
     tcase_add_test(tc, backpressure);
+    tcase_add_test(tc, charged_bytes);
     tcase_add_test(tc, addrs_shared);
     suite_add_tcase(s, tc);
     return s;

@@ -7,6 +7,10 @@
  *   cbench gossip-sub [--expect N] [--idle-ms MS]          (cbench_gossip.c)
  *   cbench gossip-pub --rate R --count N [--size B] <maddr/p2p/ID>...
  *   cbench gossip-net --hosts H --total T --peers-file F ...  (cbench_gossip_net.c)
+ *   cbench relay-capacity <relay/p2p/ID> [--reservations N] [--circuits C]
+ *       [--seconds S] [--pid PID]                       (cbench_relay.c)
+ *   cbench kad-lookup [--nodes N] [--lookups L] [--bootstrap B] [--values V]
+ *                                                       (cbench_kad.c)
  *
  * handshakes: N sequential connections to the server: dial, Noise, Yamux,
  * wait for the server's identify (P2P_EV_IDENTIFIED), close, wait until
@@ -209,10 +213,11 @@ int main(int argc, char **argv)
         { "handshakes", cbench_handshakes }, { "streams", cbench_streams }, { "idle", cbench_idle },
         { "gossip-sub", cbench_gossip_sub }, { "gossip-pub", cbench_gossip_pub },
         { "gossip-net", cbench_gossip_net },
+        { "relay-capacity", cbench_relay_capacity }, { "kad-lookup", cbench_kad_lookup },
     };
     signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
         if (!strcmp(argv[1], modes[i].name)) return modes[i].fn(argc, argv);
-    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub|gossip-net ... (see cbench.c)\n");
+    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub|gossip-net|relay-capacity|kad-lookup ... (see cbench.c)\n");
     return 2;
 }

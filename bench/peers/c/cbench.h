@@ -36,5 +36,7 @@ int cbench_idle(int argc, char **argv);
 int cbench_gossip_sub(int argc, char **argv);
 int cbench_gossip_pub(int argc, char **argv);
 int cbench_gossip_net(int argc, char **argv);
+int cbench_relay_capacity(int argc, char **argv);
+int cbench_kad_lookup(int argc, char **argv);
 
 #endif

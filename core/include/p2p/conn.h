@@ -40,6 +40,9 @@ P2P_API bool p2p_conn_limited(const p2p_conn *c);
 P2P_API const char *p2p_conn_security(const p2p_conn *c);
 P2P_API const char *p2p_conn_muxer(const p2p_conn *c);
 P2P_API size_t p2p_conn_stream_count(const p2p_conn *c);
+/* Bytes its streams hold in queues now, charged to the host's memory
+ * budget (p2p_host_mem_stats in p2p/host.h). */
+P2P_API uint64_t p2p_conn_buffered_bytes(const p2p_conn *c);
 /* Graceful close: no new streams; closes when open streams end (bounded
  * by the host's close timeout). */
 P2P_API void p2p_conn_close(p2p_conn *c);

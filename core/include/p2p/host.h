@@ -43,7 +43,8 @@ P2P_API const struct p2p_conf_key *p2p_host_schema(void);
  * [plugin NAME] and calls their init. On failure returns a negative code
  * and one sentence in err; *out is NULL.
  * Error codes: P2P_ECONFIG (bad config), P2P_ENOTFOUND, P2P_EABI, P2P_EDEP,
- * P2P_EEXIST, P2P_EPLUGIN (plugin load or init), P2P_EPERM/EIO (identity). */
+ * P2P_EEXIST, P2P_EPLUGIN (plugin load or init; P2P_ECONFIG when a
+ * plugin's init returned it), P2P_EPERM/EIO (identity). */
 P2P_API int p2p_host_new(p2p_host **out, p2p_conf *conf, const struct p2p_host_opts *opts,
                          char *err, size_t errlen);
 /* Start plugins (in dependency order). On failure, the ones started are
@@ -82,6 +83,10 @@ P2P_API const p2p_conf_section *p2p_host_section(const p2p_host *h);
 /* Whether the identity is ephemeral (not from a key file or seed) and why:
  * NULL when persistent, else a sentence. */
 P2P_API const char *p2p_host_identity_note(const p2p_host *h);
+/* The key file the identity was read from (or created in), NULL when the
+ * identity is not kept in a file (ephemeral, a seed, p2p_host_opts.key, or
+ * a file locked by another instance). Where per-identity state belongs. */
+P2P_API const char *p2p_host_identity_file(const p2p_host *h);
 
 /* For plugins: record the reason of a failure (one sentence, no trailing
  * period needed) before returning an error from init or start. */
@@ -135,6 +140,25 @@ P2P_API void p2p_timer_stop(p2p_timer *t);
 P2P_API void p2p_timer_free(p2p_timer *t);
 /* Milliseconds of the loop's cached clock (monotonic). */
 P2P_API uint64_t p2p_host_now_ms(const p2p_host *h);
+
+/* ---- Memory budget --------------------------------------------------- */
+
+/* The host-wide budget of buffered bytes ([host] max_buffered_bytes):
+ * bytes that layers and plugins hold on behalf of streams (read and
+ * write queues, unread input) are charged to the stream's connection
+ * with p2p_stream_charge() (p2p/stream.h). When the total exceeds the
+ * budget, the connection holding the most is closed (the offender, not
+ * the others); above three quarters of it, connections holding more
+ * than their fair share (budget / connections) get no new inbound
+ * streams. A budget of 0 only counts. */
+struct p2p_mem_stats {
+    uint64_t budget;          /* max_buffered_bytes (0 = no budget) */
+    uint64_t used;            /* charged now, all streams */
+    uint64_t peak;            /* the most charged at once since start */
+    uint64_t conns_closed;    /* connections closed over budget */
+    uint64_t streams_refused; /* inbound streams refused under pressure */
+};
+P2P_API void p2p_host_mem_stats(const p2p_host *h, struct p2p_mem_stats *out);
 
 /* ---- Deferred calls ------------------------------------------------ */
 

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include "api.h"
 #include "crypto.h"
+#include "multiaddr.h"
 
 P2P_BEGIN_DECLS
 
@@ -29,6 +30,10 @@ P2P_API int p2p_peerid_from_pubkey(p2p_peerid *id, const p2p_pubkey *pub);
  * a valid PublicKey protobuf, in the canonical encoding p2p_pubkey_encode
  * writes) and sha2-256 (32 bytes) are accepted; else P2P_EINVAL. */
 P2P_API int p2p_peerid_from_bytes(p2p_peerid *id, const uint8_t *in, size_t len);
+/* The peer an address leads to: its last component, which must be
+ * /p2p/<PeerId>. For a circuit address (/.../p2p/RELAY/p2p-circuit/p2p/
+ * TARGET) that is the target, not the relay. 0, or P2P_EINVAL. */
+P2P_API int p2p_peerid_from_maddr(p2p_peerid *id, const p2p_multiaddr *ma);
 /* Parse base58btc ("1..." identity, "Qm..." sha2-256) or CIDv1 (any
  * multibase prefix p2p_multibase_decode knows, e.g. "bafz..." base32 or
  * "k51..." base36; version 1, codec libp2p-key). The multihash must pass

@@ -33,7 +33,8 @@
  *   p2p_service_provide, ...) and must not do I/O; start begins I/O
  *   (listening, timers). On failure, call p2p_host_set_error() with a
  *   sentence and return a negative P2P_E* code; the loader reports
- *   "plugin 'NAME' (FILE): init failed: SENTENCE".
+ *   "plugin 'NAME' (FILE): init failed: SENTENCE" (P2P_ECONFIG from init
+ *   stays P2P_ECONFIG: p2pchat exits 78 for it).
  * - fini releases everything init allocated. After stop the loop still
  *   runs until every handle is closed, so closing callbacks may fire
  *   between stop and fini.

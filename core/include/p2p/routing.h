@@ -173,5 +173,53 @@ struct p2p_routing_api_v2 {
     int (*stop_publishing)(void *st, const uint8_t *key, size_t klen);
 };
 
+
+/* What one operation cost (routing v3's stats()): the iterative lookups
+ * it ran and their requests. A request goes to one peer, and a lookup
+ * asks each peer at most once, so `requests` is also the number of peers
+ * contacted. */
+struct p2p_routing_stats {
+    size_t lookups;             /* iterative lookups run (0: answered at once; bootstrap: several) */
+    size_t requests;            /* lookup requests sent (FIND_NODE, GET_VALUE, GET_PROVIDERS) */
+    size_t answers;             /* of which answered successfully */
+    size_t rounds;              /* the longest chain of responses that led to a peer asked, plus one
+                                 * (1: only the seeds from our table were asked); the largest over
+                                 * the operation's lookups */
+    uint64_t elapsed_ms;        /* since the operation started */
+};
+
+/* Version 3: version 2 plus stats(st, id, out), the cost of operation id
+ * so far: while it runs, and from inside its own callback (the place to
+ * read the final figures: the callback runs last). 0, or P2P_ENOTFOUND
+ * once the callback has returned (or for an unknown id). The store phase
+ * of put_value and provide (PUT_VALUE, ADD_PROVIDER) is not counted. */
+struct p2p_routing_api_v3 {
+    int (*find_peer)(void *st, const p2p_peerid *peer, p2p_routing_peer_cb cb, void *arg, uint64_t *id);
+    int (*closest_peers)(void *st, const uint8_t *key, size_t klen, p2p_routing_peers_cb cb, void *arg,
+                         uint64_t *id);
+    int (*get_value)(void *st, const uint8_t *key, size_t klen, unsigned quorum, p2p_routing_value_cb cb,
+                     void *arg, uint64_t *id);
+    int (*put_value)(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                     p2p_routing_done_cb cb, void *arg, uint64_t *id);
+    int (*provide)(void *st, const uint8_t *key, size_t klen, p2p_routing_done_cb cb, void *arg, uint64_t *id);
+    int (*stop_providing)(void *st, const uint8_t *key, size_t klen);
+    int (*find_providers)(void *st, const uint8_t *key, size_t klen, size_t max, p2p_routing_peers_cb cb,
+                          void *arg, uint64_t *id);
+    int (*bootstrap)(void *st, p2p_routing_done_cb cb, void *arg, uint64_t *id);
+    size_t (*table)(void *st, struct p2p_routing_entry *out, size_t max);
+    enum p2p_routing_mode (*mode)(void *st);
+    int (*seal_record)(void *st, const char *name, const uint8_t *data, size_t len, uint8_t **key, size_t *klen,
+                       uint8_t **value, size_t *vlen);
+    int (*open_record)(void *st, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                       uint64_t *seq, const uint8_t **data, size_t *dlen);
+    /* End an operation (see above): 0, or P2P_ENOTFOUND. */
+    int (*cancel)(void *st, uint64_t id);
+    /* Stop republishing key (the local copy and the copies at others
+     * expire after record_ttl): 0, or P2P_ENOTFOUND when we did not
+     * publish it. */
+    int (*stop_publishing)(void *st, const uint8_t *key, size_t klen);
+    int (*stats)(void *st, uint64_t id, struct p2p_routing_stats *out);
+};
+
 P2P_END_DECLS
 #endif

@@ -90,6 +90,17 @@ P2P_API bool p2p_stream_deliver_drain(p2p_stream *s);
 /* Whether the owner wants data now (reading started, not closed). */
 P2P_API bool p2p_stream_reading(const p2p_stream *s);
 
+/* Memory accounting (see p2p_host_mem_stats in p2p/host.h): a layer or
+ * plugin that holds bytes for s (a queue it reads into or writes from)
+ * charges them with a positive delta and uncharges them with a negative
+ * one as they leave. The charge goes to s's connection (substreams and
+ * the secured stream under a muxer; other streams count host-wide only)
+ * and whatever is left charged is uncharged when s is released, so a
+ * provider may skip uncharging in its ops->close. Cheap: two additions. */
+P2P_API void p2p_stream_charge(p2p_stream *s, int64_t delta);
+/* Bytes charged to s now (its own unread buffer included). */
+P2P_API uint64_t p2p_stream_charged(const p2p_stream *s);
+
 /* ---- owner side ----------------------------------------------------- */
 
 P2P_API void p2p_stream_set_handlers(p2p_stream *s, const struct p2p_stream_handlers *hd, void *arg);

@@ -20,12 +20,11 @@
  * one gone (--stay: keeps running); otherwise it runs until SIGTERM/SIGINT
  * (exit 0). The timeout exits 2. */
 #include <getopt.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpeer.h"
 #include "p2p/p2p.h"
 
 /* Peers that had a relayed connection, until DIRECT was printed. */
@@ -41,31 +40,19 @@ struct dpeer {
     struct watched watch[DPEER_WATCH];
     size_t nwatch;
     bool stay;
-    uv_loop_t loop;
-    uv_timer_t deadline, check, delay;
+    struct cpeer_loop l;         /* the loop, deadline and signals */
+    uv_timer_t check, delay;
     p2p_multiaddr target_addr;
-    uv_signal_t sigterm, sigint;
     int exit_code;
     bool dialing, reserved, done;
     p2p_peerid target;
     uint64_t t0;
 };
 
-static void out(const char *fmt, ...) P2P_PRINTF(1, 2);
-static void out(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-}
-
 static void stop(struct dpeer *p, int code)
 {
     p->exit_code = code;
-    uv_stop(&p->loop);
+    uv_stop(&p->l.loop);
 }
 
 /* A direct connection to peer when it has no limited one, else NULL. */
@@ -93,7 +80,7 @@ static void check_direct(struct dpeer *p)
         char id[P2P_PEERID_STRMAX], ra[P2P_MADDR_STRMAX] = "?";
         p2p_peerid_to_string(&w->id, id, sizeof id);
         p2p_maddr_to_string(p2p_conn_remote_addr(d), ra, sizeof ra);
-        out("DIRECT %s %s %llu", id, ra, (unsigned long long)(uv_now(&p->loop) - (target ? p->t0 : w->since)));
+        out("DIRECT %s %s %llu", id, ra, (unsigned long long)(uv_now(&p->l.loop) - (target ? p->t0 : w->since)));
         w->reported = true;
         if (target && !p->stay) {
             p->done = true;
@@ -107,7 +94,7 @@ static void watch_peer(struct dpeer *p, const p2p_peerid *peer)
     for (size_t i = 0; i < p->nwatch; i++)
         if (p2p_peerid_equal(&p->watch[i].id, peer)) return;
     if (p->nwatch == DPEER_WATCH) return;
-    p->watch[p->nwatch++] = (struct watched){ .id = *peer, .since = uv_now(&p->loop) };
+    p->watch[p->nwatch++] = (struct watched){ .id = *peer, .since = uv_now(&p->l.loop) };
 }
 
 static void on_event(const struct p2p_event *ev, void *arg)
@@ -161,7 +148,7 @@ static void on_dialed(int status, p2p_conn *c, void *arg)
 static void start_dial(uv_timer_t *t)
 {
     struct dpeer *p = t->data;
-    p->t0 = uv_now(&p->loop);
+    p->t0 = uv_now(&p->l.loop);
     int rc = p2p_host_connect(p->host, &p->target, &p->target_addr, 1, on_dialed, p);
     if (rc < 0) {
         out("DIAL_FAILED %s", p2p_strerror(rc));
@@ -218,81 +205,34 @@ int main(int argc, char **argv)
     char err[1024];
     p2p_multiaddr target_addr = { 0 };
     if (dial) {
-        struct p2p_maddr_component comp;
-        size_t off = 0;
-        const uint8_t *idb = NULL;
-        size_t idlen = 0;
         if (p2p_maddr_parse(&target_addr, dial, err, sizeof err) < 0) {
             fprintf(stderr, "dcutr_peer: --dial: %s\n", err);
             return 64;
         }
-        while (p2p_maddr_next(&target_addr, &off, &comp) == 1)
-            if (comp.code == P2P_MA_P2P) {
-                idb = comp.value;
-                idlen = comp.value_len;
-            }
-        if (!idb || p2p_peerid_from_bytes(&p.target, idb, idlen) < 0) {
+        if (p2p_peerid_from_maddr(&p.target, &target_addr) < 0) {
             fprintf(stderr, "dcutr_peer: --dial needs an address ending in /p2p/<id>\n");
             return 64;
         }
         p.dialing = true;
     }
-    signal(SIGPIPE, SIG_IGN);
-    p2p_conf *cf = p2p_conf_load_file(file, err, sizeof err);
-    if (!cf) {
-        fprintf(stderr, "dcutr_peer: %s\n", err);
-        return 78;
-    }
-    uv_loop_init(&p.loop);
-    struct p2p_host_opts ho = { .loop = &p.loop };
-    if (p2p_host_new(&p.host, cf, &ho, err, sizeof err) < 0) {
-        fprintf(stderr, "dcutr_peer: %s\n", err);
-        uv_loop_close(&p.loop);
-        return 78;
-    }
+    cpeer_name = "dcutr_peer";
+    if (!(p.host = cpeer_host_from_file(&p.l.loop, file))) return 78;
     p2p_host_subscribe(p.host, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_ADDRS_CHANGED, on_event, &p);
-    if (p2p_host_start(p.host, err, sizeof err) < 0) {
-        fprintf(stderr, "dcutr_peer: %s\n", err);
-        p2p_host_free(p.host);
-        uv_run(&p.loop, UV_RUN_DEFAULT);
-        uv_loop_close(&p.loop);
-        return 1;
-    }
-    char id[P2P_PEERID_STRMAX];
-    p2p_peerid_to_string(p2p_host_peerid(p.host), id, sizeof id);
-    out("PEERID %s", id);
-    p2p_multiaddr la[16];
-    size_t nl = p2p_host_listen_addrs(p.host, la, 16);
-    for (size_t i = 0; i < nl && i < 16; i++) {
-        char t[P2P_MADDR_STRMAX];
-        const p2p_peerid *me = p2p_host_peerid(p.host);
-        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
-        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
-    }
+    if (cpeer_host_start(p.host, &p.l.loop) < 0) return 1;
+    cpeer_print_self(p.host);
 
-    uv_signal_init(&p.loop, &p.sigterm);
-    uv_signal_init(&p.loop, &p.sigint);
-    p.sigterm.data = p.sigint.data = &p;
-    uv_signal_start(&p.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&p.sigint, on_signal, SIGINT);
-    uv_timer_init(&p.loop, &p.deadline);
-    uv_timer_init(&p.loop, &p.check);
-    uv_timer_init(&p.loop, &p.delay);
-    p.deadline.data = p.check.data = p.delay.data = &p;
-    if (timeout > 0) uv_timer_start(&p.deadline, on_deadline, (uint64_t)(timeout * 1000), 0);
+    cpeer_handles_start(&p.l, timeout, on_deadline, on_signal, &p);
+    uv_timer_init(&p.l.loop, &p.check);
+    uv_timer_init(&p.l.loop, &p.delay);
+    p.check.data = p.delay.data = &p;
     p.target_addr = target_addr;
     if (dial) uv_timer_start(&p.delay, start_dial, (uint64_t)(delay * 1000), 0);
     uv_timer_start(&p.check, on_check, 20, 20);
-    uv_run(&p.loop, UV_RUN_DEFAULT);
+    uv_run(&p.l.loop, UV_RUN_DEFAULT);
 
-    uv_close((uv_handle_t *)&p.deadline, NULL);
     uv_close((uv_handle_t *)&p.check, NULL);
     uv_close((uv_handle_t *)&p.delay, NULL);
-    uv_close((uv_handle_t *)&p.sigterm, NULL);
-    uv_close((uv_handle_t *)&p.sigint, NULL);
-    p2p_host_free(p.host);
-    uv_run(&p.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&p.loop);
+    cpeer_handles_close(&p.l, p.host);
     out("EXIT %d", p.exit_code);
     return p.exit_code;
 }

@@ -20,9 +20,13 @@
  *    most gossip_retransmission times; unknown ids get nothing;
  *  - GRAFT floods: unknown topics are ignored (no answer), GRAFTs during a
  *    backoff are answered with a PRUNE and penalised (P7) until the peer
- *    is graylisted, after which nothing is answered.
+ *    is graylisted, after which nothing is answered;
+ *  - a peer that stops reading: what the victim queues for it is charged
+ *    to its connection in the host's memory budget.
  * Meanwhile the honest hosts keep exchanging messages, each delivered
- * exactly once. The victim's score of the attacker and its counters are
+ * exactly once and within 2 s (p50/max printed); hosts 1 and 2 are
+ * connected only to the victim (a star), so theirs cross it. The
+ * victim's buffered bytes stay under 8 MiB in every case. The victim's score of the attacker and its counters are
  * read white-box: the service state is the plugin's struct gsp
  * (plugin_int.h), its router's tables (gs_router_int.h) show what the
  * floods made it keep; this test links the same gossipsub_logic. The
@@ -46,6 +50,8 @@
 
 #define NH 3             /* honest hosts; node 0 is the victim */
 #define ROUNDS 32
+#define HONEST_LATENCY_MS 2000   /* x CK_TIMEOUT_MULTIPLIER (sanitizers) */
+#define VICTIM_MEM_BOUND_MIB 8   /* the victim's peak buffered bytes, every case */
 #define ROOM "room"
 #define HB_MS 100
 #define MAX_RPC (1u << 20)          /* the plugin's default max_rpc_size */
@@ -79,6 +85,11 @@ struct node {
 
 static struct node nodes[NH];
 static int rounds;
+/* Latency of honest deliveries: publication times, and every first
+ * delivery's delay (reported and bounded by check_honest_exactly_once). */
+static uint64_t pub_ns[NH][ROUNDS];
+static double lat_ms[NH * NH * ROUNDS];
+static size_t nlat;
 
 static void on_msg(const struct p2p_pubsub_msg *m, void *arg)
 {
@@ -89,7 +100,8 @@ static void on_msg(const struct p2p_pubsub_msg *m, void *arg)
     buf[len] = 0;
     int from, r;
     if (sscanf(buf, "h %d %d", &from, &r) == 2 && from >= 0 && from < NH && r >= 0 && r < ROUNDS) {
-        n->got[from][r]++;
+        if (!n->got[from][r]++ && nlat < sizeof lat_ms / sizeof lat_ms[0])
+            lat_ms[nlat++] = (double)(uv_hrtime() - pub_ns[from][r]) / 1e6;
     } else if (!strncmp(buf, "v ", 2)) {
         n->victim_msgs++;
     } else if (!strncmp(buf, "atk", 3)) {
@@ -117,6 +129,7 @@ static int honest_publish(void)
     for (int i = 0; i < NH; i++) {
         char data[32];
         snprintf(data, sizeof data, "h %d %d", i, r);
+        pub_ns[i][r] = uv_hrtime();
         int rc = nodes[i].ps->publish(nodes[i].st, ROOM, (const uint8_t *)data, strlen(data));
         ck_assert_msg(rc == 0, "honest publish %d/%d: %s", i, r, p2p_strerror(rc));
     }
@@ -135,8 +148,14 @@ static void honest_round(void)
     honest_wait(honest_publish());
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Every honest message was delivered exactly once (every test ends
- * with this). */
+ * with this), within HONEST_LATENCY_MS of its publication. */
 static void check_honest_exactly_once(void)
 {
     honest_round();
@@ -148,6 +167,20 @@ static void check_honest_exactly_once(void)
                 ck_assert_msg(nodes[i].got[j][r] == (i == j ? 0 : 1), "node %d got round %d of node %d %d times", i,
                               r, j, nodes[i].got[j][r]);
     }
+    ck_assert_uint_eq(nlat, (size_t)(NH * (NH - 1) * rounds));
+    qsort(lat_ms, nlat, sizeof lat_ms[0], cmp_double);
+    const char *mult = getenv("CK_TIMEOUT_MULTIPLIER");
+    double bound = HONEST_LATENCY_MS * (mult && atof(mult) > 1 ? atof(mult) : 1);
+    printf("    honest deliveries (1 <-> 2 through the victim): %zu, latency p50 %.1f ms, max %.1f ms (bound %.0f ms)\n",
+           nlat, lat_ms[nlat / 2], lat_ms[nlat - 1], bound);
+    ck_assert_msg(lat_ms[nlat - 1] <= bound, "an honest message took %.1f ms", lat_ms[nlat - 1]);
+    /* The victim's buffered bytes (its memory budget's count) stayed
+     * under the stated bound through the case. */
+    struct p2p_mem_stats ms;
+    p2p_host_mem_stats(nodes[0].h, &ms);
+    printf("    victim's buffered bytes: peak %.2f MiB (bound %u MiB)\n", (double)ms.peak / (1 << 20),
+           VICTIM_MEM_BOUND_MIB);
+    ck_assert_uint_le(ms.peak, (uint64_t)VICTIM_MEM_BOUND_MIB << 20);
 }
 
 /* ---- the victim, white-box ---------------------------------------------------------------- */
@@ -635,8 +668,9 @@ static bool honest_ready(void *arg)
     (void)arg;
     for (int i = 0; i < NH; i++) {
         p2p_peerid v[8];
-        if (nodes[i].ps->topic_peers(nodes[i].st, ROOM, v, 8) != NH - 1) return false;
-        if (nodes[i].ps->mesh_peers(nodes[i].st, ROOM, v, 8) != NH - 1) return false;
+        size_t want = i == 0 ? NH - 1 : 1;   /* a star around the victim */
+        if (nodes[i].ps->topic_peers(nodes[i].st, ROOM, v, 8) != want) return false;
+        if (nodes[i].ps->mesh_peers(nodes[i].st, ROOM, v, 8) != want) return false;
     }
     return true;
 }
@@ -653,6 +687,7 @@ static void setup(void)
     memset(atks, 0, sizeof atks);
     memset(&logs, 0, sizeof logs);
     rounds = 0;
+    nlat = 0;
     srand(7);
     for (int i = 0; i < NH; i++) {
         nodes[i].h = ihost_new(&loop, NULL, HONEST);
@@ -662,8 +697,9 @@ static void setup(void)
         ck_assert_int_eq(nodes[i].ps->subscribe(nodes[i].st, ROOM, on_msg, &nodes[i], &nodes[i].sub), 0);
     }
     log_setup();
-    for (int i = 0; i < NH; i++)
-        for (int j = i + 1; j < NH; j++) connect_hosts(nodes[i].h, nodes[j].h);
+    /* A star: the honest hosts 1 and 2 reach each other only through the
+     * victim, so their messages cross the node under attack. */
+    for (int i = 1; i < NH; i++) connect_hosts(nodes[i].h, nodes[0].h);
     ck_assert_msg(ihost_run_cond(&loop, honest_ready, NULL, 10000), "honest meshes did not form");
     honest_round();
 }
@@ -1256,6 +1292,77 @@ START_TEST(graft_flood)
 }
 END_TEST
 
+/* ---- a peer that stops reading: its queue counts in the memory budget ------------------------ */
+
+struct vcount { int want; };
+static bool honest_got_victim_msgs(void *arg)
+{
+    int want = ((struct vcount *)arg)->want;
+    for (int i = 1; i < NH; i++)
+        if (nodes[i].victim_msgs < want) return false;
+    return true;
+}
+
+static bool queue_settled(void *arg)
+{
+    struct atk *a = arg;
+    p2p_buf *q = gs_router_outq(vrouter(), a->id);
+    p2p_conn *c = p2p_host_conn_to(nodes[0].h, a->id);
+    return q && q->len >= 1024 * 1024 && c && p2p_conn_buffered_bytes(c) > q->len;
+}
+
+static bool queue_drained(void *arg)
+{
+    struct atk *a = arg;
+    p2p_conn *c = p2p_host_conn_to(nodes[0].h, a->id);
+    return c && p2p_conn_buffered_bytes(c) < 64 * 1024;
+}
+
+/* The attacker stops reading; the victim publishes until its queue for
+ * the attacker is full (publish says P2P_EAGAIN). What it holds
+ * for the attacker (its Yamux write queue, then gossipsub's queue for the
+ * peer) is charged to that connection in the host's memory budget
+ * (p2p_conn_buffered_bytes), which is what the budget closes the worst
+ * connection by; reading again drains it to nothing. The honest hosts get
+ * every message meanwhile. */
+START_TEST(slow_reader_charged)
+{
+    CASE("slow_reader_charged");
+    struct atk *a = &atks[0];
+    atk_new(a);
+    p2p_stream_read_stop(a->in);
+    /* Until the attacker's queue is full: publish then refuses
+     * (P2P_EAGAIN: all or nothing, paced by the slowest subscriber). */
+    static uint8_t big[60000];
+    int k;
+    for (k = 0; k < 100; k++) {
+        int n = snprintf((char *)big, sizeof big, "v %d ", k);
+        memset(big + n, 'x', sizeof big - (size_t)n);
+        int rc = nodes[0].ps->publish(nodes[0].st, ROOM, big, sizeof big);
+        if (rc == P2P_EAGAIN) break;
+        ck_assert_int_eq(rc, 0);
+        ihost_run_for(&loop, 5);
+    }
+    ck_assert_int_lt(k, 100);
+    ck_assert_int_ge(k, 30);
+    struct vcount vc = { k };
+    ck_assert_msg(ihost_run_cond(&loop, honest_got_victim_msgs, &vc, 10000), "honest hosts missed the victim's messages");
+    ck_assert_msg(ihost_run_cond(&loop, queue_settled, a, 5000), "the queue for the attacker is not charged");
+    p2p_conn *c = p2p_host_conn_to(nodes[0].h, a->id);
+    size_t q = gs_router_outq(vrouter(), a->id)->len;
+    struct p2p_mem_stats ms;
+    p2p_host_mem_stats(nodes[0].h, &ms);
+    printf("    slow reader: %d messages of 60 kB published, gossipsub queue %.2f MiB, its connection charged "
+           "%.2f MiB, host %.2f MiB\n", k, (double)q / (1 << 20), (double)p2p_conn_buffered_bytes(c) / (1 << 20), (double)ms.used / (1 << 20));
+    ck_assert_uint_ge(ms.used, p2p_conn_buffered_bytes(c));
+    honest_round();
+    p2p_stream_read_start(a->in);
+    ck_assert_msg(ihost_run_cond(&loop, queue_drained, a, 10000), "still charged after the queue drained: %llu",
+                  (unsigned long long)p2p_conn_buffered_bytes(c));
+    check_honest_exactly_once();
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gossipsub_hostile");
@@ -1268,6 +1375,7 @@ int main(void)
     tcase_add_test(tc, ihave_flood);
     tcase_add_test(tc, iwant_flood);
     tcase_add_test(tc, graft_flood);
+    tcase_add_test(tc, slow_reader_charged);
     suite_add_tcase(s, tc);
     return p2p_test_run(s);
 }

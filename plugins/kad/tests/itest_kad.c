@@ -6,89 +6,22 @@
  * provider found (and announced again when the provider's addresses
  * change), a client stays out of the routing tables and refuses
  * kad streams, and a restarted node reuses its saved routing table. */
+#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ihost.h"
+#include "kad_fixture.h"
 #include "kad_msg.h"
 #include "p2p/routing.h"
 #include "testutil.h"
 
 enum { N = 10 };
 
-struct node {
-    p2p_host *h;
-    const struct p2p_routing_api_v1 *rt;
-    void *st;
-};
-
-static void node_make(uv_loop_t *loop, struct node *n, const char *host_keys, const char *kad_keys)
-{
-    char sections[4096];
-    snprintf(sections, sizeof sections,
-             "[plugin identify]\n[plugin ping]\n[plugin kad]\nrequest_timeout = 5s\nquery_timeout = 20s\n%s\n",
-             kad_keys ? kad_keys : "");
-    char hk[512];
-    snprintf(hk, sizeof hk, "close_timeout = 300ms\n%s", host_keys ? host_keys : "");
-    n->h = ihost_new(loop, hk, sections);
-    ihost_start(n->h);
-    n->rt = p2p_service_get(n->h, P2P_ROUTING_SERVICE, 1, &n->st);
-    ck_assert_ptr_nonnull(n->rt);
-}
-
 /* ---- callbacks ----------------------------------------------------------------- */
-
-struct done_res {
-    bool done;
-    int status;
-    size_t count;
-};
-
-static void on_done(int status, size_t count, void *arg)
-{
-    struct done_res *r = arg;
-    ck_assert(!r->done);
-    r->done = true;
-    r->status = status;
-    r->count = count;
-}
-
-struct peer_res {
-    bool done;
-    int status;
-    struct p2p_routing_peer peer;
-};
-
-static void on_peer(int status, const struct p2p_routing_peer *p, void *arg)
-{
-    struct peer_res *r = arg;
-    ck_assert(!r->done);
-    r->done = true;
-    r->status = status;
-    if (p) r->peer = *p;
-}
-
-struct value_res {
-    bool done;
-    int status;
-    uint8_t value[4096];
-    size_t len;
-};
-
-static void on_value(int status, const uint8_t *v, size_t len, void *arg)
-{
-    struct value_res *r = arg;
-    ck_assert(!r->done);
-    r->done = true;
-    r->status = status;
-    if (status == 0) {
-        ck_assert_uint_le(len, sizeof r->value);
-        memcpy(r->value, v, len);
-        r->len = len;
-    }
-}
 
 struct peers_res {
     bool done;
@@ -209,18 +142,6 @@ static void on_event(const struct p2p_event *ev, void *arg)
     if (ev->type == P2P_EV_PEER_DISCOVERED && ev->source && strcmp(ev->source, "kad") == 0) d->kad++;
 }
 
-static bool has_addr(const struct p2p_routing_peer *p, const p2p_multiaddr *a)
-{
-    for (size_t i = 0; i < p->naddrs; i++)
-        if (p2p_maddr_equal(&p->addrs[i], a)) return true;
-    return false;
-}
-
-static size_t table_size(struct node *n)
-{
-    return n->rt->table(n->st, NULL, 0);
-}
-
 static bool table_has(struct node *n, const p2p_peerid *id)
 {
     struct p2p_routing_entry e[64];
@@ -228,27 +149,6 @@ static bool table_has(struct node *n, const p2p_peerid *id)
     for (size_t i = 0; i < c && i < 64; i++)
         if (p2p_peerid_equal(&e[i].id, id)) return true;
     return false;
-}
-
-/* Close every connection (also those that dials still under way bring
- * up meanwhile): true once there are none. p2p_conn_close is idempotent. */
-static bool all_closed(void *arg)
-{
-    struct node *nodes = arg;
-    size_t total = 0;
-    for (int i = 0; i < N; i++) {
-        p2p_conn *cs[64];
-        size_t n = p2p_host_conns(nodes[i].h, cs, 64);
-        for (size_t j = 0; j < n && j < 64; j++) p2p_conn_close(cs[j]);
-        total += n;
-    }
-    return total == 0;
-}
-
-/* Routing tables stay: lookups must dial again. */
-static void close_all(uv_loop_t *loop, struct node *nodes)
-{
-    ck_assert(ihost_run_cond(loop, all_closed, nodes, 20000));
 }
 
 static void bootstrap_all(uv_loop_t *loop, struct node *nodes, size_t n)
@@ -304,7 +204,7 @@ START_TEST(ten_nodes)
     for (int i = 0; i < N; i++) p2p_host_subscribe(nodes[i].h, P2P_EV_PEER_DISCOVERED, on_event, &dsc);
     int looked_up = 0;
     for (int i = 0; i < N; i++) {
-        close_all(&loop, nodes);
+        close_all(&loop, nodes, N);
         for (int j = 0; j < N; j++) {
             if (i == j) continue;
             struct peer_res r = { 0 };
@@ -585,6 +485,37 @@ START_TEST(config_errors)
     ck_assert_msg(saved != NULL, "no %s", path);
     ck_assert_str_eq(saved, "# p2pchat kad routing table v1\n");
     free(saved);
+
+    /* An identity without a key file (given by the application): no
+     * state file, not even in the default data directory. */
+    char xdg[1024], data[1100];
+    snprintf(xdg, sizeof xdg, "%s/xdg", dir);
+    snprintf(data, sizeof data, "%s/p2pchat", xdg);   /* where the default key file would be */
+    ck_assert_int_eq(mkdir(xdg, 0700), 0);
+    ck_assert_int_eq(mkdir(data, 0700), 0);
+    setenv("XDG_DATA_HOME", xdg, 1);
+    snprintf(text, sizeof text,
+             "[host]\nlog = off\nlisten = /ip4/127.0.0.1/tcp/0\n"
+             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n[plugin kad]\n");
+    cf = p2p_conf_load_string(text, "key.ini", err, sizeof err);
+    ck_assert_ptr_nonnull(cf);
+    uv_loop_init(&loop);
+    p2p_keypair key;
+    p2p_keypair_generate(&key);
+    struct p2p_host_opts ko = { .loop = &loop, .key = &key };
+    ck_assert_msg(p2p_host_new(&h, cf, &ko, err, sizeof err) == 0, "%s", err);
+    ck_assert_ptr_null(p2p_host_identity_file(h));
+    ihost_start(h);
+    p2p_host_free(h);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    unsetenv("XDG_DATA_HOME");
+    DIR *d = opendir(data);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *e;
+    while ((e = readdir(d)))
+        ck_assert_msg(e->d_name[0] == '.', "%s/%s written for an identity without a key file", data, e->d_name);
+    closedir(d);
 }
 END_TEST
 

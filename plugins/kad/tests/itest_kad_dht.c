@@ -6,7 +6,8 @@
  *  - closest_peers returns exactly the true k = 20 closest peers (the
  *    asker excluded: a lookup never returns its own node), closest first,
  *    for every node's PeerId and for random keys; the number of requests
- *    and rounds (hops from the seeds, kad_lookup.rounds) per lookup is
+ *    and rounds (hops from the seeds, kad_lookup.rounds, also read through
+ *    routing v3's stats() and compared) per lookup is
  *    reported against log2(N) (the plugin's debug counters,
  *    kad_debug_stats);
  *  - a /p2pchat/ value put on one node is got on every other node;
@@ -23,18 +24,13 @@
 #include <sys/resource.h>
 
 #include "ihost.h"
+#include "kad_fixture.h"
 #include "kad_key.h"
 #include "plugin_int.h"   /* kad_debug_stats */
 #include "p2p/routing.h"
 #include "testutil.h"
 
 enum { N = 50, K = 20, RANDOM_KEYS = 30, RESTARTED = N - 1 };
-
-struct node {
-    p2p_host *h;
-    const struct p2p_routing_api_v1 *rt;
-    void *st;
-};
 
 static struct node nodes[N];
 static p2p_peerid ids[N];
@@ -64,43 +60,12 @@ static int rnd_node_except(int except)
 
 /* ---- nodes --------------------------------------------------------------------- */
 
-static void node_make(struct node *n, const char *host_keys, const char *kad_keys)
+static void node_make_server(struct node *n, const char *host_keys, const char *kad_keys)
 {
-    char sections[4096], hk[512];
-    snprintf(sections, sizeof sections,
-             "[plugin identify]\n[plugin ping]\n[plugin kad]\nmode = server\nrequest_timeout = 5s\n"
-             "query_timeout = 20s\n%s\n", kad_keys);
-    snprintf(hk, sizeof hk, "close_timeout = 300ms\n%s", host_keys ? host_keys : "");
-    n->h = ihost_new(&loop, hk, sections);
-    ihost_start(n->h);
-    n->rt = p2p_service_get(n->h, P2P_ROUTING_SERVICE, 1, &n->st);
-    ck_assert_ptr_nonnull(n->rt);
+    char kk[4096];
+    snprintf(kk, sizeof kk, "mode = server\n%s", kad_keys);
+    node_make(&loop, n, host_keys, kk);
     ck_assert_int_eq(n->rt->mode(n->st), P2P_ROUTING_SERVER);
-}
-
-static size_t table_size(int i)
-{
-    return nodes[i].rt->table(nodes[i].st, NULL, 0);
-}
-
-static bool all_closed(void *arg)
-{
-    (void)arg;
-    size_t total = 0;
-    for (int i = 0; i < N; i++) {
-        if (!nodes[i].h) continue;
-        p2p_conn *cs[256];
-        size_t n = p2p_host_conns(nodes[i].h, cs, 256);
-        for (size_t j = 0; j < n && j < 256; j++) p2p_conn_close(cs[j]);
-        total += n;
-    }
-    return total == 0;
-}
-
-/* Routing tables stay: lookups must dial again. */
-static void close_all(void)
-{
-    ck_assert(ihost_run_cond(&loop, all_closed, NULL, 20000));
 }
 
 /* Both ends of every connection live in this process (a full mesh of 50
@@ -111,25 +76,10 @@ static void fd_guard(void)
     size_t total = 0;
     for (int i = 0; i < N; i++)
         if (nodes[i].h) total += p2p_host_conns(nodes[i].h, NULL, 0);
-    if (total > fd_budget / 2) close_all();
+    if (total > fd_budget / 2) close_all(&loop, nodes, N);
 }
 
 /* ---- callbacks ----------------------------------------------------------------- */
-
-struct done_res {
-    bool done;
-    int status;
-    size_t count;
-};
-
-static void on_done(int status, size_t count, void *arg)
-{
-    struct done_res *r = arg;
-    ck_assert(!r->done);
-    r->done = true;
-    r->status = status;
-    r->count = count;
-}
 
 struct peers_res {
     bool done;
@@ -140,6 +90,11 @@ struct peers_res {
      * plugin updates them just before reporting) */
     const void *st;
     size_t requests, rounds;
+    /* the same through routing v3's stats() (st3, id set: compared) */
+    const struct p2p_routing_api_v3 *rt3;
+    void *st3;
+    uint64_t id;
+    struct p2p_routing_stats stats;
 };
 
 static void on_peers(int status, const struct p2p_routing_peer *p, size_t n, void *arg)
@@ -155,48 +110,7 @@ static void on_peers(int status, const struct p2p_routing_peer *p, size_t n, voi
         r->requests = s->last_requests;
         r->rounds = s->last_rounds;
     }
-}
-
-struct peer_res {
-    bool done;
-    int status;
-    struct p2p_routing_peer peer;
-};
-
-static void on_peer(int status, const struct p2p_routing_peer *p, void *arg)
-{
-    struct peer_res *r = arg;
-    ck_assert(!r->done);
-    r->done = true;
-    r->status = status;
-    if (p) r->peer = *p;
-}
-
-struct value_res {
-    bool done;
-    int status;
-    uint8_t value[4096];
-    size_t len;
-};
-
-static void on_value(int status, const uint8_t *v, size_t len, void *arg)
-{
-    struct value_res *r = arg;
-    ck_assert(!r->done);
-    r->done = true;
-    r->status = status;
-    if (status == 0) {
-        ck_assert_uint_le(len, sizeof r->value);
-        memcpy(r->value, v, len);
-        r->len = len;
-    }
-}
-
-static bool has_addr(const struct p2p_routing_peer *p, const p2p_multiaddr *a)
-{
-    for (size_t i = 0; i < p->naddrs; i++)
-        if (p2p_maddr_equal(&p->addrs[i], a)) return true;
-    return false;
+    if (r->rt3) ck_assert_int_eq(r->rt3->stats(r->st3, r->id, &r->stats), 0);
 }
 
 /* ---- the oracle ------------------------------------------------------------------- */
@@ -241,10 +155,18 @@ static bool closest_check(int asker, const uint8_t *key, size_t klen, struct loo
 {
     fd_guard();
     struct peers_res r = { 0 };
-    r.st = nodes[asker].st;
-    ck_assert_int_eq(nodes[asker].rt->closest_peers(nodes[asker].st, key, klen, on_peers, &r), 0);
+    r.st = r.st3 = nodes[asker].st;
+    r.rt3 = nodes[asker].rt3;
+    ck_assert_int_eq(r.rt3->closest_peers(nodes[asker].st, key, klen, on_peers, &r, &r.id), 0);
     ck_assert(!r.done);
     ck_assert(ihost_run_until(&loop, &r.done, 30000));
+    /* routing v3's stats() saw what the plugin's own counters say; and
+     * once the callback has returned, the operation is gone */
+    ck_assert_uint_eq(r.stats.lookups, 1);
+    ck_assert_uint_eq(r.stats.requests, r.requests);
+    ck_assert_uint_eq(r.stats.rounds, r.rounds);
+    ck_assert_uint_ge(r.stats.requests, r.stats.answers);
+    ck_assert_int_eq(r.rt3->stats(r.st3, r.id, &r.stats), P2P_ENOTFOUND);
     ck_assert_msg(r.status == 0, "%s: closest_peers from node %d failed: %s", what, asker, p2p_strerror(r.status));
     p2p_peerid want[K];
     truth(key, klen, asker, want);
@@ -330,7 +252,7 @@ START_TEST(fifty_nodes)
     snprintf(state, sizeof state, "%s/kad-restarted.txt", dir);
 
     /* ---- a DHT of N servers, bootstrapped from node 0 ---- */
-    node_make(&nodes[0], NULL, "persist = false");
+    node_make_server(&nodes[0], NULL, "persist = false");
     p2p_multiaddr a0 = ihost_addr(nodes[0].h);
     char s0[P2P_MADDR_STRMAX], id0[P2P_PEERID_STRMAX];
     p2p_maddr_to_string(&a0, s0, sizeof s0);
@@ -339,10 +261,10 @@ START_TEST(fifty_nodes)
     for (int i = 1; i < N; i++) {
         if (i == RESTARTED) {
             snprintf(keys, sizeof keys, "%s\nstate_file = %s", boot, state);
-            node_make(&nodes[i], "secret_key_seed = 77", keys);
+            node_make_server(&nodes[i], "secret_key_seed = 77", keys);
         } else {
             snprintf(keys, sizeof keys, "%s\npersist = false", boot);
-            node_make(&nodes[i], NULL, keys);
+            node_make_server(&nodes[i], NULL, keys);
         }
         ihost_run_for(&loop, 20);   /* let its start-up bootstrap begin */
         fd_guard();
@@ -354,7 +276,7 @@ START_TEST(fifty_nodes)
     for (int i = N - 1; i >= 0; i--) bootstrap_one(i, K);
     size_t tmin = SIZE_MAX, tsum = 0;
     for (int i = 0; i < N; i++) {
-        size_t s = table_size(i);
+        size_t s = table_size(&nodes[i]);
         tsum += s;
         if (s < tmin) tmin = s;
     }
@@ -445,7 +367,7 @@ START_TEST(fifty_nodes)
     /* ---- a node restarted with its saved table rejoins ---- */
     t0 = now_s();
     p2p_multiaddr old_addr = ihost_addr(nodes[RESTARTED].h);
-    size_t before = table_size(RESTARTED);
+    size_t before = table_size(&nodes[RESTARTED]);
     p2p_host_free(nodes[RESTARTED].h);   /* saves the table */
     nodes[RESTARTED].h = NULL;
     ihost_run_for(&loop, 100);
@@ -457,11 +379,11 @@ START_TEST(fifty_nodes)
     free(saved);
     ck_assert_uint_ge(lines, before);   /* a header line and one line per peer */
     snprintf(keys, sizeof keys, "state_file = %s", state);   /* no bootstrap peers */
-    node_make(&nodes[RESTARTED], "secret_key_seed = 77", keys);
+    node_make_server(&nodes[RESTARTED], "secret_key_seed = 77", keys);
     ck_assert(p2p_peerid_equal(p2p_host_peerid(nodes[RESTARTED].h), &ids[RESTARTED]));
     p2p_multiaddr new_addr = ihost_addr(nodes[RESTARTED].h);
     ck_assert(!p2p_maddr_equal(&old_addr, &new_addr));
-    size_t loaded = table_size(RESTARTED);
+    size_t loaded = table_size(&nodes[RESTARTED]);
     fprintf(stderr, "kad_dht: node %d restarted: %zu peers in its table before, %zu loaded from the state file\n",
             RESTARTED, before, loaded);
     ck_assert_uint_ge(loaded, before);
@@ -477,7 +399,7 @@ START_TEST(fifty_nodes)
     }
     /* The others find it at its new address, over fresh connections, and
      * count it among the closest peers of its own PeerId. */
-    close_all();
+    close_all(&loop, nodes, N);
     int refound = 0;
     for (int n = 0; n < 10; n++) {
         int i = rnd_node_except(RESTARTED);

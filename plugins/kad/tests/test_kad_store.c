@@ -105,6 +105,104 @@ START_TEST(providers_expire_and_bound)
 }
 END_TEST
 
+/* Per-peer limit; a full store makes room from the peer holding the most. */
+START_TEST(providers_per_peer_and_fair_room)
+{
+    struct kad_providers ps;
+    kad_providers_init(&ps, 6, 20, 2, 10000, 4000);
+    kad_providers_set_peer_limit(&ps, 4);
+    p2p_peerid a = seed_peer(1, NULL), b = seed_peer(2, NULL), h = seed_peer(3, NULL);
+    uint8_t key[2] = { 0x12, 0 };
+    /* a: 4 keys, the fifth is over its limit; a refresh is not */
+    for (uint8_t i = 0; i < 4; i++) {
+        key[1] = i;
+        ck_assert_int_eq(kad_providers_add(&ps, key, 2, &a, NULL, 0, 0), 0);
+    }
+    key[1] = 4;
+    ck_assert_int_eq(kad_providers_add(&ps, key, 2, &a, NULL, 0, 0), P2P_ELIMIT);
+    key[1] = 0;
+    ck_assert_int_eq(kad_providers_add(&ps, key, 2, &a, NULL, 0, 10), 0);
+    ck_assert_uint_eq(kad_providers_of_peer(&ps, &a), 4);
+    /* b fills the store (6 keys: 4 of a, 2 of b) */
+    for (uint8_t i = 10; i < 12; i++) {
+        key[1] = i;
+        ck_assert_int_eq(kad_providers_add(&ps, key, 2, &b, NULL, 0, 0), 0);
+    }
+    ck_assert_uint_eq(ps.n, 6);
+    /* h's new key: a (4) holds more than h (0): one of a's goes */
+    key[1] = 20;
+    ck_assert_int_eq(kad_providers_add(&ps, key, 2, &h, NULL, 0, 20), 0);
+    ck_assert_uint_eq(ps.n, 6);
+    ck_assert_uint_eq(kad_providers_of_peer(&ps, &a), 3);
+    ck_assert_uint_eq(kad_providers_of_peer(&ps, &h), 1);
+    const struct kad_prov *out[4];
+    ck_assert_uint_eq(kad_providers_get(&ps, key, 2, 30, out, 4), 1);
+    /* providers of an existing key need no room */
+    key[1] = 10;
+    ck_assert_int_eq(kad_providers_add(&ps, key, 2, &h, NULL, 0, 20), 0);
+    ck_assert_uint_eq(kad_providers_of_peer(&ps, &h), 2);
+    /* a 3, b 2, h 2: b's new key is refused (a holds only one more) */
+    key[1] = 12;
+    ck_assert_int_eq(kad_providers_add(&ps, key, 2, &b, NULL, 0, 20), P2P_ELIMIT);
+    /* c (0) makes a (3) give up one; then a, b, h hold 2 each, c 1: c's
+     * next key is refused (nobody holds two more than c) */
+    p2p_peerid c = seed_peer(4, NULL);
+    ck_assert_int_eq(kad_providers_add(&ps, key, 2, &c, NULL, 0, 20), 0);
+    ck_assert_uint_eq(kad_providers_of_peer(&ps, &a), 2);
+    key[1] = 13;
+    ck_assert_int_eq(kad_providers_add(&ps, key, 2, &c, NULL, 0, 20), P2P_ELIMIT);
+    /* counts follow removal and expiry */
+    key[1] = 12;
+    ck_assert(kad_providers_remove(&ps, key, 2, &c));
+    ck_assert_uint_eq(kad_providers_of_peer(&ps, &c), 0);
+    ck_assert_uint_ge(kad_providers_gc(&ps, 100000), 1);
+    ck_assert_uint_eq(ps.n, 0);
+    ck_assert_uint_eq(ps.npc, 0);
+    ck_assert_uint_eq(kad_providers_of_peer(&ps, &a), 0);
+    kad_providers_free(&ps);
+}
+END_TEST
+
+/* Random operations against the per-peer counts: after each, every
+ * peer's count equals its entries in the store, no peer exceeds the
+ * limit, the store never exceeds max_keys. */
+START_TEST(providers_counts_random)
+{
+    struct kad_providers ps;
+    kad_providers_init(&ps, 40, 5, 2, 1000, 500);
+    kad_providers_set_peer_limit(&ps, 6);
+    enum { PEERS = 12 };
+    p2p_peerid peers[PEERS];
+    for (int i = 0; i < PEERS; i++) peers[i] = seed_peer((uint8_t)(10 + i), NULL);
+    uint64_t rng = 12345, now = 0;
+    for (int op = 0; op < 5000; op++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned r = (unsigned)(rng >> 33);
+        const p2p_peerid *id = &peers[r % PEERS];
+        uint8_t key[2] = { 0x12, (uint8_t)((r >> 8) % 60) };
+        now += (r >> 16) % 7;
+        switch ((r >> 20) % 8) {
+        case 0: kad_providers_remove(&ps, key, 2, id); break;
+        case 1: kad_providers_gc(&ps, now); break;
+        default: kad_providers_add(&ps, key, 2, id, NULL, 0, now); break;
+        }
+        ck_assert_uint_le(ps.n, 40);
+        size_t total = 0;
+        for (int p = 0; p < PEERS; p++) {
+            size_t c = 0;
+            for (size_t k = 0; k < ps.n; k++)
+                for (size_t j = 0; j < ps.k[k].n; j++) c += p2p_peerid_equal(&ps.k[k].p[j].id, &peers[p]);
+            ck_assert_uint_eq(kad_providers_of_peer(&ps, &peers[p]), c);
+            ck_assert_uint_le(c, 6);
+            total += c > 0;
+        }
+        ck_assert_uint_eq(ps.npc, total);
+        for (size_t k = 0; k < ps.n; k++) ck_assert_uint_ge(ps.k[k].n, 1);
+    }
+    kad_providers_free(&ps);
+}
+END_TEST
+
 START_TEST(pk_validation)
 {
     struct kad_validators vs;
@@ -256,6 +354,8 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, records_expire_and_bound);
     tcase_add_test(tc, providers_expire_and_bound);
+    tcase_add_test(tc, providers_per_peer_and_fair_room);
+    tcase_add_test(tc, providers_counts_random);
     tcase_add_test(tc, pk_validation);
     tcase_add_test(tc, chat_records);
     tcase_add_test(tc, state_file_format);

@@ -312,10 +312,10 @@ START_TEST(bad_config)
 {
     uv_loop_init(&loop);
     char err[1024];
-    ck_assert_int_eq(host_error("[plugin metrics]\nlisten = localhost:9090\n", err, sizeof err), P2P_EPLUGIN);
+    ck_assert_int_eq(host_error("[plugin metrics]\nlisten = localhost:9090\n", err, sizeof err), P2P_ECONFIG);
     ck_assert_msg(strstr(err, "m.ini:5") && strstr(err, "'localhost:9090' is not IP:PORT"), "%s", err);
-    ck_assert_int_eq(host_error("[plugin metrics]\nlisten = 127.0.0.1:99999\n", err, sizeof err), P2P_EPLUGIN);
-    ck_assert_int_eq(host_error("[plugin metrics]\nlisten = ::1:80\n", err, sizeof err), P2P_EPLUGIN);
+    ck_assert_int_eq(host_error("[plugin metrics]\nlisten = 127.0.0.1:99999\n", err, sizeof err), P2P_ECONFIG);
+    ck_assert_int_eq(host_error("[plugin metrics]\nlisten = ::1:80\n", err, sizeof err), P2P_ECONFIG);
     ck_assert_int_eq(host_error("[plugin metrics]\nmax_request_size = 10\n", err, sizeof err), P2P_ECONFIG);
     /* A port in use: start fails with the address and the reason. */
     int port;

@@ -22,14 +22,14 @@ START_TEST(can_dial_and_listen)
     const struct p2p_transport_ops *t = th_tcp(h, &st);
     static const char *const dial_ok[] = {
         "/ip4/1.2.3.4/tcp/1", "/ip6/::1/tcp/4001", "/dns/example.com/tcp/443",
-        "/dns4/localhost/tcp/80", "/dns6/localhost/tcp/80", "/ip4/1.2.3.4/tcp/1/p2p/" PEER,
-        "/dns/example.com/tcp/443/p2p/" PEER,
+        "/dns4/localhost/tcp/80", "/dns6/localhost/tcp/80", ("/ip4/1.2.3.4/tcp/1/p2p/" PEER),
+        ("/dns/example.com/tcp/443/p2p/" PEER),
     };
     static const char *const dial_bad[] = {
-        "/ip4/1.2.3.4/tcp/1/ws", "/ip4/1.2.3.4/tcp/1/p2p/" PEER "/p2p-circuit",
-        "/ip4/1.2.3.4/tcp/1/p2p/" PEER "/p2p-circuit/p2p/" PEER, "/ip4/1.2.3.4/udp/1/quic-v1",
+        "/ip4/1.2.3.4/tcp/1/ws", ("/ip4/1.2.3.4/tcp/1/p2p/" PEER "/p2p-circuit"),
+        ("/ip4/1.2.3.4/tcp/1/p2p/" PEER "/p2p-circuit/p2p/" PEER), "/ip4/1.2.3.4/udp/1/quic-v1",
         "/ip4/1.2.3.4/tcp/1/tls/ws", "/ip4/1.2.3.4", "/ip4/1.2.3.4/tcp/0", "/dnsaddr/example.com/tcp/1",
-        "/p2p/" PEER, "/ip4/1.2.3.4/udp/1", "/dns/example.com/tcp/443/wss",
+        ("/p2p/" PEER), "/ip4/1.2.3.4/udp/1", "/dns/example.com/tcp/443/wss",
     };
     for (size_t i = 0; i < sizeof dial_ok / sizeof *dial_ok; i++) {
         p2p_multiaddr ma = th_ma(dial_ok[i]);
@@ -42,7 +42,7 @@ START_TEST(can_dial_and_listen)
     }
     static const char *const listen_ok[] = { "/ip4/0.0.0.0/tcp/0", "/ip6/::/tcp/4001", "/ip4/127.0.0.1/tcp/1" };
     static const char *const listen_bad[] = {
-        "/dns/localhost/tcp/1", "/ip4/0.0.0.0/tcp/0/ws", "/ip4/0.0.0.0/tcp/0/p2p/" PEER, "/ip4/0.0.0.0/udp/0",
+        "/dns/localhost/tcp/1", "/ip4/0.0.0.0/tcp/0/ws", ("/ip4/0.0.0.0/tcp/0/p2p/" PEER), "/ip4/0.0.0.0/udp/0",
     };
     for (size_t i = 0; i < sizeof listen_ok / sizeof *listen_ok; i++) {
         p2p_multiaddr ma = th_ma(listen_ok[i]);

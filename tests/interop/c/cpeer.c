@@ -41,7 +41,7 @@
 
 struct cpeer {
     p2p_host *host;
-    uv_loop_t loop;
+    struct cpeer_loop l;            /* loop, deadline, signals */
     bool dialer, slow;
     bool reserved;                  /* relay-listen: RESERVED printed */
     p2p_peerid target;
@@ -53,103 +53,7 @@ struct cpeer {
     p2p_conn *conn;
     int exit_code;
     const char *pending;
-    uv_timer_t deadline;
-    uv_signal_t sigterm, sigint;
 };
-
-void out(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vprintf(fmt, ap);
-    va_end(ap);
-    putchar('\n');
-    fflush(stdout);
-}
-
-unsigned long rss_max_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    unsigned long kib = 0;
-    if (!f) return 0;
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "VmHWM: %lu", &kib) == 1) break;
-    fclose(f);
-    return kib;
-}
-
-void cpeer_print_self(p2p_host *h)
-{
-    char id[P2P_PEERID_STRMAX];
-    const p2p_peerid *me = p2p_host_peerid(h);
-    p2p_peerid_to_string(me, id, sizeof id);
-    out("PEERID %s", id);
-    p2p_multiaddr la[8];
-    size_t nl = p2p_host_listen_addrs(h, la, 8);
-    for (size_t i = 0; i < nl && i < 8; i++) {
-        char t[P2P_MADDR_STRMAX];
-        p2p_maddr_push(&la[i], P2P_MA_P2P, me->bytes, me->len);
-        if (p2p_maddr_to_string(&la[i], t, sizeof t) > 0) out("LISTEN %s", t);
-    }
-}
-
-p2p_host *cpeer_host_new(uv_loop_t *loop, long seed, const char *listen, const char *sections)
-{
-    char ini[8192], err[1024], identity[64];
-    if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
-    else snprintf(identity, sizeof identity, "ephemeral_identity = true");
-    snprintf(ini, sizeof ini,
-             "[host]\n%s\nlisten = %s\nlog = %s\n"
-             "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
-             "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n%s",
-             identity, listen, getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn", sections);
-    uv_loop_init(loop);
-    signal(SIGPIPE, SIG_IGN);
-    p2p_conf *cf = p2p_conf_load_string(ini, "cpeer.ini", err, sizeof err);
-    struct p2p_host_opts ho = { .loop = loop };
-    p2p_host *h = NULL;
-    if (!cf || p2p_host_new(&h, cf, &ho, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        uv_loop_close(loop);
-        return NULL;
-    }
-    return h;
-}
-
-int cpeer_host_start(p2p_host *h, uv_loop_t *loop)
-{
-    char err[1024];
-    if (p2p_host_start(h, err, sizeof err) == 0) return 0;
-    fprintf(stderr, "cpeer: %s\n", err);
-    p2p_host_free(h);
-    uv_run(loop, UV_RUN_DEFAULT);
-    uv_loop_close(loop);
-    return -1;
-}
-
-void cpeer_handles_start(struct cpeer_loop *l, double timeout, uv_timer_cb on_deadline, uv_signal_cb on_signal,
-                         void *arg)
-{
-    uv_signal_init(&l->loop, &l->sigterm);
-    uv_signal_init(&l->loop, &l->sigint);
-    l->sigterm.data = l->sigint.data = arg;
-    uv_signal_start(&l->sigterm, on_signal, SIGTERM);
-    uv_signal_start(&l->sigint, on_signal, SIGINT);
-    uv_timer_init(&l->loop, &l->deadline);
-    l->deadline.data = arg;
-    uv_timer_start(&l->deadline, on_deadline, (uint64_t)(timeout * 1000), 0);
-}
-
-void cpeer_handles_close(struct cpeer_loop *l, p2p_host *h)
-{
-    uv_close((uv_handle_t *)&l->deadline, NULL);
-    uv_close((uv_handle_t *)&l->sigterm, NULL);
-    uv_close((uv_handle_t *)&l->sigint, NULL);
-    p2p_host_free(h);
-    uv_run(&l->loop, UV_RUN_DEFAULT);
-    uv_loop_close(&l->loop);
-}
 
 /* The dialer's last lines after full success. */
 static void print_done(void)
@@ -161,7 +65,7 @@ static void print_done(void)
 static void finish(struct cpeer *p, int code)
 {
     p->exit_code = code;
-    uv_stop(&p->loop);
+    uv_stop(&p->l.loop);
 }
 
 static void print_identified(struct cpeer *p, const p2p_peerid *peer)
@@ -413,20 +317,12 @@ int main(int argc, char **argv)
             fprintf(stderr, "cpeer: bad multiaddr %s: %s\n", addr, why);
             return 64;
         }
-        struct p2p_maddr_component comp;
-        size_t off = 0;
-        bool has_peer = false;
-        while (p2p_maddr_next(&p.target_addr, &off, &comp) == 1)
-            if (comp.code == P2P_MA_P2P) has_peer = p2p_peerid_from_bytes(&p.target, comp.value, comp.value_len) == 0;
-        if (!has_peer) {
+        if (p2p_peerid_from_maddr(&p.target, &p.target_addr) != 0) {
             fprintf(stderr, "cpeer: the address needs a /p2p/ part\n");
             return 64;
         }
     }
 
-    char ini[4096], err[1024], identity[64];
-    if (seed >= 0) snprintf(identity, sizeof identity, "secret_key_seed = %ld", seed);
-    else snprintf(identity, sizeof identity, "ephemeral_identity = true");
     /* The listener listens on loopback only (relay-listen: and on
      * /p2p-circuit through --relay); the dialer does not listen. */
     char listen[64] = "", relay_ini[1024] = "";
@@ -439,42 +335,21 @@ int main(int argc, char **argv)
     if (server) snprintf(relay_ini, sizeof relay_ini, "[plugin relay]\nserver = true\nclient = false\n");
     else if (relay_listen) snprintf(relay_ini, sizeof relay_ini, "[plugin relay]\nrelays = %s\n", relay);
     else if (strstr(mode, "relay")) snprintf(relay_ini, sizeof relay_ini, "[plugin relay]\n");
-    const char *log = getenv("P2P_LOG") ? getenv("P2P_LOG") : relay_ini[0] ? "warn,relay=info" : "warn";
-    if (snprintf(ini, sizeof ini,
-                 "[host]\n%s\nlisten = %s\nlog = %s\n"
-                 "[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[plugin identify]\n"
-                 "agent_version = p2pchat-interop/0.1.0\n[plugin ping]\n%s",
-                 identity, listen, log, relay_ini) >= (int)sizeof ini) {
+    if (strlen(relay_ini) >= sizeof relay_ini - 1) {
         fprintf(stderr, "cpeer: --relay address too long\n");
         return 64;
     }
-    uv_loop_init(&p.loop);
-    signal(SIGPIPE, SIG_IGN);
-    p2p_conf *cf = p2p_conf_load_string(ini, "cpeer.ini", err, sizeof err);
-    struct p2p_host_opts ho = { .loop = &p.loop };
-    if (!cf || p2p_host_new(&p.host, cf, &ho, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        return 1;
-    }
+    if (relay_ini[0]) setenv("P2P_LOG", "warn,relay=info", 0);   /* unless set */
+    if (!(p.host = cpeer_host_new(&p.l.loop, seed, listen, relay_ini))) return 1;
     echo_serve(p.host);
     p2p_host_subscribe(p.host, P2P_EV_CONNECTED | P2P_EV_DISCONNECTED | P2P_EV_IDENTIFIED | P2P_EV_ADDRS_CHANGED,
                        on_event, &p);
-    if (p2p_host_start(p.host, err, sizeof err) < 0) {
-        fprintf(stderr, "cpeer: %s\n", err);
-        p2p_host_free(p.host);
-        return 1;
-    }
+    if (cpeer_host_start(p.host, &p.l.loop) < 0) return 1;
     cpeer_print_self(p.host);
 
-    uv_signal_init(&p.loop, &p.sigterm);
-    uv_signal_init(&p.loop, &p.sigint);
-    p.sigterm.data = p.sigint.data = &p;
-    uv_signal_start(&p.sigterm, on_signal, SIGTERM);
-    uv_signal_start(&p.sigint, on_signal, SIGINT);
-    uv_timer_init(&p.loop, &p.deadline);
-    p.deadline.data = &p;
+    /* The dialer has a deadline; the listener runs until a signal. */
+    cpeer_handles_start(&p.l, p.dialer ? timeout : 0, on_deadline, on_signal, &p);
     if (p.dialer) {
-        uv_timer_start(&p.deadline, on_deadline, (uint64_t)(timeout * 1000), 0);
         p.pending = "connect";
         int rc = p2p_host_connect(p.host, &p.target, &p.target_addr, 1, on_connected, &p);
         if (rc < 0) {
@@ -482,13 +357,8 @@ int main(int argc, char **argv)
             p.exit_code = 1;
         }
     }
-    if (p.exit_code < 0) uv_run(&p.loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&p.deadline, NULL);
-    uv_close((uv_handle_t *)&p.sigterm, NULL);
-    uv_close((uv_handle_t *)&p.sigint, NULL);
-    p2p_host_free(p.host);
-    uv_run(&p.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&p.loop);
+    if (p.exit_code < 0) uv_run(&p.l.loop, UV_RUN_DEFAULT);
+    cpeer_handles_close(&p.l, p.host);
     free(p.clients);
     return p.exit_code < 0 ? 0 : p.exit_code;
 }
