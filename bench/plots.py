@@ -100,7 +100,7 @@ def draw(r, outdir, impls, names):
                              "MiB/s", f"C client, {n} concurrent streams on one connection vs one stream",
                              os.path.join(outdir, "streams.png"))
             made.append(("streams.png", "concurrent streams: aggregate, and each stream's rate (fairness)"))
-        gl = [x for x in samples if x["kind"] == "gossip" and x.get("rate") == 1000 and x.get("signed", True)]
+        gl = [x for x in samples if x["kind"] == "gossip" and x.get("rate") == 1000 and x.get("signed", True) and x.get("sched", "other") != "fifo"]
         if gl:
             # one colour per implementation (samples without "impl" are C's)
             gimpls = [i for i in impls if any(x.get("impl", "c") == i for x in gl)]

@@ -112,7 +112,8 @@ def fairness(rates):
 
 
 def summarize(samples):
-    s = {"throughput": {}, "handshakes": {}, "ceilings": {}, "streams": {}, "idle": {}, "gossip": {}, "relay": {}}
+    s = {"throughput": {}, "handshakes": {}, "ceilings": {}, "streams": {}, "idle": {}, "gossip": {}, "relay": {},
+         "gossipNet": {}}
     groups = {}
     for x in samples:
         k = x["kind"]
@@ -130,12 +131,28 @@ def summarize(samples):
                 "kibPerConn": (r["rssAfterKiB"] - r["rssBeforeKiB"]) / r["count"],
                 "connectSeconds": r["connectSeconds"]}
             continue
+        if k == "gossip-net":
+            r = x["result"]
+            key = ("signed" if x.get("signed", True) else "unsigned") + ("-rt" if x.get("sched") == "fifo" else "")
+            g = groups.setdefault(("n", key), {"p50": [], "p99": [], "max": [], "lost": [], "cpuMsPerMsg": [],
+                                               "hosts": [], "rate": []})
+            for f in ("p50", "p99", "max"):
+                g[f].append(r[f + "Us"] / 1000 if r[f + "Us"] is not None else None)
+            g["lost"].append(r["lost"])
+            g["cpuMsPerMsg"].append(r["cpuSeconds"] * 1000 / r["count"])
+            g["hosts"].append(r["hosts"])
+            g["rate"].append(x["rate"])
+            continue
         if k == "gossip":
             pub, subs = x["result"], x["subscribers"]
-            # "<impl>:<rate>[-unsigned]" (samples without "impl" are C's)
-            key = x.get("impl", "c") + ":" + str(x["rate"]) + ("" if x.get("signed", True) else "-unsigned")
+            # "<impl>:<rate>[-unsigned][-rt]" (samples without "impl" are C's)
+            key = x.get("impl", "c") + ":" + str(x["rate"]) + ("" if x.get("signed", True) else "-unsigned") + (
+                "-rt" if x.get("sched") == "fifo" else "")
             g = groups.setdefault(("g", key), {"pubRate": [], "deliveredRate": [], "p50": [], "p99": [],
-                                                     "max": [], "eagain": [], "lost": []})
+                                                     "max": [], "eagain": [], "lost": [], "cpuUsPerMsg": []})
+            if x.get("pubEnd") and "cpuSeconds" in subs[0]:
+                cpu = x["pubEnd"]["cpuSeconds"] + sum(sb["cpuSeconds"] for sb in subs)
+                g["cpuUsPerMsg"].append(cpu * 1e6 / pub["sent"])
             g["pubRate"].append(pub["sent"] / pub["timeSeconds"] if pub["timeSeconds"] > 0 else None)
             last = max(sb["lastNs"] for sb in subs)
             g["deliveredRate"].append(pub["sent"] / ((last - pub["startNs"]) / 1e9) if last > pub["startNs"] else None)
@@ -197,6 +214,8 @@ def summarize(samples):
                                     "fairness": stats([f for f in g.get("fair", []) if f is not None])}
         elif key[0] == "g":
             s["gossip"][str(key[1])] = {f: stats([v for v in vs if v is not None]) for f, vs in g.items()}
+        elif key[0] == "n":
+            s["gossipNet"][str(key[1])] = {f: stats([v for v in vs if v is not None]) for f, vs in g.items()}
         elif key[0] == "r":
             s["relay"][f"{key[2]}@{key[1]}"] = {"MiBs": stats(g["rate"])}
         else:
@@ -216,6 +235,7 @@ def collect(a):
         "durationSeconds": a.seconds,
         "params": {"reps": a.reps, "bytes": a.bytes, "handshakes": a.handshakes, "nice": a.nice,
                    "streams": a.streams, "idle": a.idle, "gossip": a.gossip, "gossipOthers": a.gossip_others,
+                   "gossip100": a.gossip100, "gossip100Shape": a.gossip100_shape,
                    "relayCapacity": a.relay_capacity, "relayCircuits": a.relay_circuits,
                    "kad": a.kad, "kadLookups": a.kad_lookups},
         "loadavg": {"start": a.load_start, "end": a.load_end},
@@ -402,20 +422,52 @@ def doc(a):
               "not in the table): " + ", ".join(f"{NAMES[i]} at {'as fast as accepted' if rt == 0 else f'{rt}/s'}"
                                                  f"{'' if sg else ' unsigned'}" for i, rt, sg in unfinished) + ".")
             w("")
-        w("| implementation | run | published/s | delivered/s | EAGAIN | lost | p50 ms | p99 ms | max ms |")
-        w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        w("CPU µs/msg: user + system CPU of the publisher and the 4 subscribers per message (C only).")
+        w("")
+        w("| implementation | run | published/s | delivered/s | EAGAIN | lost | p50 ms | p99 ms | max ms | CPU µs/msg |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         for impl in IMPLS:
             for rate, label in (("0", "signed, as fast as accepted"), ("1000", "signed, 1,000 msg/s"),
-                                ("0-unsigned", "unsigned (strict-no-sign), as fast as accepted")):
+                                ("0-unsigned", "unsigned (strict-no-sign), as fast as accepted"),
+                                ("1000-unsigned", "unsigned, 1,000 msg/s"),
+                                ("1000-rt", "signed, 1,000 msg/s, SCHED_FIFO"),
+                                ("1000-unsigned-rt", "unsigned, 1,000 msg/s, SCHED_FIFO")):
                 e = gs.get(f"{impl}:{rate}")
                 if not e:
                     continue
                 med = lambda f: e[f]["median"] if e.get(f) else None
                 w(f"| {NAMES[impl]} | {label} | {fmt(med('pubRate'))} | {fmt(med('deliveredRate'))} | {fmt(med('eagain'))} "
                   f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
-                  f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} |")
+                  f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} | {fmt(med('cpuUsPerMsg'), 1)} |")
         w("")
-        w("Medians over the rounds; \"lost\" is the worst round.")
+        w("Medians over the rounds; \"lost\" is the worst round. CPU µs/msg: the CPU time (user + system) of "
+          "all five processes over the whole run, divided by the messages (what the run would need of an idle "
+          "machine's cores per message). SCHED_FIFO (`--rt`): every process under `chrt -f 10`, so that the "
+          "machine's other jobs do not delay it.")
+        w("")
+
+    gn = s.get("gossipNet", {})
+    if gn:
+        w(f"## Gossipsub: {p.get('gossip100Shape') or '100 peers'} (C only)")
+        w("")
+        w("`cbench gossip-net` processes, each running its hosts (own identities) on one libuv loop; each host "
+          "dials 3 random others and the next one (a connected graph), the mesh forms by GRAFT/PRUNE with the "
+          "default parameters (D = 6). After a warm-up, one host publishes "
+          f"{p.get('gossip100', 0):,} messages of 1 KiB. Latency of a message = publish call to its delivery at "
+          "the LAST of all other peers (one clock for all processes); \"lost\" = messages some peer never "
+          "got. CPU ms/msg: all processes' CPU time (warm-up included) per message.")
+        w("")
+        w("| run | peers | msg/s | lost | p50 ms | p99 ms | max ms | CPU ms/msg |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        for key, label in (("signed", "signed"), ("unsigned", "unsigned"), ("signed-rt", "signed, SCHED_FIFO"),
+                           ("unsigned-rt", "unsigned, SCHED_FIFO")):
+            e = gn.get(key)
+            if not e:
+                continue
+            med = lambda f: e[f]["median"] if e.get(f) else None
+            w(f"| {label} | {fmt(med('hosts'))} | {fmt(med('rate'))} "
+              f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
+              f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} | {fmt(med('cpuMsPerMsg'), 2)} |")
         w("")
 
     rl = s.get("relay", {})
@@ -631,8 +683,10 @@ def main():
         c.add_argument("--" + opt, required=True)
     for opt in ("seconds", "reps", "bytes", "handshakes", "nice"):
         c.add_argument("--" + opt, type=int, required=True)
-    for opt in ("streams", "idle", "gossip", "gossip-others", "relay-capacity", "relay-circuits", "kad", "kad-lookups"):
+    for opt in ("streams", "idle", "gossip", "gossip-others", "gossip100", "relay-capacity", "relay-circuits", "kad",
+                "kad-lookups"):
         c.add_argument("--" + opt, type=int, default=0)
+    c.add_argument("--gossip100-shape", default="")
     c.add_argument("--revision", help="what the C programs were built from (default: now)")
     d = sub.add_parser("doc")
     d.add_argument("--results", required=True)

@@ -6,7 +6,7 @@
 #   bench/run.sh [--reps N] [--bytes B] [--handshakes N]
 #                [--impls "c rust go js rust1 go1"] [--no-mixed] [--nice N]
 #                [--streams N] [--idle N] [--gossip N] [--gossip-others N]
-#                [--no-build]
+#                [--gossip100 N] [--rt] [--gossip-only] [--no-build]
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
 #                [--relay-capacity N] [--relay-circuits C]
 #                [--kad N] [--kad-lookups L]
@@ -41,9 +41,19 @@
 #       one publisher to 4 subscriber processes: --gossip N (20000; the
 #       others --gossip-others N, 5000) messages as fast as publish
 #       accepts (back-pressure counted), then 1,000 msg/s for 5 s, then
-#       unsigned as fast as accepted; every C subscriber must get every
-#       message (a C loss fails a smoke run; the others' losses are
-#       recorded; --gossip 0 skips them);
+#       unsigned as fast as accepted (C: also unsigned at 1,000 msg/s);
+#       every C subscriber must get every message (a C loss fails a smoke
+#       run; the others' losses are recorded; --gossip 0 skips them);
+#       --rt repeats C's 1,000 msg/s runs with every process under
+#       SCHED_FIFO (chrt -f 10, root): what the latency is without the
+#       other jobs of a shared machine in the way;
+#   (f2) gossipsub with 100 peers (C only): 4 `cbench gossip-net` processes
+#       of 25 hosts each (own identities, one loop per process), each host
+#       dialling 3 random others plus the next (a connected graph; the mesh
+#       forms by GRAFT/PRUNE), one publisher sending --gossip100 N (400)
+#       1 KiB messages at 20 msg/s, signed and unsigned (and under --rt);
+#       latency to ALL 100 peers per message, and messages some peer
+#       never got;
 #   (g) relayed throughput: B bytes up from a C client to a C server
 #       through each implementation's circuit relay without circuit limits
 #       (C: bench/peers/c/relay.ini; the others: `relay --unlimited`), and
@@ -67,6 +77,8 @@
 # their turns), so that changes in the machine's other load hit them alike.
 # rust1 and go1 are the rust and go peers on one thread (a current-thread
 # tokio runtime; GOMAXPROCS=1), like the C peer's one libuv loop.
+# --gossip-only: only (f) and (f2) (C only; the tables of the other
+# benchmarks stay empty in the report: use with --no-doc, or --out).
 # --nice N runs every benchmark process at that niceness (e.g. -10 on a
 # shared machine, as root), so that other jobs disturb less.
 # Writes bench/results/<date>.json (every sample, machine description),
@@ -98,6 +110,14 @@ idle=1000
 gossip=20000
 gossip_others=5000
 gossip_lat_secs=5
+gossip100=400
+gossip100_rate=20
+gossip100_procs=4
+gossip100_hosts=25
+gossip100_warmup=5000
+gossip100_linger=3000
+rt=0
+gossip_only=0
 relay_cap=1000
 relay_circ=256
 relay_secs=10
@@ -118,6 +138,9 @@ while [ $# -gt 0 ]; do
     --streams) streams="$2"; shift 2 ;;
     --idle) idle="$2"; shift 2 ;;
     --gossip) gossip="$2"; shift 2 ;;
+    --gossip100) gossip100="$2"; shift 2 ;;
+    --rt) rt=1; shift ;;
+    --gossip-only) gossip_only=1; impls="c"; shift ;;
     --relay-capacity) relay_cap="$2"; shift 2 ;;
     --relay-circuits) relay_circ="$2"; shift 2 ;;
     --kad) kad_nodes="$2"; shift 2 ;;
@@ -138,6 +161,7 @@ done
 
 if [ "$smoke" = 1 ]; then
   reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_others=500 gossip_lat_secs=1 hs_iterations=200 mixed=0 doc=0 plots=0
+  gossip100=40 gossip100_rate=50 gossip100_procs=2 gossip100_hosts=5 gossip100_warmup=2500 gossip100_linger=500
   relay_cap=40 relay_circ=8 relay_secs=2 kad_nodes=30 kad_lookups=20
   [ "$impls_set" = 1 ] || impls="c"
 fi
@@ -410,17 +434,20 @@ gossip_cmd() {
 # at RATE/s (0: as fast as publish accepts). A subscriber that misses a
 # message is recorded as silent loss.
 gossip() {
-  local rate="$1" count="$2" i subs=() pub pline load signed=true impl=c
+  local rate="$1" count="$2" i subs=() pub pline load signed=true impl=c sched=other
   local flags=()
   shift 2
   while [ $# -gt 0 ]; do
     case "$1" in
       --unsigned) flags=(--unsigned); signed=false; shift ;;
       --impl) impl="$2"; shift 2 ;;
+      --rt) sched=fifo; shift ;;
+      *) die "gossip: unknown flag $1" ;;
     esac
   done
   load="$(cut -d' ' -f1 /proc/loadavg)"
   gossip_cmd "$impl"
+  if [ "$sched" = fifo ]; then gcmd=(chrt -f 10 "${gcmd[@]}"); fi
   # a subscriber gives up after this long without a message: longer for
   # the others, whose publishers stall for seconds under load (js)
   local idle_ms=3000
@@ -460,15 +487,77 @@ gossip() {
     sl="$sl${sl:+,}$got"
     [ "$(sed 's/.*"received":\([0-9]*\).*/\1/' <<<"$got")" = "$count" ] || lost=1
   done
-  printf '{"kind":"gossip","impl":"%s","rate":%s,"signed":%s,"result":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
-    "$impl" "$rate" "$signed" "$pline" "$sl" "$lost" "$load" "$round" >>"$samples"
-  log "  gossip $impl rate $rate${flags[*]:+ unsigned}: $pline"
+  local pend
+  pend="$(grep '^{"type":"gossip-pub-end"' "$tmp/gpub.out" || echo null)"
+  printf '{"kind":"gossip","impl":"%s","rate":%s,"signed":%s,"sched":"%s","result":%s,"pubEnd":%s,"subscribers":[%s],"lost":%s,"load":%s,"round":%s}\n' \
+    "$impl" "$rate" "$signed" "$sched" "$pline" "$pend" "$sl" "$lost" "$load" "$round" >>"$samples"
+  log "  gossip $impl rate $rate${flags[*]:+ unsigned} ($sched): $pline"
   # publish returned 0 for every message it counted as sent: a subscriber
   # without one is silent loss (recorded; a smoke run fails on it for C)
   if [ "$lost" = 1 ] && [ "$impl" != c ]; then
     log "  $impl gossipsub lost messages (rate $rate): recorded"
   elif [ "$lost" = 1 ]; then
     log "  WARNING: gossipsub lost messages without telling the publisher (rate $rate)"
+    gossip_lost=1
+  fi
+}
+
+# (f2) gossip_net [--unsigned] [--rt]: $gossip100_procs `cbench gossip-net`
+# processes of $gossip100_hosts hosts, one publisher; the latency of a
+# message is its latest delivery over all processes.
+gossip_net() {
+  local signed=true sched=other a i load pids=() flags=() peers="$tmp/gnet-peers" ok=1
+  run_prefix c
+  for a in "$@"; do
+    case "$a" in
+      --unsigned) flags=(--unsigned); signed=false ;;
+      --rt) pre=(chrt -f 10 "${pre[@]}"); sched=fifo ;;
+    esac
+  done
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  rm -f "$peers"
+  for i in $(seq 1 "$gossip100_procs"); do
+    "${pre[@]}" "$cbin/cbench" gossip-net --hosts "$gossip100_hosts" \
+      --total $((gossip100_procs * gossip100_hosts)) --peers-file "$peers" --rate "$gossip100_rate" \
+      --count "$gossip100" --warmup-ms "$gossip100_warmup" --idle-ms 5000 --linger-ms "$gossip100_linger" \
+      "${flags[@]}" \
+      >"$tmp/gnet$i.out" 2>"$tmp/gnet$i.err" &
+    pids+=($!)
+  done
+  for i in "${!pids[@]}"; do
+    if ! timeout 600 tail --pid="${pids[$i]}" -f /dev/null; then die "gossip-net process $((i + 1)) did not finish"; fi
+    wait "${pids[$i]}" || ok=0
+  done
+  if [ "$ok" = 0 ]; then
+    cat "$tmp"/gnet*.err >&2
+    die "a gossip-net process failed"
+  fi
+  local line
+  line="$(python3 - "$tmp" "$gossip100_procs" <<'PY'
+import json, sys
+d, n = sys.argv[1], int(sys.argv[2])
+rs = [json.loads(next(l for l in open(f"{d}/gnet{i}.out") if l.startswith("{"))) for i in range(1, n + 1)]
+count = rs[0]["count"]
+lat, lost = [], 0
+for s in range(count):
+    v = [r["latUs"][s] for r in rs]
+    if min(v) < 0:
+        lost += 1
+    else:
+        lat.append(max(v))
+lat.sort()
+pct = lambda p: lat[min(len(lat) - 1, int(round((len(lat) - 1) * p / 100)))] if lat else None
+print(json.dumps({"hosts": sum(r["hosts"] for r in rs), "procs": n, "count": count,
+                  "sent": sum(r["sent"] for r in rs), "eagain": sum(r["eagain"] for r in rs), "lost": lost,
+                  "p50Us": pct(50), "p99Us": pct(99), "maxUs": pct(100),
+                  "cpuSeconds": round(sum(r["cpuSeconds"] for r in rs), 3)}))
+PY
+)" || die "cannot combine the gossip-net results"
+  printf '{"kind":"gossip-net","rate":%s,"signed":%s,"sched":"%s","result":%s,"load":%s,"round":%s}\n' \
+    "$gossip100_rate" "$signed" "$sched" "$line" "$load" "$round" >>"$samples"
+  log "  gossip-net ${flags[*]:+unsigned }($sched): $line"
+  if [ "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["lost"])' "$line")" != 0 ]; then
+    log "  WARNING: gossip-net: some peer did not get every message"
     gossip_lost=1
   fi
 }
@@ -606,7 +695,7 @@ done
 # each other implementation's client and server through the C relay and
 # through its own
 relay_impls=""
-if [ "$has_c" = 1 ]; then
+if [ "$has_c" = 1 ] && [ "$gossip_only" = 0 ]; then
   relay_impls="$extra_impls"
   for i in $relay_impls; do start_relay "$i"; done
   for i in $relay_impls; do
@@ -616,6 +705,28 @@ if [ "$has_c" = 1 ]; then
     start_relayed "$i" "$i"
   done
 fi
+
+# (f) and (f2), one round.
+gossip_runs() {
+  # (f) gossipsub: the highest rate publish accepts, then latency at 1,000/s
+  gossip 0 "$gossip"
+  gossip 1000 $((1000 * gossip_lat_secs))
+  gossip 0 "$gossip" --unsigned   # what the signatures cost
+  gossip 1000 $((1000 * gossip_lat_secs)) --unsigned
+  if [ "$rt" = 1 ]; then
+    gossip 1000 $((1000 * gossip_lat_secs)) --rt
+    gossip 1000 $((1000 * gossip_lat_secs)) --unsigned --rt
+  fi
+  # (f2) 100 peers
+  if [ "$gossip100" -gt 0 ]; then
+    [ "$smoke" = 1 ] || gossip_net
+    gossip_net --unsigned
+    if [ "$rt" = 1 ]; then
+      gossip_net --rt
+      gossip_net --unsigned --rt
+    fi
+  fi
+}
 
 # Rounds: every measurement once per round, the implementations one after
 # the other, so that a change in the machine's other load hits them all.
@@ -627,6 +738,10 @@ if [ "$mixed" = 1 ] && [[ " $impls " == *" c "* ]]; then
 fi
 for round in $(seq 1 "$reps"); do
   log "round $round of $reps"
+  if [ "$gossip_only" = 1 ]; then
+    gossip_runs
+    continue
+  fi
   # (a) throughput and (b) handshakes, each implementation against itself
   for i in $impls; do run_client upload "$i" "$i" --upload "$bytes"; done
   for i in $impls; do run_client download "$i" "$i" --download "$bytes"; done
@@ -651,14 +766,16 @@ for round in $(seq 1 "$reps"); do
   fi
   # (f) gossipsub, each implementation with itself: the highest rate
   # publish accepts, then latency at 1,000/s, then unsigned (what the
-  # signatures cost)
+  # signatures cost); C also with 100 peers (gossip_runs)
   for i in $extra_impls; do
     [ "$gossip" -gt 0 ] || break   # --gossip 0: no gossipsub runs
-    n="$gossip"
-    [ "$i" = c ] || n="$gossip_others"
-    gossip 0 "$n" --impl "$i"
+    if [ "$i" = c ]; then
+      gossip_runs
+      continue
+    fi
+    gossip 0 "$gossip_others" --impl "$i"
     gossip 1000 $((1000 * gossip_lat_secs)) --impl "$i"
-    gossip 0 "$n" --unsigned --impl "$i"
+    gossip 0 "$gossip_others" --unsigned --impl "$i"
   done
   # (g) one stream through each circuit relay (compare: upload c->c above)
   for i in $relay_impls; do
@@ -680,7 +797,8 @@ mkdir -p "$(dirname "$out")"
 python3 "$root/bench/report.py" collect \
   --samples "$samples" --out "$out" --started "$started" --seconds $((t_end - t_start)) \
   --command "$cmdline" --reps "$reps" --bytes "$bytes" --handshakes "$handshakes" --nice "$nice_level" \
-  --streams "$streams" --idle "$idle" --gossip "$gossip" --gossip-others "$gossip_others" --revision "$revision" \
+  --streams "$streams" --idle "$idle" --gossip "$gossip" --gossip-others "$gossip_others" --gossip100 "$gossip100" \
+  --gossip100-shape "$gossip100_procs x $gossip100_hosts hosts, $gossip100_rate msg/s" --revision "$revision" \
   --relay-capacity "$relay_cap" --relay-circuits "$relay_circ" --kad "$kad_nodes" --kad-lookups "$kad_lookups" \
   --load-start "$load_start" --load-end "$(cat /proc/loadavg)" \
   --rust-lock "$root/tests/interop/rust/Cargo.lock" --go-mod "$root/tests/interop/go/go.mod" \

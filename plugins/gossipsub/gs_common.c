@@ -99,9 +99,64 @@ bool gs_out_room(const struct gs_router *r, const struct gs_peer *p, const struc
     return queued(p) + m->enc_len + 8 <= r->cfg.max_queue_bytes;
 }
 
+/* Bytes the caller has taken from the peer's output queue so far. */
+static uint64_t taken(const struct gs_peer *p)
+{
+    return p->sealed - p->outq.len;
+}
+
+/* A message found no room: the queue is full, and stalled from now on
+ * unless the peer takes bytes. */
+static void note_full(struct gs_router *r, struct gs_peer *p)
+{
+    if (p->full) return;
+    p->full = true;
+    p->stalled_since = r->now;
+    p->taken_at_stall = taken(p);
+    p->stall_beats = 0;
+}
+
+void gs_out_progress(struct gs_peer *p, uint64_t now)
+{
+    if (!p->full) return;
+    p->stalled_since = now;
+    p->taken_at_stall = taken(p);
+    p->stall_beats = 0;
+}
+
+/* Whether the queue drained to half (no longer full) or the peer took
+ * bytes (the stall restarts). */
+static void check_progress(struct gs_router *r, struct gs_peer *p)
+{
+    if (p->full && queued(p) <= r->cfg.max_queue_bytes / 2) p->full = false;
+    if (p->full && taken(p) != p->taken_at_stall) gs_out_progress(p, r->now);
+}
+
+bool gs_out_slow(struct gs_router *r, struct gs_peer *p)
+{
+    check_progress(r, p);
+    return p->full && r->cfg.slow_peer_ms && r->now - p->stalled_since >= r->cfg.slow_peer_ms &&
+           p->stall_beats >= 2;
+}
+
+void gs_out_stall_beat(struct gs_router *r, struct gs_peer *p)
+{
+    check_progress(r, p);
+    if (p->full && p->stall_beats < 2) p->stall_beats++;
+}
+
+bool gs_out_full(struct gs_router *r, struct gs_peer *p)
+{
+    note_full(r, p);
+    return gs_out_slow(r, p);
+}
+
 bool gs_out_msg(struct gs_router *r, struct gs_peer *p, const struct gs_msg *m)
 {
-    if (!gs_out_room(r, p, m)) return false;
+    if (!gs_out_room(r, p, m)) {
+        note_full(r, p);
+        return false;
+    }
     if (gs_pending_msg(&p->pend, m->enc, m->enc_len) < 0) return false;
     gs_out_mark(r, p);
     return true;
@@ -149,15 +204,19 @@ void gs_out_prune(struct gs_router *r, struct gs_peer *p, struct gs_topic *t, bo
     }
 }
 
+void gs_out_seal(struct gs_peer *p)
+{
+    if (gs_pending_empty(&p->pend)) return;
+    /* The output queue's own limit is not used (0); sealing cannot fail
+     * except for memory, and then the items are lost. */
+    size_t len0 = p->outq.len;
+    gs_pending_seal(&p->pend, &p->outq, GS_SEND_TARGET);
+    p->sealed += p->outq.len - len0;
+}
+
 void gs_out_seal_all(struct gs_router *r)
 {
-    for (size_t i = 0; i < r->ndirty; i++) {
-        struct gs_peer *p = r->dirty[i];
-        if (gs_pending_empty(&p->pend)) continue;
-        /* The output queue's own limit is not used (0); sealing cannot
-         * fail except for memory, and then the items are lost. */
-        gs_pending_seal(&p->pend, &p->outq, GS_SEND_TARGET);
-    }
+    for (size_t i = 0; i < r->ndirty; i++) gs_out_seal(r->dirty[i]);
 }
 
 /* ---- events --------------------------------------------------------------------------- */

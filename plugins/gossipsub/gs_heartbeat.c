@@ -16,6 +16,7 @@ static void reset_counters(struct gs_router *r)
         struct gs_peer *p = r->peers.slots[i].v;
         p->ihave_msgs = p->iasked = p->idontwant_msgs = 0;
         gs_hset_tick(&p->dont_send);
+        gs_out_stall_beat(r, p);
     }
 }
 
@@ -58,7 +59,7 @@ struct sel_ctx {
 static bool graft_filter(struct gs_router *r, struct gs_topic *t, struct gs_peer *p, void *arg)
 {
     const struct sel_ctx *c = arg;
-    if (gs_pset_has(&t->mesh, p) || gs_backoff_active(r, &p->id, t, true)) return false;
+    if (gs_pset_has(&t->mesh, p) || gs_backoff_active(r, &p->id, t, true) || gs_out_slow(r, p)) return false;
     if (c->outbound_only && !p->outbound) return false;
     double s = gs_score_of(r, p);
     return c->strictly_above ? s > c->min_score : s >= c->min_score;
@@ -131,11 +132,18 @@ static int by_score_asc(const void *a, const void *b)
 
 static void maintain_mesh(struct gs_router *r, struct gs_topic *t)
 {
-    /* Peers with a negative score leave, without PX. */
+    /* Peers with a negative score leave, without PX; so do slow peers
+     * (they stop reading: gs_router.h), which keep getting gossip. */
     for (size_t i = 0; i < t->mesh.n;) {
         struct gs_peer *p = t->mesh.v[i];
-        if (gs_score_of(r, p) < 0) prune_peer(r, t, p, false);   /* swaps the last peer into i */
-        else i++;
+        if (gs_score_of(r, p) < 0) {
+            prune_peer(r, t, p, false);   /* swaps the last peer into i */
+        } else if (gs_out_slow(r, p)) {
+            prune_peer(r, t, p, false);
+            r->st.slow_pruned++;
+        } else {
+            i++;
+        }
     }
     struct sel_ctx any = { false, 0, false };
     if (t->mesh.n < r->cfg.d_lo) graft_more(r, t, r->cfg.d - t->mesh.n, &any);
@@ -168,14 +176,15 @@ static void maintain_mesh(struct gs_router *r, struct gs_topic *t)
 static bool fanout_more(struct gs_router *r, struct gs_topic *t, struct gs_peer *p, void *arg)
 {
     (void)arg;
-    return !gs_pset_has(&t->fanout, p) && gs_score_of(r, p) >= r->cfg.th.publish;
+    return !gs_pset_has(&t->fanout, p) && gs_score_of(r, p) >= r->cfg.th.publish && !gs_out_slow(r, p);
 }
 
 static void maintain_fanout(struct gs_router *r, struct gs_topic *t)
 {
     for (size_t i = 0; i < t->fanout.n;) {
         struct gs_peer *p = t->fanout.v[i];
-        if (!gs_peer_in_topic(p, t) || gs_score_of(r, p) < r->cfg.th.publish) gs_pset_del(&t->fanout, p);
+        if (!gs_peer_in_topic(p, t) || gs_score_of(r, p) < r->cfg.th.publish || gs_out_slow(r, p))
+            gs_pset_del(&t->fanout, p);
         else i++;
     }
     if (t->fanout.n < r->cfg.d && t->subs.n) {

@@ -63,6 +63,7 @@ void gs_config_default(struct gs_config *c)
     c->max_message_size = 65536;
     c->max_rpc_size = 1 << 20;
     c->max_queue_bytes = 2 << 20;
+    c->slow_peer_ms = 500;
     c->max_topics = 256;
     c->max_peer_topics = 256;
     c->max_known_topics = 4096;
@@ -468,38 +469,44 @@ int gs_router_publish(struct gs_router *r, const char *topic, const uint8_t *dat
     }
     /* Targets: with flood publishing every topic peer above the publish
      * threshold; else floodsub peers, and the mesh or the fanout. All or
-     * nothing: when one target's queue has no room the message is queued
-     * to none and the caller gets P2P_EAGAIN (back-pressure, paced by the
-     * slowest target), so that no subscriber silently misses it. */
+     * nothing over the healthy targets: when one of them has no room the
+     * message is queued to none and the caller gets P2P_EAGAIN
+     * (back-pressure, paced by the slowest healthy target), so that no
+     * healthy subscriber silently misses it. Slow targets (gs_out_slow)
+     * are not waited for (see gs_router.h). */
     struct gs_pset *set = NULL;
     if (!r->cfg.flood_publish) {
         if (!t->joined) fanout_fill(r, t);
         set = t->joined ? &t->mesh : &t->fanout;
     }
-    size_t targets = 0, full = 0, sent = 0;
+    size_t targets = 0, full = 0, healthy = 0, sent = 0, slow = 0;
     for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = 0; i < t->subs.n; i++) {
-            struct gs_peer *p = t->subs.v[i];
-            if (!((r->cfg.flood_publish || !gs_is_mesh_proto(p)) && gs_score_of(r, p) >= r->cfg.th.publish)) continue;
+        for (size_t k = 0; k < t->subs.n + (set ? set->n : 0); k++) {
+            struct gs_peer *p;
+            if (k < t->subs.n) {
+                p = t->subs.v[k];
+                if (!((r->cfg.flood_publish || !gs_is_mesh_proto(p)) && gs_score_of(r, p) >= r->cfg.th.publish))
+                    continue;
+            } else {
+                p = set->v[k - t->subs.n];
+            }
             if (pass == 0) {
                 targets++;
-                full += !gs_out_room(r, p, m);
+                if (!gs_out_room(r, p, m)) {
+                    if (gs_out_full(r, p)) continue;   /* slow: not waited for */
+                    full++;
+                }
+                healthy++;
+            } else if (gs_out_msg(r, p, m)) {
+                sent++;
             } else {
-                sent += gs_out_msg(r, p, m);
+                slow++;
             }
         }
-        for (size_t i = 0; set && i < set->n; i++) {
-            if (pass == 0) {
-                targets++;
-                full += !gs_out_room(r, set->v[i], m);
-            } else {
-                sent += gs_out_msg(r, set->v[i], m);
-            }
-        }
-        if (pass == 0 && (full || !targets)) {
+        if (pass == 0 && (full || !healthy)) {
             gs_msg_unref(m);
             gs_out_seal_all(r);
-            return full ? P2P_EAGAIN : P2P_ENOTFOUND;
+            return targets ? P2P_EAGAIN : P2P_ENOTFOUND;
         }
     }
     if (!sent) {   /* room everywhere, yet nothing queued: out of memory */
@@ -507,6 +514,7 @@ int gs_router_publish(struct gs_router *r, const char *topic, const uint8_t *dat
         gs_out_seal_all(r);
         return P2P_ENOMEM;
     }
+    r->st.msgs_dropped_slow += slow;
     r->seqno++;
     gs_seen_add(&r->seen, m->id, m->id_len, now_ms);
     gs_mcache_put(&r->mcache, m);
@@ -516,7 +524,8 @@ int gs_router_publish(struct gs_router *r, const char *topic, const uint8_t *dat
         *idlen = m->id_len;
     }
     gs_msg_unref(m);
-    gs_out_seal_all(r);
+    /* Not sealed yet: publications made one after another go out in one
+     * frame per peer (gs_router_next_dirty / gs_router_outq seal). */
     return 0;
 }
 
@@ -528,10 +537,17 @@ void gs_router_heartbeat(struct gs_router *r, uint64_t now_ms)
     gs_out_seal_all(r);
 }
 
+void gs_router_peer_progress(struct gs_router *r, const p2p_peerid *peer, uint64_t now_ms)
+{
+    struct gs_peer *p = gs_peer_get(r, peer);
+    if (p) gs_out_progress(p, now_ms);
+}
+
 /* ---- outputs ---------------------------------------------------------------------------------------- */
 
 bool gs_router_next_dirty(struct gs_router *r, p2p_peerid *peer)
 {
+    gs_out_seal_all(r);
     while (r->ndirty) {
         struct gs_peer *p = r->dirty[--r->ndirty];
         p->dirty = false;
@@ -546,7 +562,9 @@ bool gs_router_next_dirty(struct gs_router *r, p2p_peerid *peer)
 p2p_buf *gs_router_outq(struct gs_router *r, const p2p_peerid *peer)
 {
     struct gs_peer *p = gs_peer_get(r, peer);
-    return p ? &p->outq : NULL;
+    if (!p) return NULL;
+    gs_out_seal(p);
+    return &p->outq;
 }
 
 bool gs_router_next_event(struct gs_router *r, struct gs_event *ev)

@@ -8,8 +8,11 @@
  *  - bytes to send, per peer: every entry point queues RPC items per peer
  *    and, before returning, seals them into length-prefixed frames in the
  *    peer's output queue (gs_router_outq); peers whose queue grew are
- *    listed by gs_router_next_dirty. The caller writes those bytes to the
- *    peer's outbound stream and consumes them from the queue;
+ *    listed by gs_router_next_dirty. gs_router_publish leaves its items
+ *    unsealed, so that messages published one after another share frames
+ *    (fewer frames to write, decode and wake up for); gs_router_next_dirty
+ *    and gs_router_outq seal what is pending. The caller writes those
+ *    bytes to the peer's outbound stream and consumes them from the queue;
  *  - events (gs_router_next_event): messages to deliver to local
  *    subscribers, remote peers joining/leaving topics, PX candidates.
  * The user's validator is a callback (run synchronously, before delivery
@@ -17,10 +20,28 @@
  *
  * Back-pressure: a peer's queue (output queue plus unsealed items) holds
  * at most max_queue_bytes of messages. A message that does not fit is not
- * queued for that peer: forwarded messages are then dropped for it (gossip
- * repairs this), our own publication fails with P2P_EAGAIN when no peer at
- * all could take it. Control items (subscriptions, GRAFT, PRUNE, gossip)
- * may exceed the limit by GS_CONTROL_SLACK bytes, then they are dropped.
+ * queued for that peer: forwarded messages are then dropped for it
+ * (msgs_dropped_full; gossip repairs this). Control items (subscriptions,
+ * GRAFT, PRUNE, gossip) may exceed the limit by GS_CONTROL_SLACK bytes,
+ * then they are dropped.
+ *
+ * Slow peers: a peer is slow when a message found its queue full and the
+ * caller has then taken no byte of that queue for slow_peer_ms and across
+ * two heartbeats (the peer does not read; the heartbeats make sure the
+ * caller had a heartbeat interval of I/O in which it could have); it is
+ * healthy again once the queue has drained to half
+ * of max_queue_bytes. A peer that reads, however slowly, stays healthy
+ * and paces publishing. Our own publication is all or
+ * nothing over the healthy targets: when one healthy target has no room
+ * the message is queued to none and publish returns P2P_EAGAIN (the
+ * publisher outruns a peer that reads: wait for it), so no healthy peer
+ * silently misses a message. Slow targets are not waited for: the
+ * message is dropped for them (msgs_dropped_slow), and when every target
+ * is slow publish returns P2P_EAGAIN. The heartbeat prunes slow peers
+ * from our meshes (PRUNE with prune_backoff, counted in slow_pruned) and
+ * does not graft them; they keep getting IHAVE gossip, so a peer that
+ * reads again asks for what it missed (IWANT) while the message cache
+ * still holds it.
  *
  * Peers: a peer is added when the first pubsub stream with it exists,
  * with the protocol that stream negotiated (gs_router_set_proto updates
@@ -87,6 +108,7 @@ struct gs_config {
     size_t max_rpc_size;                  /* received frame bytes */
     /* limits */
     size_t max_queue_bytes;               /* per peer */
+    uint64_t slow_peer_ms;                /* a queue full this long marks the peer slow (0: never) */
     size_t max_topics;                    /* our subscriptions */
     size_t max_peer_topics;               /* subscriptions kept per remote peer */
     size_t max_known_topics;              /* topics known at all (ours and peers') */
@@ -152,6 +174,11 @@ int gs_router_leave(struct gs_router *r, const char *topic, uint64_t now_ms);
 int gs_router_publish(struct gs_router *r, const char *topic, const uint8_t *data, size_t len, uint64_t now_ms,
                       uint8_t *id, size_t *idlen);
 void gs_router_heartbeat(struct gs_router *r, uint64_t now_ms);
+/* The peer is reading: bytes already taken from its queue moved on (e.g.
+ * the caller's own stream buffer shrank). A caller that takes bytes in
+ * bursts (when its stream buffer empties) reports this before each
+ * heartbeat, so that a peer reading slowly is not taken for a slow one. */
+void gs_router_peer_progress(struct gs_router *r, const p2p_peerid *peer, uint64_t now_ms);
 
 /* ---- outputs ------------------------------------------------------------------ */
 
@@ -192,7 +219,8 @@ bool gs_router_seen(const struct gs_router *r, const uint8_t *id, size_t len);
 struct gs_stats {
     uint64_t rpcs_in, rpcs_bad, rpcs_graylisted;
     uint64_t msgs_in, msgs_delivered, msgs_duplicate, msgs_invalid, msgs_rejected, msgs_ignored, msgs_unsubscribed;
-    uint64_t msgs_forwarded, msgs_dropped_full, msgs_published;
+    uint64_t msgs_forwarded, msgs_dropped_full, msgs_dropped_slow, msgs_published;
+    uint64_t slow_pruned;
     uint64_t ihave_in, iwant_in, graft_in, prune_in, idontwant_in;
     uint64_t ihave_out, iwant_out, graft_out, prune_out, idontwant_out;
     uint64_t broken_promises, events_dropped;

@@ -28,6 +28,11 @@ struct gs_peer {
     struct gs_pending pend;         /* items not yet sealed into frames */
     p2p_buf outq;                   /* framed bytes for the caller to send */
     bool dirty;
+    uint64_t sealed;                /* bytes ever sealed into outq (sealed - outq.len: taken) */
+    bool full;                      /* a message found no room; until the queue drains to half */
+    uint64_t stalled_since;         /* while full: since when the caller took no byte ... */
+    uint64_t taken_at_stall;        /* ... of the queue (taken() then), */
+    unsigned stall_beats;           /* ... and how many heartbeats saw it so (at most 2) */
     unsigned ihave_msgs, iasked, idontwant_msgs;   /* per heartbeat */
     uint64_t last_msg;              /* when it last sent us a well-formed message */
     struct gs_hset dont_send;       /* IDONTWANT ids (hashed), with a heartbeat TTL */
@@ -127,10 +132,23 @@ void gs_out_graft(struct gs_router *r, struct gs_peer *p, const struct gs_topic 
 /* A PRUNE for topic t; PX when do_px (peers of t with score >= 0, other
  * than p); backoff_ms as announced. */
 void gs_out_prune(struct gs_router *r, struct gs_peer *p, struct gs_topic *t, bool do_px, uint64_t backoff_ms);
+/* Whether p is slow: a message found its queue full, it has not drained
+ * to half of max_queue_bytes since, and the caller took no byte of it for
+ * slow_peer_ms and across two heartbeats (the peer does not read; two
+ * heartbeats: the caller had a whole heartbeat interval of I/O to take
+ * bytes, so a caller whose own process was descheduled does not mistake
+ * its peers for slow ones). gs_out_full: the same, after noting that a
+ * message found no room. gs_out_stall_beat: the heartbeat's count. */
+bool gs_out_slow(struct gs_router *r, struct gs_peer *p);
+bool gs_out_full(struct gs_router *r, struct gs_peer *p);
+void gs_out_stall_beat(struct gs_router *r, struct gs_peer *p);
+/* The peer read something (gs_router_peer_progress): the stall restarts. */
+void gs_out_progress(struct gs_peer *p, uint64_t now);
 bool gs_out_has_room_ctl(const struct gs_router *r, const struct gs_peer *p);
 void gs_out_mark(struct gs_router *r, struct gs_peer *p);
-/* Seal every dirty peer's items into its output queue. */
+/* Seal every dirty peer's items (one peer's) into its output queue. */
 void gs_out_seal_all(struct gs_router *r);
+void gs_out_seal(struct gs_peer *p);
 
 void gs_event_push(struct gs_router *r, const struct gs_event *ev);
 

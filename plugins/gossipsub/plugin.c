@@ -17,6 +17,8 @@
  * Writing: after every router call, the router's output queues of dirty
  * peers are moved to their outbound streams while the stream's own queue
  * is below stream_hw; on_drain continues. The router bounds what waits.
+ * After a publish this happens from a deferred call (gsp_flush), so that
+ * the messages a caller publishes in a row share frames and writes.
  *
  * Events (deliveries, peers joining/leaving topics, PX) are dispatched
  * after the router call that produced them, outside it: callbacks may call
@@ -632,6 +634,15 @@ static void on_heartbeat(p2p_timer *t, void *arg)
 {
     (void)t;
     struct gsp *g = arg;
+    /* We take bytes from the router's queues only when a stream's own
+     * queue empties (on_drain): tell the router which peers read since the
+     * last heartbeat, so that it does not take a slowly reading peer for a
+     * slow one. */
+    for (struct gsp_peer *gp = g->peers; gp; gp = gp->next) {
+        size_t q = gp->out ? p2p_stream_write_queued(gp->out) : 0;
+        if (gp->routed && q < gp->out_queued) gs_router_peer_progress(g->r, &gp->id, now(g));
+        gp->out_queued = q;
+    }
     gs_router_heartbeat(g->r, now(g));
     struct gs_stats st;
     gs_router_stats(g->r, &st);
@@ -639,10 +650,23 @@ static void on_heartbeat(p2p_timer *t, void *arg)
         p2p_log_debug(MOD, "%llu IWANT promise(s) broken (peers penalised)",
                       (unsigned long long)(st.broken_promises - g->broken_promises_seen));
     g->broken_promises_seen = st.broken_promises;
+    if (st.msgs_dropped_slow > g->dropped_slow_seen || st.slow_pruned > g->slow_pruned_seen)
+        p2p_log_warn(MOD,
+                     "slow peers (full send queue, nothing read for slow_peer_timeout): %llu publication(s) not "
+                     "sent to them, %llu pruned from a mesh since the last heartbeat",
+                     (unsigned long long)(st.msgs_dropped_slow - g->dropped_slow_seen),
+                     (unsigned long long)(st.slow_pruned - g->slow_pruned_seen));
+    g->dropped_slow_seen = st.msgs_dropped_slow;
+    g->slow_pruned_seen = st.slow_pruned;
     gsp_pump(g);
 }
 
 /* ---- deferred work ------------------------------------------------------------------------------------ */
+
+void gsp_flush(void *arg)
+{
+    gsp_pump(arg);
+}
 
 void gsp_sweep(void *arg)
 {
@@ -725,6 +749,7 @@ void gsp_stop_io(struct gsp *g)
     struct gs_event ev;
     while (gs_router_next_event(g->r, &ev)) gs_event_clear(&ev);
     p2p_defer_cancel(g->host, &g->sweep);
+    p2p_defer_cancel(g->host, &g->flush);
 }
 
 void gsp_on_stream(p2p_stream *s, const char *protocol_id, void *arg)

@@ -81,6 +81,7 @@ struct gsp_peer {
     struct gsp_in *ins;
     size_t nins;
     bool routed;               /* known to the router */
+    size_t out_queued;         /* out's queued bytes at the last heartbeat (progress, on_heartbeat) */
     struct gsp_peer *next, *prev;
 };
 
@@ -113,7 +114,9 @@ struct gsp {
     int in_validator;          /* > 0 while a validator runs */
     bool pumping;              /* events are being dispatched */
     struct p2p_defer sweep;    /* deferred leaves and frees */
+    struct p2p_defer flush;    /* deferred writes of publications (gsp_flush) */
     uint64_t broken_promises_seen;   /* the router's count at the last heartbeat (for the log) */
+    uint64_t dropped_slow_seen, slow_pruned_seen;   /* the same for slow peers */
     struct gsp_metrics m;
 };
 
@@ -126,6 +129,8 @@ void gsp_pump(struct gsp *g);
 int gsp_start_io(struct gsp *g);
 void gsp_stop_io(struct gsp *g);
 void gsp_sweep(void *arg);
+/* The flush defer: gsp_pump. */
+void gsp_flush(void *arg);
 /* The inbound handler of our protocols. */
 void gsp_on_stream(p2p_stream *s, const char *protocol_id, void *arg);
 enum p2p_pubsub_validation gsp_validate(void *arg, const struct gs_msg *m, const p2p_peerid *from);

@@ -20,18 +20,22 @@ static struct gsp_topic *topic_find(struct gsp *g, const char *name)
     return NULL;
 }
 
-static bool topic_ok(const struct gsp *g, const char *topic)
+/* The checks of the calls that take a topic: P2P_EINVAL for a bad topic
+ * name (or ok false: another bad argument), P2P_ESTATE when a call that
+ * changes the router (changes) comes from inside a validator. */
+static int check_call(const struct gsp *g, const char *topic, bool ok, bool changes)
 {
     size_t n = topic ? strlen(topic) : 0;
-    return n > 0 && n <= g->cfg.max_topic_len;
+    if (!ok || !n || n > g->cfg.max_topic_len) return P2P_EINVAL;
+    return changes && g->in_validator ? P2P_ESTATE : 0;
 }
 
 static int svc_subscribe(void *state, const char *topic, p2p_pubsub_msg_cb cb, void *arg, p2p_pubsub_sub **out)
 {
     struct gsp *g = state;
     if (out) *out = NULL;
-    if (!topic_ok(g, topic) || !cb || !out) return P2P_EINVAL;
-    if (g->in_validator) return P2P_ESTATE;
+    int rc = check_call(g, topic, cb && out, true);
+    if (rc < 0) return rc;
     struct gsp_topic *t = topic_find(g, topic);
     bool fresh = !t;
     if (fresh) {
@@ -51,7 +55,7 @@ static int svc_subscribe(void *state, const char *topic, p2p_pubsub_msg_cb cb, v
         return P2P_ENOMEM;
     }
     if (fresh) {
-        int rc = gs_router_join(g->r, topic, p2p_host_now_ms(g->host));
+        rc = gs_router_join(g->r, topic, p2p_host_now_ms(g->host));
         if (rc < 0 && rc != P2P_EEXIST) {
             free(s);
             free(t->name);
@@ -88,17 +92,21 @@ static void svc_unsubscribe(void *state, p2p_pubsub_sub *s)
 static int svc_publish(void *state, const char *topic, const uint8_t *data, size_t len)
 {
     struct gsp *g = state;
-    if (!topic_ok(g, topic) || (!data && len)) return P2P_EINVAL;
-    if (g->in_validator) return P2P_ESTATE;
-    int rc = gs_router_publish(g->r, topic, data, len, p2p_host_now_ms(g->host), NULL, NULL);
-    gsp_pump(g);
+    int rc = check_call(g, topic, data || !len, true);
+    if (rc < 0) return rc;
+    rc = gs_router_publish(g->r, topic, data, len, p2p_host_now_ms(g->host), NULL, NULL);
+    /* Written from the loop, before it next waits for I/O: what the
+     * caller publishes in a row goes out in one frame and one write per
+     * peer. */
+    p2p_defer_schedule(g->host, &g->flush);
     return rc;
 }
 
 static int svc_set_validator(void *state, const char *topic, p2p_pubsub_validator fn, void *arg)
 {
     struct gsp *g = state;
-    if (!topic_ok(g, topic)) return P2P_EINVAL;
+    int rc = check_call(g, topic, true, false);
+    if (rc < 0) return rc;
     for (struct gsp_validator **pp = &g->validators; *pp; pp = &(*pp)->next) {
         struct gsp_validator *v = *pp;
         if (strcmp(v->topic, topic)) continue;
@@ -238,6 +246,10 @@ static const struct p2p_conf_key gs_keys[] = {
       "largest RPC frame accepted (go: 1 MiB; we send frames of at most 64 KiB when possible, rust's limit)" },
     { "max_queue", P2P_CONF_SIZE, "2MiB", 4096, 1 << 30, NULL,
       "messages waiting for one peer (more: forwarding skips the peer, publish may return EAGAIN)" },
+    { "slow_peer_timeout", P2P_CONF_DURATION, "500ms", 0, 3600000, NULL,
+      "a peer whose full queue takes no byte this long (and across two heartbeats) is slow: publish stops "
+      "waiting for it, the heartbeat prunes it from the mesh, gossip lets it catch up when it reads again "
+      "(0: never)" },
     { "max_topics", P2P_CONF_INT, "256", 1, 1000000, NULL, "topics we may subscribe to" },
     { "max_peer_topics", P2P_CONF_INT, "256", 1, 1000000, NULL, "subscriptions remembered per remote peer" },
     { "max_known_topics", P2P_CONF_INT, "4096", 1, 10000000, NULL, "topics known at all (ours and peers')" },
@@ -317,6 +329,7 @@ static int read_config(struct gsp *g, const p2p_conf_section *cf)
     c->max_message_size = (size_t)p2p_conf_size(cf, "max_message_size");
     c->max_rpc_size = (size_t)p2p_conf_size(cf, "max_rpc_size");
     c->max_queue_bytes = (size_t)p2p_conf_size(cf, "max_queue");
+    c->slow_peer_ms = p2p_conf_duration_ms(cf, "slow_peer_timeout");
     c->max_topics = (size_t)p2p_conf_int(cf, "max_topics");
     c->max_peer_topics = (size_t)p2p_conf_int(cf, "max_peer_topics");
     c->max_known_topics = (size_t)p2p_conf_int(cf, "max_known_topics");
@@ -388,6 +401,14 @@ static uint64_t wallclock_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* gs_init's failure path: the error for the host, everything freed. */
+static int init_fail(struct gsp *g, int rc, const char *what, const char *name)
+{
+    p2p_host_set_error(g->host, "%s%s: %s", what, name ? name : "", p2p_strerror(rc));
+    gsp_free(g);
+    return rc;
+}
+
 static int gs_init(p2p_host *h, const p2p_conf_section *cf, void **state)
 {
     struct gsp *g = calloc(1, sizeof *g);
@@ -395,6 +416,7 @@ static int gs_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     g->host = h;
     g->stream_hw = P2P_STREAM_HIGH_WATER;
     p2p_defer_init(&g->sweep, gsp_sweep, g);
+    p2p_defer_init(&g->flush, gsp_flush, g);
     int rc = read_config(g, cf);
     if (rc < 0) {
         free(g);
@@ -411,11 +433,7 @@ static int gs_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         struct gs_score_params sp;
         gs_score_params_default(&sp);
         randombytes_buf(sp.hash_key, sizeof sp.hash_key);
-        if ((rc = gs_score_new(&g->score, &sp)) < 0) {
-            p2p_host_set_error(h, "cannot create the peer scorer: %s", p2p_strerror(rc));
-            free(g);
-            return rc;
-        }
+        if ((rc = gs_score_new(&g->score, &sp)) < 0) return init_fail(g, rc, "cannot create the peer scorer", NULL);
     }
     uint64_t seed;
     randombytes_buf(&seed, sizeof seed);
@@ -430,24 +448,17 @@ static int gs_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         .validate = gsp_validate,
         .validate_arg = g,
     };
-    if ((rc = gs_router_new(&g->r, &ri, p2p_host_now_ms(h))) < 0) {
-        p2p_host_set_error(h, "cannot create the router: %s", p2p_strerror(rc));
-        gsp_free(g);
-        return rc;
-    }
+    if ((rc = gs_router_new(&g->r, &ri, p2p_host_now_ms(h))) < 0)
+        return init_fail(g, rc, "cannot create the router", NULL);
     for (size_t i = 0; g->protos[i]; i++) {
         if ((rc = p2p_protocol_add(h, g->protos[i], gsp_on_stream, g)) < 0) {
-            p2p_host_set_error(h, "cannot register %s: %s", g->protos[i], p2p_strerror(rc));
             for (size_t j = 0; j < i; j++) p2p_protocol_remove(h, g->protos[j]);
-            gsp_free(g);
-            return rc;
+            return init_fail(g, rc, "cannot register ", g->protos[i]);
         }
     }
     if ((rc = p2p_service_provide(h, P2P_PUBSUB_SERVICE, 1, &pubsub_api, g)) < 0) {
-        p2p_host_set_error(h, "cannot provide the pubsub service: %s", p2p_strerror(rc));
         remove_protocols(g);
-        gsp_free(g);
-        return rc;
+        return init_fail(g, rc, "cannot provide the pubsub service", NULL);
     }
     *state = g;
     return 0;
@@ -473,6 +484,7 @@ static void gs_fini(void *state)
     struct gsp *g = state;
     gsp_stop_io(g);
     p2p_defer_cancel(g->host, &g->sweep);
+    p2p_defer_cancel(g->host, &g->flush);
     p2p_service_withdraw(g->host, P2P_PUBSUB_SERVICE, 1);
     remove_protocols(g);
     gsp_free(g);

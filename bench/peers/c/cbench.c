@@ -6,6 +6,7 @@
  *   cbench idle <maddr/p2p/ID> [--count N]                 (cbench_idle.c)
  *   cbench gossip-sub [--expect N] [--idle-ms MS]          (cbench_gossip.c)
  *   cbench gossip-pub --rate R --count N [--size B] <maddr/p2p/ID>...
+ *   cbench gossip-net --hosts H --total T --peers-file F ...  (cbench_gossip_net.c)
  *   cbench relay-capacity <relay/p2p/ID> [--reservations N] [--circuits C]
  *       [--seconds S] [--pid PID]                       (cbench_relay.c)
  *   cbench kad-lookup [--nodes N] [--lookups L] [--bootstrap B] [--values V]
@@ -25,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cbench.h"
 
@@ -64,6 +66,25 @@ int cbench_target(const char *s, p2p_multiaddr *addr, p2p_peerid *peer)
     }
     p2p_maddr_pop(addr);
     return 0;
+}
+
+void cbench_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+uint64_t cbench_get64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
+    return v;
+}
+
+double cbench_cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 p2p_host *cbench_host(const char *listen, const char *host_extra, const char *extra, uv_loop_t *loop)
@@ -191,11 +212,12 @@ int main(int argc, char **argv)
     static const struct { const char *name; int (*fn)(int, char **); } modes[] = {
         { "handshakes", cbench_handshakes }, { "streams", cbench_streams }, { "idle", cbench_idle },
         { "gossip-sub", cbench_gossip_sub }, { "gossip-pub", cbench_gossip_pub },
+        { "gossip-net", cbench_gossip_net },
         { "relay-capacity", cbench_relay_capacity }, { "kad-lookup", cbench_kad_lookup },
     };
     signal(SIGPIPE, SIG_IGN);
     for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
         if (!strcmp(argv[1], modes[i].name)) return modes[i].fn(argc, argv);
-    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub|relay-capacity|kad-lookup ... (see cbench.c)\n");
+    fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub|gossip-net|relay-capacity|kad-lookup ... (see cbench.c)\n");
     return 2;
 }

@@ -22,6 +22,11 @@ int cbench_target(const char *s, p2p_multiaddr *addr, p2p_peerid *peer);
  * ([host] keys), CBENCH_PLUGINS_INI and extra (sections), on
  * loop (NULL: its own). NULL on failure (message printed). */
 p2p_host *cbench_host(const char *listen, const char *host_extra, const char *extra, uv_loop_t *loop);
+/* Big-endian 64-bit values in message payloads (gossip modes). */
+void cbench_put64(uint8_t *p, uint64_t v);
+uint64_t cbench_get64(const uint8_t *p);
+/* CPU seconds (user + system) this process has used. */
+double cbench_cpu_seconds(void);
 /* Parse an unsigned number (decimal, optional K/M/G/KiB/MiB/GiB); -1 if bad. */
 int cbench_num(const char *s, uint64_t *out);
 
@@ -30,6 +35,7 @@ int cbench_streams(int argc, char **argv);
 int cbench_idle(int argc, char **argv);
 int cbench_gossip_sub(int argc, char **argv);
 int cbench_gossip_pub(int argc, char **argv);
+int cbench_gossip_net(int argc, char **argv);
 int cbench_relay_capacity(int argc, char **argv);
 int cbench_kad_lookup(int argc, char **argv);
 

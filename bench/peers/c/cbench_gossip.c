@@ -9,7 +9,8 @@
  *       without a message once one arrived (30 s before the first), and
  *       prints {"type":"gossip-sub","received":R,"duplicates":D,
  *       "firstNs":..,"lastNs":.. (uv_hrtime of the first and last
- *       message), "p50Us":..,"p99Us":..,"maxUs":..,"cdfUs":[101
+ *       message), "cpuSeconds":.. (CPU time used, user + system),
+ *       "p50Us":..,"p99Us":..,"maxUs":..,"cdfUs":[101
  *       percentiles]}.
  *   cbench gossip-pub --rate R --count N [--size B] [--unsigned] <maddr/p2p/ID>...
  *       connect to every subscriber, wait until all of them are in the
@@ -19,7 +20,9 @@
  *       retried on the next 1 ms tick; any other error ends the run. Prints
  *       {"type":"gossip-pub","sent":N,"timeSeconds":T,"eagain":E,
  *        "size":B,"startNs":<uv_hrtime of the first publish>}
- *       and holds the connections until SIGTERM, so that the queues drain.
+ *       and holds the connections until SIGTERM, so that the queues drain;
+ *       then prints {"type":"gossip-pub-end","cpuSeconds":C} (CPU time of
+ *       the whole run, user + system).
  * Messages are signed (the default strict-sign policy), as in a chat;
  * --unsigned (both sides) selects strict-no-sign instead, to show what the
  * signatures cost. */
@@ -36,18 +39,6 @@
 #define GS_SIGNED "[plugin gossipsub]\n"
 #define GS_UNSIGNED "[plugin gossipsub]\nsigning = strict-no-sign\n"
 #define MAX_SUBS 64
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
-}
-
-static uint64_t get64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++) v = v << 8 | p[i];
-    return v;
-}
 
 /* ---- subscriber ---------------------------------------------------------------- */
 
@@ -74,9 +65,9 @@ static void sub_finish(void *arg)
     qsort(s->lat_us, s->received, sizeof *s->lat_us, cmp_u32);
 #define PCT(p) (s->received ? s->lat_us[(size_t)((s->received - 1) * (p) / 100.0 + 0.5)] : 0)
     printf("{\"type\":\"gossip-sub\",\"received\":%llu,\"duplicates\":%llu,\"firstNs\":%llu,\"lastNs\":%llu,"
-           "\"p50Us\":%u,\"p99Us\":%u,\"maxUs\":%u,\"cdfUs\":[",
+           "\"cpuSeconds\":%.3f,\"p50Us\":%u,\"p99Us\":%u,\"maxUs\":%u,\"cdfUs\":[",
            (unsigned long long)s->received, (unsigned long long)s->dups, (unsigned long long)s->first_ns,
-           (unsigned long long)s->final_ns, PCT(50), PCT(99), PCT(100));
+           (unsigned long long)s->final_ns, cbench_cpu_seconds(), PCT(50), PCT(99), PCT(100));
     for (int p = 0; p <= 100; p++) printf("%s%u", p ? "," : "", PCT(p));
 #undef PCT
     printf("]}\n");
@@ -91,7 +82,7 @@ static void on_msg(const struct p2p_pubsub_msg *m, void *arg)
     struct sub *s = arg;
     uint64_t now = uv_hrtime();
     if (m->len < 16) return;
-    uint64_t seq = get64(m->data), t = get64(m->data + 8);
+    uint64_t seq = cbench_get64(m->data), t = cbench_get64(m->data + 8);
     s->last_ns = now;
     if (seq >= s->expect || (s->seen[seq / 8] & (1u << (seq % 8)))) {
         s->dups++;
@@ -211,8 +202,8 @@ static void pub_tick(p2p_timer *t, void *arg)
     uint64_t due = p->rate ? (now - p->t0) * p->rate / 1000000000u + 1 : p->count;
     if (due > p->count) due = p->count;
     while (p->sent < due) {
-        put64(p->buf, p->sent);
-        put64(p->buf + 8, uv_hrtime());
+        cbench_put64(p->buf, p->sent);
+        cbench_put64(p->buf + 8, uv_hrtime());
         int rc = p->ps->publish(p->st, TOPIC, p->buf, p->size);
         if (rc == P2P_EAGAIN) {
             p->eagain++;
@@ -239,6 +230,8 @@ static void pub_signal(uv_signal_t *s, int signum)
 {
     (void)signum;
     struct pub *p = s->data;
+    printf("{\"type\":\"gossip-pub-end\",\"cpuSeconds\":%.3f}\n", cbench_cpu_seconds());
+    fflush(stdout);
     pub_stop(p, p->sent == p->count ? 0 : 1);
 }
 

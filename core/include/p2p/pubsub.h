@@ -58,13 +58,17 @@ struct p2p_pubsub_api_v1 {
     void (*unsubscribe)(void *state, p2p_pubsub_sub *sub);
     /* Publish data to topic (we need not be subscribed). The message is
      * signed per the plugin's signing policy. Returns 0 when the message
-     * was queued to every peer it goes to, or: P2P_ERANGE (larger than
-     * the maximum message size), P2P_ENOTFOUND (no peer to send it to:
-     * nobody in the topic is connected), P2P_EAGAIN (a target peer's send
-     * queue is full: back-pressure; the message was queued to none, try
-     * again after a moment), P2P_EEXIST (an identical message was
-     * published already), P2P_EINVAL, P2P_ENOMEM. A message is never
-     * dropped silently: all targets or none. */
+     * was queued to every healthy peer it goes to, or: P2P_ERANGE (larger
+     * than the maximum message size), P2P_ENOTFOUND (no peer to send it
+     * to: nobody in the topic is connected), P2P_EAGAIN (a healthy target
+     * peer's send queue is full, or every target is slow: back-pressure;
+     * the message was queued to none, try again after a moment),
+     * P2P_EEXIST (an identical message was published already),
+     * P2P_EINVAL, P2P_ENOMEM. All healthy targets or none: never dropped
+     * silently for a peer that reads. A slow peer (its full queue took
+     * nothing for the provider's slow-peer timeout: it does not read) is
+     * not waited for; gossipsub drops its copy, prunes it from the mesh
+     * and lets it catch up by gossip (docs/reference/pubsub.md). */
     int (*publish)(void *state, const char *topic, const uint8_t *data, size_t len);
     /* Validator for a topic (NULL removes it); runs before delivery and
      * forwarding. One per topic. */

@@ -1,6 +1,6 @@
 /* unit.gossipsub_router_peers: the router against fake peers with
  * explicit time (continued from test_gs_router.c): validation and
- * scoring, publish results, floodsub and v1.0 peers, peer exchange,
+ * scoring, publish results, slow peers, floodsub and v1.0 peers, peer exchange,
  * limits. */
 #include <stdio.h>
 #include <string.h>
@@ -155,6 +155,137 @@ START_TEST(publish_all_or_nothing)
 }
 END_TEST
 
+/* A peer whose full queue takes no byte for slow_peer_ms (and across two
+ * heartbeats) is slow: publish
+ * stops waiting for it (the healthy peers get every message), the
+ * heartbeat prunes it from the mesh (with a backoff: not grafted again)
+ * and keeps gossiping to it; once it has read its queue it is healthy
+ * again, gets new messages and the IHAVE of those it missed. A peer that
+ * takes bytes, however few, is not slow: it paces publishing. */
+START_TEST(slow_peer)
+{
+    struct fx f;
+    fx_init(&f, 3, false, content_ids);
+    ck_assert_uint_eq(f.cfg.slow_peer_ms, 500);
+    fx_add(&f, 0, 3, GS_MESHSUB_12, true);
+    for (size_t i = 0; i < 3; i++) fx_sub(&f, i, T, true);
+    ck_assert_int_eq(gs_router_join(f.r, T, f.now), 0);
+    fx_beat(&f, 1000);
+    ck_assert_uint_eq(fx_mesh_n(&f, T), 3);
+    struct gst_seen s[3], sum;
+    fx_drain_all(&f, s, &sum);
+    static uint8_t big[40000];   /* the 70 KiB queue holds one */
+    big[0] = 1;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    gst_drain(f.r, &f.peer[0].id, &s[0]);
+    gst_drain(f.r, &f.peer[2].id, &s[2]);   /* peer 1 does not read */
+    big[0] = 2;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    fx_beat(&f, 300);
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    /* It takes a few bytes: the stall starts again. */
+    p2p_buf *q1 = gs_router_outq(f.r, &f.peer[1].id);
+    p2p_buf_consume(q1, 100);
+    fx_beat(&f, 300);
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    /* Two heartbeats saw the stall, but it is 300 ms old: still healthy. */
+    fx_beat(&f, 300);
+    ck_assert(fx_in_mesh(&f, 1, T));
+    f.now += 199;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    f.now += 1;   /* 500 ms and two heartbeats without a byte taken: slow */
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    struct gs_stats st;
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_eq(st.msgs_dropped_slow, 1);
+    for (size_t i = 0; i < 3; i += 2) {
+        gst_drain(f.r, &f.peer[i].id, &s[i]);
+        ck_assert_uint_eq(s[i].nmsg, 1);
+    }
+    /* The heartbeat prunes it; the others stay. */
+    fx_beat(&f, 10);
+    ck_assert(!fx_in_mesh(&f, 1, T));
+    ck_assert(fx_in_mesh(&f, 0, T) && fx_in_mesh(&f, 2, T));
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_eq(st.slow_pruned, 1);
+    for (uint8_t k = 3; k < 6; k++) {
+        big[0] = k;
+        ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+        gst_drain(f.r, &f.peer[0].id, &s[0]);
+        gst_drain(f.r, &f.peer[2].id, &s[2]);
+        ck_assert_uint_eq(s[0].nmsg + s[2].nmsg, 2);
+    }
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_eq(st.msgs_dropped_slow, 4);
+    /* It reads everything (the rest of message 1, the PRUNE): healthy. */
+    p2p_buf_consume(q1, q1->len);
+    big[0] = 6;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(s[1].nmsg, 1);
+    ck_assert_uint_eq(sum.nmsg, 3);
+    /* Gossip offers it what it missed; the backoff keeps it out of the mesh. */
+    fx_beat(&f, 1000);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_ge(s[1].nihave_ids, 4);
+    ck_assert(!fx_in_mesh(&f, 1, T));
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_eq(st.msgs_dropped_slow, 4);
+    fx_free(&f);
+}
+END_TEST
+
+/* Every target slow: nobody can take the message, publish says so. */
+START_TEST(slow_peer_alone)
+{
+    struct fx f;
+    fx_init(&f, 1, false, content_ids);
+    fx_add(&f, 0, 1, GS_MESHSUB_12, true);
+    fx_sub(&f, 0, T, true);
+    static uint8_t big[40000];
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    big[0] = 1;
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    fx_beat(&f, 1000);
+    fx_beat(&f, 1000);
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    struct gs_stats st;
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_eq(st.msgs_dropped_slow, 0);
+    fx_free(&f);
+}
+END_TEST
+
+/* A caller that takes queued bytes in bursts reports that the peer reads
+ * (gs_router_peer_progress): the peer stays healthy while it does. */
+START_TEST(slow_peer_progress)
+{
+    struct fx f;
+    fx_init(&f, 2, false, content_ids);
+    fx_add(&f, 0, 2, GS_MESHSUB_12, true);
+    fx_sub(&f, 0, T, true);
+    fx_sub(&f, 1, T, true);
+    static uint8_t big[40000];
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    struct gst_seen s;
+    gst_drain(f.r, &f.peer[0].id, &s);
+    big[0] = 1;
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+        f.now += 600;
+        gs_router_peer_progress(f.r, &f.peer[1].id, f.now);
+        gs_router_heartbeat(f.r, f.now);
+        gst_drain(f.r, &f.peer[0].id, &s);
+    }
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), P2P_EAGAIN);
+    /* No more progress: slow after two heartbeats and 500 ms. */
+    fx_beat(&f, 300);
+    fx_beat(&f, 300);
+    ck_assert_int_eq(gs_router_publish(f.r, T, big, sizeof big, f.now, NULL, NULL), 0);
+    fx_free(&f);
+}
+END_TEST
+
 START_TEST(floodsub_peer)
 {
     struct fx f;
@@ -270,6 +401,9 @@ int main(void)
     tcase_add_test(tc, validation_and_scoring);
     tcase_add_test(tc, publish_results);
     tcase_add_test(tc, publish_all_or_nothing);
+    tcase_add_test(tc, slow_peer);
+    tcase_add_test(tc, slow_peer_alone);
+    tcase_add_test(tc, slow_peer_progress);
     tcase_add_test(tc, floodsub_peer);
     tcase_add_test(tc, peer_exchange);
     tcase_add_test(tc, limits);
