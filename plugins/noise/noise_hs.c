@@ -194,9 +194,17 @@ int noise_hs_new(noise_hs **out, const struct noise_hs_config *cfg)
     noise_handshake_init(&hs->nh, cfg->role, NULL, 0, s, cfg->ephemeral_key);
     sodium_memzero(s, sizeof s);
 
-    int rc = noise_hs_payload_encode(cfg->identity, hs->nh.s_pub, cfg->muxers, cfg->n_muxers,
-                                     &hs->payload, &hs->payload_len);
-    if (rc) goto fail;
+    int rc = 0;
+    if (cfg->payload && cfg->static_key) {
+        hs->payload = malloc(cfg->payload_len ? cfg->payload_len : 1);
+        if (!hs->payload) { rc = P2P_ENOMEM; goto fail; }
+        memcpy(hs->payload, cfg->payload, cfg->payload_len);
+        hs->payload_len = cfg->payload_len;
+    } else {
+        rc = noise_hs_payload_encode(cfg->identity, hs->nh.s_pub, cfg->muxers, cfg->n_muxers, &hs->payload,
+                                     &hs->payload_len);
+        if (rc) goto fail;
+    }
     if (cfg->n_muxers) {
         hs->muxers = calloc(cfg->n_muxers, sizeof *hs->muxers);
         if (!hs->muxers) { rc = P2P_ENOMEM; goto fail; }

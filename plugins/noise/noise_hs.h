@@ -70,6 +70,12 @@ struct noise_hs_config {
     /* The PeerId we expect the remote to prove (usually the dialer knows
      * it), or NULL to accept any. Copied. Mismatch: P2P_EPEERID. */
     const p2p_peerid *expected_peer;
+    /* Our signed handshake payload for static_key (noise_hs_payload_encode
+     * with this identity, static_key's public half and these muxers), or
+     * NULL to build and sign one here. Lets a host sign once instead of
+     * once per handshake. Copied. */
+    const uint8_t *payload;
+    size_t payload_len;
     /* Tests only: the ephemeral X25519 private key, NULL = random. */
     const uint8_t *ephemeral_key;
 };

@@ -467,6 +467,45 @@ START_TEST(libp2p_given_static_key)
 }
 END_TEST
 
+/* A host signs its payload once (the plugin's per-host static key): the
+ * cached payload serves every handshake, and one made for another static
+ * key is refused by the remote. */
+START_TEST(libp2p_cached_payload)
+{
+    struct pair p;
+    uint8_t sk[32], pk[32], other_pk[32], other_sk[32];
+    for (int i = 0; i < 32; i++) sk[i] = (uint8_t)(0x40 + i), other_sk[i] = (uint8_t)(0x80 + i);
+    noise_dh_public(pk, sk);
+    noise_dh_public(other_pk, other_sk);
+    pair_keys(&p);
+    uint8_t *payload, *wrong;
+    size_t payload_len, wrong_len;
+    ck_assert_int_eq(noise_hs_payload_encode(&p.ki, pk, NULL, 0, &payload, &payload_len), 0);
+    ck_assert_int_eq(noise_hs_payload_encode(&p.ki, other_pk, NULL, 0, &wrong, &wrong_len), 0);
+    struct noise_hs_config ci = { .role = NOISE_INITIATOR, .identity = &p.ki, .static_key = sk,
+                                  .payload = payload, .payload_len = payload_len };
+    struct noise_hs_config cr = { .role = NOISE_RESPONDER, .identity = &p.kr, .expected_peer = NULL };
+    for (int round = 0; round < 2; round++) {
+        pair_keys(&p);
+        ck_assert_int_eq(noise_hs_new(&p.i, &ci), 0);
+        ck_assert_int_eq(noise_hs_new(&p.r, &cr), 0);
+        ck_assert_int_eq(run(&p), 0);
+        ck_assert_mem_eq(noise_handshake_remote_static((const noise_handshake *)(const void *)p.r), pk, 32);
+        ck_assert(p2p_peerid_equal(noise_hs_remote_peer(p.r), &p.pi));
+        pair_free(&p);
+    }
+    ci.payload = wrong;
+    ci.payload_len = wrong_len;
+    pair_keys(&p);
+    ck_assert_int_eq(noise_hs_new(&p.i, &ci), 0);
+    ck_assert_int_eq(noise_hs_new(&p.r, &cr), 0);
+    ck_assert_int_ne(run(&p), 0);
+    pair_free(&p);
+    free(payload);
+    free(wrong);
+}
+END_TEST
+
 START_TEST(libp2p_one_sided_muxers)
 {
     struct pair p;
@@ -1554,6 +1593,7 @@ static Suite *noise_suite(void)
     tcase_add_test(tc, libp2p_handshake);
     tcase_add_test(tc, libp2p_handshake_sizes);
     tcase_add_test(tc, libp2p_given_static_key);
+    tcase_add_test(tc, libp2p_cached_payload);
     tcase_add_test(tc, libp2p_one_sided_muxers);
     tcase_add_test(tc, config_errors);
     tcase_add_test(tc, expected_peer_ok);
