@@ -608,12 +608,17 @@ def doc(a):
             w(f"| {label}, 65519-byte frames, MiB/s per CPU-second "
               f"(`bench/ceiling/aead.c`) | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} |")
     hc = ce.get("handshake", {})
+    # operations per side as the run's handshake.c counted them (runs
+    # before the per-host static key: 2 keygens and 1 signature)
+    ops = next((x["result"].get("perSide") for x in r["samples"] if x["kind"] == "ceiling-handshake"), None) or {
+        "x25519Keygen": 2, "x25519Dh": 3, "ed25519Sign": 1, "ed25519Verify": 2}
     if hc.get("handshakesPerCoreSecond"):
         e = hc["handshakesPerCoreSecond"]
         med = lambda f: hc[f]["median"] if hc.get(f) else None
         w(f"| handshake crypto, libsodium: connections (both sides) per core-second (`bench/ceiling/handshake.c`: "
-          f"per side 2 X25519 keygens at {fmt(med('x25519KeygenUs'), 1)} µs, 3 X25519 DH at "
-          f"{fmt(med('x25519DhUs'), 1)} µs, 1 Ed25519 sign at {fmt(med('ed25519SignUs'), 1)} µs, 2 Ed25519 verify "
+          f"per side {ops['x25519Keygen']} X25519 keygens at {fmt(med('x25519KeygenUs'), 1)} µs, "
+          f"{ops['x25519Dh']} X25519 DH at {fmt(med('x25519DhUs'), 1)} µs, {ops['ed25519Sign']} Ed25519 sign at "
+          f"{fmt(med('ed25519SignUs'), 1)} µs, {ops['ed25519Verify']} Ed25519 verify "
           f"at {fmt(med('ed25519VerifyUs'), 1)} µs) | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} |")
         o = hc.get("opensslHandshakesPerCoreSecond")
         if o:
@@ -622,10 +627,14 @@ def doc(a):
     w("")
     ch = s["handshakes"].get("c->c")
     if ch and hc.get("handshakesPerCoreSecond"):
-        w("One connection's public-key cryptography, per side of the Noise XX handshake: two X25519 key "
-          "generations (the ephemeral key and the static key, which the noise plugin draws afresh for every "
-          "handshake), three X25519 DH (ee, es, se), one Ed25519 signature (the handshake payload over the "
-          "static key) and two Ed25519 verifications (the remote's payload and its signed peer record in "
+        w("One connection's public-key cryptography, per side of the Noise XX handshake: "
+          + ("one X25519 key generation (the ephemeral key; the static key and the payload's signature are "
+             "made once per host), three X25519 DH (ee, es, se), no Ed25519 signature "
+             if ops["x25519Keygen"] == 1 and ops["ed25519Sign"] == 0 else
+             "two X25519 key generations (the ephemeral key and the static key, which the noise plugin drew "
+             "afresh for every handshake when this run was made), three X25519 DH (ee, es, se), one Ed25519 "
+             "signature (the handshake payload over the static key) ")
+          + "and two Ed25519 verifications (the remote's payload and its signed peer record in "
           "identify; our own record is sealed once and cached). The noise plugin and the core use libsodium "
           "for all of them (OpenSSL only for the transport AEAD). "
           f"C's handshake rate (median) is {ratio(ch['perSecond']['median'], hc['handshakesPerCoreSecond']['median'])} "

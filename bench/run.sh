@@ -792,7 +792,14 @@ done
 t_end=$(date +%s)
 date_tag="$(date -u +%Y-%m-%d)"
 if [ -z "$out" ] && [ "$smoke" = 1 ]; then out="$cbin/smoke.json"; fi
-[ -n "$out" ] || out="$root/bench/results/$date_tag.json"
+if [ -z "$out" ]; then
+  # one file per run: a later run of the same day gets a letter (b, c, ...)
+  out="$root/bench/results/$date_tag.json"
+  for suffix in b c d e f g h i j k l m n o p q r s t u v w x y z; do
+    [ -e "$out" ] || break
+    out="$root/bench/results/$date_tag$suffix.json"
+  done
+fi
 mkdir -p "$(dirname "$out")"
 python3 "$root/bench/report.py" collect \
   --samples "$samples" --out "$out" --started "$started" --seconds $((t_end - t_start)) \
