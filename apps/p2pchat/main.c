@@ -15,6 +15,7 @@ struct app {
     struct chat *chat;
     uv_signal_t sigint, sigterm, sighup;
     int signals;
+    uint64_t first_signal_ms;   /* loop time of the first SIGINT/SIGTERM */
     int argc;
     char **argv;
 };
@@ -22,17 +23,25 @@ struct app {
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct app *a = s->data;
+    uint64_t now = uv_now(s->loop);
     if (a->signals++) {
+        /* The same stop delivered twice (timeout(1) signals the command
+         * and then its whole process group) is not a second request. */
+        if (now - a->first_signal_ms < 1000) return;
         fprintf(stderr, "p2pchat: second signal, exiting immediately\n");
         _exit(EXIT_RUNTIME);
     }
+    a->first_signal_ms = now;
     p2p_log_info("p2pchat", "received %s, shutting down", signum == SIGINT ? "SIGINT" : "SIGTERM");
     chat_stop(a->chat);
     a->chat = NULL;
     p2p_host_stop(a->host);
-    uv_close((uv_handle_t *)&a->sigint, NULL);
-    uv_close((uv_handle_t *)&a->sigterm, NULL);
-    uv_close((uv_handle_t *)&a->sighup, NULL);
+    /* Keep catching signals while the host shuts down (closing the
+     * handles would restore the default action: a late duplicate would
+     * kill us with status 143), but let the loop end without them. */
+    uv_unref((uv_handle_t *)&a->sigint);
+    uv_unref((uv_handle_t *)&a->sigterm);
+    uv_unref((uv_handle_t *)&a->sighup);
 }
 
 /* Relay mode: --port/--ipv6 become the listen address unless the
@@ -224,6 +233,14 @@ int main(int argc, char **argv)
     }
 
     uv_run(loop, UV_RUN_DEFAULT);
+    uv_close((uv_handle_t *)&a.sigint, NULL);
+    uv_close((uv_handle_t *)&a.sigterm, NULL);
+    uv_close((uv_handle_t *)&a.sighup, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    /* Closing the last handles restored the default actions: a duplicate
+     * stop arriving now must not kill us during the last of the shutdown. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
     p2p_host_free(a.host);
     p2p_log_info("p2pchat", "stopped");
     return EXIT_OK;
