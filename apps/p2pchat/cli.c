@@ -5,6 +5,7 @@
  * The mode picks a built-in configuration; -c FILE replaces it. Mode flags
  * and --set are applied on top, so flags always override the file. */
 #include <errno.h>
+#include <signal.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -517,4 +518,14 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
         o->conf = NULL;
     }
     return rc;
+}
+
+void p2pchat_close_signals(uv_loop_t *loop, uv_signal_t *const *sigs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) uv_close((uv_handle_t *)sigs[i], NULL);
+    /* Closing the last handle of a signal restored its default action
+     * at once: ignore them right away, not after the loop turn. */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    uv_run(loop, UV_RUN_DEFAULT);
 }

@@ -41,4 +41,11 @@ int p2pchat_parse_bytes(const char *s, uint64_t *out);
 /* Run perf mode with *o (takes o->conf); returns the exit code. */
 int p2pchat_perf_run(struct p2pchat_opts *o);
 
+/* After the loop ended: close the stop-signal handles (kept open, but
+ * unreferenced, through the shutdown so a duplicate SIGINT/SIGTERM - as
+ * timeout(1) sends to the command and then its process group - is caught
+ * rather than killing us with the default action), ignore SIGINT/SIGTERM
+ * for the rest of the exit, and let the loop finish the closes. */
+void p2pchat_close_signals(uv_loop_t *loop, uv_signal_t *const *sigs, size_t n);
+
 #endif

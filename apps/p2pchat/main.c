@@ -233,14 +233,7 @@ int main(int argc, char **argv)
     }
 
     uv_run(loop, UV_RUN_DEFAULT);
-    uv_close((uv_handle_t *)&a.sigint, NULL);
-    uv_close((uv_handle_t *)&a.sigterm, NULL);
-    uv_close((uv_handle_t *)&a.sighup, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
-    /* Closing the last handles restored the default actions: a duplicate
-     * stop arriving now must not kill us during the last of the shutdown. */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGTERM, SIG_IGN);
+    p2pchat_close_signals(loop, (uv_signal_t *const[]){ &a.sigint, &a.sigterm, &a.sighup }, 3);
     p2p_host_free(a.host);
     p2p_log_info("p2pchat", "stopped");
     return EXIT_OK;

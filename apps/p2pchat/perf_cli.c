@@ -35,8 +35,9 @@ struct perf_app {
 static void stop_host(void *arg)
 {
     struct perf_app *a = arg;
-    uv_close((uv_handle_t *)&a->sigint, NULL);
-    uv_close((uv_handle_t *)&a->sigterm, NULL);
+    /* Unreferenced, not closed: see p2pchat_close_signals. */
+    uv_unref((uv_handle_t *)&a->sigint);
+    uv_unref((uv_handle_t *)&a->sigterm);
     p2p_host_stop(a->host);
 }
 
@@ -159,6 +160,7 @@ int p2pchat_perf_run(struct p2pchat_opts *o)
         stop_host(&a);
     }
     uv_run(loop, UV_RUN_DEFAULT);
+    p2pchat_close_signals(loop, (uv_signal_t *const[]){ &a.sigint, &a.sigterm }, 2);
     p2p_host_free(a.host);
     return a.status == 0 ? EXIT_OK : EXIT_RUNTIME;
 }

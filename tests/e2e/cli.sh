@@ -49,6 +49,14 @@ kill -TERM "$last_pid"
 wait_exit "$last_pid" 10; rc=$status
 [[ $rc == 0 ]] && ok "peer exits 0 on SIGTERM" || fail "peer exit status $rc after SIGTERM"
 
+# timeout(1) signals the command and then its process group: the same stop
+# again during the shutdown (within 1 s) is not a kill.
+start_bg peer2 "$bin" --without mdns peer
+wait_for "$TMP/peer2.out" "PeerId:" 10 || fail "peer did not start"
+signal_storm "$last_pid"
+wait_exit "$last_pid" 10; rc=$status
+[[ $rc == 0 ]] && ok "peer exits 0 on repeated SIGTERM" || fail "peer exit status $rc after repeated SIGTERM"
+
 # -c with a mode: flags override the file.
 printf '[host]\nsecret_key_seed = 5\n[plugin transport-tcp]\n[plugin noise]\n[plugin yamux]\n[app relay]\nport = 0\n' >"$TMP/relay.ini"
 start_bg relay2 "$bin" -c "$TMP/relay.ini" relay --secret-key-seed 0

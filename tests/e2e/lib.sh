@@ -68,3 +68,14 @@ finish() {
   echo "$passes passed, $fails failed"
   [[ $fails -eq 0 ]]
 }
+
+# signal_storm PID [SIG]: send SIG (TERM) to PID as fast as possible until it
+# has exited (a zombie counts as exited), at most ~100,000 times.
+signal_storm() {
+  local pid=$1 sig=${2:-TERM} st i
+  for ((i = 0; i < 100000; i++)); do
+    kill -"$sig" "$pid" 2>/dev/null || return 0
+    { read -r _ _ st _ <"/proc/$pid/stat"; } 2>/dev/null || return 0
+    [[ $st == Z ]] && return 0
+  done
+}
