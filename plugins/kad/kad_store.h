@@ -68,8 +68,8 @@ size_t kad_records_of_peer(const struct kad_records *rs, const p2p_peerid *id);
 /* Store (replacing any value of key) for peer `from` (NULL: our own
  * record). time_received may be NULL. Returns 0, P2P_ELIMIT (from holds
  * max_per_peer records, or the store is full of live records and the
- * fairness rule frees none) or P2P_ENOMEM; a refused put changes
- * nothing stored. */
+ * fairness rule frees none) or P2P_ENOMEM; a refused put (P2P_ELIMIT)
+ * stores and evicts nothing (expired records may have been dropped). */
 int kad_records_put(struct kad_records *rs, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
                     const char *time_received, const p2p_peerid *from, uint64_t now);
 /* The live record of key, or NULL (valid until the store changes). */
