@@ -550,7 +550,7 @@ int kad_put_start(struct kad *kd, const uint8_t *key, size_t klen, const uint8_t
     }
     if (vlen) memcpy(op->value, value, vlen);
     op->vlen = vlen;
-    int rc = kad_records_put(&kd->records, key, klen, value, vlen, NULL, kad_now(kd));
+    int rc = kad_records_put(&kd->records, key, klen, value, vlen, NULL, NULL, kad_now(kd));
     if (rc) p2p_log_debug(MOD, "cannot keep our own record: %s", p2p_strerror(rc));
     kad_op_start(op);
     return 0;

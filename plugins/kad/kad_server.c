@@ -11,8 +11,10 @@
  *                 peer's public key when we know it) and the closer peers.
  *  PUT_VALUE      record.key must equal key; the value must pass the
  *                 namespace's validator and must not lose against the
- *                 record we hold; stored with timeReceived; the request
- *                 is echoed (without peers).
+ *                 record we hold; stored with timeReceived, attributed to
+ *                 the sender (max_records_per_peer, fair room in a full
+ *                 store: kad_store.h); the request is echoed (without
+ *                 peers).
  *  GET_PROVIDERS  live providers of key (their addresses while fresh,
  *                 else what the peer store knows) and the closer peers.
  *  ADD_PROVIDER   every providerPeer that is the sender itself is stored,
@@ -21,7 +23,8 @@
  *                 refuses such records, the spec does not); no response.
  *  PING           echoed (deprecated, still answered).
  * An empty key, a provider key over 80 bytes, or a PUT_VALUE that fails
- * validation is an error: the stream is reset (go returns an error too). */
+ * validation or that the store refuses is an error: the stream is reset
+ * (go returns an error too). */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -138,7 +141,16 @@ static int put_value(struct kad *kd, const p2p_peerid *from, const struct kad_ms
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     kad_rfc3339((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000, when);
-    if ((rc = kad_records_put(&kd->records, r->key, r->keylen, r->value, r->vlen, when, now))) return rc;
+    if ((rc = kad_records_put(&kd->records, r->key, r->keylen, r->value, r->vlen, when, from, now))) {
+        /* Over its max_records_per_peer, or a full store with nobody
+         * holding two more than it: reset, as rust-libp2p does when its
+         * store refuses a record (go returns the datastore's error, which
+         * resets too); their clients count the peer as failed and go on
+         * with the others. Counted in the store's quota (metrics). */
+        p2p_log_debug(MOD, "PUT_VALUE from %s refused: %s (it holds %zu records)", kad_peer_str(from, ps),
+                      p2p_strerror(rc), kad_records_of_peer(&kd->records, from));
+        return rc;
+    }
     /* Echo the request (go strips the peers of echoed messages). */
     if ((rc = kad_msg_set_key(resp, req->key, req->keylen))) return rc;
     return kad_msg_set_record(resp, r->key, r->keylen, r->value, r->vlen, NULL);

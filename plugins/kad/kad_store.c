@@ -27,6 +27,7 @@ void kad_records_free(struct kad_records *rs)
 {
     for (size_t i = 0; i < rs->n; i++) rec_free(&rs->r[i]);
     free(rs->r);
+    kad_quota_free(&rs->quota);
     memset(rs, 0, sizeof *rs);
 }
 
@@ -39,8 +40,19 @@ static long rec_find(const struct kad_records *rs, const uint8_t *key, size_t kl
 
 static void rec_drop(struct kad_records *rs, size_t i)
 {
+    if (rs->r[i].attributed) kad_quota_dec(&rs->quota, &rs->r[i].from);
     rec_free(&rs->r[i]);
     rs->r[i] = rs->r[--rs->n];
+}
+
+void kad_records_set_peer_limit(struct kad_records *rs, size_t max_per_peer)
+{
+    rs->quota.max_per_peer = max_per_peer;
+}
+
+size_t kad_records_of_peer(const struct kad_records *rs, const p2p_peerid *id)
+{
+    return kad_quota_of(&rs->quota, id);
 }
 
 size_t kad_records_gc(struct kad_records *rs, uint64_t now)
@@ -57,9 +69,62 @@ size_t kad_records_gc(struct kad_records *rs, uint64_t now)
     return c;
 }
 
-int kad_records_put(struct kad_records *rs, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
-                    const char *time_received, uint64_t now)
+/* A full store: drop the first record of the peer the fairness rule
+ * picks (kad_quota_victim) for a newcomer holding `than`. */
+static bool rec_make_room(struct kad_records *rs, size_t than)
 {
+    p2p_peerid victim;
+    if (!kad_quota_victim(&rs->quota, than, &victim)) return false;
+    for (size_t i = 0; i < rs->n; i++) {
+        if (!rs->r[i].attributed || !p2p_peerid_equal(&rs->r[i].from, &victim)) continue;
+        rec_drop(rs, i);
+        rs->quota.evicted++;
+        return true;
+    }
+    return false;
+}
+
+/* Where key's record goes: its slot (*existing), or a free one at the
+ * end once the limits allow it (0), else P2P_ELIMIT / P2P_ENOMEM. */
+static int rec_slot(struct kad_records *rs, const uint8_t *key, size_t klen, const p2p_peerid *from, uint64_t now,
+                    size_t *slot, bool *existing)
+{
+    long i = rec_find(rs, key, klen);
+    *existing = i >= 0;
+    if (i >= 0) {
+        const struct kad_rec *old = &rs->r[i];
+        /* The attribution moves to a new peer: it must have room. Our own
+         * record stays ours, whoever puts it again. */
+        if (from && old->attributed && !p2p_peerid_equal(&old->from, from) &&
+            kad_quota_at_limit(&rs->quota, from)) {
+            rs->quota.refused_limit++;
+            return P2P_ELIMIT;
+        }
+        *slot = (size_t)i;
+        return 0;
+    }
+    if (from && kad_quota_at_limit(&rs->quota, from)) {
+        rs->quota.refused_limit++;
+        return P2P_ELIMIT;
+    }
+    if (rs->n == rs->max) kad_records_gc(rs, now);
+    if (rs->n == rs->max) rec_make_room(rs, from ? kad_quota_of(&rs->quota, from) : 0);
+    if (rs->n == rs->max) {
+        rs->quota.refused_full++;
+        return P2P_ELIMIT;
+    }
+    if (!rs->r && !(rs->r = calloc(rs->max ? rs->max : 1, sizeof *rs->r))) return P2P_ENOMEM;
+    *slot = rs->n;
+    return 0;
+}
+
+int kad_records_put(struct kad_records *rs, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
+                    const char *time_received, const p2p_peerid *from, uint64_t now)
+{
+    size_t slot;
+    bool existing;
+    int rc = rec_slot(rs, key, klen, from, now, &slot, &existing);
+    if (rc) return rc;
     struct kad_rec nr = { 0 };
     nr.key = malloc(klen ? klen : 1);
     nr.value = malloc(vlen ? vlen : 1);
@@ -74,25 +139,26 @@ int kad_records_put(struct kad_records *rs, const uint8_t *key, size_t klen, con
     nr.received_ms = now;
     nr.expires_ms = now + rs->ttl_ms;
     if (time_received) snprintf(nr.time_received, sizeof nr.time_received, "%s", time_received);
-    long i = rec_find(rs, key, klen);
-    if (i >= 0) {
-        rec_free(&rs->r[i]);
-        rs->r[i] = nr;
-        return 0;
+    struct kad_rec *old = existing ? &rs->r[slot] : NULL;
+    /* Attribution: a peer's put makes the record its own unless it is
+     * ours (kept ours); our own put makes it ours. */
+    if (from && !(old && !old->attributed)) {
+        nr.attributed = true;
+        nr.from = *from;
     }
-    if (rs->n == rs->max) kad_records_gc(rs, now);
-    if (rs->n == rs->max) {
+    bool same = old && old->attributed == nr.attributed &&
+                (!nr.attributed || p2p_peerid_equal(&old->from, &nr.from));
+    if (!same && nr.attributed && kad_quota_inc(&rs->quota, &nr.from)) {
         rec_free(&nr);
-        return P2P_ELIMIT;
+        return P2P_ENOMEM;
     }
-    if (!rs->r) {
-        rs->r = calloc(rs->max ? rs->max : 1, sizeof *rs->r);
-        if (!rs->r) {
-            rec_free(&nr);
-            return P2P_ENOMEM;
-        }
+    if (old) {
+        if (!same && old->attributed) kad_quota_dec(&rs->quota, &old->from);
+        rec_free(old);
+        *old = nr;
+    } else {
+        rs->r[rs->n++] = nr;
     }
-    rs->r[rs->n++] = nr;
     return 0;
 }
 
@@ -134,77 +200,18 @@ void kad_providers_free(struct kad_providers *ps)
 {
     for (size_t i = 0; i < ps->n; i++) pkey_free(&ps->k[i]);
     free(ps->k);
-    free(ps->pc);
+    kad_quota_free(&ps->quota);
     memset(ps, 0, sizeof *ps);
 }
 
 void kad_providers_set_peer_limit(struct kad_providers *ps, size_t max_per_peer)
 {
-    ps->max_per_peer = max_per_peer;
-}
-
-/* ---- entries per peer: a sorted array, binary search ----------------------- */
-
-static int pc_cmp(const p2p_peerid *a, const p2p_peerid *b)
-{
-    if (a->len != b->len) return a->len < b->len ? -1 : 1;
-    return memcmp(a->bytes, b->bytes, a->len);
-}
-
-/* The index of id, or of where it would go (*found false). */
-static size_t pc_find(const struct kad_providers *ps, const p2p_peerid *id, bool *found)
-{
-    size_t lo = 0, hi = ps->npc;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = pc_cmp(&ps->pc[mid].id, id);
-        if (c == 0) {
-            *found = true;
-            return mid;
-        }
-        if (c < 0) lo = mid + 1;
-        else hi = mid;
-    }
-    *found = false;
-    return lo;
+    ps->quota.max_per_peer = max_per_peer;
 }
 
 size_t kad_providers_of_peer(const struct kad_providers *ps, const p2p_peerid *id)
 {
-    bool found;
-    size_t i = pc_find(ps, id, &found);
-    return found ? ps->pc[i].n : 0;
-}
-
-static int pc_inc(struct kad_providers *ps, const p2p_peerid *id)
-{
-    bool found;
-    size_t i = pc_find(ps, id, &found);
-    if (found) {
-        ps->pc[i].n++;
-        return 0;
-    }
-    if (ps->npc == ps->pc_cap) {
-        size_t cap = ps->pc_cap ? ps->pc_cap * 2 : 16;
-        struct kad_pcount *n = realloc(ps->pc, cap * sizeof *n);
-        if (!n) return P2P_ENOMEM;
-        ps->pc = n;
-        ps->pc_cap = cap;
-    }
-    memmove(&ps->pc[i + 1], &ps->pc[i], (ps->npc - i) * sizeof *ps->pc);
-    ps->pc[i] = (struct kad_pcount){ .id = *id, .n = 1 };
-    ps->npc++;
-    return 0;
-}
-
-static void pc_dec(struct kad_providers *ps, const p2p_peerid *id)
-{
-    bool found;
-    size_t i = pc_find(ps, id, &found);
-    if (!found) return;
-    if (--ps->pc[i].n) return;
-    memmove(&ps->pc[i], &ps->pc[i + 1], (ps->npc - i - 1) * sizeof *ps->pc);
-    ps->npc--;
+    return kad_quota_of(&ps->quota, id);
 }
 
 static long pkey_find(const struct kad_providers *ps, const uint8_t *key, size_t klen)
@@ -216,7 +223,7 @@ static long pkey_find(const struct kad_providers *ps, const uint8_t *key, size_t
 
 static void prov_drop(struct kad_providers *ps, struct kad_pkey *k, size_t i)
 {
-    pc_dec(ps, &k->p[i].id);
+    kad_quota_dec(&ps->quota, &k->p[i].id);
     free(k->p[i].addrs);
     k->p[i] = k->p[--k->n];
 }
@@ -229,24 +236,19 @@ static void pkey_drop_if_empty(struct kad_providers *ps, size_t ki)
     ps->k[ki] = ps->k[--ps->n];
 }
 
-/* A full store: drop one entry of the peer holding the most when it
- * holds at least two more than `than` (the newcomer's count), so that the
- * newcomer does not end up holding more than it: equal shares are stable
- * (identities beyond the store's size cannot churn out holders of one
- * entry). true if room was made. */
+/* A full store: drop the first entry (in key order) of the peer the
+ * fairness rule picks (kad_quota_victim) for a newcomer holding `than`. */
 static bool make_room_fairly(struct kad_providers *ps, size_t than)
 {
-    size_t top = ps->npc;
-    for (size_t i = 0; i < ps->npc; i++)
-        if (top == ps->npc || ps->pc[i].n > ps->pc[top].n) top = i;
-    if (top == ps->npc || ps->pc[top].n < than + 2) return false;
-    p2p_peerid victim = ps->pc[top].id;
+    p2p_peerid victim;
+    if (!kad_quota_victim(&ps->quota, than, &victim)) return false;
     for (size_t ki = 0; ki < ps->n; ki++) {
         struct kad_pkey *k = &ps->k[ki];
         for (size_t j = 0; j < k->n; j++) {
             if (!p2p_peerid_equal(&k->p[j].id, &victim)) continue;
             prov_drop(ps, k, j);
             pkey_drop_if_empty(ps, ki);
+            ps->quota.evicted++;
             return true;
         }
     }
@@ -290,11 +292,17 @@ int kad_providers_add(struct kad_providers *ps, const uint8_t *key, size_t klen,
     bool has = false;
     if (ki >= 0)
         for (size_t i = 0; i < ps->k[ki].n && !has; i++) has = p2p_peerid_equal(&ps->k[ki].p[i].id, id);
-    if (!has && ps->max_per_peer && held >= ps->max_per_peer) return P2P_ELIMIT;
+    if (!has && kad_quota_at_limit(&ps->quota, id)) {
+        ps->quota.refused_limit++;
+        return P2P_ELIMIT;
+    }
     if (ki < 0) {
         if (ps->n == ps->max_keys) kad_providers_gc(ps, now);
         if (ps->n == ps->max_keys) make_room_fairly(ps, held);
-        if (ps->n == ps->max_keys) return P2P_ELIMIT;
+        if (ps->n == ps->max_keys) {
+            ps->quota.refused_full++;
+            return P2P_ELIMIT;
+        }
         if (!ps->k && !(ps->k = calloc(ps->max_keys ? ps->max_keys : 1, sizeof *ps->k))) return P2P_ENOMEM;
         struct kad_pkey *k = &ps->k[ps->n];
         memset(k, 0, sizeof *k);
@@ -308,7 +316,7 @@ int kad_providers_add(struct kad_providers *ps, const uint8_t *key, size_t klen,
     for (size_t i = 0; i < k->n && !p; i++)
         if (p2p_peerid_equal(&k->p[i].id, id)) p = &k->p[i];
     if (!p) {
-        if (pc_inc(ps, id)) {
+        if (kad_quota_inc(&ps->quota, id)) {
             pkey_drop_if_empty(ps, (size_t)ki);   /* a key made for this entry */
             return P2P_ENOMEM;
         }

@@ -1,27 +1,34 @@
 /* kad_store.h - what a DHT server stores for others, without I/O and with
  * explicit time (ms): value records and provider records. Both are
- * bounded (entries, sizes) and expire.
+ * bounded (entries, sizes, entries per remote peer) and expire.
  *
  * Records: key -> value, with the time received (ms, and the RFC 3339
  * text go-libp2p-kad-dht puts in Record.timeReceived) and an expiry
  * (record_ttl after reception: go's MaxRecordAge is 48 h). Whether a new
  * value may replace an old one is the validator's business (the caller
- * asks kad_select first).
+ * asks kad_select first). A record put by a remote peer (PUT_VALUE) is
+ * attributed to it; a put of the key by another peer moves the
+ * attribution to that one. Our own records (put with no peer) are
+ * attributed to nobody and stay ours when a peer puts the key again
+ * (entry correction sends them back to us), so they never count against
+ * anyone.
  *
  * Providers: key -> up to max_per_key providers, each with an expiry
  * (provider_ttl after the last ADD_PROVIDER: 48 h in go, "Provider Record
  * Expiration Interval") and the addresses it announced, kept for
  * addr_ttl (go: 24 h; the spec suggests not serving stale addresses).
- * A full key drops its provider expiring first. A peer holds at most
- * max_per_peer provider entries (0 = no limit): one more is refused
- * (P2P_ELIMIT; refreshing an entry it has is not). A full store first
- * drops expired entries; then, when the peer holding the most entries
- * holds at least two more than the newcomer's peer, one of its entries
- * (its first, in key order) makes room: identities that filled the store
- * leave room to each newcomer with fewer entries (fair shares, not first
- * come first served), and equal shares are stable (more identities than
- * room cannot churn out peers holding one entry). Otherwise a new key is
- * refused (P2P_ELIMIT). */
+ * A full key drops its provider expiring first. Each provider entry is
+ * its peer's (our own entries count too: they are bounded by
+ * max_provided, and we are one peer).
+ *
+ * Both follow the same per-peer rules (kad_quota.h): a peer holds at most
+ * max_per_peer entries (0 = no limit): one more is refused (P2P_ELIMIT;
+ * refreshing an entry it has is not). A full store first drops expired
+ * entries; then, when the peer holding the most entries holds at least
+ * two more than the newcomer's peer (ourselves: none), one of its entries
+ * (its first, in store order) makes room. Otherwise a new entry is
+ * refused (P2P_ELIMIT). Refusals and evictions are counted in the
+ * store's quota. */
 #ifndef KAD_STORE_H
 #define KAD_STORE_H
 
@@ -29,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kad_quota.h"
 #include "p2p/multiaddr.h"
 #include "p2p/peerid.h"
 
@@ -40,20 +48,30 @@ struct kad_rec {
     uint64_t received_ms;
     uint64_t expires_ms;
     char time_received[40];      /* RFC 3339 (UTC), "" if unknown */
+    bool attributed;             /* stored for a remote peer: from */
+    p2p_peerid from;
 };
 
 struct kad_records {
     struct kad_rec *r;
     size_t n, max;
     uint64_t ttl_ms;
+    struct kad_quota quota;      /* records per remote peer */
 };
 
 void kad_records_init(struct kad_records *rs, size_t max, uint64_t ttl_ms);
 void kad_records_free(struct kad_records *rs);
-/* Store (replacing any value of key). time_received may be NULL. Returns
- * 0, P2P_ELIMIT (full of live records) or P2P_ENOMEM. */
+/* Set max_per_peer (0 = no limit; records beyond a lowered limit stay). */
+void kad_records_set_peer_limit(struct kad_records *rs, size_t max_per_peer);
+/* Records attributed to peer id. */
+size_t kad_records_of_peer(const struct kad_records *rs, const p2p_peerid *id);
+/* Store (replacing any value of key) for peer `from` (NULL: our own
+ * record). time_received may be NULL. Returns 0, P2P_ELIMIT (from holds
+ * max_per_peer records, or the store is full of live records and the
+ * fairness rule frees none) or P2P_ENOMEM; a refused put (P2P_ELIMIT)
+ * stores and evicts nothing (expired records may have been dropped). */
 int kad_records_put(struct kad_records *rs, const uint8_t *key, size_t klen, const uint8_t *value, size_t vlen,
-                    const char *time_received, uint64_t now);
+                    const char *time_received, const p2p_peerid *from, uint64_t now);
 /* The live record of key, or NULL (valid until the store changes). */
 const struct kad_rec *kad_records_get(const struct kad_records *rs, const uint8_t *key, size_t klen, uint64_t now);
 bool kad_records_remove(struct kad_records *rs, const uint8_t *key, size_t klen);
@@ -77,20 +95,12 @@ struct kad_pkey {
     size_t n;
 };
 
-/* Provider entries held by one peer (kad_providers.pc, sorted by id). */
-struct kad_pcount {
-    p2p_peerid id;
-    size_t n;
-};
-
 struct kad_providers {
     struct kad_pkey *k;
     size_t n;
     size_t max_keys, max_per_key, max_addrs;
-    size_t max_per_peer;         /* entries per provider peer (0 = no limit) */
     uint64_t ttl_ms, addr_ttl_ms;
-    struct kad_pcount *pc;       /* npc peers with entries, sorted (id length, bytes) */
-    size_t npc, pc_cap;
+    struct kad_quota quota;      /* entries per provider peer */
 };
 
 void kad_providers_init(struct kad_providers *ps, size_t max_keys, size_t max_per_key, size_t max_addrs,

@@ -426,6 +426,9 @@ static const struct p2p_conf_key kad_keys[] = {
     { "max_message_size", P2P_CONF_SIZE, "64KiB", 4096, 4194304, NULL, "largest message we read or write" },
     { "max_value_size", P2P_CONF_SIZE, "10KiB", 64, 1048576, NULL, "largest record value we store or send" },
     { "max_records", P2P_CONF_INT, "1024", 0, 1000000, NULL, "value records we store for others" },
+    { "max_records_per_peer", P2P_CONF_INT, "256", 0, 1000000, NULL,
+      "value records one peer may have us store (PUT_VALUE; 0 = no limit); a full store makes room from the "
+      "peer holding the most" },
     { "record_ttl", P2P_CONF_DURATION, "48h", 1000, 2592000000, NULL, "how long a stored value record lives" },
     { "max_provider_keys", P2P_CONF_INT, "4096", 0, 1000000, NULL, "keys we store provider records of" },
     { "max_providers_per_key", P2P_CONF_INT, "20", 1, 1000, NULL, "providers kept per key" },
@@ -529,6 +532,7 @@ static int kad_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     };
     int rc = kad_rt_init(&kd->rt, p2p_host_peerid(h), &rc_cfg, p2p_host_now_ms(h));
     kad_records_init(&kd->records, (size_t)p2p_conf_int(cf, "max_records"), p2p_conf_duration_ms(cf, "record_ttl"));
+    kad_records_set_peer_limit(&kd->records, (size_t)p2p_conf_int(cf, "max_records_per_peer"));
     kad_providers_init(&kd->providers, (size_t)p2p_conf_int(cf, "max_provider_keys"),
                        (size_t)p2p_conf_int(cf, "max_providers_per_key"), KAD_MAX_ADDRS_OUT,
                        p2p_conf_duration_ms(cf, "provider_ttl"), p2p_conf_duration_ms(cf, "provider_addr_ttl"));

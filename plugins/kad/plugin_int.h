@@ -85,9 +85,15 @@ struct kad_published {
 };
 
 /* Metrics (kad_metrics.c). */
+struct kad_quota_metrics {
+    p2p_metric_series *refused_limit, *refused_full, *evicted;
+    uint64_t seen[3];            /* the quota's counters at the last scrape */
+};
+
 struct kad_metrics {
     p2p_metric_series *rt_peers, *records, *provider_keys, *lookups;
     uint64_t lookups_seen;       /* stats.lookups at the last scrape */
+    struct kad_quota_metrics records_q, providers_q;
 };
 
 struct kad {

@@ -1,7 +1,9 @@
 /* test_kad_store.c - unit.kad_store: value records and provider records
- * with explicit time (expiry, limits, replacement), record validation
+ * with explicit time (expiry, limits, replacement, per-peer limits and
+ * fair room in a full store), record validation
  * (/pk/, /p2pchat/, unknown namespaces, selection), and the saved
  * routing table's text format. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,21 +38,21 @@ START_TEST(records_expire_and_bound)
     struct kad_records rs;
     kad_records_init(&rs, 2, 1000);
     const uint8_t *k1 = (const uint8_t *)"/a/1", *k2 = (const uint8_t *)"/a/2", *k3 = (const uint8_t *)"/a/3";
-    ck_assert_int_eq(kad_records_put(&rs, k1, 4, (const uint8_t *)"x", 1, "2024-01-01T00:00:00Z", 100), 0);
+    ck_assert_int_eq(kad_records_put(&rs, k1, 4, (const uint8_t *)"x", 1, "2024-01-01T00:00:00Z", NULL, 100), 0);
     const struct kad_rec *r = kad_records_get(&rs, k1, 4, 500);
     ck_assert_ptr_nonnull(r);
     ck_assert_str_eq(r->time_received, "2024-01-01T00:00:00Z");
     ck_assert_uint_eq(r->expires_ms, 1100);
     /* Replace: the value and the expiry change. */
-    ck_assert_int_eq(kad_records_put(&rs, k1, 4, (const uint8_t *)"yy", 2, NULL, 600), 0);
+    ck_assert_int_eq(kad_records_put(&rs, k1, 4, (const uint8_t *)"yy", 2, NULL, NULL, 600), 0);
     r = kad_records_get(&rs, k1, 4, 1500);
     ck_assert_ptr_nonnull(r);
     ck_assert_uint_eq(r->vlen, 2);
-    ck_assert_int_eq(kad_records_put(&rs, k2, 4, NULL, 0, NULL, 700), 0);   /* empty value */
-    ck_assert_int_eq(kad_records_put(&rs, k3, 4, (const uint8_t *)"z", 1, NULL, 800), P2P_ELIMIT);
+    ck_assert_int_eq(kad_records_put(&rs, k2, 4, NULL, 0, NULL, NULL, 700), 0);   /* empty value */
+    ck_assert_int_eq(kad_records_put(&rs, k3, 4, (const uint8_t *)"z", 1, NULL, NULL, 800), P2P_ELIMIT);
     ck_assert_ptr_null(kad_records_get(&rs, k1, 4, 1600));   /* expired */
     /* A full store drops expired records for a new one. */
-    ck_assert_int_eq(kad_records_put(&rs, k3, 4, (const uint8_t *)"z", 1, NULL, 1650), 0);
+    ck_assert_int_eq(kad_records_put(&rs, k3, 4, (const uint8_t *)"z", 1, NULL, NULL, 1650), 0);
     ck_assert_ptr_nonnull(kad_records_get(&rs, k3, 4, 1700));
     ck_assert(kad_records_remove(&rs, k3, 4));
     ck_assert(!kad_records_remove(&rs, k3, 4));
@@ -105,6 +107,167 @@ START_TEST(providers_expire_and_bound)
 }
 END_TEST
 
+/* kad_records_put with a string key and value, for peer `from` (NULL: ours). */
+static int rput(struct kad_records *rs, const char *key, const char *val, const p2p_peerid *from, uint64_t now)
+{
+    return kad_records_put(rs, (const uint8_t *)key, strlen(key), (const uint8_t *)val, strlen(val), NULL, from,
+                           now);
+}
+
+static const struct kad_rec *rget(const struct kad_records *rs, const char *key, uint64_t now)
+{
+    return kad_records_get(rs, (const uint8_t *)key, strlen(key), now);
+}
+
+/* Value records: the per-peer limit, attribution (moving with a re-put,
+ * never to our own records), fair room in a full store, counters. */
+START_TEST(records_per_peer_and_fair_room)
+{
+    struct kad_records rs;
+    kad_records_init(&rs, 6, 1000);
+    kad_records_set_peer_limit(&rs, 4);
+    p2p_peerid a = seed_peer(1, NULL), b = seed_peer(2, NULL), h = seed_peer(3, NULL), c = seed_peer(4, NULL);
+    p2p_peerid d = seed_peer(5, NULL), e = seed_peer(6, NULL);
+    /* a: 4 records, the fifth is over its limit; a re-put is not */
+    ck_assert_int_eq(rput(&rs, "/v/a0", "1", &a, 0), 0);
+    ck_assert_int_eq(rput(&rs, "/v/a1", "1", &a, 0), 0);
+    ck_assert_int_eq(rput(&rs, "/v/a2", "1", &a, 0), 0);
+    ck_assert_int_eq(rput(&rs, "/v/a3", "1", &a, 0), 0);
+    ck_assert_int_eq(rput(&rs, "/v/a4", "1", &a, 0), P2P_ELIMIT);
+    ck_assert_ptr_null(rget(&rs, "/v/a4", 1));
+    ck_assert_uint_eq(rs.quota.refused_limit, 1);
+    ck_assert_int_eq(rput(&rs, "/v/a0", "2", &a, 10), 0);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &a), 4);
+    /* our own record counts against nobody; b fills the store */
+    ck_assert_int_eq(rput(&rs, "/v/me", "1", NULL, 10), 0);
+    ck_assert_int_eq(rput(&rs, "/v/b0", "1", &b, 10), 0);
+    ck_assert_uint_eq(rs.n, 6);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &a) + kad_records_of_peer(&rs, &b), 5);
+    /* h's new record: a (4) holds two more than h (0): a's first goes */
+    ck_assert_int_eq(rput(&rs, "/v/h0", "1", &h, 20), 0);
+    ck_assert_uint_eq(rs.n, 6);
+    ck_assert_ptr_null(rget(&rs, "/v/a0", 30));
+    ck_assert_ptr_nonnull(rget(&rs, "/v/me", 30));
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &a), 3);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &h), 1);
+    ck_assert_uint_eq(rs.quota.evicted, 1);
+    /* a re-put by another peer moves the attribution */
+    ck_assert_int_eq(rput(&rs, "/v/h0", "2", &b, 30), 0);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &h), 0);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &b), 2);
+    /* ... but never takes our own record */
+    ck_assert_int_eq(rput(&rs, "/v/me", "2", &h, 30), 0);
+    const struct kad_rec *r = rget(&rs, "/v/me", 30);
+    ck_assert(r && !r->attributed && r->vlen == 1 && r->value[0] == '2');
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &h), 0);
+    /* a (3) takes b0 over: a 4, b 1; then a is at its limit for h0 too,
+     * which stays b's with its value */
+    ck_assert_int_eq(rput(&rs, "/v/b0", "2", &a, 40), 0);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &a), 4);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &b), 1);
+    ck_assert_int_eq(rput(&rs, "/v/h0", "3", &a, 40), P2P_ELIMIT);
+    ck_assert_uint_eq(rs.quota.refused_limit, 2);
+    r = rget(&rs, "/v/h0", 40);
+    ck_assert(r && r->attributed && p2p_peerid_equal(&r->from, &b) && r->value[0] == '2');
+    /* c's two records come out of a's share (4 -> 2); c's third is
+     * refused: a holds only as many as c */
+    ck_assert_int_eq(rput(&rs, "/v/c0", "1", &c, 50), 0);
+    ck_assert_int_eq(rput(&rs, "/v/c1", "1", &c, 50), 0);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &a), 2);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &c), 2);
+    ck_assert_int_eq(rput(&rs, "/v/c2", "1", &c, 50), P2P_ELIMIT);
+    ck_assert_uint_eq(rs.quota.refused_full, 1);
+    ck_assert_uint_eq(rs.quota.evicted, 3);
+    /* our own new record makes room like a newcomer holding none: a or c
+     * (2 each) gives one up */
+    ck_assert_int_eq(rput(&rs, "/v/me2", "1", NULL, 60), 0);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &a) + kad_records_of_peer(&rs, &c), 3);
+    /* d takes one from the remaining holder of two; then everyone holds
+     * one and e is refused: equal shares are stable */
+    ck_assert_int_eq(rput(&rs, "/v/d0", "1", &d, 70), 0);
+    ck_assert_uint_eq(rs.quota.evicted, 5);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &a), 1);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &b), 1);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &c), 1);
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &d), 1);
+    ck_assert_int_eq(rput(&rs, "/v/e0", "1", &e, 80), P2P_ELIMIT);
+    ck_assert_uint_eq(rs.quota.refused_full, 2);
+    ck_assert_ptr_nonnull(rget(&rs, "/v/me", 80));
+    ck_assert_ptr_nonnull(rget(&rs, "/v/me2", 80));
+    /* expired records make room before anyone loses one; the counts
+     * follow expiry and removal */
+    ck_assert_int_eq(rput(&rs, "/v/e0", "1", &e, 1055), 0);   /* a..d's records from <= 50 expired */
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &e), 1);
+    ck_assert_uint_eq(rs.quota.evicted, 5);
+    ck_assert(kad_records_remove(&rs, (const uint8_t *)"/v/e0", 5));
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &e), 0);
+    kad_records_gc(&rs, 100000);
+    ck_assert_uint_eq(rs.n, 0);
+    ck_assert_uint_eq(rs.quota.npc, 0);
+    /* 0 = no limit */
+    kad_records_set_peer_limit(&rs, 0);
+    char key[16];
+    for (int i = 0; i < 6; i++) {
+        snprintf(key, sizeof key, "/v/x%d", i);
+        ck_assert_int_eq(rput(&rs, key, "1", &a, 200000), 0);
+    }
+    ck_assert_uint_eq(kad_records_of_peer(&rs, &a), 6);
+    kad_records_free(&rs);
+}
+END_TEST
+
+/* Random puts (by 10 peers and ourselves), removals and expiry against
+ * the per-peer counts: after each, every peer's count equals its records,
+ * none exceeds the limit, the store never exceeds max, and a peer's put
+ * never costs us a live record of our own. */
+START_TEST(records_counts_random)
+{
+    enum { PEERS = 10, MAX = 30, LIMIT = 5 };
+    struct kad_records rs;
+    kad_records_init(&rs, MAX, 400);
+    kad_records_set_peer_limit(&rs, LIMIT);
+    p2p_peerid peers[PEERS];
+    for (int i = 0; i < PEERS; i++) peers[i] = seed_peer((uint8_t)(30 + i), NULL);
+    uint64_t rng = 777, now = 0;
+    for (int op = 0; op < 6000; op++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned r = (unsigned)(rng >> 33);
+        unsigned who = r % (PEERS + 1);   /* PEERS: ourselves */
+        const p2p_peerid *from = who < PEERS ? &peers[who] : NULL;
+        char key[16];
+        snprintf(key, sizeof key, "/v/%u", (r >> 8) % 70);
+        now += (r >> 16) % 5;
+        size_t own_before = 0;
+        for (size_t i = 0; i < rs.n; i++) own_before += !rs.r[i].attributed && now < rs.r[i].expires_ms;
+        switch ((r >> 20) % 10) {
+        case 0: kad_records_remove(&rs, (const uint8_t *)key, strlen(key)); break;
+        case 1: kad_records_gc(&rs, now); break;
+        default: {
+            int rc = rput(&rs, key, "v", from, now);
+            ck_assert(rc == 0 || rc == P2P_ELIMIT);
+            size_t own_after = 0;
+            for (size_t i = 0; i < rs.n; i++) own_after += !rs.r[i].attributed && now < rs.r[i].expires_ms;
+            if (from) ck_assert_uint_ge(own_after, own_before);
+            break;
+        }
+        }
+        ck_assert_uint_le(rs.n, MAX);
+        size_t holders = 0;
+        for (int p = 0; p < PEERS; p++) {
+            size_t c = 0;
+            for (size_t i = 0; i < rs.n; i++) c += rs.r[i].attributed && p2p_peerid_equal(&rs.r[i].from, &peers[p]);
+            ck_assert_uint_eq(kad_records_of_peer(&rs, &peers[p]), c);
+            ck_assert_uint_le(c, LIMIT);
+            holders += c > 0;
+        }
+        ck_assert_uint_eq(rs.quota.npc, holders);
+    }
+    ck_assert_uint_gt(rs.quota.refused_limit, 0);
+    ck_assert_uint_gt(rs.quota.evicted, 0);
+    kad_records_free(&rs);
+}
+END_TEST
+
 /* Per-peer limit; a full store makes room from the peer holding the most. */
 START_TEST(providers_per_peer_and_fair_room)
 {
@@ -120,6 +283,7 @@ START_TEST(providers_per_peer_and_fair_room)
     }
     key[1] = 4;
     ck_assert_int_eq(kad_providers_add(&ps, key, 2, &a, NULL, 0, 0), P2P_ELIMIT);
+    ck_assert_uint_eq(ps.quota.refused_limit, 1);
     key[1] = 0;
     ck_assert_int_eq(kad_providers_add(&ps, key, 2, &a, NULL, 0, 10), 0);
     ck_assert_uint_eq(kad_providers_of_peer(&ps, &a), 4);
@@ -144,6 +308,7 @@ START_TEST(providers_per_peer_and_fair_room)
     /* a 3, b 2, h 2: b's new key is refused (a holds only one more) */
     key[1] = 12;
     ck_assert_int_eq(kad_providers_add(&ps, key, 2, &b, NULL, 0, 20), P2P_ELIMIT);
+    ck_assert_uint_eq(ps.quota.refused_full, 1);
     /* c (0) makes a (3) give up one; then a, b, h hold 2 each, c 1: c's
      * next key is refused (nobody holds two more than c) */
     p2p_peerid c = seed_peer(4, NULL);
@@ -151,13 +316,16 @@ START_TEST(providers_per_peer_and_fair_room)
     ck_assert_uint_eq(kad_providers_of_peer(&ps, &a), 2);
     key[1] = 13;
     ck_assert_int_eq(kad_providers_add(&ps, key, 2, &c, NULL, 0, 20), P2P_ELIMIT);
+    ck_assert_uint_eq(ps.quota.refused_full, 2);
+    ck_assert_uint_eq(ps.quota.evicted, 2);
+    ck_assert_uint_eq(ps.quota.refused_limit, 1);
     /* counts follow removal and expiry */
     key[1] = 12;
     ck_assert(kad_providers_remove(&ps, key, 2, &c));
     ck_assert_uint_eq(kad_providers_of_peer(&ps, &c), 0);
     ck_assert_uint_ge(kad_providers_gc(&ps, 100000), 1);
     ck_assert_uint_eq(ps.n, 0);
-    ck_assert_uint_eq(ps.npc, 0);
+    ck_assert_uint_eq(ps.quota.npc, 0);
     ck_assert_uint_eq(kad_providers_of_peer(&ps, &a), 0);
     kad_providers_free(&ps);
 }
@@ -196,7 +364,7 @@ START_TEST(providers_counts_random)
             ck_assert_uint_le(c, 6);
             total += c > 0;
         }
-        ck_assert_uint_eq(ps.npc, total);
+        ck_assert_uint_eq(ps.quota.npc, total);
         for (size_t k = 0; k < ps.n; k++) ck_assert_uint_ge(ps.k[k].n, 1);
     }
     kad_providers_free(&ps);
@@ -353,6 +521,8 @@ static Suite *suite(void)
     Suite *s = suite_create("kad_store");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, records_expire_and_bound);
+    tcase_add_test(tc, records_per_peer_and_fair_room);
+    tcase_add_test(tc, records_counts_random);
     tcase_add_test(tc, providers_expire_and_bound);
     tcase_add_test(tc, providers_per_peer_and_fair_room);
     tcase_add_test(tc, providers_counts_random);
