@@ -6,7 +6,8 @@
 #   bench/run.sh [--reps N] [--bytes B] [--handshakes N]
 #                [--impls "c rust go js rust1 go1"] [--no-mixed] [--nice N]
 #                [--streams N] [--idle N] [--gossip N] [--gossip-others N]
-#                [--gossip100 N] [--rt] [--gossip-only] [--no-build]
+#                [--gossip100 N] [--gossip100-procs P] [--gossip100-hosts H]
+#                [--rt] [--gossip-only] [--no-build]
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
 #                [--relay-capacity N] [--relay-circuits C]
 #                [--kad N] [--kad-lookups L]
@@ -48,7 +49,10 @@
 #       SCHED_FIFO (chrt -f 10, root): what the latency is without the
 #       other jobs of a shared machine in the way;
 #   (f2) gossipsub with 100 peers (C only): 4 `cbench gossip-net` processes
-#       of 25 hosts each (own identities, one loop per process), each host
+#       of 25 hosts each (own identities, one loop per process;
+#       --gossip100-procs P and --gossip100-hosts H change the layout, e.g.
+#       20 x 5 or 100 x 1: on 2 cores more processes cost more CPU per
+#       message and did not lower the latency, see docs/BENCHMARKS.md), each host
 #       dialling 3 random others plus the next (a connected graph; the mesh
 #       forms by GRAFT/PRUNE), one publisher sending --gossip100 N (400)
 #       1 KiB messages at 20 msg/s, signed and unsigned (and under --rt);
@@ -80,7 +84,12 @@
 # --gossip-only: only (f) and (f2) (C only; the tables of the other
 # benchmarks stay empty in the report: use with --no-doc, or --out).
 # --nice N runs every benchmark process at that niceness (e.g. -10 on a
-# shared machine, as root), so that other jobs disturb less.
+# shared machine, as root), so that other jobs disturb less. With the
+# kernel's autogroups (/proc/sys/kernel/sched_autogroup_enabled = 1) a
+# process's nice value only ranks it within its session: run.sh then
+# starts itself again in a new session (setsid) and gives that session's
+# autogroup the same nice value (/proc/self/autogroup), so that the whole
+# run competes at N with the other sessions' jobs, as --nice means.
 # Writes bench/results/<date>.json (every sample, machine description),
 # regenerates the tables of docs/BENCHMARKS.md and draws the plots in
 # docs/bench/ with gnuplot (bench/report.py; --no-plots, or no gnuplot:
@@ -128,6 +137,7 @@ smoke=0
 cbuild=""
 impls_set=0
 cmdline="bench/run.sh $*"
+orig_args=("$@")
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -139,6 +149,8 @@ while [ $# -gt 0 ]; do
     --idle) idle="$2"; shift 2 ;;
     --gossip) gossip="$2"; shift 2 ;;
     --gossip100) gossip100="$2"; shift 2 ;;
+    --gossip100-procs) gossip100_procs="$2"; shift 2 ;;
+    --gossip100-hosts) gossip100_hosts="$2"; shift 2 ;;
     --rt) rt=1; shift ;;
     --gossip-only) gossip_only=1; impls="c"; shift ;;
     --relay-capacity) relay_cap="$2"; shift 2 ;;
@@ -158,6 +170,24 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
 done
+
+# --nice under autogroups: the run in a session of its own, whose
+# autogroup gets the nice value (see above); a signal to this process
+# reaches the whole run.
+if [ "$nice_level" != 0 ] && [ -z "${BENCH_SESSION:-}" ] &&
+  [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ]; then
+  BENCH_SESSION=1 setsid "${BASH_SOURCE[0]}" "${orig_args[@]}" &
+  session=$!
+  trap 'kill -TERM -- "-$session" 2>/dev/null' INT TERM
+  while true; do
+    rc=0
+    wait "$session" || rc=$?
+    kill -0 "$session" 2>/dev/null || exit "$rc"
+  done
+fi
+if [ -n "${BENCH_SESSION:-}" ] && ! echo "$nice_level" >/proc/self/autogroup 2>/dev/null; then
+  echo "run.sh: cannot set this session's autogroup nice value to $nice_level (not root?): other sessions' jobs compete at 0" >&2
+fi
 
 if [ "$smoke" = 1 ]; then
   reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_others=500 gossip_lat_secs=1 hs_iterations=200 mixed=0 doc=0 plots=0
