@@ -86,10 +86,11 @@
 # --nice N runs every benchmark process at that niceness (e.g. -10 on a
 # shared machine, as root), so that other jobs disturb less. With the
 # kernel's autogroups (/proc/sys/kernel/sched_autogroup_enabled = 1) a
-# process's nice value only ranks it within its session: run.sh then
-# starts itself again in a new session (setsid) and gives that session's
-# autogroup the same nice value (/proc/self/autogroup), so that the whole
-# run competes at N with the other sessions' jobs, as --nice means.
+# process's nice value only ranks it within its session: run.sh then also
+# gives its session's autogroup that nice value for the run
+# (/proc/self/autogroup; the old value is restored at the end), so that
+# the run competes at N with the other sessions' jobs, as --nice means
+# (start it with setsid to leave the rest of your session alone).
 # Writes bench/results/<date>.json (every sample, machine description),
 # regenerates the tables of docs/BENCHMARKS.md and draws the plots in
 # docs/bench/ with gnuplot (bench/report.py; --no-plots, or no gnuplot:
@@ -137,7 +138,6 @@ smoke=0
 cbuild=""
 impls_set=0
 cmdline="bench/run.sh $*"
-orig_args=("$@")
 
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -170,24 +170,6 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown option $1 (try --help)" >&2; exit 64 ;;
   esac
 done
-
-# --nice under autogroups: the run in a session of its own, whose
-# autogroup gets the nice value (see above); a signal to this process
-# reaches the whole run.
-if [ "$nice_level" != 0 ] && [ -z "${BENCH_SESSION:-}" ] &&
-  [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ]; then
-  BENCH_SESSION=1 setsid "${BASH_SOURCE[0]}" "${orig_args[@]}" &
-  session=$!
-  trap 'kill -TERM -- "-$session" 2>/dev/null' INT TERM
-  while true; do
-    rc=0
-    wait "$session" || rc=$?
-    kill -0 "$session" 2>/dev/null || exit "$rc"
-  done
-fi
-if [ -n "${BENCH_SESSION:-}" ] && ! echo "$nice_level" >/proc/self/autogroup 2>/dev/null; then
-  echo "run.sh: cannot set this session's autogroup nice value to $nice_level (not root?): other sessions' jobs compete at 0" >&2
-fi
 
 if [ "$smoke" = 1 ]; then
   reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_others=500 gossip_lat_secs=1 hs_iterations=200 mixed=0 doc=0 plots=0
@@ -304,13 +286,27 @@ client_cmd() {
 }
 
 tmp="$(mktemp -d)"
+autogroup_nice=""
 declare -A srv_pid=() srv_addr=()
 cleanup() {
   local p
   for p in "${srv_pid[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$tmp"
+  if [ -n "$autogroup_nice" ]; then echo "$autogroup_nice" 2>/dev/null >/proc/self/autogroup || true; fi
 }
 trap cleanup EXIT
+
+# --nice under autogroups: this session's autogroup gets the nice value
+# for the run (see above), the old one is restored at the end (cleanup).
+autogroup_nice=""
+if [ "$nice_level" != 0 ] && [ -e /proc/self/autogroup ] &&
+  [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ]; then
+  autogroup_nice="$(sed -n 's/.* nice \(-\{0,1\}[0-9]*\)$/\1/p' /proc/self/autogroup)"
+  if ! echo "$nice_level" 2>/dev/null >/proc/self/autogroup; then
+    echo "run.sh: cannot set this session's autogroup nice value to $nice_level (not root?): other sessions' jobs compete at ${autogroup_nice:-0}" >&2
+    autogroup_nice=""
+  fi
+fi
 
 # start_named NAME CMD...: start a process that prints a listen address
 # (/ip4/127.0.0.1/tcp/P/p2p/ID); sets srv_pid[NAME], srv_addr[NAME].
