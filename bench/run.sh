@@ -6,7 +6,8 @@
 #   bench/run.sh [--reps N] [--bytes B] [--handshakes N]
 #                [--impls "c rust go js rust1 go1"] [--no-mixed] [--nice N]
 #                [--streams N] [--idle N] [--gossip N] [--gossip-others N]
-#                [--gossip100 N] [--rt] [--gossip-only] [--no-build]
+#                [--gossip100 N] [--gossip100-procs P] [--gossip100-hosts H]
+#                [--rt] [--gossip-only] [--no-build]
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
 #                [--relay-capacity N] [--relay-circuits C]
 #                [--kad N] [--kad-lookups L]
@@ -48,7 +49,10 @@
 #       SCHED_FIFO (chrt -f 10, root): what the latency is without the
 #       other jobs of a shared machine in the way;
 #   (f2) gossipsub with 100 peers (C only): 4 `cbench gossip-net` processes
-#       of 25 hosts each (own identities, one loop per process), each host
+#       of 25 hosts each (own identities, one loop per process;
+#       --gossip100-procs P and --gossip100-hosts H change the layout, e.g.
+#       20 x 5 or 100 x 1: on 2 cores more processes cost more CPU per
+#       message and did not lower the latency, see docs/BENCHMARKS.md), each host
 #       dialling 3 random others plus the next (a connected graph; the mesh
 #       forms by GRAFT/PRUNE), one publisher sending --gossip100 N (400)
 #       1 KiB messages at 20 msg/s, signed and unsigned (and under --rt);
@@ -80,7 +84,13 @@
 # --gossip-only: only (f) and (f2) (C only; the tables of the other
 # benchmarks stay empty in the report: use with --no-doc, or --out).
 # --nice N runs every benchmark process at that niceness (e.g. -10 on a
-# shared machine, as root), so that other jobs disturb less.
+# shared machine, as root), so that other jobs disturb less. With the
+# kernel's autogroups (/proc/sys/kernel/sched_autogroup_enabled = 1) a
+# process's nice value only ranks it within its session: run.sh then also
+# gives its session's autogroup that nice value for the run
+# (/proc/self/autogroup; the old value is restored at the end), so that
+# the run competes at N with the other sessions' jobs, as --nice means
+# (start it with setsid to leave the rest of your session alone).
 # Writes bench/results/<date>.json (every sample, machine description),
 # regenerates the tables of docs/BENCHMARKS.md and draws the plots in
 # docs/bench/ with gnuplot (bench/report.py; --no-plots, or no gnuplot:
@@ -139,6 +149,8 @@ while [ $# -gt 0 ]; do
     --idle) idle="$2"; shift 2 ;;
     --gossip) gossip="$2"; shift 2 ;;
     --gossip100) gossip100="$2"; shift 2 ;;
+    --gossip100-procs) gossip100_procs="$2"; shift 2 ;;
+    --gossip100-hosts) gossip100_hosts="$2"; shift 2 ;;
     --rt) rt=1; shift ;;
     --gossip-only) gossip_only=1; impls="c"; shift ;;
     --relay-capacity) relay_cap="$2"; shift 2 ;;
@@ -274,13 +286,27 @@ client_cmd() {
 }
 
 tmp="$(mktemp -d)"
+autogroup_nice=""
 declare -A srv_pid=() srv_addr=()
 cleanup() {
   local p
   for p in "${srv_pid[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$tmp"
+  if [ -n "$autogroup_nice" ]; then echo "$autogroup_nice" 2>/dev/null >/proc/self/autogroup || true; fi
 }
 trap cleanup EXIT
+
+# --nice under autogroups: this session's autogroup gets the nice value
+# for the run (see above), the old one is restored at the end (cleanup).
+autogroup_nice=""
+if [ "$nice_level" != 0 ] && [ -e /proc/self/autogroup ] &&
+  [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null || echo 0)" = 1 ]; then
+  autogroup_nice="$(sed -n 's/.* nice \(-\{0,1\}[0-9]*\)$/\1/p' /proc/self/autogroup)"
+  if ! echo "$nice_level" 2>/dev/null >/proc/self/autogroup; then
+    echo "run.sh: cannot set this session's autogroup nice value to $nice_level (not root?): other sessions' jobs compete at ${autogroup_nice:-0}" >&2
+    autogroup_nice=""
+  fi
+fi
 
 # start_named NAME CMD...: start a process that prints a listen address
 # (/ip4/127.0.0.1/tcp/P/p2p/ID); sets srv_pid[NAME], srv_addr[NAME].
