@@ -168,6 +168,11 @@ def summarize(samples):
         if k == "kad-lookup":
             s.setdefault("kad", []).append(x["result"])
             continue
+        if k == "shaped-failed":
+            s.setdefault("shapedFailed", []).append(
+                f"{x['client']} {x['direction']} " + (f"through {x['relay']}'s relay" if x["relay"] else "direct")
+                + f" (round {x['round']})")
+            continue
         if k in ("shaped-direct", "shaped-relayed"):
             # (j): "<endpoints>@<relay or direct>", per direction; CPU as
             # the share of one core over the transfer (the client's from
@@ -551,8 +556,8 @@ def doc(a):
               f"of this run ({fmt(enc)} MiB/s encrypt, {fmt(dec)} decrypt), a direct stream can reach "
               f"{fmt(cd)} MiB/s and a relayed one {fmt(cr)} MiB/s: {ratio(cr, cd)} of direct. C through the C relay "
               f"reaches {ratio(cc['median'], cr)} of its ceiling, direct C {ratio(dc['MiBs']['median'], cd)} of its "
-              f"own; the ÷ direct column is to be read against {ratio(cr, cd)}, not 1. Where the network is the "
-              f"limit, see the next table.")
+              f"own; the ÷ direct column is to be read against {ratio(cr, cd)}, not 1. Part (j) of `bench/run.sh` "
+              f"measures relayed against direct where the network is the limit.")
             w("")
 
     sh = s.get("shaped", {})
@@ -597,6 +602,9 @@ def doc(a):
                   f"| {'' if relay == 'direct' else fmt(rss / 1024, 1) + ' (' + fmt(hwm / 1024, 1) + ')'} "
                   f"| {fmt(100 * busiest) if busiest is not None else '—'} |")
         w("")
+        if s.get("shapedFailed"):
+            w("Runs that failed (not in the medians): " + "; ".join(s["shapedFailed"]) + ".")
+            w("")
 
     rcs = s.get("relayCapacity", [])
     if rcs:
