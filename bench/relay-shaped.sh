@@ -59,8 +59,9 @@ shaped_extra() {
     rss="$(proc_rss "$sh_rpid")"
     hwm="$(awk '/^VmHWM:/ { print $2 }' "/proc/$sh_rpid/status")"
   fi
-  printf ',"path":"%s","relay":"%s","direction":"%s","rateMbit":%s,"relayCpu":%s,"relayRssKiB":%s,"relayHwmKiB":%s,"relayLinkTxBytes":%s' \
-    "$sh_path" "$sh_relay" "$sh_dir" "$shaped_rate" "$cpu" "$rss" "$hwm" $(($(shaped_tx) - sh_tx0))
+  printf ',"path":"%s","relay":"%s","direction":"%s","rateMbit":%s,"relayCpu":%s,"relayRssKiB":%s,"relayHwmKiB":%s,"relayLinkTxBytes":%s,"sched":"%s"' \
+    "$sh_path" "$sh_relay" "$sh_dir" "$shaped_rate" "$cpu" "$rss" "$hwm" $(($(shaped_tx) - sh_tx0)) \
+    "${sched_fifo:+fifo}${sched_fifo:-other}"
 }
 
 # shaped_run direct|relayed ENDS RELAY upload|download: one run from A to
@@ -106,9 +107,11 @@ PY
 }
 
 # relay_shaped: part (j), all of it (rounds included); skipped with a
-# message when the machine cannot make the namespaces.
+# message when the machine cannot make the namespaces. With --rt, every
+# process under SCHED_FIFO.
 relay_shaped() {
-  local why pairs="" p e x ends="" round n warm=$((4 << 20))
+  local why pairs="" p e x ends="" round n warm=$((4 << 20)) sched_fifo=""
+  [ "$rt" = 0 ] || sched_fifo=1
   if ! why="$(shaped_probe)"; then
     shaped_skipped="$why"
     log "(j) relayed vs direct on shaped links: SKIPPED: $why"

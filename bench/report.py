@@ -179,7 +179,7 @@ def summarize(samples):
             # its start: an upper bound)
             r = x["result"]
             t = r["timeSeconds"]
-            g = groups.setdefault(("x", x["client"], x["relay"] or "direct", x["direction"]), {
+            g = groups.setdefault(("x", x.get("sched", "other"), x["client"], x["relay"] or "direct", x["direction"]), {
                 "MiBs": [], "clientCpu": [], "serverCpu": [], "relayCpu": [], "relayRssKiB": [], "relayHwmKiB": [],
                 "rateMbit": []})
             g["MiBs"].append((r["uploadBytes"] + r["downloadBytes"]) / MiB / t)
@@ -241,7 +241,8 @@ def summarize(samples):
         elif key[0] == "r":
             s["relay"][f"{key[2]}@{key[1]}"] = {"MiBs": stats(g["rate"])}
         elif key[0] == "x":
-            s["shaped"].setdefault(f"{key[1]}@{key[2]}", {})[key[3]] = {f: stats(v) for f, v in g.items()}
+            s["shaped"].setdefault(key[1], {}).setdefault(f"{key[2]}@{key[3]}", {})[key[4]] = {
+                f: stats(v) for f, v in g.items()}
         else:
             s["ceilings"][key[1]] = {f: stats(v) for f, v in g.items()}
     return s
@@ -546,7 +547,7 @@ def doc(a):
                 e = rl.get(f"{ends}@{relay}", {}).get("MiBs")
                 if e:
                     w(f"| {NAMES[ends]} | {NAMES[relay]} | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} "
-                      f"| {fmt(dm)} | {ratio(e['median'], dm)} | {ratio(cr, cd)} |")
+                      f"| {fmt(dm)} | {ratio(e['median'], dm)} | {ratio(cr, cd) if ends == 'c' else ''} |")
         w("")
         cc, dc = rl.get("c@c", {}).get("MiBs"), tp.get("upload", {}).get("c->c")
         if cd and cc and dc:
@@ -556,13 +557,16 @@ def doc(a):
               f"of this run ({fmt(enc)} MiB/s encrypt, {fmt(dec)} decrypt), a direct stream can reach "
               f"{fmt(cd)} MiB/s and a relayed one {fmt(cr)} MiB/s: {ratio(cr, cd)} of direct. C through the C relay "
               f"reaches {ratio(cc['median'], cr)} of its ceiling, direct C {ratio(dc['MiBs']['median'], cd)} of its "
-              f"own; the ÷ direct column is to be read against {ratio(cr, cd)}, not 1. Part (j) of `bench/run.sh` "
-              f"measures relayed against direct where the network is the limit.")
+              f"own; for C endpoints the ÷ direct column is to be read against {ratio(cr, cd)}, not 1 (the other "
+              f"implementations' direct streams spend most of their CPU elsewhere than in the AEAD, so the relayed "
+              f"path's extra passes weigh less for them). Part (j) of `bench/run.sh` measures relayed against "
+              f"direct where the network is the limit.")
             w("")
 
-    sh = s.get("shaped", {})
-    if sh:
-        rate = next((v[d]["rateMbit"]["median"] for v in sh.values() for d in v if v[d].get("rateMbit")), None)
+    shs = s.get("shaped", {})
+    if shs:
+        rate = next((v[d]["rateMbit"]["median"] for sh in shs.values() for v in sh.values() for d in v
+                     if v[d].get("rateMbit")), None)
         w(f"## Relayed vs direct where the network is the limit: {fmt(rate)} Mbit/s links")
         w("")
         w("Network namespaces made by `bench/run.sh` (part (j), `bench/relay-shaped.sh`; `tests/netns/lib.sh` "
@@ -575,33 +579,38 @@ def doc(a):
           "system time over the transfer time (share of one core; the client's counts its start-up too): "
           "none of them may be near 100 %, or the CPU is the limit again. Relay RSS: its VmRSS after the run "
           "(peak: VmHWM since it started). A relayed run's bytes are checked on R's link, and a direct run "
-          "faster than the link stops the benchmark.")
+          "faster than the link stops the benchmark. SCHED_FIFO (`--rt`): every process of the part under "
+          "`chrt -f 10`, so that the machine's other jobs do not delay the three processes of a relayed path.")
         w("")
-        w("| client and server | path | upload MiB/s | ÷ direct | download MiB/s | ÷ direct | relay CPU % "
-          "| relay RSS MiB (peak) | busiest process CPU % |")
-        w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-        for ends in IMPLS:
-            d = sh.get(f"{ends}@direct", {})
-            for relay in ["direct"] + IMPLS:
-                e = sh.get(f"{ends}@{relay}")
-                if not e:
-                    continue
-                med = lambda dr, f: e.get(dr, {}).get(f) and e[dr][f]["median"]
-                dmed = lambda dr: d.get(dr, {}).get("MiBs") and d[dr]["MiBs"]["median"]
-                busiest = max((med(dr, f) or 0 for dr in ("upload", "download")
-                               for f in ("clientCpu", "serverCpu", "relayCpu")), default=None)
-                rcpu = max((med(dr, "relayCpu") or 0 for dr in ("upload", "download")), default=0)
-                rss = max((e.get(dr, {}).get("relayRssKiB", {}) or {}).get("max", 0) for dr in ("upload", "download"))
-                hwm = max((e.get(dr, {}).get("relayHwmKiB", {}) or {}).get("max", 0) for dr in ("upload", "download"))
-                path = "direct" if relay == "direct" else f"relay: {NAMES[relay]}"
-                w(f"| {NAMES[ends]} | {path} | {fmt(med('upload', 'MiBs'), 1)} "
-                  f"| {'' if relay == 'direct' else ratio(med('upload', 'MiBs'), dmed('upload'))} "
-                  f"| {fmt(med('download', 'MiBs'), 1)} "
-                  f"| {'' if relay == 'direct' else ratio(med('download', 'MiBs'), dmed('download'))} "
-                  f"| {'' if relay == 'direct' else fmt(100 * rcpu)} "
-                  f"| {'' if relay == 'direct' else fmt(rss / 1024, 1) + ' (' + fmt(hwm / 1024, 1) + ')'} "
-                  f"| {fmt(100 * busiest) if busiest is not None else '—'} |")
-        w("")
+        for sched, label in (("other", ""), ("fifo", ", SCHED_FIFO")):
+            sh = shs.get(sched)
+            if not sh:
+                continue
+            w(f"| client and server{label} | path | upload MiB/s | ÷ direct | download MiB/s | ÷ direct "
+              "| relay CPU % | relay RSS MiB (peak) | busiest process CPU % |")
+            w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+            for ends in IMPLS:
+                d = sh.get(f"{ends}@direct", {})
+                for relay in ["direct"] + IMPLS:
+                    e = sh.get(f"{ends}@{relay}")
+                    if not e:
+                        continue
+                    med = lambda dr, f: e.get(dr, {}).get(f) and e[dr][f]["median"]
+                    dmed = lambda dr: d.get(dr, {}).get("MiBs") and d[dr]["MiBs"]["median"]
+                    busiest = max(med(dr, f) or 0 for dr in ("upload", "download")
+                                  for f in ("clientCpu", "serverCpu", "relayCpu"))
+                    rcpu = max(med(dr, "relayCpu") or 0 for dr in ("upload", "download"))
+                    mx = lambda f: max((e.get(dr, {}).get(f) or {}).get("max", 0) for dr in ("upload", "download"))
+                    path = "direct" if relay == "direct" else f"relay: {NAMES[relay]}"
+                    via = relay != "direct"
+                    w(f"| {NAMES[ends]} | {path} | {fmt(med('upload', 'MiBs'), 1)} "
+                      f"| {ratio(med('upload', 'MiBs'), dmed('upload')) if via else ''} "
+                      f"| {fmt(med('download', 'MiBs'), 1)} "
+                      f"| {ratio(med('download', 'MiBs'), dmed('download')) if via else ''} "
+                      f"| {fmt(100 * rcpu) if via else ''} "
+                      f"| {fmt(mx('relayRssKiB') / 1024, 1) + ' (' + fmt(mx('relayHwmKiB') / 1024, 1) + ')' if via else ''} "
+                      f"| {fmt(100 * busiest)} |")
+            w("")
         if s.get("shapedFailed"):
             w("Runs that failed (not in the medians): " + "; ".join(s["shapedFailed"]) + ".")
             w("")

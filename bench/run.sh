@@ -83,7 +83,10 @@
 #       the same pairs as (g); the relay's CPU, RSS and bytes sent from
 #       /proc and its link's counters, every process's CPU time (none may
 #       be the limit); skipped with a message without root or namespaces;
-#       --relay-shaped runs only (j), --no-relay-shaped skips it;
+#       --relay-shaped runs only (j), --no-relay-shaped skips it; with
+#       --rt every process of (j) runs under SCHED_FIFO (chrt -f 10), so
+#       that the machine's other jobs do not stall the flow control of
+#       the relayed path's three processes;
 # in --reps rounds (default 3): each round runs every measurement once, the
 # implementations one after the other (all servers stay up, idle between
 # their turns), so that changes in the machine's other load hit them alike.
@@ -255,10 +258,12 @@ fi
 # ---- peers --------------------------------------------------------------------
 
 # Every benchmark process runs as `nice -n $nice_level env ...`; run_prefix
-# IMPL NS: in network namespace NS (`ip netns exec NS nice ...`).
+# IMPL NS: in network namespace NS (`ip netns exec NS nice ...`); with
+# sched_fifo set, under SCHED_FIFO (`chrt -f 10`).
 run_prefix() {
   pre=()
   [ -z "${2:-}" ] || pre=(ip netns exec "$2")
+  [ -z "${sched_fifo:-}" ] || pre+=(chrt -f 10)
   pre+=(nice -n "$nice_level" env)
   case "$1" in
     rust1) pre+=(BENCH_THREADS=1) ;;
