@@ -53,15 +53,15 @@ shaped_tx() {
 # after_client hook of run_client: the relay's side of the run just ended
 # (reads sh_* of shaped_run).
 shaped_extra() {
-  local cpu=null rss=null hwm=null
+  local cpu=null rss=null hwm=null sched=other
+  [ -z "${sched_fifo:-}" ] || sched=fifo
   if [ -n "$sh_relay" ]; then
     cpu="$(awk -v a="$sh_r0" -v b="$(proc_cpu "$sh_rpid")" 'BEGIN { print b - a }')"
     rss="$(proc_rss "$sh_rpid")"
     hwm="$(awk '/^VmHWM:/ { print $2 }' "/proc/$sh_rpid/status")"
   fi
   printf ',"path":"%s","relay":"%s","direction":"%s","rateMbit":%s,"relayCpu":%s,"relayRssKiB":%s,"relayHwmKiB":%s,"relayLinkTxBytes":%s,"sched":"%s"' \
-    "$sh_path" "$sh_relay" "$sh_dir" "$shaped_rate" "$cpu" "$rss" "$hwm" $(($(shaped_tx) - sh_tx0)) \
-    "${sched_fifo:+fifo}${sched_fifo:-other}"
+    "$sh_path" "$sh_relay" "$sh_dir" "$shaped_rate" "$cpu" "$rss" "$hwm" $(($(shaped_tx) - sh_tx0)) "$sched"
 }
 
 # shaped_run direct|relayed ENDS RELAY upload|download: one run from A to
@@ -106,31 +106,11 @@ sys.exit(0 if mbit <= 1.1 * rate else 1)
 PY
 }
 
-# relay_shaped: part (j), all of it (rounds included); skipped with a
-# message when the machine cannot make the namespaces. With --rt, every
-# process under SCHED_FIFO.
-relay_shaped() {
-  local why pairs="" p e x ends="" round n warm=$((4 << 20)) sched_fifo=""
-  [ "$rt" = 0 ] || sched_fifo=1
-  if ! why="$(shaped_probe)"; then
-    shaped_skipped="$why"
-    log "(j) relayed vs direct on shaped links: SKIPPED: $why"
-    return 0
-  fi
+# shaped_rounds PAIRS: start the relays and servers of PAIRS
+# (ENDS@RELAY ...) in the namespaces, run $reps rounds, stop them.
+shaped_rounds() {
+  local pairs="$1" p e x ends="" round n warm=$((4 << 20))
   [ "$warm" -le "$shaped_bytes" ] || warm="$shaped_bytes"
-  # the pairs ENDS@RELAY of (g); without C, each implementation with itself
-  for x in $extra_impls; do
-    if [ "$has_c" = 0 ]; then
-      pairs="$pairs $x@$x"
-      continue
-    fi
-    pairs="$pairs c@$x"
-    [ "$x" = c ] || pairs="$pairs $x@c $x@$x"
-  done
-  log "(j) relayed vs direct, links of $shaped_rate Mbit/s (network namespaces):$pairs"
-  netns_lab_names rs
-  netns_star "$shaped_rate" || die "cannot build the shaped namespaces"
-  net_relay="$NR" net_server="$NB" net_client="$NA" ip_relay=198.18.0.1 ip_server=198.18.0.3
   for x in $extra_impls; do
     [[ "$pairs " == *"@$x "* ]] && start_relay "$x"
   done
@@ -144,7 +124,7 @@ relay_shaped() {
     fi
   done
   for round in $(seq 1 "$reps"); do
-    log "(j) round $round of $reps"
+    log "(j) ${sched_fifo:+SCHED_FIFO }round $round of $reps"
     for e in $ends; do
       shaped_run direct "$e" "" upload
       shaped_run direct "$e" "" download
@@ -156,6 +136,36 @@ relay_shaped() {
     done
   done
   for n in "${!srv_pid[@]}"; do stop_named "$n"; done
+}
+
+# relay_shaped: part (j), all of it; skipped with a message when the
+# machine cannot make the namespaces. With --rt, the C pair (C endpoints,
+# C relay) again with every process under SCHED_FIFO: one libuv thread
+# each. Not the others: their runtimes' threads spin waiting for each
+# other, and at one FIFO priority a spinning thread starves its siblings
+# for good (js's relayed runs stalled; a killed node could not exit).
+relay_shaped() {
+  local why pairs="" x sched_fifo=""
+  if ! why="$(shaped_probe)"; then
+    shaped_skipped="$why"
+    log "(j) relayed vs direct on shaped links: SKIPPED: $why"
+    return 0
+  fi
+  # the pairs ENDS@RELAY of (g); without C, each implementation with itself
+  for x in $extra_impls; do
+    if [ "$has_c" = 0 ]; then
+      pairs="$pairs $x@$x"
+      continue
+    fi
+    pairs="$pairs c@$x"
+    [ "$x" = c ] || pairs="$pairs $x@c $x@$x"
+  done
+  log "(j) relayed vs direct, links of $shaped_rate Mbit/s (network namespaces):$pairs"
+  netns_lab_names rs
+  netns_star "$shaped_rate" || die "cannot build the shaped namespaces"
+  net_relay="$NR" net_server="$NB" net_client="$NA" ip_relay=198.18.0.1 ip_server=198.18.0.3
+  shaped_rounds "$pairs"
+  if [ "$rt" = 1 ] && [ "$has_c" = 1 ]; then sched_fifo=1 shaped_rounds c@c; fi
   netns_teardown
   net_relay="" net_server="" net_client="" ip_relay=127.0.0.1 ip_server=127.0.0.1
 }

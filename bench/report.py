@@ -579,8 +579,9 @@ def doc(a):
           "system time over the transfer time (share of one core; the client's counts its start-up too): "
           "none of them may be near 100 %, or the CPU is the limit again. Relay RSS: its VmRSS after the run "
           "(peak: VmHWM since it started). A relayed run's bytes are checked on R's link, and a direct run "
-          "faster than the link stops the benchmark. SCHED_FIFO (`--rt`): every process of the part under "
-          "`chrt -f 10`, so that the machine's other jobs do not delay the three processes of a relayed path.")
+          "faster than the link stops the benchmark. SCHED_FIFO (`--rt`): the C pair again with every process "
+          "under `chrt -f 10`, so that the machine's other jobs do not delay the three processes of a relayed "
+          "path.")
         w("")
         for sched, label in (("other", ""), ("fifo", ", SCHED_FIFO")):
             sh = shs.get(sched)

@@ -84,9 +84,9 @@
 #       /proc and its link's counters, every process's CPU time (none may
 #       be the limit); skipped with a message without root or namespaces;
 #       --relay-shaped runs only (j), --no-relay-shaped skips it; with
-#       --rt every process of (j) runs under SCHED_FIFO (chrt -f 10), so
-#       that the machine's other jobs do not stall the flow control of
-#       the relayed path's three processes;
+#       --rt the C pair runs again with every process under SCHED_FIFO
+#       (chrt -f 10), so that the machine's other jobs do not stall the
+#       flow control of the relayed path's three processes;
 # in --reps rounds (default 3): each round runs every measurement once, the
 # implementations one after the other (all servers stay up, idle between
 # their turns), so that changes in the machine's other load hit them alike.
