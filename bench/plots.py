@@ -19,8 +19,9 @@ def _run(script, tmp):
     subprocess.run(["gnuplot", path], check=True, timeout=60, capture_output=True)
 
 
-def _bars_and_points(tmp, name, cats, series, ylabel, title, out, logscale=False):
-    """cats: [label]; series: [(legend, {cat_index: [values]})] -> one PNG."""
+def _bars_and_points(tmp, name, cats, series, ylabel, title, out, logscale=False, slanted=False):
+    """cats: [label]; series: [(legend, {cat_index: [values]})] -> one PNG;
+    slanted: the category labels at an angle (many or long ones)."""
     nser = len(series)
     width = 0.8 / nser
     plots = []
@@ -43,7 +44,8 @@ def _bars_and_points(tmp, name, cats, series, ylabel, title, out, logscale=False
 set output '{out}'
 set title "{title}"
 set ylabel "{ylabel}"
-set xtics ({xtics})
+set xtics ({xtics}){" rotate by -30 offset -1,0" if slanted else ""}
+{"set bmargin 5" if slanted else ""}
 set xrange [-0.6:{len(cats) - 0.4}]
 set boxwidth {width * 0.9}
 set grid ytics
@@ -100,6 +102,28 @@ def draw(r, outdir, impls, names):
                              "MiB/s", f"C client, {n} concurrent streams on one connection vs one stream",
                              os.path.join(outdir, "streams.png"))
             made.append(("streams.png", "concurrent streams: aggregate, and each stream's rate (fairness)"))
+        # (j): relayed and direct on shaped links, one bar group per
+        # endpoints/path (SCHED_FIFO samples as their own groups)
+        sh = [x for x in samples if x["kind"] in ("shaped-direct", "shaped-relayed")]
+        if sh:
+            keys = []
+            for x in sh:
+                k = (x["client"], x["relay"], x.get("sched", "other"))
+                if k not in keys:
+                    keys.append(k)
+            keys.sort(key=lambda k: (impls.index(k[0]), k[2] != "other", k[1] != "", k[1] and impls.index(k[1])))
+            label = lambda k: f"{k[0]} {'direct' if not k[1] else 'via ' + k[1]}{' FIFO' if k[2] == 'fifo' else ''}"
+            series = []
+            for d in ("upload", "download"):
+                series.append((d, {ci: [(x["result"]["uploadBytes"] + x["result"]["downloadBytes"]) / MiB
+                                        / x["result"]["timeSeconds"] for x in sh
+                                        if (x["client"], x["relay"], x.get("sched", "other")) == k
+                                        and x["direction"] == d] for ci, k in enumerate(keys)}))
+            rate = sh[0]["rateMbit"]
+            _bars_and_points(tmp, "sh", [label(k) for k in keys], series, "MiB/s",
+                             f"Relayed vs direct on {rate} Mbit/s links (network namespaces)",
+                             os.path.join(outdir, "relay-shaped.png"), slanted=True)
+            made.append(("relay-shaped.png", f"relayed vs direct where the network ({rate} Mbit/s) is the limit"))
         gl = [x for x in samples if x["kind"] == "gossip" and x.get("rate") == 1000 and x.get("signed", True) and x.get("sched", "other") != "fifo"]
         if gl:
             # one colour per implementation (samples without "impl" are C's)

@@ -113,7 +113,7 @@ def fairness(rates):
 
 def summarize(samples):
     s = {"throughput": {}, "handshakes": {}, "ceilings": {}, "streams": {}, "idle": {}, "gossip": {}, "relay": {},
-         "gossipNet": {}}
+         "gossipNet": {}, "shaped": {}}
     groups = {}
     for x in samples:
         k = x["kind"]
@@ -168,6 +168,28 @@ def summarize(samples):
         if k == "kad-lookup":
             s.setdefault("kad", []).append(x["result"])
             continue
+        if k == "shaped-failed":
+            s.setdefault("shapedFailed", []).append(
+                f"{x['client']} {x['direction']} " + (f"through {x['relay']}'s relay" if x["relay"] else "direct")
+                + f" (round {x['round']})")
+            continue
+        if k in ("shaped-direct", "shaped-relayed"):
+            # (j): "<endpoints>@<relay or direct>", per direction; CPU as
+            # the share of one core over the transfer (the client's from
+            # its start: an upper bound)
+            r = x["result"]
+            t = r["timeSeconds"]
+            g = groups.setdefault(("x", x.get("sched", "other"), x["client"], x["relay"] or "direct", x["direction"]), {
+                "MiBs": [], "clientCpu": [], "serverCpu": [], "relayCpu": [], "relayRssKiB": [], "relayHwmKiB": [],
+                "rateMbit": []})
+            g["MiBs"].append((r["uploadBytes"] + r["downloadBytes"]) / MiB / t)
+            for f in ("clientCpu", "serverCpu", "relayCpu"):
+                if x[f] is not None:
+                    g[f].append(x[f] / t)
+            for f in ("relayRssKiB", "relayHwmKiB", "rateMbit"):
+                if x[f] is not None:
+                    g[f].append(x[f])
+            continue
         if k == "relayed":
             # server "circuit-<relay impl>[-<server impl>]" (older files:
             # "circuit", the C relay); the client is the endpoints' impl
@@ -218,6 +240,9 @@ def summarize(samples):
             s["gossipNet"][str(key[1])] = {f: stats([v for v in vs if v is not None]) for f, vs in g.items()}
         elif key[0] == "r":
             s["relay"][f"{key[2]}@{key[1]}"] = {"MiBs": stats(g["rate"])}
+        elif key[0] == "x":
+            s["shaped"].setdefault(key[1], {}).setdefault(f"{key[2]}@{key[3]}", {})[key[4]] = {
+                f: stats(v) for f, v in g.items()}
         else:
             s["ceilings"][key[1]] = {f: stats(v) for f, v in g.items()}
     return s
@@ -237,7 +262,8 @@ def collect(a):
                    "streams": a.streams, "idle": a.idle, "gossip": a.gossip, "gossipOthers": a.gossip_others,
                    "gossip100": a.gossip100, "gossip100Shape": a.gossip100_shape,
                    "relayCapacity": a.relay_capacity, "relayCircuits": a.relay_circuits,
-                   "kad": a.kad, "kadLookups": a.kad_lookups},
+                   "kad": a.kad, "kadLookups": a.kad_lookups, "shapedRateMbit": a.shaped_rate,
+                   "shapedBytes": a.shaped_bytes, "shapedSkipped": a.shaped_skipped},
         "loadavg": {"start": a.load_start, "end": a.load_end},
         "machine": machine(),
         "versions": lock_versions(a.rust_lock, a.go_mod, a.js_lock),
@@ -247,6 +273,28 @@ def collect(a):
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
         f.write("\n")
+
+
+def aead_rates(ae):
+    """(library, encrypt, decrypt) medians of the AEAD the noise plugin
+    uses: OpenSSL's when the run measured it (plugins/noise/noise_aead.c
+    prefers it), else libsodium's."""
+    lib, encf, decf = ("OpenSSL", "opensslEncryptMiBs", "opensslDecryptMiBs") if ae.get("opensslEncryptMiBs") \
+        else ("libsodium", "encryptMiBs", "decryptMiBs")
+    enc, dec = ae.get(encf), ae.get(decf)
+    return lib, enc and enc["median"], dec and dec["median"]
+
+
+def relay_ceiling(enc, dec, cores=2):
+    """The CPU-bound ceilings of one stream on loopback if the AEAD were
+    all the work: direct, the sender encrypts once and the receiver
+    decrypts once, each on its own core; relayed, three processes share
+    the cores: the client encrypts twice (inner and outer Noise), the relay
+    decrypts and encrypts once, the server decrypts twice (6 passes
+    against 2). Returns (direct MiB/s, relayed MiB/s)."""
+    direct = min(enc, dec, cores / (1 / enc + 1 / dec))
+    relayed = min(cores / (3 / enc + 3 / dec), enc / 2, dec / 2, 1 / (1 / enc + 1 / dec))
+    return direct, relayed
 
 
 def fmt(x, digits=0):
@@ -487,8 +535,11 @@ def doc(a):
           "reserved on the relay, which serves /perf/1.0.0 too) through the C relay and through its own; "
           "direct = that implementation's own upload of the throughput table.")
         w("")
-        w("| client and server | relay | MiB/s median | min | max | direct MiB/s | ÷ direct |")
-        w("|---|---|---:|---:|---:|---:|---:|")
+        lib, enc, dec = aead_rates(s["ceilings"].get("aead", {}))
+        cd, cr = relay_ceiling(enc, dec) if enc and dec else (None, None)
+        w("| client and server | relay | MiB/s median | min | max | direct MiB/s | ÷ direct | CPU-bound ceiling "
+          "÷ direct |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|")
         for ends in IMPLS:
             d = tp.get("upload", {}).get(f"{ends}->{ends}")
             dm = d and d["MiBs"]["median"]
@@ -496,8 +547,74 @@ def doc(a):
                 e = rl.get(f"{ends}@{relay}", {}).get("MiBs")
                 if e:
                     w(f"| {NAMES[ends]} | {NAMES[relay]} | {fmt(e['median'])} | {fmt(e['min'])} | {fmt(e['max'])} "
-                      f"| {fmt(dm)} | {ratio(e['median'], dm)} |")
+                      f"| {fmt(dm)} | {ratio(e['median'], dm)} | {ratio(cr, cd) if ends == 'c' else ''} |")
         w("")
+        cc, dc = rl.get("c@c", {}).get("MiBs"), tp.get("upload", {}).get("c->c")
+        if cd and cc and dc:
+            w(f"CPU-bound ceiling: on loopback every process shares this machine's 2 cores, so a relayed stream "
+              f"is bounded by its AEAD passes: 6 per byte (client: inner and outer Noise; relay: decrypt, encrypt; "
+              f"server: two decrypts) against 2 for a direct one. With {lib}'s one-core ChaCha20-Poly1305 rates "
+              f"of this run ({fmt(enc)} MiB/s encrypt, {fmt(dec)} decrypt), a direct stream can reach "
+              f"{fmt(cd)} MiB/s and a relayed one {fmt(cr)} MiB/s: {ratio(cr, cd)} of direct. C through the C relay "
+              f"reaches {ratio(cc['median'], cr)} of its ceiling, direct C {ratio(dc['MiBs']['median'], cd)} of its "
+              f"own; for C endpoints the ÷ direct column is to be read against {ratio(cr, cd)}, not 1 (the other "
+              f"implementations' direct streams spend most of their CPU elsewhere than in the AEAD, so the relayed "
+              f"path's extra passes weigh less for them). Part (j) of `bench/run.sh` measures relayed against "
+              f"direct where the network is the limit.")
+            w("")
+
+    shs = s.get("shaped", {})
+    if shs:
+        rate = next((v[d]["rateMbit"]["median"] for sh in shs.values() for v in sh.values() for d in v
+                     if v[d].get("rateMbit")), None)
+        w(f"## Relayed vs direct where the network is the limit: {fmt(rate)} Mbit/s links")
+        w("")
+        w("Network namespaces made by `bench/run.sh` (part (j), `bench/relay-shaped.sh`; `tests/netns/lib.sh` "
+          "`netns_star`): a relay R, hosts A and B on one \"internet\" bridge, 198.18.0.0/24, every host's link "
+          f"limited to {fmt(rate)} Mbit/s ({fmt(rate * 1e6 / 8 / MiB, 1) if rate else '—'} MiB/s of frames) in "
+          "both directions by tbf. The client in A, the server in B (the same process for both paths: "
+          "reserved on the relay, it also listens on its own address), one /perf/1.0.0 stream up, then down: "
+          "directly A → B, and through the circuit relay in R (A → R → B). Same pairs as on loopback. "
+          f"{p.get('shapedBytes', 0) / MiB:g} MiB per run, medians over the rounds. CPU: each process's user + "
+          "system time over the transfer time (share of one core; the client's counts its start-up too): "
+          "none of them may be near 100 %, or the CPU is the limit again. Relay RSS: its VmRSS after the run "
+          "(peak: VmHWM since it started). A relayed run's bytes are checked on R's link, and a direct run "
+          "faster than the link stops the benchmark. SCHED_FIFO (`--rt`): the C pair again with every process "
+          "under `chrt -f 10`, so that the machine's other jobs do not delay the three processes of a relayed "
+          "path.")
+        w("")
+        for sched, label in (("other", ""), ("fifo", ", SCHED_FIFO")):
+            sh = shs.get(sched)
+            if not sh:
+                continue
+            w(f"| client and server{label} | path | upload MiB/s | ÷ direct | download MiB/s | ÷ direct "
+              "| relay CPU % | relay RSS MiB (peak) | busiest process CPU % |")
+            w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+            for ends in IMPLS:
+                d = sh.get(f"{ends}@direct", {})
+                for relay in ["direct"] + IMPLS:
+                    e = sh.get(f"{ends}@{relay}")
+                    if not e:
+                        continue
+                    med = lambda dr, f: e.get(dr, {}).get(f) and e[dr][f]["median"]
+                    dmed = lambda dr: d.get(dr, {}).get("MiBs") and d[dr]["MiBs"]["median"]
+                    busiest = max(med(dr, f) or 0 for dr in ("upload", "download")
+                                  for f in ("clientCpu", "serverCpu", "relayCpu"))
+                    rcpu = max(med(dr, "relayCpu") or 0 for dr in ("upload", "download"))
+                    mx = lambda f: max((e.get(dr, {}).get(f) or {}).get("max", 0) for dr in ("upload", "download"))
+                    path = "direct" if relay == "direct" else f"relay: {NAMES[relay]}"
+                    via = relay != "direct"
+                    w(f"| {NAMES[ends]} | {path} | {fmt(med('upload', 'MiBs'), 1)} "
+                      f"| {ratio(med('upload', 'MiBs'), dmed('upload')) if via else ''} "
+                      f"| {fmt(med('download', 'MiBs'), 1)} "
+                      f"| {ratio(med('download', 'MiBs'), dmed('download')) if via else ''} "
+                      f"| {fmt(100 * rcpu) if via else ''} "
+                      f"| {fmt(mx('relayRssKiB') / 1024, 1) + ' (' + fmt(mx('relayHwmKiB') / 1024, 1) + ')' if via else ''} "
+                      f"| {fmt(100 * busiest)} |")
+            w("")
+        if s.get("shapedFailed"):
+            w("Runs that failed (not in the medians): " + "; ".join(s["shapedFailed"]) + ".")
+            w("")
 
     rcs = s.get("relayCapacity", [])
     if rcs:
@@ -646,16 +763,14 @@ def doc(a):
     # The noise plugin uses OpenSSL's ChaCha20-Poly1305 when libcrypto is
     # there (plugins/noise/noise_aead.c), else libsodium's: compare with
     # the one it uses.
-    lib, encf, decf = ("OpenSSL", "opensslEncryptMiBs", "opensslDecryptMiBs") if ae.get("opensslEncryptMiBs") \
-        else ("libsodium", "encryptMiBs", "decryptMiBs")
-    enc, dec = ae.get(encf), ae.get(decf)
+    lib, enc, dec = aead_rates(ae)
     if cu and (tcp or enc):
         w("C's single-stream upload (median) against the ceilings: "
           + (f"{ratio(cu['MiBs']['median'], tcp['median'])} of raw TCP" if tcp else "")
-          + (f"; {ratio(cu['MiBs']['median'], enc['median'])} of {lib}'s one-core encryption rate "
+          + (f"; {ratio(cu['MiBs']['median'], enc)} of {lib}'s one-core encryption rate "
              "(the AEAD the noise plugin uses; target ≥ 0.75)" if enc else "")
           + (f"; CPU: {fmt(cu['cpuSecondsPerGiB']['median'], 2)} s/GiB for client + server, of which the AEAD alone "
-             f"(encrypt on one side, decrypt on the other) is {fmt(1024 / enc['median'] + 1024 / dec['median'], 2)} s/GiB"
+             f"(encrypt on one side, decrypt on the other) is {fmt(1024 / enc + 1024 / dec, 2)} s/GiB"
              if enc and dec else "")
           + ".")
         w("")
@@ -693,9 +808,10 @@ def main():
     for opt in ("seconds", "reps", "bytes", "handshakes", "nice"):
         c.add_argument("--" + opt, type=int, required=True)
     for opt in ("streams", "idle", "gossip", "gossip-others", "gossip100", "relay-capacity", "relay-circuits", "kad",
-                "kad-lookups"):
+                "kad-lookups", "shaped-rate", "shaped-bytes"):
         c.add_argument("--" + opt, type=int, default=0)
     c.add_argument("--gossip100-shape", default="")
+    c.add_argument("--shaped-skipped", default="", help="why (j) did not run, if it did not")
     c.add_argument("--revision", help="what the C programs were built from (default: now)")
     d = sub.add_parser("doc")
     d.add_argument("--results", required=True)

@@ -11,6 +11,8 @@
 #                [--c-build DIR] [--out FILE] [--no-doc] [--no-plots]
 #                [--relay-capacity N] [--relay-circuits C]
 #                [--kad N] [--kad-lookups L]
+#                [--relay-shaped | --no-relay-shaped] [--shaped-rate MBIT]
+#                [--shaped-bytes B]
 #   bench/run.sh --smoke [--c-build DIR] [--impls "c go"]
 #
 # Builds (idempotent; quick once built): the C code with -O2 in
@@ -76,6 +78,19 @@
 #       random keys (checked against the true 20 closest) and GET_VALUE of
 #       stored records: rounds, requests (peers contacted), time p50/p99,
 #       success; --kad 0 skips it;
+#   (j) relayed vs direct where the network is the limit (root; after the
+#       rounds above, in rounds of its own; bench/relay-shaped.sh): network
+#       namespaces (tests/netns/lib.sh's netns_star: a relay, A and B on an
+#       "internet" bridge, every host's link limited to --shaped-rate MBIT
+#       (200) Mbit/s both ways with tbf); --shaped-bytes B (128 MiB) up and
+#       down from A to B, directly and through the circuit relay in R, for
+#       the same pairs as (g); the relay's CPU, RSS and bytes sent from
+#       /proc and its link's counters, every process's CPU time (none may
+#       be the limit); skipped with a message without root or namespaces;
+#       --relay-shaped runs only (j), --no-relay-shaped skips it; with
+#       --rt the C pair runs again with every process under SCHED_FIFO
+#       (chrt -f 10), so that the machine's other jobs do not stall the
+#       flow control of the relayed path's three processes;
 # in --reps rounds (default 3): each round runs every measurement once, the
 # implementations one after the other (all servers stay up, idle between
 # their turns), so that changes in the machine's other load hit them alike.
@@ -133,6 +148,9 @@ relay_circ=256
 relay_secs=10
 kad_nodes=200
 kad_lookups=200
+shaped=1
+shaped_rate=200
+shaped_bytes=$((128 << 20))
 hs_iterations=2000
 smoke=0
 cbuild=""
@@ -157,6 +175,10 @@ while [ $# -gt 0 ]; do
     --relay-circuits) relay_circ="$2"; shift 2 ;;
     --kad) kad_nodes="$2"; shift 2 ;;
     --kad-lookups) kad_lookups="$2"; shift 2 ;;
+    --relay-shaped) shaped=only; shift ;;
+    --no-relay-shaped) shaped=0; shift ;;
+    --shaped-rate) shaped_rate="$2"; shift 2 ;;
+    --shaped-bytes) shaped_bytes="$2"; shift 2 ;;
     --gossip-others) gossip_others="$2"; shift 2 ;;
     --smoke) smoke=1; shift ;;
     --c-build) cbuild="$(cd "$2" && pwd)"; shift 2 ;;
@@ -174,7 +196,7 @@ done
 if [ "$smoke" = 1 ]; then
   reps=1 bytes=$((8 << 20)) handshakes=10 idle=50 gossip=500 gossip_others=500 gossip_lat_secs=1 hs_iterations=200 mixed=0 doc=0 plots=0
   gossip100=40 gossip100_rate=50 gossip100_procs=2 gossip100_hosts=5 gossip100_warmup=2500 gossip100_linger=500
-  relay_cap=40 relay_circ=8 relay_secs=2 kad_nodes=30 kad_lookups=20
+  relay_cap=40 relay_circ=8 relay_secs=2 kad_nodes=30 kad_lookups=20 shaped_bytes=$((16 << 20))
   [ "$impls_set" = 1 ] || impls="c"
 fi
 
@@ -247,9 +269,14 @@ fi
 
 # ---- peers --------------------------------------------------------------------
 
-# Every benchmark process runs as `nice -n $nice_level env ...`.
+# Every benchmark process runs as `nice -n $nice_level env ...`; run_prefix
+# IMPL NS: in network namespace NS (`ip netns exec NS nice ...`); with
+# sched_fifo set, under SCHED_FIFO (`chrt -f 10`).
 run_prefix() {
-  pre=(nice -n "$nice_level" env)
+  pre=()
+  [ -z "${2:-}" ] || pre=(ip netns exec "$2")
+  [ -z "${sched_fifo:-}" ] || pre+=(chrt -f 10)
+  pre+=(nice -n "$nice_level" env)
   case "$1" in
     rust1) pre+=(BENCH_THREADS=1) ;;
     go1) pre+=(GOMAXPROCS=1) ;;
@@ -273,7 +300,7 @@ server_cmd() {
 client_cmd() {
   local sub="$2"
   [ "$sub" != relayed ] || sub=perf
-  run_prefix "$1"
+  run_prefix "$1" "$net_client"
   case "$1/$2" in
     c/perf) cli=("${pre[@]}" "$cdir/bin/p2pchat" perf --interval 0) ;;
     c/handshakes) cli=("${pre[@]}" "$cbin/cbench" handshakes) ;;
@@ -285,12 +312,21 @@ client_cmd() {
   esac
 }
 
+# Where the relay, the relayed servers and the clients run: the machine's
+# loopback, or (j) namespaces of the shaped star (bench/relay-shaped.sh
+# sets these).
+net_relay="" net_server="" net_client="" ip_relay=127.0.0.1 ip_server=127.0.0.1
+
 tmp="$(mktemp -d)"
 autogroup_nice=""
 declare -A srv_pid=() srv_addr=()
+# the shaped star's namespace helpers (netns_star, netns_teardown) and (j)
+source "$root/tests/netns/lib.sh"
+source "$root/bench/relay-shaped.sh"
 cleanup() {
   local p
   for p in "${srv_pid[@]}"; do kill "$p" 2>/dev/null || true; done
+  netns_teardown
   rm -rf "$tmp"
   if [ -n "$autogroup_nice" ]; then echo "$autogroup_nice" 2>/dev/null >/proc/self/autogroup || true; fi
 }
@@ -309,16 +345,17 @@ if [ "$nice_level" != 0 ] && [ -e /proc/self/autogroup ] &&
 fi
 
 # start_named NAME CMD...: start a process that prints a listen address
-# (/ip4/127.0.0.1/tcp/P/p2p/ID); sets srv_pid[NAME], srv_addr[NAME].
+# (/ip4/$start_ip/tcp/P/p2p/ID, start_ip 127.0.0.1 unless set); sets
+# srv_pid[NAME], srv_addr[NAME].
 start_named() {
-  local name="$1" out="$tmp/server-$1.out" pid addr=""
+  local name="$1" out="$tmp/server-$1.out" pid addr="" ip="${start_ip:-127.0.0.1}"
   shift
   rm -f "$out"   # names are reused (gossip subscribers): never read an old address
   "$@" >"$out" 2>"$tmp/server-$name.err" &
   pid=$!
   srv_pid[$name]=$pid
   for _ in $(seq 1 300); do
-    addr="$(grep -o '/ip4/127\.0\.0\.1/tcp/[0-9]*/p2p/[A-Za-z0-9]*' "$out" 2>/dev/null | head -1 || true)"
+    addr="$(grep -o "/ip4/${ip//./\\.}/tcp/[0-9]*/p2p/[A-Za-z0-9]*" "$out" 2>/dev/null | head -1 || true)"
     if [ -n "$addr" ]; then
       srv_addr[$name]=$addr
       return 0
@@ -357,12 +394,15 @@ samples="$tmp/samples.jsonl"
 
 # run_client KIND SERVER_IMPL CLIENT_IMPL ARGS...: one client run against
 # the running server; appends a sample line {"kind","server","client",
-# "result":<client JSON>,"clientCpu","serverCpu","load","round"}.
+# "result":<client JSON>,"clientCpu","serverCpu","load","round"} (and
+# what the command named by $after_client prints after the run, if set:
+# more members, each with a leading comma). A failed client ends the
+# benchmark, unless client_may_fail is set: then it returns 1.
 run_client() {
   local kind="$1" simpl="$2" cimpl="$3"
   shift 3
   local mode=perf
-  case "$kind" in handshakes) mode=handshakes ;; streams*) mode=streams ;; relayed) mode=relayed ;; esac
+  case "$kind" in handshakes) mode=handshakes ;; streams*) mode=streams ;; relayed | shaped*) mode=relayed ;; esac
   client_cmd "$cimpl" "$mode"
   local s0 s1 load line ccpu pid="${srv_pid[$simpl]}"
   load="$(cut -d' ' -f1 /proc/loadavg)"
@@ -371,16 +411,20 @@ run_client() {
   local TIMEFORMAT='%3U %3S'
   if ! { time timeout -k 5 300 "${cli[@]}" "${srv_addr[$simpl]}" "$@" >"$tmp/client.out" 2>"$tmp/client.err"; } \
     2>"$tmp/client.time"; then
-    cat "$tmp/client.err" >&2
+    tail -n 20 "$tmp/client.err" >&2
+    # (j) records the other implementations' failures and goes on
+    [ -z "${client_may_fail:-}" ] || return 1
     die "$cimpl client against the $simpl server failed ($kind $*)"
   fi
   s1="$(proc_cpu "$pid")"
   line="$(grep -E '^\{"type":"(final|handshakes|streams)"' "$tmp/client.out" | tail -1)"
   [ -n "$line" ] || die "$cimpl client printed no result"
   ccpu="$(awk '{ print $1 + $2 }' "$tmp/client.time")"
-  printf '{"kind":"%s","server":"%s","client":"%s","result":%s,"clientCpu":%s,"serverCpu":%s,"load":%s,"round":%s}\n' \
+  local extra=""
+  [ -z "${after_client:-}" ] || extra="$("$after_client")"
+  printf '{"kind":"%s","server":"%s","client":"%s","result":%s,"clientCpu":%s,"serverCpu":%s,"load":%s,"round":%s%s}\n' \
     "$kind" "$simpl" "$cimpl" "$line" "$ccpu" "$(awk -v a="$s0" -v b="$s1" 'BEGIN { print b - a }')" "$load" \
-    "${round:-0}" >>"$samples"
+    "${round:-0}" "$extra" >>"$samples"
   log "  $kind $cimpl->$simpl: $line"
 }
 
@@ -593,18 +637,19 @@ PY
 # --unlimited`) and a C perf server reserved on it (started once);
 # relayed_run IMPL: one C upload through that circuit.
 relay_cmd() {
-  run_prefix "$1"
+  run_prefix "$1" "$net_relay"
   case "$1" in
-    c) rcmd=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relay.ini") ;;
-    rust) rcmd=("${pre[@]}" "$rust_peer" relay --unlimited) ;;
-    go) rcmd=("${pre[@]}" "$go_peer" relay --unlimited) ;;
-    js) rcmd=("${pre[@]}" node "$root/tests/interop/js/relay.mjs" --unlimited) ;;
+    c) rcmd=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relay.ini"
+      --set "host.listen=/ip4/$ip_relay/tcp/0") ;;
+    rust) rcmd=("${pre[@]}" "$rust_peer" relay --unlimited --ip "$ip_relay") ;;
+    go) rcmd=("${pre[@]}" "$go_peer" relay --unlimited --ip "$ip_relay") ;;
+    js) rcmd=("${pre[@]}" node "$root/tests/interop/js/relay.mjs" --unlimited --ip "$ip_relay") ;;
   esac
 }
 
 start_relay() {
   relay_cmd "$1"
-  start_named "relay-$1" "${rcmd[@]}"
+  start_ip="$ip_relay" start_named "relay-$1" "${rcmd[@]}"
 }
 
 # start_relayed RELAY IMPL: IMPL's perf server reserved on RELAY's relay
@@ -618,15 +663,15 @@ start_relayed() {
   r="${srv_addr[relay-$relay]}"
   key="circuit-$relay"
   [ "$impl" = c ] || key="$key-$impl"
-  run_prefix "$impl"
+  run_prefix "$impl" "$net_server"
   case "$impl" in
     c) cmd=("${pre[@]}" "$cdir/bin/p2pchat" -c "$root/bench/peers/c/relayed.ini"
-      --set "plugin.relay.relays=$r" --set "host.listen=/ip4/127.0.0.1/tcp/0,$r/p2p-circuit") ;;
-    rust) cmd=("${pre[@]}" "$rust_peer" relay-listen --relay "$r") ;;
-    go) cmd=("${pre[@]}" "$go_peer" relay-listen --relay "$r") ;;
-    js) cmd=("${pre[@]}" node "$root/tests/interop/js/relay-listen.mjs" --relay "$r") ;;
+      --set "plugin.relay.relays=$r" --set "host.listen=/ip4/$ip_server/tcp/0,$r/p2p-circuit") ;;
+    rust) cmd=("${pre[@]}" "$rust_peer" relay-listen --relay "$r" --ip "$ip_server") ;;
+    go) cmd=("${pre[@]}" "$go_peer" relay-listen --relay "$r" --ip "$ip_server") ;;
+    js) cmd=("${pre[@]}" node "$root/tests/interop/js/relay-listen.mjs" --relay "$r" --ip "$ip_server") ;;
   esac
-  start_named "relayed-$relay-$impl" "${cmd[@]}"
+  start_ip="$ip_server" start_named "relayed-$relay-$impl" "${cmd[@]}"
   srv_addr[$key]="$r/p2p-circuit/p2p/${srv_addr[relayed-$relay-$impl]##*/}"
   srv_pid[$key]="${srv_pid[relayed-$relay-$impl]}"
   client_cmd "$impl" relayed
@@ -703,34 +748,14 @@ fi
 t_start=$(date +%s)
 load_start="$(cat /proc/loadavg)"
 
-for i in $impls; do start_server "$i"; done
 has_c=0
 [[ " $impls " == *" c "* ]] && has_c=1
-# one warm-up exchange per pair (connection set-up, JIT), not counted
-round=0
-warm=$((64 << 20))
-[ "$warm" -le "$bytes" ] || warm="$bytes"
-for i in $impls; do run_client warmup "$i" "$i" --upload "$warm" --download "$warm"; done
 # the implementations measured with the C client's extra modes (one
 # thread or not makes no difference to what they measure here)
 extra_impls=""
 for i in $impls; do
   case "$i" in rust1 | go1) ;; *) extra_impls="$extra_impls $i" ;; esac
 done
-# (g) the relays: C client and server through each implementation's relay;
-# each other implementation's client and server through the C relay and
-# through its own
-relay_impls=""
-if [ "$has_c" = 1 ] && [ "$gossip_only" = 0 ]; then
-  relay_impls="$extra_impls"
-  for i in $relay_impls; do start_relay "$i"; done
-  for i in $relay_impls; do
-    start_relayed "$i" c
-    [ "$i" = c ] && continue
-    start_relayed c "$i"
-    start_relayed "$i" "$i"
-  done
-fi
 
 # (f) and (f2), one round.
 gossip_runs() {
@@ -754,65 +779,99 @@ gossip_runs() {
   fi
 }
 
-# Rounds: every measurement once per round, the implementations one after
-# the other, so that a change in the machine's other load hits them all.
-mixed_impls=""
-if [ "$mixed" = 1 ] && [[ " $impls " == *" c "* ]]; then
-  for i in $impls; do
-    case "$i" in c | rust1 | go1) ;; *) mixed_impls="$mixed_impls $i" ;; esac
-  done
-fi
-for round in $(seq 1 "$reps"); do
-  log "round $round of $reps"
-  if [ "$gossip_only" = 1 ]; then
-    gossip_runs
-    continue
+# (a)-(i) on loopback, unless --relay-shaped
+if [ "$shaped" != only ]; then
+  for i in $impls; do start_server "$i"; done
+  # one warm-up exchange per pair (connection set-up, JIT), not counted
+  round=0
+  warm=$((64 << 20))
+  [ "$warm" -le "$bytes" ] || warm="$bytes"
+  for i in $impls; do run_client warmup "$i" "$i" --upload "$warm" --download "$warm"; done
+  # (g) the relays: C client and server through each implementation's relay;
+  # each other implementation's client and server through the C relay and
+  # through its own
+  relay_impls=""
+  if [ "$has_c" = 1 ] && [ "$gossip_only" = 0 ]; then
+    relay_impls="$extra_impls"
+    for i in $relay_impls; do start_relay "$i"; done
+    for i in $relay_impls; do
+      start_relayed "$i" c
+      [ "$i" = c ] && continue
+      start_relayed c "$i"
+      start_relayed "$i" "$i"
+    done
   fi
-  # (a) throughput and (b) handshakes, each implementation against itself
-  for i in $impls; do run_client upload "$i" "$i" --upload "$bytes"; done
-  for i in $impls; do run_client download "$i" "$i" --download "$bytes"; done
-  for i in $impls; do run_client handshakes "$i" "$i" --count "$handshakes"; done
-  # C against the others (upload), dialing both ways
-  for i in $mixed_impls; do
-    run_client upload "$i" c --upload "$bytes"
-    run_client upload c "$i" --upload "$bytes"
-  done
-  # (d) concurrent streams on one connection (the C client), against one
-  for i in $extra_impls; do
-    run_client streams1 "$i" c --streams 1 --upload "$bytes"
-    run_client streams "$i" c --streams "$streams" --upload $((bytes / streams))
-  done
-  # (e) memory per idle connection: deterministic enough for one round
-  if [ "$round" = 1 ]; then
-    for i in $extra_impls; do idle_rss "$i"; done
-    # (h) relay capacity: one fresh relay, long enough for one round
-    if [ "$has_c" = 1 ] && [ "$relay_cap" -gt 0 ]; then relay_capacity; fi
-    # (i) kad lookups in an N-node network
-    if [ "$has_c" = 1 ] && [ "$kad_nodes" -gt 0 ]; then kad_lookup; fi
+
+
+  # Rounds: every measurement once per round, the implementations one after
+  # the other, so that a change in the machine's other load hits them all.
+  mixed_impls=""
+  if [ "$mixed" = 1 ] && [[ " $impls " == *" c "* ]]; then
+    for i in $impls; do
+      case "$i" in c | rust1 | go1) ;; *) mixed_impls="$mixed_impls $i" ;; esac
+    done
   fi
-  # (f) gossipsub, each implementation with itself: the highest rate
-  # publish accepts, then latency at 1,000/s, then unsigned (what the
-  # signatures cost); C also with 100 peers (gossip_runs)
-  for i in $extra_impls; do
-    [ "$gossip" -gt 0 ] || break   # --gossip 0: no gossipsub runs
-    if [ "$i" = c ]; then
+  for round in $(seq 1 "$reps"); do
+    log "round $round of $reps"
+    if [ "$gossip_only" = 1 ]; then
       gossip_runs
       continue
     fi
-    gossip 0 "$gossip_others" --impl "$i"
-    gossip 1000 $((1000 * gossip_lat_secs)) --impl "$i"
-    gossip 0 "$gossip_others" --unsigned --impl "$i"
+    # (a) throughput and (b) handshakes, each implementation against itself
+    for i in $impls; do run_client upload "$i" "$i" --upload "$bytes"; done
+    for i in $impls; do run_client download "$i" "$i" --download "$bytes"; done
+    for i in $impls; do run_client handshakes "$i" "$i" --count "$handshakes"; done
+    # C against the others (upload), dialing both ways
+    for i in $mixed_impls; do
+      run_client upload "$i" c --upload "$bytes"
+      run_client upload c "$i" --upload "$bytes"
+    done
+    # (d) concurrent streams on one connection (the C client), against one
+    for i in $extra_impls; do
+      run_client streams1 "$i" c --streams 1 --upload "$bytes"
+      run_client streams "$i" c --streams "$streams" --upload $((bytes / streams))
+    done
+    # (e) memory per idle connection: deterministic enough for one round
+    if [ "$round" = 1 ]; then
+      for i in $extra_impls; do idle_rss "$i"; done
+      # (h) relay capacity: one fresh relay, long enough for one round
+      if [ "$has_c" = 1 ] && [ "$relay_cap" -gt 0 ]; then relay_capacity; fi
+      # (i) kad lookups in an N-node network
+      if [ "$has_c" = 1 ] && [ "$kad_nodes" -gt 0 ]; then kad_lookup; fi
+    fi
+    # (f) gossipsub, each implementation with itself: the highest rate
+    # publish accepts, then latency at 1,000/s, then unsigned (what the
+    # signatures cost); C also with 100 peers (gossip_runs)
+    for i in $extra_impls; do
+      [ "$gossip" -gt 0 ] || break   # --gossip 0: no gossipsub runs
+      if [ "$i" = c ]; then
+        gossip_runs
+        continue
+      fi
+      gossip 0 "$gossip_others" --impl "$i"
+      gossip 1000 $((1000 * gossip_lat_secs)) --impl "$i"
+      gossip 0 "$gossip_others" --unsigned --impl "$i"
+    done
+    # (g) one stream through each circuit relay (compare: upload c->c above)
+    for i in $relay_impls; do
+      relayed_run "$i" c --upload "$bytes"
+      [ "$i" = c ] && continue
+      relayed_run c "$i" --upload "$bytes"
+      relayed_run "$i" "$i" --upload "$bytes"
+    done
+    # (c) ceilings
+    ceilings
   done
-  # (g) one stream through each circuit relay (compare: upload c->c above)
-  for i in $relay_impls; do
-    relayed_run "$i" c --upload "$bytes"
-    [ "$i" = c ] && continue
-    relayed_run c "$i" --upload "$bytes"
-    relayed_run "$i" "$i" --upload "$bytes"
-  done
-  # (c) ceilings
-  ceilings
-done
+fi
+
+# (j) relayed vs direct on shaped links (bench/relay-shaped.sh), with the
+# loopback servers and relays gone
+if [ "$shaped" != 0 ] && [ "$gossip_only" = 0 ]; then
+  for i in "${!srv_pid[@]}"; do stop_named "$i"; done
+  relay_shaped
+  # --relay-shaped alone: the ceilings too (what a CPU-bound relay could do)
+  if [ "$shaped" = only ]; then round=1 ceilings; fi
+fi
 
 # ---- results ---------------------------------------------------------------------
 t_end=$(date +%s)
@@ -833,6 +892,7 @@ python3 "$root/bench/report.py" collect \
   --streams "$streams" --idle "$idle" --gossip "$gossip" --gossip-others "$gossip_others" --gossip100 "$gossip100" \
   --gossip100-shape "$gossip100_procs x $gossip100_hosts hosts, $gossip100_rate msg/s" --revision "$revision" \
   --relay-capacity "$relay_cap" --relay-circuits "$relay_circ" --kad "$kad_nodes" --kad-lookups "$kad_lookups" \
+  --shaped-rate "$shaped_rate" --shaped-bytes "$shaped_bytes" --shaped-skipped "$shaped_skipped" \
   --load-start "$load_start" --load-end "$(cat /proc/loadavg)" \
   --rust-lock "$root/tests/interop/rust/Cargo.lock" --go-mod "$root/tests/interop/go/go.mod" \
   --js-lock "$root/tests/interop/js/package-lock.json"

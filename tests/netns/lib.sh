@@ -22,6 +22,7 @@
 #   netns_lab_names                   # $NI $NR $N1 $N2 $NA $NB (PREFIX + letter + pid)
 #   netns_lab cone|symmetric drop|reply [ipv6]
 #   netns_delay NS MS                 # every packet entering NS waits MS
+#   netns_star MBIT                   # or: relay, A, B on one bridge, links shaped
 #   ... the test ...                  # netns_fail MSG on failure
 # On exit the trap tears everything down (netns_teardown) and removes the
 # work directory unless $KEEP_VAR is set.
@@ -73,13 +74,15 @@ netns_cleanup_work() {
 
 # netns_teardown: kill every process left in our namespaces, delete them
 # (a namespace with a live process would survive `ip netns del`).
-# Idempotent; set-up calls it first.
+# Idempotent; set-up calls it first. Waits only for the processes it
+# killed (a script sourcing this file may have other children running,
+# such as bench/run.sh's loopback servers).
 netns_teardown() {
-  local ns p i
+  local ns p i killed=()
   for ((i = ${#NETNS_ALL[@]} - 1; i >= 0; i--)); do
     ns=${NETNS_ALL[i]}
     [[ -e /run/netns/$ns ]] || continue
-    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null; done
+    for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null && killed+=("$p"); done
   done
   for ((i = ${#NETNS_ALL[@]} - 1; i >= 0; i--)); do
     ns=${NETNS_ALL[i]}
@@ -92,7 +95,7 @@ netns_teardown() {
     exec {fd}>&-
   done
   NETNS_FD=() NETNS_PID=()
-  wait 2>/dev/null
+  for p in "${killed[@]}"; do wait "$p" 2>/dev/null; done
   return 0
 }
 
@@ -148,6 +151,24 @@ netns_bridge() {
   nsx "$1" sysctl -qw net.bridge.bridge-nf-call-iptables=0 net.bridge.bridge-nf-call-ip6tables=0 \
     net.bridge.bridge-nf-call-arptables=0 2>/dev/null
   ip -n "$1" link set br0 up
+}
+
+# netns_host BRIDGE-NS NS ADDR [BRIDGE]: a new namespace NS with one link
+# eth0, ADDR/24, to BRIDGE (default br0) in BRIDGE-NS (its port there:
+# "p" + NS up to the first "-").
+netns_host() {
+  local port="p${2%%-*}"
+  netns_new "$2" || return 1
+  netns_veth "$1" "$port" "$2" eth0 || return 1
+  ip -n "$1" link set "$port" master "${4:-br0}" || return 1
+  ip -n "$2" addr add "$3/24" dev eth0
+}
+
+# netns_shape NS DEV MBIT: DEV in NS sends at most MBIT Mbit/s (a token
+# bucket: tbf works on veth devices here, netem does not). Burst 64 KiB
+# (a GSO packet; above it tbf segments them), at most 20 ms queued.
+netns_shape() {
+  tc -n "$1" qdisc replace dev "$2" root tbf rate "${3}mbit" burst 64kb latency 20ms
 }
 
 # netns_reaches NS ADDR: a TCP SYN from NS to ADDR port 9 gets an answer
@@ -230,10 +251,7 @@ netns_lab() {
   [[ -n ${NI:-} ]] || netns_lab_names
   netns_new "$NI" || return 1
   netns_bridge "$NI" || return 1
-  netns_new "$NR" || return 1
-  netns_veth "$NI" prelay "$NR" eth0 || return 1
-  ip -n "$NI" link set prelay master br0 || return 1
-  ip -n "$NR" addr add 198.18.0.1/24 dev eth0 || return 1
+  netns_host "$NI" "$NR" 198.18.0.1 || return 1
   netns_router "$N1" 198.18.0.2 198.19.1 "$NA" "$nat" "$filter" "$v6" || return 1
   netns_router "$N2" 198.18.0.3 198.19.2 "$NB" "$nat" "$filter" "$v6" || return 1
   netns_wait_reach "$NA" 198.18.0.1 && netns_wait_reach "$NB" 198.18.0.1 || return 1
@@ -358,4 +376,34 @@ chat_stop() {
   done
   NETNS_BAD=$bad
   [[ -z $bad ]]
+}
+
+# ---- the shaped star: relayed vs direct on rate-limited links --------------------------
+#
+#   R (relay) 198.18.0.1 --+
+#   A         198.18.0.2 --+-- I: bridge br0 ("internet")
+#   B         198.18.0.3 --+
+#
+# No NAT: A and B reach each other directly, or through the relay. Every
+# host's link is limited to the same rate in both directions (tbf on the
+# egress of both ends of its veth pair), so that a direct A-B path
+# crosses two limits at the rate, and a relayed one four, and the relay's
+# link carries the stream in and out (full duplex).
+
+# netns_star MBIT: tear down, then build the star (names from
+# netns_lab_names; N1, N2 unused) and wait until A reaches B and R, and B
+# reaches R.
+netns_star() {
+  local ns spec ip
+  netns_teardown
+  [[ -n ${NI:-} ]] || netns_lab_names
+  netns_new "$NI" || return 1
+  netns_bridge "$NI" || return 1
+  for spec in "$NR 198.18.0.1" "$NA 198.18.0.2" "$NB 198.18.0.3"; do
+    read -r ns ip <<<"$spec"
+    netns_host "$NI" "$ns" "$ip" || return 1
+    netns_shape "$ns" eth0 "$1" || return 1
+    netns_shape "$NI" "p${ns%%-*}" "$1" || return 1
+  done
+  netns_wait_reach "$NA" 198.18.0.3 && netns_wait_reach "$NA" 198.18.0.1 && netns_wait_reach "$NB" 198.18.0.1
 }
