@@ -7,6 +7,7 @@
 #include "negotiate.h"
 #include "p2p/error.h"
 #include "p2p/log.h"
+#include "stream_internal.h"
 
 struct negotiation {
     p2p_host *host;
@@ -21,6 +22,7 @@ struct negotiation {
     struct p2p_defer finish; /* deliver the result outside stream callbacks */
     int status;
     bool done;
+    bool lazy;               /* p2p_negotiate_dial_lazy: protos[0] is the protocol */
 };
 
 static void n_free(struct negotiation *n)
@@ -41,7 +43,7 @@ static void finish_cb(void *arg)
     char proto[P2P_MSS_MAX_MSG];
     proto[0] = 0;
     if (status == 0) {
-        const char *sel = p2p_mss_selected(&n->mss);
+        const char *sel = n->lazy ? n->protos[0] : p2p_mss_selected(&n->mss);
         snprintf(proto, sizeof proto, "%s", sel ? sel : "");
         if (p2p_stream_set_protocol(s, proto) != 0) status = P2P_ENOMEM;
     }
@@ -139,10 +141,12 @@ static struct negotiation *n_new(p2p_host *h, p2p_stream *s, uint64_t timeout_ms
     return n;
 }
 
-static int n_begin(struct negotiation *n, struct negotiation **out)
+static int n_begin(struct negotiation *n, bool dialer, struct negotiation **out)
 {
     p2p_stream_set_handlers(n->s, &handlers, n);
-    int rc = p2p_mss_start(&n->mss, &n->out);
+    /* A listener sends its header with its first answer (p2p_mss_start is
+     * optional for it), so that header and answer are one message. */
+    int rc = dialer ? p2p_mss_start(&n->mss, &n->out) : 0;
     if (rc == 0) rc = flush(n);
     if (rc < 0) {
         /* Report through the callback like every other failure. */
@@ -176,7 +180,32 @@ int p2p_negotiate_dial(p2p_host *h, p2p_stream *s, const char *const *protocols,
         p2p_stream_close(s);
         return rc;
     }
-    return n_begin(n, out);
+    return n_begin(n, true, out);
+}
+
+int p2p_negotiate_dial_lazy(p2p_host *h, p2p_stream *s, const char *protocol, negotiate_cb cb, void *arg,
+                            struct negotiation **out)
+{
+    struct negotiation *n = n_new(h, s, 0, cb, arg);
+    if (!n) {
+        p2p_stream_close(s);
+        return P2P_ENOMEM;
+    }
+    n->lazy = true;
+    n->protos = calloc(1, sizeof *n->protos);
+    if (n->protos && (n->protos[0] = strdup(protocol))) n->nprotos = 1;
+    int rc = n->nprotos ? (p2p_mss_protocol_valid(protocol) ? 0 : P2P_EINVAL) : P2P_ENOMEM;
+    if (rc == 0) rc = p2p_stream_mss_lazy(s, protocol, &n->out);
+    if (rc < 0) {
+        n_free(n);
+        p2p_stream_close(s);
+        return rc;
+    }
+    p2p_stream_set_handlers(s, &handlers, n);
+    rc = flush(n);
+    conclude(n, rc < 0 ? rc : 0);   /* agreed unless the listener says otherwise */
+    if (out) *out = n;
+    return 0;
 }
 
 int p2p_negotiate_listen(p2p_host *h, p2p_stream *s, p2p_mss_supports_fn supports, void *sarg,
@@ -193,7 +222,7 @@ int p2p_negotiate_listen(p2p_host *h, p2p_stream *s, p2p_mss_supports_fn support
         p2p_stream_close(s);
         return rc;
     }
-    return n_begin(n, out);
+    return n_begin(n, false, out);
 }
 
 void p2p_negotiate_abort(struct negotiation *n)

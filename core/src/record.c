@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <sodium.h>
+
 #include "envelope.pb-c.h"
 #include "peer_record.pb-c.h"
 #include "p2p/error.h"
@@ -377,7 +379,7 @@ P2P_API int p2p_peer_record_seal(const p2p_keypair *kp, const p2p_peer_record *r
     return rc;
 }
 
-static int record_open(const uint8_t *in, size_t len, p2p_peer_record *rec)
+static int record_open(const uint8_t *in, size_t len, bool verify, p2p_peer_record *rec)
 {
     static const char legacy_pt[] = P2P_PEER_RECORD_LEGACY_PAYLOAD_TYPE;
     env_view e;
@@ -394,7 +396,7 @@ static int record_open(const uint8_t *in, size_t len, p2p_peer_record *rec)
         return P2P_EPROTO;
     if ((rc = envelope_key(&e, &pub)) < 0) return rc;
     /* RFC 0003: the signature is checked before the payload is decoded. */
-    if ((rc = envelope_verify(&e, &pub, domain, strlen(domain))) < 0) return rc;
+    if (verify && (rc = envelope_verify(&e, &pub, domain, strlen(domain))) < 0) return rc;
     if ((rc = record_decode(rec, e.payload, e.plen)) < 0) return rc;
     return p2p_peerid_matches(&rec->id, &pub) ? 0 : P2P_EPEERID;
 }
@@ -403,7 +405,28 @@ P2P_API int p2p_peer_record_open(const uint8_t *in, size_t len, p2p_peer_record 
 {
     if (!rec) return P2P_EINVAL;
     memset(rec, 0, sizeof *rec);
-    int rc = record_open(in, len, rec);
+    int rc = record_open(in, len, true, rec);
     if (rc < 0) memset(rec, 0, sizeof *rec);
     return rc;
+}
+
+P2P_API int p2p_peer_record_open_memo(const uint8_t *in, size_t len, uint8_t memo[P2P_RECORD_MEMO_LEN],
+                                      p2p_peer_record *rec)
+{
+    if (!rec || !memo || (!in && len)) return P2P_EINVAL;
+    memset(rec, 0, sizeof *rec);
+    if (len > P2P_ENVELOPE_MAX) return P2P_ERANGE;
+    uint8_t digest[P2P_RECORD_MEMO_LEN];
+    crypto_hash_sha256(digest, in, len);
+    /* The same bytes verified before: the signature, the domain (chosen
+     * by the payload type inside them) and the key are the same, so is
+     * the result. Everything else is checked again. */
+    bool known = sodium_memcmp(digest, memo, sizeof digest) == 0;
+    int rc = record_open(in, len, !known, rec);
+    if (rc < 0) {
+        memset(rec, 0, sizeof *rec);
+        return rc;
+    }
+    memcpy(memo, digest, sizeof digest);
+    return known ? 1 : 0;
 }

@@ -9,6 +9,7 @@
 #include "p2p/error.h"
 #include "p2p/log.h"
 #include "p2p/metrics.h"
+#include "p2p/multistream.h"
 #include "p2p/stream.h"
 #include "stream_internal.h"
 
@@ -48,6 +49,16 @@ struct p2p_stream {
     p2p_conn *charged_to;  /* the connection they are charged to, or NULL */
     const struct p2p_stream_wbuf_ops *wbuf;   /* provider's write buffers */
     p2p_stream_alloc_fn read_alloc;           /* owner's read buffers */
+    struct mss_confirm *confirm;              /* lazy multistream-select: the answer to come */
+};
+
+/* A lazy dialer's negotiation still open on the stream: the protocol was
+ * proposed (p2p_stream_mss_lazy) and the listener's header and echo are
+ * the first bytes to come, ahead of the owner's data. */
+struct mss_confirm {
+    p2p_mss mss;
+    const char *protos[1];
+    char id[];
 };
 
 /* The addresses of a stream, shared by the streams layered on it. */
@@ -84,6 +95,7 @@ static void release(p2p_stream *s)
     p2p_buf_free(&s->unread);
     if (s->charged) p2p_mem_charge(s->host, s->charged_to, -(int64_t)s->charged);
     free(s->protocol);
+    free(s->confirm);
     addrs_unref(s->addrs);
     void (*hook)(void *) = s->release_hook;
     void *harg = s->release_arg;
@@ -144,10 +156,56 @@ static bool call_eof(p2p_stream *s)
     return leave(s);
 }
 
+int p2p_stream_mss_lazy(p2p_stream *s, const char *protocol, p2p_buf *out)
+{
+    size_t n = strlen(protocol);
+    if (s->confirm) return P2P_ESTATE;
+    struct mss_confirm *c = malloc(sizeof *c + n + 1);
+    if (!c) return P2P_ENOMEM;
+    memcpy(c->id, protocol, n + 1);
+    c->protos[0] = c->id;
+    int rc = p2p_mss_dialer_init(&c->mss, c->protos, 1);
+    if (rc == 0) rc = p2p_mss_start(&c->mss, out);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    s->confirm = c;
+    return 0;
+}
+
+/* Consume the lazy negotiation's answer from the front of data. Returns
+ * the bytes used, or a P2P_E* code: "na" (P2P_ENEGOTIATE) or anything but
+ * the header and the echo (P2P_EPROTO). */
+static int confirm_feed(p2p_stream *s, const uint8_t *data, size_t len)
+{
+    p2p_buf none;   /* a one-protocol dialer never answers */
+    p2p_buf_init(&none, 0);
+    size_t used = 0;
+    int rc = p2p_mss_feed(&s->confirm->mss, data, len, &used, &none);
+    p2p_buf_free(&none);
+    if (rc == P2P_MSS_AGAIN) return (int)used;
+    free(s->confirm);
+    s->confirm = NULL;
+    if (rc < 0) {
+        p2p_log_debug("mss", "lazy negotiation failed: %s", p2p_strerror(rc));
+        return rc;
+    }
+    return (int)used;
+}
+
 P2P_API bool p2p_stream_deliver_data(p2p_stream *s, const uint8_t *data, size_t len)
 {
     if (s->closed || s->dead) return !s->closed;
     p2p_counter_add(s->rx, len);
+    if (s->confirm) {
+        /* Not the owner's: consumed whether or not it reads. */
+        int used = confirm_feed(s, data, len);
+        if (used < 0) return call_error(s, used);
+        data += used;
+        len -= (size_t)used;
+        if (!len) return true;
+    }
     if (!s->reading || s->unread.len) {
         /* Out of turn: keep the bytes (bounded) to keep the order. */
         if (p2p_buf_append(&s->unread, data, len) != 0) {
@@ -257,7 +315,7 @@ P2P_API uint8_t *p2p_stream_read_alloc(p2p_stream *s, size_t *len)
 {
     /* Only when the bytes would go straight to on_read: held bytes are
      * copied into `unread` anyway. */
-    if (!s->read_alloc || !s->reading || s->unread.len || s->closed || s->dead) return NULL;
+    if (!s->read_alloc || !s->reading || s->unread.len || s->closed || s->dead || s->confirm) return NULL;
     return s->read_alloc(s, len, s->arg);
 }
 

@@ -17,4 +17,13 @@ void p2p_conn_keepalive_changed(p2p_conn *c, int delta);
 struct p2p_metric_series;
 void p2p_stream_count_bytes(p2p_stream *s, struct p2p_metric_series *rx, struct p2p_metric_series *tx);
 
+/* Lazy (optimistic) multistream-select as dialer of exactly one protocol:
+ * append the header and the proposal to out (the caller writes them) and
+ * treat the protocol as agreed; the owner may write its data at once. The
+ * listener's header and echo, when they come, are consumed from the front
+ * of the delivered bytes; "na" or anything else fails the stream
+ * (P2P_ENEGOTIATE, P2P_EPROTO) through the owner's on_error. */
+struct p2p_buf;
+int p2p_stream_mss_lazy(p2p_stream *s, const char *protocol, struct p2p_buf *out);
+
 #endif

@@ -10,6 +10,15 @@
 #include "swarm.h"
 
 #define MOD "swarm"
+
+/* The PeerId as text, for a log line: base58 costs ~10k instructions, so
+ * it is called inside p2p_log_*() arguments, which run only when the line
+ * is written. */
+static const char *peer_str(const p2p_peerid *p, char buf[P2P_PEERID_STRMAX])
+{
+    if (p2p_peerid_to_string(p, buf, P2P_PEERID_STRMAX) < 0) strcpy(buf, "?");
+    return buf;
+}
 #define MAX_DIAL_ADDRS 16
 #define MAX_ROLE_HINTS 64
 
@@ -419,8 +428,7 @@ static void conn_remove(p2p_conn *c, int reason)
     p2p_swarm_metrics_conn_close(c);
     p2p_conn_kill(c, reason);
     char id[P2P_PEERID_STRMAX];
-    p2p_peerid_to_string(&c->peer, id, sizeof id);
-    p2p_log_debug(MOD, "disconnected from %s (conn %llu): %s", id, (unsigned long long)c->id,
+    p2p_log_debug(MOD, "disconnected from %s (conn %llu): %s", peer_str(&c->peer, id), (unsigned long long)c->id,
                   reason ? p2p_strerror(reason) : "closed");
     struct p2p_event ev = { .type = P2P_EV_DISCONNECTED, .conn = c, .peer = &c->peer, .reason = reason };
     p2p_host_emit(h, &ev);
@@ -429,13 +437,12 @@ static void conn_remove(p2p_conn *c, int reason)
 p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
 {
     struct p2p_swarm *sw = h->swarm;
-    char id[P2P_PEERID_STRMAX];
-    p2p_peerid_to_string(&c->peer, id, sizeof id);
+    char id[P2P_PEERID_STRMAX];   /* peer_str() only for lines that are written */
     p2p_conn *existing;
     size_t live;
     size_t same = conns_to(sw, &c->peer, &existing, &live);
     if (sw->stopping || conn_count(sw) >= sw->max_conns) {
-        p2p_log_info(MOD, "refusing connection from %s: %s", id,
+        p2p_log_info(MOD, "refusing connection from %s: %s", peer_str(&c->peer, id),
                      sw->stopping ? "shutting down" : "max_connections reached");
         p2p_swarm_metrics_refused(h, sw->stopping ? "shutting_down" : "max_connections");
         p2p_peerid peer = c->peer;
@@ -449,7 +456,7 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
     p2p_conn_start(c);
     p2p_peerstore_set_key(h, &c->peer, &c->key);
     if (c->dir == P2P_OUTBOUND) p2p_peerstore_add_addrs(h, &c->peer, &c->remote, 1, 0);
-    p2p_log_debug(MOD, "connected to %s (%s, conn %llu)", id, c->dir == P2P_OUTBOUND ? "outbound" : "inbound",
+    p2p_log_debug(MOD, "connected to %s (%s, conn %llu)", peer_str(&c->peer, id), c->dir == P2P_OUTBOUND ? "outbound" : "inbound",
                   (unsigned long long)c->id);
     struct p2p_event ev = { .type = P2P_EV_CONNECTED, .conn = c, .peer = &c->peer };
     p2p_host_emit(h, &ev);
@@ -470,7 +477,7 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
         p2p_conn *keep = better(h, c, existing) ? c : existing;
         p2p_conn *drop = keep == c ? existing : c;
         if (same + 1 > sw->max_conns_per_peer || (!keep->limited && drop->limited) || live == 1) {
-            p2p_log_debug(MOD, "two connections to %s: keeping conn %llu, closing conn %llu", id,
+            p2p_log_debug(MOD, "two connections to %s: keeping conn %llu, closing conn %llu", peer_str(&c->peer, id),
                           (unsigned long long)keep->id, (unsigned long long)drop->id);
             p2p_conn_close(drop);
         }

@@ -1,6 +1,12 @@
 /* upgrade.c - the connection upgrader: raw stream -> multistream-select
  * security -> security handshake -> multistream-select muxer -> muxer
- * session -> p2p_conn, inbound and outbound, bounded by upgrade_timeout. */
+ * session -> p2p_conn, inbound and outbound, bounded by upgrade_timeout.
+ *
+ * A dialer with one security (or one muxer) protocol negotiates it lazily
+ * (p2p_negotiate_dial_lazy, as rust-libp2p's upgrader does): the first
+ * Noise message follows the proposal without waiting for the echo, and
+ * the muxer's proposal rides with the last handshake message, which
+ * saves two round trips per connection. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -153,7 +159,8 @@ static void on_secured(int status, p2p_stream *secured, const p2p_pubkey *key, c
             p2p_stream_close(secured);
             return u_fail(u, P2P_ENEGOTIATE, "muxer negotiation (no muxer plugin loaded)");
         }
-        p2p_negotiate_dial(u->host, secured, ids, to, on_mux_negotiated, u, &u->neg);
+        if (k == 1) p2p_negotiate_dial_lazy(u->host, secured, ids[0], on_mux_negotiated, u, &u->neg);
+        else p2p_negotiate_dial(u->host, secured, ids, to, on_mux_negotiated, u, &u->neg);
     } else {
         p2p_negotiate_listen(u->host, secured, mux_supported, u->host, to, on_mux_negotiated, u, &u->neg);
     }
@@ -229,6 +236,7 @@ static int u_begin(struct upgrade *u, p2p_stream *raw)
         size_t k = 0;
         for (size_t i = 0; i < n && i < MAX_LAYERS; i++) ids[k++] = ops[i]->protocol_id;
         ids[k] = NULL;
+        if (k == 1) return p2p_negotiate_dial_lazy(u->host, raw, ids[0], on_sec_negotiated, u, &u->neg);
         return p2p_negotiate_dial(u->host, raw, ids, 0, on_sec_negotiated, u, &u->neg);
     }
     return p2p_negotiate_listen(u->host, raw, sec_supported, u->host, 0, on_sec_negotiated, u, &u->neg);

@@ -146,16 +146,19 @@ int id_info_check_peer(const struct id_info *info, const p2p_peerid *peer)
     return p2p_peerid_matches(peer, &info->public_key) ? 0 : P2P_EPEERID;
 }
 
-int id_info_open_record(const struct id_info *info, const p2p_peerid *peer, p2p_peer_record *rec)
+int id_info_open_record(const struct id_info *info, const p2p_peerid *peer, uint8_t *memo, p2p_peer_record *rec)
 {
     memset(rec, 0, sizeof *rec);
     if (!info->has_signed_peer_record) return P2P_ENOTFOUND;
-    int rc = p2p_peer_record_open(info->signed_peer_record, info->signed_peer_record_len, rec);
+    uint8_t m[P2P_RECORD_MEMO_LEN] = { 0 };
+    if (memo) memcpy(m, memo, sizeof m);
+    int rc = p2p_peer_record_open_memo(info->signed_peer_record, info->signed_peer_record_len, m, rec);
     if (rc < 0) return rc;
     if (!p2p_peerid_equal(&rec->id, peer)) {
         memset(rec, 0, sizeof *rec);
         return P2P_EPEERID;
     }
+    if (memo) memcpy(memo, m, sizeof m);   /* only a record of peer's is remembered */
     return 0;
 }
 

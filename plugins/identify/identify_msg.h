@@ -61,6 +61,9 @@
  * used. Records with a lower seq from that peer are ignored afterwards.
  * Absent: no verified record yet (the addresses came from listenAddrs). */
 #define ID_ATTR_PEER_RECORD_SEQ "peer_record_seq"
+/* Peer store attribute: the SHA-256 (base32) of the last signed peer
+ * record envelope from that peer that verified (p2p_peer_record_open_memo). */
+#define ID_ATTR_PEER_RECORD_MEMO "peer_record_sha256"
 
 struct id_limits {
     size_t max_message_size;  /* bytes of one message body */
@@ -105,11 +108,14 @@ int id_info_check_peer(const struct id_info *info, const p2p_peerid *peer);
 
 /* Verify info's signedPeerRecord (p2p_peer_record_open: signature, either
  * envelope form, record PeerId = signing key) and that it is peer's own.
+ * memo (P2P_RECORD_MEMO_LEN bytes, or NULL) is what the caller keeps per
+ * peer (p2p_peer_record_open_memo): the same envelope as last time is not
+ * verified again; it is updated only when 0 is returned.
  * Returns 0 with *rec filled, P2P_ENOTFOUND when info has none,
  * P2P_EPEERID when it is a valid record of another peer, or the error of
  * p2p_peer_record_open. *rec (about 16.5 KiB: allocate it) is zeroed
  * unless 0 is returned. */
-int id_info_open_record(const struct id_info *info, const p2p_peerid *peer, p2p_peer_record *rec);
+int id_info_open_record(const struct id_info *info, const p2p_peerid *peer, uint8_t *memo, p2p_peer_record *rec);
 
 /* ---- encoding ---------------------------------------------------------- */
 

@@ -28,6 +28,9 @@
  * whose seq is lower than the last one we used from that peer (kept in
  * the peer store attribute ID_ATTR_PEER_RECORD_SEQ), is ignored with a
  * debug log and listenAddrs are used. A bad record never fails identify.
+ * The digest of the last record of a peer that verified is kept in the
+ * peer store (ID_ATTR_PEER_RECORD_MEMO): the same envelope on the next
+ * connection is not verified again (p2p_peer_record_open_memo).
  * The peer store has no notion of certified addresses: records only
  * choose which addresses are stored. */
 #include <stdio.h>
@@ -388,6 +391,16 @@ static bool last_record_seq(p2p_host *h, const p2p_peerid *peer, uint64_t *seq)
     return true;
 }
 
+/* The memo of the last record from peer that verified (all zero: none). */
+static void record_memo(p2p_host *h, const p2p_peerid *peer, uint8_t memo[P2P_RECORD_MEMO_LEN])
+{
+    memset(memo, 0, P2P_RECORD_MEMO_LEN);
+    const char *v = p2p_peerstore_attr(h, peer, ID_ATTR_PEER_RECORD_MEMO);
+    size_t n = 0;
+    if (v && (p2p_base32_decode(v, strlen(v), memo, P2P_RECORD_MEMO_LEN, &n) < 0 || n != P2P_RECORD_MEMO_LEN))
+        memset(memo, 0, P2P_RECORD_MEMO_LEN);
+}
+
 /* in's signed peer record, if it carries one that verifies, is peer's and
  * is not older than the last one used: a heap record (free() it), else
  * NULL (logged). */
@@ -396,7 +409,15 @@ static p2p_peer_record *take_record(struct ident *id, const struct id_info *in, 
 {
     if (!in->has_signed_peer_record) return NULL;
     p2p_peer_record *rec = malloc(sizeof *rec);
-    int rc = rec ? id_info_open_record(in, peer, rec) : P2P_ENOMEM;
+    uint8_t memo[P2P_RECORD_MEMO_LEN], was[P2P_RECORD_MEMO_LEN];
+    record_memo(id->host, peer, memo);
+    memcpy(was, memo, sizeof was);
+    int rc = rec ? id_info_open_record(in, peer, memo, rec) : P2P_ENOMEM;
+    if (rc == 0 && memcmp(memo, was, sizeof memo)) {
+        char b32[2 * P2P_RECORD_MEMO_LEN];
+        if (p2p_base32_encode(memo, sizeof memo, b32, sizeof b32) > 0)
+            p2p_peerstore_set_attr(id->host, peer, ID_ATTR_PEER_RECORD_MEMO, b32);
+    }
     uint64_t last;
     if (rc == 0 && last_record_seq(id->host, peer, &last) && rec->seq < last) {
         p2p_log_debug(MOD, "from %s: signed peer record seq %llu is older than %llu; using listenAddrs", ps,
@@ -425,11 +446,11 @@ static void apply(struct ident *id, uint64_t conn_id, struct id_info *in, bool p
     struct idconn *ic = find_conn_id(id, conn_id);
     if (!ic) return;
     p2p_peerid peer = ic->peer;
-    char ps[P2P_PEERID_STRMAX];
-    peer_str(&peer, ps);
+    char ps[P2P_PEERID_STRMAX] = "?";
+    if (p2p_log_enabled(MOD, P2P_LOG_DEBUG)) peer_str(&peer, ps);   /* for debug lines only: base58 costs */
     if (id_info_check_peer(in, &peer) != 0) {
         p2p_log_warn(MOD, "%s from %s carries another peer's public key; ignored",
-                     push ? "identify push" : "identify response", ps);
+                     push ? "identify push" : "identify response", peer_str(&peer, ps));
         return;
     }
     log_drops(in, ps);

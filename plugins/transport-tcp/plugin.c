@@ -159,6 +159,7 @@ static int tcp_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         free(st);
         return rc;
     }
+    tcp_flush_init(st);
     *state = st;
     return 0;
 }
@@ -192,6 +193,7 @@ static void tcp_fini(void *state)
     tcp_dial_abort_all(st, false);   /* only if stop never ran */
     st->finied = true;
     tcp_conn_close_all(st);
+    tcp_flush_close(st);
     p2p_transport_remove(st->host, &tcp_ops);
     tcp_state_unref(st);
 }

@@ -31,6 +31,9 @@
  * sending allocates nothing per write; see tcp_conn.c. */
 #define TCP_BLOCK (512 * 1024)
 #define TCP_BLOCK_CACHE 4
+/* Small writes wait for the end of the loop turn and leave in one
+ * write(2) (see tcp_conn.c); once this much is gathered it goes at once. */
+#define TCP_COALESCE_MAX (16 * 1024)
 #define TCP_DIAL_MAX_ADDRS 8      /* resolved addresses tried per dial */
 #define TCP_DNS_NAME_MAX 255
 
@@ -86,11 +89,21 @@ struct tcp_state {
     uint8_t rbuf[TCP_READ_BUF];
     struct tcp_block *spare;   /* cache of free TCP_BLOCK-sized blocks */
     unsigned nspare;
+    /* Connections whose small writes wait for the end of the loop turn:
+     * flushed by `flush_prep` (a uv_prepare: after the turn's I/O and
+     * deferred callbacks, right before the loop polls); `flush_idle` keeps
+     * that poll from blocking while any wait. Both handles hold a
+     * reference on the state until closed (fini). */
+    struct tcp_link flushq;
+    uv_prepare_t flush_prep;
+    uv_idle_t flush_idle;
+    bool flush_armed;
 };
 
 /* A TCP socket: an outgoing attempt, then (or from accept) a raw stream. */
 struct tcp_conn {
     struct tcp_link link;      /* in st->conns until freed */
+    struct tcp_link flink;     /* in st->flushq while small writes wait */
     struct tcp_state *st;
     uv_tcp_t tcp;
     uv_connect_t connect_req;
@@ -139,6 +152,9 @@ void tcp_conn_close_all(struct tcp_state *st);
 int tcp_err(int uv_err);
 /* Free the state's cached output blocks. */
 void tcp_blocks_free(struct tcp_state *st);
+/* Set up (init) and close (fini) the end-of-turn flush handles. */
+void tcp_flush_init(struct tcp_state *st);
+void tcp_flush_close(struct tcp_state *st);
 
 /* tcp_listen.c */
 int tcp_listen(void *state, const p2p_multiaddr *ma, p2p_accept_cb cb, void *arg,

@@ -8,8 +8,13 @@
  *
  * Writing: output lives in blocks (struct tcp_block). A connection
  * gathers committed bytes in its current block `cur`; with no uv_write in
- * flight they go out at once (uv_try_write), and only what the kernel did
- * not take is submitted as a uv_write of that block (no copy). While
+ * flight they go out (uv_try_write) at the end of the loop turn, or at
+ * once when TCP_COALESCE_MAX bytes are waiting, and only what the kernel
+ * did not take is submitted as a uv_write of that block (no copy). The
+ * wait coalesces the small messages one turn produces (a handshake
+ * message and the next protocol's proposal, a Yamux window update and a
+ * stream's first frame) into one write(2), one segment and one wake-up of
+ * the peer, instead of one each; a flush ends with on_drain. While
  * writes are in flight, new bytes gather in `cur` and are submitted
  * together when the last write completes (or when `cur` is full), so a
  * busy connection makes one large write per round instead of one per
@@ -123,6 +128,7 @@ static void conn_maybe_free(struct tcp_conn *c)
 {
     if (c->handles || c->owned) return;
     struct tcp_state *st = c->st;
+    tcp_list_del(&c->flink);
     drop_cur(c);
     tcp_list_del(&c->link);
     free(c);
@@ -373,6 +379,92 @@ static uint8_t *cur_room(struct tcp_conn *c, size_t n)
     return b->data + b->off + b->len;
 }
 
+/* ---- end-of-turn flush ------------------------------------------------ */
+
+static void on_flush_prep(uv_prepare_t *h);
+
+static void on_flush_idle(uv_idle_t *h)
+{
+    (void)h;   /* active only so that the loop does not block before on_flush_prep */
+}
+
+/* c's small writes go out at the end of this loop turn. */
+static void flush_later(struct tcp_conn *c)
+{
+    struct tcp_state *st = c->st;
+    c->write_blocked = true;   /* on_drain once they are out */
+    if (!c->flink.next) tcp_list_add(&st->flushq, &c->flink);
+    if (!st->flush_armed) {
+        uv_prepare_start(&st->flush_prep, on_flush_prep);
+        uv_idle_start(&st->flush_idle, on_flush_idle);
+        st->flush_armed = true;
+    }
+}
+
+/* Send one waiting connection's bytes; c may be gone afterwards. */
+static void flush_one(struct tcp_conn *c, bool last_round)
+{
+    if (c->inflight || !c->cur || !c->cur->len || !can_write(c)) return;
+    /* After a few rounds of drain handlers writing again, libuv takes
+     * over (a uv_write always completes) so this turn ends. */
+    int rc = last_round ? submit_cur(c) : flush_cur(c);
+    if (rc < 0) {
+        conn_fail(c, rc);
+        return;
+    }
+    if (c->queued == 0 && c->write_blocked && c->stream) {
+        c->write_blocked = false;
+        p2p_stream_deliver_drain(c->stream);
+    }
+}
+
+static void on_flush_prep(uv_prepare_t *h)
+{
+    struct tcp_state *st = h->data;
+    uv_idle_stop(&st->flush_idle);
+    for (int round = 0; round < 4 && !tcp_list_empty(&st->flushq); round++) {
+        /* This round's connections; drain handlers may queue more. */
+        struct tcp_link q;
+        q.next = st->flushq.next;
+        q.prev = st->flushq.prev;
+        q.next->prev = &q;
+        q.prev->next = &q;
+        tcp_list_init(&st->flushq);
+        while (!tcp_list_empty(&q)) {
+            struct tcp_conn *c = TCP_CONTAINER_OF(q.next, struct tcp_conn, flink);
+            tcp_list_del(&c->flink);
+            flush_one(c, round == 3);
+        }
+    }
+    if (tcp_list_empty(&st->flushq)) {
+        uv_prepare_stop(&st->flush_prep);
+        st->flush_armed = false;
+    } else {
+        uv_idle_start(&st->flush_idle, on_flush_idle);
+    }
+}
+
+void tcp_flush_init(struct tcp_state *st)
+{
+    tcp_list_init(&st->flushq);
+    uv_prepare_init(st->loop, &st->flush_prep);
+    uv_idle_init(st->loop, &st->flush_idle);
+    st->flush_prep.data = st->flush_idle.data = st;
+    st->refs += 2;   /* dropped by the close callbacks */
+}
+
+static void on_flush_closed(uv_handle_t *h)
+{
+    tcp_state_unref(h->data);
+}
+
+void tcp_flush_close(struct tcp_state *st)
+{
+    while (!tcp_list_empty(&st->flushq)) tcp_list_del(st->flushq.next);
+    uv_close((uv_handle_t *)&st->flush_prep, on_flush_closed);
+    uv_close((uv_handle_t *)&st->flush_idle, on_flush_closed);
+}
+
 /* The first n bytes after cur's end are written: queue them. */
 static int cur_commit(struct tcp_conn *c, size_t n)
 {
@@ -383,6 +475,11 @@ static int cur_commit(struct tcp_conn *c, size_t n)
         c->write_blocked = true;
         return 0;   /* sent with the batch when the writes in flight are done */
     }
+    if (c->cur->len < TCP_COALESCE_MAX) {
+        flush_later(c);
+        return 0;
+    }
+    tcp_list_del(&c->flink);
     return flush_cur(c);
 }
 
@@ -407,7 +504,7 @@ static int conn_write(void *impl, const uint8_t *data, size_t len)
     struct tcp_conn *c = impl;
     if (!can_write(c)) return P2P_ECLOSED;
     if (c->queued && c->queued + len > c->st->write_queue_max) return P2P_EAGAIN;
-    if (c->queued == 0) {
+    if (c->queued == 0 && len >= TCP_COALESCE_MAX) {
         /* Nothing waiting: straight from the caller's bytes. */
         uv_buf_t b = uv_buf_init((char *)data, (unsigned)(len > UINT32_MAX ? UINT32_MAX : len));
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
@@ -473,9 +570,22 @@ static int conn_shutdown(void *impl)
     return 0;
 }
 
+/* Small writes still waiting for the end of the turn go out before the
+ * socket is closed or reset, as they would have without the wait (a
+ * GoAway written right before a reset, say). */
+static void flush_now(struct tcp_conn *c)
+{
+    tcp_list_del(&c->flink);
+    if (c->dead || c->inflight || !c->cur || uv_is_closing((uv_handle_t *)&c->tcp)) return;
+    uv_buf_t buf = uv_buf_init((char *)c->cur->data + c->cur->off, (unsigned)c->cur->len);
+    (void)uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);   /* best effort, as before */
+    drop_cur(c);
+}
+
 static void conn_reset(void *impl)
 {
     struct tcp_conn *c = impl;
+    flush_now(c);
     c->dead = true;
     tcp_conn_close_handle(c, true);
 }
@@ -485,6 +595,7 @@ static void conn_close(void *impl)
     struct tcp_conn *c = impl;
     c->stream = NULL;
     c->owned = false;
+    if (!c->shut_req) flush_now(c);   /* after a shutdown they went with it */
     if (!uv_is_closing((uv_handle_t *)&c->tcp)) {
         conn_read_stop(c);
         if (c->shut_req && !c->shut_done && !c->dead && c->st->linger_ms && !c->st->finied &&

@@ -207,6 +207,59 @@ START_TEST(wrong_peer_id)
 }
 END_TEST
 
+/* The dialer proposes its only muxer lazily (upgrade.c): its connection
+ * is up before the listener answers. A listener without that muxer says
+ * "na", which must end the dialer's connection with P2P_ENEGOTIATE (the
+ * answer consumed by the stream, not handed to Yamux as frames). */
+struct gone {
+    bool seen;
+    int reason;
+};
+
+static void on_gone(const struct p2p_event *ev, void *arg)
+{
+    struct gone *g = arg;
+    g->seen = true;
+    g->reason = ev->reason;
+}
+
+START_TEST(lazy_muxer_refused)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    p2p_host *a = ihost_new(&loop, NULL, NULL);
+    char text[512], err[1024];
+    snprintf(text, sizeof text, "[host]\nephemeral_identity = true\nlisten = /ip4/127.0.0.1/tcp/0\nlog = %s\n"
+             "[plugin transport-tcp]\n[plugin noise]\n", getenv("P2P_LOG") ? getenv("P2P_LOG") : "warn");
+    p2p_conf *cf = p2p_conf_load_string(text, "nomux.ini", err, sizeof err);
+    ck_assert_msg(cf != NULL, "config: %s", err);
+    struct p2p_host_opts o = { .loop = &loop };
+    p2p_host *b = NULL;
+    ck_assert_msg(p2p_host_new(&b, cf, &o, err, sizeof err) == 0, "host: %s", err);
+    ihost_start(a);
+    ihost_start(b);
+    struct gone g = { 0 };
+    p2p_subscription *sub = p2p_host_subscribe(a, P2P_EV_DISCONNECTED, on_gone, &g);
+    p2p_multiaddr baddr = ihost_addr(b);
+    struct conn_result r = { 0 };
+    ck_assert_int_eq(p2p_host_connect(a, p2p_host_peerid(b), &baddr, 1, on_connected, &r), 0);
+    ck_assert(ihost_run_until(&loop, &r.done, 10000));
+    if (r.status == 0) {
+        ck_assert(ihost_run_until(&loop, &g.seen, 5000));
+        ck_assert_msg(g.reason == P2P_ENEGOTIATE, "closed with %s", p2p_strerror(g.reason));
+    } else {
+        ck_assert_int_eq(r.status, P2P_ENEGOTIATE);
+    }
+    ck_assert_uint_eq(p2p_host_conns(a, NULL, 0), 0);
+    ck_assert_uint_eq(p2p_host_conns(b, NULL, 0), 0);
+    p2p_host_unsubscribe(a, sub);
+    p2p_host_free(a);
+    p2p_host_free(b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 START_TEST(connection_limit)
 {
     uv_loop_t loop;
@@ -308,6 +361,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, connect_and_streams);
     tcase_add_test(tc, wrong_peer_id);
+    tcase_add_test(tc, lazy_muxer_refused);
     tcase_add_test(tc, connection_limit);
     tcase_add_test(tc, simultaneous_dials);
     tcase_add_test(tc, idle_close);

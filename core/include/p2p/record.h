@@ -130,5 +130,19 @@ P2P_API int p2p_peer_record_seal(const p2p_keypair *kp, const p2p_peer_record *r
  * zeroed on error. */
 P2P_API int p2p_peer_record_open(const uint8_t *in, size_t len, p2p_peer_record *rec);
 
+/* Bytes of a p2p_peer_record_open_memo() memo (a SHA-256 digest). */
+#define P2P_RECORD_MEMO_LEN 32
+/* p2p_peer_record_open for a caller that opens the same envelope again
+ * and again (identify: a peer's record on every connection to it). memo
+ * is the caller's: all zero at first, then the SHA-256 of the last
+ * envelope that opened. When in[0..len) has that digest, the signature is
+ * not checked again (the same bytes verified before; the Ed25519
+ * verification is most of the cost); everything else is. Returns 1 on
+ * success without the signature check, 0 on success with it (memo is
+ * then the digest of in), or an error as p2p_peer_record_open (memo
+ * unchanged). */
+P2P_API int p2p_peer_record_open_memo(const uint8_t *in, size_t len, uint8_t memo[P2P_RECORD_MEMO_LEN],
+                                      p2p_peer_record *rec);
+
 P2P_END_DECLS
 #endif

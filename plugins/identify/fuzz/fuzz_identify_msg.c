@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         static p2p_peer_record rec;   /* ~16.5 KiB */
         if (p2p_peerid_from_pubkey(&peer, &pub) == 0) {
-            int orc = id_info_open_record(&info, &peer, &rec);
+            int orc = id_info_open_record(&info, &peer, NULL, &rec);
             if (orc == 0 && (!p2p_peerid_equal(&rec.id, &peer) || rec.naddrs > P2P_PEER_RECORD_MAX_ADDRS))
                 __builtin_trap();
             if (orc < 0 && (rec.naddrs || rec.seq)) __builtin_trap();   /* zeroed on error */

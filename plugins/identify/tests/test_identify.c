@@ -457,19 +457,19 @@ START_TEST(record_roundtrip)
     ck_assert_uint_eq(in.n_listen_addrs, 1);   /* listenAddrs are still decoded */
     p2p_peer_record *rec = malloc(sizeof *rec);
     ck_assert_ptr_nonnull(rec);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), 0);
     ck_assert(p2p_peerid_equal(&rec->id, &id));
     ck_assert_uint_eq(rec->seq, 42);
     ck_assert_uint_eq(rec->naddrs, 2);
     ck_assert(p2p_maddr_equal(&rec->addrs[0], &sent->addrs[0]));
     ck_assert(p2p_maddr_equal(&rec->addrs[1], &sent->addrs[1]));
     /* Valid, but not the record of the peer on the connection. */
-    ck_assert_int_eq(id_info_open_record(&in, &other_id, rec), P2P_EPEERID);
+    ck_assert_int_eq(id_info_open_record(&in, &other_id, NULL, rec), P2P_EPEERID);
     ck_assert_uint_eq(rec->naddrs, 0);
     id_info_clear(&in);
     ck_assert_ptr_null(in.signed_peer_record);
     /* No record at all. */
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_ENOTFOUND);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), P2P_ENOTFOUND);
     /* Parts merge: the last record wins. */
     p2p_buf_reset(&b);
     Identify m1 = IDENTIFY__INIT, m2 = IDENTIFY__INIT;
@@ -483,7 +483,7 @@ START_TEST(record_roundtrip)
     pack_part(&m1, &b);
     pack_part(&m2, &b);
     ck_assert_int_eq(read_all(p2p_buf_head(&b), b.len, false, &in, &LIM), 0);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), 0);
     id_info_clear(&in);
     p2p_buf_free(&b);
     free(rec);
@@ -508,13 +508,13 @@ START_TEST(record_invalid)
     /* Not an envelope. */
     const uint8_t garbage[] = { 0xff, 0x01, 0x02, 0x03 };
     decode_with_record(garbage, sizeof garbage, &in);
-    int rc = id_info_open_record(&in, &id, rec);
+    int rc = id_info_open_record(&in, &id, NULL, rec);
     ck_assert_int_lt(rc, 0);
     ck_assert_int_ne(rc, P2P_ENOTFOUND);
     id_info_clear(&in);
     /* Empty. */
     decode_with_record(NULL, 0, &in);
-    ck_assert_int_lt(id_info_open_record(&in, &id, rec), 0);
+    ck_assert_int_lt(id_info_open_record(&in, &id, NULL, rec), 0);
     id_info_clear(&in);
 
     /* A bad signature. */
@@ -523,15 +523,15 @@ START_TEST(record_invalid)
     free(make_record(&kp, 1, raddrs, 1, &env, &envlen));
     env[envlen - 1] ^= 0x01;   /* the signature is the last field */
     decode_with_record(env, envlen, &in);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_ECRYPTO);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), P2P_ECRYPTO);
     id_info_clear(&in);
     free(env);
 
     /* A valid record signed by another key, for the other peer. */
     free(make_record(&other, 1, raddrs, 1, &env, &envlen));
     decode_with_record(env, envlen, &in);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_EPEERID);
-    ck_assert_int_eq(id_info_open_record(&in, &oid, rec), 0);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), P2P_EPEERID);
+    ck_assert_int_eq(id_info_open_record(&in, &oid, NULL, rec), 0);
     id_info_clear(&in);
     free(env);
 
@@ -547,14 +547,14 @@ START_TEST(record_invalid)
     ck_assert_int_eq(p2p_envelope_seal(&other, P2P_PEER_RECORD_DOMAIN, (const uint8_t *)P2P_PEER_RECORD_PAYLOAD_TYPE,
                                        P2P_PEER_RECORD_PAYLOAD_TYPE_LEN, payload, plen, &env, &envlen), 0);
     decode_with_record(env, envlen, &in);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_EPEERID);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), P2P_EPEERID);
     id_info_clear(&in);
     free(env);
     /* The right key, the wrong domain. */
     ck_assert_int_eq(p2p_envelope_seal(&kp, "libp2p-other", (const uint8_t *)P2P_PEER_RECORD_PAYLOAD_TYPE,
                                        P2P_PEER_RECORD_PAYLOAD_TYPE_LEN, payload, plen, &env, &envlen), 0);
     decode_with_record(env, envlen, &in);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), P2P_ECRYPTO);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), P2P_ECRYPTO);
     id_info_clear(&in);
     free(env);
     /* rust-libp2p's legacy form is accepted. */
@@ -562,12 +562,70 @@ START_TEST(record_invalid)
                                        (const uint8_t *)P2P_PEER_RECORD_LEGACY_PAYLOAD_TYPE,
                                        strlen(P2P_PEER_RECORD_LEGACY_PAYLOAD_TYPE), payload, plen, &env, &envlen), 0);
     decode_with_record(env, envlen, &in);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), 0);
     ck_assert_uint_eq(rec->naddrs, 1);
     id_info_clear(&in);
     free(env);
     free(payload);
     free(forged);
+    free(rec);
+}
+END_TEST
+
+/* The memo: the same envelope again opens without a second signature
+ * check; another envelope, another peer's or a bad one is checked (and
+ * does not replace the memo). */
+START_TEST(record_memo)
+{
+    p2p_keypair kp, other;
+    p2p_pubkey pub, opub;
+    p2p_peerid id, oid;
+    keypair(30, &kp, &pub, &id);
+    keypair(31, &other, &opub, &oid);
+    const char *raddrs[] = { "/ip4/192.0.2.9/tcp/9" };
+    p2p_peer_record *rec = malloc(sizeof *rec);
+    ck_assert_ptr_nonnull(rec);
+    uint8_t memo[P2P_RECORD_MEMO_LEN] = { 0 }, zero[P2P_RECORD_MEMO_LEN] = { 0 }, first[P2P_RECORD_MEMO_LEN];
+    uint8_t *env;
+    size_t envlen;
+    free(make_record(&kp, 5, raddrs, 1, &env, &envlen));
+    ck_assert_int_eq(p2p_peer_record_open_memo(env, envlen, memo, rec), 0);      /* verified */
+    ck_assert_mem_ne(memo, zero, sizeof memo);
+    memcpy(first, memo, sizeof memo);
+    ck_assert_int_eq(p2p_peer_record_open_memo(env, envlen, memo, rec), 1);      /* known bytes */
+    ck_assert_uint_eq(rec->seq, 5);
+    ck_assert_uint_eq(rec->naddrs, 1);
+    ck_assert(p2p_peerid_equal(&rec->id, &id));
+    ck_assert_mem_eq(memo, first, sizeof memo);
+    /* One bit of the signature off: other bytes, checked, refused. */
+    env[envlen - 1] ^= 0x01;
+    ck_assert_int_eq(p2p_peer_record_open_memo(env, envlen, memo, rec), P2P_ECRYPTO);
+    ck_assert_mem_eq(memo, first, sizeof memo);
+    ck_assert_uint_eq(rec->naddrs, 0);
+    env[envlen - 1] ^= 0x01;
+    /* Through identify: another peer's valid record is not remembered. */
+    struct id_info in;
+    uint8_t *oenv;
+    size_t oenvlen;
+    free(make_record(&other, 1, raddrs, 1, &oenv, &oenvlen));
+    decode_with_record(oenv, oenvlen, &in);
+    ck_assert_int_eq(id_info_open_record(&in, &id, memo, rec), P2P_EPEERID);
+    ck_assert_mem_eq(memo, first, sizeof memo);
+    id_info_clear(&in);
+    decode_with_record(env, envlen, &in);
+    ck_assert_int_eq(id_info_open_record(&in, &id, memo, rec), 0);
+    ck_assert_uint_eq(rec->seq, 5);
+    id_info_clear(&in);
+    /* A newer record of the same peer: verified, then remembered. */
+    free(env);
+    free(make_record(&kp, 6, raddrs, 1, &env, &envlen));
+    decode_with_record(env, envlen, &in);
+    ck_assert_int_eq(id_info_open_record(&in, &id, memo, rec), 0);
+    ck_assert_uint_eq(rec->seq, 6);
+    ck_assert_mem_ne(memo, first, sizeof memo);
+    id_info_clear(&in);
+    free(oenv);
+    free(env);
     free(rec);
 }
 END_TEST
@@ -656,7 +714,7 @@ START_TEST(record_size_cap)
     ck_assert_uint_eq(in.n_listen_addrs, N);
     p2p_peer_record *rec = malloc(sizeof *rec);
     ck_assert_ptr_nonnull(rec);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), 0);
     ck_assert_uint_eq(rec->naddrs, P2P_PEER_RECORD_MAX_ADDRS);
     id_info_clear(&in);
 
@@ -689,7 +747,7 @@ START_TEST(record_size_cap)
     id_info_init(&in);
     ck_assert_int_eq(read_all(p2p_buf_head(&b), b.len, false, &in, &lim), 0);
     ck_assert_uint_eq(in.n_listen_addrs, BIG - enc.dropped);
-    ck_assert_int_eq(id_info_open_record(&in, &id, rec), 0);
+    ck_assert_int_eq(id_info_open_record(&in, &id, NULL, rec), 0);
     id_info_clear(&in);
 
     /* A record that fits in no part is dropped; the rest is sent. */
@@ -895,6 +953,7 @@ static Suite *suite(void)
     tc = tcase_create("record");
     tcase_add_test(tc, record_roundtrip);
     tcase_add_test(tc, record_invalid);
+    tcase_add_test(tc, record_memo);
     tcase_add_test(tc, record_size_cap);
     suite_add_tcase(s, tc);
     tc = tcase_create("addrs");

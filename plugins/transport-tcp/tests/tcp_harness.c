@@ -111,6 +111,7 @@ bool th_warned(const char *needle) { return strstr(last_warnings, needle) != NUL
 static void k_read(p2p_stream *s, const uint8_t *d, size_t n, void *arg)
 {
     struct th_sink *k = arg;
+    k->reads++;
     for (size_t i = 0; k->check && i < n; i++)
         if (d[i] != th_pattern(k->len + i)) k->bad = true;
     if (k->len < k->keep) {

@@ -50,6 +50,7 @@ struct th_sink {
     size_t len, keep;
     bool check, bad, stop_after_read;
     int eof, errors, err, drains;
+    int reads;                 /* on_read calls */
 };
 void th_sink_attach(struct th_sink *k, p2p_stream *s, size_t keep);
 /* Close the stream (if still held) and free the data. */

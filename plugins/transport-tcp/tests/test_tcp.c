@@ -432,6 +432,46 @@ START_TEST(reset_is_an_error)
 }
 END_TEST
 
+/* Small writes of one loop turn leave together at its end (one write(2),
+ * so the peer reads them at once), are counted as queued until then, and
+ * end with a drain; bytes still waiting go out before a close resets. */
+START_TEST(small_writes_coalesce)
+{
+    p2p_host *h = th_host(NULL, NULL);
+    uv_loop_t *loop = p2p_host_loop(h);
+    struct th_accept acc = { 0 };
+    p2p_multiaddr addr;
+    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
+    p2p_stream *c, *s;
+    th_connect(h, &addr, NULL, &acc, &c, &s);
+    struct th_sink kc = { 0 }, ks = { 0 };
+    th_sink_attach(&kc, c, 0);
+    th_sink_attach(&ks, s, 64);
+    ck_assert_int_eq(p2p_stream_write(c, (const uint8_t *)"a", 1), 0);
+    ck_assert_int_eq(p2p_stream_write(c, (const uint8_t *)"bb", 2), 0);
+    uint8_t *p = p2p_stream_write_reserve(c, 3);
+    ck_assert_ptr_nonnull(p);
+    memcpy(p, "ccc", 3);
+    ck_assert_int_eq(p2p_stream_write_commit(c, 3), 0);
+    ck_assert_uint_eq(p2p_stream_write_queued(c), 6);   /* waiting for the end of the turn */
+    ck_assert(TH_WAIT(loop, ks.len == 6 && kc.drains > 0, 3000));
+    ck_assert_int_eq(memcmp(ks.data, "abbccc", 6), 0);
+    ck_assert_int_eq(ks.reads, 1);
+    ck_assert_uint_eq(p2p_stream_write_queued(c), 0);
+    /* Written, then closed in the same turn (a reset): the bytes first. */
+    ck_assert_int_eq(p2p_stream_write(c, (const uint8_t *)"bye", 3), 0);
+    p2p_stream_close(c);
+    kc.s = NULL;
+    ck_assert(TH_WAIT(loop, ks.errors == 1, 3000));
+    ck_assert_uint_eq(ks.len, 9);
+    ck_assert_int_eq(memcmp(ks.data + 6, "bye", 3), 0);
+    ck_assert_int_eq(ks.err, P2P_ERESET);
+    th_sink_done(&kc);
+    th_sink_done(&ks);
+    p2p_host_free(h);
+}
+END_TEST
+
 /* close() right after shutdown() lingers: the queued bytes and the FIN
  * still reach a slow reader. */
 START_TEST(close_after_shutdown_lingers)
@@ -543,6 +583,7 @@ int main(void)
     tcase_add_loop_test(tc, bulk_with_backpressure, 0, 2);
     tcase_add_test(tc, half_close_and_clean_close);
     tcase_add_test(tc, reset_is_an_error);
+    tcase_add_test(tc, small_writes_coalesce);
     tcase_add_test(tc, close_after_shutdown_lingers);
     tcase_add_test(tc, linger_is_bounded);
     tcase_add_test(tc, write_queue_limit);
