@@ -215,7 +215,7 @@ static const struct p2p_conf_key tcp_keys[] = {
       "how long a connection closed after shutdown may still send its queued bytes and FIN" },
     { "write_queue_max", P2P_CONF_SIZE, "16MiB", 65536, 1073741824, NULL,
       "bytes a connection queues for the socket before writes fail with P2P_EAGAIN" },
-    { "notsent_lowat", P2P_CONF_SIZE, "128KiB", 0, 1073741824, NULL,
+    { "notsent_lowat", P2P_CONF_SIZE, "64KiB", 0, 1073741824, NULL,
       "TCP_NOTSENT_LOWAT: unsent bytes the kernel may hold per connection; less keeps Yamux's fair turns "
       "and small messages close to the wire (0 = the system's default, otherwise at least 16KiB)" },
     P2P_CONF_KEYS_END

@@ -554,14 +554,14 @@ static size_t lowat_of_conns(p2p_host *h, int *vals, size_t max)
 
 /* notsent_lowat reaches the socket of both ends (set after connect and
  * after accept); 0 leaves the socket alone (the kernel reports 0: the
- * sysctl net.ipv4.tcp_notsent_lowat applies); the default is 128 KiB.
+ * sysctl net.ipv4.tcp_notsent_lowat applies); the default is 64 KiB.
  * Bytes still flow with the smallest value (bulk_with_backpressure _i=2). */
 START_TEST(notsent_lowat_applied)
 {
     static const struct { const char *keys; int want; } cases[] = {
-        { "notsent_lowat = 64KiB\n", 64 << 10 },
+        { "notsent_lowat = 32KiB\n", 32 << 10 },
         { "notsent_lowat = 0\n", 0 },
-        { NULL, 128 << 10 },
+        { NULL, 64 << 10 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         p2p_host *h = th_host(NULL, cases[i].keys);
