@@ -149,6 +149,14 @@ static int tcp_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     st->keepalive_ms = p2p_conf_duration_ms(cf, "keepalive");
     st->backlog = (int)p2p_conf_int(cf, "backlog");
     st->write_queue_max = (size_t)p2p_conf_size(cf, "write_queue_max");
+    uint64_t lowat = p2p_conf_size(cf, "notsent_lowat");
+    if (lowat && lowat < TCP_LOWAT_MIN) {
+        p2p_host_set_error(h, "notsent_lowat = %llu bytes: must be 0 (the system's default, no limit) or at least "
+                           "16KiB (a smaller one wakes the writer every few frames)", (unsigned long long)lowat);
+        free(st);
+        return P2P_ECONFIG;
+    }
+    st->notsent_lowat = (unsigned)lowat;
     st->refs = 1;   /* the plugin's own, dropped in fini */
     tcp_list_init(&st->listeners);
     tcp_list_init(&st->dials);
@@ -209,6 +217,9 @@ static const struct p2p_conf_key tcp_keys[] = {
       "how long a connection closed after shutdown may still send its queued bytes and FIN" },
     { "write_queue_max", P2P_CONF_SIZE, "16MiB", 65536, 1073741824, NULL,
       "bytes a connection queues for the socket before writes fail with P2P_EAGAIN" },
+    { "notsent_lowat", P2P_CONF_SIZE, "64KiB", 0, 1073741824, NULL,
+      "TCP_NOTSENT_LOWAT: unsent bytes the kernel may hold per connection; less keeps Yamux's fair turns "
+      "and small messages close to the wire (0 = the system's default, otherwise at least 16KiB)" },
     P2P_CONF_KEYS_END
 };
 

@@ -36,6 +36,9 @@
 #define TCP_COALESCE_MAX (16 * 1024)
 #define TCP_DIAL_MAX_ADDRS 8      /* resolved addresses tried per dial */
 #define TCP_DNS_NAME_MAX 255
+/* notsent_lowat: below this (but not 0) the kernel would wake the writer
+ * for every few frames; see plugin.c. */
+#define TCP_LOWAT_MIN (16 * 1024)
 
 /* Minimal intrusive doubly linked list (the core's is private). */
 struct tcp_link {
@@ -77,6 +80,7 @@ struct tcp_state {
     uint64_t connect_timeout_ms, linger_ms, keepalive_ms;
     int backlog;
     size_t write_queue_max;
+    unsigned notsent_lowat;    /* TCP_NOTSENT_LOWAT of every connection; 0: the system's */
     bool stopped;              /* between stop and start: no new dials/listeners */
     bool finied;               /* fini ran: nothing may reach the host any more */
     size_t refs;               /* see above */

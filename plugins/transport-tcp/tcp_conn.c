@@ -37,6 +37,8 @@
  * close(2) sends a RST. Memory is freed in the last close callback, and
  * only once the owner has released the stream. */
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -637,6 +639,29 @@ static int sockname(struct tcp_conn *c, bool peer, p2p_multiaddr *ma)
     return p2p_maddr_from_sockaddr(ma, (const struct sockaddr *)&ss, P2P_MA_TCP);
 }
 
+/* Keep at most notsent_lowat bytes in the kernel that it has not sent
+ * yet; the rest waits in our blocks and, above all, in Yamux, where
+ * streams take turns. With the system's default (no limit) several MiB of
+ * one order of frames sit in the socket buffer, so the turns reach the
+ * receiver late and a first-come receiver (rust-yamux, go-yamux) grows
+ * the windows of the streams it sees first (docs/BENCHMARKS.md, fairness
+ * of concurrent streams); control frames and small messages wait behind
+ * that queue too. Bytes sent but not acknowledged are not limited, so
+ * the congestion window stays full. Failure only costs that: logged. */
+static void set_notsent_lowat(struct tcp_conn *c)
+{
+#ifdef TCP_NOTSENT_LOWAT
+    uv_os_fd_t fd;
+    int v = (int)c->st->notsent_lowat;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0 &&
+        setsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &v, sizeof v) == 0)
+        return;
+    p2p_log_debug(TCP_MOD, "TCP_NOTSENT_LOWAT: %s", strerror(errno));
+#else
+    (void)c;
+#endif
+}
+
 int tcp_conn_setup(struct tcp_conn *c)
 {
     struct tcp_state *st = c->st;
@@ -647,6 +672,7 @@ int tcp_conn_setup(struct tcp_conn *c)
         p2p_log_debug(TCP_MOD, "TCP_NODELAY: %s", uv_strerror(rc));
         rc = tcp_err(rc);
     }
+    if (rc == 0 && st->notsent_lowat) set_notsent_lowat(c);
     if (rc == 0 && st->keepalive_ms) {
         unsigned secs = (unsigned)((st->keepalive_ms + 999) / 1000);
         int k = uv_tcp_keepalive(&c->tcp, 1, secs);

@@ -20,7 +20,11 @@
  * identify, ping, perf) and close_timeout = 0, so that a close does not
  * wait for the ping stream to end (rust, go: the connection is closed at
  * once). The perf server and the single-stream perf client of the C peer
- * are p2pchat itself (bench/peers/c/server.ini, `p2pchat perf`). */
+ * are p2pchat itself (bench/peers/c/server.ini, `p2pchat perf`).
+ *
+ * Every mode takes `--set SECTION.KEY=VALUE` (repeatable, before or after
+ * the mode's own arguments), applied on top of the built-in config of
+ * every host the mode creates, e.g. --set plugin.transport-tcp.notsent_lowat=0. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -87,6 +91,10 @@ double cbench_cpu_seconds(void)
     return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
+#define MAX_SETS 16
+static const char *sets[MAX_SETS];
+static size_t nsets;
+
 p2p_host *cbench_host(const char *listen, const char *host_extra, const char *extra, uv_loop_t *loop)
 {
     char ini[4096], err[512];
@@ -97,6 +105,13 @@ p2p_host *cbench_host(const char *listen, const char *host_extra, const char *ex
     if (!cf) {
         fprintf(stderr, "cbench: %s\n", err);
         return NULL;
+    }
+    for (size_t i = 0; i < nsets; i++) {
+        if (p2p_conf_set_arg(cf, sets[i], err, sizeof err) != 0) {
+            fprintf(stderr, "cbench: --set %s: %s\n", sets[i], err);
+            p2p_conf_free(cf);
+            return NULL;
+        }
     }
     p2p_host *h;
     struct p2p_host_opts o = { .loop = loop };
@@ -216,6 +231,21 @@ int main(int argc, char **argv)
         { "relay-capacity", cbench_relay_capacity }, { "kad-lookup", cbench_kad_lookup },
     };
     signal(SIGPIPE, SIG_IGN);
+    /* Take the --set options out; the modes see the rest. */
+    int n = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--set") && i + 1 < argc) {
+            if (nsets == MAX_SETS) {
+                fprintf(stderr, "cbench: too many --set options\n");
+                return 2;
+            }
+            sets[nsets++] = argv[++i];
+        } else {
+            argv[n++] = argv[i];
+        }
+    }
+    argc = n;
+    argv[argc] = NULL;
     for (size_t i = 0; argc >= 2 && i < sizeof modes / sizeof *modes; i++)
         if (!strcmp(argv[1], modes[i].name)) return modes[i].fn(argc, argv);
     fprintf(stderr, "usage: cbench handshakes|streams|idle|gossip-sub|gossip-pub|gossip-net|relay-capacity|kad-lookup ... (see cbench.c)\n");

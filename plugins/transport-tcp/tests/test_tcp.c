@@ -5,12 +5,15 @@
  * test_tcp_dial.c. Every wait is bounded (TH_WAIT). */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../tcp.h"
 #include "tcp_harness.h"
 
 #define PEER "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA"
@@ -296,11 +299,13 @@ static uint8_t *sink_alloc(p2p_stream *s, size_t *len, void *arg)
 }
 
 /* _i = 0: plain writes and the transport's own read buffer; _i = 1: the
- * zero-copy extensions (above). */
+ * zero-copy extensions (above); _i = 2: those with the smallest
+ * notsent_lowat, so that the kernel takes every write only in part and
+ * the rest goes out from our blocks when it wakes us. */
 START_TEST(bulk_with_backpressure)
 {
-    bool in_place = _i == 1;
-    p2p_host *h = th_host(NULL, NULL);
+    bool in_place = _i >= 1;
+    p2p_host *h = th_host(NULL, _i == 2 ? "notsent_lowat = 16KiB\n" : "notsent_lowat = 0\n");
     uv_loop_t *loop = p2p_host_loop(h);
     struct th_accept acc = { 0 };
     p2p_multiaddr addr;
@@ -568,6 +573,84 @@ START_TEST(write_queue_limit)
 }
 END_TEST
 
+/* TCP_NOTSENT_LOWAT of every connection of h's transport (dialed and
+ * accepted); returns how many there are. */
+static size_t lowat_of_conns(p2p_host *h, int *vals, size_t max)
+{
+    void *state;
+    th_tcp(h, &state);
+    struct tcp_state *st = state;
+    size_t n = 0;
+    for (struct tcp_link *l = st->conns.next; l != &st->conns && n < max; l = l->next) {
+        struct tcp_conn *c = TCP_CONTAINER_OF(l, struct tcp_conn, link);
+        uv_os_fd_t fd;
+        ck_assert_int_eq(uv_fileno((uv_handle_t *)&c->tcp, &fd), 0);
+        socklen_t sl = sizeof vals[n];
+        ck_assert_int_eq(getsockopt(fd, IPPROTO_TCP, TCP_NOTSENT_LOWAT, &vals[n], &sl), 0);
+        n++;
+    }
+    return n;
+}
+
+/* notsent_lowat reaches the socket of both ends (set after connect and
+ * after accept); 0 leaves the socket alone (the kernel reports 0: the
+ * sysctl net.ipv4.tcp_notsent_lowat applies); the default is 64 KiB.
+ * Bytes still flow with the smallest value (bulk_with_backpressure _i=2). */
+START_TEST(notsent_lowat_applied)
+{
+    static const struct { const char *keys; int want; } cases[] = {
+        { "notsent_lowat = 32KiB\n", 32 << 10 },
+        { "notsent_lowat = 0\n", 0 },
+        { NULL, 64 << 10 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        p2p_host *h = th_host(NULL, cases[i].keys);
+        uv_loop_t *loop = p2p_host_loop(h);
+        struct th_accept acc = { 0 };
+        p2p_multiaddr addr;
+        th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
+        p2p_stream *c, *s;
+        th_connect(h, &addr, NULL, &acc, &c, &s);
+        int vals[4];
+        ck_assert_uint_eq(lowat_of_conns(h, vals, 4), 2);
+        ck_assert_int_eq(vals[0], cases[i].want);
+        ck_assert_int_eq(vals[1], cases[i].want);
+        struct th_sink k = { 0 };
+        th_sink_attach(&k, s, 16);
+        ck_assert_int_eq(p2p_stream_write(c, (const uint8_t *)"ping", 4), 0);
+        ck_assert(TH_WAIT(loop, k.len == 4, 3000));
+        p2p_stream_close(c);
+        th_sink_done(&k);
+        p2p_host_free(h);
+    }
+}
+END_TEST
+
+/* A value the kernel would take but that only costs wake-ups (below
+ * 16 KiB), or out of range, or not a size: the host refuses the config
+ * with a sentence naming the key. */
+START_TEST(notsent_lowat_rejected)
+{
+    static const char *bad[] = { "1", "16383", "2GiB", "-1", "lots" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[256], err[512] = "";
+        snprintf(text, sizeof text, "[host]\nephemeral_identity = true\nlisten =\n[plugin transport-tcp]\n"
+                 "notsent_lowat = %s\n", bad[i]);
+        p2p_conf *cf = p2p_conf_load_string(text, "tcp-test.ini", err, sizeof err);
+        ck_assert_msg(cf != NULL, "%s", err);
+        p2p_host *h = NULL;
+        struct p2p_host_opts o = { 0 };
+        int rc = p2p_host_new(&h, cf, &o, err, sizeof err);
+        ck_assert_msg(rc == P2P_ECONFIG, "notsent_lowat = %s: %d (%s)", bad[i], rc, err);
+        ck_assert_ptr_null(h);
+        ck_assert_msg(strstr(err, "notsent_lowat") != NULL, "%s: %s", bad[i], err);
+    }
+    /* the limits themselves are fine */
+    p2p_host_free(th_host(NULL, "notsent_lowat = 16KiB\n"));
+    p2p_host_free(th_host(NULL, "notsent_lowat = 1GiB\n"));
+}
+END_TEST
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);   /* as p2pchat does (see plugin.c) */
@@ -580,13 +663,15 @@ int main(void)
     tcase_add_test(tc, listen_and_exchange_ip4);
     tcase_add_test(tc, listen_and_exchange_ip6);
     tcase_add_test(tc, wildcard_expansion_and_dual_stack);
-    tcase_add_loop_test(tc, bulk_with_backpressure, 0, 2);
+    tcase_add_loop_test(tc, bulk_with_backpressure, 0, 3);
     tcase_add_test(tc, half_close_and_clean_close);
     tcase_add_test(tc, reset_is_an_error);
     tcase_add_test(tc, small_writes_coalesce);
     tcase_add_test(tc, close_after_shutdown_lingers);
     tcase_add_test(tc, linger_is_bounded);
     tcase_add_test(tc, write_queue_limit);
+    tcase_add_test(tc, notsent_lowat_applied);
+    tcase_add_test(tc, notsent_lowat_rejected);
     suite_add_tcase(s, tc);
     th_add_dial_tests(s);
     return p2p_test_run(s);
