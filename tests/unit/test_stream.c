@@ -387,7 +387,7 @@ static int pv_writev(void *impl, const struct p2p_iovec *iov, size_t n)
     v->writevs++;
     for (size_t i = 0; i < n; i++) {
         v->pieces++;
-        pv_write(&v->pv, iov[i].base, iov[i].len);
+        if (iov[i].len) pv_write(&v->pv, iov[i].base, iov[i].len);   /* empty pieces may be NULL */
     }
     return 0;
 }

@@ -176,7 +176,8 @@ struct p2p_iovec {
     size_t len;
 };
 /* Provider: write iov[0..n) in order, as one write would (same contract:
- * all or an error, no pointer kept after return). */
+ * all or an error, no pointer kept after return). Pieces may be empty
+ * (base then may be NULL); the total is not 0. */
 typedef int (*p2p_stream_writev_fn)(void *impl, const struct p2p_iovec *iov, size_t n);
 /* Provider side: take gather writes natively (NULL withdraws). */
 P2P_API void p2p_stream_set_writev(p2p_stream *s, p2p_stream_writev_fn fn);
