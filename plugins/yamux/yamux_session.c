@@ -1,6 +1,7 @@
 /* yamux_session.c - I/O-free Yamux session (see yamux_session.h). */
 #include "yamux_session.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -992,6 +993,7 @@ static int write_direct(yamux_session *s, struct ystream *st, const uint8_t *dat
     uint8_t hdr[DIRECT_FRAMES][YAMUX_HEADER_LEN];
     struct p2p_iovec iov[2 * DIRECT_FRAMES + 1];
     size_t total = 0;
+    if (len > INT_MAX) len = INT_MAX;   /* the count is returned as an int */
     while (total < len && st->send_window) {
         size_t room = cb_room(s), batch = 0, taken = 0, k = 0, nf = 0;
         size_t ctl = s->ctl.len;
