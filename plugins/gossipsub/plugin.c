@@ -260,25 +260,34 @@ static void dispatch(struct gsp *g, const struct gs_event *ev)
     }
 }
 
-void gsp_pump(struct gsp *g)
+static void flush_dirty(struct gsp *g)
 {
     p2p_peerid id;
     while (gs_router_next_dirty(g->r, &id)) {
         struct gsp_peer *gp = peer_get(g, &id);
         if (gp) flush_peer(gp);
     }
-    if (g->pumping) return;   /* the outer pump dispatches the events */
+}
+
+/* Dispatch the router's events (unless an outer pump is doing so);
+ * flush: write after each (its callbacks may publish). */
+static void dispatch_events(struct gsp *g, bool flush)
+{
+    if (g->pumping) return;
     g->pumping = true;
     struct gs_event ev;
     while (gs_router_next_event(g->r, &ev)) {
         dispatch(g, &ev);
         gs_event_clear(&ev);
-        while (gs_router_next_dirty(g->r, &id)) {
-            struct gsp_peer *gp = peer_get(g, &id);
-            if (gp) flush_peer(gp);
-        }
+        if (flush) flush_dirty(g);
     }
     g->pumping = false;
+}
+
+void gsp_pump(struct gsp *g)
+{
+    flush_dirty(g);
+    dispatch_events(g, true);
     p2p_defer_schedule(g->host, &g->sweep);
 }
 
@@ -290,15 +299,7 @@ void gsp_pump(struct gsp *g)
  * RPCs made output for it. */
 static void pump_received(struct gsp *g)
 {
-    if (!g->pumping) {
-        g->pumping = true;
-        struct gs_event ev;
-        while (gs_router_next_event(g->r, &ev)) {
-            dispatch(g, &ev);
-            gs_event_clear(&ev);
-        }
-        g->pumping = false;
-    }
+    dispatch_events(g, false);
     p2p_defer_schedule(g->host, &g->flush);
     p2p_defer_schedule(g->host, &g->sweep);
 }
