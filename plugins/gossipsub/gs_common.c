@@ -157,9 +157,15 @@ bool gs_out_msg(struct gs_router *r, struct gs_peer *p, const struct gs_msg *m)
         note_full(r, p);
         return false;
     }
-    if (gs_pending_msg(&p->pend, m->enc, m->enc_len) < 0) return false;
+    if (gs_pending_msg_keyed(&p->pend, m->enc, m->enc_len, gs_hash(r->hkey, m->id, m->id_len)) < 0) return false;
     gs_out_mark(r, p);
     return true;
+}
+
+void gs_out_cancel(struct gs_router *r, struct gs_peer *p, uint64_t h, unsigned mask)
+{
+    if (!p->pend.nmarks) return;
+    r->st.msgs_cancelled += gs_pending_cancel(&p->pend, h, mask);
 }
 
 void gs_out_graft(struct gs_router *r, struct gs_peer *p, const struct gs_topic *t)

@@ -102,13 +102,12 @@ static void forward(struct gs_router *r, struct gs_topic *t, const struct gs_msg
 static void send_idontwant(struct gs_router *r, struct gs_topic *t, const struct gs_msg *m, const struct gs_peer *src)
 {
     if (m->len < r->cfg.idontwant_threshold) return;
-    const uint8_t *ids[1] = { m->id };
-    size_t lens[1] = { m->id_len };
+    uint64_t h = gs_hash(r->hkey, m->id, m->id_len);
     for (size_t i = 0; i < t->mesh.n; i++) {
         struct gs_peer *q = t->mesh.v[i];
         if (q == src || q->proto < GS_MESHSUB_12 || !gs_out_has_room_ctl(r, q)) continue;
         if (m->has_from && p2p_peerid_equal(&q->id, &m->from)) continue;
-        if (gs_pending_idontwant(&q->pend, ids, lens, 1) == 0) {
+        if (gs_pending_idontwant_keyed(&q->pend, m->id, m->id_len, h) == 0) {
             r->st.idontwant_out++;
             gs_out_mark(r, q);
         }
@@ -136,11 +135,16 @@ static void handle_message(struct gs_router *r, struct gs_peer *p, const Gspb__M
     if (m->has_from && p2p_peerid_equal(&m->from, &r->self)) {
         /* Our own message coming back: not an error of the sender's. */
         r->st.msgs_duplicate++;
+        gs_out_cancel(r, p, gs_hash(r->hkey, m->id, m->id_len), GS_PEND_MSG);
         gs_msg_unref(m);
         return;
     }
     if (gs_seen_has(&r->seen, m->id, m->id_len)) {
         r->st.msgs_duplicate++;
+        /* The sender has it: what we queued to it for this message and
+         * did not send yet (the copy, our IDONTWANT: it forwarded
+         * already) would only be a duplicate. */
+        gs_out_cancel(r, p, gs_hash(r->hkey, m->id, m->id_len), GS_PEND_MSG | GS_PEND_IDONTWANT);
         if (r->score) gs_score_duplicate_message(r->score, &p->id, t->name, m->id, m->id_len, r->now);
         fulfil_promise(r, m);
         gs_msg_unref(m);
@@ -339,8 +343,12 @@ static void handle_idontwant(struct gs_router *r, struct gs_peer *p, const Gspb_
         const Gspb__ControlIDontWant *e = c->idontwant[i];
         for (size_t j = 0; j < e->n_message_ids && p->dont_send.n < r->cfg.max_idontwant; j++) {
             const ProtobufCBinaryData *id = &e->message_ids[j];
-            gs_hset_put(&p->dont_send, gs_hash(r->hkey, id->data, id->len),
-                        (uint8_t)(r->cfg.idontwant_ttl > 255 ? 255 : r->cfg.idontwant_ttl));
+            uint64_t h = gs_hash(r->hkey, id->data, id->len);
+            gs_hset_put(&p->dont_send, h, (uint8_t)(r->cfg.idontwant_ttl > 255 ? 255 : r->cfg.idontwant_ttl));
+            /* A copy queued before it arrived is not sent either (our
+             * IDONTWANT to it stays: a peer that validates later may
+             * still be about to forward). */
+            gs_out_cancel(r, p, h, GS_PEND_MSG);
         }
     }
 }

@@ -336,7 +336,9 @@ int gs_router_handle_rpc(struct gs_router *r, const p2p_peerid *peer, const uint
     if (rc == 0) gs_handle_rpc(r, p, rpc.pb);
     else r->st.rpcs_bad++;
     gs_rpc_clear(&rpc);
-    gs_out_seal_all(r);
+    /* Not sealed: until the caller takes the output, later RPCs (from the
+     * same loop turn) may show that a peer has a message queued to it
+     * (gs_out_cancel). */
     return rc;
 }
 

@@ -8,10 +8,14 @@
  *  - bytes to send, per peer: every entry point queues RPC items per peer
  *    and, before returning, seals them into length-prefixed frames in the
  *    peer's output queue (gs_router_outq); peers whose queue grew are
- *    listed by gs_router_next_dirty. gs_router_publish leaves its items
- *    unsealed, so that messages published one after another share frames
- *    (fewer frames to write, decode and wake up for); gs_router_next_dirty
- *    and gs_router_outq seal what is pending. The caller writes those
+ *    listed by gs_router_next_dirty. gs_router_publish and
+ *    gs_router_handle_rpc leave their items unsealed, so that messages
+ *    published one after another share frames (fewer frames to write,
+ *    decode and wake up for), and so that a copy queued to a peer whose
+ *    own copy or IDONTWANT of that message comes in a later RPC, before
+ *    the caller took the output, is taken out again (v1.2: not sent to a
+ *    peer that has it); gs_router_next_dirty and gs_router_outq seal what
+ *    is pending. The caller writes those
  *    bytes to the peer's outbound stream and consumes them from the queue;
  *  - events (gs_router_next_event): messages to deliver to local
  *    subscribers, remote peers joining/leaving topics, PX candidates.
@@ -220,6 +224,7 @@ struct gs_stats {
     uint64_t rpcs_in, rpcs_bad, rpcs_graylisted;
     uint64_t msgs_in, msgs_delivered, msgs_duplicate, msgs_invalid, msgs_rejected, msgs_ignored, msgs_unsubscribed;
     uint64_t msgs_forwarded, msgs_dropped_full, msgs_dropped_slow, msgs_published;
+    uint64_t msgs_cancelled;        /* queued copies taken out unsent: the peer had the message */
     uint64_t slow_pruned;
     uint64_t ihave_in, iwant_in, graft_in, prune_in, idontwant_in;
     uint64_t ihave_out, iwant_out, graft_out, prune_out, idontwant_out;

@@ -127,6 +127,12 @@ void gs_router_enter(struct gs_router *r, uint64_t now_ms);
  * queue limit (false: not queued); control items the slack. */
 bool gs_out_msg(struct gs_router *r, struct gs_peer *p, const struct gs_msg *m);
 /* Whether m fits in p's queue now (what gs_out_msg checks). */
+/* The peer showed that it has the message whose id hashes to h (its
+ * copy or its IDONTWANT arrived): take the items of mask (GS_PEND_*)
+ * queued to it for that message and not sealed yet out again (v1.2: a
+ * peer that sent IDONTWANT is skipped; IDONTWANT is optional for the
+ * sender). Counted in msgs_cancelled. */
+void gs_out_cancel(struct gs_router *r, struct gs_peer *p, uint64_t h, unsigned mask);
 bool gs_out_room(const struct gs_router *r, const struct gs_peer *p, const struct gs_msg *m);
 void gs_out_graft(struct gs_router *r, struct gs_peer *p, const struct gs_topic *t);
 /* A PRUNE for topic t; PX when do_px (peers of t with score >= 0, other

@@ -1,6 +1,7 @@
 /* gs_rpc.c - see gs_rpc.h. */
 #include "gs_rpc.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "p2p/error.h"
@@ -234,12 +235,55 @@ void gs_pending_init(struct gs_pending *p)
 {
     p2p_buf_init(&p->top, 0);
     p2p_buf_init(&p->ctl, 0);
+    p->marks = NULL;
+    p->nmarks = p->capmarks = 0;
+}
+
+/* Remember the item [off, b->len) of kind under key. Without room (the
+ * cap, or no memory) the item is simply not cancellable. */
+static void mark(struct gs_pending *p, unsigned kind, size_t off, size_t end, uint64_t key)
+{
+    if (p->nmarks == p->capmarks) {
+        if (p->capmarks >= GS_PEND_MARKS_MAX) return;
+        size_t ncap = p->capmarks ? p->capmarks * 2 : 8;
+        struct gs_pend_mark *v = realloc(p->marks, ncap * sizeof *v);
+        if (!v) return;
+        p->marks = v;
+        p->capmarks = ncap;
+    }
+    p->marks[p->nmarks++] = (struct gs_pend_mark){ .key = key, .off = off, .len = end - off, .kind = kind };
+}
+
+size_t gs_pending_cancel(struct gs_pending *p, uint64_t key, unsigned mask)
+{
+    size_t msgs = 0, i = 0;
+    while (i < p->nmarks) {
+        struct gs_pend_mark k = p->marks[i];
+        if (k.key != key || !(k.kind & mask)) {
+            i++;
+            continue;
+        }
+        p2p_buf *b = k.kind == GS_PEND_MSG ? &p->top : &p->ctl;
+        uint8_t *h = p2p_buf_head(b);
+        memmove(h + k.off, h + k.off + k.len, b->len - k.off - k.len);
+        b->len -= k.len;
+        memmove(p->marks + i, p->marks + i + 1, (p->nmarks - i - 1) * sizeof *p->marks);
+        p->nmarks--;
+        /* Later items of the same buffer moved down. */
+        for (size_t j = 0; j < p->nmarks; j++)
+            if (p->marks[j].kind == k.kind && p->marks[j].off > k.off) p->marks[j].off -= k.len;
+        if (k.kind == GS_PEND_MSG) msgs++;
+    }
+    return msgs;
 }
 
 void gs_pending_free(struct gs_pending *p)
 {
     p2p_buf_free(&p->top);
     p2p_buf_free(&p->ctl);
+    free(p->marks);
+    p->marks = NULL;
+    p->nmarks = p->capmarks = 0;
 }
 
 size_t gs_pending_size(const struct gs_pending *p)
@@ -272,6 +316,14 @@ int gs_pending_msg(struct gs_pending *p, const uint8_t *enc, size_t len)
     return rc;
 }
 
+int gs_pending_msg_keyed(struct gs_pending *p, const uint8_t *enc, size_t len, uint64_t key)
+{
+    size_t old = p->top.len;
+    int rc = gs_pending_msg(p, enc, len);
+    if (!rc) mark(p, GS_PEND_MSG, old, p->top.len, key);
+    return rc;
+}
+
 static int ids_entry(p2p_buf *ctl, unsigned ctl_field, unsigned ids_field, const char *topic, size_t tlen,
                      const uint8_t *const *ids, const size_t *id_lens, size_t n)
 {
@@ -298,6 +350,14 @@ int gs_pending_iwant(struct gs_pending *p, const uint8_t *const *ids, const size
 int gs_pending_idontwant(struct gs_pending *p, const uint8_t *const *ids, const size_t *id_lens, size_t n)
 {
     return ids_entry(&p->ctl, 5, 1, NULL, 0, ids, id_lens, n);
+}
+
+int gs_pending_idontwant_keyed(struct gs_pending *p, const uint8_t *id, size_t id_len, uint64_t key)
+{
+    size_t old = p->ctl.len;
+    int rc = gs_pending_idontwant(p, &id, &id_len, 1);
+    if (!rc) mark(p, GS_PEND_IDONTWANT, old, p->ctl.len, key);
+    return rc;
 }
 
 int gs_pending_graft(struct gs_pending *p, const char *topic, size_t tlen)
@@ -380,5 +440,6 @@ int gs_pending_seal(struct gs_pending *p, p2p_buf *out, size_t target)
     if (rc) out->len = old;
     p2p_buf_reset(&p->top);
     p2p_buf_reset(&p->ctl);
+    p->nmarks = 0;
     return rc;
 }

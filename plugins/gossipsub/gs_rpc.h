@@ -23,7 +23,10 @@
  * Encoding: outgoing items are queued per peer in a struct gs_pending as
  * ready-made protobuf fields (a subscription, a message, a control entry)
  * and sealed into frames by gs_pending_seal, which packs items into RPCs
- * of at most `target` bytes (an item larger than that travels alone). */
+ * of at most `target` bytes (an item larger than that travels alone).
+ * Until sealed, a message item and a one-id IDONTWANT entry queued with
+ * a key (the router's hash of the message id) can be taken out again
+ * (gs_pending_cancel): the peer showed that it has the message. */
 #ifndef GS_RPC_H
 #define GS_RPC_H
 
@@ -89,9 +92,25 @@ int gs_framer_next(struct gs_framer *f, const uint8_t **frame, size_t *len);
 
 /* ---- outgoing ------------------------------------------------------------- */
 
+/* Kinds of cancellable items (a bit mask for gs_pending_cancel). */
+#define GS_PEND_MSG 1u
+#define GS_PEND_IDONTWANT 2u
+/* At most this many items per peer are remembered for cancelling until
+ * the next seal (later ones are sent regardless): bounds the scan a
+ * received id costs. */
+#define GS_PEND_MARKS_MAX 256
+
+struct gs_pend_mark {
+    uint64_t key;
+    size_t off, len;         /* of the item in top (GS_PEND_MSG) or ctl */
+    unsigned kind;
+};
+
 struct gs_pending {
     p2p_buf top;             /* RPC fields 1 (SubOpts) and 2 (Message), encoded */
     p2p_buf ctl;             /* ControlMessage fields 1..5, encoded */
+    struct gs_pend_mark *marks;   /* cancellable items, in queueing order */
+    size_t nmarks, capmarks;
 };
 
 void gs_pending_init(struct gs_pending *p);
@@ -106,6 +125,13 @@ int gs_pending_ihave(struct gs_pending *p, const char *topic, size_t tlen,
                      const uint8_t *const *ids, const size_t *id_lens, size_t n);
 int gs_pending_iwant(struct gs_pending *p, const uint8_t *const *ids, const size_t *id_lens, size_t n);
 int gs_pending_idontwant(struct gs_pending *p, const uint8_t *const *ids, const size_t *id_lens, size_t n);
+/* The same, remembered under key for gs_pending_cancel (a one-id IDONTWANT). */
+int gs_pending_msg_keyed(struct gs_pending *p, const uint8_t *enc, size_t len, uint64_t key);
+int gs_pending_idontwant_keyed(struct gs_pending *p, const uint8_t *id, size_t id_len, uint64_t key);
+/* Take the unsealed items queued under key of the kinds in mask
+ * (GS_PEND_*) out again; the others keep their order. Returns how many
+ * message items were taken out (IDONTWANT entries are not counted). */
+size_t gs_pending_cancel(struct gs_pending *p, uint64_t key, unsigned mask);
 int gs_pending_graft(struct gs_pending *p, const char *topic, size_t tlen);
 /* backoff_s 0 and no peers: a v1.0 PRUNE (topic only). */
 int gs_pending_prune(struct gs_pending *p, const char *topic, size_t tlen, uint64_t backoff_s,

@@ -17,8 +17,11 @@
  * Writing: after every router call, the router's output queues of dirty
  * peers are moved to their outbound streams while the stream's own queue
  * is below stream_hw; on_drain continues. The router bounds what waits.
- * After a publish this happens from a deferred call (gsp_flush), so that
- * the messages a caller publishes in a row share frames and writes.
+ * After a publish and after received RPCs this happens from a deferred
+ * call (gsp_flush, before the loop next polls), so that the messages a
+ * caller publishes in a row share frames and writes, and so that a copy
+ * queued to a peer whose own copy or IDONTWANT is read in the same loop
+ * turn is never sent (pump_received).
  *
  * Events (deliveries, peers joining/leaving topics, PX) are dispatched
  * after the router call that produced them, outside it: callbacks may call
@@ -257,25 +260,47 @@ static void dispatch(struct gsp *g, const struct gs_event *ev)
     }
 }
 
-void gsp_pump(struct gsp *g)
+static void flush_dirty(struct gsp *g)
 {
     p2p_peerid id;
     while (gs_router_next_dirty(g->r, &id)) {
         struct gsp_peer *gp = peer_get(g, &id);
         if (gp) flush_peer(gp);
     }
-    if (g->pumping) return;   /* the outer pump dispatches the events */
+}
+
+/* Dispatch the router's events (unless an outer pump is doing so);
+ * flush: write after each (its callbacks may publish). */
+static void dispatch_events(struct gsp *g, bool flush)
+{
+    if (g->pumping) return;
     g->pumping = true;
     struct gs_event ev;
     while (gs_router_next_event(g->r, &ev)) {
         dispatch(g, &ev);
         gs_event_clear(&ev);
-        while (gs_router_next_dirty(g->r, &id)) {
-            struct gsp_peer *gp = peer_get(g, &id);
-            if (gp) flush_peer(gp);
-        }
+        if (flush) flush_dirty(g);
     }
     g->pumping = false;
+}
+
+void gsp_pump(struct gsp *g)
+{
+    flush_dirty(g);
+    dispatch_events(g, true);
+    p2p_defer_schedule(g->host, &g->sweep);
+}
+
+/* After received RPCs: deliver now, write from the flush defer, which
+ * runs once the loop has handled every read of this turn. Meanwhile the
+ * copies and IDONTWANTs that other peers' RPCs of the same turn bring
+ * take the copies queued to those peers out again (gs_out_cancel: they
+ * have the message), and a peer gets one write per turn however many
+ * RPCs made output for it. */
+static void pump_received(struct gsp *g)
+{
+    dispatch_events(g, false);
+    p2p_defer_schedule(g->host, &g->flush);
     p2p_defer_schedule(g->host, &g->sweep);
 }
 
@@ -346,7 +371,7 @@ static void in_read(p2p_stream *s, const uint8_t *data, size_t len, void *arg)
         in_free(in, true);
         peer_maybe_free(gp);
     }
-    gsp_pump(g);
+    pump_received(g);
 }
 
 static void in_end(struct gsp_in *in)

@@ -1292,6 +1292,82 @@ START_TEST(graft_flood)
 }
 END_TEST
 
+/* ---- copies the peer already has are not sent ------------------------------------------------ */
+
+static bool both_in_mesh(void *arg)
+{
+    (void)arg;
+    return in_mesh(0, atks[0].id) && in_mesh(0, atks[1].id);
+}
+
+static int rx_count(const struct atk *a, const struct gs_msg *m)
+{
+    for (size_t i = 0; i < a->nrx; i++)
+        if (a->rx[i].len == m->id_len && !memcmp(a->rx[i].id, m->id, m->id_len)) return a->rx[i].count;
+    return 0;
+}
+
+static bool honest_got_atk_all(void *arg)
+{
+    const int *before = arg;
+    for (int i = 1; i < NH; i++)
+        if (nodes[i].atk_msgs <= before[i]) return false;
+    return true;
+}
+
+/* Two mesh peers of the victim send it the same message (by a third
+ * author) in the same loop turn: the victim handles both reads before it
+ * writes, so the copy it queued for the second sender when the first
+ * one's arrived is taken out again (gs_out_cancel) and neither gets the
+ * message back; the honest hosts get it. (Writing after every RPC, as
+ * before, sent it back to the later sender.) Then a message only one of
+ * them sends is forwarded to the other, as ever. */
+START_TEST(queued_copy_cancelled)
+{
+    CASE("queued_copy_cancelled");
+    struct atk *a = &atks[0], *b = &atks[1];
+    atk_new(a);
+    atk_new(b);
+    ck_assert_msg(ihost_run_cond(&loop, both_in_mesh, NULL, 10000), "the attackers did not join the victim's mesh");
+    p2p_keypair akp;   /* the author: neither attacker */
+    p2p_keypair_from_seed_byte(&akp, 77);
+    p2p_pubkey apub;
+    p2p_keypair_public(&akp, &apub);
+    p2p_peerid aid;
+    ck_assert_int_eq(p2p_peerid_from_pubkey(&aid, &apub), 0);
+    int before[NH];
+    for (int r = 0; r < 3; r++) {
+        for (int i = 0; i < NH; i++) before[i] = nodes[i].atk_msgs;
+        uint64_t cancelled0 = vstats().msgs_cancelled;
+        char text[32];
+        snprintf(text, sizeof text, "atk twice %d", r);
+        struct gs_msg *m;
+        ck_assert_int_eq(gs_msg_publish(&m, GS_SIGN_STRICT, GS_ID_FROM_SEQNO, &akp, &aid, 500 + r, ROOM,
+                                        (const uint8_t *)text, strlen(text)),
+                         0);
+        atk_send_enc(a, m->enc, m->enc_len);
+        atk_send_enc(b, m->enc, m->enc_len);
+        ck_assert_msg(ihost_run_cond(&loop, honest_got_atk_all, before, 5000), "the honest hosts missed the message");
+        ihost_run_for(&loop, 2 * HB_MS);
+        ck_assert_int_eq(rx_count(a, m) + rx_count(b, m), 0);
+        ck_assert_uint_eq(vstats().msgs_cancelled, cancelled0 + 1);
+        gs_msg_unref(m);
+    }
+    for (int i = 0; i < NH; i++) before[i] = nodes[i].atk_msgs;
+    struct gs_msg *m;
+    ck_assert_int_eq(gs_msg_publish(&m, GS_SIGN_STRICT, GS_ID_FROM_SEQNO, &akp, &aid, 600, ROOM,
+                                    (const uint8_t *)"atk once", 8),
+                     0);
+    atk_send_enc(a, m->enc, m->enc_len);
+    ck_assert(ihost_run_cond(&loop, honest_got_atk_all, before, 5000));
+    ihost_run_for(&loop, 2 * HB_MS);
+    ck_assert_int_eq(rx_count(a, m), 0);
+    ck_assert_int_eq(rx_count(b, m), 1);
+    gs_msg_unref(m);
+    check_honest_exactly_once();
+}
+END_TEST
+
 /* ---- a peer that stops reading: its queue counts in the memory budget ------------------------ */
 
 struct vcount { int want; };
@@ -1376,6 +1452,7 @@ int main(void)
     tcase_add_test(tc, iwant_flood);
     tcase_add_test(tc, graft_flood);
     tcase_add_test(tc, slow_reader_charged);
+    tcase_add_test(tc, queued_copy_cancelled);
     suite_add_tcase(s, tc);
     return p2p_test_run(s);
 }

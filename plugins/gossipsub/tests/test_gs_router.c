@@ -386,6 +386,77 @@ START_TEST(idontwant)
 }
 END_TEST
 
+/* A copy queued to a peer and not sealed yet is not sent once the peer
+ * shows it has the message: its IDONTWANT (the copy; our IDONTWANT to it
+ * stays) or its own copy (both). What was sealed before goes out. */
+START_TEST(idontwant_cancels_queued)
+{
+    struct fx f;
+    fx_init(&f, 5, false, NULL);
+    fx_add(&f, 0, 4, GS_MESHSUB_12, true);
+    for (size_t i = 0; i < 4; i++) fx_sub(&f, i, T, true);
+    ck_assert_int_eq(gs_router_join(f.r, T, f.now), 0);
+    ck_assert_uint_eq(fx_mesh_n(&f, T), 4);
+    struct gst_seen s[5], sum;
+    fx_drain_all(&f, s, &sum);
+    char big[2000];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    struct gs_msg *small = gst_msg(&f.peer[4], 1, T, "small");
+    struct gs_msg *m = gst_msg(&f.peer[4], 2, T, big);
+    struct gs_stats st;
+    /* Peer 0 sends both (author 4 is not connected): copies to 1, 2, 3,
+     * IDONTWANT for the big one, all queued, none sealed. */
+    fx_send_msg(&f, 0, small);
+    fx_send_msg(&f, 0, m);
+    /* Peer 1's IDONTWANT and peer 2's own copy arrive before we write. */
+    struct gs_pending p;
+    gs_pending_init(&p);
+    gs_pending_idontwant(&p, (const uint8_t *const[]){ m->id }, &m->id_len, 1);
+    gst_feed(f.r, &f.peer[1].id, &p, f.now);
+    gs_pending_free(&p);
+    fx_send_msg(&f, 2, m);
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_eq(st.msgs_forwarded, 6);
+    ck_assert_uint_eq(st.msgs_cancelled, 2);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(s[0].nmsg, 0);
+    ck_assert_uint_eq(s[1].nmsg, 1);   /* the small one only */
+    ck_assert_uint_eq(s[1].msg_len[0], 5);
+    ck_assert_uint_eq(s[1].nidontwant_ids, 1);
+    ck_assert_uint_eq(s[2].nmsg, 1);
+    ck_assert_uint_eq(s[2].msg_len[0], 5);
+    ck_assert_uint_eq(s[2].nidontwant_ids, 0);
+    ck_assert_uint_eq(s[3].nmsg, 2);
+    ck_assert_uint_eq(s[3].nidontwant_ids, 1);
+    /* Sealed and taken: a late IDONTWANT or copy changes nothing. */
+    fx_send_msg(&f, 3, m);
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_eq(st.msgs_cancelled, 2);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(sum.nmsg, 0);
+    /* An IWANT answer queued to a peer that then sends IDONTWANT for it
+     * (v1.2 "Cancelling IWANT") is not sent either. */
+    for (int i = 0; i < 3; i++) fx_beat(&f, 1000);   /* peer 1's IDONTWANT expired */
+    fx_drain_all(&f, s, &sum);
+    gs_pending_init(&p);
+    gs_pending_iwant(&p, (const uint8_t *const[]){ m->id }, &m->id_len, 1);
+    gst_feed(f.r, &f.peer[1].id, &p, f.now);
+    gs_pending_free(&p);
+    gs_pending_init(&p);
+    gs_pending_idontwant(&p, (const uint8_t *const[]){ m->id }, &m->id_len, 1);
+    gst_feed(f.r, &f.peer[1].id, &p, f.now);
+    gs_pending_free(&p);
+    fx_drain_all(&f, s, &sum);
+    ck_assert_uint_eq(s[1].nmsg, 0);
+    gs_router_stats(f.r, &st);
+    ck_assert_uint_eq(st.msgs_cancelled, 3);
+    gs_msg_unref(small);
+    gs_msg_unref(m);
+    fx_free(&f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("gossipsub_router");
@@ -398,6 +469,7 @@ int main(void)
     tcase_add_test(tc, ihave_iwant);
     tcase_add_test(tc, fanout_and_flood_publish);
     tcase_add_test(tc, idontwant);
+    tcase_add_test(tc, idontwant_cancels_queued);
     suite_add_tcase(s, tc);
     return p2p_test_run(s);
 }

@@ -250,6 +250,64 @@ START_TEST(splitting)
 }
 END_TEST
 
+/* Seal p, the bytes appended to out. */
+static void seal_to(struct gs_pending *p, p2p_buf *out)
+{
+    p2p_buf_init(out, 0);
+    ck_assert_int_eq(gs_pending_seal(p, out, 1 << 20), 0);
+}
+
+/* Cancelled items leave exactly the frames the other items alone make. */
+START_TEST(cancel_items)
+{
+    const uint8_t *ids[2] = { (const uint8_t *)"id-1", (const uint8_t *)"id-22" };
+    size_t lens[2] = { 4, 5 };
+    const uint8_t m1[] = "\x22\x01t\x12\x01" "a", m2[] = "\x22\x01t\x12\x02" "bb";   /* Message{topic, data} */
+    struct gs_pending p, want;
+    gs_pending_init(&p);
+    gs_pending_init(&want);
+    ck_assert_int_eq(gs_pending_sub(&p, "room", 4, true), 0);
+    ck_assert_int_eq(gs_pending_msg_keyed(&p, m1, sizeof m1 - 1, 1), 0);
+    ck_assert_int_eq(gs_pending_idontwant_keyed(&p, ids[0], lens[0], 1), 0);
+    ck_assert_int_eq(gs_pending_msg_keyed(&p, m2, sizeof m2 - 1, 2), 0);
+    ck_assert_int_eq(gs_pending_graft(&p, "room", 4), 0);
+    ck_assert_int_eq(gs_pending_msg_keyed(&p, m1, sizeof m1 - 1, 1), 0);
+    ck_assert_int_eq(gs_pending_idontwant_keyed(&p, ids[1], lens[1], 2), 0);
+    ck_assert_int_eq(gs_pending_msg(&p, m1, sizeof m1 - 1), 0);   /* not keyed: stays */
+    /* Nothing under key 3; key 1's two messages, then its IDONTWANT. */
+    ck_assert_uint_eq(gs_pending_cancel(&p, 3, GS_PEND_MSG | GS_PEND_IDONTWANT), 0);
+    ck_assert_uint_eq(gs_pending_cancel(&p, 1, GS_PEND_MSG), 2);
+    ck_assert_uint_eq(gs_pending_cancel(&p, 1, GS_PEND_MSG), 0);
+    ck_assert_uint_eq(gs_pending_cancel(&p, 1, GS_PEND_IDONTWANT), 0);   /* counts messages only */
+    ck_assert_int_eq(gs_pending_sub(&want, "room", 4, true), 0);
+    ck_assert_int_eq(gs_pending_msg(&want, m2, sizeof m2 - 1), 0);
+    ck_assert_int_eq(gs_pending_graft(&want, "room", 4), 0);
+    ck_assert_int_eq(gs_pending_idontwant(&want, ids + 1, lens + 1, 1), 0);
+    ck_assert_int_eq(gs_pending_msg(&want, m1, sizeof m1 - 1), 0);
+    p2p_buf a, b;
+    seal_to(&p, &a);
+    seal_to(&want, &b);
+    ck_assert_uint_eq(a.len, b.len);
+    ck_assert_mem_eq(p2p_buf_head(&a), p2p_buf_head(&b), a.len);
+    p2p_buf_free(&a);
+    p2p_buf_free(&b);
+    /* Sealed items cannot be cancelled; a cancelled IDONTWANT empties ctl. */
+    ck_assert_int_eq(gs_pending_msg_keyed(&p, m2, sizeof m2 - 1, 2), 0);
+    seal_to(&p, &a);
+    p2p_buf_free(&a);
+    ck_assert_uint_eq(gs_pending_cancel(&p, 2, GS_PEND_MSG), 0);
+    ck_assert_int_eq(gs_pending_idontwant_keyed(&p, ids[1], lens[1], 2), 0);
+    ck_assert_uint_eq(gs_pending_cancel(&p, 2, GS_PEND_IDONTWANT | GS_PEND_MSG), 0);
+    ck_assert(gs_pending_empty(&p));
+    /* At most GS_PEND_MARKS_MAX items are remembered; later ones are sent. */
+    for (int i = 0; i < GS_PEND_MARKS_MAX + 10; i++) ck_assert_int_eq(gs_pending_msg_keyed(&p, m1, sizeof m1 - 1, 7), 0);
+    ck_assert_uint_eq(gs_pending_cancel(&p, 7, GS_PEND_MSG), GS_PEND_MARKS_MAX);
+    ck_assert_uint_eq(gs_pending_size(&p), 10 * (sizeof m1 - 1 + 2));
+    gs_pending_free(&p);
+    gs_pending_free(&want);
+}
+END_TEST
+
 START_TEST(containers)
 {
     uint8_t key[GS_HASHKEY_LEN] = { 1, 2, 3 };
@@ -300,6 +358,7 @@ int main(void)
     tcase_add_test(tc, bad_input);
     tcase_add_test(tc, framing);
     tcase_add_test(tc, splitting);
+    tcase_add_test(tc, cancel_items);
     tcase_add_test(tc, containers);
     suite_add_tcase(s, tc);
     return p2p_test_run(s);
