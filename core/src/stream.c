@@ -50,6 +50,7 @@ struct p2p_stream {
     const struct p2p_stream_wbuf_ops *wbuf;   /* provider's write buffers */
     p2p_stream_alloc_fn read_alloc;           /* owner's read buffers */
     struct mss_confirm *confirm;              /* lazy multistream-select: the answer to come */
+    p2p_stream_writev_fn writev;              /* provider's gather writes */
 };
 
 /* A lazy dialer's negotiation still open on the stream: the protocol was
@@ -341,6 +342,53 @@ P2P_API int p2p_stream_write(p2p_stream *s, const uint8_t *data, size_t len)
     if (!len) return 0;
     int rc = s->ops->write(s->impl, data, len);
     if (rc >= 0) p2p_counter_add(s->tx, len);
+    return rc;
+}
+
+P2P_API void p2p_stream_set_writev(p2p_stream *s, p2p_stream_writev_fn fn)
+{
+    s->writev = fn;
+}
+
+static void gather(uint8_t *dst, const struct p2p_iovec *iov, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (iov[i].len) memcpy(dst, iov[i].base, iov[i].len);
+        dst += iov[i].len;
+    }
+}
+
+P2P_API int p2p_stream_writev(p2p_stream *s, const struct p2p_iovec *iov, size_t n)
+{
+    if (s->closed || s->dead || s->wr_shut) return P2P_ECLOSED;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (iov[i].len > SIZE_MAX - total) return P2P_ERANGE;
+        total += iov[i].len;
+    }
+    if (!total) return 0;
+    int rc;
+    if (s->writev) {
+        rc = s->writev(s->impl, iov, n);
+    } else if (n == 1) {
+        rc = s->ops->write(s->impl, iov[0].base, total);
+    } else {
+        /* Join the pieces: in the provider's output when it offers it
+         * (what write would have copied there anyway), else in one
+         * temporary buffer. */
+        uint8_t *dst = p2p_stream_write_reserve(s, total);
+        if (dst) {
+            gather(dst, iov, n);
+            return p2p_stream_write_commit(s, total);
+        }
+        uint8_t small[1024];
+        uint8_t *tmp = total <= sizeof small ? small : malloc(total);
+        if (!tmp) return P2P_ENOMEM;
+        gather(tmp, iov, n);
+        rc = s->ops->write(s->impl, tmp, total);
+        if (tmp != small) free(tmp);
+    }
+    if (rc >= 0) p2p_counter_add(s->tx, total);
     return rc;
 }
 

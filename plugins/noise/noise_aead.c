@@ -1,8 +1,25 @@
 /* noise_aead.c - see noise_aead.h. */
 #include <limits.h>
+#include <string.h>
 
 #include "p2p/error.h"
 #include "noise_aead.h"
+
+/* The next piece of at most *len bytes at g (non-empty); advances g. */
+static const uint8_t *gather_next(struct noise_gather *g, size_t *len)
+{
+    while (g->off == g->iov[g->i].len) {
+        g->i++;
+        g->off = 0;
+    }
+    const struct p2p_iovec *v = &g->iov[g->i];
+    size_t n = v->len - g->off;
+    if (n > *len) n = *len;
+    const uint8_t *p = v->base + g->off;
+    g->off += n;
+    *len = n;
+    return p;
+}
 
 #ifdef P2P_HAVE_OPENSSL
 #include <openssl/evp.h>
@@ -40,6 +57,28 @@ int noise_aead_seal(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NO
     return 0;
 }
 
+int noise_aead_seal_gather(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+                           struct noise_gather *g, size_t len, uint8_t *dst,
+                           uint8_t tag[NOISE_AEAD_TAGLEN])
+{
+    EVP_CIPHER_CTX *ctx = ctx_for(&seal_ctx, 1);
+    int outl;
+    if (!ctx || len > INT_MAX) return P2P_ECRYPTO;
+    if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, 1) != 1) return P2P_ECRYPTO;
+    /* The cipher keeps partial ChaCha20 and Poly1305 blocks between
+     * updates, so pieces may end anywhere. */
+    for (size_t left = len; left;) {
+        size_t n = left;
+        const uint8_t *p = gather_next(g, &n);
+        if (EVP_CipherUpdate(ctx, dst, &outl, p, (int)n) != 1) return P2P_ECRYPTO;
+        dst += n;
+        left -= n;
+    }
+    if (EVP_CipherFinal_ex(ctx, dst, &outl) != 1) return P2P_ECRYPTO;
+    if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, NOISE_AEAD_TAGLEN, tag) != 1) return P2P_ECRYPTO;
+    return 0;
+}
+
 int noise_aead_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     const uint8_t tag[NOISE_AEAD_TAGLEN], uint8_t *dst)
@@ -70,6 +109,19 @@ int noise_aead_seal(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NO
     crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, tag, NULL, src, len, ad, adlen,
                                                        NULL, nonce, key);
     return 0;
+}
+
+int noise_aead_seal_gather(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+                           struct noise_gather *g, size_t len, uint8_t *dst,
+                           uint8_t tag[NOISE_AEAD_TAGLEN])
+{
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done;
+        const uint8_t *p = gather_next(g, &n);
+        if (p != dst + done) memcpy(dst + done, p, n);
+        done += n;
+    }
+    return noise_aead_seal(key, nonce, NULL, 0, dst, len, dst, tag);
 }
 
 int noise_aead_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],

@@ -74,17 +74,25 @@ int noise_cipher_decrypt(noise_cipher *cs, const uint8_t *ad, size_t adlen,
     return 0;
 }
 
-int noise_cipher_encrypt_detached(noise_cipher *cs, const uint8_t *src, size_t len,
-                                  uint8_t *dst, uint8_t tag[NOISE_TAGLEN])
+int noise_cipher_encrypt_gather(noise_cipher *cs, struct noise_gather *g, size_t len,
+                                uint8_t *dst, uint8_t tag[NOISE_TAGLEN])
 {
     if (!cs->has_key) return P2P_ESTATE;
     if (cs->n == UINT64_MAX) return P2P_ELIMIT;
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
-    int rc = noise_aead_seal(cs->k, nonce, NULL, 0, src, len, dst, tag);
+    int rc = noise_aead_seal_gather(cs->k, nonce, g, len, dst, tag);
     if (rc) return rc;
     cs->n++;
     return 0;
+}
+
+int noise_cipher_encrypt_detached(noise_cipher *cs, const uint8_t *src, size_t len,
+                                  uint8_t *dst, uint8_t tag[NOISE_TAGLEN])
+{
+    struct p2p_iovec one = { src, len };
+    struct noise_gather g = { &one, 1, 0, 0 };
+    return noise_cipher_encrypt_gather(cs, &g, len, dst, tag);
 }
 
 int noise_cipher_decrypt_detached(noise_cipher *cs, const uint8_t *src, size_t len,

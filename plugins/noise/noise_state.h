@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct noise_gather;
+
 #define NOISE_DHLEN 32
 #define NOISE_HASHLEN 32
 #define NOISE_KEYLEN 32
@@ -59,6 +61,11 @@ int noise_cipher_encrypt_detached(noise_cipher *cs, const uint8_t *src, size_t l
                                   uint8_t *dst, uint8_t tag[NOISE_TAGLEN]);
 int noise_cipher_decrypt_detached(noise_cipher *cs, const uint8_t *src, size_t len,
                                   const uint8_t tag[NOISE_TAGLEN], uint8_t *dst);
+/* encrypt_detached with the plaintext gathered from pieces: the next len
+ * bytes of g (advanced past them), ciphertext to dst (see
+ * noise_aead_seal_gather). */
+int noise_cipher_encrypt_gather(noise_cipher *cs, struct noise_gather *g, size_t len,
+                                uint8_t *dst, uint8_t tag[NOISE_TAGLEN]);
 void noise_cipher_wipe(noise_cipher *cs);
 
 /* ---- SymmetricState --------------------------------------------------- */

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "p2p/error.h"
+#include "noise_aead.h"
 #include "noise_transport.h"
 
 void noise_transport_init(noise_transport *t, const noise_cipher *tx, const noise_cipher *rx)
@@ -65,27 +66,34 @@ static int encrypt_check(noise_transport *t, size_t len, size_t *total)
     return 0;
 }
 
-static void encrypt_frames(noise_transport *t, const uint8_t *pt, size_t len, uint8_t *dst)
+static void encrypt_frames(noise_transport *t, struct noise_gather *g, size_t len, uint8_t *dst)
 {
     while (len) {
         size_t n = len < NOISE_PLAINTEXT_MAX ? len : NOISE_PLAINTEXT_MAX;
         uint8_t *body = dst + NOISE_FRAME_HDR;
-        /* cannot fail: key present and nonces checked by encrypt_check */
-        (void)noise_cipher_encrypt_detached(&t->tx, pt, n, body, body + n);
+        /* cannot fail: key present and nonces checked by encrypt_check
+         * (OpenSSL out of memory aside, which the checks cannot see) */
+        (void)noise_cipher_encrypt_gather(&t->tx, g, n, body, body + n);
         put_len(dst, n + NOISE_TAGLEN);
         dst += n + NOISE_FRAME_OVERHEAD;
-        pt += n;
         len -= n;
     }
 }
 
-int noise_transport_encrypt_to(noise_transport *t, const uint8_t *pt, size_t len, uint8_t *dst)
+int noise_transport_encrypt_gather(noise_transport *t, struct noise_gather *g, size_t len, uint8_t *dst)
 {
     size_t total;
     int rc = encrypt_check(t, len, &total);
     if (rc) return rc;
-    encrypt_frames(t, pt, len, dst);
+    encrypt_frames(t, g, len, dst);
     return 0;
+}
+
+int noise_transport_encrypt_to(noise_transport *t, const uint8_t *pt, size_t len, uint8_t *dst)
+{
+    struct p2p_iovec one = { pt, len };
+    struct noise_gather g = { &one, 1, 0, 0 };
+    return noise_transport_encrypt_gather(t, &g, len, dst);
 }
 
 int noise_transport_encrypt(noise_transport *t, const uint8_t *pt, size_t len, p2p_buf *out)
@@ -95,9 +103,9 @@ int noise_transport_encrypt(noise_transport *t, const uint8_t *pt, size_t len, p
     if (rc || !len) return rc;
     rc = p2p_buf_reserve(out, total);
     if (rc) return rc;
-    encrypt_frames(t, pt, len, p2p_buf_tail(out));
-    p2p_buf_commit(out, total);
-    return 0;
+    rc = noise_transport_encrypt_to(t, pt, len, p2p_buf_tail(out));
+    if (rc == 0) p2p_buf_commit(out, total);
+    return rc;
 }
 
 int noise_transport_peek(const uint8_t *in, size_t len, size_t *frame_size)

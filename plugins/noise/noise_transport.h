@@ -60,6 +60,13 @@ int noise_transport_encrypt(noise_transport *t, const uint8_t *pt, size_t len, p
  * All or nothing on the state; dst is unspecified on error. */
 int noise_transport_encrypt_to(noise_transport *t, const uint8_t *pt, size_t len, uint8_t *dst);
 
+/* As noise_transport_encrypt_to, the plaintext being the next len bytes
+ * of the pieces g reads (a gather write: a muxer's headers and the
+ * application's bytes, encrypted where they are), which g advances past;
+ * they must be there. On error g's position is unspecified. */
+struct noise_gather;
+int noise_transport_encrypt_gather(noise_transport *t, struct noise_gather *g, size_t len, uint8_t *dst);
+
 /* In place: frame[2 .. 2+len) holds the plaintext (len <= PLAINTEXT_MAX)
  * and the buffer has room for len + NOISE_FRAME_OVERHEAD bytes; writes the
  * length header and the tag and encrypts the body, giving a complete frame

@@ -13,7 +13,10 @@
  * Outbound: plaintext is encrypted straight from the caller's bytes into
  * the transport's output memory (p2p_stream_write_reserve: the frames go
  * to the socket from where they were encrypted), or, below a stream
- * without write buffers (a relayed circuit), into `out` and written.
+ * without write buffers (a relayed circuit), into `out` and written. The
+ * secured stream takes gather writes (p2p_stream_writev): Yamux hands a
+ * data frame down as its header and the application's bytes, and both
+ * are encrypted where they are.
  * Back-pressure passes through: stopping the secured stream stops the raw
  * one; write_queued and drain are the raw stream's. */
 #include <stdlib.h>
@@ -21,6 +24,7 @@
 
 #include <sodium.h>
 
+#include "noise_aead.h"
 #include "noise_hs.h"
 #include "noise_transport.h"
 #include "p2p/p2p.h"
@@ -94,27 +98,36 @@ static void s_free(struct session *s)
 
 /* ---- the secured stream (provider side) ------------------------------ */
 
-static int sec_write(void *impl, const uint8_t *data, size_t len)
+/* Gather write (p2p_stream_writev): the pieces are encrypted where they
+ * are, a Yamux frame's header and the application's bytes alike, in
+ * chunks of up to 4 frames straight into the transport's output memory
+ * (p2p_stream_write_reserve: the frames go to the socket from where they
+ * were encrypted), or, below a stream without write buffers (a relayed
+ * circuit), into `out`, which is then written. Frames are maximal and
+ * may span pieces. */
+static int sec_writev(void *impl, const struct p2p_iovec *iov, size_t n)
 {
     struct session *s = impl;
+    struct noise_gather g = { iov, n, 0, 0 };
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) len += iov[i].len;   /* no overflow: checked by the core */
     while (len) {
         size_t chunk = len > WRITE_CHUNK ? WRITE_CHUNK : len;
         size_t wire = noise_transport_wire_size(chunk);
         uint8_t *dst = p2p_stream_write_reserve(s->raw, wire);
         int rc;
         if (dst) {
-            rc = noise_transport_encrypt_to(&s->tr, data, chunk, dst);
+            rc = noise_transport_encrypt_gather(&s->tr, &g, chunk, dst);
             if (rc == 0) rc = p2p_stream_write_commit(s->raw, wire);
         } else {
             /* No write buffers below (or refused: the write then reports
              * why): encrypt into `out`, bounded by the chunk size. */
             p2p_buf_reset(&s->out);
-            rc = noise_transport_encrypt(&s->tr, data, chunk, &s->out);
-            if (rc == 0) rc = p2p_stream_write(s->raw, p2p_buf_head(&s->out), s->out.len);
-            p2p_buf_reset(&s->out);
+            rc = p2p_buf_reserve(&s->out, wire);
+            if (rc == 0) rc = noise_transport_encrypt_gather(&s->tr, &g, chunk, p2p_buf_tail(&s->out));
+            if (rc == 0) rc = p2p_stream_write(s->raw, p2p_buf_tail(&s->out), wire);
         }
         if (rc < 0) return rc;
-        data += chunk;
         len -= chunk;
     }
     /* The scratch buffer goes with the write: kept at its peak (up to 1
@@ -122,6 +135,12 @@ static int sec_write(void *impl, const uint8_t *data, size_t len)
      * with 256 busy circuits: ~50 MiB). */
     if (s->out.cap > 64 * 1024) p2p_buf_free(&s->out);
     return 0;
+}
+
+static int sec_write(void *impl, const uint8_t *data, size_t len)
+{
+    struct p2p_iovec one = { data, len };
+    return sec_writev(impl, &one, 1);
 }
 
 static void sec_read_start(void *impl)
@@ -301,8 +320,12 @@ static void conclude(struct session *s, int status)
         int rc = noise_hs_split(s->hs, &s->tr);
         if (rc == 0) {
             s->secured = p2p_stream_new(s->np->host, &secured_ops, s);
-            if (!s->secured) rc = P2P_ENOMEM;
-            else p2p_stream_share_addrs(s->secured, s->raw);
+            if (!s->secured) {
+                rc = P2P_ENOMEM;
+            } else {
+                p2p_stream_share_addrs(s->secured, s->raw);
+                p2p_stream_set_writev(s->secured, sec_writev);
+            }
         }
         status = rc;
     }

@@ -2,8 +2,8 @@
  * connections and streams; the service "perf" v1 (p2p/perf.h).
  *
  * Client (always): a run connects, opens one perf stream, writes the
- * 8-byte size and the upload while the stream's queue is below
- * P2P_STREAM_HIGH_WATER (resuming on drain), half-closes, then counts the
+ * 8-byte size and the upload while the stream's queue is empty (resuming
+ * on drain; see may_write), half-closes, then counts the
  * download until EOF. Reports come from a timer every report_ms and once
  * at the end.
  *
@@ -26,6 +26,18 @@
 #define CHUNK (64u * 1024u)
 
 struct perfp;
+
+/* Both sides write only while the stream's queue is empty:
+ * p2p_stream_write never keeps the caller's buffer, so every byte a
+ * stream queues is a copy. With an empty queue each chunk goes down as it
+ * is (Yamux's direct output: into the AEAD, no copy), and when the window
+ * or the connection is full one chunk at most waits, copied, until the
+ * drain, while the socket buffers below keep the connection busy. (A
+ * 1 MiB queue copied up to 1 MiB at every window or socket stall.) */
+static bool may_write(const p2p_stream *s)
+{
+    return p2p_stream_write_queued(s) == 0;
+}
 
 /* ---- client runs ---------------------------------------------------------- */
 
@@ -153,7 +165,7 @@ static void run_pump(struct perf_run *r)
 {
     struct perfp *p = r->p;
     uint8_t hdr[PERF_HEADER_SIZE];
-    while (!perf_client_upload_done(&r->c) && p2p_stream_write_queued(r->s) < P2P_STREAM_HIGH_WATER) {
+    while (!perf_client_upload_done(&r->c) && may_write(r->s)) {
         int rc;
         if (r->c.hdr_sent < PERF_HEADER_SIZE) {
             size_t n = perf_client_produce(&r->c, hdr, sizeof hdr);   /* the header alone */
@@ -372,7 +384,7 @@ static void in_pump(struct perf_in *in)
 {
     struct perfp *p = in->p;
     size_t n;
-    while (p2p_stream_write_queued(in->s) < P2P_STREAM_HIGH_WATER && (n = perf_server_next(&in->st, CHUNK))) {
+    while (may_write(in->s) && (n = perf_server_next(&in->st, CHUNK))) {
         int rc = p2p_stream_write(in->s, p->zeros, n);
         if (rc < 0) return in_fail(in, rc);
         perf_server_sent(&in->st, n);

@@ -12,7 +12,12 @@
  * and owners see their write_queued grow (back-pressure all the way up).
  * Writers take turns (the session's round robin): a txq is sent from
  * on_writable, one frame per turn, so all streams share the connection
- * whatever order they are serviced in below.
+ * whatever order they are serviced in below. A lone writer's frames skip
+ * the session output (direct output): header + the owner's bytes (or
+ * its txq's) go to the secured stream as one gather write, which noise
+ * encrypts where they are, so bulk data is not copied on its way down
+ * while the layer below has room; without room it waits in txq as
+ * before and goes down, still uncopied, when the secured stream drains.
  *
  * Session output is flushed from the loop (p2p_defer), never inside yamux
  * callbacks (which the session forbids) nor inside stream ops (which the
@@ -341,6 +346,30 @@ static void cb_goaway(void *user, uint32_t code)
     sess_schedule(ss);
 }
 
+/* Direct output (see yamux_session.h): the room below is what keeps the
+ * secured stream's queue under SECURED_HIGH_WATER, as for flush_output. */
+static size_t cb_direct_room(void *user)
+{
+    struct ysess *ss = user;
+    if (ss->failed) return 0;
+    size_t q = p2p_stream_write_queued(ss->secured);
+    return q < SECURED_HIGH_WATER ? SECURED_HIGH_WATER - q : 0;
+}
+
+/* A lone writer's frames: the headers and the owner's bytes go down as
+ * they are (noise encrypts them where they are), no copy. */
+static int cb_direct_send(void *user, const struct p2p_iovec *iov, size_t n)
+{
+    struct ysess *ss = user;
+    int rc = p2p_stream_writev(ss->secured, iov, n);
+    if (rc < 0 && !ss->failed) {
+        ss->failed = true;
+        ss->err = P2P_ECLOSED;
+        sess_schedule(ss);
+    }
+    return rc;
+}
+
 static const struct yamux_callbacks callbacks = {
     .on_stream_opened = cb_opened,
     .on_data = cb_data,
@@ -351,6 +380,8 @@ static const struct yamux_callbacks callbacks = {
     .on_goaway = cb_goaway,
     .on_ping_rtt = NULL,
     .on_error = cb_error,
+    .direct_room = cb_direct_room,
+    .direct_send = cb_direct_send,
 };
 
 /* ---- the session's work, from the loop ---------------------------------- */
@@ -383,6 +414,10 @@ static void flush_output(struct ysess *ss)
         }
         yamux_session_output_consume(ss->ys, n);
     }
+    /* Room below: writers waiting for it take their turns (a lone one
+     * sends straight from its txq). Refused inside session callbacks. */
+    if (!ss->failed && p2p_stream_write_queued(ss->secured) < SECURED_HIGH_WATER)
+        yamux_session_output_ready(ss->ys);
 }
 
 /* Feed input held back earlier (the session stops taking input while its

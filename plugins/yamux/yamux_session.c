@@ -1,6 +1,7 @@
 /* yamux_session.c - I/O-free Yamux session (see yamux_session.h). */
 #include "yamux_session.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 #define MIB (1024u * 1024u)
 /* Slack on the output queue for replies to input (pongs, RSTs, ...). */
 #define INPUT_STOP_SLACK (64u * KIB)
+/* Frames per direct_send call (direct output): up to 256 KiB of payload
+ * at the default frame size. */
+#define DIRECT_FRAMES 16
 /* Remote stream ids remembered below the highest seen, per parity, to
  * detect reuse while tolerating SYNs that arrive out of order (go-yamux
  * allocates ids and sends SYNs without a common lock). */
@@ -63,6 +67,8 @@ struct yamux_session {
     struct ystream *bhead, *btail;
     uint32_t turn_id;        /* stream whose on_writable runs now; 0 = none */
     uint32_t turn_left;      /* bytes it may still write in this turn */
+    bool direct;             /* direct output callbacks given (zero-copy) */
+    uint64_t direct_bytes;   /* bytes sent through direct_send so far */
 
     /* Output: control frames jump the data at the next frame boundary. */
     p2p_buf out;             /* Data frames, and frames ordered with them (FIN) */
@@ -166,6 +172,22 @@ static void cb_rtt(yamux_session *s, uint64_t rtt)
     s->depth++;
     s->cb.on_ping_rtt(s->user, rtt);
     s->depth--;
+}
+
+static size_t cb_room(yamux_session *s)
+{
+    s->depth++;
+    size_t room = s->cb.direct_room(s->user);
+    s->depth--;
+    return room;
+}
+
+static int cb_send(yamux_session *s, const struct p2p_iovec *iov, size_t n)
+{
+    s->depth++;
+    int rc = s->cb.direct_send(s->user, iov, n);
+    s->depth--;
+    return rc;
 }
 
 static void cb_error(yamux_session *s, int err)
@@ -344,14 +366,17 @@ static void serve_writers(yamux_session *s)
      * no progress; stop after a whole queue's worth of such turns. */
     uint32_t idle = 0;
     while (s->bhead && !s->failed && s->out.len < s->cfg.out_high_watermark && idle <= s->count) {
+        /* A lone writer's turn goes straight down (direct output): only
+         * with room below. */
+        if (s->direct && !s->out.len && s->bhead == s->btail && !cb_room(s)) break;
         struct ystream *st = s->bhead;
-        size_t before = s->out.len;
+        uint64_t before = s->out.len + s->direct_bytes;
         blocked_remove(s, st);
         s->turn_id = st->id;
         s->turn_left = s->cfg.max_frame_payload;
         cb_id(s, s->cb.on_writable, s->turn_id);
         s->turn_id = 0;
-        idle = s->out.len > before ? 0 : idle + 1;
+        idle = s->out.len + s->direct_bytes > before ? 0 : idle + 1;
     }
 }
 
@@ -527,6 +552,7 @@ int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_co
     if (!s) return P2P_ENOMEM;
     s->cfg = c;
     if (cb) s->cb = *cb;
+    s->direct = s->cb.direct_room && s->cb.direct_send;
     s->user = user;
     s->is_client = is_client;
     s->tbits = 4;
@@ -616,6 +642,11 @@ int yamux_session_output_consume(yamux_session *s, size_t n)
      * watermark, so that they come in batches. */
     if (queued(s) <= s->cfg.out_high_watermark / 2) serve_writers(s);
     return 0;
+}
+
+int yamux_session_output_ready(yamux_session *s)
+{
+    return yamux_session_output_consume(s, 0);
 }
 
 uint64_t yamux_session_rtt(const yamux_session *s) { return s->srtt; }
@@ -952,6 +983,57 @@ int yamux_stream_open(yamux_session *s, uint32_t *id)
     return 0;
 }
 
+/* Direct output (see yamux_session.h): the stream is alone, so each frame
+ * would be its next turn at once; send frames, each a header of ours and
+ * a slice of the caller's bytes, in batches through direct_send while
+ * the layer below has room, control frames waiting ahead of them going
+ * first. Out of room the stream waits for a turn (output_ready). */
+static int write_direct(yamux_session *s, struct ystream *st, const uint8_t *data, size_t len, bool turn)
+{
+    uint8_t hdr[DIRECT_FRAMES][YAMUX_HEADER_LEN];
+    struct p2p_iovec iov[2 * DIRECT_FRAMES + 1];
+    size_t total = 0;
+    if (len > INT_MAX) len = INT_MAX;   /* the count is returned as an int */
+    while (total < len && st->send_window) {
+        size_t room = cb_room(s), batch = 0, taken = 0, k = 0, nf = 0;
+        size_t ctl = s->ctl.len;
+        if (ctl) {
+            iov[k++] = (struct p2p_iovec){ p2p_buf_head(&s->ctl), ctl };
+            batch = ctl;
+        }
+        while (nf < DIRECT_FRAMES && total + taken < len && st->send_window) {
+            size_t n = len - total - taken;
+            if (n > st->send_window) n = st->send_window;
+            if (n > s->cfg.max_frame_payload) n = s->cfg.max_frame_payload;
+            if (batch >= room) break;   /* the last frame may overshoot, as at the watermark */
+            yamux_header_put(hdr[nf], YAMUX_TYPE_DATA, 0, st->id, (uint32_t)n);
+            iov[k++] = (struct p2p_iovec){ hdr[nf], YAMUX_HEADER_LEN };
+            iov[k++] = (struct p2p_iovec){ data + total + taken, n };
+            st->send_window -= (uint32_t)n;
+            batch += YAMUX_HEADER_LEN + n;
+            taken += n;
+            nf++;
+        }
+        if (!nf) break;
+        int rc = cb_send(s, iov, k);
+        if (rc < 0) return fail(s, rc, -1, true);   /* the layer below failed */
+        if (ctl) {
+            /* All of it went, a control frame begun earlier included. */
+            p2p_buf_consume(&s->ctl, ctl);
+            s->rest = 0;
+            pick_queue(s);
+        }
+        s->direct_bytes += batch;
+        total += taken;
+    }
+    if (total < len) {
+        if (!st->send_window) st->want_window = true;
+        else blocked_add(s, st);   /* out of room: a turn when there is */
+    }
+    if (turn) s->turn_left = 0;
+    return (int)total;
+}
+
 int yamux_stream_write(yamux_session *s, uint32_t id, const uint8_t *data, size_t len)
 {
     if (s->failed) return P2P_ECLOSED;
@@ -973,6 +1055,8 @@ int yamux_stream_write(yamux_session *s, uint32_t id, const uint8_t *data, size_
     /* Re-evaluated below: only a short write arms on_writable. */
     st->want_window = false;
     blocked_remove(s, st);
+    /* Nobody else waits and none of our frames is queued: straight down. */
+    if (s->direct && !s->bhead && !s->out.len) return write_direct(s, st, data, len, turn);
     /* A write outside a turn (nobody waiting) is a turn of its own: one
      * frame, then the stream waits behind whoever came meanwhile. */
     uint32_t quota = turn ? s->turn_left : s->cfg.max_frame_payload;

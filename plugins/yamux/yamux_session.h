@@ -72,6 +72,26 @@
  * therefore receives window updates and pongs) as long as the peer is not
  * abusive.
  *
+ * ---- Direct output (zero-copy) ---------------------------------------------
+ * A caller whose layer below takes gather writes (p2p_stream_writev) may
+ * give the callbacks direct_room and direct_send. Then a write by a
+ * stream that is alone (no other stream waits for a turn, so each of its
+ * frames would be its next turn at once) while no Data frame or FIN is
+ * queued does not copy: yamux_stream_write hands its frames to
+ * direct_send as they are, each a 12-byte header of the session's and a
+ * slice of the caller's bytes (queued control frames first, in the same
+ * call), in batches of up to 16 frames while the layer below has room:
+ * frames are added to a batch while it is shorter than direct_room()
+ * (asked before each batch), so, as at the output watermark, the last
+ * one may overshoot it. direct_send must take all the bytes before it
+ * returns (the caller's buffer is only borrowed); a failure fails the
+ * session with its error (no Go Away: the way out is broken). Out of
+ * room the stream waits for a turn, which the caller gives with
+ * yamux_session_output_ready once the layer below has room again; the
+ * turn of a lone writer is given only when direct_room() is not 0. With
+ * other streams waiting, writes and turns queue one frame
+ * at a time in the output as described above, so fairness is the same.
+ *
  * ---- Callbacks and re-entrancy -------------------------------------------
  * Callbacks are invoked synchronously from yamux_session_feed (all of
  * them), yamux_session_output_consume (on_writable) and
@@ -172,6 +192,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "p2p/stream.h"
 #include "yamux_frame.h"
 
 typedef struct yamux_session yamux_session;
@@ -237,6 +258,12 @@ struct yamux_callbacks {
     void (*on_ping_rtt)(void *user, uint64_t rtt_ms);
     /* The session failed (see "Errors"); err is a negative P2P_E* code. */
     void (*on_error)(void *user, int err);
+    /* Direct output (see "Direct output"; both or neither): the bytes the
+     * layer below takes now, and the gather write of a batch of frames
+     * (all taken before returning, or a negative P2P_E* code). Inside
+     * them no session function may be called. */
+    size_t (*direct_room)(void *user);
+    int (*direct_send)(void *user, const struct p2p_iovec *iov, size_t n);
 };
 
 struct yamux_stream_info {
@@ -275,6 +302,9 @@ void yamux_session_output(yamux_session *s, const uint8_t **data, size_t *len);
  * May call on_writable (turns). Returns 0, P2P_EINVAL or P2P_EBUSY. */
 int yamux_session_output_consume(yamux_session *s, size_t n);
 size_t yamux_session_output_len(const yamux_session *s);
+/* Direct output: the layer below has room again; waiting writers take
+ * their turns (as after output_consume). Returns 0 or P2P_EBUSY. */
+int yamux_session_output_ready(yamux_session *s);
 
 /* Timers: sends keepalive pings, detects ping timeouts. Returns 0,
  * P2P_ETIMEDOUT (just failed), P2P_ECLOSED or P2P_EBUSY. A ping that does
@@ -308,7 +338,7 @@ bool yamux_session_failed(const yamux_session *s);
 int yamux_stream_open(yamux_session *s, uint32_t *id);
 
 /* Queue up to len bytes of data (copied once, straight into the output
- * queue behind a frame header). Returns the number of bytes accepted
+ * queue behind a frame header; or not at all: "Direct output"). Returns the number of bytes accepted
  * (0 .. len; limited by the send window, the output watermark and the
  * turns: one frame per turn; 0 or a short count arms on_writable), or P2P_ENOTFOUND, P2P_ESTATE (we already
  * sent FIN), P2P_ECLOSED, P2P_ELIMIT (output hard limit; misuse). Accepts

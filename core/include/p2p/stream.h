@@ -168,6 +168,27 @@ P2P_API void p2p_stream_set_read_alloc(p2p_stream *s, p2p_stream_alloc_fn fn);
  * next call of p2p_stream_read_alloc. */
 P2P_API uint8_t *p2p_stream_read_alloc(p2p_stream *s, size_t *len);
 
+/* ---- gather writes (ABI 1.5) --------------------------------------------- */
+
+/* One piece of a gather write. */
+struct p2p_iovec {
+    const uint8_t *base;
+    size_t len;
+};
+/* Provider: write iov[0..n) in order, as one write would (same contract:
+ * all or an error, no pointer kept after return). Pieces may be empty
+ * (base then may be NULL); the total is not 0. */
+typedef int (*p2p_stream_writev_fn)(void *impl, const struct p2p_iovec *iov, size_t n);
+/* Provider side: take gather writes natively (NULL withdraws). */
+P2P_API void p2p_stream_set_writev(p2p_stream *s, p2p_stream_writev_fn fn);
+/* Owner side: p2p_stream_write of the concatenation of iov[0..n) (empty
+ * pieces allowed): takes all the bytes or fails, and never keeps a
+ * pointer, so the caller may reuse every piece on return. Without a
+ * native gather op the core joins the pieces in the provider's write
+ * buffer (p2p_stream_write_reserve) or in one temporary copy and writes
+ * that. Returns as p2p_stream_write (P2P_ENOMEM: the copy failed). */
+P2P_API int p2p_stream_writev(p2p_stream *s, const struct p2p_iovec *iov, size_t n);
+
 /* ---- metadata ------------------------------------------------------- */
 
 P2P_API p2p_host *p2p_stream_host(const p2p_stream *s);

@@ -1196,6 +1196,102 @@ START_TEST(frames_encrypt_to_matches_encrypt)
 }
 END_TEST
 
+/* Pieces of a plaintext for a gather write: random lengths from 1 to
+ * max, and one in 8 empty, covering all of pt. */
+static size_t split_pieces(const uint8_t *pt, size_t len, struct p2p_iovec *iov, size_t cap, size_t max)
+{
+    size_t n = 0, off = 0;
+    while (off < len) {
+        ck_assert_uint_lt(n, cap);
+        size_t k = randombytes_uniform(8) ? 1 + randombytes_uniform((uint32_t)max) : 0;
+        if (k > len - off) k = len - off;
+        iov[n++] = (struct p2p_iovec){ pt + off, k };
+        off += k;
+    }
+    return n;
+}
+
+/* A gathered plaintext seals exactly like the joined one, whatever the
+ * pieces (ChaCha20 and Poly1305 blocks split anywhere), so a Yamux frame
+ * can be encrypted as header + the application's bytes. */
+START_TEST(aead_gather_matches_seal)
+{
+    static uint8_t pt[NOISE_PLAINTEXT_MAX], ref[NOISE_PLAINTEXT_MAX], ct[NOISE_PLAINTEXT_MAX];
+    static struct p2p_iovec iov[2 * NOISE_PLAINTEXT_MAX];
+    const size_t maxes[] = { 1, 12, 13, 64, 100, 16396, NOISE_PLAINTEXT_MAX };
+    uint8_t key[32], nonce[12], tag[16], reftag[16];
+    for (int round = 0; round < 28; round++) {
+        size_t max = maxes[round % (sizeof maxes / sizeof maxes[0])];
+        /* Tiny pieces: a few KiB (a cipher update each; slow under ASan). */
+        uint32_t upto = max < 100 ? 4096 : NOISE_PLAINTEXT_MAX;
+        size_t len = round < 2 ? (size_t)round : randombytes_uniform(upto + 1);
+        randombytes_buf(key, sizeof key);
+        randombytes_buf(nonce, sizeof nonce);
+        randombytes_buf(pt, len);
+        ck_assert_int_eq(noise_aead_seal(key, nonce, NULL, 0, pt, len, ref, reftag), 0);
+        size_t n = split_pieces(pt, len, iov, sizeof iov / sizeof iov[0], max);
+        struct noise_gather g = { iov, n, 0, 0 };
+        memset(ct, 0, len);
+        ck_assert_int_eq(noise_aead_seal_gather(key, nonce, &g, len, ct, tag), 0);
+        ck_assert_msg(memcmp(ct, ref, len) == 0 && memcmp(tag, reftag, 16) == 0,
+                      "%s gathered seal differs at %zu bytes in pieces of <= %zu", noise_aead_backend(), len, max);
+    }
+}
+END_TEST
+
+/* Frames encrypted from pieces are the frames of the joined plaintext:
+ * maximal, spanning pieces, and a gather cursor can be continued across
+ * calls (the plugin encrypts a write in chunks). */
+START_TEST(frames_gather_matches_encrypt_to)
+{
+    noise_transport a1, b1;
+    transports(&a1, &b1);
+    noise_transport a2 = a1;
+    size_t plen = 3 * NOISE_PLAINTEXT_MAX + 1234;
+    uint8_t *pt = malloc(plen);
+    for (size_t i = 0; i < plen; i++) pt[i] = pattern_byte(i);
+    size_t wlen = noise_transport_wire_size(plen);
+    uint8_t *w1 = malloc(wlen), *w2 = malloc(wlen + NOISE_FRAME_OVERHEAD);
+    ck_assert_int_eq(noise_transport_encrypt_to(&a1, pt, plen, w1), 0);
+    /* Yamux-like pieces: 12-byte headers between 16 KiB payloads. */
+    struct p2p_iovec iov[64];
+    size_t n = 0;
+    for (size_t off = 0; off < plen;) {
+        size_t k = off % 16396 == 0 ? 12 : 16384;
+        if (k > plen - off) k = plen - off;
+        iov[n++] = (struct p2p_iovec){ pt + off, k };
+        off += k;
+    }
+    struct noise_gather g = { iov, n, 0, 0 };
+    size_t first = NOISE_PLAINTEXT_MAX + 5;   /* a chunk ending inside a piece */
+    ck_assert_int_eq(noise_transport_encrypt_gather(&a2, &g, first, w2), 0);
+    size_t w = noise_transport_wire_size(first);
+    ck_assert_int_eq(noise_transport_encrypt_gather(&a2, &g, plen - first, w2 + w), 0);
+    ck_assert_uint_eq(a1.tx.n, a2.tx.n - 1);   /* the split made one frame more */
+    /* Same frames up to the split; the receiver reads both streams alike. */
+    ck_assert_mem_eq(w1, w2, NOISE_FRAME_MAX);
+    size_t used;
+    uint8_t *out;
+    size_t outlen, got = 0;
+    uint8_t *back = malloc(plen);
+    for (size_t off = 0; off < wlen + NOISE_FRAME_OVERHEAD;) {
+        ck_assert_int_eq(noise_transport_open(&b1, w2 + off, wlen + NOISE_FRAME_OVERHEAD - off, &used, &out, &outlen), 0);
+        memcpy(back + got, out, outlen);
+        got += outlen;
+        off += used;
+    }
+    ck_assert_uint_eq(got, plen);
+    ck_assert_mem_eq(back, pt, plen);
+    a2.tx_dead = true;
+    g = (struct noise_gather){ iov, n, 0, 0 };
+    ck_assert_int_eq(noise_transport_encrypt_gather(&a2, &g, 1, w2), P2P_ESTATE);
+    free(back);
+    free(w1);
+    free(w2);
+    free(pt);
+}
+END_TEST
+
 START_TEST(frames_max_size)
 {
     noise_transport ti, tr;
@@ -1587,6 +1683,7 @@ static Suite *noise_suite(void)
     tcase_add_test(tc, cipher_nonce_layout);
     tcase_add_test(tc, cipher_nonce_reserved);
     tcase_add_test(tc, aead_backend_matches_libsodium);
+    tcase_add_test(tc, aead_gather_matches_seal);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("handshake");
@@ -1614,6 +1711,7 @@ static Suite *noise_suite(void)
     tcase_add_test(tc, frames_read_in_place_small_batch);
     tcase_add_test(tc, frames_read_in_place_bad_tag);
     tcase_add_test(tc, frames_encrypt_to_matches_encrypt);
+    tcase_add_test(tc, frames_gather_matches_encrypt_to);
     tcase_add_test(tc, frames_bad_tag);
     tcase_add_test(tc, frames_nonce_sequence);
     tcase_add_test(tc, frames_nonce_exhaustion);

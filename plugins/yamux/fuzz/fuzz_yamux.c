@@ -10,7 +10,8 @@
  *   - pair (odd): a client and a server wired in memory, driven by random
  *     API calls and random delivery of their output. Two correct peers
  *     must never see a protocol error, and every stream must deliver
- *     exactly the bytes written, in order.
+ *     exactly the bytes written, in order. Mode bit 2: both use direct
+ *     output (frames sent down at once into a bounded buffer).
  * Small limits (windows are at their spec minimum, 8 streams, 4 KiB
  * output watermark) so that every limit is reachable. */
 #include <stdint.h>
@@ -23,6 +24,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define NIDS 32
+#define DIRECT_ROOM 6000
+/* What a direct send may add beyond the room: a frame, and control
+ * frames queued before it (bounded by the output's hard limit). */
+#define WIRE_MAX (DIRECT_ROOM + 2 * (1024 + 12) + 2 * (4096 + 1024 + 12 + 64 * 1024) + 12)
 #define NTRACK 256
 
 struct rd {
@@ -104,6 +109,10 @@ struct side {
     bool check_pattern;
     bool auto_consume;
     int errors;
+    /* Direct output (pair mode, mode bit 2): frames sent down go into
+     * `wire`, which holds at most DIRECT_ROOM bytes. */
+    uint8_t wire[WIRE_MAX];
+    size_t wlen;
 };
 
 static struct track *tr(struct side *sd, uint32_t id, bool create)
@@ -223,6 +232,32 @@ static const struct yamux_callbacks cbs = {
     .on_goaway = on_goaway, .on_ping_rtt = on_rtt, .on_error = on_error,
 };
 
+static size_t on_room(void *u)
+{
+    struct side *sd = u;
+    return sd->wlen < DIRECT_ROOM ? DIRECT_ROOM - sd->wlen : 0;
+}
+
+static int on_send(void *u, const struct p2p_iovec *iov, size_t n)
+{
+    struct side *sd = u;
+    for (size_t i = 0; i < n; i++) {
+        /* A batch may overshoot the room by one frame, plus control
+         * frames queued before it. */
+        if (sd->wlen + iov[i].len > sizeof sd->wire) abort();
+        memcpy(sd->wire + sd->wlen, iov[i].base, iov[i].len);
+        sd->wlen += iov[i].len;
+    }
+    return 0;
+}
+
+static const struct yamux_callbacks cbs_direct = {
+    .on_stream_opened = on_opened, .on_data = on_data, .on_remote_fin = on_fin,
+    .on_reset = on_reset, .on_writable = on_writable, .on_can_open = on_can_open,
+    .on_goaway = on_goaway, .on_ping_rtt = on_rtt, .on_error = on_error,
+    .direct_room = on_room, .direct_send = on_send,
+};
+
 static void check_invariants(struct side *sd)
 {
     if (yamux_session_output_len(sd->s) > out_bound(&sd->cfg)) abort();
@@ -307,12 +342,12 @@ static void api_call(struct side *sd, uint8_t op, struct rd *r, uint64_t *now)
     check_invariants(sd);
 }
 
-static void side_init(struct side *sd, bool client, uint8_t knob)
+static void side_init(struct side *sd, bool client, uint8_t knob, bool direct)
 {
     memset(sd, 0, sizeof *sd);
     cfg_small(&sd->cfg, knob);
     if (yamux_config_check(&sd->cfg, NULL, 0) != 0) abort();
-    if (yamux_session_new(&sd->s, client, &sd->cfg, &cbs, sd) != 0) abort();
+    if (yamux_session_new(&sd->s, client, &sd->cfg, direct ? &cbs_direct : &cbs, sd) != 0) abort();
     sd->check_pattern = true;
 }
 
@@ -320,8 +355,8 @@ static void side_init(struct side *sd, bool client, uint8_t knob)
 
 static void raw_mode(struct rd *r, uint8_t knob, bool client)
 {
-    struct side sd;
-    side_init(&sd, client, knob);
+    static struct side sd;
+    side_init(&sd, client, knob, false);
     sd.check_pattern = false;
     uint64_t now = 0;
     while (r->n) {
@@ -360,6 +395,17 @@ static bool deliver(struct side *from, struct side *to, uint64_t now, size_t max
 {
     const uint8_t *d;
     size_t n, used = 0;
+    if (from->wlen && !yamux_session_failed(to->s)) {
+        /* Sent down directly: before anything queued now. */
+        n = max && from->wlen > max ? max : from->wlen;
+        int rc = yamux_session_feed(to->s, now, from->wire, n, &used);
+        if (rc < 0 && rc != P2P_ERESET) abort();
+        memmove(from->wire, from->wire + used, from->wlen - used);
+        from->wlen -= used;
+        if (yamux_session_output_ready(from->s) != 0) abort();
+        check_invariants(to);
+        return used > 0;
+    }
     yamux_session_output(from->s, &d, &n);
     if (!n || yamux_session_failed(to->s)) return false;
     if (max && n > max) n = max;
@@ -401,11 +447,11 @@ static void burst(struct side *sd, struct side *c, struct side *s, uint32_t id, 
     }
 }
 
-static void pair_mode(struct rd *r, uint8_t knob)
+static void pair_mode(struct rd *r, uint8_t knob, bool direct)
 {
-    struct side c, s;
-    side_init(&c, true, knob);
-    side_init(&s, false, knob);
+    static struct side c, s;
+    side_init(&c, true, knob, direct);
+    side_init(&s, false, knob, direct);
     c.auto_consume = knob & 32;
     s.auto_consume = knob & 64;
     uint64_t now = 0;
@@ -448,7 +494,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     periodic_init();
     uint8_t mode = u8(&r);
     uint8_t knob = u8(&r);
-    if (mode & 1) pair_mode(&r, knob);
+    if (mode & 1) pair_mode(&r, knob, mode & 4);
     else raw_mode(&r, knob, mode & 2);
     return 0;
 }

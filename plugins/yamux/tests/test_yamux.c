@@ -45,7 +45,19 @@ struct peer {
     bool reset_on_data, close_on_fin, reset_on_open, write_on_open;
     bool try_reenter;
     int reenter_rc;
+    /* Direct output (peer_init_direct): frames go into `wire` (the layer
+     * below), which holds at most droom bytes, or into a simulated link. */
+    uint8_t *wire;
+    size_t wlen, wcap, droom;
+    struct link *dlink;
+    size_t dlimit;
+    uint64_t dnow, dbytes, obytes;   /* bytes sent direct / from the output */
+    int dsends, dfail;
 };
+
+struct link;
+static void link_push(struct link *l, uint64_t now, const uint8_t *d, size_t n);
+static size_t link_queued(const struct link *l);
 
 static void logf_(struct peer *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(struct peer *p, const char *fmt, ...)
@@ -208,26 +220,90 @@ static const struct yamux_callbacks cbs = {
     .on_goaway = ev_goaway, .on_ping_rtt = ev_rtt, .on_error = ev_error,
 };
 
-static void peer_init(struct peer *p, const char *name, bool client, const struct yamux_config *cfg)
+static size_t ev_room(void *u)
+{
+    struct peer *p = u;
+    size_t held = p->dlink ? link_queued(p->dlink) : p->wlen, max = p->dlink ? p->dlimit : p->droom;
+    return held < max ? max - held : 0;
+}
+
+static int ev_send(void *u, const struct p2p_iovec *iov, size_t n)
+{
+    struct peer *p = u;
+    p->dsends++;
+    if (p->dfail) return p->dfail;
+    for (size_t i = 0; i < n; i++) {
+        if (!iov[i].len) continue;
+        p->dbytes += iov[i].len;
+        if (p->dlink) {
+            link_push(p->dlink, p->dnow, iov[i].base, iov[i].len);
+            continue;
+        }
+        if (p->wlen + iov[i].len > p->wcap) {
+            p->wcap = 2 * (p->wlen + iov[i].len);
+            p->wire = realloc(p->wire, p->wcap);
+            ck_assert_ptr_nonnull(p->wire);
+        }
+        memcpy(p->wire + p->wlen, iov[i].base, iov[i].len);
+        p->wlen += iov[i].len;
+    }
+    return 0;
+}
+
+static const struct yamux_callbacks cbs_direct = {
+    .on_stream_opened = ev_opened, .on_data = ev_data, .on_remote_fin = ev_fin,
+    .on_reset = ev_reset, .on_writable = ev_writable, .on_can_open = ev_can_open,
+    .on_goaway = ev_goaway, .on_ping_rtt = ev_rtt, .on_error = ev_error,
+    .direct_room = ev_room, .direct_send = ev_send,
+};
+
+static void peer_init_cb(struct peer *p, const char *name, bool client, const struct yamux_config *cfg,
+                         const struct yamux_callbacks *cb)
 {
     memset(p, 0, sizeof *p);
     p->name = name;
     p->auto_accept = true;
     p->auto_consume = true;
-    ck_assert_int_eq(yamux_session_new(&p->s, client, cfg, &cbs, p), 0);
+    ck_assert_int_eq(yamux_session_new(&p->s, client, cfg, cb, p), 0);
+}
+
+static void peer_init(struct peer *p, const char *name, bool client, const struct yamux_config *cfg)
+{
+    peer_init_cb(p, name, client, cfg, &cbs);
+}
+
+/* A peer with direct output into `wire`, which holds at most droom bytes. */
+static void peer_init_direct(struct peer *p, const char *name, bool client, const struct yamux_config *cfg,
+                             size_t droom)
+{
+    peer_init_cb(p, name, client, cfg, &cbs_direct);
+    p->droom = droom;
 }
 
 static void peer_free(struct peer *p)
 {
     yamux_session_free(p->s);
     for (int i = 0; i < p->nst; i++) free(p->st[i].data);
+    free(p->wire);
 }
 
-/* Move up to chunk bytes (0 = all) of from's output into to. */
+/* Move up to chunk bytes (0 = all) of from's output into to: first what
+ * went down directly (it precedes anything queued now: direct output
+ * requires the queues empty), then the session's output. */
 static size_t xfer(struct peer *from, struct peer *to, uint64_t now, size_t chunk)
 {
     const uint8_t *d;
     size_t n, used = 0;
+    if (from->wlen && !yamux_session_failed(to->s)) {
+        n = chunk && from->wlen > chunk ? chunk : from->wlen;
+        int rc = yamux_session_feed(to->s, now, from->wire, n, &used);
+        if (rc) to->last_feed_rc = rc;
+        memmove(from->wire, from->wire + used, from->wlen - used);
+        from->wlen -= used;
+        /* Room below again: turns. */
+        ck_assert_int_eq(yamux_session_output_ready(from->s), 0);
+        return used;
+    }
     yamux_session_output(from->s, &d, &n);
     if (!n || yamux_session_failed(to->s)) return 0;
     if (chunk && n > chunk) n = chunk;
@@ -1491,6 +1567,124 @@ START_TEST(output_watermark)
 }
 END_TEST
 
+/* Direct output: a lone writer's frames go down as header + the
+ * caller's bytes, control frames queued before them first; without room
+ * it waits for a turn (output_ready); with another stream waiting, or a
+ * FIN queued, it takes the output as before; a failure below fails the
+ * session. */
+START_TEST(direct_output)
+{
+    struct yamux_config cfg = quiet_cfg();
+    struct peer c, s;
+    peer_init_direct(&c, "client", true, &cfg, 1 * MIB);
+    peer_init(&s, "server", false, &cfg);
+    uint32_t a, b;
+    ck_assert_int_eq(yamux_stream_open(c.s, &a), 0);
+    pump(&c, &s);
+    ck_assert_int_eq(c.dsends, 0);   /* the SYN was queued: no data yet */
+    size_t big = 600 * KIB;
+    uint8_t *buf = malloc(big);
+    fill(buf, big, 7);
+
+    /* 100 KiB: 7 frames in one batch, the SYN of b first, nothing queued. */
+    ck_assert_int_eq(yamux_stream_open(c.s, &b), 0);
+    ck_assert_uint_eq(yamux_session_output_len(c.s), 12);
+    ck_assert_int_eq(yamux_stream_write(c.s, a, buf, 100 * KIB), 100 * KIB);
+    ck_assert_uint_eq(yamux_session_output_len(c.s), 0);
+    ck_assert_int_eq(c.dsends, 1);
+    ck_assert_uint_eq(c.wlen, 12 + 100 * KIB + 7 * 12);
+    struct yamux_header h;
+    ck_assert_int_gt(yamux_header_decode(&h, c.wire, 12), 0);
+    ck_assert(h.type == YAMUX_TYPE_WINDOW_UPDATE && h.stream_id == b && (h.flags & YAMUX_FLAG_SYN));
+    ck_assert_int_gt(yamux_header_decode(&h, c.wire + 12, 12), 0);
+    ck_assert(h.type == YAMUX_TYPE_DATA && h.stream_id == a && h.length == 16 * KIB && h.flags == 0);
+    ck_assert_mem_eq(c.wire + 24, buf, 16 * KIB);
+    pump(&c, &s);
+    ck_assert_uint_eq(rs(&s, a)->len, 100 * KIB);
+    ck_assert_mem_eq(rs(&s, a)->data, buf, 100 * KIB);
+
+    /* Room for two frames: the rest waits for a turn, given when the
+     * layer below has room again. */
+    c.droom = 2 * (16 * KIB + 12);
+    c.writable = 0;
+    qsend(&c, a, buf + 100 * KIB, 100 * KIB);
+    ck_assert_uint_eq(rs(&c, a)->txlen, 100 * KIB - 32 * KIB);
+    ck_assert_int_eq(yamux_stream_write(c.s, a, buf, 1), 0);   /* waiting: not its turn */
+    ck_assert_int_eq(yamux_session_output_ready(c.s), 0);      /* no room: no turn */
+    ck_assert_int_eq(c.writable, 0);
+    xfer(&c, &s, 0, 0);   /* drains the layer below: a turn, two more frames */
+    ck_assert_int_eq(c.writable, 1);
+    ck_assert_uint_eq(rs(&c, a)->txlen, 100 * KIB - 64 * KIB);
+    pump(&c, &s);
+    ck_assert_uint_eq(rs(&c, a)->txlen, 0);
+    ck_assert_uint_eq(rs(&s, a)->len, 200 * KIB);
+    ck_assert_mem_eq(rs(&s, a)->data, buf, 200 * KIB);
+    ck_assert_uint_eq(yamux_session_output_len(c.s), 0);
+
+    /* Two writers: a waits for room, b queues behind it; their turns go
+     * through the output, one frame each (fairness as without direct
+     * output), and no longer direct. */
+    int sends = c.dsends;
+    qsend(&c, a, buf + 200 * KIB, 100 * KIB);
+    ck_assert_int_eq(c.dsends, sends + 1);
+    qsend(&c, b, buf, 100 * KIB);
+    ck_assert_uint_eq(rs(&c, b)->txlen, 100 * KIB);
+    c.droom = 1 * MIB;
+    xfer(&c, &s, 0, 0);
+    ck_assert_int_eq(c.dsends, sends + 1);
+    ck_assert_uint_gt(yamux_session_output_len(c.s), 0);
+    const uint8_t *d;
+    size_t n;
+    yamux_session_output(c.s, &d, &n);
+    ck_assert_int_gt(yamux_header_decode(&h, d, 12), 0);
+    ck_assert_uint_eq(h.stream_id, a);
+    ck_assert_int_gt(yamux_header_decode(&h, d + 12 + h.length, 12), 0);
+    ck_assert_uint_eq(h.stream_id, b);
+    pump(&c, &s);
+    ck_assert_uint_eq(rs(&s, a)->len, 300 * KIB);
+    ck_assert_mem_eq(rs(&s, a)->data, buf, 300 * KIB);
+    ck_assert_uint_eq(rs(&s, b)->len, 100 * KIB);
+    ck_assert_mem_eq(rs(&s, b)->data, buf, 100 * KIB);
+
+    /* Window: the peer stops consuming; the rest waits for its update. */
+    s.auto_consume = false;
+    sends = c.dsends;
+    qsend(&c, a, buf, big);
+    pump(&c, &s);
+    struct yamux_stream_info info;
+    ck_assert_int_eq(yamux_stream_get_info(c.s, a, &info), 0);
+    ck_assert_uint_eq(info.send_window, 0);
+    ck_assert_uint_gt(rs(&c, a)->txlen, 0);
+    ck_assert_int_eq(yamux_stream_consumed(s.s, a, rs(&s, a)->len - 300 * KIB), 0);
+    s.auto_consume = true;
+    pump(&c, &s);
+    ck_assert_uint_eq(rs(&c, a)->txlen, 0);
+    ck_assert_uint_eq(rs(&s, a)->len, 300 * KIB + big);
+    ck_assert_mem_eq(rs(&s, a)->data + 300 * KIB, buf, big);
+    ck_assert_int_gt(c.dsends, sends + 1);
+    ck_assert_uint_eq(yamux_session_output_len(c.s), 0);
+
+    /* A FIN queued: the next write takes the output, behind it. */
+    ck_assert_int_eq(yamux_stream_close(c.s, b), 0);
+    sends = c.dsends;
+    ck_assert_int_eq(yamux_stream_write(c.s, a, buf, 10), 10);
+    ck_assert_int_eq(c.dsends, sends);
+    ck_assert_uint_eq(yamux_session_output_len(c.s), 12 + 12 + 10);
+    pump(&c, &s);
+    ck_assert(rs(&s, b)->fin);
+
+    /* The layer below fails: so does the session. */
+    c.dfail = P2P_ECLOSED;
+    ck_assert_int_eq(yamux_stream_write(c.s, a, buf, 10), P2P_ECLOSED);
+    ck_assert(yamux_session_failed(c.s));
+    ck_assert_int_eq(c.errors, 1);
+    ck_assert_int_eq(c.last_error, P2P_ECLOSED);
+    free(buf);
+    peer_free(&c);
+    peer_free(&s);
+}
+END_TEST
+
 START_TEST(input_stops_when_output_full)
 {
     struct yamux_config cfg = quiet_cfg();
@@ -1620,6 +1814,8 @@ static void link_free(struct link *l)
     free(l->c);
 }
 
+static size_t link_queued(const struct link *l) { return l->queued; }
+
 static void link_push(struct link *l, uint64_t now, const uint8_t *d, size_t n)
 {
     if (l->n == l->cap) {
@@ -1654,6 +1850,7 @@ static void link_load(struct link *q, struct peer *from, uint64_t now, size_t li
         if (!n) return;
         if (n > limit - q->queued) n = limit - q->queued;
         link_push(q, now, d, n);
+        from->obytes += n;
         ck_assert_int_eq(yamux_session_output_consume(from->s, n), 0);
     }
 }
@@ -1690,10 +1887,12 @@ struct sim {
     int ms, warmup_ms;  /* run length; bytes counted after warmup_ms */
     int late_ms;        /* all streams but the first open then */
     bool autotune;
+    bool direct;        /* the client's output goes direct into the link when it can */
     /* results */
     uint64_t bytes[64];
     uint64_t total;
     double fairness;    /* slowest / fastest stream after the warm-up */
+    uint64_t direct_bytes, output_bytes;   /* client bytes sent direct / through its output */
     uint64_t window_total_max;
 };
 
@@ -1706,7 +1905,7 @@ static void sim_run(struct sim *m, const struct yamux_config *cfg_in)
     cfg.autotune = m->autotune;
     cfg.keepalive_ms = 100;
     struct peer *c = malloc(sizeof *c), *s = malloc(sizeof *s);
-    peer_init(c, "client", true, &cfg);
+    peer_init_cb(c, "client", true, &cfg, m->direct ? &cbs_direct : &cbs);
     peer_init(s, "server", false, &cfg);
     c->count_only = s->count_only = true;
     static uint8_t src[SRC_LEN];
@@ -1717,9 +1916,12 @@ static void sim_run(struct sim *m, const struct yamux_config *cfg_in)
     /* Client -> server: a send queue drained at the link rate, then the
      * wire's delay. Server -> client: the delay only. */
     struct link up = { 0 }, wire = { 0 }, down = { 0 };
+    c->dlink = &up;   /* direct output (m->direct): into the send queue */
+    c->dlimit = m->below;
     uint64_t at_warmup[64] = { 0 };
     for (int t = 0; t <= m->ms; t++) {
         uint64_t now = 1000 + (uint64_t)t;
+        c->dnow = now;
         for (; open < (t >= m->late_ms ? m->nstreams : 1); open++)
             ck_assert_int_eq(yamux_stream_open(c->s, &ids[open]), 0);
         ck_assert_int_eq(yamux_session_tick(c->s, now), 0);
@@ -1727,6 +1929,7 @@ static void sim_run(struct sim *m, const struct yamux_config *cfg_in)
         for (int i = 0; i < open; i++)
             while (yamux_stream_write(c->s, ids[i], src, SRC_LEN) > 0) {}
         link_load(&up, c, now, m->below);
+        if (m->direct) ck_assert_int_eq(yamux_session_output_ready(c->s), 0);
         link_move(&up, &wire, NULL, now, 0, m->rate);
         link_move(&wire, NULL, s, now, m->delay, SIZE_MAX);
         link_load(&down, s, now, SIZE_MAX);
@@ -1751,6 +1954,8 @@ static void sim_run(struct sim *m, const struct yamux_config *cfg_in)
         if (m->bytes[i] > hi) hi = m->bytes[i];
     }
     m->fairness = hi ? (double)lo / (double)hi : 0;
+    m->direct_bytes = c->dbytes;
+    m->output_bytes = c->obytes;
     link_free(&up);
     link_free(&wire);
     link_free(&down);
@@ -1762,8 +1967,10 @@ static void sim_run(struct sim *m, const struct yamux_config *cfg_in)
 
 static void sim_print(const char *name, const struct sim *m)
 {
-    fprintf(stderr, "%s: fairness %.3f, %.1f MiB/s of %.1f; per stream KiB:", name, m->fairness,
-            (double)m->total / MIB / ((m->ms - m->warmup_ms) / 1000.0), (double)m->rate * 1000 / MIB);
+    fprintf(stderr, "%s%s: fairness %.3f, %.1f MiB/s of %.1f, %.0f %% direct; per stream KiB:", name,
+            m->direct ? ", direct output" : "", m->fairness,
+            (double)m->total / MIB / ((m->ms - m->warmup_ms) / 1000.0), (double)m->rate * 1000 / MIB,
+            100.0 * (double)m->direct_bytes / (double)(m->direct_bytes + m->output_bytes + 1));
     for (int i = 0; i < m->nstreams; i++) fprintf(stderr, " %llu", (unsigned long long)(m->bytes[i] / KIB));
     fprintf(stderr, "\n");
 }
@@ -1776,16 +1983,17 @@ START_TEST(fairness_streams)
 {
     struct yamux_config cfg;
     yamux_config_default(&cfg);
-    struct sim ms[2];
-    for (int at = 0; at < 2; at++) {
+    struct sim ms[4];
+    for (int i = 0; i < 4; i++) {
+        bool at = i & 1;
         struct sim m = { .rate = 256 * KIB, .delay = 1, .below = 256 * KIB, .nstreams = 16,
-                         .ms = 400, .warmup_ms = 100, .autotune = at };
+                         .ms = 400, .warmup_ms = 100, .autotune = at, .direct = i >= 2 };
         sim_run(&m, &cfg);
         sim_print(at ? "16 streams, autotune" : "16 streams, fixed windows", &m);
-        ms[at] = m;
+        ms[i] = m;
     }
-    for (int at = 0; at < 2; at++) {
-        struct sim m = ms[at];
+    for (int i = 0; i < 4; i++) {
+        struct sim m = ms[i];
         ck_assert_uint_le(m.window_total_max, cfg.max_session_window);
         ck_assert_double_ge(m.fairness, 0.8);
         /* No collapse: the link stays busy. */
@@ -1890,13 +2098,38 @@ START_TEST(fairness_late_streams)
 {
     struct yamux_config cfg;
     yamux_config_default(&cfg);
-    struct sim m = { .rate = 256 * KIB, .delay = 20, .below = 256 * KIB, .nstreams = 16,
-                     .ms = 1200, .warmup_ms = 700, .late_ms = 200, .autotune = true };
-    sim_run(&m, &cfg);
-    sim_print("1 stream, then 15 more, 40 ms RTT", &m);
-    ck_assert_uint_le(m.window_total_max, cfg.max_session_window);
-    ck_assert_double_ge(m.fairness, 0.8);
-    ck_assert_uint_ge(m.total, (uint64_t)m.rate * (uint64_t)(m.ms - m.warmup_ms) * 9 / 10);
+    for (int direct = 0; direct < 2; direct++) {
+        struct sim m = { .rate = 256 * KIB, .delay = 20, .below = 256 * KIB, .nstreams = 16,
+                         .ms = 1200, .warmup_ms = 700, .late_ms = 200, .autotune = true, .direct = direct };
+        sim_run(&m, &cfg);
+        sim_print("1 stream, then 15 more, 40 ms RTT", &m);
+        ck_assert_uint_le(m.window_total_max, cfg.max_session_window);
+        ck_assert_double_ge(m.fairness, 0.8);
+        ck_assert_uint_ge(m.total, (uint64_t)m.rate * (uint64_t)(m.ms - m.warmup_ms) * 9 / 10);
+    }
+}
+END_TEST
+
+/* A lone stream's data goes down without the output queue (direct
+ * output) and keeps the link as busy as the queued path does. */
+START_TEST(direct_single_stream)
+{
+    struct yamux_config cfg;
+    yamux_config_default(&cfg);
+    for (int direct = 0; direct < 2; direct++) {
+        struct sim m = { .rate = 256 * KIB, .delay = 1, .below = 256 * KIB, .nstreams = 1,
+                         .ms = 400, .warmup_ms = 100, .autotune = true, .direct = direct };
+        sim_run(&m, &cfg);
+        sim_print("1 stream", &m);
+        ck_assert_uint_ge(m.total, (uint64_t)m.rate * (uint64_t)(m.ms - m.warmup_ms) * 9 / 10);
+        if (direct) {
+            /* All data direct: the output carried only the SYN and pings. */
+            ck_assert_uint_lt(m.output_bytes, 1024);
+            ck_assert_uint_ge(m.direct_bytes, m.total);
+        } else {
+            ck_assert_uint_eq(m.direct_bytes, 0);
+        }
+    }
 }
 END_TEST
 
@@ -1935,6 +2168,8 @@ static Suite *suite(void)
     tcase_add_test(tc, control_first);
     tcase_add_test(tc, fairness_streams);
     tcase_add_test(tc, fairness_late_streams);
+    tcase_add_test(tc, direct_single_stream);
+    tcase_add_test(tc, direct_output);
     suite_add_tcase(s, tc);
     return s;
 }
