@@ -399,25 +399,31 @@ static void arm_timer(struct ysess *ss)
 
 static void flush_output(struct ysess *ss)
 {
-    while (p2p_stream_write_queued(ss->secured) < SECURED_HIGH_WATER) {
-        const uint8_t *p;
-        size_t n;
-        yamux_session_output(ss->ys, &p, &n);
-        if (!n) break;
-        if (n > FLUSH_CHUNK) n = FLUSH_CHUNK;
-        if (p2p_stream_write(ss->secured, p, n) < 0) {
-            if (!ss->failed) {
-                ss->failed = true;
-                ss->err = P2P_ECLOSED;
+    for (;;) {
+        while (p2p_stream_write_queued(ss->secured) < SECURED_HIGH_WATER) {
+            const uint8_t *p;
+            size_t n;
+            yamux_session_output(ss->ys, &p, &n);
+            if (!n) break;
+            if (n > FLUSH_CHUNK) n = FLUSH_CHUNK;
+            if (p2p_stream_write(ss->secured, p, n) < 0) {
+                if (!ss->failed) {
+                    ss->failed = true;
+                    ss->err = P2P_ECLOSED;
+                }
+                return;
             }
-            return;
+            yamux_session_output_consume(ss->ys, n);
         }
-        yamux_session_output_consume(ss->ys, n);
+        /* Room below: writers waiting for it take their turns (a lone one
+         * sends straight from its txq). Refused inside session callbacks.
+         * What the turns queue is flushed here too: nothing else is
+         * scheduled to do it (the secured stream may never report a drain
+         * if it takes everything at once), so leaving it would stall the
+         * session until a timer. */
+        if (ss->failed || p2p_stream_write_queued(ss->secured) >= SECURED_HIGH_WATER) return;
+        if (yamux_session_output_ready(ss->ys) < 0 || !yamux_session_output_len(ss->ys)) return;
     }
-    /* Room below: writers waiting for it take their turns (a lone one
-     * sends straight from its txq). Refused inside session callbacks. */
-    if (!ss->failed && p2p_stream_write_queued(ss->secured) < SECURED_HIGH_WATER)
-        yamux_session_output_ready(ss->ys);
 }
 
 /* Feed input held back earlier (the session stops taking input while its
@@ -538,6 +544,7 @@ static void on_tick(p2p_timer *t, void *arg)
 {
     (void)t;
     struct ysess *ss = arg;
+
     ss->in_session = true;
     int rc = yamux_session_tick(ss->ys, p2p_host_now_ms(ss->host));
     ss->in_session = false;
