@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -522,10 +523,18 @@ int p2pchat_parse_args(int argc, char **argv, struct p2pchat_opts *o)
 
 void p2pchat_close_signals(uv_loop_t *loop, uv_signal_t *const *sigs, size_t n)
 {
+    /* Closing the last handle of a signal restores its default action
+     * (libuv unblocks signals right after): keep SIGINT/SIGTERM blocked
+     * until they are ignored, so one arriving in between is discarded,
+     * not fatal. */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     for (size_t i = 0; i < n; i++) uv_close((uv_handle_t *)sigs[i], NULL);
-    /* Closing the last handle of a signal restored its default action
-     * at once: ignore them right away, not after the loop turn. */
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
 }
