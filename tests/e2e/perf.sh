@@ -48,15 +48,17 @@ expect_in "$TMP/err" "runs no perf server" "the refusal is explained"
 # group), it still is not a kill (143) at any point of the shutdown.
 # (The window it guards is short: several rounds.)
 for round in 1 2 3 4 5; do
-  start_bg long "$bin" perf "$addr" --download 1TiB --interval 0.05
+  # A file per round: the last round's lines must not start the storm
+  # before this process has its handlers.
+  start_bg "long$round" "$bin" perf "$addr" --download 1TiB --interval 0.05
   long_pid=$last_pid
-  wait_for "$TMP/long.out" '"type":"intermediary"' 10 || fail "long perf run did not report"
+  wait_for "$TMP/long$round.out" '"type":"intermediary"' 10 || fail "long perf run did not report"
   signal_storm "$long_pid"
   wait_exit "$long_pid" 10
   [[ $status -eq 1 ]] || break
 done
 [[ $status -eq 1 ]] && ok "perf stopped by repeated SIGTERM exits 1 (5 rounds)" || fail "perf exit $status after repeated SIGTERM (round $round)"
-expect_in "$TMP/long.err" "cancel" "the cancellation is reported"
+expect_in "$TMP/long$round.err" "cancel" "the cancellation is reported"
 
 expect_exit 64 "perf without an address" -- "$bin" perf --upload 1
 expect_exit 64 "perf with a bad byte count" -- "$bin" perf "$addr" --upload 12XB
