@@ -82,6 +82,25 @@ static const struct p2p_perf_api_v1 *perf_api(p2p_host *h, void **st)
     return api;
 }
 
+/* Two hosts on one loop: a perf server (srv_keys) and a client, with the
+ * client's perf service and the server's full address. */
+struct pair {
+    uv_loop_t loop;
+    p2p_host *srv, *cli;
+    void *st;
+    const struct p2p_perf_api_v1 *api;
+    p2p_multiaddr addr;
+};
+
+static void pair_start(struct pair *pr, const char *srv_keys)
+{
+    uv_loop_init(&pr->loop);
+    pr->srv = perf_host(&pr->loop, srv_keys);
+    pr->cli = perf_host(&pr->loop, NULL);
+    pr->api = perf_api(pr->cli, &pr->st);
+    pr->addr = full_addr(pr->srv);
+}
+
 static void teardown(uv_loop_t *loop, p2p_host *a, p2p_host *b)
 {
     p2p_host_free(a);
@@ -99,13 +118,13 @@ static long max_rss_kib(void)
 
 START_TEST(big_both_ways)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    p2p_host *srv = perf_host(&loop, "server = true\n");
-    p2p_host *cli = perf_host(&loop, NULL);
-    void *st;
-    const struct p2p_perf_api_v1 *api = perf_api(cli, &st);
-    p2p_multiaddr addr = full_addr(srv);
+    struct pair pr;
+    pair_start(&pr, "server = true\n");
+    uv_loop_t *loop = &pr.loop;
+    p2p_host *srv = pr.srv, *cli = pr.cli;
+    void *st = pr.st;
+    const struct p2p_perf_api_v1 *api = pr.api;
+    p2p_multiaddr addr = pr.addr;
     long rss0 = max_rss_kib();
 
     struct outcome o = { 0 };
@@ -114,7 +133,7 @@ START_TEST(big_both_ways)
     ck_assert_int_eq(api->run(st, NULL, &addr, &pp, on_report, &o, &id), 0);
     ck_assert_uint_ne(id, 0);
     ck_assert(!o.done);   /* never inside run() */
-    ck_assert(ihost_run_until(&loop, &o.done, 240000));
+    ck_assert(ihost_run_until(loop, &o.done, 240000));
     ck_assert_msg(o.status == 0, "perf failed: %s", p2p_strerror(o.status));
     ck_assert(o.last.last);
     ck_assert_uint_eq(o.last.upload_bytes, 256 * MiB);
@@ -142,31 +161,31 @@ START_TEST(big_both_ways)
     struct outcome o2 = { 0 };
     pp = (struct p2p_perf_params){ .upload_bytes = 1000, .download_bytes = 123457 };
     ck_assert_int_eq(api->run(st, p2p_host_peerid(srv), NULL, &pp, on_report, &o2, NULL), 0);
-    ck_assert(ihost_run_until(&loop, &o2.done, 20000));
+    ck_assert(ihost_run_until(loop, &o2.done, 20000));
     ck_assert_int_eq(o2.status, 0);
     ck_assert_uint_eq(o2.last.download_bytes, 123457);
     ck_assert_uint_eq(o2.last.upload_bytes, 1000);
     ck_assert_int_eq(o2.intermediary, 0);
-    teardown(&loop, cli, srv);
+    teardown(loop, cli, srv);
 }
 END_TEST
 
 START_TEST(zero_and_refusals)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    p2p_host *srv = perf_host(&loop, "server = true\n");
-    p2p_host *cli = perf_host(&loop, NULL);
-    void *st;
-    const struct p2p_perf_api_v1 *api = perf_api(cli, &st);
-    p2p_multiaddr addr = full_addr(srv);
+    struct pair pr;
+    pair_start(&pr, "server = true\n");
+    uv_loop_t *loop = &pr.loop;
+    p2p_host *srv = pr.srv, *cli = pr.cli;
+    void *st = pr.st;
+    const struct p2p_perf_api_v1 *api = pr.api;
+    p2p_multiaddr addr = pr.addr;
     struct p2p_perf_params pp = { 0 };
 
     /* Zero both ways, to an address without /p2p/ (whoever answers). */
     p2p_multiaddr bare = ihost_addr(srv);
     struct outcome o = { 0 };
     ck_assert_int_eq(api->run(st, NULL, &bare, &pp, on_report, &o, NULL), 0);
-    ck_assert(ihost_run_until(&loop, &o.done, 20000));
+    ck_assert(ihost_run_until(loop, &o.done, 20000));
     ck_assert_int_eq(o.status, 0);
     ck_assert_uint_eq(o.last.upload_bytes, 0);
     ck_assert_uint_eq(o.last.download_bytes, 0);
@@ -190,9 +209,9 @@ START_TEST(zero_and_refusals)
     struct outcome o3 = { 0 };
     pp.download_bytes = 10;
     ck_assert_int_eq(api2->run(st2, NULL, &caddr, &pp, on_report, &o3, NULL), 0);
-    ck_assert(ihost_run_until(&loop, &o3.done, 20000));
+    ck_assert(ihost_run_until(loop, &o3.done, 20000));
     ck_assert_int_eq(o3.status, P2P_ENEGOTIATE);
-    teardown(&loop, cli, srv);
+    teardown(loop, cli, srv);
 }
 END_TEST
 
@@ -200,27 +219,27 @@ END_TEST
  * server's slot (its stream is reset) so that the next run works. */
 START_TEST(cancel_and_stream_limit)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    p2p_host *srv = perf_host(&loop, "server = true\nmax_streams = 1\n");
-    p2p_host *cli = perf_host(&loop, NULL);
-    void *st;
-    const struct p2p_perf_api_v1 *api = perf_api(cli, &st);
-    p2p_multiaddr addr = full_addr(srv);
+    struct pair pr;
+    pair_start(&pr, "server = true\nmax_streams = 1\n");
+    uv_loop_t *loop = &pr.loop;
+    p2p_host *srv = pr.srv, *cli = pr.cli;
+    void *st = pr.st;
+    const struct p2p_perf_api_v1 *api = pr.api;
+    p2p_multiaddr addr = pr.addr;
 
     /* Endless download (the spec's timer-based variant). */
     struct outcome o = { .api = api, .st = st, .cancel_on_first = false };
     struct p2p_perf_params pp = { .upload_bytes = 0, .download_bytes = UINT64_MAX, .report_ms = 100 };
     ck_assert_int_eq(api->run(st, NULL, &addr, &pp, on_report, &o, &o.id), 0);
     /* Wait for the first report: the stream is running. */
-    while (o.intermediary == 0 && !o.done) ihost_run_for(&loop, 50);
+    while (o.intermediary == 0 && !o.done) ihost_run_for(loop, 50);
     ck_assert(!o.done);
     ck_assert_uint_gt(o.sum_down, 0);
 
     struct outcome o2 = { 0 };
     struct p2p_perf_params small = { .upload_bytes = 10, .download_bytes = 10 };
     ck_assert_int_eq(api->run(st, NULL, &addr, &small, on_report, &o2, NULL), 0);
-    ck_assert(ihost_run_until(&loop, &o2.done, 20000));
+    ck_assert(ihost_run_until(loop, &o2.done, 20000));
     ck_assert_int_lt(o2.status, 0);   /* reset by the server */
 
     ck_assert_int_eq(api->cancel(st, o.id), 0);
@@ -230,26 +249,26 @@ START_TEST(cancel_and_stream_limit)
 
     struct outcome o3 = { 0 };
     ck_assert_int_eq(api->run(st, NULL, &addr, &small, on_report, &o3, NULL), 0);
-    ck_assert(ihost_run_until(&loop, &o3.done, 20000));
+    ck_assert(ihost_run_until(loop, &o3.done, 20000));
     ck_assert_msg(o3.status == 0, "run after cancel: %s", p2p_strerror(o3.status));
     ck_assert_uint_eq(o3.last.download_bytes, 10);
 
     /* Cancel from inside the first report. */
     struct outcome o4 = { .api = api, .st = st, .cancel_on_first = true };
     ck_assert_int_eq(api->run(st, NULL, &addr, &pp, on_report, &o4, &o4.id), 0);
-    ck_assert(ihost_run_until(&loop, &o4.done, 20000));
+    ck_assert(ihost_run_until(loop, &o4.done, 20000));
     ck_assert_int_eq(o4.status, P2P_ECANCELED);
     ck_assert_int_eq(o4.intermediary, 1);
 
     /* Host shutdown cancels a running run. */
     struct outcome o5 = { 0 };
     ck_assert_int_eq(api->run(st, NULL, &addr, &pp, on_report, &o5, NULL), 0);
-    ihost_run_for(&loop, 200);
+    ihost_run_for(loop, 200);
     ck_assert(!o5.done);
     p2p_host_stop(cli);
     ck_assert(o5.done);
     ck_assert_int_eq(o5.status, P2P_ECANCELED);
-    teardown(&loop, cli, srv);
+    teardown(loop, cli, srv);
 }
 END_TEST
 
@@ -356,18 +375,18 @@ END_TEST
 START_TEST(concurrent_uploads)
 {
     enum { N = 16 };
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    p2p_host *srv = perf_host(&loop, "server = true\n");
-    p2p_host *cli = perf_host(&loop, NULL);
-    void *st;
-    const struct p2p_perf_api_v1 *api = perf_api(cli, &st);
-    p2p_multiaddr addr = full_addr(srv);
+    struct pair pr;
+    pair_start(&pr, "server = true\n");
+    uv_loop_t *loop = &pr.loop;
+    p2p_host *srv = pr.srv, *cli = pr.cli;
+    void *st = pr.st;
+    const struct p2p_perf_api_v1 *api = pr.api;
+    p2p_multiaddr addr = pr.addr;
     /* The connection first, then N runs on it. */
     struct outcome first = { 0 };
     struct p2p_perf_params pp = { .upload_bytes = 1000 };
     ck_assert_int_eq(api->run(st, NULL, &addr, &pp, on_report, &first, NULL), 0);
-    ck_assert(ihost_run_until(&loop, &first.done, 20000));
+    ck_assert(ihost_run_until(loop, &first.done, 20000));
     ck_assert_int_eq(first.status, 0);
     struct outcome o[N] = { { 0 } };
     bool all = false;
@@ -381,7 +400,7 @@ START_TEST(concurrent_uploads)
     const double limit = 30.0;
 #endif
     while (!all && (double)(uv_hrtime() - t0) / 1e9 < limit + 10.0) {
-        uv_run(&loop, UV_RUN_ONCE);
+        uv_run(loop, UV_RUN_ONCE);
         all = true;
         for (int i = 0; i < N; i++) all = all && o[i].done;
     }
@@ -395,7 +414,7 @@ START_TEST(concurrent_uploads)
     /* 256 MiB at hundreds of MiB/s here (tens under sanitizers): a stall
      * that waits for timers shows as hours. */
     ck_assert_msg(secs < limit, "%d concurrent uploads took %.1f s", N, secs);
-    teardown(&loop, cli, srv);
+    teardown(loop, cli, srv);
 }
 END_TEST
 
