@@ -14,7 +14,8 @@ void kad_state_free(struct kad_state *st)
 }
 
 /* Next space-separated token of line[*pos..len) into tok (NUL-terminated);
- * false at the end or when it does not fit. */
+ * false at the end. One of cap bytes or more sets *toolong and comes
+ * truncated. */
 static bool token(const char *line, size_t len, size_t *pos, char *tok, size_t cap, bool *toolong)
 {
     size_t i = *pos;
@@ -25,7 +26,11 @@ static bool token(const char *line, size_t len, size_t *pos, char *tok, size_t c
     *toolong = false;
     if (i == s) return false;
     if (i - s >= cap) {
+        /* Truncated, so that the caller may still look at its start
+         * (a comment). */
         *toolong = true;
+        memcpy(tok, line + s, cap - 1);
+        tok[cap - 1] = 0;
         return true;
     }
     memcpy(tok, line + s, i - s);

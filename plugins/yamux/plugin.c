@@ -73,6 +73,7 @@ struct ysess {
     struct p2p_defer work;       /* flush output, notify streams */
     int err;                     /* session failure, reported once */
     uint64_t refused_logged;     /* inbound streams refused, as last logged */
+    uint32_t service_next;       /* where work()'s walk over the streams starts */
     bool failed, closing, close_reported, secured_reading;
     bool in_session;             /* inside yamux_session_feed/tick (callbacks) */
 };
@@ -505,14 +506,19 @@ static void work(void *arg)
     }
     /* Streams: pending writes, deliveries. An owner's callback may close
      * any stream (not only its own), so walk a snapshot of the ids and
-     * look each one up again. */
+     * look each one up again. The walk starts one stream further each
+     * time: the first stream told of a drain writes first, straight down
+     * while nobody waits (direct output), and takes the room the others
+     * then queue for; always the same first stream made 16 bulk uploads
+     * on one connection unfair (slowest / fastest 0.3-0.7). */
     size_t n = 0, cap = 0;
     for (struct ystream *y = ss->streams; y; y = y->next) cap++;
     uint32_t small[64], *ids = cap <= 64 ? small : malloc(cap * sizeof *ids);
     if (ids) {
         for (struct ystream *y = ss->streams; y && n < cap; y = y->next) ids[n++] = y->id;
+        size_t first = n ? ss->service_next++ % n : 0;
         for (size_t i = 0; i < n; i++) {
-            struct ystream *y = find_any(ss, ids[i]);
+            struct ystream *y = find_any(ss, ids[(first + i) % n]);
             if (y) service_stream(ss, y);
         }
         if (ids != small) free(ids);
