@@ -191,7 +191,8 @@ int noise_hs_new(noise_hs **out, const struct noise_hs_config *cfg)
         memcpy(s, cfg->static_key, NOISE_DHLEN);
     else
         randombytes_buf(s, sizeof s);
-    noise_handshake_init(&hs->nh, cfg->role, NULL, 0, s, cfg->ephemeral_key);
+    noise_handshake_init_pub(&hs->nh, cfg->role, NULL, 0, s, cfg->static_key ? cfg->static_pub : NULL,
+                             cfg->ephemeral_key);
     sodium_memzero(s, sizeof s);
 
     int rc = 0;

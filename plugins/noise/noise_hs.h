@@ -62,6 +62,9 @@ struct noise_hs_config {
     /* Our static X25519 private key (32 bytes), or NULL for a fresh random
      * one for this handshake (the spec allows either). Copied. */
     const uint8_t *static_key;
+    /* static_key's public half (32 bytes), or NULL to compute it here (an
+     * X25519 base-point multiplication per handshake). Copied. */
+    const uint8_t *static_pub;
     /* Stream muxer protocol ids to advertise, in order of preference; NULL
      * or n_muxers 0 = no extensions. Copied. Each id is 1..MUXER_LEN_MAX
      * bytes. */

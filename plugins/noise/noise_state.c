@@ -222,12 +222,20 @@ void noise_handshake_init(noise_handshake *hs, enum noise_role role,
                           const uint8_t *prologue, size_t prologue_len,
                           const uint8_t s[NOISE_DHLEN], const uint8_t *e)
 {
+    noise_handshake_init_pub(hs, role, prologue, prologue_len, s, NULL, e);
+}
+
+void noise_handshake_init_pub(noise_handshake *hs, enum noise_role role,
+                              const uint8_t *prologue, size_t prologue_len,
+                              const uint8_t s[NOISE_DHLEN], const uint8_t *s_pub, const uint8_t *e)
+{
     memset(hs, 0, sizeof *hs);
     hs->initiator = role == NOISE_INITIATOR;
     noise_symmetric_init(&hs->ss, NOISE_PROTOCOL_NAME);
     noise_symmetric_mix_hash(&hs->ss, prologue, prologue ? prologue_len : 0);
     memcpy(hs->s, s, NOISE_DHLEN);
-    noise_dh_public(hs->s_pub, hs->s);
+    if (s_pub) memcpy(hs->s_pub, s_pub, NOISE_DHLEN);
+    else noise_dh_public(hs->s_pub, hs->s);
     if (e) {
         memcpy(hs->e, e, NOISE_DHLEN);
         noise_dh_public(hs->e_pub, hs->e);

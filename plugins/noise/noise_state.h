@@ -115,6 +115,13 @@ typedef struct noise_handshake {
 void noise_handshake_init(noise_handshake *hs, enum noise_role role,
                           const uint8_t *prologue, size_t prologue_len,
                           const uint8_t s[NOISE_DHLEN], const uint8_t *e);
+/* The same with the static key's public half given (s_pub, 32 bytes), as
+ * computed once by a host that proves one static key in every handshake:
+ * it saves an X25519 base-point multiplication per handshake. s_pub must
+ * be s's public key; NULL computes it. */
+void noise_handshake_init_pub(noise_handshake *hs, enum noise_role role,
+                              const uint8_t *prologue, size_t prologue_len,
+                              const uint8_t s[NOISE_DHLEN], const uint8_t *s_pub, const uint8_t *e);
 /* Whether the next message is ours to write. */
 bool noise_handshake_wants_write(const noise_handshake *hs);
 bool noise_handshake_done(const noise_handshake *hs);

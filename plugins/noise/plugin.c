@@ -44,6 +44,7 @@ struct noise_plugin {
      * the ephemeral keys), which saves a key generation and an Ed25519
      * signature per connection. */
     uint8_t static_key[NOISE_DHLEN];
+    uint8_t static_pub[NOISE_DHLEN];
     uint8_t *payload;
     size_t payload_len;
 };
@@ -424,6 +425,7 @@ static int noise_secure(void *state, p2p_stream *raw, bool initiator, const p2p_
         .role = initiator ? NOISE_INITIATOR : NOISE_RESPONDER,
         .identity = p2p_host_keypair(np->host),
         .static_key = np->static_key,
+        .static_pub = np->static_pub,
         .payload = np->payload,
         .payload_len = np->payload_len,
         .expected_peer = expected,
@@ -472,9 +474,8 @@ static int np_init(p2p_host *h, const p2p_conf_section *cf, void **state)
         return P2P_ECRYPTO;
     }
     randombytes_buf(np->static_key, sizeof np->static_key);
-    uint8_t pub[NOISE_DHLEN];
-    noise_dh_public(pub, np->static_key);
-    int rc = noise_hs_payload_encode(p2p_host_keypair(h), pub, NULL, 0, &np->payload, &np->payload_len);
+    noise_dh_public(np->static_pub, np->static_key);
+    int rc = noise_hs_payload_encode(p2p_host_keypair(h), np->static_pub, NULL, 0, &np->payload, &np->payload_len);
     if (rc == 0) rc = p2p_security_add(h, &noise_ops, np);
     if (rc < 0) {
         p2p_host_set_error(h, "cannot register the /noise security protocol: %s", p2p_strerror(rc));
