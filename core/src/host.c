@@ -54,6 +54,9 @@ static const struct p2p_conf_key host_keys[] = {
       "time streams get to finish when a connection is closed gracefully" },
     { "idle_timeout", P2P_CONF_DURATION, "5m", 0, 604800000, NULL,
       "close connections without streams after this long (0 = never)" },
+    { "memory_trim_delay", P2P_CONF_DURATION, "2s", 0, 3600000, NULL,
+      "after a connection closes, give the memory freed meanwhile back to the system (malloc_trim) this much "
+      "later; at most once per this delay in the process (0 = never)" },
     P2P_CONF_KEYS_END
 };
 
@@ -218,6 +221,7 @@ P2P_API int p2p_host_new(p2p_host **out, p2p_conf *conf, const struct p2p_host_o
     if (!rc) rc = setup_identity(h, opts, err, errlen);
     if (!rc && (rc = p2p_metrics_setup(h)) < 0) p2p_errf(err, errlen, "out of memory");
     if (!rc) rc = p2p_swarm_init(h, err, errlen);
+    if (!rc && (rc = p2p_memtrim_init(h)) < 0) p2p_errf(err, errlen, "out of memory");
     if (!rc) rc = p2p_loader_load(h, opts ? opts->builtin : NULL, err, errlen);
     if (!rc) rc = p2p_loader_init(h, err, errlen);
     if (rc) {

@@ -8,6 +8,7 @@
 #include "p2p/host.h"
 #include "list.h"
 #include "membudget.h"
+#include "memtrim.h"
 
 struct loaded_plugin {
     const struct p2p_plugin *desc;
@@ -75,6 +76,7 @@ struct p2p_host {
     struct p2p_metrics *metrics;    /* metrics.c */
     struct p2p_reachability_info reach;   /* reachability.c */
     struct p2p_membudget mem;             /* membudget.c */
+    struct p2p_memtrim trim;              /* memtrim.c */
 
     uv_idle_t defer_idle;       /* runs queued p2p_defer calls */
     struct p2p_defer *defer_head, *defer_tail, *defer_running;

@@ -107,6 +107,7 @@ bool p2p_mem_refuse_stream(p2p_host *h, p2p_conn *c)
 void p2p_mem_conn_gone(p2p_conn *c)
 {
     c->host->mem.gone += c->buffered;
+    p2p_memtrim_soon(c->host);
 }
 
 P2P_API void p2p_host_mem_stats(const p2p_host *h, struct p2p_mem_stats *out)
