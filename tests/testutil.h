@@ -6,6 +6,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* P2P_TEST_SANITIZED: 1 in an AddressSanitizer build, else 0 (bounds and
+ * checks that depend on speed or on glibc's allocator). */
+#if defined(__SANITIZE_ADDRESS__)
+#define P2P_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define P2P_TEST_SANITIZED 1
+#endif
+#endif
+#ifndef P2P_TEST_SANITIZED
+#define P2P_TEST_SANITIZED 0
+#endif
+
 /* Run one suite (CK_NORMAL output, fork mode from CK_FORK) and return the
  * process exit status: 0 when every test passed. */
 int p2p_test_run(Suite *s);

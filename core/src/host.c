@@ -275,6 +275,7 @@ P2P_API void p2p_host_free(p2p_host *h)
      * their code is mapped (bounded: a deferred call may reschedule). */
     for (int i = 0; i < 100 && (h->defer_head || i == 0); i++) uv_run(h->loop, UV_RUN_NOWAIT);
     p2p_loader_fini(h);
+    p2p_memtrim_free(h);
     p2p_timers_close_all(h);
     p2p_membudget_free(h);
     p2p_defer_teardown(h);

@@ -87,3 +87,10 @@ void p2p_memtrim_soon(p2p_host *h)
     h->trim.armed = true;
     p2p_timer_start(h->trim.timer, h->trim.delay_ms, 0);
 }
+
+void p2p_memtrim_free(p2p_host *h)
+{
+    p2p_timer_free(h->trim.timer);
+    h->trim.timer = NULL;
+    h->trim.armed = false;
+}

@@ -22,5 +22,7 @@ int p2p_memtrim_init(p2p_host *h);
 /* A connection closed: trim once delay_ms have passed (armed once per
  * burst of closes, not pushed back by each). */
 void p2p_memtrim_soon(p2p_host *h);
+/* Free the timer (before the host's leftover timers are reported). */
+void p2p_memtrim_free(p2p_host *h);
 
 #endif

@@ -71,16 +71,6 @@
 #include "testutil.h"
 #include "yamux_frame.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HOSTILE_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HOSTILE_ASAN 1
-#endif
-#endif
-#ifndef HOSTILE_ASAN
-#define HOSTILE_ASAN 0
-#endif
 
 /* Every case: the honest pair's worst round trip through the victim
  * (x CK_TIMEOUT_MULTIPLIER), and the victim's buffered bytes at their
@@ -1496,7 +1486,7 @@ START_TEST(too_many_streams)
     ck_assert_uint_eq(a.acks, 4);
     size_t rss1 = rss_bytes();
     printf("    %d SYNs refused with RST; RSS %+.1f MiB\n", FLOOD, ((double)rss1 - (double)rss0) / MIB);
-    if (!HOSTILE_ASAN) ck_assert_uint_lt(rss1, rss0 + 16 * MIB);
+    if (!P2P_TEST_SANITIZED) ck_assert_uint_lt(rss1, rss0 + 16 * MIB);
 
     /* The stalled streams are reset when their negotiation times out... */
     struct stream_cond cs = { &a, FLOOD + 4 };
@@ -1624,7 +1614,7 @@ START_TEST(never_reads)
     fx_honest_progresses(&f, 10000);
     ck_assert_uint_eq(p2p_conn_stream_count(vc), fl.n);
     size_t rss2 = rss_bytes();
-    if (!HOSTILE_ASAN) {
+    if (!P2P_TEST_SANITIZED) {
         ck_assert_uint_lt(rss1, rss0 + 48 * MIB);
         ck_assert_uint_lt(rss2, rss0 + 48 * MIB);
     }
@@ -1681,7 +1671,7 @@ START_TEST(ping_flood_never_reads)
             sent += BATCH;
         }
         ihost_run_for(&f.loop, 5);
-        if (!HOSTILE_ASAN) ck_assert_uint_lt(rss_bytes(), rss0 + 48 * MIB);
+        if (!P2P_TEST_SANITIZED) ck_assert_uint_lt(rss_bytes(), rss0 + 48 * MIB);
     }
     free(batch);
     ck_assert_msg(ihost_run_cond(&f.loop, victim_disconnected_from, &pc, 5000),
@@ -1939,7 +1929,7 @@ START_TEST(memory_budget)
            ((double)rss1 - (double)rss0) / MIB);
     ck_assert_uint_eq(k.held, 64);
     ck_log("yamux", "refused", "inbound stream(s) with RST");
-    if (!HOSTILE_ASAN) ck_assert_uint_lt(rss1, rss0 + 28 * MIB);
+    if (!P2P_TEST_SANITIZED) ck_assert_uint_lt(rss1, rss0 + 28 * MIB);
     /* Honest peers are not affected. */
     fx_honest_progresses(&f, 10000);
     for (int c = 0; c < 2; c++) sink_release(&f, &a[c], &id[c]);
@@ -1968,7 +1958,7 @@ START_TEST(memory_budget_control)
            ((double)rss1 - (double)rss0) / MIB);
     ck_assert_uint_eq(r.admitted, 100);
     ck_assert_double_ge(r.sent_mib, 24.9);
-    if (!HOSTILE_ASAN) ck_assert_uint_gt(rss1, rss0 + 20 * MIB);
+    if (!P2P_TEST_SANITIZED) ck_assert_uint_gt(rss1, rss0 + 20 * MIB);
     fx_honest_progresses(&f, 10000);
     sink_release(&f, &a, &id);
     fx_teardown(&f);
@@ -2046,7 +2036,7 @@ START_TEST(host_memory_budget)
     ck_assert_uint_le(st.peak, st.budget + 3 * MIB);
     ck_assert_uint_lt(st.used, 256 * KIB);
     ck_assert_uint_eq(k.held, 0);
-    if (!HOSTILE_ASAN) ck_assert_uint_lt(rss1, rss0 + 24 * MIB);
+    if (!P2P_TEST_SANITIZED) ck_assert_uint_lt(rss1, rss0 + 24 * MIB);
     /* The metrics tell the same. */
     p2p_metric *m = p2p_metric_find(f.v, "p2p_memory_budget_actions_total");
     ck_assert_ptr_nonnull(m);

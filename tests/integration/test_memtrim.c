@@ -14,13 +14,6 @@
 #include "p2p/p2p.h"
 #include "testutil.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
 
 static uint64_t trims(p2p_host *h)
 {
@@ -87,7 +80,7 @@ START_TEST(trims_after_close)
     ck_assert_uint_eq(trims(b), 0);   /* 0: never */
     long after = rss_kib();
     fprintf(stderr, "memtrim: RSS %ld KiB with 64 MiB freed, %ld KiB after the trim\n", before, after);
-#ifndef SANITIZED
+#if !P2P_TEST_SANITIZED
     ck_assert_msg(before - after >= 32 * 1024, "RSS %ld -> %ld KiB: the freed 64 MiB were not given back", before,
                   after);
 #endif

@@ -19,13 +19,6 @@
 
 #define MiB (1024ull * 1024ull)
 
-#if defined(__SANITIZE_ADDRESS__)
-#define SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
 
 struct outcome {
     bool done;
@@ -151,7 +144,7 @@ START_TEST(big_both_ways)
     fprintf(stderr, "perf_net: 256 MiB each way in %.2f s (%.0f MiB/s up+down, one process), %d reports, "
             "peak RSS grew by %ld KiB\n", o.last.elapsed_us / 1e6,
             512.0 * 1e6 / (double)o.last.elapsed_us, o.intermediary, grown);
-#ifndef SANITIZED
+#if !P2P_TEST_SANITIZED
     /* Both hosts in this process: two yamux windows (16 MiB at most each
      * way) plus one write queue per layer; nothing proportional to the
      * 512 MiB moved. */
@@ -394,7 +387,7 @@ START_TEST(concurrent_uploads)
     pp = (struct p2p_perf_params){ .upload_bytes = 16 * MiB };
     for (int i = 0; i < N; i++)
         ck_assert_int_eq(api->run(st, p2p_host_peerid(srv), NULL, &pp, on_report, &o[i], NULL), 0);
-#ifdef SANITIZED
+#if P2P_TEST_SANITIZED
     const double limit = 150.0;
 #else
     const double limit = 30.0;
