@@ -52,9 +52,16 @@ static void on_trim(p2p_timer *t, void *arg)
     p2p_host *h = arg;
     uint64_t now = mono_ms();
     uint64_t last = __atomic_load_n(&last_trim_ms, __ATOMIC_RELAXED);
+    if (last && last >= h->trim.armed_at) {
+        /* Another host of the process trimmed since our close: done. (Each
+         * host trimming in turn, one per delay, kept a process of 200
+         * hosts busy for minutes.) */
+        h->trim.armed = false;
+        return;
+    }
     if (last && now - last < h->trim.delay_ms) {
-        /* Another host of the process trimmed lately: once more after
-         * what it freed since. */
+        /* The last trim came before our close, but too recently: once
+         * more when the delay is over. */
         p2p_timer_start(h->trim.timer, h->trim.delay_ms - (now - last), 0);
         return;
     }
@@ -85,6 +92,7 @@ void p2p_memtrim_soon(p2p_host *h)
 {
     if (!h->trim.timer || h->trim.armed) return;
     h->trim.armed = true;
+    h->trim.armed_at = mono_ms();
     p2p_timer_start(h->trim.timer, h->trim.delay_ms, 0);
 }
 

@@ -14,6 +14,7 @@ struct p2p_memtrim {
     uint64_t delay_ms;     /* 0 = never */
     p2p_timer *timer;
     bool armed;            /* a trim is due */
+    uint64_t armed_at;     /* since (CLOCK_MONOTONIC ms) */
     struct p2p_metric_series *m_trims;   /* p2p_memory_trims_total */
 };
 

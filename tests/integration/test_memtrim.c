@@ -100,12 +100,43 @@ START_TEST(trims_after_close)
 }
 END_TEST
 
+/* Many hosts in one process closing together: one trim serves them all
+ * (each trimming in turn, one per delay, kept a 200-host process busy for
+ * minutes before it could exit). */
+START_TEST(one_trim_for_many_hosts)
+{
+    enum { N = 10 };
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    p2p_host *b = ihost_new(&loop, "memory_trim_delay = 0\n", NULL);
+    ihost_start(b);
+    p2p_host *a[N];
+    p2p_conn *c[N];
+    p2p_multiaddr addr = ihost_addr(b);
+    for (int i = 0; i < N; i++) {
+        a[i] = ihost_new(&loop, "memory_trim_delay = 200ms\n", NULL);
+        ihost_start(a[i]);
+        ck_assert_int_eq(ihost_connect(&loop, a[i], b, &addr, &c[i], 10000), 0);
+    }
+    for (int i = 0; i < N; i++) p2p_conn_close(c[i]);
+    ihost_run_for(&loop, 750);
+    uint64_t sum = 0;
+    for (int i = 0; i < N; i++) sum += trims(a[i]);
+    ck_assert_uint_eq(sum, 1);
+    for (int i = 0; i < N; i++) p2p_host_free(a[i]);
+    p2p_host_free(b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("memtrim");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, trims_after_close);
+    tcase_add_test(tc, one_trim_for_many_hosts);
     suite_add_tcase(s, tc);
     return s;
 }
