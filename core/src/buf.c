@@ -54,6 +54,20 @@ P2P_API int p2p_buf_reserve(p2p_buf *b, size_t n)
     return 0;
 }
 
+P2P_API void p2p_buf_trim(p2p_buf *b, size_t keep)
+{
+    if (b->len || b->cap <= keep) return;
+    if (!keep) {
+        p2p_buf_free(b);
+        return;
+    }
+    uint8_t *p = realloc(b->data, keep);
+    if (!p) return;   /* keeping the larger block is harmless */
+    b->data = p;
+    b->cap = keep;
+    b->off = 0;
+}
+
 P2P_API int p2p_buf_append(p2p_buf *b, const void *p, size_t n)
 {
     if (!n) return 0;

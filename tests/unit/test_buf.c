@@ -58,6 +58,35 @@ START_TEST(tail_commit)
 }
 END_TEST
 
+START_TEST(trim)
+{
+    p2p_buf b;
+    p2p_buf_init(&b, 0);
+    p2p_buf_trim(&b, 0);   /* nothing allocated: nothing to do */
+    ck_assert_ptr_null(b.data);
+    uint8_t big[100000] = { 0 };
+    ck_assert_int_eq(p2p_buf_append(&b, big, sizeof big), 0);
+    size_t cap = b.cap;
+    p2p_buf_trim(&b, 1000);   /* holding bytes: left alone */
+    ck_assert_uint_eq(b.cap, cap);
+    p2p_buf_consume(&b, sizeof big);
+    p2p_buf_trim(&b, cap);   /* not larger than keep */
+    ck_assert_uint_eq(b.cap, cap);
+    p2p_buf_trim(&b, 1000);
+    ck_assert_uint_eq(b.cap, 1000);
+    ck_assert_ptr_nonnull(b.data);
+    ck_assert_int_eq(p2p_buf_append(&b, "abc", 3), 0);   /* still usable */
+    ck_assert_mem_eq(p2p_buf_head(&b), "abc", 3);
+    p2p_buf_consume(&b, 3);
+    p2p_buf_trim(&b, 0);
+    ck_assert_ptr_null(b.data);
+    ck_assert_uint_eq(b.cap, 0);
+    ck_assert_int_eq(p2p_buf_append(&b, "xy", 2), 0);
+    ck_assert_mem_eq(p2p_buf_head(&b), "xy", 2);
+    p2p_buf_free(&b);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("buf");
@@ -65,6 +94,7 @@ static Suite *suite(void)
     tcase_add_test(tc, append_consume);
     tcase_add_test(tc, limit);
     tcase_add_test(tc, tail_commit);
+    tcase_add_test(tc, trim);
     suite_add_tcase(s, tc);
     return s;
 }

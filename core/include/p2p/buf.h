@@ -38,6 +38,12 @@ P2P_API void p2p_buf_commit(p2p_buf *b, size_t n);
 /* Drop n bytes from the front (n <= len). */
 P2P_API void p2p_buf_consume(p2p_buf *b, size_t n);
 P2P_API void p2p_buf_reset(p2p_buf *b);
+/* (ABI 1.6) Give memory back after a burst: an empty buffer whose
+ * capacity exceeds keep shrinks to keep bytes (0 frees it; the buffer
+ * stays usable). A buffer holding bytes is left alone. A buffer keeps its
+ * largest size otherwise, so one burst would cost its owner that much for
+ * as long as it lives. */
+P2P_API void p2p_buf_trim(p2p_buf *b, size_t keep);
 
 P2P_END_DECLS
 #endif
