@@ -250,6 +250,11 @@ static void raw_read(p2p_stream *raw, const uint8_t *data, size_t len, void *arg
         return;
     }
     if (!pump_frames(s)) return;
+    /* Reads in place never need more than a frame; appends from the
+     * transport's buffer can double `in` past it, which a busy connection
+     * would then keep (64 KiB more each: 16 MiB on a relay with 256 busy
+     * circuits). */
+    p2p_buf_trim(&s->in, NOISE_FRAME_MAX);
     /* A stopped owner: keep what we have (bounded by `in`'s limit) and
      * stop reading below until it starts again. */
     if (!s->secured_reading) p2p_stream_read_stop(s->raw);

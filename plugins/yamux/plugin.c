@@ -119,6 +119,10 @@ static int try_send(struct ystream *y)
         p2p_buf_consume(&y->txq, (size_t)n);
         p2p_stream_charge(y->st, -(int64_t)n);   /* the host's memory budget */
     }
+    /* Drained: the queue's memory goes too. A relay's streams queue a
+     * delivery at a time and kept that much each for good (256 busy
+     * circuits: 14-36 MiB, docs/BENCHMARKS.md). */
+    p2p_buf_trim(&y->txq, 0);
     if (!y->txq.len && y->local_fin_wanted && !y->local_fin_sent) {
         y->local_fin_sent = true;
         int rc = yamux_stream_close(y->ss->ys, y->id);

@@ -255,6 +255,8 @@ static void pump(struct writer *w)
             for (size_t i = 0; i < n; i++) p[i] = th_pattern(w->sent + i);
             ck_assert_int_eq(p2p_stream_write_commit(w->s, n), 0);
             w->sent += n;
+            size_t q = p2p_stream_write_queued(w->s);
+            if (q > w->max_queued) w->max_queued = q;
             continue;
         }
         size_t n = BULK - w->sent < CHUNK ? BULK - w->sent : CHUNK;
@@ -327,13 +329,15 @@ START_TEST(bulk_with_backpressure)
     size_t got = k.len;
     uint64_t t0 = th_now_ms();
     while (th_now_ms() - t0 < 300) th_step(loop);
-    ck_assert(TH_WAIT(loop, p2p_stream_write_queued(c) > P2P_STREAM_HIGH_WATER, 10000));
+    /* (The kernel may take some of our queue later, as its buffers grow:
+     * the queue stays, not necessarily above the mark.) */
+    ck_assert(TH_WAIT(loop, w.max_queued > P2P_STREAM_HIGH_WATER, 10000));
     size_t sent = w.sent;
     for (int i = 0; i < 20; i++) th_step(loop);
     ck_assert_uint_eq(k.len, got);          /* nothing delivered while stopped */
     ck_assert_uint_eq(w.sent, sent);        /* the writer is held back */
     ck_assert_uint_lt(sent, BULK);
-    ck_assert_uint_gt(p2p_stream_write_queued(c), P2P_STREAM_HIGH_WATER);
+    ck_assert_uint_gt(p2p_stream_write_queued(c), 0);
     /* while the writer is held back, reserve still hands out memory up
      * to write_queue_max; what is not committed is dropped */
     if (in_place) ck_assert_ptr_nonnull(p2p_stream_write_reserve(c, 100));
