@@ -114,6 +114,9 @@ int p2p_metrics_setup(p2p_host *h);
 void p2p_metrics_free(p2p_host *h);
 
 /* timer.c */
+/* The timer does not keep the loop running by itself (uv_unref): for
+ * housekeeping that must not delay a loop's end (memtrim). */
+void p2p_timer_unref(p2p_timer *t);
 void p2p_timers_close_all(p2p_host *h);
 
 #endif

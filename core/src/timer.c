@@ -57,6 +57,11 @@ P2P_API void p2p_timer_free(p2p_timer *t)
     uv_close((uv_handle_t *)&t->uv, on_closed);
 }
 
+void p2p_timer_unref(p2p_timer *t)
+{
+    uv_unref((uv_handle_t *)&t->uv);
+}
+
 P2P_API uint64_t p2p_host_now_ms(const p2p_host *h)
 {
     return uv_now(h->loop);

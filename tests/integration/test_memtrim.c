@@ -134,6 +134,32 @@ START_TEST(one_trim_for_many_hosts)
 }
 END_TEST
 
+/* An armed trim does not hold a stopping host's loop: run to its end, the
+ * loop ends once the connections and listeners are closed, not when the
+ * trim's delay is over (bench processes waited 2 s at every exit). */
+START_TEST(stop_does_not_wait_for_trim)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    p2p_host *a = ihost_new(&loop, "memory_trim_delay = 30s\n", NULL);
+    p2p_host *b = ihost_new(&loop, "memory_trim_delay = 30s\n", NULL);
+    ihost_start(a);
+    ihost_start(b);
+    connect_and_close(&loop, a, b);   /* both armed */
+    p2p_host_stop(a);
+    p2p_host_stop(b);
+    uint64_t t0 = uv_hrtime();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uint64_t ms = (uv_hrtime() - t0) / 1000000u;
+    ck_assert_msg(ms < 10000, "the loop ran %llu ms after the hosts stopped", (unsigned long long)ms);
+    ck_assert_uint_eq(trims(a) + trims(b), 0);
+    p2p_host_free(a);
+    p2p_host_free(b);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 /* ---- buffers after a burst ---------------------------------------------- */
 
 enum { BURST_STREAMS = 8, BURST_BYTES = 1 << 20 };
@@ -267,6 +293,7 @@ static Suite *suite(void)
     tcase_add_test(tc, trims_after_close);
     tcase_add_test(tc, one_trim_for_many_hosts);
     tcase_add_test(tc, burst_leaves_no_memory);
+    tcase_add_test(tc, stop_does_not_wait_for_trim);
     suite_add_tcase(s, tc);
     return s;
 }
