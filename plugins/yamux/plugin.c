@@ -74,6 +74,7 @@ struct ysess {
     int err;                     /* session failure, reported once */
     uint64_t refused_logged;     /* inbound streams refused, as last logged */
     uint32_t service_next;       /* where work()'s walk over the streams starts */
+    uint64_t timer_for;          /* the session deadline the timer is armed for (0: none or unknown) */
     bool failed, closing, close_reported, secured_reading;
     bool in_session;             /* inside yamux_session_feed/tick (callbacks) */
 };
@@ -391,14 +392,19 @@ static const struct yamux_callbacks callbacks = {
 
 /* ---- the session's work, from the loop ---------------------------------- */
 
+/* Armed only when the session's deadline moved: work() runs for every
+ * batch of frames, and re-arming the uv timer each time was 1 % of a busy
+ * gossipsub host's CPU. */
 static void arm_timer(struct ysess *ss)
 {
     uint64_t next = yamux_session_next_timeout(ss->ys);
-    uint64_t now = p2p_host_now_ms(ss->host);
+    if (next == ss->timer_for) return;
+    ss->timer_for = next == UINT64_MAX ? 0 : next;
     if (next == UINT64_MAX) {
         p2p_timer_stop(ss->timer);
         return;
     }
+    uint64_t now = p2p_host_now_ms(ss->host);
     p2p_timer_start(ss->timer, next > now ? next - now : 0, 0);
 }
 
@@ -494,6 +500,7 @@ static void report_close(struct ysess *ss, int err)
     if (ss->close_reported) return;
     ss->close_reported = true;
     p2p_timer_stop(ss->timer);
+    ss->timer_for = 0;
     p2p_stream_read_stop(ss->secured);
     ss->ev->on_close(ss->ev_arg, err);
 }
@@ -554,6 +561,7 @@ static void on_tick(p2p_timer *t, void *arg)
 {
     (void)t;
     struct ysess *ss = arg;
+    ss->timer_for = 0;   /* fired: not armed */
 
     ss->in_session = true;
     int rc = yamux_session_tick(ss->ys, p2p_host_now_ms(ss->host));
