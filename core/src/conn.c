@@ -75,6 +75,7 @@ void p2p_conn_free(p2p_conn *c)
     if (c->close_timer) p2p_timer_free(c->close_timer);
     if (c->session) c->mux->free(c->session);
     p2p_list_del(&c->link);
+    p2p_addr_pair_unref(c->addrs);
     free(c);
 }
 
@@ -270,8 +271,8 @@ P2P_API void p2p_conn_close(p2p_conn *c)
 P2P_API uint64_t p2p_conn_id(const p2p_conn *c) { return c->id; }
 P2P_API const p2p_peerid *p2p_conn_peer(const p2p_conn *c) { return &c->peer; }
 P2P_API const p2p_pubkey *p2p_conn_peer_key(const p2p_conn *c) { return &c->key; }
-P2P_API const p2p_multiaddr *p2p_conn_local_addr(const p2p_conn *c) { return &c->local; }
-P2P_API const p2p_multiaddr *p2p_conn_remote_addr(const p2p_conn *c) { return &c->remote; }
+P2P_API const p2p_multiaddr *p2p_conn_local_addr(const p2p_conn *c) { return p2p_addr_pair_local(c->addrs); }
+P2P_API const p2p_multiaddr *p2p_conn_remote_addr(const p2p_conn *c) { return p2p_addr_pair_remote(c->addrs); }
 P2P_API enum p2p_direction p2p_conn_direction(const p2p_conn *c) { return c->dir; }
 P2P_API bool p2p_conn_limited(const p2p_conn *c) { return c->limited; }
 P2P_API const char *p2p_conn_security(const p2p_conn *c) { return c->security; }

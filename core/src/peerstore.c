@@ -22,9 +22,19 @@
 #define PS_PROTOCOL_MAX_LEN 256
 #define PS_ATTR_MAX_LEN 256
 
+/* Addresses and keys are kept at their size, not in the public fixed-size
+ * structs (514 and 1,104 bytes): a relay with 1,000 reservations holds a
+ * peer entry for each. */
 struct ps_addr {
-    p2p_multiaddr ma;
+    uint8_t *bytes;        /* len bytes, owned */
+    uint16_t len;
     uint64_t expires;      /* loop ms; 0 = never */
+};
+
+struct ps_key {
+    enum p2p_key_type type;
+    uint16_t len;
+    uint8_t data[];
 };
 
 struct ps_attr {
@@ -37,7 +47,7 @@ struct ps_peer {
     size_t naddrs, addrs_cap;
     char **protocols;
     size_t nprotocols;
-    p2p_pubkey *key;
+    struct ps_key *key;      /* NULL when the PeerId holds the key (Ed25519) */
     struct ps_attr attrs[PS_MAX_ATTRS];
     size_t nattrs;
     uint64_t rtt_us;
@@ -67,6 +77,7 @@ static void peer_free(struct ps_peer *p)
         free(p->attrs[i].value);
     }
     free(p->key);
+    for (size_t i = 0; i < p->naddrs; i++) free(p->addrs[i].bytes);
     free(p->addrs);
     free(p);
 }
@@ -133,6 +144,22 @@ static void strip_p2p(p2p_multiaddr *ma)
     if (last_code == P2P_MA_P2P) ma->len = (uint16_t)last;
 }
 
+static bool ps_addr_is(const struct ps_addr *a, const p2p_multiaddr *ma)
+{
+    return a->len == ma->len && !memcmp(a->bytes, ma->bytes, ma->len);
+}
+
+/* Store ma in a (whose old bytes, if any, are replaced). */
+static int ps_addr_set(struct ps_addr *a, const p2p_multiaddr *ma, uint64_t exp, bool had)
+{
+    uint8_t *b = malloc(ma->len);
+    if (!b) return P2P_ENOMEM;
+    memcpy(b, ma->bytes, ma->len);
+    if (had) free(a->bytes);
+    *a = (struct ps_addr){ b, ma->len, exp };
+    return 0;
+}
+
 P2P_API int p2p_peerstore_add_addrs(p2p_host *h, const p2p_peerid *peer, const p2p_multiaddr *addrs,
                                     size_t n, uint64_t ttl_ms)
 {
@@ -147,7 +174,7 @@ P2P_API int p2p_peerstore_add_addrs(p2p_host *h, const p2p_peerid *peer, const p
         if (!ma.len) continue;
         size_t j;
         for (j = 0; j < p->naddrs; j++) {
-            if (!p2p_maddr_equal(&p->addrs[j].ma, &ma)) continue;
+            if (!ps_addr_is(&p->addrs[j], &ma)) continue;
             /* Extend, never shorten, the lifetime of a known address. */
             if (p->addrs[j].expires && (!exp || exp > p->addrs[j].expires)) p->addrs[j].expires = exp;
             break;
@@ -159,7 +186,10 @@ P2P_API int p2p_peerstore_add_addrs(p2p_host *h, const p2p_peerid *peer, const p
             for (j = 0; j < p->naddrs; j++)
                 if (p->addrs[j].expires && (v == PS_MAX_ADDRS || p->addrs[j].expires < p->addrs[v].expires)) v = j;
             if (v == PS_MAX_ADDRS) continue;
-            p->addrs[v] = (struct ps_addr){ ma, exp };
+            if (ps_addr_set(&p->addrs[v], &ma, exp, true) < 0) {
+                if (added) changed(h, peer);
+                return P2P_ENOMEM;
+            }
         } else {
             if (p->naddrs == p->addrs_cap) {
                 size_t cap = p->addrs_cap ? p->addrs_cap * 2 : 2;
@@ -172,7 +202,11 @@ P2P_API int p2p_peerstore_add_addrs(p2p_host *h, const p2p_peerid *peer, const p
                 p->addrs = na;
                 p->addrs_cap = cap;
             }
-            p->addrs[p->naddrs++] = (struct ps_addr){ ma, exp };
+            if (ps_addr_set(&p->addrs[p->naddrs], &ma, exp, false) < 0) {
+                if (added) changed(h, peer);
+                return P2P_ENOMEM;
+            }
+            p->naddrs++;
         }
         added = true;
     }
@@ -188,7 +222,10 @@ P2P_API size_t p2p_peerstore_addrs(const p2p_host *h, const p2p_peerid *peer, p2
     size_t n = 0;
     for (size_t i = 0; i < p->naddrs; i++) {
         if (p->addrs[i].expires && p->addrs[i].expires <= now) continue;
-        if (n < max) out[n] = p->addrs[i].ma;
+        if (n < max) {
+            out[n].len = p->addrs[i].len;
+            memcpy(out[n].bytes, p->addrs[i].bytes, p->addrs[i].len);
+        }
         n++;
     }
     return n;
@@ -252,8 +289,20 @@ P2P_API int p2p_peerstore_set_key(p2p_host *h, const p2p_peerid *peer, const p2p
     if (!p2p_peerid_matches(peer, key)) return P2P_EPEERID;
     struct ps_peer *p = get(h, peer);
     if (!p) return P2P_ENOMEM;
-    if (!p->key && !(p->key = malloc(sizeof *p->key))) return P2P_ENOMEM;
-    *p->key = *key;
+    p2p_pubkey inlined;
+    if (p2p_peerid_pubkey(peer, &inlined) == 0 && inlined.type == key->type && inlined.len == key->len &&
+        !memcmp(inlined.data, key->data, key->len)) {
+        free(p->key);   /* the PeerId says it all */
+        p->key = NULL;
+        return 0;
+    }
+    struct ps_key *k = malloc(sizeof *k + key->len);
+    if (!k) return P2P_ENOMEM;
+    k->type = key->type;
+    k->len = key->len;
+    memcpy(k->data, key->data, key->len);
+    free(p->key);
+    p->key = k;
     return 0;
 }
 
@@ -261,7 +310,10 @@ P2P_API bool p2p_peerstore_key(const p2p_host *h, const p2p_peerid *peer, p2p_pu
 {
     struct ps_peer *p = find(h, peer);
     if (p && p->key) {
-        *out = *p->key;
+        memset(out, 0, sizeof *out);
+        out->type = p->key->type;
+        out->len = p->key->len;
+        memcpy(out->data, p->key->data, p->key->len);
         return true;
     }
     return p2p_peerid_pubkey(peer, out) == 0;

@@ -39,7 +39,7 @@ struct p2p_stream {
      * its secured stream and its substreams (p2p_stream_share_addrs): two
      * inline multiaddrs were 1 KiB per stream, a fifth of an idle
      * connection's memory. */
-    struct addr_pair *addrs;
+    struct p2p_addr_pair *addrs;
     void *user;
     bool no_keepalive;
     void (*release_hook)(void *arg);
@@ -62,15 +62,15 @@ struct mss_confirm {
     char id[];
 };
 
-/* The addresses of a stream, shared by the streams layered on it. */
-struct addr_pair {
-    unsigned refs;
-    p2p_multiaddr local, remote;
-};
-
-static void addrs_unref(struct addr_pair *a)
+void p2p_addr_pair_unref(struct p2p_addr_pair *a)
 {
     if (a && --a->refs == 0) free(a);
+}
+
+struct p2p_addr_pair *p2p_stream_addrs_ref(const p2p_stream *s)
+{
+    if (s->addrs) s->addrs->refs++;
+    return s->addrs;
 }
 
 static void flush_unread(void *arg);
@@ -97,7 +97,7 @@ static void release(p2p_stream *s)
     if (s->charged) p2p_mem_charge(s->host, s->charged_to, -(int64_t)s->charged);
     free(s->protocol);
     free(s->confirm);
-    addrs_unref(s->addrs);
+    p2p_addr_pair_unref(s->addrs);
     void (*hook)(void *) = s->release_hook;
     void *harg = s->release_arg;
     if (s->no_keepalive && s->conn) p2p_conn_keepalive_changed(s->conn, 1);
@@ -483,7 +483,7 @@ P2P_API void p2p_stream_set_addrs(p2p_stream *s, const p2p_multiaddr *local, con
 {
     if (!local && !remote) return;
     /* copy on write: the pair may be shared with other streams */
-    struct addr_pair *a = malloc(sizeof *a);
+    struct p2p_addr_pair *a = malloc(sizeof *a);
     if (!a) {
         p2p_log_warn("stream", "out of memory: the stream's addresses are not updated");
         return;
@@ -491,28 +491,38 @@ P2P_API void p2p_stream_set_addrs(p2p_stream *s, const p2p_multiaddr *local, con
     a->refs = 1;
     a->local = local ? *local : *p2p_stream_local_addr(s);
     a->remote = remote ? *remote : *p2p_stream_remote_addr(s);
-    addrs_unref(s->addrs);
+    p2p_addr_pair_unref(s->addrs);
     s->addrs = a;
 }
 
 P2P_API void p2p_stream_share_addrs(p2p_stream *s, const p2p_stream *from)
 {
     if (s == from || s->addrs == from->addrs) return;
-    addrs_unref(s->addrs);
+    p2p_addr_pair_unref(s->addrs);
     s->addrs = from->addrs;
     if (s->addrs) s->addrs->refs++;
 }
 
 static const p2p_multiaddr no_addr;
 
+const p2p_multiaddr *p2p_addr_pair_local(const struct p2p_addr_pair *a)
+{
+    return a ? &a->local : &no_addr;
+}
+
+const p2p_multiaddr *p2p_addr_pair_remote(const struct p2p_addr_pair *a)
+{
+    return a ? &a->remote : &no_addr;
+}
+
 P2P_API const p2p_multiaddr *p2p_stream_local_addr(const p2p_stream *s)
 {
-    return s->addrs ? &s->addrs->local : &no_addr;
+    return p2p_addr_pair_local(s->addrs);
 }
 
 P2P_API const p2p_multiaddr *p2p_stream_remote_addr(const p2p_stream *s)
 {
-    return s->addrs ? &s->addrs->remote : &no_addr;
+    return p2p_addr_pair_remote(s->addrs);
 }
 
 P2P_API void p2p_stream_set_keepalive(p2p_stream *s, bool keepalive)

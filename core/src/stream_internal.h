@@ -26,4 +26,18 @@ void p2p_stream_count_bytes(p2p_stream *s, struct p2p_metric_series *rx, struct 
 struct p2p_buf;
 int p2p_stream_mss_lazy(p2p_stream *s, const char *protocol, struct p2p_buf *out);
 
+/* The addresses of a raw stream, shared (reference-counted) by the
+ * streams layered on it and by the connection made of them. */
+struct p2p_addr_pair {
+    unsigned refs;
+    p2p_multiaddr local, remote;
+};
+/* s's address pair with one more reference, or NULL when s has none. */
+struct p2p_addr_pair *p2p_stream_addrs_ref(const p2p_stream *s);
+/* Drop a reference (NULL is fine). */
+void p2p_addr_pair_unref(struct p2p_addr_pair *a);
+/* The pair's addresses, or an empty address for NULL. */
+const p2p_multiaddr *p2p_addr_pair_local(const struct p2p_addr_pair *a);
+const p2p_multiaddr *p2p_addr_pair_remote(const struct p2p_addr_pair *a);
+
 #endif

@@ -202,7 +202,7 @@ static bool over_ip_limit(struct p2p_swarm *sw, const p2p_multiaddr *remote)
     p2p_list_for_each_safe(pos, tmp, &sw->conns) {
         struct p2p_conn *c = P2P_CONTAINER_OF(pos, struct p2p_conn, link);
         if (c->dir == P2P_INBOUND && !c->limited && !c->gone &&
-            p2p_swarm_ip_key(&c->remote, k, &lo) == len && !memcmp(k, key, len))
+            p2p_swarm_ip_key(p2p_conn_remote_addr(c), k, &lo) == len && !memcmp(k, key, len))
             n++;
     }
     return n >= sw->max_in_per_ip;
@@ -455,7 +455,7 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
     p2p_swarm_metrics_conn_open(c);
     p2p_conn_start(c);
     p2p_peerstore_set_key(h, &c->peer, &c->key);
-    if (c->dir == P2P_OUTBOUND) p2p_peerstore_add_addrs(h, &c->peer, &c->remote, 1, 0);
+    if (c->dir == P2P_OUTBOUND) p2p_peerstore_add_addrs(h, &c->peer, p2p_conn_remote_addr(c), 1, 0);
     p2p_log_debug(MOD, "connected to %s (%s, conn %llu)", peer_str(&c->peer, id), c->dir == P2P_OUTBOUND ? "outbound" : "inbound",
                   (unsigned long long)c->id);
     struct p2p_event ev = { .type = P2P_EV_CONNECTED, .conn = c, .peer = &c->peer };

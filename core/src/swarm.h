@@ -15,7 +15,7 @@ struct p2p_conn {
     uint64_t id;
     p2p_peerid peer;
     p2p_pubkey key;
-    p2p_multiaddr local, remote;
+    struct p2p_addr_pair *addrs; /* shared with its raw stream (stream_internal.h) */
     enum p2p_direction dir;
     bool limited;
     bool closing;              /* graceful close requested */

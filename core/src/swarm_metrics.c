@@ -59,7 +59,7 @@ static const char *dir_label(enum p2p_direction d)
 void p2p_swarm_metrics_conn_open(p2p_conn *c)
 {
     struct swarm_metrics *m = &c->host->swarm->metrics;
-    const char *v[] = { dir_label(c->dir), transport_label(&c->remote, c->limited) };
+    const char *v[] = { dir_label(c->dir), transport_label(p2p_conn_remote_addr(c), c->limited) };
     p2p_counter_add(p2p_metric_get(m->conns_opened, v), 1);
     c->m_open = p2p_metric_get(m->conns, v);
     p2p_gauge_add(c->m_open, 1);

@@ -12,6 +12,7 @@
 
 #include "p2p/error.h"
 #include "p2p/log.h"
+#include "stream_internal.h"
 #include "swarm.h"
 
 #define MOD "upgrade"
@@ -30,7 +31,7 @@ struct upgrade {
     struct negotiation *neg;
     const struct p2p_security_ops *sec;
     void *sec_state, *sec_op;
-    p2p_multiaddr local, remote;
+    struct p2p_addr_pair *addrs;   /* the raw stream's (a reference) */
     p2p_pubkey key;
     p2p_peerid peer;
     char security[64];
@@ -45,13 +46,14 @@ static void u_free(struct upgrade *u)
     if (u->outbound) u->host->swarm->pending_out--;
     else u->host->swarm->pending_in--;
     if (u->timer) p2p_timer_free(u->timer);
+    p2p_addr_pair_unref(u->addrs);
     free(u);
 }
 
 static void u_fail(struct upgrade *u, int status, const char *what)
 {
     char ra[P2P_MADDR_STRMAX];
-    if (p2p_maddr_to_string(&u->remote, ra, sizeof ra) < 0) strcpy(ra, "?");
+    if (p2p_maddr_to_string(p2p_addr_pair_remote(u->addrs), ra, sizeof ra) < 0) strcpy(ra, "?");
     p2p_log_debug(MOD, "%s upgrade with %s failed during %s: %s%s", u->outbound ? "outbound" : "inbound",
                   ra, what, p2p_strerror(status),
                   u->initiator == u->outbound ? "" : u->initiator ? " (as initiator)" : " (as responder)");
@@ -109,8 +111,8 @@ static void on_mux_negotiated(int status, p2p_stream *s, const char *protocol, v
     }
     c->peer = u->peer;
     c->key = u->key;
-    c->local = u->local;
-    c->remote = u->remote;
+    c->addrs = u->addrs;   /* the reference moves */
+    u->addrs = NULL;
     c->dir = u->initiator ? P2P_OUTBOUND : P2P_INBOUND;
     c->limited = u->limited;
     c->mux = ops[i];
@@ -207,8 +209,7 @@ static struct upgrade *u_new(p2p_host *h, p2p_stream *raw, bool outbound, bool l
     u->outbound = outbound;
     u->initiator = outbound;
     u->limited = limited;
-    u->local = *p2p_stream_local_addr(raw);
-    u->remote = *p2p_stream_remote_addr(raw);
+    u->addrs = p2p_stream_addrs_ref(raw);
     p2p_swarm_metrics_raw(h, raw, limited);
     u->timer = p2p_timer_new(h, on_timeout, u);
     if (!u->timer) {
@@ -308,7 +309,7 @@ size_t p2p_upgrade_inbound_from(p2p_host *h, const uint8_t *key, size_t keylen)
         struct upgrade *u = P2P_CONTAINER_OF(pos, struct upgrade, link);
         uint8_t k[8];
         bool lo;
-        if (!u->outbound && !u->limited && p2p_swarm_ip_key(&u->remote, k, &lo) == keylen &&
+        if (!u->outbound && !u->limited && p2p_swarm_ip_key(p2p_addr_pair_remote(u->addrs), k, &lo) == keylen &&
             !memcmp(k, key, keylen))
             n++;
     }
