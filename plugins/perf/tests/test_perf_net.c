@@ -68,6 +68,14 @@ static p2p_multiaddr full_addr(p2p_host *h)
     return ma;
 }
 
+/* Start a run and wait (20 s at most) for its final report. */
+static void run_wait(uv_loop_t *loop, const struct p2p_perf_api_v1 *api, void *st, const p2p_peerid *peer,
+                     const p2p_multiaddr *addr, const struct p2p_perf_params *pp, struct outcome *o, uint64_t *id)
+{
+    ck_assert_int_eq(api->run(st, peer, addr, pp, on_report, o, id), 0);
+    ck_assert(ihost_run_until(loop, &o->done, 20000));
+}
+
 static const struct p2p_perf_api_v1 *perf_api(p2p_host *h, void **st)
 {
     const struct p2p_perf_api_v1 *api = p2p_service_get(h, P2P_PERF_SERVICE, 1, st);
@@ -153,8 +161,7 @@ START_TEST(big_both_ways)
     /* The connection is reused by a second run, by peer. */
     struct outcome o2 = { 0 };
     pp = (struct p2p_perf_params){ .upload_bytes = 1000, .download_bytes = 123457 };
-    ck_assert_int_eq(api->run(st, p2p_host_peerid(srv), NULL, &pp, on_report, &o2, NULL), 0);
-    ck_assert(ihost_run_until(loop, &o2.done, 20000));
+    run_wait(loop, api, st, p2p_host_peerid(srv), NULL, &pp, &o2, NULL);
     ck_assert_int_eq(o2.status, 0);
     ck_assert_uint_eq(o2.last.download_bytes, 123457);
     ck_assert_uint_eq(o2.last.upload_bytes, 1000);
@@ -177,8 +184,7 @@ START_TEST(zero_and_refusals)
     /* Zero both ways, to an address without /p2p/ (whoever answers). */
     p2p_multiaddr bare = ihost_addr(srv);
     struct outcome o = { 0 };
-    ck_assert_int_eq(api->run(st, NULL, &bare, &pp, on_report, &o, NULL), 0);
-    ck_assert(ihost_run_until(loop, &o.done, 20000));
+    run_wait(loop, api, st, NULL, &bare, &pp, &o, NULL);
     ck_assert_int_eq(o.status, 0);
     ck_assert_uint_eq(o.last.upload_bytes, 0);
     ck_assert_uint_eq(o.last.download_bytes, 0);
@@ -201,8 +207,7 @@ START_TEST(zero_and_refusals)
     ck_assert_int_eq(p2p_maddr_push(&caddr, P2P_MA_P2P, cid->bytes, cid->len), 0);
     struct outcome o3 = { 0 };
     pp.download_bytes = 10;
-    ck_assert_int_eq(api2->run(st2, NULL, &caddr, &pp, on_report, &o3, NULL), 0);
-    ck_assert(ihost_run_until(loop, &o3.done, 20000));
+    run_wait(loop, api2, st2, NULL, &caddr, &pp, &o3, NULL);
     ck_assert_int_eq(o3.status, P2P_ENEGOTIATE);
     teardown(loop, cli, srv);
 }
@@ -231,8 +236,7 @@ START_TEST(cancel_and_stream_limit)
 
     struct outcome o2 = { 0 };
     struct p2p_perf_params small = { .upload_bytes = 10, .download_bytes = 10 };
-    ck_assert_int_eq(api->run(st, NULL, &addr, &small, on_report, &o2, NULL), 0);
-    ck_assert(ihost_run_until(loop, &o2.done, 20000));
+    run_wait(loop, api, st, NULL, &addr, &small, &o2, NULL);
     ck_assert_int_lt(o2.status, 0);   /* reset by the server */
 
     ck_assert_int_eq(api->cancel(st, o.id), 0);
@@ -241,15 +245,13 @@ START_TEST(cancel_and_stream_limit)
     ck_assert_int_eq(api->cancel(st, o.id), P2P_ENOTFOUND);
 
     struct outcome o3 = { 0 };
-    ck_assert_int_eq(api->run(st, NULL, &addr, &small, on_report, &o3, NULL), 0);
-    ck_assert(ihost_run_until(loop, &o3.done, 20000));
+    run_wait(loop, api, st, NULL, &addr, &small, &o3, NULL);
     ck_assert_msg(o3.status == 0, "run after cancel: %s", p2p_strerror(o3.status));
     ck_assert_uint_eq(o3.last.download_bytes, 10);
 
     /* Cancel from inside the first report. */
     struct outcome o4 = { .api = api, .st = st, .cancel_on_first = true };
-    ck_assert_int_eq(api->run(st, NULL, &addr, &pp, on_report, &o4, &o4.id), 0);
-    ck_assert(ihost_run_until(loop, &o4.done, 20000));
+    run_wait(loop, api, st, NULL, &addr, &pp, &o4, &o4.id);
     ck_assert_int_eq(o4.status, P2P_ECANCELED);
     ck_assert_int_eq(o4.intermediary, 1);
 
@@ -378,8 +380,7 @@ START_TEST(concurrent_uploads)
     /* The connection first, then N runs on it. */
     struct outcome first = { 0 };
     struct p2p_perf_params pp = { .upload_bytes = 1000 };
-    ck_assert_int_eq(api->run(st, NULL, &addr, &pp, on_report, &first, NULL), 0);
-    ck_assert(ihost_run_until(loop, &first.done, 20000));
+    run_wait(loop, api, st, NULL, &addr, &pp, &first, NULL);
     ck_assert_int_eq(first.status, 0);
     struct outcome o[N] = { { 0 } };
     bool all = false;
