@@ -21,8 +21,49 @@ static const uint8_t *gather_next(struct noise_gather *g, size_t *len)
     return p;
 }
 
+/* ---- libsodium: every frame without OpenSSL, small frames with it ------- */
+
+#include <sodium.h>
+
+static int sodium_seal(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+                       const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len, uint8_t *dst,
+                       uint8_t tag[NOISE_AEAD_TAGLEN])
+{
+    crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, tag, NULL, src, len, ad, adlen, NULL, nonce, key);
+    return 0;
+}
+
+static int sodium_seal_gather(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+                              struct noise_gather *g, size_t len, uint8_t *dst, uint8_t tag[NOISE_AEAD_TAGLEN])
+{
+    for (size_t done = 0; done < len;) {
+        size_t n = len - done;
+        const uint8_t *p = gather_next(g, &n);
+        if (p != dst + done) memcpy(dst + done, p, n);
+        done += n;
+    }
+    return sodium_seal(key, nonce, NULL, 0, dst, len, dst, tag);
+}
+
+static int sodium_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+                       const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
+                       const uint8_t tag[NOISE_AEAD_TAGLEN], uint8_t *dst)
+{
+    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, tag, ad, adlen, nonce, key) != 0)
+        return P2P_ECRYPTO;
+    return 0;
+}
+
 #ifdef P2P_HAVE_OPENSSL
 #include <openssl/evp.h>
+
+/* Below this many bytes libsodium is faster: OpenSSL's per-message set-up
+ * (key, nonce, final, tag: ~1.4 us here) outweighs its faster bulk code
+ * until ~1 KiB (libsodium 0.5 us for 64 bytes, equal at 1 KiB, 2.4x
+ * slower at 64 KiB). Handshakes, multistream, identify, window updates
+ * and chat messages are small frames. The two compute the same AEAD
+ * (RFC 8439), so which one sealed a frame does not matter to the peer. */
+#define SMALL_FRAME 1024
 
 /* One context per direction and thread: re-initialising only key and nonce
  * on a context that already has its cipher costs no lookup and no
@@ -46,6 +87,7 @@ int noise_aead_seal(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NO
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     uint8_t *dst, uint8_t tag[NOISE_AEAD_TAGLEN])
 {
+    if (len + adlen < SMALL_FRAME) return sodium_seal(key, nonce, ad, adlen, src, len, dst, tag);
     EVP_CIPHER_CTX *ctx = ctx_for(&seal_ctx, 1);
     int outl;
     if (!ctx || len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;
@@ -61,6 +103,7 @@ int noise_aead_seal_gather(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t n
                            struct noise_gather *g, size_t len, uint8_t *dst,
                            uint8_t tag[NOISE_AEAD_TAGLEN])
 {
+    if (len < SMALL_FRAME) return sodium_seal_gather(key, nonce, g, len, dst, tag);
     EVP_CIPHER_CTX *ctx = ctx_for(&seal_ctx, 1);
     int outl;
     if (!ctx || len > INT_MAX) return P2P_ECRYPTO;
@@ -83,6 +126,7 @@ int noise_aead_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NO
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     const uint8_t tag[NOISE_AEAD_TAGLEN], uint8_t *dst)
 {
+    if (len + adlen < SMALL_FRAME) return sodium_open(key, nonce, ad, adlen, src, len, tag, dst);
     EVP_CIPHER_CTX *ctx = ctx_for(&open_ctx, 0);
     int outl;
     if (!ctx || len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;
@@ -100,38 +144,26 @@ int noise_aead_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NO
 const char *noise_aead_backend(void) { return "openssl"; }
 
 #else
-#include <sodium.h>
 
 int noise_aead_seal(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     uint8_t *dst, uint8_t tag[NOISE_AEAD_TAGLEN])
 {
-    crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, tag, NULL, src, len, ad, adlen,
-                                                       NULL, nonce, key);
-    return 0;
+    return sodium_seal(key, nonce, ad, adlen, src, len, dst, tag);
 }
 
 int noise_aead_seal_gather(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                            struct noise_gather *g, size_t len, uint8_t *dst,
                            uint8_t tag[NOISE_AEAD_TAGLEN])
 {
-    for (size_t done = 0; done < len;) {
-        size_t n = len - done;
-        const uint8_t *p = gather_next(g, &n);
-        if (p != dst + done) memcpy(dst + done, p, n);
-        done += n;
-    }
-    return noise_aead_seal(key, nonce, NULL, 0, dst, len, dst, tag);
+    return sodium_seal_gather(key, nonce, g, len, dst, tag);
 }
 
 int noise_aead_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     const uint8_t tag[NOISE_AEAD_TAGLEN], uint8_t *dst)
 {
-    if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, tag, ad, adlen,
-                                                           nonce, key) != 0)
-        return P2P_ECRYPTO;
-    return 0;
+    return sodium_open(key, nonce, ad, adlen, src, len, tag, dst);
 }
 
 const char *noise_aead_backend(void) { return "libsodium"; }

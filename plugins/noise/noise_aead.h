@@ -4,9 +4,10 @@
  * Two back-ends with identical results: OpenSSL's EVP (assembly for
  * AVX2/AVX-512; about 2.3x libsodium's rate on the benchmark machine, see
  * docs/BENCHMARKS.md) when the build found libcrypto (P2P_HAVE_OPENSSL),
- * libsodium otherwise. The OpenSSL back-end keeps one cipher context per
- * thread and direction, created on first use and never freed (two small
- * allocations per thread that ever encrypts). */
+ * libsodium otherwise; with OpenSSL, frames under 1 KiB still go to
+ * libsodium, which is faster there (noise_aead.c). The OpenSSL back-end
+ * keeps one cipher context per thread and direction, created on first use
+ * and never freed (two small allocations per thread that ever encrypts). */
 #ifndef NOISE_AEAD_H
 #define NOISE_AEAD_H
 
