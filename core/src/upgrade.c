@@ -213,6 +213,7 @@ static struct upgrade *u_new(p2p_host *h, p2p_stream *raw, bool outbound, bool l
     p2p_swarm_metrics_raw(h, raw, limited);
     u->timer = p2p_timer_new(h, on_timeout, u);
     if (!u->timer) {
+        p2p_addr_pair_unref(u->addrs);
         free(u);
         return NULL;
     }
