@@ -152,3 +152,11 @@ int ihost_connect_opts(uv_loop_t *loop, p2p_host *from, p2p_host *to, const p2p_
     }
     return w.status;
 }
+
+void ihost_free_all(uv_loop_t *loop, p2p_host *const *hosts, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (hosts[i]) p2p_host_free(hosts[i]);
+    uv_run(loop, UV_RUN_DEFAULT);
+    ck_assert_int_eq(uv_loop_close(loop), 0);
+}

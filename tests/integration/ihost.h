@@ -12,6 +12,9 @@ p2p_host *ihost_new(uv_loop_t *loop, const char *extra_host_keys, const char *ex
 /* The same listening on listen (e.g. "/ip4/127.0.0.1/tcp/0, /p2p-circuit"). */
 p2p_host *ihost_new_listen(uv_loop_t *loop, const char *listen, const char *extra_host_keys,
                            const char *extra_sections);
+/* Free the n hosts, let their handles close and close the loop (asserting
+ * nothing was left on it). NULL entries are skipped. */
+void ihost_free_all(uv_loop_t *loop, p2p_host *const *hosts, size_t n);
 /* Start it (asserting success). */
 void ihost_start(p2p_host *h);
 /* Run the loop until *flag becomes true or ms elapse; returns *flag. */

@@ -97,10 +97,7 @@ START_TEST(trims_after_close)
     ihost_run_for(&loop, 300);
     ck_assert_uint_eq(trims(a), 2);   /* nothing closed since */
 
-    p2p_host_free(a);
-    p2p_host_free(b);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    ihost_free_all(&loop, (p2p_host *[]){ a, b }, 2);
 }
 END_TEST
 
@@ -127,10 +124,10 @@ START_TEST(one_trim_for_many_hosts)
     uint64_t sum = 0;
     for (int i = 0; i < N; i++) sum += trims(a[i]);
     ck_assert_uint_eq(sum, 1);
-    for (int i = 0; i < N; i++) p2p_host_free(a[i]);
-    p2p_host_free(b);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    p2p_host *all[N + 1];
+    memcpy(all, a, sizeof a);
+    all[N] = b;
+    ihost_free_all(&loop, all, N + 1);
 }
 END_TEST
 
@@ -153,10 +150,7 @@ START_TEST(stop_does_not_wait_for_trim)
     uint64_t ms = (uv_hrtime() - t0) / 1000000u;
     ck_assert_msg(ms < 10000, "the loop ran %llu ms after the hosts stopped", (unsigned long long)ms);
     ck_assert_uint_eq(trims(a) + trims(b), 0);
-    p2p_host_free(a);
-    p2p_host_free(b);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    ihost_free_all(&loop, (p2p_host *[]){ a, b }, 2);
 }
 END_TEST
 
@@ -278,10 +272,7 @@ START_TEST(burst_leaves_no_memory)
         p2p_stream_close(st.out[i]);
         p2p_stream_close(st.in[i]);
     }
-    p2p_host_free(a);
-    p2p_host_free(b);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    ck_assert_int_eq(uv_loop_close(&loop), 0);
+    ihost_free_all(&loop, (p2p_host *[]){ a, b }, 2);
 }
 END_TEST
 
