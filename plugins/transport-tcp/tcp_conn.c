@@ -77,44 +77,63 @@ int tcp_err(int e)
 
 /* ---- output blocks ---------------------------------------------------- */
 
-static struct tcp_block *block_get(struct tcp_state *st, size_t n)
+/* A cache of free blocks of one size. */
+static struct tcp_block *cache_take(struct tcp_block **head, unsigned *n)
+{
+    struct tcp_block *b = *head;
+    if (b) {
+        *head = b->next;
+        (*n)--;
+    }
+    return b;
+}
+
+static void cache_free(struct tcp_block **head, unsigned *n)
 {
     struct tcp_block *b;
-    if (n <= TCP_BLOCK && st->spare) {
-        b = st->spare;
-        st->spare = b->next;
-        st->nspare--;
-    } else {
-        size_t cap = n > TCP_BLOCK ? n : TCP_BLOCK;
+    while ((b = cache_take(head, n))) free(b);
+}
+
+/* A block with room for n: a spare TCP_BLOCK, else a small one when n is
+ * small, else a new block of at least TCP_BLOCK. */
+static struct tcp_block *block_get(struct tcp_state *st, size_t n)
+{
+    struct tcp_block *b = NULL;
+    if (n <= TCP_BLOCK) b = cache_take(&st->spare, &st->nspare);
+    if (!b && n <= TCP_SMALL_BLOCK) b = cache_take(&st->spare_small, &st->nspare_small);
+    if (!b) {
+        size_t cap = n <= TCP_SMALL_BLOCK ? TCP_SMALL_BLOCK : n > TCP_BLOCK ? n : TCP_BLOCK;
         if (cap > SIZE_MAX - sizeof *b) return NULL;
         b = malloc(sizeof *b + cap);
         if (!b) return NULL;
         b->cap = cap;
+        st->blocks_allocated++;
     }
     b->next = NULL;
     b->off = b->len = 0;
     return b;
 }
 
+static bool cache_put(struct tcp_block **head, unsigned *n, unsigned max, struct tcp_block *b)
+{
+    if (*n >= max) return false;
+    b->next = *head;
+    *head = b;
+    (*n)++;
+    return true;
+}
+
 static void block_put(struct tcp_state *st, struct tcp_block *b)
 {
-    if (b->cap == TCP_BLOCK && st->nspare < TCP_BLOCK_CACHE) {
-        b->next = st->spare;
-        st->spare = b;
-        st->nspare++;
-        return;
-    }
+    if (b->cap == TCP_BLOCK && cache_put(&st->spare, &st->nspare, TCP_BLOCK_CACHE, b)) return;
+    if (b->cap == TCP_SMALL_BLOCK && cache_put(&st->spare_small, &st->nspare_small, TCP_SMALL_CACHE, b)) return;
     free(b);
 }
 
 void tcp_blocks_free(struct tcp_state *st)
 {
-    while (st->spare) {
-        struct tcp_block *b = st->spare;
-        st->spare = b->next;
-        free(b);
-    }
-    st->nspare = 0;
+    cache_free(&st->spare, &st->nspare);
+    cache_free(&st->spare_small, &st->nspare_small);
 }
 
 /* Forget bytes gathered but not submitted (the connection is closing). */

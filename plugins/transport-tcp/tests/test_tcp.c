@@ -481,6 +481,53 @@ START_TEST(small_writes_coalesce)
 }
 END_TEST
 
+/* A host writing a little on many connections in every turn (gossip
+ * forwarding a message to its peers) takes its output blocks from the
+ * caches once they hold a turn's worth: nothing is allocated per turn. */
+START_TEST(small_writes_reuse_blocks)
+{
+    enum { CONNS = 12, ROUNDS = 20, SIZE = 1100 };
+    p2p_host *h = th_host(NULL, NULL);
+    uv_loop_t *loop = p2p_host_loop(h);
+    struct tcp_state *st;
+    th_tcp(h, (void **)&st);
+    struct th_accept acc = { 0 };
+    p2p_multiaddr addr;
+    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
+    p2p_stream *c[CONNS], *s[CONNS];
+    struct th_sink k[CONNS];
+    for (int i = 0; i < CONNS; i++) {
+        th_connect(h, &addr, NULL, &acc, &c[i], &s[i]);
+        memset(&k[i], 0, sizeof k[i]);
+        th_sink_attach(&k[i], s[i], 0);
+    }
+    uint8_t msg[SIZE];
+    memset(msg, 'g', sizeof msg);
+    uint64_t warm = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        for (int i = 0; i < CONNS; i++) ck_assert_int_eq(p2p_stream_write(c[i], msg, sizeof msg), 0);
+        size_t want = (size_t)(r + 1) * SIZE;
+        bool all = false;
+        uint64_t t0 = th_now_ms();
+        while (!all && th_now_ms() - t0 < 3000) {
+            th_step(loop);
+            all = true;
+            for (int i = 0; i < CONNS; i++) all = all && k[i].len == want;
+        }
+        ck_assert(all);
+        if (r == 1) warm = st->blocks_allocated;
+    }
+    ck_assert_uint_gt(warm, 0);
+    ck_assert_uint_eq(st->blocks_allocated, warm);
+    for (int i = 0; i < CONNS; i++) {
+        ck_assert_int_eq(k[i].errors, 0);
+        p2p_stream_close(c[i]);
+        th_sink_done(&k[i]);
+    }
+    p2p_host_free(h);
+}
+END_TEST
+
 /* close() right after shutdown() lingers: the queued bytes and the FIN
  * still reach a slow reader. */
 START_TEST(close_after_shutdown_lingers)
@@ -671,6 +718,7 @@ int main(void)
     tcase_add_test(tc, half_close_and_clean_close);
     tcase_add_test(tc, reset_is_an_error);
     tcase_add_test(tc, small_writes_coalesce);
+    tcase_add_test(tc, small_writes_reuse_blocks);
     tcase_add_test(tc, close_after_shutdown_lingers);
     tcase_add_test(tc, linger_is_bounded);
     tcase_add_test(tc, write_queue_limit);
