@@ -57,10 +57,14 @@ checks_init() {
   trap 'exit 143' TERM
 }
 
+# bg_start NAME SECS CMD...: CMD in the background (pid in bg_pid), output
+# in $work/NAME.{out,err}, ended after SECS. A SIGTERM sent to bg_pid
+# reaches CMD through timeout(1), which kills it 10 s later: p2pchat may
+# take its transport's linger (5 s) to let queued bytes out when it stops.
 bg_start() {
   local name="$1" secs="$2"
   shift 2
-  timeout -k 3 "$secs" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  timeout -k 10 "$secs" "$@" >"$work/$name.out" 2>"$work/$name.err" &
   bg_pid=$!
   bg_pids+=("$bg_pid")
 }
