@@ -1,7 +1,7 @@
 /* cbench_streams.c - `cbench streams <maddr/p2p/ID> [--streams N]
  * [--upload B] [--ping-ms MS]`: one connection to a perf server, then N
- * /perf/1.0.0 streams on it at once, each uploading B bytes (download 0),
- * through the perf plugin's service. Prints
+ * /perf/1.0.0 streams on it at once (after one ping round trip), each
+ * uploading B bytes (download 0), through the perf plugin's service. Prints
  *   {"type":"streams","streams":N,"timeSeconds":T,"uploadBytes":N*B,
  *    "downloadBytes":0,"perStreamMiBs":[...]}
  * T from starting the N runs to the last one's end (aggregate rate =
@@ -128,16 +128,8 @@ static void on_report(const struct p2p_perf_report *r, void *arg)
 
 static struct one ones[MAX_STREAMS];
 
-static void on_connected(int status, p2p_conn *c, void *arg)
+static void start_runs(struct streams *s)
 {
-    struct streams *s = arg;
-    (void)c;
-    if (status) {
-        fprintf(stderr, "cbench: connect: %s\n", p2p_strerror(status));
-        s->status = status;
-        p2p_defer_schedule(s->h, &s->stop);
-        return;
-    }
     struct p2p_perf_params pp = { .upload_bytes = s->bytes };
     s->t0 = uv_hrtime();
     for (unsigned i = 0; i < s->n; i++) {
@@ -152,6 +144,30 @@ static void on_connected(int status, p2p_conn *c, void *arg)
         s->pinging = true;
         ping_next(&s->ping_timer);
     }
+}
+
+static void on_ready_pong(int status, uint64_t rtt_us, bool last, void *arg)
+{
+    (void)status;
+    (void)rtt_us;
+    if (last) start_runs(arg);
+}
+
+/* One ping round trip before the runs: js-libp2p aborts a connection on
+ * which more than 10 streams arrive before its side of the upgrade is
+ * done (its muxer's maxEarlyStreams), and our streams would go out
+ * together with the lazily negotiated muxer. */
+static void on_connected(int status, p2p_conn *c, void *arg)
+{
+    struct streams *s = arg;
+    (void)c;
+    if (status) {
+        fprintf(stderr, "cbench: connect: %s\n", p2p_strerror(status));
+        s->status = status;
+        p2p_defer_schedule(s->h, &s->stop);
+        return;
+    }
+    if (s->ping->ping(s->ping_st, &s->peer, 1, on_ready_pong, s) < 0) start_runs(s);
 }
 
 int cbench_streams(int argc, char **argv)
@@ -184,10 +200,15 @@ int cbench_streams(int argc, char **argv)
     if (!s.h) return 1;
     s.perf = p2p_service_get(s.h, P2P_PERF_SERVICE, 1, &s.st);
     p2p_defer_init(&s.stop, stop_host, &s);
+    s.ping = p2p_service_get(s.h, P2P_PING_SERVICE, 1, &s.ping_st);
+    if (!s.ping) {
+        fprintf(stderr, "cbench: no ping service\n");
+        p2p_host_free(s.h);
+        return 1;
+    }
     if (s.rtts) {
-        s.ping = p2p_service_get(s.h, P2P_PING_SERVICE, 1, &s.ping_st);
-        if (!s.ping || uv_timer_init(p2p_host_loop(s.h), &s.ping_timer) != 0) {
-            fprintf(stderr, "cbench: no ping service\n");
+        if (uv_timer_init(p2p_host_loop(s.h), &s.ping_timer) != 0) {
+            fprintf(stderr, "cbench: no timer\n");
             p2p_host_free(s.h);
             return 1;
         }
