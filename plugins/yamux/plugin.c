@@ -724,6 +724,7 @@ static int yp_init(p2p_host *h, const p2p_conf_section *cf, void **state)
     yp->cfg.max_stream_window = (uint32_t)p2p_conf_size(cf, "max_stream_window");
     yp->cfg.max_streams = (uint32_t)p2p_conf_int(cf, "max_streams");
     yp->cfg.max_unacked_inbound = (uint32_t)p2p_conf_int(cf, "max_unacked_inbound");
+    yp->cfg.early_streams = (uint32_t)p2p_conf_int(cf, "early_streams");
     yp->cfg.max_session_window = p2p_conf_size(cf, "max_session_window");
     yp->cfg.keepalive_ms = p2p_conf_duration_ms(cf, "keepalive_interval");
     yp->cfg.ping_timeout_ms = p2p_conf_duration_ms(cf, "ping_timeout");
@@ -759,6 +760,9 @@ static const struct p2p_conf_key yp_keys[] = {
       "beyond which they are refused (RST)" },
     { "max_unacked_inbound", P2P_CONF_INT, "128", 1, 65536, NULL,
       "inbound streams not yet accepted; more are refused with RST" },
+    { "early_streams", P2P_CONF_INT, "8", 1, 65536, NULL,
+      "streams opened before the peer's first frame; more wait for it (js-libp2p aborts a connection "
+      "on which more than 10 arrive before its upgrade is done)" },
     { "keepalive_interval", P2P_CONF_DURATION, "30s", 0, 86400000, NULL, "keep-alive ping period (0 = off)" },
     { "ping_timeout", P2P_CONF_DURATION, "20s", 0, 86400000, NULL,
       "close the connection when a ping stays unanswered this long (0 = never)" },

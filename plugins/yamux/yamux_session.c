@@ -30,12 +30,14 @@ struct ystream {
     bool want_window;   /* a write was cut short by the send window */
     bool on_blocked;    /* on the list of writers waiting for a turn */
     bool tuned;         /* shares the growth budget (grown, or asked to grow) */
+    bool held;          /* SYN not sent: the peer has not spoken yet (early_streams) */
     uint32_t send_window;
     uint32_t recv_window;
     uint32_t recv_max;
     uint32_t buffered;
     uint64_t last_update_ms;
     struct ystream *bprev, *bnext;
+    struct ystream *hnext;   /* held streams, in opening order */
 };
 
 struct yamux_session {
@@ -50,6 +52,9 @@ struct yamux_session {
     uint32_t count;
 
     uint32_t unacked_in, unacked_out;
+    bool heard;              /* a frame came from the peer */
+    uint32_t early_sent;     /* SYNs sent before that */
+    struct ystream *held, **held_tail;
     uint64_t window_total;   /* sum of the streams' recv_max: <= cfg.max_session_window */
     uint64_t growth_budget;  /* the part of the budget for auto-tuning (see yamux_session.h) */
     uint64_t growth_used;
@@ -108,6 +113,7 @@ void yamux_config_default(struct yamux_config *cfg)
     cfg->max_streams = 256;
     cfg->max_unacked_inbound = 128;
     cfg->max_unacked_outbound = 256;
+    cfg->early_streams = 8;
     cfg->max_frame_payload = 16 * KIB;
     cfg->out_high_watermark = 256 * KIB;
     cfg->keepalive_ms = 30000;
@@ -129,8 +135,8 @@ int yamux_config_check(const struct yamux_config *c, char *err, size_t errlen)
         return cfg_err(err, errlen, "yamux max stream window must be at least the initial window");
     if (c->max_streams < 1 || c->max_streams > (1u << 20))
         return cfg_err(err, errlen, "yamux max streams must be between 1 and 1048576");
-    if (c->max_unacked_inbound < 1 || c->max_unacked_outbound < 1)
-        return cfg_err(err, errlen, "yamux unacknowledged stream limits must be at least 1");
+    if (c->max_unacked_inbound < 1 || c->max_unacked_outbound < 1 || c->early_streams < 1)
+        return cfg_err(err, errlen, "yamux unacknowledged and early stream limits must be at least 1");
     if (c->max_frame_payload < KIB || c->max_frame_payload > 16 * MIB)
         return cfg_err(err, errlen, "yamux max frame payload must be between 1 KiB and 16 MiB");
     if (c->out_high_watermark < 4 * KIB || c->out_high_watermark > 64 * MIB)
@@ -382,8 +388,19 @@ static void serve_writers(yamux_session *s)
 
 /* ---- Stream lifecycle ------------------------------------------------------ */
 
+static void held_remove(yamux_session *s, struct ystream *st)
+{
+    if (!st->held) return;
+    struct ystream **pp = &s->held;
+    while (*pp != st) pp = &(*pp)->hnext;
+    *pp = st->hnext;
+    if (s->held_tail == &st->hnext) s->held_tail = pp;
+    st->held = false;
+}
+
 static void stream_free(yamux_session *s, struct ystream *st)
 {
+    held_remove(s, st);
     table_remove(s, st->id);
     blocked_remove(s, st);
     if (!st->acked) {
@@ -416,6 +433,21 @@ static struct ystream *stream_new(yamux_session *s, uint32_t id, bool outbound)
     else s->unacked_in++;
     s->window_total += st->recv_max;
     return st;
+}
+
+/* Announce an outbound stream: the SYN advertises our whole initial
+ * window. A held stream gets the window the peer gives every new stream. */
+static int send_syn(yamux_session *s, struct ystream *st)
+{
+    int rc = ctl_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_SYN, st->id,
+                       s->cfg.initial_window - YAMUX_DEFAULT_WINDOW);
+    if (rc) return rc;
+    if (!s->heard) s->early_sent++;
+    if (st->held) {
+        held_remove(s, st);
+        st->send_window = YAMUX_DEFAULT_WINDOW;
+    }
+    return 0;
 }
 
 /* Whether one more stream's initial window fits in the part of the
@@ -555,6 +587,7 @@ int yamux_session_new(yamux_session **out, bool is_client, const struct yamux_co
     s->direct = s->cb.direct_room && s->cb.direct_send;
     s->user = user;
     s->is_client = is_client;
+    s->held_tail = &s->held;
     s->tbits = 4;
     s->slots = calloc((size_t)1 << s->tbits, sizeof *s->slots);
     if (!s->slots) {
@@ -904,6 +937,17 @@ static int on_header(yamux_session *s, const uint8_t *p)
 {
     struct yamux_header h;
     if (yamux_header_decode(&h, p, YAMUX_HEADER_LEN) < 0) return proto_error(s);
+    if (!s->heard) {
+        /* The peer's muxer is up: the held streams go, in order, before
+         * this frame is looked at (it cannot concern them yet). */
+        s->heard = true;
+        while (s->held && !s->failed) {
+            struct ystream *st = s->held;
+            int rc = send_syn(s, st);
+            if (rc) return fail(s, rc, YAMUX_GOAWAY_INTERNAL, true);
+            window_opened(s, st);
+        }
+    }
     int rc;
     switch (h.type) {
     case YAMUX_TYPE_DATA:
@@ -972,11 +1016,18 @@ int yamux_stream_open(yamux_session *s, uint32_t *id)
     uint32_t sid = (uint32_t)s->next_id;
     struct ystream *st = stream_new(s, sid, true);
     if (!st) return P2P_ENOMEM;
-    int rc = ctl_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_SYN, sid,
-                       s->cfg.initial_window - YAMUX_DEFAULT_WINDOW);
-    if (rc) {
-        stream_free(s, st);
-        return rc;
+    if (!s->heard && s->early_sent >= s->cfg.early_streams) {
+        /* Held: no window to write into until send_syn. */
+        st->held = true;
+        st->send_window = 0;
+        *s->held_tail = st;
+        s->held_tail = &st->hnext;
+    } else {
+        int rc = send_syn(s, st);
+        if (rc) {
+            stream_free(s, st);
+            return rc;
+        }
     }
     s->next_id += 2;
     *id = sid;
@@ -1109,6 +1160,7 @@ int yamux_stream_close(yamux_session *s, uint32_t id)
     if (!st) return P2P_ENOTFOUND;
     if (st->local_fin) return 0;
     int rc;
+    if (st->held && (rc = send_syn(s, st))) return rc;   /* the SYN goes before the FIN */
     if (!st->outbound && !st->acked) rc = send_ack(s, st, YAMUX_FLAG_FIN);
     else rc = seq_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_FIN, id, 0);
     if (rc) return rc;
@@ -1124,8 +1176,10 @@ int yamux_stream_reset(yamux_session *s, uint32_t id)
     if (s->failed) return P2P_ECLOSED;
     struct ystream *st = lookup(s, id);
     if (!st) return P2P_ENOTFOUND;
-    int rc = ctl_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
-    if (rc) return rc;
+    if (!st->held) {   /* a held stream was never announced: nothing to reset */
+        int rc = ctl_frame(s, YAMUX_TYPE_WINDOW_UPDATE, YAMUX_FLAG_RST, id, 0);
+        if (rc) return rc;
+    }
     stream_free(s, st);
     return 0;
 }

@@ -219,6 +219,14 @@ struct yamux_config {
     /* Outbound streams the peer has not ACKed yet; yamux_stream_open
      * returns P2P_EAGAIN beyond (rust-yamux: 256). Default 256. */
     uint32_t max_unacked_outbound;
+    /* Outbound streams announced before the first frame from the peer:
+     * a stream opened beyond this many is held (its SYN, data and
+     * half-close wait; a reset forgets it) until that frame arrives.
+     * js-libp2p aborts a connection on which more than 10 streams
+     * arrive before its side of the upgrade is done, and a lazily
+     * negotiated muxer sends ours together with the negotiation.
+     * Default 8. */
+    uint32_t early_streams;
     /* Largest Data payload we send in one frame; longer writes are split.
      * Default 16 KiB (rust-yamux's split size): bounds head-of-line
      * blocking between streams and lets window updates and pings

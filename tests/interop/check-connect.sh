@@ -27,6 +27,9 @@
 #     addresses, and the observed address each side reports (observed=)
 #     has the ip and port the other side printed in CONNECTED (all four
 #     implementations send one);
+#   - c-dials (not --big): a second C dialer with `--at-once --streams 16
+#     --bytes 65536 --pings 0` (its streams opened the moment it is
+#     connected) gets every echo back;
 #   - the listener was still running after the dialer finished, printed
 #     DISCONNECTED for the dialer, and RSS_MAX_KIB when stopped;
 #   - with --big: both sides' RSS_MAX_KIB (peak RSS) under the bound of
@@ -233,6 +236,19 @@ kill -0 "$listener_pid" 2>/dev/null && listener_alive=1
 if [ -n "$dialer_id" ] && [ "$listener_alive" = 1 ]; then
   peer_wait_line "$work/listen.out" "^DISCONNECTED $dialer_id\$" "$DISCONNECT_WAIT" "$listener_pid" || true
 fi
+# c-dials: a second C dialer opens 16 echo streams the moment it is
+# connected, before anything came back from the listener (our muxer holds
+# the streams beyond its early_streams until the listener's first frame:
+# js aborts a connection on which more than 10 streams arrive before its
+# side of the upgrade is done).
+early_rc=""
+if [ "$dialer" = c ] && [ "$big" = 0 ] && [ "$listener_alive" = 1 ]; then
+  set_cmd c dial
+  early_rc=0
+  timeout -k 3 "$dial_limit" "${peer_cmd[@]}" "$full_addr" --at-once --streams 16 --bytes 65536 --pings 0 \
+    --timeout "$dial_timeout" </dev/null >"$work/early.out" 2>"$work/early.err" || early_rc=$?
+fi
+
 # Stop the listener: SIGTERM (timeout(1) forwards it), then SIGKILL.
 kill -TERM "$listener_pid" 2>/dev/null || true
 for ((i = 0; i < STOP_WAIT * 10; i++)); do
@@ -276,6 +292,11 @@ else
     grep -qx "DISCONNECTED $dialer_id" "$work/listen.out"
 fi
 
+if [ -n "$early_rc" ]; then
+  check "dialer --at-once: 16 streams opened with the connection echo (exit $early_rc)" \
+    test "$early_rc" -eq 0 -a -n "$(grep -x 'ECHO ok streams=16 bytes=65536' "$work/early.out")"
+fi
+
 l_rss="$(grep -m1 '^RSS_MAX_KIB ' "$work/listen.out" | cut -d' ' -f2)"
 d_rss="$(grep -m1 '^RSS_MAX_KIB ' "$work/dial.out" | cut -d' ' -f2)"
 check "listener: RSS_MAX_KIB on SIGTERM (${l_rss:-none})" test -n "$l_rss"
@@ -295,7 +316,7 @@ if [ "$big" = 1 ]; then
 fi
 
 if [ "$failed" -gt 0 ]; then
-  show_logs listen dial
+  show_logs listen dial early
 fi
 printf 'check-connect: %s: dial %d ms, RSS KiB listener %s dialer %s\n' \
   "$name" "$dial_ms" "${l_rss:-?}" "${d_rss:-?}"

@@ -1485,6 +1485,61 @@ static void replay(const uint8_t *t, size_t n, const size_t *cuts, size_t ncuts,
     peer_free(&s);
 }
 
+/* Before the peer's first frame, only early_streams SYNs go out: the
+ * other streams are held (their data and FIN wait, a reset forgets them)
+ * and announced, in order, when a frame arrives. */
+START_TEST(early_streams_held)
+{
+    struct yamux_config cc = quiet_cfg(), sc = quiet_cfg();
+    cc.early_streams = 2;
+    struct peer c, s;
+    peer_init(&c, "client", true, &cc);
+    peer_init(&s, "server", false, &sc);
+    uint32_t id[5];
+    for (int i = 0; i < 5; i++) ck_assert_int_eq(yamux_stream_open(c.s, &id[i]), 0);
+    static const uint8_t hello[] = "hello";
+    qsend(&c, id[2], hello, 5);
+    ck_assert_uint_eq(rs(&c, id[2])->txlen, 5);            /* held: no window yet */
+    ck_assert_int_eq(yamux_stream_close(c.s, id[3]), 0);   /* SYN, then FIN */
+    ck_assert_int_eq(yamux_stream_reset(c.s, id[4]), 0);   /* never announced */
+    uint8_t out[256];
+    size_t n = 0;
+    collect(&c, out, &n, sizeof out);
+    /* Two SYNs (streams 1 and 3), then stream 7's SYN and FIN. */
+    ck_assert_uint_eq(n, 4 * YAMUX_HEADER_LEN);
+    uint32_t want_id[4] = { id[0], id[1], id[3], id[3] };
+    uint16_t want_flags[4] = { YAMUX_FLAG_SYN, YAMUX_FLAG_SYN, YAMUX_FLAG_SYN, YAMUX_FLAG_FIN };
+    for (int i = 0; i < 4; i++) {
+        struct yamux_header h;
+        ck_assert_int_eq(yamux_header_decode(&h, out + i * YAMUX_HEADER_LEN, YAMUX_HEADER_LEN), 12);
+        ck_assert_uint_eq(h.type, YAMUX_TYPE_WINDOW_UPDATE);
+        ck_assert_uint_eq(h.stream_id, want_id[i]);
+        ck_assert_uint_eq(h.flags, want_flags[i]);
+    }
+    size_t used = 0;
+    ck_assert_int_eq(yamux_session_feed(s.s, 0, out, n, &used), 0);
+    ck_assert_uint_eq(used, n);
+    /* The server's ACKs are the client's first frames: stream 5 goes. */
+    pump(&c, &s);
+    ck_assert(rs(&s, id[0])->opened && rs(&s, id[1])->opened && rs(&s, id[2])->opened);
+    ck_assert(rs(&s, id[3])->opened && rs(&s, id[3])->fin);
+    ck_assert(!rs(&s, id[4])->opened);
+    ck_assert_int_eq(s.opened, 4);
+    ck_assert_uint_eq(rs(&s, id[2])->len, 5);
+    ck_assert_int_eq(memcmp(rs(&s, id[2])->data, "hello", 5), 0);
+    ck_assert_uint_eq(rs(&c, id[2])->txlen, 0);
+    /* Heard: later streams go at once, whatever the count. */
+    uint32_t more;
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(yamux_stream_open(c.s, &more), 0);
+    const uint8_t *d;
+    yamux_session_output(c.s, &d, &n);
+    ck_assert_uint_eq(n, 3 * YAMUX_HEADER_LEN);
+    ck_assert_int_eq(c.errors + s.errors, 0);
+    peer_free(&c);
+    peer_free(&s);
+}
+END_TEST
+
 START_TEST(every_split)
 {
     uint8_t *t;
@@ -2157,6 +2212,7 @@ static Suite *suite(void)
     tcase_add_test(tc, max_streams);
     tcase_add_test(tc, window_budget);
     tcase_add_test(tc, unacked_limits);
+    tcase_add_test(tc, early_streams_held);
     tcase_add_test(tc, goaway);
     tcase_add_test(tc, protocol_errors);
     tcase_add_test(tc, tolerated_frames);

@@ -4,6 +4,7 @@
  *
  *   cpeer listen [--seed N] [--port P] [--ip6]
  *   cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S] [--slow]
+ *              [--at-once]
  *   cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS] [--count N]
  *                [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]
  *   cpeer kad ...   (the DHT: cpeer_kad.c)
@@ -43,6 +44,7 @@ struct cpeer {
     p2p_host *host;
     struct cpeer_loop l;            /* loop, deadline, signals */
     bool dialer, slow;
+    bool at_once;   /* dial --at-once: the echo streams as soon as connected */
     bool reserved;                  /* relay-listen: RESERVED printed */
     p2p_peerid target;
     p2p_multiaddr target_addr;
@@ -230,6 +232,9 @@ static void on_connected(int status, p2p_conn *c, void *arg)
         return finish(p, 1);
     }
     p->conn = c;
+    /* --at-once: the streams go with the connection, before anything
+     * came back (a muxer must not let that many surprise the peer). */
+    if (p->at_once) return start_echo(p);
     p->pending = "identify";
     /* IDENTIFIED may already have been seen for this connection. */
     if (p2p_peerstore_attr(p->host, &p->target, "agent")) start_pings(p);
@@ -253,7 +258,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: cpeer listen [--seed N] [--port P] [--ip6]\n"
                     "       cpeer dial MULTIADDR [--streams K] [--bytes B] [--pings N] [--seed N] [--timeout S]"
-                    " [--slow]\n"
+                    " [--slow] [--at-once]\n"
                     "       cpeer pubsub --topic T [--port P] [--seed N] [--connect MADDR]... [--publish-every MS]"
                     " [--count N] [--expect K] [--timeout S] [--start-file PATH] [--bad-signature]\n"
                     "       cpeer kad ... (see cpeer_kad.c)\n"
@@ -289,7 +294,8 @@ int main(int argc, char **argv)
         { "streams", required_argument, NULL, 'k' }, { "bytes", required_argument, NULL, 'b' },
         { "pings", required_argument, NULL, 'n' }, { "timeout", required_argument, NULL, 't' },
         { "ip6", no_argument, NULL, '6' }, { "slow", no_argument, NULL, 'w' },
-        { "relay", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 },
+        { "relay", required_argument, NULL, 'r' }, { "at-once", no_argument, NULL, 'o' },
+        { NULL, 0, NULL, 0 },
     };
     int c;
     optind = 2;
@@ -303,11 +309,13 @@ int main(int argc, char **argv)
         case 't': timeout = strtod(optarg, NULL); break;
         case '6': ip6 = true; break;
         case 'w': p.slow = true; break;
+        case 'o': p.at_once = true; break;
         case 'r': relay = optarg; break;
         default: return usage();
         }
     }
-    if (!(timeout > 0 && timeout < 1e6) || (p.dialer && ip6) || (!p.dialer && p.slow) || (!relay != !relay_listen))
+    if (!(timeout > 0 && timeout < 1e6) || (p.dialer && ip6) || (!p.dialer && (p.slow || p.at_once)) ||
+        (!relay != !relay_listen))
         return usage();
     if (p.dialer) {
         if (optind >= argc) return usage();
