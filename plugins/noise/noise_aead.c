@@ -1,5 +1,6 @@
 /* noise_aead.c - see noise_aead.h. */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "p2p/error.h"
@@ -65,32 +66,52 @@ static int sodium_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce
  * (RFC 8439), so which one sealed a frame does not matter to the peer. */
 #define SMALL_FRAME 1024
 
-/* One context per direction and thread: re-initialising only key and nonce
- * on a context that already has its cipher costs no lookup and no
- * allocation, so the steady state allocates nothing per frame. */
-static _Thread_local EVP_CIPHER_CTX *seal_ctx, *open_ctx;
+/* One context per direction: re-initialising only key and nonce on a
+ * context that already has its cipher costs no lookup and no allocation,
+ * so the steady state allocates nothing per frame. */
+struct noise_aead {
+    EVP_CIPHER_CTX *seal, *open;
+};
 
-static EVP_CIPHER_CTX *ctx_for(EVP_CIPHER_CTX **slot, int enc)
+static EVP_CIPHER_CTX *ctx_new(int enc)
 {
-    if (*slot) return *slot;
     EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    if (!ctx) return NULL;
-    if (EVP_CipherInit_ex(ctx, EVP_chacha20_poly1305(), NULL, NULL, NULL, enc) != 1) {
+    if (ctx && EVP_CipherInit_ex(ctx, EVP_chacha20_poly1305(), NULL, NULL, NULL, enc) != 1) {
         EVP_CIPHER_CTX_free(ctx);
-        return NULL;
+        ctx = NULL;
     }
-    *slot = ctx;
     return ctx;
 }
 
-int noise_aead_seal(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+noise_aead *noise_aead_new(void)
+{
+    noise_aead *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->seal = ctx_new(1);
+    a->open = ctx_new(0);
+    if (!a->seal || !a->open) {
+        noise_aead_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void noise_aead_free(noise_aead *a)
+{
+    if (!a) return;
+    EVP_CIPHER_CTX_free(a->seal);
+    EVP_CIPHER_CTX_free(a->open);
+    free(a);
+}
+
+int noise_aead_seal(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     uint8_t *dst, uint8_t tag[NOISE_AEAD_TAGLEN])
 {
-    if (len + adlen < SMALL_FRAME) return sodium_seal(key, nonce, ad, adlen, src, len, dst, tag);
-    EVP_CIPHER_CTX *ctx = ctx_for(&seal_ctx, 1);
+    if (!a || len + adlen < SMALL_FRAME) return sodium_seal(key, nonce, ad, adlen, src, len, dst, tag);
+    EVP_CIPHER_CTX *ctx = a->seal;
     int outl;
-    if (!ctx || len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;
+    if (len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;
     if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, 1) != 1) return P2P_ECRYPTO;
     if (adlen && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)adlen) != 1) return P2P_ECRYPTO;
     if (len && EVP_CipherUpdate(ctx, dst, &outl, src, (int)len) != 1) return P2P_ECRYPTO;
@@ -99,14 +120,14 @@ int noise_aead_seal(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NO
     return 0;
 }
 
-int noise_aead_seal_gather(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+int noise_aead_seal_gather(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                            struct noise_gather *g, size_t len, uint8_t *dst,
                            uint8_t tag[NOISE_AEAD_TAGLEN])
 {
-    if (len < SMALL_FRAME) return sodium_seal_gather(key, nonce, g, len, dst, tag);
-    EVP_CIPHER_CTX *ctx = ctx_for(&seal_ctx, 1);
+    if (!a || len < SMALL_FRAME) return sodium_seal_gather(key, nonce, g, len, dst, tag);
+    EVP_CIPHER_CTX *ctx = a->seal;
     int outl;
-    if (!ctx || len > INT_MAX) return P2P_ECRYPTO;
+    if (len > INT_MAX) return P2P_ECRYPTO;
     if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, 1) != 1) return P2P_ECRYPTO;
     /* The cipher keeps partial ChaCha20 and Poly1305 blocks between
      * updates, so pieces may end anywhere. */
@@ -122,14 +143,14 @@ int noise_aead_seal_gather(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t n
     return 0;
 }
 
-int noise_aead_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+int noise_aead_open(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     const uint8_t tag[NOISE_AEAD_TAGLEN], uint8_t *dst)
 {
-    if (len + adlen < SMALL_FRAME) return sodium_open(key, nonce, ad, adlen, src, len, tag, dst);
-    EVP_CIPHER_CTX *ctx = ctx_for(&open_ctx, 0);
+    if (!a || len + adlen < SMALL_FRAME) return sodium_open(key, nonce, ad, adlen, src, len, tag, dst);
+    EVP_CIPHER_CTX *ctx = a->open;
     int outl;
-    if (!ctx || len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;
+    if (len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;
     if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, 0) != 1) return P2P_ECRYPTO;
     if (adlen && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)adlen) != 1) return P2P_ECRYPTO;
     if (len && EVP_CipherUpdate(ctx, dst, &outl, src, (int)len) != 1) return P2P_ECRYPTO;
@@ -145,24 +166,30 @@ const char *noise_aead_backend(void) { return "openssl"; }
 
 #else
 
-int noise_aead_seal(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+noise_aead *noise_aead_new(void) { return NULL; }
+void noise_aead_free(noise_aead *a) { (void)a; }
+
+int noise_aead_seal(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     uint8_t *dst, uint8_t tag[NOISE_AEAD_TAGLEN])
 {
+    (void)a;
     return sodium_seal(key, nonce, ad, adlen, src, len, dst, tag);
 }
 
-int noise_aead_seal_gather(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+int noise_aead_seal_gather(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                            struct noise_gather *g, size_t len, uint8_t *dst,
                            uint8_t tag[NOISE_AEAD_TAGLEN])
 {
+    (void)a;
     return sodium_seal_gather(key, nonce, g, len, dst, tag);
 }
 
-int noise_aead_open(const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
+int noise_aead_open(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], const uint8_t nonce[NOISE_AEAD_NONCELEN],
                     const uint8_t *ad, size_t adlen, const uint8_t *src, size_t len,
                     const uint8_t tag[NOISE_AEAD_TAGLEN], uint8_t *dst)
 {
+    (void)a;
     return sodium_open(key, nonce, ad, adlen, src, len, tag, dst);
 }
 

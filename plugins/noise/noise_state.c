@@ -28,6 +28,7 @@ void noise_cipher_init(noise_cipher *cs, const uint8_t *k)
         cs->has_key = false;
     }
     cs->n = 0;
+    cs->aead = NULL;
 }
 
 void noise_cipher_set_nonce(noise_cipher *cs, uint64_t n)
@@ -50,7 +51,7 @@ int noise_cipher_encrypt(noise_cipher *cs, const uint8_t *ad, size_t adlen,
     if (cs->n == UINT64_MAX) return P2P_ELIMIT;
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
-    int rc = noise_aead_seal(cs->k, nonce, ad, adlen, pt, len, out, out + len);
+    int rc = noise_aead_seal(cs->aead, cs->k, nonce, ad, adlen, pt, len, out, out + len);
     if (rc) return rc;
     cs->n++;
     return 0;
@@ -68,7 +69,7 @@ int noise_cipher_decrypt(noise_cipher *cs, const uint8_t *ad, size_t adlen,
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
     size_t body = len - NOISE_TAGLEN;
-    if (noise_aead_open(cs->k, nonce, ad, adlen, ct, body, ct + body, out) != 0)
+    if (noise_aead_open(cs->aead, cs->k, nonce, ad, adlen, ct, body, ct + body, out) != 0)
         return P2P_ECRYPTO;
     cs->n++;
     return 0;
@@ -81,7 +82,7 @@ int noise_cipher_encrypt_gather(noise_cipher *cs, struct noise_gather *g, size_t
     if (cs->n == UINT64_MAX) return P2P_ELIMIT;
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
-    int rc = noise_aead_seal_gather(cs->k, nonce, g, len, dst, tag);
+    int rc = noise_aead_seal_gather(cs->aead, cs->k, nonce, g, len, dst, tag);
     if (rc) return rc;
     cs->n++;
     return 0;
@@ -102,7 +103,7 @@ int noise_cipher_decrypt_detached(noise_cipher *cs, const uint8_t *src, size_t l
     if (cs->n == UINT64_MAX) return P2P_ELIMIT;
     uint8_t nonce[12];
     nonce_bytes(nonce, cs->n);
-    if (noise_aead_open(cs->k, nonce, NULL, 0, src, len, tag, dst) != 0)
+    if (noise_aead_open(cs->aead, cs->k, nonce, NULL, 0, src, len, tag, dst) != 0)
         return P2P_ECRYPTO;
     cs->n++;
     return 0;

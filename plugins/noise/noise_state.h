@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 struct noise_gather;
+struct noise_aead;
 
 #define NOISE_DHLEN 32
 #define NOISE_HASHLEN 32
@@ -39,9 +40,12 @@ typedef struct noise_cipher {
     uint8_t k[NOISE_KEYLEN];
     uint64_t n;
     bool has_key;
+    /* Back-end contexts (noise_aead.h), borrowed; NULL = libsodium. */
+    struct noise_aead *aead;
 } noise_cipher;
 
-/* InitializeKey(k); k NULL = empty key (encryption is the identity). */
+/* InitializeKey(k); k NULL = empty key (encryption is the identity).
+ * Sets aead to NULL. */
 void noise_cipher_init(noise_cipher *cs, const uint8_t *k);
 /* SetNonce(n), for tests and rekey-free resumption. */
 void noise_cipher_set_nonce(noise_cipher *cs, uint64_t n);

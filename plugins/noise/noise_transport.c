@@ -13,6 +13,12 @@ void noise_transport_init(noise_transport *t, const noise_cipher *tx, const nois
     t->rx_dead = false;
 }
 
+void noise_transport_set_aead(noise_transport *t, struct noise_aead *a)
+{
+    t->tx.aead = a;
+    t->rx.aead = a;
+}
+
 void noise_transport_wipe(noise_transport *t)
 {
     noise_cipher_wipe(&t->tx);

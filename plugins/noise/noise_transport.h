@@ -44,6 +44,9 @@ typedef struct noise_transport {
 /* From two cipher states (noise_handshake_split); noise_hs_split does it. */
 void noise_transport_init(noise_transport *t, const noise_cipher *tx, const noise_cipher *rx);
 void noise_transport_wipe(noise_transport *t);
+/* Both directions use the back-end contexts a (borrowed: a must outlive
+ * every later call on t; NULL = libsodium, as after init). */
+void noise_transport_set_aead(noise_transport *t, struct noise_aead *a);
 
 /* Bytes on the wire for len bytes of plaintext written with
  * noise_transport_encrypt (0 for 0). */

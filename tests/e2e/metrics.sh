@@ -129,5 +129,8 @@ expect_in "$TMP/badm.err" "'1.2.3:99' is not IP:PORT" "bad --metrics address nam
 
 kill -TERM "$pid_b" "$pid_c" "$pid_d" "$pid_r"
 for p in b c d r; do eval "wait_exit \$pid_$p 10"; eval "s_$p=\$status"; done
-[[ $s_b == 0 && $s_c == 0 && $s_d == 0 && $s_r == 0 ]] && ok "clean shutdown" || fail "exit statuses $s_b $s_c $s_d $s_r"
+if [[ $s_b == 0 && $s_c == 0 && $s_d == 0 && $s_r == 0 ]]; then ok "clean shutdown"; else
+  fail "exit statuses $s_b $s_c $s_d $s_r"
+  for p in b c d r; do eval "[[ \$s_$p == 0 ]]" || { echo "    $p's stderr:"; tail -n 40 "$TMP/$p.err" | sed 's/^/    /'; }; done
+fi
 finish
