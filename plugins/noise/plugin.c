@@ -132,10 +132,11 @@ static int sec_writev(void *impl, const struct p2p_iovec *iov, size_t n)
         if (rc < 0) return rc;
         len -= chunk;
     }
-    /* The scratch buffer goes with the write: kept at its peak (up to 1
-     * MiB) it cost every busy connection that much for good (a relay
-     * with 256 busy circuits: ~50 MiB). */
-    if (s->out.cap > 64 * 1024) p2p_buf_free(&s->out);
+    /* The scratch buffer shrinks back after the write: kept at its peak
+     * (up to 1 MiB) it cost every busy connection that much for good (a
+     * relay with 256 busy circuits: ~50 MiB). */
+    p2p_buf_reset(&s->out);
+    p2p_buf_trim(&s->out, 64 * 1024);
     return 0;
 }
 
