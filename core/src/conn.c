@@ -76,7 +76,25 @@ void p2p_conn_free(p2p_conn *c)
     if (c->session) c->mux->free(c->session);
     p2p_list_del(&c->link);
     p2p_addr_pair_unref(c->addrs);
+    free(c->key);
     free(c);
+}
+
+int p2p_conn_set_key(p2p_conn *c, const p2p_pubkey *key)
+{
+    p2p_pubkey inlined;
+    if (p2p_peerid_pubkey(&c->peer, &inlined) == 0 && p2p_pubkey_equal(&inlined, key)) return 0;
+    c->key = malloc(sizeof *c->key);
+    if (!c->key) return P2P_ENOMEM;
+    *c->key = *key;
+    return 0;
+}
+
+int p2p_conn_key_copy(const p2p_conn *c, p2p_pubkey *out)
+{
+    if (!c->key) return p2p_peerid_pubkey(&c->peer, out);
+    *out = *c->key;
+    return 0;
 }
 
 /* ---- inbound streams ------------------------------------------------- */
@@ -270,7 +288,22 @@ P2P_API void p2p_conn_close(p2p_conn *c)
 
 P2P_API uint64_t p2p_conn_id(const p2p_conn *c) { return c->id; }
 P2P_API const p2p_peerid *p2p_conn_peer(const p2p_conn *c) { return &c->peer; }
-P2P_API const p2p_pubkey *p2p_conn_peer_key(const p2p_conn *c) { return &c->key; }
+P2P_API const p2p_pubkey *p2p_conn_peer_key(const p2p_conn *c)
+{
+    if (!c->key) {
+        /* Derived from the PeerId on first request and kept (the
+         * connection is const to callers, not to itself). */
+        p2p_conn *m = (p2p_conn *)c;
+        p2p_pubkey *k = malloc(sizeof *k);
+        if (!k) return NULL;
+        if (p2p_peerid_pubkey(&c->peer, k) < 0) {   /* cannot happen: set_key kept keys it does not hold */
+            free(k);
+            return NULL;
+        }
+        m->key = k;
+    }
+    return c->key;
+}
 P2P_API const p2p_multiaddr *p2p_conn_local_addr(const p2p_conn *c) { return p2p_addr_pair_local(c->addrs); }
 P2P_API const p2p_multiaddr *p2p_conn_remote_addr(const p2p_conn *c) { return p2p_addr_pair_remote(c->addrs); }
 P2P_API enum p2p_direction p2p_conn_direction(const p2p_conn *c) { return c->dir; }

@@ -454,7 +454,8 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
     p2p_list_add_tail(&sw->conns, &c->link);
     p2p_swarm_metrics_conn_open(c);
     p2p_conn_start(c);
-    p2p_peerstore_set_key(h, &c->peer, &c->key);
+    p2p_pubkey key;
+    if (p2p_conn_key_copy(c, &key) == 0) p2p_peerstore_set_key(h, &c->peer, &key);
     if (c->dir == P2P_OUTBOUND) p2p_peerstore_add_addrs(h, &c->peer, p2p_conn_remote_addr(c), 1, 0);
     p2p_log_debug(MOD, "connected to %s (%s, conn %llu)", peer_str(&c->peer, id), c->dir == P2P_OUTBOUND ? "outbound" : "inbound",
                   (unsigned long long)c->id);

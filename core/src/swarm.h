@@ -14,7 +14,10 @@ struct p2p_conn {
     p2p_host *host;
     uint64_t id;
     p2p_peerid peer;
-    p2p_pubkey key;
+    /* The peer's key, owned: set only when its PeerId does not hold it
+     * (RSA, ECDSA, secp256k1) or once p2p_conn_peer_key was asked for
+     * it; 1.1 KiB per connection otherwise (p2p_conn_set_key). */
+    p2p_pubkey *key;
     struct p2p_addr_pair *addrs; /* shared with its raw stream (stream_internal.h) */
     enum p2p_direction dir;
     bool limited;
@@ -131,5 +134,10 @@ p2p_conn *p2p_conn_new(p2p_host *h);
 void p2p_conn_start(p2p_conn *c);       /* after registration: accept inbound streams */
 void p2p_conn_kill(p2p_conn *c, int reason); /* immediate: free the session, fail opens */
 void p2p_conn_free(p2p_conn *c);
+/* The peer's verified key, given once after c->peer is set: kept only
+ * when the PeerId does not hold it. 0 or P2P_ENOMEM. */
+int p2p_conn_set_key(p2p_conn *c, const p2p_pubkey *key);
+/* Copies the peer's key (kept or derived from the PeerId) to out. */
+int p2p_conn_key_copy(const p2p_conn *c, p2p_pubkey *out);
 
 #endif

@@ -110,7 +110,11 @@ static void on_mux_negotiated(int status, p2p_stream *s, const char *protocol, v
         return u_fail(u, P2P_ENOMEM, "connection set-up");
     }
     c->peer = u->peer;
-    c->key = u->key;
+    if (p2p_conn_set_key(c, &u->key) < 0) {
+        p2p_stream_close(s);
+        p2p_conn_free(c);
+        return u_fail(u, P2P_ENOMEM, "connection set-up");
+    }
     c->addrs = u->addrs;   /* the reference moves */
     u->addrs = NULL;
     c->dir = u->initiator ? P2P_OUTBOUND : P2P_INBOUND;

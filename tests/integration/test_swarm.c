@@ -106,6 +106,11 @@ START_TEST(connect_and_streams)
     ck_assert(ihost_run_until(&loop, &r.done, 10000));
     ck_assert_msg(r.status == 0, "connect: %s", p2p_strerror(r.status));
     ck_assert(p2p_peerid_equal(p2p_conn_peer(r.c), p2p_host_peerid(b)));
+    /* b's key, made from its PeerId on request and kept */
+    const p2p_pubkey *kb = p2p_conn_peer_key(r.c);
+    ck_assert_ptr_nonnull(kb);
+    ck_assert(p2p_peerid_matches(p2p_host_peerid(b), kb));
+    ck_assert_ptr_eq(p2p_conn_peer_key(r.c), kb);
     ck_assert_int_eq(p2p_conn_direction(r.c), P2P_OUTBOUND);
     ck_assert_str_eq(p2p_conn_security(r.c), "/noise");
     ck_assert_str_eq(p2p_conn_muxer(r.c), "/yamux/1.0.0");

@@ -31,6 +31,9 @@ enum p2p_direction { P2P_INBOUND = 0, P2P_OUTBOUND = 1 };
 
 P2P_API uint64_t p2p_conn_id(const p2p_conn *c);
 P2P_API const p2p_peerid *p2p_conn_peer(const p2p_conn *c);
+/* The peer's public key, owned by the connection and valid while it
+ * lives. NULL only when out of memory (for an Ed25519 peer the key is
+ * made from its PeerId on the first call). */
 P2P_API const p2p_pubkey *p2p_conn_peer_key(const p2p_conn *c);
 P2P_API const p2p_multiaddr *p2p_conn_local_addr(const p2p_conn *c);
 P2P_API const p2p_multiaddr *p2p_conn_remote_addr(const p2p_conn *c);
