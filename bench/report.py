@@ -628,7 +628,8 @@ def doc(a):
           "counted at the end of the measured window (a circuit is busy when it moved bytes in it); bytes/s "
           "is the payload through all circuits; RSS is the relay's VmRSS once every reservation is held and "
           "at the end of the busy window, peak its VmHWM; CPU is the relay's user + system time over the "
-          "window. Target: 1,000 reservations and 256 busy circuits at ≤ 64 MiB RSS.")
+          "window. Target: 1,000 reservations and 256 busy circuits at ≤ 64 MiB RSS. One row per round, in "
+          "order (results files up to 2026-11-27c have one, from the first round).")
         w("")
         w("| reservations held | circuits busy | window s | MiB/s through | relay CPU % | RSS start MiB "
           "| RSS reserved MiB | RSS busy MiB | peak MiB | reserve time s | circuits set-up s |")

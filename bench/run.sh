@@ -66,7 +66,8 @@
 #       from each other implementation's client to its server (its
 #       `relay-listen`) through the C relay and through its own, against
 #       the direct uploads;
-#   (h) relay capacity (C only, first round): a fresh C relay
+#   (h) relay capacity (C only, every round: the busy RSS follows the
+#       rate the load generator reaches, which varies from run to run): a fresh C relay
 #       (bench/peers/c/relay-capacity.ini) and `cbench relay-capacity`:
 #       --relay-capacity N (1000) reservations from N identities, then
 #       --relay-circuits C (256) circuits uploading continuously for 10 s;
@@ -831,11 +832,12 @@ if [ "$shaped" != only ]; then
       run_client streams1 "$i" c --streams 1 --upload "$bytes"
       run_client streams "$i" c --streams "$streams" --upload $((bytes / streams))
     done
+    # (h) relay capacity: a fresh relay each round (its busy RSS varies
+    # with the rate the one load-generating process reaches)
+    if [ "$has_c" = 1 ] && [ "$relay_cap" -gt 0 ]; then relay_capacity; fi
     # (e) memory per idle connection: deterministic enough for one round
     if [ "$round" = 1 ]; then
       for i in $extra_impls; do idle_rss "$i"; done
-      # (h) relay capacity: one fresh relay, long enough for one round
-      if [ "$has_c" = 1 ] && [ "$relay_cap" -gt 0 ]; then relay_capacity; fi
       # (i) kad lookups in an N-node network
       if [ "$has_c" = 1 ] && [ "$kad_nodes" -gt 0 ]; then kad_lookup; fi
     fi
