@@ -29,11 +29,11 @@
 
 typedef struct noise_aead noise_aead;
 
-/* A back-end context for one thread's use: with OpenSSL room for two
- * cipher contexts, made by the first frame of 1 KiB or more (OpenSSL's
- * set-up costs ~2 MiB of RSS, which a host that only ever sends small
- * frames does not pay); NULL when out of memory (callers then use
- * libsodium, which is correct and slower) and always without OpenSSL. */
+/* A back-end context for one thread's use: with OpenSSL two cipher
+ * contexts, made here (OpenSSL's set-up, ~2 MiB of RSS, happens now and
+ * not at a first large frame later); NULL when out of memory (callers
+ * then use libsodium, which is correct and slower) and always without
+ * OpenSSL. */
 noise_aead *noise_aead_new(void);
 void noise_aead_free(noise_aead *a);
 
