@@ -51,6 +51,7 @@ struct p2p_stream {
     p2p_stream_alloc_fn read_alloc;           /* owner's read buffers */
     struct mss_confirm *confirm;              /* lazy multistream-select: the answer to come */
     p2p_stream_writev_fn writev;              /* provider's gather writes */
+    p2p_stream_lowat_fn lowat;                /* provider's read low-water mark */
 };
 
 /* A lazy dialer's negotiation still open on the stream: the protocol was
@@ -343,6 +344,18 @@ P2P_API int p2p_stream_write(p2p_stream *s, const uint8_t *data, size_t len)
     int rc = s->ops->write(s->impl, data, len);
     if (rc >= 0) p2p_counter_add(s->tx, len);
     return rc;
+}
+
+P2P_API void p2p_stream_set_lowat_op(p2p_stream *s, p2p_stream_lowat_fn fn)
+{
+    s->lowat = fn;
+}
+
+P2P_API int p2p_stream_read_lowat(p2p_stream *s, size_t n)
+{
+    if (!s->lowat) return P2P_EUNSUPPORTED;
+    if (!s->closed && !s->released) s->lowat(s->impl, n);
+    return 0;
 }
 
 P2P_API void p2p_stream_set_writev(p2p_stream *s, p2p_stream_writev_fn fn)

@@ -9,7 +9,14 @@
  * parses it there, no copy). Once a connection carries large frames, the
  * transport reads straight into `in` (p2p_stream_set_read_alloc), each
  * read sized to end at a frame's end (noise_transport_read_want), so bulk
- * data is never copied between the socket and the AEAD.
+ * data is never copied between the socket and the AEAD. Over a transport
+ * that supports a read low-water mark (ABI 1.7, transport-tcp) such a
+ * connection reads a frame's 2-byte length alone and leaves the rest in
+ * the kernel until the whole frame can be read (p2p_stream_read_lowat):
+ * `in` then needs a frame's memory only from that read until the frame is
+ * decrypted and delivered, and gives it back to a small per-host cache
+ * of frame buffers, so a relay whose 256 senders each have a frame under
+ * way does not hold 256 partial frames (16 MiB).
  * Outbound: plaintext is encrypted straight from the caller's bytes into
  * the transport's output memory (p2p_stream_write_reserve: the frames go
  * to the socket from where they were encrypted), or, below a stream
@@ -33,6 +40,14 @@
 /* Plaintext encrypted per write below: 4 maximal frames, 256 KiB on the
  * wire, a quarter of a transport output block (transport-tcp). */
 #define WRITE_CHUNK (4 * NOISE_PLAINTEXT_MAX)
+/* A frame at least this large makes the connection "bulk": it is read in
+ * place, and with the low-water mark its rest waits in the kernel. */
+#define BULK_FRAME (16 * 1024)
+/* An empty `in` larger than this is given back (to the cache when it is
+ * a frame buffer); smaller ones are kept, as small traffic needs them. */
+#define IN_KEEP 4096
+/* Frame buffers (NOISE_FRAME_MAX bytes) kept per host for the next frame. */
+#define SPARE_FRAMES 2
 
 struct noise_plugin {
     p2p_host *host;
@@ -48,6 +63,8 @@ struct noise_plugin {
     uint8_t *payload;
     size_t payload_len;
     noise_aead *aead;                  /* every session's frames (host thread only) */
+    uint8_t *spare[SPARE_FRAMES];      /* free frame buffers (NOISE_FRAME_MAX bytes) */
+    unsigned nspare;
 };
 
 /* One connection's Noise layer, from handshake to close. */
@@ -65,7 +82,11 @@ struct session {
     struct p2p_defer report;
     struct p2p_defer pump;             /* deliver buffered frames from the loop */
     int status;                        /* handshake result for report */
+    size_t charged;                    /* in.len charged to raw (the host's memory count) */
+    size_t lowat;                      /* the low-water mark last asked of raw */
     bool secured_reading;
+    bool bulk;                         /* the last frame seen was >= BULK_FRAME */
+    bool lowat_ok;                     /* raw supports the low-water mark */
 };
 
 static void s_link(struct session *s)
@@ -217,26 +238,86 @@ static bool pump_frames(struct session *s)
     return true;
 }
 
+static void in_settle(struct session *s);
+
 static void pump_deferred(void *arg)
 {
     struct session *s = arg;
     if (!pump_frames(s)) return;
+    in_settle(s);
     if (s->secured_reading) p2p_stream_read_start(s->raw);
 }
 
 /* ---- raw stream events after the handshake --------------------------- */
 
+/* ---- `in`: frame buffers ------------------------------------------------- */
+
+/* Room for n more bytes in `in`. A frame that needs more than IN_KEEP
+ * gets a whole frame buffer, from the host's cache when one is free:
+ * one allocation of NOISE_FRAME_MAX instead of doubling up to 128 KiB. */
+static int in_reserve(struct session *s, size_t n)
+{
+    p2p_buf *in = &s->in;
+    if (in->off + in->len + n <= in->cap) return 0;
+    if (in->len + n <= IN_KEEP || in->len + n > NOISE_FRAME_MAX || in->cap >= NOISE_FRAME_MAX)
+        return p2p_buf_reserve(in, n);
+    struct noise_plugin *np = s->np;
+    uint8_t *d = np->nspare ? np->spare[--np->nspare] : malloc(NOISE_FRAME_MAX);
+    if (!d) return P2P_ENOMEM;
+    if (in->len) memcpy(d, p2p_buf_head(in), in->len);
+    free(in->data);
+    in->data = d;
+    in->off = 0;
+    in->cap = NOISE_FRAME_MAX;
+    return 0;
+}
+
+/* After frames were delivered: give back an empty `in`'s frame buffer,
+ * ask raw to hold the rest of a large frame under way below (low-water
+ * mark), and keep the host's memory count of what `in` holds. */
+static void in_settle(struct session *s)
+{
+    p2p_buf *in = &s->in;
+    size_t fsz, lowat = 0;
+    if (noise_transport_peek(p2p_buf_head(in), in->len, &fsz) == 0) {
+        s->bulk = fsz >= BULK_FRAME;
+        if (s->lowat_ok && s->bulk && fsz > in->len) lowat = fsz - in->len;
+    }
+    if (lowat != s->lowat) {
+        s->lowat = lowat;
+        p2p_stream_read_lowat(s->raw, lowat);
+    }
+    if (!in->len && in->cap > IN_KEEP) {
+        struct noise_plugin *np = s->np;
+        if (in->cap == NOISE_FRAME_MAX && np->nspare < SPARE_FRAMES) {
+            np->spare[np->nspare++] = in->data;
+            in->data = NULL;
+            in->cap = in->off = 0;
+        } else {
+            p2p_buf_trim(in, 0);
+        }
+    }
+    if (in->len != s->charged) {
+        p2p_stream_charge(s->raw, (int64_t)in->len - (int64_t)s->charged);
+        s->charged = in->len;
+    }
+}
+
 /* The transport asks where to read: into `in`, up to the end of the frame
- * under way, once the connection carries large frames (`in` grew to hold
- * one); small traffic uses the transport's shared buffer, so an idle
- * connection keeps a small `in`. */
+ * under way, once the connection carries large frames; between frames,
+ * with the low-water mark, the length alone (in_settle then leaves the
+ * body in the kernel until it is whole). Small traffic uses the
+ * transport's shared buffer, appended to `in`, so an idle connection
+ * keeps a small `in`. */
 static uint8_t *raw_alloc(p2p_stream *raw, size_t *len, void *arg)
 {
     struct session *s = arg;
     (void)raw;
-    if (s->in.cap < NOISE_FRAME_MAX) return NULL;
-    size_t want = noise_transport_read_want(p2p_buf_head(&s->in), s->in.len);
-    if (!want || p2p_buf_reserve(&s->in, want) != 0) return NULL;
+    if (!s->bulk) return NULL;
+    size_t want = s->lowat_ok && s->in.len < NOISE_FRAME_HDR
+                      ? NOISE_FRAME_HDR - s->in.len
+                      : noise_transport_read_want(p2p_buf_head(&s->in), s->in.len);
+    if (!want || in_reserve(s, want) != 0) return NULL;
     if (want < *len) *len = want;
     return p2p_buf_tail(&s->in);
 }
@@ -247,16 +328,12 @@ static void raw_read(p2p_stream *raw, const uint8_t *data, size_t len, void *arg
     (void)raw;
     if (s->in.data && data == p2p_buf_tail(&s->in) && len <= s->in.cap - s->in.off - s->in.len) {
         p2p_buf_commit(&s->in, len);   /* read in place (raw_alloc) */
-    } else if (p2p_buf_append(&s->in, data, len) != 0) {
+    } else if (in_reserve(s, len) != 0 || p2p_buf_append(&s->in, data, len) != 0) {
         p2p_stream_deliver_error(s->secured, P2P_ELIMIT);
         return;
     }
     if (!pump_frames(s)) return;
-    /* Reads in place never need more than a frame; appends from the
-     * transport's buffer can double `in` past it, which a busy connection
-     * would then keep (64 KiB more each: 16 MiB on a relay with 256 busy
-     * circuits). */
-    p2p_buf_trim(&s->in, NOISE_FRAME_MAX);
+    in_settle(s);
     /* A stopped owner: keep what we have (bounded by `in`'s limit) and
      * stop reading below until it starts again. */
     if (!s->secured_reading) p2p_stream_read_stop(s->raw);
@@ -314,6 +391,8 @@ static void report(void *arg)
     s_unlink(s);   /* from now on the secured stream's owner controls it */
     p2p_stream_set_handlers(s->raw, &transport_handlers, s);
     p2p_stream_set_read_alloc(s->raw, raw_alloc);
+    s->lowat_ok = p2p_stream_read_lowat(s->raw, 0) == 0;
+    in_settle(s);   /* transport frames that came with the handshake */
     cb(0, s->secured, &key, &id, cbarg);
 }
 
@@ -508,6 +587,7 @@ static void np_fini(void *state)
     struct noise_plugin *np = state;
     free(np->payload);
     noise_aead_free(np->aead);
+    while (np->nspare) free(np->spare[--np->nspare]);
     sodium_memzero(np->static_key, sizeof np->static_key);
     free(np);
 }

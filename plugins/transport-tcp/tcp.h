@@ -136,6 +136,9 @@ struct tcp_conn {
     unsigned inflight;         /* submitted uv_write requests */
     size_t queued;             /* committed bytes the kernel has not taken yet */
     unsigned handles;          /* open libuv handles (tcp, linger) */
+    size_t lowat;              /* owner's read low-water mark (p2p_stream_read_lowat), 0 = none */
+    int sock_lowat;            /* SO_RCVLOWAT on the socket (1: the kernel's default) */
+    bool lowat_declined;       /* a read was declined below the mark since the last read */
     bool owned;                /* the stream was handed out and not closed */
     bool reading;              /* uv_read_start active */
     bool eof_in, dead, shut_req, shut_done, lingering, write_blocked;

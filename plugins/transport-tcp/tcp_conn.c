@@ -4,7 +4,9 @@
  * buffer when it supplies one (p2p_stream_read_alloc: the noise layer
  * reads each frame where it will decrypt it) or else into the state's
  * shared buffer (tcp.h). EOF -> deliver_eof (and reading ends for good);
- * an error -> deliver_error with a P2P_E* code.
+ * an error -> deliver_error with a P2P_E* code. An owner may set a read
+ * low-water mark (p2p_stream_read_lowat): bytes below it stay in the
+ * kernel (see "read low-water mark" below).
  *
  * Writing: output lives in blocks (struct tcp_block). A connection
  * gathers committed bytes in its current block `cur`; with no uv_write in
@@ -38,9 +40,11 @@
  * only once the owner has released the stream. */
 #include <errno.h>
 #include <netinet/in.h>
+#include <limits.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 #include "tcp.h"
@@ -227,12 +231,62 @@ static bool conn_fail(struct tcp_conn *c, int err)
     return p2p_stream_deliver_error(c->stream, err);
 }
 
+/* ---- read low-water mark ------------------------------------------- */
+
+/* The owner (Noise, waiting for the rest of a frame) wants nothing until
+ * `lowat` bytes are there, so that a partial frame waits in the socket's
+ * receive buffer (kernel memory, under TCP's flow control) instead of the
+ * owner's. Two parts: SO_RCVLOWAT makes epoll report the socket readable
+ * only once that many bytes are queued; but libuv also reads again after
+ * every full read, and a non-blocking read returns what there is whatever
+ * the mark, so on_alloc looks first (FIONREAD) and, with too little
+ * there, declines the read (an empty buffer: libuv reports UV_ENOBUFS and
+ * goes back to epoll). It declines once only: the kernel also reports the
+ * socket readable below the mark when it must make room (memory pressure,
+ * a closed receive window) and at end of input, and the bytes are then
+ * read as they are. The mark goes up on the socket only when a read is
+ * declined, and comes down at once, so a smaller want is never missed. */
+static void sock_lowat(struct tcp_conn *c, size_t n)
+{
+    int v = n > 1 ? (n > INT_MAX ? INT_MAX : (int)n) : 1;
+    uv_os_fd_t fd;
+    if (v == c->sock_lowat || uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) return;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &v, sizeof v) == 0) c->sock_lowat = v;
+}
+
+static void conn_lowat(void *impl, size_t n)
+{
+    struct tcp_conn *c = impl;
+    c->lowat = n > 1 ? n : 0;
+    if ((size_t)c->sock_lowat > (c->lowat ? c->lowat : 1)) sock_lowat(c, c->lowat);
+}
+
+/* Whether to decline this read: fewer than the mark's bytes are queued
+ * (and none was declined since the last read). */
+static bool below_lowat(struct tcp_conn *c)
+{
+    if (c->lowat <= 1 || c->lowat_declined) return false;
+    uv_os_fd_t fd;
+    int avail = 0;
+    if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &avail) != 0) return false;
+    if (avail < 0 || (size_t)avail >= c->lowat) return false;
+    sock_lowat(c, c->lowat);
+    return true;
+}
+
 /* ---- reading -------------------------------------------------------- */
 
 static void on_alloc(uv_handle_t *hd, size_t suggested, uv_buf_t *buf)
 {
     (void)suggested;
     struct tcp_conn *c = hd->data;
+    if (below_lowat(c)) {
+        c->lowat_declined = true;
+        buf->base = NULL;
+        buf->len = 0;
+        return;
+    }
+    c->lowat_declined = false;
     /* The owner's buffer may take more than ours: a Noise frame is 65537
      * bytes, one more than the shared buffer (a smaller offer would cost
      * a 1-byte read per frame). */
@@ -251,6 +305,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct tcp_conn *c = s->data;
     if (n == 0 || !c->stream) return;   /* EAGAIN; or nobody to tell */
+    if (n == UV_ENOBUFS && c->lowat_declined) return;   /* below the low-water mark */
     if (n > 0) {
         p2p_stream_deliver_data(c->stream, (const uint8_t *)buf->base, (size_t)n);
         return;
@@ -709,6 +764,8 @@ int tcp_conn_setup(struct tcp_conn *c)
     }
     p2p_stream_set_addrs(c->stream, &local, &remote);
     p2p_stream_set_wbuf_ops(c->stream, &conn_wbuf_ops);
+    p2p_stream_set_lowat_op(c->stream, conn_lowat);
+    c->sock_lowat = 1;
     c->owned = true;
     return 0;
 }

@@ -27,7 +27,9 @@
  *   5 Noise transport frames: corrupt tag during the muxer negotiation
  *     and on an established connection, a frame too short for its tag,
  *     a truncated frame followed by EOF (a frame over the size limit
- *     cannot be expressed: the length prefix is 16 bits)
+ *     cannot be expressed: the length prefix is 16 bits); frames split
+ *     across reads (5b); a large frame's stalled rest waits in the
+ *     kernel, not in the victim (5c)
  *   6 Yamux data beyond the receive window: Go Away(protocol error)
  *   7 more streams than [plugin yamux] max_streams, then a SYN flood
  *   8 echo streams whose echo is never read: bounded memory, then a peer
@@ -1398,6 +1400,84 @@ START_TEST(noise_frames_in_place)
 }
 END_TEST
 
+/* ---- case 5c: partial frames wait in the kernel -------------------------------- */
+
+/* A peer that sends part of a large frame and stalls costs the victim
+ * nothing while its connection carries large frames: the noise layer
+ * reads the frame's length, asks transport-tcp for a read low-water mark
+ * (the rest of the frame) and the rest waits in the socket's receive
+ * buffer until it is whole (p2p_stream_read_lowat). What Noise holds is
+ * charged to the host's buffered bytes, which the test reads: a frame
+ * begun before the connection went bulk is held (read with the small
+ * frames before it), the next ones are not. */
+static uint64_t victim_used(struct fx *f)
+{
+    struct p2p_mem_stats ms;
+    p2p_host_mem_stats(f->v, &ms);
+    return ms.used;
+}
+
+START_TEST(noise_partial_frames_in_kernel)
+{
+    struct fx f;
+    fx_setup(&f, NULL, NULL, NULL);
+    struct atk a;
+    atk_init(&a, &f.loop);
+    a.reading = true;
+    p2p_keypair kp;
+    p2p_keypair_generate(&kp);
+    p2p_peerid id;
+    atk_establish(&f, &a, &kp, &id);
+    struct astream *s = ast_add(&a, 1);
+    ay_frame(&a, YAMUX_TYPE_DATA, YAMUX_FLAG_SYN, 1, sizeof MSS_ECHO_LAZY - 1, MSS_ECHO_LAZY,
+             sizeof MSS_ECHO_LAZY - 1);
+    size_t plen = NOISE_PLAINTEXT_MAX - YAMUX_HEADER_LEN;
+    uint8_t *pt = malloc(NOISE_PLAINTEXT_MAX);
+    ck_assert_ptr_nonnull(pt);
+    yamux_header_put(pt, YAMUX_TYPE_DATA, 0, 1, (uint32_t)plen);
+    for (size_t i = 0; i < plen; i++) pt[YAMUX_HEADER_LEN + i] = (uint8_t)(i * 7 + 3);
+    size_t want = sizeof MSS_ECHO_LAZY - 1;
+    const size_t part = 40000;
+    for (int k = 0; k < 3; k++) {
+        p2p_buf wire;
+        p2p_buf_init(&wire, 0);
+        ck_assert_int_eq(noise_transport_encrypt(&a.tr, pt, NOISE_PLAINTEXT_MAX, &wire), 0);
+        ck_assert_uint_eq(wire.len, NOISE_FRAME_MAX);
+        uint64_t before = victim_used(&f);
+        atk_send_raw(&a, p2p_buf_head(&wire), part);
+        ihost_run_for(&f.loop, 150);
+        uint64_t held = victim_used(&f) - before;
+        printf("    frame %d: %zu of %zu bytes sent, the victim holds %llu\n", k + 1, part, wire.len,
+               (unsigned long long)held);
+        if (k == 0) ck_assert_uint_ge(held, part);   /* read with the small frames: held */
+        else ck_assert_uint_lt(held, 8192);         /* in the kernel (the honest pair's traffic aside) */
+        ck_assert(!a.closed);
+        atk_send_raw(&a, p2p_buf_head(&wire) + part, wire.len - part);
+        want += plen;
+        struct echo_cond ec = { s, want };
+        ck_assert(ihost_run_cond(&f.loop, echoed_all, &ec, 5000));
+        ck_assert(!s->rst);
+        ck_assert_uint_eq(s->rx_bytes, want);
+        p2p_buf_free(&wire);
+    }
+    ck_assert_mem_eq(p2p_buf_head(&s->rx) + sizeof MSS_ECHO_LAZY - 1, pt + YAMUX_HEADER_LEN,
+                     s->rx.len - (sizeof MSS_ECHO_LAZY - 1));
+    /* A stalled partial frame, then EOF: the mark does not hide the end. */
+    p2p_buf wire;
+    p2p_buf_init(&wire, 0);
+    ck_assert_int_eq(noise_transport_encrypt(&a.tr, pt, NOISE_PLAINTEXT_MAX, &wire), 0);
+    atk_send_raw(&a, p2p_buf_head(&wire), part);
+    ihost_run_for(&f.loop, 50);
+    uint64_t t0 = now_ms();
+    shutdown(a.fd, SHUT_WR);
+    expect_conn_closed(&f, &a, &id, t0, 2000, P2P_EPROTO);
+    p2p_buf_free(&wire);
+    free(pt);
+    atk_free(&a, false);
+    fx_teardown(&f);
+}
+END_TEST
+
 /* ---- case 6: Yamux data beyond the window --------------------------------------- */
 
 START_TEST(yamux_window_violation)
@@ -2061,6 +2141,7 @@ static Suite *suite(void)
     tcase_add_test(tc, wrong_peer_id_when_dialing);
     tcase_add_test(tc, bad_noise_frames);
     tcase_add_test(tc, noise_frames_in_place);
+    tcase_add_test(tc, noise_partial_frames_in_kernel);
     tcase_add_test(tc, yamux_window_violation);
     tcase_add_test(tc, too_many_streams);
     tcase_add_test(tc, never_reads);

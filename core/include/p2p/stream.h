@@ -52,7 +52,9 @@
  *    p2p_stream_set_read_alloc(); a provider that reads into a buffer asks
  *    it with p2p_stream_read_alloc() before each read and delivers with
  *    on_read pointing into that memory.
- * Layers that do not use them behave as before. */
+ * Layers that do not use them behave as before. A third (ABI 1.7), the
+ * read low-water mark, lets such an owner leave a partial frame in the
+ * kernel instead of its own memory (p2p_stream_read_lowat). */
 #ifndef P2P_STREAM_H
 #define P2P_STREAM_H
 
@@ -188,6 +190,24 @@ P2P_API void p2p_stream_set_writev(p2p_stream *s, p2p_stream_writev_fn fn);
  * buffer (p2p_stream_write_reserve) or in one temporary copy and writes
  * that. Returns as p2p_stream_write (P2P_ENOMEM: the copy failed). */
 P2P_API int p2p_stream_writev(p2p_stream *s, const struct p2p_iovec *iov, size_t n);
+
+/* ---- read low-water mark (ABI 1.7) ------------------------------------ */
+
+/* An owner that cannot use fewer than n bytes (a security layer waiting
+ * for the rest of a frame) asks its provider to hold them below until n
+ * can be delivered at once: a TCP transport leaves them in the kernel's
+ * socket buffer (SO_RCVLOWAT), where they cost the process no memory and
+ * TCP's flow control applies. It is a hint: the provider may still
+ * deliver fewer bytes (the kernel under memory pressure, end of input),
+ * and the owner must take whatever comes, as always. n <= 1 asks for
+ * every byte as soon as it is there (the default); it takes effect at
+ * once, a larger n from the provider's next read on. */
+typedef void (*p2p_stream_lowat_fn)(void *impl, size_t n);
+/* Provider side: support the low-water mark (NULL withdraws). */
+P2P_API void p2p_stream_set_lowat_op(p2p_stream *s, p2p_stream_lowat_fn fn);
+/* Owner side: 0, or P2P_EUNSUPPORTED when the provider holds nothing
+ * back (it delivers as before; nothing else changes). */
+P2P_API int p2p_stream_read_lowat(p2p_stream *s, size_t n);
 
 /* ---- metadata ------------------------------------------------------- */
 

@@ -367,6 +367,57 @@ START_TEST(bulk_with_backpressure)
 }
 END_TEST
 
+/* The read low-water mark (p2p_stream_read_lowat): bytes below it stay
+ * in the kernel and the owner gets them in one read once they are all
+ * there; lowering the mark releases what waits at once; end of input is
+ * not held back by it. */
+START_TEST(read_lowat)
+{
+    p2p_host *h = th_host(NULL, NULL);
+    uv_loop_t *loop = p2p_host_loop(h);
+    struct th_accept acc = { 0 };
+    p2p_multiaddr addr;
+    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
+    p2p_stream *c, *s;
+    th_connect(h, &addr, NULL, &acc, &c, &s);
+    static uint8_t buf[40110];
+    for (size_t i = 0; i < sizeof buf; i++) buf[i] = th_pattern(i);
+    struct th_sink k = { .check = true };
+    th_sink_attach(&k, s, 0);
+    ck_assert_int_eq(p2p_stream_read_lowat(s, 40000), 0);
+    for (size_t off = 0; off < 39999; off += 5000) {
+        size_t n = 39999 - off < 5000 ? 39999 - off : 5000;
+        ck_assert_int_eq(p2p_stream_write(c, buf + off, n), 0);
+        for (int i = 0; i < 3; i++) th_step(loop);
+    }
+    uint64_t t0 = th_now_ms();
+    while (th_now_ms() - t0 < 100) th_step(loop);
+    ck_assert_uint_eq(k.len, 0);   /* 39,999 bytes wait in the kernel */
+    ck_assert_int_eq(p2p_stream_write(c, buf + 39999, 1), 0);
+    ck_assert(TH_WAIT(loop, k.len == 40000, 3000));
+    ck_assert_int_eq(k.reads, 1);
+    /* lowering the mark delivers what waits below it */
+    ck_assert_int_eq(p2p_stream_write(c, buf + 40000, 100), 0);
+    t0 = th_now_ms();
+    while (th_now_ms() - t0 < 100) th_step(loop);
+    ck_assert_uint_eq(k.len, 40000);
+    ck_assert_int_eq(p2p_stream_read_lowat(s, 0), 0);
+    ck_assert(TH_WAIT(loop, k.len == 40100, 1000));
+    /* EOF below the mark: the bytes, then the EOF */
+    ck_assert_int_eq(p2p_stream_read_lowat(s, 40000), 0);
+    ck_assert_int_eq(p2p_stream_write(c, buf + 40100, 10), 0);
+    ck_assert_int_eq(p2p_stream_shutdown(c), 0);
+    ck_assert(TH_WAIT(loop, k.len == 40110 && k.eof == 1, 3000));
+    ck_assert(!k.bad);
+    ck_assert_int_eq(k.errors, 0);
+    p2p_stream_close(c);
+    th_sink_done(&k);
+    th_log_reset();
+    p2p_host_free(h);
+    ck_assert_int_eq(th_warnings(), 0);
+}
+END_TEST
+
 START_TEST(half_close_and_clean_close)
 {
     p2p_host *h = th_host(NULL, "keepalive = 30s\n");
@@ -715,6 +766,7 @@ int main(void)
     tcase_add_test(tc, listen_and_exchange_ip6);
     tcase_add_test(tc, wildcard_expansion_and_dual_stack);
     tcase_add_loop_test(tc, bulk_with_backpressure, 0, 3);
+    tcase_add_test(tc, read_lowat);
     tcase_add_test(tc, half_close_and_clean_close);
     tcase_add_test(tc, reset_is_an_error);
     tcase_add_test(tc, small_writes_coalesce);
