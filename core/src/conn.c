@@ -296,7 +296,7 @@ P2P_API const p2p_pubkey *p2p_conn_peer_key(const p2p_conn *c)
         p2p_conn *m = (p2p_conn *)c;
         p2p_pubkey *k = malloc(sizeof *k);
         if (!k) return NULL;
-        if (p2p_peerid_pubkey(&c->peer, k) < 0) {   /* cannot happen: set_key kept keys it does not hold */
+        if (p2p_conn_key_copy(c, k) < 0) {   /* cannot happen: set_key kept keys it does not hold */
             free(k);
             return NULL;
         }

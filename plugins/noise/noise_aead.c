@@ -114,7 +114,7 @@ int noise_aead_seal(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], const u
     if (!a || len + adlen < SMALL_FRAME) return sodium_seal(key, nonce, ad, adlen, src, len, dst, tag);
     EVP_CIPHER_CTX *ctx = a->seal;
     int outl;
-    if (!ctx || len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;
+    if (len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;   /* both contexts exist (noise_aead_new) */
     if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, 1) != 1) return P2P_ECRYPTO;
     if (adlen && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)adlen) != 1) return P2P_ECRYPTO;
     if (len && EVP_CipherUpdate(ctx, dst, &outl, src, (int)len) != 1) return P2P_ECRYPTO;
@@ -130,7 +130,7 @@ int noise_aead_seal_gather(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], 
     if (!a || len < SMALL_FRAME) return sodium_seal_gather(key, nonce, g, len, dst, tag);
     EVP_CIPHER_CTX *ctx = a->seal;
     int outl;
-    if (!ctx || len > INT_MAX) return P2P_ECRYPTO;
+    if (len > INT_MAX) return P2P_ECRYPTO;
     if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, 1) != 1) return P2P_ECRYPTO;
     /* The cipher keeps partial ChaCha20 and Poly1305 blocks between
      * updates, so pieces may end anywhere. */
@@ -153,7 +153,7 @@ int noise_aead_open(noise_aead *a, const uint8_t key[NOISE_AEAD_KEYLEN], const u
     if (!a || len + adlen < SMALL_FRAME) return sodium_open(key, nonce, ad, adlen, src, len, tag, dst);
     EVP_CIPHER_CTX *ctx = a->open;
     int outl;
-    if (!ctx || len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;
+    if (len > INT_MAX || adlen > INT_MAX) return P2P_ECRYPTO;   /* both contexts exist (noise_aead_new) */
     if (EVP_CipherInit_ex(ctx, NULL, NULL, key, nonce, 0) != 1) return P2P_ECRYPTO;
     if (adlen && EVP_CipherUpdate(ctx, NULL, &outl, ad, (int)adlen) != 1) return P2P_ECRYPTO;
     if (len && EVP_CipherUpdate(ctx, dst, &outl, src, (int)len) != 1) return P2P_ECRYPTO;

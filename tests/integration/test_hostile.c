@@ -1321,20 +1321,28 @@ static bool echoed_all(void *arg)
     return c->s->rx_bytes >= c->want || c->s->rst;
 }
 
+/* An established attacker that reads, with stream 1 opened for the echo
+ * protocol (lazily: the negotiation and the first bytes travel together). */
+static struct astream *atk_echo_stream(struct fx *f, struct atk *a, p2p_peerid *id)
+{
+    atk_init(a, &f->loop);
+    a->reading = true;
+    p2p_keypair kp;
+    p2p_keypair_generate(&kp);
+    atk_establish(f, a, &kp, id);
+    struct astream *s = ast_add(a, 1);
+    ay_frame(a, YAMUX_TYPE_DATA, YAMUX_FLAG_SYN, 1, sizeof MSS_ECHO_LAZY - 1, MSS_ECHO_LAZY,
+             sizeof MSS_ECHO_LAZY - 1);
+    return s;
+}
+
 START_TEST(noise_frames_in_place)
 {
     struct fx f;
     fx_setup(&f, NULL, NULL, NULL);
     struct atk a;
-    atk_init(&a, &f.loop);
-    a.reading = true;
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    atk_establish(&f, &a, &kp, &id);
-    struct astream *s = ast_add(&a, 1);
-    ay_frame(&a, YAMUX_TYPE_DATA, YAMUX_FLAG_SYN, 1, sizeof MSS_ECHO_LAZY - 1, MSS_ECHO_LAZY,
-             sizeof MSS_ECHO_LAZY - 1);
+    struct astream *s = atk_echo_stream(&f, &a, &id);
 
     /* One Yamux Data frame of three maximal Noise frames' worth... */
     size_t plen = 3 * NOISE_PLAINTEXT_MAX - YAMUX_HEADER_LEN;
@@ -1422,15 +1430,8 @@ START_TEST(noise_partial_frames_in_kernel)
     struct fx f;
     fx_setup(&f, NULL, NULL, NULL);
     struct atk a;
-    atk_init(&a, &f.loop);
-    a.reading = true;
-    p2p_keypair kp;
-    p2p_keypair_generate(&kp);
     p2p_peerid id;
-    atk_establish(&f, &a, &kp, &id);
-    struct astream *s = ast_add(&a, 1);
-    ay_frame(&a, YAMUX_TYPE_DATA, YAMUX_FLAG_SYN, 1, sizeof MSS_ECHO_LAZY - 1, MSS_ECHO_LAZY,
-             sizeof MSS_ECHO_LAZY - 1);
+    struct astream *s = atk_echo_stream(&f, &a, &id);
     size_t plen = NOISE_PLAINTEXT_MAX - YAMUX_HEADER_LEN;
     uint8_t *pt = malloc(NOISE_PLAINTEXT_MAX);
     ck_assert_ptr_nonnull(pt);

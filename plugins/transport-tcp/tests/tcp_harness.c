@@ -204,3 +204,14 @@ void th_connect(p2p_host *h, const p2p_multiaddr *to, const struct p2p_dial_opts
     *client = d.raw;
     *server = acc->s[acc->n - 1];
 }
+
+p2p_host *th_pair(const char *tcp_keys, p2p_stream **client, p2p_stream **server)
+{
+    static struct th_accept acc;   /* the listener's, for as long as the host lives */
+    memset(&acc, 0, sizeof acc);
+    p2p_host *h = th_host(NULL, tcp_keys);
+    p2p_multiaddr addr;
+    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
+    th_connect(h, &addr, NULL, &acc, client, server);
+    return h;
+}

@@ -75,6 +75,10 @@ void *th_listen(p2p_host *h, const char *text, struct th_accept *acc, p2p_multia
 void th_connect(p2p_host *h, const p2p_multiaddr *to, const struct p2p_dial_opts *opts,
                 struct th_accept *acc, p2p_stream **client, p2p_stream **server);
 
+/* A host (th_host(NULL, tcp_keys)) listening on 127.0.0.1 with one
+ * connection to itself: *client the dialing end, *server the accepted one. */
+p2p_host *th_pair(const char *tcp_keys, p2p_stream **client, p2p_stream **server);
+
 static inline uint8_t th_pattern(size_t i) { return (uint8_t)(i % 251); }
 
 /* test_tcp_dial.c */

@@ -307,13 +307,9 @@ static uint8_t *sink_alloc(p2p_stream *s, size_t *len, void *arg)
 START_TEST(bulk_with_backpressure)
 {
     bool in_place = _i >= 1;
-    p2p_host *h = th_host(NULL, _i == 2 ? "notsent_lowat = 16KiB\n" : "notsent_lowat = 0\n");
-    uv_loop_t *loop = p2p_host_loop(h);
-    struct th_accept acc = { 0 };
-    p2p_multiaddr addr;
-    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
     p2p_stream *c, *s;
-    th_connect(h, &addr, NULL, &acc, &c, &s);
+    p2p_host *h = th_pair(_i == 2 ? "notsent_lowat = 16KiB\n" : "notsent_lowat = 0\n", &c, &s);
+    uv_loop_t *loop = p2p_host_loop(h);
     struct writer w = { .s = c, .shutdown_at_end = true, .in_place = in_place };
     p2p_stream_set_handlers(c, &writer_handlers, &w);
     struct th_sink k = { .check = true, .stop_after_read = true };
@@ -373,13 +369,9 @@ END_TEST
  * not held back by it. */
 START_TEST(read_lowat)
 {
-    p2p_host *h = th_host(NULL, NULL);
-    uv_loop_t *loop = p2p_host_loop(h);
-    struct th_accept acc = { 0 };
-    p2p_multiaddr addr;
-    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
     p2p_stream *c, *s;
-    th_connect(h, &addr, NULL, &acc, &c, &s);
+    p2p_host *h = th_pair(NULL, &c, &s);
+    uv_loop_t *loop = p2p_host_loop(h);
     static uint8_t buf[40110];
     for (size_t i = 0; i < sizeof buf; i++) buf[i] = th_pattern(i);
     struct th_sink k = { .check = true };
@@ -420,13 +412,9 @@ END_TEST
 
 START_TEST(half_close_and_clean_close)
 {
-    p2p_host *h = th_host(NULL, "keepalive = 30s\n");
-    uv_loop_t *loop = p2p_host_loop(h);
-    struct th_accept acc = { 0 };
-    p2p_multiaddr addr;
-    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
     p2p_stream *c, *s;
-    th_connect(h, &addr, NULL, &acc, &c, &s);
+    p2p_host *h = th_pair("keepalive = 30s\n", &c, &s);
+    uv_loop_t *loop = p2p_host_loop(h);
     struct th_sink kc = { 0 }, ks = { 0 };
     th_sink_attach(&kc, c, 64);
     th_sink_attach(&ks, s, 64);
@@ -497,13 +485,9 @@ END_TEST
  * end with a drain; bytes still waiting go out before a close resets. */
 START_TEST(small_writes_coalesce)
 {
-    p2p_host *h = th_host(NULL, NULL);
-    uv_loop_t *loop = p2p_host_loop(h);
-    struct th_accept acc = { 0 };
-    p2p_multiaddr addr;
-    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
     p2p_stream *c, *s;
-    th_connect(h, &addr, NULL, &acc, &c, &s);
+    p2p_host *h = th_pair(NULL, &c, &s);
+    uv_loop_t *loop = p2p_host_loop(h);
     struct th_sink kc = { 0 }, ks = { 0 };
     th_sink_attach(&kc, c, 0);
     th_sink_attach(&ks, s, 64);
@@ -583,13 +567,9 @@ END_TEST
  * still reach a slow reader. */
 START_TEST(close_after_shutdown_lingers)
 {
-    p2p_host *h = th_host(NULL, "linger = 10s\n");
-    uv_loop_t *loop = p2p_host_loop(h);
-    struct th_accept acc = { 0 };
-    p2p_multiaddr addr;
-    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
     p2p_stream *c, *s;
-    th_connect(h, &addr, NULL, &acc, &c, &s);
+    p2p_host *h = th_pair("linger = 10s\n", &c, &s);
+    uv_loop_t *loop = p2p_host_loop(h);
     struct th_sink ks = { .check = true, .stop_after_read = true };
     th_sink_attach(&ks, s, 0);
     struct writer w = { .s = c };
@@ -615,13 +595,9 @@ END_TEST
  * connection: it is reset when the time is over. */
 START_TEST(linger_is_bounded)
 {
-    p2p_host *h = th_host(NULL, "linger = 200ms\n");
-    uv_loop_t *loop = p2p_host_loop(h);
-    struct th_accept acc = { 0 };
-    p2p_multiaddr addr;
-    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
     p2p_stream *c, *s;
-    th_connect(h, &addr, NULL, &acc, &c, &s);
+    p2p_host *h = th_pair("linger = 200ms\n", &c, &s);
+    uv_loop_t *loop = p2p_host_loop(h);
     struct th_sink ks = { .stop_after_read = true };
     th_sink_attach(&ks, s, 0);
     struct writer w = { .s = c };
@@ -647,13 +623,9 @@ END_TEST
  * and the queue stays bounded; after the reader catches up, writes work. */
 START_TEST(write_queue_limit)
 {
-    p2p_host *h = th_host(NULL, "write_queue_max = 256KiB\n");
-    uv_loop_t *loop = p2p_host_loop(h);
-    struct th_accept acc = { 0 };
-    p2p_multiaddr addr;
-    th_listen(h, "/ip4/127.0.0.1/tcp/0", &acc, &addr);
     p2p_stream *c, *s;
-    th_connect(h, &addr, NULL, &acc, &c, &s);
+    p2p_host *h = th_pair("write_queue_max = 256KiB\n", &c, &s);
+    uv_loop_t *loop = p2p_host_loop(h);
     struct th_sink w = { 0 };   /* counts the writer's drains */
     th_sink_attach(&w, c, 0);
     static uint8_t chunk[32 << 10];
