@@ -248,8 +248,6 @@ static void pump_deferred(void *arg)
     if (s->secured_reading) p2p_stream_read_start(s->raw);
 }
 
-/* ---- raw stream events after the handshake --------------------------- */
-
 /* ---- `in`: frame buffers ------------------------------------------------- */
 
 /* Room for n more bytes in `in`. A frame that needs more than IN_KEEP
@@ -302,6 +300,8 @@ static void in_settle(struct session *s)
         s->charged = in->len;
     }
 }
+
+/* ---- raw stream events after the handshake --------------------------- */
 
 /* The transport asks where to read: into `in`, up to the end of the frame
  * under way, once the connection carries large frames; between frames,
