@@ -1,7 +1,7 @@
 /* cbench.c - the C benchmark peer's own modes (bench/run.sh; not part of
  * the product). Built against the SDK with pkg-config:
  *
- *   cbench handshakes <maddr/p2p/ID> [--count N]           (this file)
+ *   cbench handshakes <maddr/p2p/ID> [--count N] [--identities I]  (this file)
  *   cbench streams <maddr/p2p/ID> [--streams N] [--upload B]  (cbench_streams.c)
  *   cbench idle <maddr/p2p/ID> [--count N]                 (cbench_idle.c)
  *   cbench gossip-sub [--expect N] [--idle-ms MS]          (cbench_gossip.c)
@@ -15,7 +15,11 @@
  * handshakes: N sequential connections to the server: dial, Noise, Yamux,
  * wait for the server's identify (P2P_EV_IDENTIFIED), close, wait until
  * closed (P2P_EV_DISCONNECTED); then one JSON line
- *   {"type":"handshakes","count":N,"timeSeconds":..}
+ *   {"type":"handshakes","count":N,"identities":I,"timeSeconds":..}
+ * --identities I: I client hosts (each its own identity, made before the
+ * clock starts) take turns, so with I = N every connection is a first
+ * contact for the server (its identify verifies a new signed record,
+ * which a repeated identity's memo skips); default 1.
  * The host has the plugins of `p2pchat perf` (transport-tcp, noise, yamux,
  * identify, ping, perf) and close_timeout = 0, so that a close does not
  * wait for the ping stream to end (rust, go: the connection is closed at
@@ -130,7 +134,9 @@ p2p_host *cbench_host(const char *listen, const char *host_extra, const char *ex
 /* ---- handshakes ------------------------------------------------------------ */
 
 struct bench {
-    p2p_host *h;
+    p2p_host **hosts;        /* the client identities, taking turns */
+    unsigned nhosts;
+    p2p_host *h;             /* the one dialing now */
     p2p_peerid peer;
     p2p_multiaddr addr;
     unsigned count, done;
@@ -138,7 +144,6 @@ struct bench {
     bool identified;
     int status;
     uint64_t t0;
-    p2p_subscription *sub;
     struct p2p_defer stop;   /* stop the host from the loop, not inside a callback */
 };
 
@@ -148,25 +153,25 @@ static void finish(struct bench *b, int status)
 {
     b->status = status;
     if (status == 0)
-        printf("{\"type\":\"handshakes\",\"count\":%u,\"timeSeconds\":%.6f}\n", b->count,
-               (uv_hrtime() - b->t0) / 1e9);
+        printf("{\"type\":\"handshakes\",\"count\":%u,\"identities\":%u,\"timeSeconds\":%.6f}\n", b->count,
+               b->nhosts, (uv_hrtime() - b->t0) / 1e9);
     else
         fprintf(stderr, "cbench: connection %u: %s\n", b->done, p2p_strerror(status));
     fflush(stdout);
-    p2p_host_unsubscribe(b->h, b->sub);
-    b->sub = NULL;
+    b->count = b->done;   /* no more dials */
     p2p_defer_schedule(b->h, &b->stop);
 }
 
 static void stop_host(void *arg)
 {
     struct bench *b = arg;
-    p2p_host_stop(b->h);
+    for (unsigned i = 0; i < b->nhosts; i++) p2p_host_stop(b->hosts[i]);
 }
 
 static void on_event(const struct p2p_event *ev, void *arg)
 {
     struct bench *b = arg;
+    if (b->done == b->count) return;   /* finished */
     if (ev->type == P2P_EV_IDENTIFIED && !b->identified && ev->peer && p2p_peerid_equal(ev->peer, &b->peer)) {
         b->identified = true;
         b->conn = ev->conn;
@@ -191,18 +196,23 @@ static void on_connected(int status, p2p_conn *c, void *arg)
 static void next(struct bench *b)
 {
     b->identified = false;
+    b->h = b->hosts[b->done % b->nhosts];
     int rc = p2p_host_connect(b->h, &b->peer, &b->addr, 1, on_connected, b);
     if (rc < 0) finish(b, rc);
 }
 
 int cbench_handshakes(int argc, char **argv)
 {
-    struct bench b = { .count = 100 };
+    struct bench b = { .count = 100, .nhosts = 1 };
     const char *target = NULL;
     uint64_t v;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--count") && i + 1 < argc && cbench_num(argv[i + 1], &v) == 0 && v && v < 1u << 30) {
             b.count = (unsigned)v;
+            i++;
+        } else if (!strcmp(argv[i], "--identities") && i + 1 < argc && cbench_num(argv[i + 1], &v) == 0 && v &&
+                   v <= 10000) {
+            b.nhosts = (unsigned)v;
             i++;
         } else if (!target) target = argv[i];
         else {
@@ -211,15 +221,25 @@ int cbench_handshakes(int argc, char **argv)
         }
     }
     if (cbench_target(target, &b.addr, &b.peer) < 0) return 2;
-    b.h = cbench_host("", "", "[plugin perf]\n", NULL);
-    if (!b.h) return 1;
-    p2p_defer_init(&b.stop, stop_host, &b);
-    b.sub = p2p_host_subscribe(b.h, P2P_EV_IDENTIFIED | P2P_EV_DISCONNECTED, on_event, &b);
-    b.t0 = uv_hrtime();
-    next(&b);
-    uv_run(p2p_host_loop(b.h), UV_RUN_DEFAULT);
-    p2p_host_free(b.h);
-    return b.status ? 1 : 0;
+    b.hosts = calloc(b.nhosts, sizeof *b.hosts);
+    if (!b.hosts) return 1;
+    int rc = 0;
+    for (unsigned i = 0; i < b.nhosts && rc == 0; i++) {
+        b.hosts[i] = cbench_host("", "", "[plugin perf]\n", i ? p2p_host_loop(b.hosts[0]) : NULL);
+        if (!b.hosts[i] || !p2p_host_subscribe(b.hosts[i], P2P_EV_IDENTIFIED | P2P_EV_DISCONNECTED, on_event, &b))
+            rc = 1;
+    }
+    if (rc == 0) {
+        p2p_defer_init(&b.stop, stop_host, &b);
+        b.t0 = uv_hrtime();
+        next(&b);
+        uv_run(p2p_host_loop(b.hosts[0]), UV_RUN_DEFAULT);
+        rc = b.status ? 1 : 0;
+    }
+    for (unsigned i = b.nhosts; i-- > 0;)
+        if (b.hosts[i]) p2p_host_free(b.hosts[i]);   /* the first (the loop's owner) last */
+    free(b.hosts);
+    return rc;
 }
 
 int main(int argc, char **argv)
