@@ -214,40 +214,6 @@ static const struct p2p_stream_ops secured_ops = {
     .close = sec_close,
 };
 
-/* Decrypt and deliver every complete frame in `in`. Returns false when
- * the secured stream was closed meanwhile (s is gone). */
-static bool pump_frames(struct session *s)
-{
-    while (s->in.len && s->secured_reading) {
-        size_t used;
-        uint8_t *pt;
-        size_t ptlen;
-        int rc = noise_transport_open(&s->tr, p2p_buf_head(&s->in), s->in.len, &used, &pt, &ptlen);
-        if (rc == P2P_ETRUNC) break;
-        if (rc < 0) {
-            p2p_log_debug(MOD, "transport frame rejected: %s", p2p_strerror(rc));
-            p2p_stream_read_stop(s->raw);
-            return p2p_stream_deliver_error(s->secured, rc);
-        }
-        /* Consume before delivering: the owner may re-enter (read_stop,
-         * write) but `in` is not touched by those paths. */
-        bool alive = p2p_stream_deliver_data(s->secured, pt, ptlen);
-        if (!alive) return false;
-        p2p_buf_consume(&s->in, used);
-    }
-    return true;
-}
-
-static void in_settle(struct session *s);
-
-static void pump_deferred(void *arg)
-{
-    struct session *s = arg;
-    if (!pump_frames(s)) return;
-    in_settle(s);
-    if (s->secured_reading) p2p_stream_read_start(s->raw);
-}
-
 /* ---- `in`: frame buffers ------------------------------------------------- */
 
 /* Room for n more bytes in `in`. A frame that needs more than IN_KEEP
@@ -299,6 +265,38 @@ static void in_settle(struct session *s)
         p2p_stream_charge(s->raw, (int64_t)in->len - (int64_t)s->charged);
         s->charged = in->len;
     }
+}
+
+/* Decrypt and deliver every complete frame in `in`. Returns false when
+ * the secured stream was closed meanwhile (s is gone). */
+static bool pump_frames(struct session *s)
+{
+    while (s->in.len && s->secured_reading) {
+        size_t used;
+        uint8_t *pt;
+        size_t ptlen;
+        int rc = noise_transport_open(&s->tr, p2p_buf_head(&s->in), s->in.len, &used, &pt, &ptlen);
+        if (rc == P2P_ETRUNC) break;
+        if (rc < 0) {
+            p2p_log_debug(MOD, "transport frame rejected: %s", p2p_strerror(rc));
+            p2p_stream_read_stop(s->raw);
+            return p2p_stream_deliver_error(s->secured, rc);
+        }
+        /* Consume before delivering: the owner may re-enter (read_stop,
+         * write) but `in` is not touched by those paths. */
+        bool alive = p2p_stream_deliver_data(s->secured, pt, ptlen);
+        if (!alive) return false;
+        p2p_buf_consume(&s->in, used);
+    }
+    return true;
+}
+
+static void pump_deferred(void *arg)
+{
+    struct session *s = arg;
+    if (!pump_frames(s)) return;
+    in_settle(s);
+    if (s->secured_reading) p2p_stream_read_start(s->raw);
 }
 
 /* ---- raw stream events after the handshake --------------------------- */

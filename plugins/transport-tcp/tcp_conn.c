@@ -258,14 +258,14 @@ static void conn_lowat(void *impl, size_t n)
 {
     struct tcp_conn *c = impl;
     c->lowat = n > 1 ? n : 0;
-    if ((size_t)c->sock_lowat > (c->lowat ? c->lowat : 1)) sock_lowat(c, c->lowat);
+    if ((size_t)c->sock_lowat > n) sock_lowat(c, n);   /* down at once; up when a read is declined */
 }
 
 /* Whether to decline this read: fewer than the mark's bytes are queued
  * (and none was declined since the last read). */
 static bool below_lowat(struct tcp_conn *c)
 {
-    if (c->lowat <= 1 || c->lowat_declined) return false;
+    if (!c->lowat || c->lowat_declined) return false;
     uv_os_fd_t fd;
     int avail = 0;
     if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0 || ioctl(fd, FIONREAD, &avail) != 0) return false;

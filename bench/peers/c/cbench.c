@@ -142,6 +142,7 @@ struct bench {
     unsigned count, done;
     p2p_conn *conn;          /* the identified connection being closed */
     bool identified;
+    bool finished;           /* events after the result are ignored */
     int status;
     uint64_t t0;
     struct p2p_defer stop;   /* stop the host from the loop, not inside a callback */
@@ -158,7 +159,7 @@ static void finish(struct bench *b, int status)
     else
         fprintf(stderr, "cbench: connection %u: %s\n", b->done, p2p_strerror(status));
     fflush(stdout);
-    b->count = b->done;   /* no more dials */
+    b->finished = true;
     p2p_defer_schedule(b->h, &b->stop);
 }
 
@@ -171,7 +172,7 @@ static void stop_host(void *arg)
 static void on_event(const struct p2p_event *ev, void *arg)
 {
     struct bench *b = arg;
-    if (b->done == b->count) return;   /* finished */
+    if (b->finished) return;
     if (ev->type == P2P_EV_IDENTIFIED && !b->identified && ev->peer && p2p_peerid_equal(ev->peer, &b->peer)) {
         b->identified = true;
         b->conn = ev->conn;
