@@ -135,13 +135,21 @@ def summarize(samples):
             r = x["result"]
             key = ("signed" if x.get("signed", True) else "unsigned") + ("-rt" if x.get("sched") == "fifo" else "")
             g = groups.setdefault(("n", key), {"p50": [], "p99": [], "max": [], "lost": [], "cpuMsPerMsg": [],
-                                               "hosts": [], "rate": []})
+                                               "hosts": [], "rate": [], "copiesPerMsg": [],
+                                               "cancelledPerMsg": [], "dupPerMsg": [], "cpuUsPerCopy": []})
             for f in ("p50", "p99", "max"):
                 g[f].append(r[f + "Us"] / 1000 if r[f + "Us"] is not None else None)
             g["lost"].append(r["lost"])
             g["cpuMsPerMsg"].append(r["cpuSeconds"] * 1000 / r["count"])
             g["hosts"].append(r["hosts"])
             g["rate"].append(x["rate"])
+            if "copies" in r:   # runs before 2026-11-27e have no copy counts
+                n = r["count"]
+                g["copiesPerMsg"].append(r["copies"] / n)
+                g["cancelledPerMsg"].append(r["cancelled"] / n)
+                g["dupPerMsg"].append(r["duplicates"] / n)
+                if r["copies"]:
+                    g["cpuUsPerCopy"].append(r["cpuDeliverySeconds"] * 1e6 / r["copies"])
             continue
         if k == "gossip":
             pub, subs = x["result"], x["subscribers"]
@@ -209,6 +217,12 @@ def summarize(samples):
             g = groups.setdefault(("h", x["client"], x["server"]), {"rate": [], "cpu": []})
             g["rate"].append(r["count"] / r["timeSeconds"])
             g["cpu"].append((x["clientCpu"] + x["serverCpu"]) * 1000 / r["count"])
+        elif k == "handshakes-first":
+            r = x["result"]
+            g = groups.setdefault(("hf", x["server"]), {"rate": [], "cpu": [], "serverCpu": []})
+            g["rate"].append(r["count"] / r["timeSeconds"])
+            g["cpu"].append((x["clientCpu"] + x["serverCpu"]) * 1000 / r["count"])
+            g["serverCpu"].append(x["serverCpu"] * 1000 / r["count"])
         elif k == "ceiling-tcp":
             groups.setdefault(("c", "tcp"), {}).setdefault("MiBs", []).append(x["result"]["MiBs"])
         elif k == "ceiling-handshake":
@@ -231,6 +245,10 @@ def summarize(samples):
         elif key[0] == "h":
             s["handshakes"][f"{key[1]}->{key[2]}"] = {
                 "perSecond": stats(g["rate"]), "cpuMsPerHandshake": stats(g["cpu"])}
+        elif key[0] == "hf":
+            s.setdefault("handshakesFirst", {})[key[1]] = {
+                "perSecond": stats(g["rate"]), "cpuMsPerHandshake": stats(g["cpu"]),
+                "serverCpuMs": stats(g["serverCpu"])}
         elif key[0] == "s":
             s["streams"][key[1]] = {"one": stats(g.get("streams1", [])), "many": stats(g.get("streams", [])),
                                     "fairness": stats([f for f in g.get("fair", []) if f is not None])}
@@ -399,6 +417,27 @@ def doc(a):
               f"| {ratio(e['perSecond']['median'], hceil)} "
               f"| {ratio(hcost and hcost / 1000, e['cpuMsPerHandshake']['median'])} |")
     w("")
+    hf = s.get("handshakesFirst", {})
+    if hf:
+        w("First contact: the C client (`cbench handshakes --identities N`) dials each server N times from N "
+          "identities made before the clock starts, so every connection is a peer the server has not met: it "
+          "verifies a new Noise identity signature and a new signed peer record each time, as the crypto "
+          "ceiling counts (both sides: 2 Ed25519 verifications each). Above, every client dials with one "
+          "identity and servers keep what they verified of it. Server CPU = the server process's CPU time per "
+          "connection (the C client's N hosts share one loop, so the client's share says little of the "
+          "server's implementation).")
+        w("")
+        w("| C client → server | connections/s median | min | max | CPU ms per connection | server CPU ms "
+          "| ÷ crypto ceiling |")
+        w("|---|---:|---:|---:|---:|---:|---:|")
+        for i in IMPLS:
+            e = hf.get(i)
+            if e:
+                w(f"| {NAMES[i]} | {fmt(e['perSecond']['median'])} | {fmt(e['perSecond']['min'])} "
+                  f"| {fmt(e['perSecond']['max'])} | {fmt(e['cpuMsPerHandshake']['median'], 2)} "
+                  f"| {fmt(e['serverCpuMs']['median'], 2)} "
+                  f"| {ratio(e['perSecond']['median'], hceil) if i == 'c' else ''} |")
+        w("")
 
     st = s.get("streams", {})
     if st:
@@ -503,10 +542,17 @@ def doc(a):
           "default parameters (D = 6). After a warm-up, one host publishes "
           f"{p.get('gossip100', 0):,} messages of 1 KiB. Latency of a message = publish call to its delivery at "
           "the LAST of all other peers (one clock for all processes); \"lost\" = messages some peer never "
-          "got. CPU ms/msg: all processes' CPU time (warm-up included) per message.")
+          "got. CPU ms/msg: all processes' CPU time (warm-up included) per message. Copies/msg: copies "
+          "of a message sent between hosts (each host's `p2p_gossipsub_messages_total` forwarded minus "
+          "cancelled, summed), of which the first to reach each of the 99 receivers is needed; "
+          "cancelled/msg: copies queued and taken out unsent because the peer's own copy or IDONTWANT came "
+          "first; duplicates/msg: copies read by hosts that had the message. CPU µs/copy: all processes' "
+          "CPU from each one's first delivery to its end, divided by the copies sent (a copy's sending and "
+          "reading, and everything else the hosts did meanwhile).")
         w("")
-        w("| run | peers | msg/s | lost | p50 ms | p99 ms | max ms | CPU ms/msg |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|")
+        w("| run | peers | msg/s | lost | p50 ms | p99 ms | max ms | CPU ms/msg | copies/msg | cancelled/msg "
+          "| duplicates/msg | CPU µs/copy |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for key, label in (("signed", "signed"), ("unsigned", "unsigned"), ("signed-rt", "signed, SCHED_FIFO"),
                            ("unsigned-rt", "unsigned, SCHED_FIFO")):
             e = gn.get(key)
@@ -515,7 +561,9 @@ def doc(a):
             med = lambda f: e[f]["median"] if e.get(f) else None
             w(f"| {label} | {fmt(med('hosts'))} | {fmt(med('rate'))} "
               f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
-              f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} | {fmt(med('cpuMsPerMsg'), 2)} |")
+              f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} | {fmt(med('cpuMsPerMsg'), 2)} "
+              f"| {fmt(med('copiesPerMsg'))} | {fmt(med('cancelledPerMsg'))} | {fmt(med('dupPerMsg'))} "
+              f"| {fmt(med('cpuUsPerCopy'), 1)} |")
         w("")
 
     rl = s.get("relay", {})

@@ -28,6 +28,8 @@
 #       the same upload between C and each other one;
 #   (b) handshake rate: N sequential dial + Noise + Yamux + identify +
 #       close;
+#   (b2) first contact: the C client (`cbench handshakes --identities N`)
+#       against every server, N connections from N identities;
 #   (c) ceilings: raw TCP loopback throughput (bench/ceiling/tcp.c),
 #       libsodium ChaCha20-Poly1305 on one core (bench/ceiling/aead.c; also
 #       OpenSSL's when libcrypto's headers are there) and the CPU cost of
@@ -403,7 +405,7 @@ run_client() {
   local kind="$1" simpl="$2" cimpl="$3"
   shift 3
   local mode=perf
-  case "$kind" in handshakes) mode=handshakes ;; streams*) mode=streams ;; relayed | shaped*) mode=relayed ;; esac
+  case "$kind" in handshakes*) mode=handshakes ;; streams*) mode=streams ;; relayed | shaped*) mode=relayed ;; esac
   client_cmd "$cimpl" "$mode"
   local s0 s1 load line ccpu pid="${srv_pid[$simpl]}"
   load="$(cut -d' ' -f1 /proc/loadavg)"
@@ -621,7 +623,10 @@ pct = lambda p: lat[min(len(lat) - 1, int(round((len(lat) - 1) * p / 100)))] if 
 print(json.dumps({"hosts": sum(r["hosts"] for r in rs), "procs": n, "count": count,
                   "sent": sum(r["sent"] for r in rs), "eagain": sum(r["eagain"] for r in rs), "lost": lost,
                   "p50Us": pct(50), "p99Us": pct(99), "maxUs": pct(100),
-                  "cpuSeconds": round(sum(r["cpuSeconds"] for r in rs), 3)}))
+                  "copies": sum(r["copies"] for r in rs), "cancelled": sum(r["cancelled"] for r in rs),
+                  "duplicates": sum(r["duplicates"] for r in rs),
+                  "cpuSeconds": round(sum(r["cpuSeconds"] for r in rs), 3),
+                  "cpuDeliverySeconds": round(sum(r["cpuDeliverySeconds"] for r in rs), 3)}))
 PY
 )" || die "cannot combine the gossip-net results"
   printf '{"kind":"gossip-net","rate":%s,"signed":%s,"sched":"%s","result":%s,"load":%s,"round":%s}\n' \
@@ -822,6 +827,13 @@ if [ "$shaped" != only ]; then
     for i in $impls; do run_client upload "$i" "$i" --upload "$bytes"; done
     for i in $impls; do run_client download "$i" "$i" --download "$bytes"; done
     for i in $impls; do run_client handshakes "$i" "$i" --count "$handshakes"; done
+    # (b2) first contact: the C client with as many identities as
+    # connections, so that each server meets a new peer every time (the
+    # clients above dial with one identity, as every implementation's
+    # bench peer does, and servers memoise what they verified of it)
+    if [ "$has_c" = 1 ]; then
+      for i in $extra_impls; do run_client handshakes-first "$i" c --count "$handshakes" --identities "$handshakes"; done
+    fi
     # C against the others (upload), dialing both ways
     for i in $mixed_impls; do
       run_client upload "$i" c --upload "$bytes"

@@ -86,7 +86,7 @@ struct gsp_peer {
 };
 
 /* Metrics (plugin_metrics.c). */
-#define GSP_METRIC_EVENTS 6
+#define GSP_METRIC_EVENTS 7
 struct gsp_metrics {
     p2p_metric_series *topics, *peers, *msgs[GSP_METRIC_EVENTS];
     uint64_t seen[GSP_METRIC_EVENTS];   /* router counters at the last scrape */

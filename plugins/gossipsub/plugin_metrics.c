@@ -7,14 +7,14 @@
 
 /* Labels of p2p_gossipsub_messages_total, in the order of snapshot(). */
 static const char *const events[GSP_METRIC_EVENTS] = { "received", "delivered", "duplicate", "rejected",
-                                                       "published", "forwarded" };
+                                                       "published", "forwarded", "cancelled" };
 
 static void snapshot(const struct gsp *g, uint64_t out[GSP_METRIC_EVENTS])
 {
     struct gs_stats s;
     gs_router_stats(g->r, &s);
     uint64_t v[GSP_METRIC_EVENTS] = { s.msgs_in, s.msgs_delivered, s.msgs_duplicate, s.msgs_invalid + s.msgs_rejected,
-                                      s.msgs_published, s.msgs_forwarded };
+                                      s.msgs_published, s.msgs_forwarded, s.msgs_cancelled };
     memcpy(out, v, sizeof v);
 }
 
@@ -42,7 +42,8 @@ void gsp_metrics_start(struct gsp *g)
     p2p_metric *msgs = p2p_metric_register(g->host, "p2p_gossipsub_messages_total", P2P_METRIC_COUNTER,
                                            "Pubsub messages by event: received (from peers), delivered (to local "
                                            "subscribers), duplicate, rejected (invalid), published (by us), "
-                                           "forwarded.", (const char *const[]){ "event", NULL });
+                                           "forwarded (copies queued to peers), cancelled (queued copies not "
+                                           "sent: the peer had the message).", (const char *const[]){ "event", NULL });
     for (size_t i = 0; i < GSP_METRIC_EVENTS; i++) m->msgs[i] = p2p_metric_get(msgs, (const char *const[]){ events[i] });
     snapshot(g, m->seen);
     p2p_metrics_add_collector(g->host, collect, g);

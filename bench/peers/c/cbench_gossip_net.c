@@ -33,6 +33,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <p2p/metrics.h>
 #include <p2p/pubsub.h>
 
 #include "cbench.h"
@@ -64,6 +65,7 @@ struct net {
     bool publisher, dialled, publishing, done;
     uint64_t t_done;          /* results printed: the hosts stay a while for the other processes */
     uint64_t t0;
+    double cpu_first_rx;      /* our CPU seconds at the first delivery */
     uv_timer_t tick;
     char (*lines)[256];
     unsigned nlines;
@@ -88,6 +90,7 @@ static void on_msg(const struct p2p_pubsub_msg *m, void *arg)
     if (seq >= net->count || (n->seen[seq / 8] & (1u << (seq % 8)))) return;
     n->seen[seq / 8] |= (uint8_t)(1u << (seq % 8));
     n->got++;
+    if (!net->t_last_rx) net->cpu_first_rx = cbench_cpu_seconds();
     net->t_last_rx = now;
     int64_t lat = now > t ? (int64_t)(now - t) : 0;
     if (lat > net->lat_ns[seq]) net->lat_ns[seq] = lat;
@@ -105,15 +108,37 @@ static uint64_t expected(const struct net *net, const struct node *n)
     return net->count - own;
 }
 
+/* p2p_gossipsub_messages_total by event, summed over our hosts. */
+struct gs_counts {
+    uint64_t forwarded, cancelled, duplicate;
+};
+
+static void count_cb(const struct p2p_metric_info *m, const struct p2p_metric_sample *samples, size_t n, void *arg)
+{
+    struct gs_counts *c = arg;
+    if (strcmp(m->name, "p2p_gossipsub_messages_total") != 0 || m->nlabels != 1) return;
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(samples[i].values[0], "forwarded")) c->forwarded += samples[i].counter;
+        else if (!strcmp(samples[i].values[0], "cancelled")) c->cancelled += samples[i].counter;
+        else if (!strcmp(samples[i].values[0], "duplicate")) c->duplicate += samples[i].counter;
+    }
+}
+
 static void finish(struct net *net)
 {
     net->done = true;
     uint64_t received = 0;
-    for (unsigned i = 0; i < net->nhosts; i++) received += net->nodes[i].got;
+    struct gs_counts c = { 0, 0, 0 };
+    for (unsigned i = 0; i < net->nhosts; i++) {
+        received += net->nodes[i].got;
+        p2p_metrics_visit(net->nodes[i].h, count_cb, &c);
+    }
+    double cpu = cbench_cpu_seconds();
     printf("{\"type\":\"gossip-net\",\"hosts\":%u,\"count\":%llu,\"received\":%llu,\"sent\":%llu,\"eagain\":%llu,"
-           "\"cpuSeconds\":%.3f,\"latUs\":[",
+           "\"copies\":%llu,\"cancelled\":%llu,\"duplicates\":%llu,\"cpuSeconds\":%.3f,\"cpuDeliverySeconds\":%.3f,\"latUs\":[",
            net->nhosts, (unsigned long long)net->count, (unsigned long long)received, (unsigned long long)net->sent,
-           (unsigned long long)net->eagain, cbench_cpu_seconds());
+           (unsigned long long)net->eagain, (unsigned long long)(c.forwarded - c.cancelled), (unsigned long long)c.cancelled, (unsigned long long)c.duplicate, cpu,
+           net->t_last_rx ? cpu - net->cpu_first_rx : 0.0);
     for (uint64_t s = 0; s < net->count; s++) {
         /* Every host of ours got it (a publishing host does not get its own). */
         unsigned want = net->nhosts - (net->publisher ? 1 : 0);

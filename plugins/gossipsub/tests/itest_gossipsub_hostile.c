@@ -44,6 +44,7 @@
 #include "ihost.h"
 #include "p2p/error.h"
 #include "p2p/log.h"
+#include "p2p/metrics.h"
 #include "p2p/pubsub.h"
 #include "plugin_int.h"
 #include "testutil.h"
@@ -1322,6 +1323,27 @@ static bool honest_got_atk_all(void *arg)
  * message back; the honest hosts get it. (Writing after every RPC, as
  * before, sent it back to the later sender.) Then a message only one of
  * them sends is forwarded to the other, as ever. */
+/* The victim's p2p_gossipsub_messages_total{event=...}. */
+struct msgs_metric {
+    const char *event;
+    uint64_t value;
+};
+
+static void msgs_metric_cb(const struct p2p_metric_info *m, const struct p2p_metric_sample *s, size_t n, void *arg)
+{
+    struct msgs_metric *mm = arg;
+    if (strcmp(m->name, "p2p_gossipsub_messages_total") != 0) return;
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(s[i].values[0], mm->event)) mm->value = s[i].counter;
+}
+
+static uint64_t victim_msgs_metric(const char *event)
+{
+    struct msgs_metric mm = { event, UINT64_MAX };
+    ck_assert_int_eq(p2p_metrics_visit(nodes[0].h, msgs_metric_cb, &mm), 0);
+    return mm.value;
+}
+
 START_TEST(queued_copy_cancelled)
 {
     CASE("queued_copy_cancelled");
@@ -1351,6 +1373,9 @@ START_TEST(queued_copy_cancelled)
         ihost_run_for(&loop, 2 * HB_MS);
         ck_assert_int_eq(rx_count(a, m) + rx_count(b, m), 0);
         ck_assert_uint_eq(vstats().msgs_cancelled, cancelled0 + 1);
+        /* Exported too: copies queued, and those taken out again. */
+        ck_assert_uint_eq(victim_msgs_metric("cancelled"), vstats().msgs_cancelled);
+        ck_assert_uint_eq(victim_msgs_metric("forwarded"), vstats().msgs_forwarded);
         gs_msg_unref(m);
     }
     for (int i = 0; i < NH; i++) before[i] = nodes[i].atk_msgs;
