@@ -477,7 +477,14 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
          * two direct ones while the relayed one is closing). */
         p2p_conn *keep = better(h, c, existing) ? c : existing;
         p2p_conn *drop = keep == c ? existing : c;
-        if (same + 1 > sw->max_conns_per_peer || (!keep->limited && drop->limited) || live == 1) {
+        /* Both dialed by the peer (as it sees them too): the peer picks,
+         * by its own order of the two, which may not be ours (two
+         * dials of one peer completing in the other order at each end,
+         * a hole punch's two sockets): were both ends to pick, each
+         * could close the other's keeper. We keep both until it closes
+         * one, unless over the per-peer limit. */
+        bool theirs = c->dir == P2P_INBOUND && existing->dir == P2P_INBOUND && c->limited == existing->limited;
+        if (same + 1 > sw->max_conns_per_peer || (!keep->limited && drop->limited) || (live == 1 && !theirs)) {
             p2p_log_debug(MOD, "two connections to %s: keeping conn %llu, closing conn %llu", peer_str(&c->peer, id),
                           (unsigned long long)keep->id, (unsigned long long)drop->id);
             p2p_conn_close(drop);
