@@ -379,6 +379,62 @@ START_TEST(timers)
 }
 END_TEST
 
+/* Deferred calls: a chain (each call scheduling the next) runs before the
+ * loop polls for I/O, so what it writes leaves in the same turn; a call
+ * that always reschedules itself runs a bounded number of times per turn. */
+struct chain {
+    p2p_host *h;
+    struct p2p_defer d[3];
+    int ran[3];
+    int again;   /* the self-rescheduling call's count */
+};
+
+static void chain_step(struct chain *c, int i)
+{
+    c->ran[i]++;
+    if (i + 1 < 3) p2p_defer_schedule(c->h, &c->d[i + 1]);
+}
+static void chain0(void *arg) { chain_step(arg, 0); }
+static void chain1(void *arg) { chain_step(arg, 1); }
+static void chain2(void *arg) { chain_step(arg, 2); }
+
+static void forever(void *arg)
+{
+    struct chain *c = arg;
+    c->again++;
+    p2p_defer_schedule(c->h, &c->d[0]);
+}
+
+START_TEST(defer_chain)
+{
+    p2p_host *h;
+    char err[512];
+    p2p_conf *cf = p2p_conf_load_string("[host]\nephemeral_identity = true\n", "t.ini", err, sizeof err);
+    ck_assert_int_eq(p2p_host_new(&h, cf, NULL, err, sizeof err), 0);
+    struct chain c = { .h = h };
+    p2p_defer_init(&c.d[0], chain0, &c);
+    p2p_defer_init(&c.d[1], chain1, &c);
+    p2p_defer_init(&c.d[2], chain2, &c);
+    p2p_defer_schedule(h, &c.d[0]);
+    ck_assert_int_eq(c.ran[0], 0);   /* never from inside the call */
+    uv_run(p2p_host_loop(h), UV_RUN_NOWAIT);   /* one turn */
+    ck_assert_int_eq(c.ran[0], 1);
+    ck_assert_int_eq(c.ran[1], 1);
+    ck_assert_int_eq(c.ran[2], 1);
+    /* A call that reschedules itself: a few times per turn, not forever. */
+    p2p_defer_init(&c.d[0], forever, &c);
+    p2p_defer_schedule(h, &c.d[0]);
+    uv_run(p2p_host_loop(h), UV_RUN_NOWAIT);
+    ck_assert_int_ge(c.again, 2);
+    ck_assert_int_le(c.again, 16);
+    int after_one = c.again;
+    uv_run(p2p_host_loop(h), UV_RUN_NOWAIT);
+    ck_assert_int_gt(c.again, after_one);   /* and again in the next turn */
+    p2p_defer_cancel(h, &c.d[0]);
+    p2p_host_free(h);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("loader");
@@ -401,6 +457,7 @@ static Suite *suite(void)
     tcase_add_test(tc, registries);
     tcase_add_test(tc, reachability);
     tcase_add_test(tc, timers);
+    tcase_add_test(tc, defer_chain);
     suite_add_tcase(s, tc);
     return s;
 }
