@@ -482,9 +482,12 @@ p2p_conn *p2p_swarm_add_conn(p2p_host *h, p2p_conn *c)
          * dials of one peer completing in the other order at each end,
          * a hole punch's two sockets): were both ends to pick, each
          * could close the other's keeper. We keep both until it closes
-         * one, unless over the per-peer limit. */
+         * one, unless over the per-peer limit (counting the live ones:
+         * a relayed connection closing for the first direct one must not
+         * make us pick). */
         bool theirs = c->dir == P2P_INBOUND && existing->dir == P2P_INBOUND && c->limited == existing->limited;
-        if (same + 1 > sw->max_conns_per_peer || (!keep->limited && drop->limited) || (live == 1 && !theirs)) {
+        size_t counted = theirs ? live : same;
+        if (counted + 1 > sw->max_conns_per_peer || (!keep->limited && drop->limited) || (live == 1 && !theirs)) {
             p2p_log_debug(MOD, "two connections to %s: keeping conn %llu, closing conn %llu", peer_str(&c->peer, id),
                           (unsigned long long)keep->id, (unsigned long long)drop->id);
             p2p_conn_close(drop);
