@@ -135,9 +135,11 @@ static void finish(struct net *net)
     }
     double cpu = cbench_cpu_seconds();
     printf("{\"type\":\"gossip-net\",\"hosts\":%u,\"count\":%llu,\"received\":%llu,\"sent\":%llu,\"eagain\":%llu,"
-           "\"copies\":%llu,\"cancelled\":%llu,\"duplicates\":%llu,\"cpuSeconds\":%.3f,\"cpuDeliverySeconds\":%.3f,\"latUs\":[",
+           "\"copies\":%llu,\"cancelled\":%llu,\"duplicates\":%llu,\"cpuSeconds\":%.3f,"
+           "\"cpuDeliverySeconds\":%.3f,\"latUs\":[",
            net->nhosts, (unsigned long long)net->count, (unsigned long long)received, (unsigned long long)net->sent,
-           (unsigned long long)net->eagain, (unsigned long long)(c.forwarded - c.cancelled), (unsigned long long)c.cancelled, (unsigned long long)c.duplicate, cpu,
+           (unsigned long long)net->eagain, (unsigned long long)(c.forwarded - c.cancelled),
+           (unsigned long long)c.cancelled, (unsigned long long)c.duplicate, cpu,
            net->t_last_rx ? cpu - net->cpu_first_rx : 0.0);
     for (uint64_t s = 0; s < net->count; s++) {
         /* Every host of ours got it (a publishing host does not get its own). */

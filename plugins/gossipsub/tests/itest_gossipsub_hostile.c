@@ -1316,14 +1316,8 @@ static bool honest_got_atk_all(void *arg)
     return true;
 }
 
-/* Two mesh peers of the victim send it the same message (by a third
- * author) in the same loop turn: the victim handles both reads before it
- * writes, so the copy it queued for the second sender when the first
- * one's arrived is taken out again (gs_out_cancel) and neither gets the
- * message back; the honest hosts get it. (Writing after every RPC, as
- * before, sent it back to the later sender.) Then a message only one of
- * them sends is forwarded to the other, as ever. */
-/* The victim's p2p_gossipsub_messages_total{event=...}. */
+/* The victim's p2p_gossipsub_messages_total{event=...} (the plugin's collector
+ * updates it during the visit). */
 struct msgs_metric {
     const char *event;
     uint64_t value;
@@ -1344,6 +1338,13 @@ static uint64_t victim_msgs_metric(const char *event)
     return mm.value;
 }
 
+/* Two mesh peers of the victim send it the same message (by a third
+ * author) in the same loop turn: the victim handles both reads before it
+ * writes, so the copy it queued for the second sender when the first
+ * one's arrived is taken out again (gs_out_cancel) and neither gets the
+ * message back; the honest hosts get it. (Writing after every RPC, as
+ * before, sent it back to the later sender.) Then a message only one of
+ * them sends is forwarded to the other, as ever. */
 START_TEST(queued_copy_cancelled)
 {
     CASE("queued_copy_cancelled");
