@@ -1,5 +1,7 @@
 /* crypto.c - libp2p keys (peer-ids spec): Ed25519 with libsodium, and
- * structure checks for the public keys of the other three key types.
+ * structure checks and signature verification for the public keys of the
+ * other three key types (OpenSSL's libcrypto; our own identity is always
+ * Ed25519).
  *
  * The PublicKey/PrivateKey protobufs are parsed by hand rather than with
  * protobuf-c: libp2p requires a deterministic encoding (Type then Data,
@@ -8,7 +10,7 @@
  * We accept exactly the canonical form, so a key that decodes re-encodes to
  * the very bytes we received.
  *
- * Public key structure checks (we verify signatures for Ed25519 only):
+ * Public key structure checks:
  *  - Ed25519: 32 bytes. Any 32 bytes are accepted, as go-libp2p does; the
  *    point is checked when a signature is verified.
  *  - Secp256k1: 33-byte compressed SEC1 point (0x02/0x03 prefix), the
@@ -21,10 +23,20 @@
  *    keys outside that range (MinRsaKeyBits, maxRsaKeyBits) and
  *    rust-libp2p's verifier (ring's RSA_PKCS1_2048_8192) cannot use them,
  *    so accepting smaller keys would only create PeerIds nobody can talk to.
- * DER is parsed strictly: definite, minimal lengths, nothing trailing. */
+ * DER is parsed strictly: definite, minimal lengths, nothing trailing.
+ *
+ * Signatures (peer-ids spec): Ed25519 over the message; RSA PKCS#1 v1.5
+ * with SHA-256; ECDSA and secp256k1 DER-encoded (r, s) over SHA-256 of
+ * the message (both S halves accepted, as go-libp2p does). The last three
+ * need libcrypto: built without it they are P2P_EUNSUPPORTED. */
 #include <string.h>
 
 #include <sodium.h>
+#ifdef P2P_HAVE_OPENSSL
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#endif
 
 #include "p2p/crypto.h"
 #include "p2p/error.h"
@@ -355,11 +367,74 @@ P2P_API bool p2p_pubkey_equal(const p2p_pubkey *a, const p2p_pubkey *b)
            memcmp(a->data, b->data, a->len) == 0;
 }
 
+#ifdef P2P_HAVE_OPENSSL
+/* A secp256k1 key is a bare compressed point: OpenSSL takes it inside a
+ * SubjectPublicKeyInfo (id-ecPublicKey, curve secp256k1), this header
+ * followed by the 33 bytes. */
+static const uint8_t SPKI_SECP256K1[] = {0x30, 0x36, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86,
+                                         0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x05, 0x2b,
+                                         0x81, 0x04, 0x00, 0x0a, 0x03, 0x22, 0x00};
+
+/* The key (already through check_pubkey_data) as OpenSSL's, or NULL when
+ * it does not describe a usable key (a point off its curve). */
+static EVP_PKEY *evp_key(const p2p_pubkey *pub)
+{
+    uint8_t spki[sizeof SPKI_SECP256K1 + 33];
+    const uint8_t *info = pub->data;
+    size_t dlen = pub->len;
+    int want = EVP_PKEY_EC;
+    if (pub->type == P2P_KEY_SECP256K1) {
+        if (pub->len != 33) return NULL;
+        memcpy(spki, SPKI_SECP256K1, sizeof SPKI_SECP256K1);
+        memcpy(spki + sizeof SPKI_SECP256K1, pub->data, 33);
+        info = spki;
+        dlen = sizeof spki;
+    } else if (pub->type == P2P_KEY_RSA) {
+        want = EVP_PKEY_RSA;
+    }
+    const unsigned char *p = info;
+    EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)dlen);
+    if (k && (p != info + dlen || EVP_PKEY_get_base_id(k) != want)) {
+        EVP_PKEY_free(k);
+        k = NULL;
+    }
+    return k;
+}
+
+static int verify_other(const p2p_pubkey *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
+                        size_t siglen)
+{
+    if (pub->len > P2P_PUBKEY_DATA_MAX) return P2P_EINVAL;
+    int rc = check_pubkey_data(pub->type, pub->data, pub->len);
+    if (rc < 0) return rc;
+    if (!sig || !siglen) return P2P_ECRYPTO;
+    EVP_PKEY *k = evp_key(pub);
+    EVP_MD_CTX *ctx = k ? EVP_MD_CTX_new() : NULL;
+    /* RSA's default padding is PKCS#1 v1.5; OpenSSL's ECDSA check takes
+     * strict DER only (it re-encodes what it parsed and compares). */
+    int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, k) == 1 &&
+             EVP_DigestVerify(ctx, sig, siglen, msg, len) == 1;
+    EVP_MD_CTX_free(ctx);
+    EVP_PKEY_free(k);
+    ERR_clear_error();   /* the thread's error queue is not ours to fill */
+    return ok ? 0 : P2P_ECRYPTO;
+}
+#else
+static int verify_other(const p2p_pubkey *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
+                        size_t siglen)
+{
+    (void)msg, (void)len, (void)sig, (void)siglen;
+    if (pub->len > P2P_PUBKEY_DATA_MAX) return P2P_EINVAL;
+    int rc = check_pubkey_data(pub->type, pub->data, pub->len);
+    return rc < 0 ? rc : P2P_EUNSUPPORTED;
+}
+#endif
+
 P2P_API int p2p_pubkey_verify(const p2p_pubkey *pub, const uint8_t *msg, size_t len,
                               const uint8_t *sig, size_t siglen)
 {
     if (!pub) return P2P_EINVAL;
-    if (pub->type != P2P_KEY_ED25519) return P2P_EUNSUPPORTED;
+    if (pub->type != P2P_KEY_ED25519) return verify_other(pub, msg, len, sig, siglen);
     if (pub->len != crypto_sign_PUBLICKEYBYTES) return P2P_EINVAL;
     if (!sig || siglen != crypto_sign_BYTES) return P2P_ECRYPTO;
     if (sodium_init() < 0) return P2P_ECRYPTO;

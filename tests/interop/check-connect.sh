@@ -34,6 +34,10 @@
 #     DISCONNECTED for the dialer, and RSS_MAX_KIB when stopped;
 #   - with --big: both sides' RSS_MAX_KIB (peak RSS) under the bound of
 #     their implementation (rss_bound_kib below).
+#   - the IMPL peer's PeerId is of the key type INTEROP_KEY_TYPE asks for
+#     (secp256k1, ecdsa or rsa, as far as IMPL's library makes them;
+#     ed25519 when unset), so the C side checked that key type's Noise
+#     signature and signed peer record.
 # Prints `N passed, N failed`; exits 0 only when all passed (2 on a usage
 # error). Every process is bounded by timeout(1) and cleaned up on exit;
 # KEEP_LOGS=1 keeps the peers' output (the directory is printed).
@@ -279,6 +283,9 @@ check "dialer: $pings PING lines with rtt_us $([ "$dialer" = js ] && echo '>= 0 
 if [ -z "$dialer_id" ] || [ -z "$listener_id" ]; then
   fail "both sides printed PEERID (listener '$listener_id', dialer '$dialer_id')"
 else
+  impl_id="$listener_id"
+  [ "$dialer" = "$impl" ] && impl_id="$dialer_id"
+  check "the $impl peer's PeerId $impl_id is of key type ${INTEROP_KEY_TYPE:-ed25519}" peer_id_of_key_type "$impl_id"
   # CONNECTED: the dialer's to the listen address, the listener's from the dialer.
   d_conn="$(grep -m1 "^CONNECTED $listener_id " "$work/dial.out" | cut -d' ' -f3)"
   l_conn="$(grep -m1 "^CONNECTED $dialer_id " "$work/listen.out" | cut -d' ' -f3)"

@@ -13,6 +13,10 @@
 #            connects; each publishes 5 signed messages and must receive
 #            all 5 of the other's, with the other's PeerId as author (the
 #            signature checked by the receiving library), exactly once.
+#            INTEROP_KEY_TYPE=secp256k1|ecdsa|rsa gives the IMPL
+#            peer such an identity (the types its library can make; see
+#            CMakeLists.txt): its messages carry that key's signatures
+#            (RSA and ECDSA authors also their key field).
 #   mesh     five peers (C1, C2, rust, go, js) in one topic, first as a star
 #            around C1, then as the line js - C1 - rust - go - C2; every
 #            peer publishes 5 and must receive the other four peers' 20,
@@ -173,6 +177,11 @@ pair_run() {
   check_done "$a" "$b"
   check_received c1 "$impl"
   check_received "$impl" c1
+  if peer_id_of_key_type "$(id_of "$impl")"; then
+    pass "$label: the $impl peer's PeerId is of key type ${INTEROP_KEY_TYPE:-ed25519}"
+  else
+    fail "$label: the $impl peer's PeerId $(id_of "$impl") is not of key type ${INTEROP_KEY_TYPE:-ed25519}"
+  fi
   check_exact c1 "$COUNT"
   check_exact "$impl" "$COUNT"
   check_no_rejected "$impl"

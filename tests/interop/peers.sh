@@ -61,3 +61,19 @@ peer_wait_line() {
 peer_listen_addr() {
   grep -m1 -E '^LISTEN /' "$1" | cut -d' ' -f2
 }
+
+# peer_id_of_key_type PEERID: true when PEERID is of the identity key type
+# INTEROP_KEY_TYPE asks the test peers for (ed25519 when unset): an
+# inlined Ed25519 key is 12D3KooW..., an inlined secp256k1 key 16Uiu2...,
+# and ECDSA and RSA keys are too long to inline: a SHA-256 multihash, Qm....
+# (Each peer makes its fresh identity of that type: go/main.go
+# generateKey, rust/src/main.rs generated_keypair, js/common.mjs
+# privateKey.)
+peer_id_of_key_type() {
+  case "${INTEROP_KEY_TYPE:-ed25519}" in
+    ed25519) [[ "$1" == 12D3KooW* ]] ;;
+    secp256k1) [[ "$1" == 16Uiu2* ]] ;;
+    ecdsa | rsa) [[ "$1" == Qm* ]] ;;
+    *) return 1 ;;
+  esac
+}

@@ -10,6 +10,47 @@
 #include "p2p/record.h"
 #include "testutil.h"
 
+
+/* What opening says of an RSA/ECDSA/secp256k1 signer: checked with
+ * OpenSSL's libcrypto, or unsupported in a core built without it. */
+#ifdef P2P_TEST_OTHER_KEYS
+#define OTHER_OK 0
+#define OTHER_BAD P2P_ECRYPTO
+#else
+#define OTHER_OK P2P_EUNSUPPORTED
+#define OTHER_BAD P2P_EUNSUPPORTED
+#endif
+
+/* Peer records sealed by go-libp2p v0.51.0 (record.Seal) with a secp256k1
+ * and an RSA-2048 key: seq 7, one address /ip4/198.18.0.1/tcp/4001. */
+#define GO_SECP_RECORD \
+    "0a250802122103223e14f3961d54e97928c590327ea6de2f19d88329e8a3e38105534b3f" \
+    "87c392120203011a370a2700250802122103223e14f3961d54e97928c590327ea6de2f19" \
+    "d88329e8a3e38105534b3f87c39210071a0a0a0804c6120001060fa12a463044022070b4" \
+    "21ec02c3538626129cc9853b8cbdd385812cf12e1e1467e435b8fe07ceae022051db8fd9" \
+    "abf30ae76666dbb22b83feb07da93e6a3f4d44e078f614e4e72e506d"
+#define GO_SECP_RECORD_ID "16Uiu2HAmExf7nh8bHqQK7rGgQ2pZnEmvLfRmzhM3TLPpd7CQCyEy"
+#define GO_RSA_RECORD \
+    "0aab02080012a60230820122300d06092a864886f70d01010105000382010f003082010a" \
+    "0282010100bc35ab75fce9a8d5f2d01d81a5c8152584c14fd75b3bf6f72a7b7ea0084beb" \
+    "9886f3ed96988ad137ba6297214503773cbc38a83861eec56db505604f19ca53df2ab793" \
+    "2d8315ee74e7d3323f5aedafe96537ea2e57fa30b034a331f1cba17eb6de8b64063dbb7a" \
+    "d14d91658e48195d61d9c61a74302fe9d2049826f5765848c0269bc9133875a637fd7c52" \
+    "6eb9b0c8d3e0b634502fdb64a766155264eec7a30bfbb82661dd7f0a22c49f575910ee5f" \
+    "d61d2df0b8dd3c2ec55aafa6482b94004b31ecdba9b6903f218bd38ec6b91e07762214f2" \
+    "6ba5384aa4cf3ca074f97ac8a16426815522997717e59088ce3a78d99db00c34c4744c7b" \
+    "fe962b8539b60dc5510203010001120203011a320a221220b9f678198f089c8e1fc44ea6" \
+    "47f5f018f5d4b6ac663fd7089f3453112ea6d42e10071a0a0a0804c6120001060fa12a80" \
+    "0254a4127c1dc9a526ed4fb8faba7aaa4b9f44f36b13abdfb39687202205763a93767af7" \
+    "30babcb3b241c8b31346094092c6547b317b06588350a5cb4f9eb6a0b294ad929f97a94d" \
+    "fd10ee7504df79b87942f7929acc389618c6b231051cbfcf3548fdfd4e47341ff5c22ce3" \
+    "bd435cab6524e4637ab0baa42b9fb06b1dfcc7cae8ad73b2b291a8817a82c3ef641bd62a" \
+    "d851b16c7401b7702d14ffb2c9362076813c0bac887ef043b61a114bfb0e74d797e7a0e9" \
+    "a8a8c354ecb8e41971ed90d8de1c2853e71bd1dfb033e04ee84b96b4822047382975f47c" \
+    "fd9bfbd433156fba8f9b08ac3c1656e4ac7349064d159517400c026700bd847a6a38f97e" \
+    "afc8e0c238"
+#define GO_RSA_RECORD_ID "Qmara7TdQtNjyNukCf6smavkPBAZUP2H12DZuw6gCU4qmo"
+
 /* A secp256k1 PublicKey protobuf (libp2p/specs peer-ids vectors). */
 static const char SECP_PUB[] =
     "08021221037777e994e452c21604f91de093ce415f5432f701dd8cd1a7a6fea0e630bfca99";
@@ -287,7 +328,8 @@ START_TEST(envelope_protobuf_rules)
     w_bytes(w, 3, "pp", 2);
     ck_assert_int_eq(p2p_envelope_open(w->b, w->n, "d", NULL, NULL, NULL, NULL, NULL), P2P_ECRYPTO);
 
-    /* A secp256k1 signer: well formed, but we cannot verify it. */
+    /* A secp256k1 signer, well formed, with an Ed25519-sized signature:
+     * invalid (or unsupported, built without libcrypto). */
     size_t slen;
     uint8_t *secp = unhex(SECP_PUB, &slen);
     w->n = 0;
@@ -295,8 +337,7 @@ START_TEST(envelope_protobuf_rules)
     w_bytes(w, 2, "tt", 2);
     w_bytes(w, 3, "pp", 2);
     w_bytes(w, 5, sig, 64);
-    ck_assert_int_eq(p2p_envelope_open(w->b, w->n, "d", NULL, NULL, NULL, NULL, NULL),
-                     P2P_EUNSUPPORTED);
+    ck_assert_int_eq(p2p_envelope_open(w->b, w->n, "d", NULL, NULL, NULL, NULL, NULL), OTHER_BAD);
     /* An unknown key type (5). */
     w->n = 0;
     uint8_t odd[] = { 0x08, 0x05, 0x12, 0x01, 0x00 };
@@ -434,6 +475,36 @@ END_TEST
 
 /* Addresses: invalid and empty ones skipped and counted, the count bounded,
  * unknown fields ignored; the PeerId required. */
+/* go-libp2p's records signed with its other key types open (the
+ * signature checked, the signer's PeerId matched) and fail when changed. */
+START_TEST(peer_record_other_key_types)
+{
+    static const struct { const char *env, *id; } v[] = {
+        { GO_SECP_RECORD, GO_SECP_RECORD_ID },
+        { GO_RSA_RECORD, GO_RSA_RECORD_ID },
+    };
+    p2p_peer_record *got = malloc(sizeof *got);
+    for (int i = 0; i < 2; i++) {
+        size_t len;
+        uint8_t *env = unhex(v[i].env, &len);
+        ck_assert_int_eq(p2p_peer_record_open(env, len, got), OTHER_OK);
+#ifdef P2P_TEST_OTHER_KEYS
+        char s[P2P_PEERID_STRMAX], a[P2P_MADDR_STRMAX];
+        ck_assert_int_gt(p2p_peerid_to_string(&got->id, s, sizeof s), 0);
+        ck_assert_str_eq(s, v[i].id);
+        ck_assert_uint_eq(got->seq, 7);
+        ck_assert_uint_eq(got->naddrs, 1);
+        ck_assert_int_gt(p2p_maddr_to_string(&got->addrs[0], a, sizeof a), 0);
+        ck_assert_str_eq(a, "/ip4/198.18.0.1/tcp/4001");
+#endif
+        env[len - 3] ^= 1;   /* in the signature */
+        ck_assert_int_eq(p2p_peer_record_open(env, len, got), OTHER_BAD);
+        free(env);
+    }
+    free(got);
+}
+END_TEST
+
 START_TEST(peer_record_decode_rules)
 {
     p2p_keypair kp;
@@ -562,6 +633,7 @@ static Suite *suite(void)
     tcase_add_test(tc, envelope_protobuf_rules);
     tcase_add_test(tc, peer_record_round_trip);
     tcase_add_test(tc, peer_record_signer_mismatch);
+    tcase_add_test(tc, peer_record_other_key_types);
     tcase_add_test(tc, peer_record_decode_rules);
     tcase_add_test(tc, peer_record_encode_rules);
     tcase_add_test(tc, seq_numbers);

@@ -1,9 +1,11 @@
 /* p2p/crypto.h - libp2p keys (peer-ids spec).
  *
  * We sign with Ed25519 only. Public keys of every libp2p key type (RSA,
- * Ed25519, Secp256k1, ECDSA) can be decoded, checked for structure and
- * turned into PeerIds; signature verification is available for Ed25519
- * (other types return P2P_EUNSUPPORTED). All types are plain values. */
+ * Ed25519, Secp256k1, ECDSA) can be decoded, checked for structure,
+ * turned into PeerIds and used to verify signatures: Ed25519 with
+ * libsodium, the other three with OpenSSL's libcrypto (a core built
+ * without it, -DP2P_OPENSSL=OFF or no libssl-dev, returns
+ * P2P_EUNSUPPORTED for them). All types are plain values. */
 #ifndef P2P_CRYPTO_H
 #define P2P_CRYPTO_H
 
@@ -70,8 +72,13 @@ P2P_API int p2p_pubkey_encode(const p2p_pubkey *pub, uint8_t *out, size_t cap);
  * P2P_EINVAL, P2P_EUNSUPPORTED (unknown key type), P2P_ERANGE. */
 P2P_API int p2p_pubkey_decode(p2p_pubkey *pub, const uint8_t *in, size_t len);
 P2P_API bool p2p_pubkey_equal(const p2p_pubkey *a, const p2p_pubkey *b);
-/* Verify a signature: 0 if valid, P2P_ECRYPTO if not, P2P_EUNSUPPORTED
- * for key types we cannot verify. */
+/* Verify a signature as the peer-ids spec defines it: Ed25519 over msg;
+ * RSA PKCS#1 v1.5 with SHA-256; ECDSA (P-256, P-384, P-521) and secp256k1
+ * a DER-encoded (r, s) over SHA-256 of msg (either S half, as go-libp2p
+ * accepts). 0 if valid, P2P_ECRYPTO if not (also for a key that is
+ * well-formed but not a point of its curve), P2P_EINVAL for a key that
+ * fails p2p_pubkey_decode's checks, P2P_EUNSUPPORTED for RSA, ECDSA and
+ * secp256k1 in a core built without libcrypto. Thread-safe; no state. */
 P2P_API int p2p_pubkey_verify(const p2p_pubkey *pub, const uint8_t *msg, size_t len,
                               const uint8_t *sig, size_t siglen);
 P2P_API const char *p2p_key_type_name(enum p2p_key_type t);

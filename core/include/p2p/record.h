@@ -9,7 +9,8 @@
  *
  * where domain is a string known to both sides and never sent. We sign
  * with Ed25519 (deterministic, so the same inputs give the same bytes as
- * go-libp2p and rust-libp2p) and verify Ed25519 only (other key types:
+ * go-libp2p and rust-libp2p) and verify every key type p2p_pubkey_verify
+ * does (RSA, ECDSA, secp256k1 need a core with libcrypto, else
  * P2P_EUNSUPPORTED).
  *
  * Peer record: the payload { peer_id = 1 (binary PeerId), seq = 2
@@ -75,7 +76,7 @@ P2P_API int p2p_envelope_seal(const p2p_keypair *kp, const char *domain,
  * signer is the peer it expected (see p2p_peerid_matches) and whether the
  * payload type is the one it expects. Errors: P2P_ERANGE (len >
  * P2P_ENVELOPE_MAX), P2P_EINVAL (malformed envelope or public key, bad
- * domain argument), P2P_EUNSUPPORTED (a key type we cannot verify),
+ * domain argument), P2P_EUNSUPPORTED (a key type this core cannot verify),
  * P2P_ECRYPTO (bad or missing signature, or another domain), P2P_ENOMEM.
  * Outputs are written only on success. */
 P2P_API int p2p_envelope_open(const uint8_t *in, size_t len, const char *expected_domain,

@@ -206,13 +206,34 @@ func agentVersion() string {
 
 // newHost makes a host with only TCP, Noise and Yamux (no relay); extra
 // options (relay.go: EnableRelay, hole punching) are applied last.
+// generateKey makes a fresh identity of the type INTEROP_KEY_TYPE names
+// (ed25519 when unset; secp256k1, ecdsa for P-256, rsa for 2048 bits), so
+// the interop tests can run with identities that are not Ed25519.
+func generateKey(keyType string) (crypto.PrivKey, error) {
+	var priv crypto.PrivKey
+	var err error
+	switch keyType {
+	case "", "ed25519":
+		priv, _, err = crypto.GenerateEd25519Key(nil)
+	case "secp256k1":
+		priv, _, err = crypto.GenerateSecp256k1Key(nil)
+	case "ecdsa":
+		priv, _, err = crypto.GenerateKeyPair(crypto.ECDSA, 0)
+	case "rsa":
+		priv, _, err = crypto.GenerateKeyPair(crypto.RSA, 2048)
+	default:
+		err = fmt.Errorf("INTEROP_KEY_TYPE %q: want ed25519, secp256k1, ecdsa or rsa", keyType)
+	}
+	return priv, err
+}
+
 func newHost(seed seedFlag, listen []string, extra ...libp2p.Option) (host.Host, error) {
 	var priv crypto.PrivKey
 	var err error
 	if seed.set {
 		priv, err = keyFromSeed(seed.seed)
 	} else {
-		priv, _, err = crypto.GenerateEd25519Key(nil)
+		priv, err = generateKey(os.Getenv("INTEROP_KEY_TYPE"))
 	}
 	if err != nil {
 		return nil, err

@@ -96,9 +96,20 @@ export function parseArgs (args, spec, prog, text) {
   return { opts, positional }
 }
 
-/** Ed25519 key with secret [seed, 0, ..., 0], or a random one. */
+/** Ed25519 key with secret [seed, 0, ..., 0], or a random one of the type
+ * INTEROP_KEY_TYPE names (ed25519 when unset; secp256k1, ecdsa for P-256,
+ * rsa for 2048 bits), as the go peer does. */
 export async function privateKey (seed) {
-  if (seed == null) return generateKeyPair('Ed25519')
+  if (seed == null) {
+    const type = process.env.INTEROP_KEY_TYPE ?? 'ed25519'
+    switch (type) {
+      case 'ed25519': return generateKeyPair('Ed25519')
+      case 'secp256k1': return generateKeyPair('secp256k1')
+      case 'ecdsa': return generateKeyPair('ECDSA', 'P-256')
+      case 'rsa': return generateKeyPair('RSA', 2048)
+      default: throw new Error(`INTEROP_KEY_TYPE "${type}": want ed25519, secp256k1, ecdsa or rsa`)
+    }
+  }
   const s = new Uint8Array(32)
   s[0] = seed
   return generateKeyPairFromSeed('Ed25519', s)

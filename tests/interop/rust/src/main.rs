@@ -110,6 +110,18 @@ macro_rules! out {
 // Circuit relay v2 and DCUtR subcommands (after `out!`, which they use).
 mod relay;
 
+/// A fresh identity of the type INTEROP_KEY_TYPE names: ed25519 (also when
+/// unset), secp256k1 or ecdsa (P-256), as the go and js peers do
+/// (libp2p-identity cannot generate RSA keys).
+fn generated_keypair() -> Result<Keypair, Error> {
+    match std::env::var("INTEROP_KEY_TYPE").as_deref() {
+        Err(_) | Ok("ed25519") => Ok(Keypair::generate_ed25519()),
+        Ok("secp256k1") => Ok(Keypair::generate_secp256k1()),
+        Ok("ecdsa") => Ok(Keypair::generate_ecdsa()),
+        Ok(other) => Err(format!("INTEROP_KEY_TYPE \"{other}\": want ed25519, secp256k1 or ecdsa").into()),
+    }
+}
+
 /// Ed25519 keypair whose secret key is [seed, 0, 0, ..., 0].
 fn keypair_from_seed(seed: u8) -> Result<Keypair, Error> {
     let mut bytes = [0u8; 32];
@@ -861,7 +873,7 @@ fn cmd_pubsub(args: &[String]) -> Result<ExitCode, Error> {
     rt.block_on(async move {
         let keypair = match o.seed {
             Some(s) => keypair_from_seed(s)?,
-            None => Keypair::generate_ed25519(),
+            None => generated_keypair()?,
         };
         let chat = o.chat_example;
         let builder = SwarmBuilder::with_existing_identity(keypair)

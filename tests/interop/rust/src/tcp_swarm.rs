@@ -8,13 +8,14 @@ use std::time::Duration;
 use libp2p::{noise, relay, swarm::NetworkBehaviour, tcp, yamux, Swarm, SwarmBuilder};
 use libp2p_identity::Keypair;
 
-use crate::{keypair_from_seed, Error};
+use crate::{generated_keypair, keypair_from_seed, Error};
 
-/// The Ed25519 key from `--seed` ([N, 0, ..., 0]), else a random one.
+/// The Ed25519 key from `--seed` ([N, 0, ..., 0]), else a random one (of
+/// the type INTEROP_KEY_TYPE names).
 pub fn identity(seed: Option<u8>) -> Result<Keypair, Error> {
     match seed {
         Some(s) => keypair_from_seed(s),
-        None => Ok(Keypair::generate_ed25519()),
+        None => generated_keypair(),
     }
 }
 
