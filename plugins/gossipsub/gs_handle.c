@@ -123,33 +123,34 @@ static void handle_message(struct gs_router *r, struct gs_peer *p, const Gspb__M
         r->st.msgs_unsubscribed++;
         return;
     }
-    struct gs_msg *m;
-    int why = gs_msg_from_pb(&m, pb, r->cfg.sign, r->cfg.id_mode, r->cfg.max_message_size, r->cfg.max_topic_len);
-    if (why < 0) return;   /* out of memory */
+    /* Duplicates are told from a view of the received fields: only a new
+     * message is copied out of the RPC. */
+    struct gs_msg view;
+    int why = gs_msg_view_pb(&view, pb, r->cfg.sign, r->cfg.id_mode, r->cfg.max_message_size, r->cfg.max_topic_len);
     if (why != GS_VALID) {
         r->st.msgs_invalid++;
         if (r->score) gs_score_reject_message(r->score, &p->id, t->name, NULL, 0, reject_reason(why), r->now);
         return;
     }
     p->last_msg = r->now;
-    if (m->has_from && p2p_peerid_equal(&m->from, &r->self)) {
+    if (view.has_from && p2p_peerid_equal(&view.from, &r->self)) {
         /* Our own message coming back: not an error of the sender's. */
         r->st.msgs_duplicate++;
-        gs_out_cancel(r, p, gs_hash(r->hkey, m->id, m->id_len), GS_PEND_MSG);
-        gs_msg_unref(m);
+        gs_out_cancel(r, p, gs_hash(r->hkey, view.id, view.id_len), GS_PEND_MSG);
         return;
     }
-    if (gs_seen_has(&r->seen, m->id, m->id_len)) {
+    if (gs_seen_has(&r->seen, view.id, view.id_len)) {
         r->st.msgs_duplicate++;
         /* The sender has it: what we queued to it for this message and
          * did not send yet (the copy, our IDONTWANT: it forwarded
          * already) would only be a duplicate. */
-        gs_out_cancel(r, p, gs_hash(r->hkey, m->id, m->id_len), GS_PEND_MSG | GS_PEND_IDONTWANT);
-        if (r->score) gs_score_duplicate_message(r->score, &p->id, t->name, m->id, m->id_len, r->now);
-        fulfil_promise(r, m);
-        gs_msg_unref(m);
+        gs_out_cancel(r, p, gs_hash(r->hkey, view.id, view.id_len), GS_PEND_MSG | GS_PEND_IDONTWANT);
+        if (r->score) gs_score_duplicate_message(r->score, &p->id, t->name, view.id, view.id_len, r->now);
+        fulfil_promise(r, &view);
         return;
     }
+    struct gs_msg *m = gs_msg_from_view(&view);
+    if (!m) return;   /* out of memory */
     /* Verify before marking seen: a forged copy must not hide the real one. */
     why = gs_msg_verify(m, r->cfg.sign);
     if (why != GS_VALID) {

@@ -193,16 +193,15 @@ int gs_msg_publish(struct gs_msg **out, enum gs_sign_policy pol, enum gs_id_mode
     return 0;
 }
 
-int gs_msg_from_pb(struct gs_msg **out, const Gspb__Message *pb, enum gs_sign_policy pol, enum gs_id_mode idm,
+int gs_msg_view_pb(struct gs_msg *v, const Gspb__Message *pb, enum gs_sign_policy pol, enum gs_id_mode idm,
                    size_t max_data, size_t max_topic)
 {
-    *out = NULL;
+    memset(v, 0, sizeof *v);
     if (!pb->has_topic || !pb->topic.data || pb->topic.len == 0 || pb->topic.len > max_topic ||
         memchr(pb->topic.data, 0, pb->topic.len))
         return GS_INVALID_TOPIC;
     if (pb->has_data && pb->data.len > max_data) return GS_INVALID_TOO_LARGE;
-    p2p_peerid from;
-    if (pb->has_from && p2p_peerid_from_bytes(&from, pb->from.data, pb->from.len) < 0) return GS_INVALID_BAD_FROM;
+    if (pb->has_from && p2p_peerid_from_bytes(&v->from, pb->from.data, pb->from.len) < 0) return GS_INVALID_BAD_FROM;
     if (pb->has_seqno && pb->seqno.len != GS_SEQNO_LEN) return GS_INVALID_BAD_SEQNO;
     switch (pol) {
     case GS_SIGN_STRICT:
@@ -216,32 +215,66 @@ int gs_msg_from_pb(struct gs_msg **out, const Gspb__Message *pb, enum gs_sign_po
         if (pb->has_from || pb->has_seqno) return GS_INVALID_UNEXPECTED_AUTH;
         break;
     }
-    struct fields f = {
-        .from = pb->has_from ? pb->from.data : NULL,
-        .from_len = pb->from.len,
-        .has_data = pb->has_data,
-        .data = pb->data.data,
-        .len = pb->data.len,
-        .seqno = pb->has_seqno ? pb->seqno.data : NULL,
-        .topic = (const char *)pb->topic.data,
-        .topic_len = pb->topic.len,
-        .has_sig = pb->has_signature,
-        .sig = pb->signature.data,
-        .sig_len = pb->signature.len,
-        .has_key = pb->has_key,
-        .key = pb->key.data,
-        .key_len = pb->key.len,
-    };
-    struct gs_msg *m = msg_build(&f);
-    if (!m) return P2P_ENOMEM;
-    set_id(m, idm);
-    if (m->id_len == 0) {
+    v->topic = (const char *)pb->topic.data;
+    v->topic_len = pb->topic.len;
+    v->has_data = pb->has_data;
+    v->data = pb->has_data ? pb->data.data : NULL;
+    v->len = pb->has_data ? pb->data.len : 0;
+    v->has_from = pb->has_from;
+    v->has_seqno = pb->has_seqno;
+    if (pb->has_seqno) memcpy(v->seqno, pb->seqno.data, GS_SEQNO_LEN);
+    /* Present but empty fields may come without data: NULL means absent. */
+    static const uint8_t none[1];
+    if (pb->has_signature) {
+        v->sig = pb->signature.data ? pb->signature.data : none;
+        v->sig_len = pb->signature.len;
+    }
+    if (pb->has_key) {
+        v->key = pb->key.data ? pb->key.data : none;
+        v->key_len = pb->key.len;
+    }
+    set_id(v, idm);
+    if (v->id_len == 0) {
         /* The id mode needs fields this message lacks. */
-        gs_msg_unref(m);
         return pol == GS_SIGN_ANONYMOUS ? GS_INVALID_UNEXPECTED_AUTH : GS_INVALID_MISSING_SIG;
     }
-    *out = m;
     return GS_VALID;
+}
+
+struct gs_msg *gs_msg_from_view(const struct gs_msg *v)
+{
+    struct fields f = {
+        .from = v->has_from ? v->from.bytes : NULL,
+        .from_len = v->from.len,
+        .has_data = v->has_data,
+        .data = v->data,
+        .len = v->len,
+        .seqno = v->has_seqno ? v->seqno : NULL,
+        .topic = v->topic,
+        .topic_len = v->topic_len,
+        .has_sig = v->sig != NULL,
+        .sig = v->sig,
+        .sig_len = v->sig_len,
+        .has_key = v->key != NULL,
+        .key = v->key,
+        .key_len = v->key_len,
+    };
+    struct gs_msg *m = msg_build(&f);
+    if (!m) return NULL;
+    memcpy(m->id, v->id, v->id_len);
+    m->id_len = v->id_len;
+    return m;
+}
+
+int gs_msg_from_pb(struct gs_msg **out, const Gspb__Message *pb, enum gs_sign_policy pol, enum gs_id_mode idm,
+                   size_t max_data, size_t max_topic)
+{
+    struct gs_msg v;
+    *out = NULL;
+    int why = gs_msg_view_pb(&v, pb, pol, idm, max_data, max_topic);
+    if (why != GS_VALID) return why;
+    *out = gs_msg_from_view(&v);
+    return *out ? GS_VALID : P2P_ENOMEM;
 }
 
 /* The author's public key: the key field (which must match from) or the

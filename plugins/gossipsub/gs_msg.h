@@ -99,9 +99,19 @@ int gs_msg_publish(struct gs_msg **out, enum gs_sign_policy pol, enum gs_id_mode
                    const p2p_peerid *self, uint64_t seqno, const char *topic, const uint8_t *data, size_t len);
 
 /* Check a received message's fields against the policy (cheap; no
- * signature verification) and build it with its id. Returns GS_VALID and
- * *out, or the reason (and *out NULL). P2P errors (out of memory) are
- * returned as negative numbers. max_data bounds the data. */
+ * signature verification) and compute its id, copying nothing: *v is a
+ * view whose pointers (topic, not NUL-terminated here; data, sig, key)
+ * point into pb, valid while pb is; refs 0, enc NULL. The router decides
+ * on duplicates (most copies a mesh member receives) from the view and
+ * builds a message only for a new one. Returns GS_VALID or the reason.
+ * max_data bounds the data. */
+int gs_msg_view_pb(struct gs_msg *v, const Gspb__Message *pb, enum gs_sign_policy pol, enum gs_id_mode idm,
+                   size_t max_data, size_t max_topic);
+/* The message a view describes, owned (one reference: its encoding, topic
+ * and id); NULL when out of memory. */
+struct gs_msg *gs_msg_from_view(const struct gs_msg *v);
+/* gs_msg_view_pb then gs_msg_from_view: GS_VALID and *out, or the reason
+ * (and *out NULL); out of memory as a negative P2P error. */
 int gs_msg_from_pb(struct gs_msg **out, const Gspb__Message *pb, enum gs_sign_policy pol, enum gs_id_mode idm,
                    size_t max_data, size_t max_topic);
 
