@@ -19,6 +19,18 @@
 #define P2P_TEST_SANITIZED 0
 #endif
 
+/* What the core says of a signature made with an RSA, ECDSA or secp256k1
+ * key: checked with OpenSSL's libcrypto (tests built with
+ * P2P_TEST_OTHER_KEYS, see tests/CMakeLists.txt), else unsupported.
+ * OTHER_OK for a valid signature, OTHER_BAD for an invalid one. */
+#ifdef P2P_TEST_OTHER_KEYS
+#define OTHER_OK 0
+#define OTHER_BAD P2P_ECRYPTO
+#else
+#define OTHER_OK P2P_EUNSUPPORTED
+#define OTHER_BAD P2P_EUNSUPPORTED
+#endif
+
 /* Run one suite (CK_NORMAL output, fork mode from CK_FORK) and return the
  * process exit status: 0 when every test passed. */
 int p2p_test_run(Suite *s);

@@ -241,16 +241,6 @@ START_TEST(seed_zero_peerid)
 }
 END_TEST
 
-/* What p2p_pubkey_verify says of RSA/ECDSA/secp256k1: checked with
- * OpenSSL's libcrypto, or unsupported in a core built without it. */
-#ifdef P2P_TEST_OTHER_KEYS
-#define OTHER_OK 0
-#define OTHER_BAD P2P_ECRYPTO
-#else
-#define OTHER_OK P2P_EUNSUPPORTED
-#define OTHER_BAD P2P_EUNSUPPORTED
-#endif
-
 static int verify_hex(const p2p_pubkey *pub, const char *msg, const uint8_t *sig, size_t siglen)
 {
     return p2p_pubkey_verify(pub, (const uint8_t *)msg, strlen(msg), sig, siglen);

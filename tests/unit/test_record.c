@@ -11,16 +11,6 @@
 #include "testutil.h"
 
 
-/* What opening says of an RSA/ECDSA/secp256k1 signer: checked with
- * OpenSSL's libcrypto, or unsupported in a core built without it. */
-#ifdef P2P_TEST_OTHER_KEYS
-#define OTHER_OK 0
-#define OTHER_BAD P2P_ECRYPTO
-#else
-#define OTHER_OK P2P_EUNSUPPORTED
-#define OTHER_BAD P2P_EUNSUPPORTED
-#endif
-
 /* Peer records sealed by go-libp2p v0.51.0 (record.Seal) with a secp256k1
  * and an RSA-2048 key: seq 7, one address /ip4/198.18.0.1/tcp/4001. */
 #define GO_SECP_RECORD \

@@ -660,20 +660,13 @@ enum fake {
     FK_COUNT
 };
 
-/* A secp256k1 identity key with an Ed25519 signature: a bad signature
- * when the core verifies secp256k1 (OpenSSL), else a key type we cannot
- * check. */
-#ifdef P2P_TEST_OTHER_KEYS
-#define SECP_KEY_RESULT P2P_ECRYPTO
-#else
-#define SECP_KEY_RESULT P2P_EUNSUPPORTED
-#endif
-
+/* FK_SECP_KEY: a secp256k1 identity key with an Ed25519 signature, bad
+ * where the core checks secp256k1 (OTHER_BAD: testutil.h). */
 static const int fake_expect[FK_COUNT] = {
     [FK_OK] = 0, [FK_SIG_FLIP] = P2P_ECRYPTO, [FK_SIG_OTHER_STATIC] = P2P_ECRYPTO,
     [FK_SIG_OTHER_ID] = P2P_ECRYPTO, [FK_NO_KEY] = P2P_EPROTO, [FK_NO_SIG] = P2P_EPROTO,
     [FK_EMPTY_SIG] = P2P_EPROTO, [FK_BAD_KEY] = P2P_EPROTO, [FK_GARBAGE] = P2P_EPROTO,
-    [FK_EMPTY] = P2P_EPROTO, [FK_SECP_KEY] = SECP_KEY_RESULT, [FK_ODD_MUXERS] = 0,
+    [FK_EMPTY] = P2P_EPROTO, [FK_SECP_KEY] = OTHER_BAD, [FK_ODD_MUXERS] = 0,
     [FK_MANY_MUXERS] = 0, [FK_UNKNOWN_FIELD] = 0,
 };
 
