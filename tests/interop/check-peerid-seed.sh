@@ -92,7 +92,7 @@ c_peerid() {
   local seed="$1" out="$work/relay-$1.out" err="$work/relay-$1.err" line="" i
   got=""
   : >"$out"
-  timeout -k "$STOP_WAIT" "$RELAY_LIMIT" \
+  timeout --foreground -k "$STOP_WAIT" "$RELAY_LIMIT" \
     "$p2pchat" relay --secret-key-seed "$seed" --port 0 </dev/null >"$out" 2>"$err" &
   relay_pid=$!
   for ((i = 0; i < PEERID_WAIT * 10; i++)); do

@@ -274,7 +274,7 @@ chat_run() {
     # multicast on the machine's network) and kad (it would keep a routing
     # table in $HOME), with a throw-away identity, on loopback.
     mkfifo "$work/p2pchat.in"
-    timeout -k 3 $((PEER_LIMIT + 10)) "$p2pchat" --without mdns --without kad \
+    timeout --foreground -k 3 $((PEER_LIMIT + 10)) "$p2pchat" --without mdns --without kad \
       --set host.ephemeral_identity=true --set host.log=info \
       peer --listen /ip4/127.0.0.1/tcp/0 --room "$topic" --bootstrap "$rust_addr" \
       <"$work/p2pchat.in" >"$work/p2pchat.out" 2>"$work/p2pchat.err" &

@@ -61,10 +61,15 @@ checks_init() {
 # in $work/NAME.{out,err}, ended after SECS. A SIGTERM sent to bg_pid
 # reaches CMD through timeout(1), which kills it 10 s later: p2pchat may
 # take its transport's linger (5 s) to let queued bytes out when it stops.
+# --foreground: timeout passes the signal to CMD alone. Without it, it
+# also signals its process group and then sends SIGCONT; a late SIGCONT
+# (timeout descheduled on a loaded machine) can land while an ASan build
+# runs LeakSanitizer at exit, whose PTRACE_ATTACH stop it cancels: the
+# leak checker then waits forever and CMD is killed (exit 137).
 bg_start() {
   local name="$1" secs="$2"
   shift 2
-  timeout -k 10 "$secs" "$@" >"$work/$name.out" 2>"$work/$name.err" &
+  timeout --foreground -k 10 "$secs" "$@" >"$work/$name.out" 2>"$work/$name.err" &
   bg_pid=$!
   bg_pids+=("$bg_pid")
 }

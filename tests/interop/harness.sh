@@ -66,7 +66,9 @@ start() {
   # a reader could still see the output of an earlier peer of that name
   : >"$work/$name.out"
   : >"$work/$name.err"
-  timeout -k 3 $((PEER_LIMIT + 10)) "${peer_cmd[@]}" --timeout "$PEER_LIMIT" "$@" \
+  # --foreground: a SIGTERM from stop reaches the peer alone (see bg_start
+  # in checks.sh: timeout's group SIGCONT can hang LeakSanitizer at exit)
+  timeout --foreground -k 3 $((PEER_LIMIT + 10)) "${peer_cmd[@]}" --timeout "$PEER_LIMIT" "$@" \
     >"$work/$name.out" 2>"$work/$name.err" &
   pid[$name]=$!
   impl_of[$name]="$impl"
