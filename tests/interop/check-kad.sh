@@ -22,6 +22,10 @@
 #             (IMPL's PUT_VALUE and ADD_PROVIDER stored by us).
 #          In both, each side must have put the other in its routing table
 #          (IMPL accepts our node as a DHT server, and we accept IMPL).
+#          INTEROP_KEY_TYPE=secp256k1|ecdsa|rsa gives IMPL such an
+#          identity (as check-pubsub.sh): C4 then checks IMPL's /pk/
+#          record (an RSA or ECDSA key is not in its PeerId) and its
+#          records signed with that key.
 #   mesh   one DHT of C1, rust, go, js and C2: rust, go and js know only
 #          C1 (they find each other through C1's answers), C2 knows only
 #          go; every node puts and provides, then must find every other
@@ -200,6 +204,11 @@ pair_run() {
   check_fetched "$impl" c3
   check_fetched c4 "$impl"
   check_found c4 "$impl"
+  if peer_id_of_key_type "$(id_of "$impl")"; then
+    pass "$label: the $impl peer's PeerId is of key type ${INTEROP_KEY_TYPE:-ed25519}"
+  else
+    fail "$label: the $impl peer's PeerId $(id_of "$impl") is not of key type ${INTEROP_KEY_TYPE:-ed25519}"
+  fi
   [ "$failed" -eq 0 ] || show_logs c3 "$impl" c4
   stop c3 c4
 }
