@@ -34,7 +34,11 @@
 #     same limits;
 #   - with --over-limit (C listener and dialer): a 256 KiB echo ends with
 #     exit 1 and ECHO FAIL (not a timeout); then a small one works again;
-#   - the relay and the listener are still running at the end.
+#   - the relay and the listener are still running at the end;
+#   - a relay of another implementation has an identity of the key type
+#     INTEROP_KEY_TYPE names (see README.md: the C listener and dialer
+#     then check its Noise signature and the reservation's voucher, a
+#     record it signs with that key).
 # KEEP_LOGS=1 keeps the outputs (the directory is printed).
 set -uo pipefail
 
@@ -104,6 +108,9 @@ fi
 relay_addr="$(peer_listen_addr "$work/relay.out")"
 relay_id="${relay_addr##*/p2p/}"
 pass "$relay relay listening at $relay_addr"
+if [ "$relay" != c ]; then
+  check "the $relay relay's PeerId is of key type ${INTEROP_KEY_TYPE:-ed25519}" peer_id_of_key_type "$relay_id"
+fi
 
 if [ -n "$p2pchat" ]; then
   # The chat program as the seed's README runs it (peer --relay), its

@@ -118,7 +118,9 @@ fn generated_keypair() -> Result<Keypair, Error> {
         Err(_) | Ok("ed25519") => Ok(Keypair::generate_ed25519()),
         Ok("secp256k1") => Ok(Keypair::generate_secp256k1()),
         Ok("ecdsa") => Ok(Keypair::generate_ecdsa()),
-        Ok(other) => Err(format!("INTEROP_KEY_TYPE \"{other}\": want ed25519, secp256k1 or ecdsa").into()),
+        Ok(other) => {
+            Err(format!("INTEROP_KEY_TYPE \"{other}\": want ed25519, secp256k1 or ecdsa").into())
+        }
     }
 }
 

@@ -40,9 +40,9 @@ use libp2p::{
 use libp2p_identity::Keypair;
 
 use super::{
-    dial_session, echo_server, exit_on_signal, keypair_from_seed, parse_dial_args, parse_opts,
-    print_identified, rss_max_kib, strip_p2p, usage_error, DialEvent, Error, IntoDialEvent,
-    IDENTIFY_PROTOCOL_VERSION,
+    dial_session, echo_server, exit_on_signal, generated_keypair, keypair_from_seed,
+    parse_dial_args, parse_opts, print_identified, rss_max_kib, strip_p2p, usage_error, DialEvent,
+    Error, IntoDialEvent, IDENTIFY_PROTOCOL_VERSION,
 };
 
 /// The identify protocol version of rust-libp2p's relay-server and dcutr
@@ -73,7 +73,7 @@ fn take_flag(args: &mut Vec<String>, name: &str) -> bool {
 fn keypair(seed: Option<u8>) -> Result<Keypair, Error> {
     match seed {
         Some(s) => keypair_from_seed(s),
-        None => Ok(Keypair::generate_ed25519()),
+        None => generated_keypair(),
     }
 }
 
