@@ -115,8 +115,21 @@ void cpeer_handles_close(struct cpeer_loop *l, p2p_host *h)
     uv_unref((uv_handle_t *)&l->sigint);
     p2p_host_free(h);
     uv_run(&l->loop, UV_RUN_DEFAULT);
+    /* Closing the last signal handle restores the default action, which
+     * would make a stop that comes while we exit (an ASan build's leak
+     * check takes a while after EXIT is printed) a kill (143): block the
+     * signals across the close and ignore them from then on, as p2pchat
+     * does (p2pchat_close_signals). */
+    sigset_t stop, old;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, &old);
     uv_close((uv_handle_t *)&l->sigterm, NULL);
     uv_close((uv_handle_t *)&l->sigint, NULL);
+    signal(SIGINT, SIG_IGN);
+    signal(SIGTERM, SIG_IGN);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     uv_run(&l->loop, UV_RUN_DEFAULT);
     uv_loop_close(&l->loop);
 }
