@@ -241,7 +241,7 @@ START_TEST(seed_zero_peerid)
 }
 END_TEST
 
-static int verify_hex(const p2p_pubkey *pub, const char *msg, const uint8_t *sig, size_t siglen)
+static int verify_str(const p2p_pubkey *pub, const char *msg, const uint8_t *sig, size_t siglen)
 {
     return p2p_pubkey_verify(pub, (const uint8_t *)msg, strlen(msg), sig, siglen);
 }
@@ -266,22 +266,22 @@ START_TEST(other_key_signatures)
         ck_assert_int_gt(p2p_peerid_to_string(&id, s, sizeof s), 0);
         ck_assert_str_eq(s, v[i].id);
 
-        ck_assert_int_eq(verify_hex(&pub[i], GO_MSG, sig, n), OTHER_OK);
-        ck_assert_int_eq(verify_hex(&pub[i], GO_MSG "!", sig, n), OTHER_BAD);
-        ck_assert_int_eq(verify_hex(&pub[(i + 1) % 3], GO_MSG, sig, n), OTHER_BAD);
-        ck_assert_int_eq(verify_hex(&pub[i], GO_MSG, sig, n - 1), OTHER_BAD);
-        ck_assert_int_eq(verify_hex(&pub[i], GO_MSG, sig, 0), OTHER_BAD);
-        ck_assert_int_eq(verify_hex(&pub[i], GO_MSG, NULL, 0), OTHER_BAD);
-        for (size_t k = 0; k < n; k += 7) {   /* every byte position matters */
+        ck_assert_int_eq(verify_str(&pub[i], GO_MSG, sig, n), OTHER_OK);
+        ck_assert_int_eq(verify_str(&pub[i], GO_MSG "!", sig, n), OTHER_BAD);
+        ck_assert_int_eq(verify_str(&pub[(i + 1) % 3], GO_MSG, sig, n), OTHER_BAD);
+        ck_assert_int_eq(verify_str(&pub[i], GO_MSG, sig, n - 1), OTHER_BAD);
+        ck_assert_int_eq(verify_str(&pub[i], GO_MSG, sig, 0), OTHER_BAD);
+        ck_assert_int_eq(verify_str(&pub[i], GO_MSG, NULL, 0), OTHER_BAD);
+        for (size_t k = 0; k < n; k += 7) {   /* a bit flipped in every 7th byte */
             sig[k] ^= 0x10;
-            ck_assert_int_eq(verify_hex(&pub[i], GO_MSG, sig, n), OTHER_BAD);
+            ck_assert_int_eq(verify_str(&pub[i], GO_MSG, sig, n), OTHER_BAD);
             sig[k] ^= 0x10;
         }
         /* One byte more: not DER (ECDSA), not the modulus' size (RSA). */
         uint8_t *longer = malloc(n + 1);
         memcpy(longer, sig, n);
         longer[n] = 0;
-        ck_assert_int_eq(verify_hex(&pub[i], GO_MSG, longer, n + 1), OTHER_BAD);
+        ck_assert_int_eq(verify_str(&pub[i], GO_MSG, longer, n + 1), OTHER_BAD);
         free(longer);
         free(sig);
     }
@@ -291,11 +291,11 @@ START_TEST(other_key_signatures)
     memset(off.data + 1, 0xff, 32);
     size_t n;
     uint8_t *sig = unhex(GO_SECP_SIG, &n);
-    ck_assert_int_eq(verify_hex(&off, GO_MSG, sig, n), OTHER_BAD);
+    ck_assert_int_eq(verify_str(&off, GO_MSG, sig, n), OTHER_BAD);
     free(sig);
     /* A key type out of range is refused whatever the build. */
     off.type = (enum p2p_key_type)9;
-    ck_assert_int_lt(verify_hex(&off, GO_MSG, (const uint8_t *)"x", 1), 0);
+    ck_assert_int_lt(verify_str(&off, GO_MSG, (const uint8_t *)"x", 1), 0);
 }
 END_TEST
 
