@@ -51,8 +51,9 @@ static void check_privkey(const uint8_t *data, size_t size)
 }
 
 /* Valid keys of the two types whose signatures are DER (secp256k1, ECDSA
- * P-256): the input's first byte picks one, the rest is the signature. Any outcome but a crash or a valid verdict
- * for a signature nobody made is fine. */
+ * P-256): the input's first byte picks one, the rest is the signature.
+ * Any outcome but a crash or a valid verdict for a signature nobody made
+ * is fine. */
 static const uint8_t SECP_KEY[] = {
     0x08, 0x02, 0x12, 0x21, 0x03, 0xef, 0xfa, 0x07, 0x85, 0x40, 0x8f, 0x49, 0x1a, 0x1d, 0x82, 0xe1, 0x3c,
     0xd0, 0x07, 0x1d, 0xca, 0x95, 0xa0, 0xee, 0x39, 0x6e, 0xa8, 0xf0, 0x55, 0xf1, 0x29, 0xf4, 0x2b, 0xea,

@@ -20,8 +20,9 @@
 #endif
 
 /* What the core says of a signature made with an RSA, ECDSA or secp256k1
- * key: checked with OpenSSL's libcrypto (tests built with
- * P2P_TEST_OTHER_KEYS, see tests/CMakeLists.txt), else unsupported.
+ * key: checked with OpenSSL's libcrypto (P2P_TEST_OTHER_KEYS, set for
+ * every test by tests/CMakeLists.txt when the core has it), else
+ * unsupported.
  * OTHER_OK for a valid signature, OTHER_BAD for an invalid one. */
 #ifdef P2P_TEST_OTHER_KEYS
 #define OTHER_OK 0

@@ -383,8 +383,7 @@ static EVP_PKEY *evp_key(const p2p_pubkey *pub)
     const uint8_t *info = pub->data;
     size_t dlen = pub->len;
     int want = EVP_PKEY_EC;
-    if (pub->type == P2P_KEY_SECP256K1) {
-        if (pub->len != 33) return NULL;
+    if (pub->type == P2P_KEY_SECP256K1) {   /* 33 bytes: check_pubkey_data */
         memcpy(spki, SPKI_SECP256K1, sizeof SPKI_SECP256K1);
         memcpy(spki + sizeof SPKI_SECP256K1, pub->data, 33);
         info = spki;
@@ -401,12 +400,11 @@ static EVP_PKEY *evp_key(const p2p_pubkey *pub)
     return k;
 }
 
+/* A signature of an RSA, ECDSA or secp256k1 key that passed
+ * check_pubkey_data. */
 static int verify_other(const p2p_pubkey *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
                         size_t siglen)
 {
-    if (pub->len > P2P_PUBKEY_DATA_MAX) return P2P_EINVAL;
-    int rc = check_pubkey_data(pub->type, pub->data, pub->len);
-    if (rc < 0) return rc;
     if (!sig || !siglen) return P2P_ECRYPTO;
     EVP_PKEY *k = evp_key(pub);
     EVP_MD_CTX *ctx = k ? EVP_MD_CTX_new() : NULL;
@@ -423,10 +421,8 @@ static int verify_other(const p2p_pubkey *pub, const uint8_t *msg, size_t len, c
 static int verify_other(const p2p_pubkey *pub, const uint8_t *msg, size_t len, const uint8_t *sig,
                         size_t siglen)
 {
-    (void)msg, (void)len, (void)sig, (void)siglen;
-    if (pub->len > P2P_PUBKEY_DATA_MAX) return P2P_EINVAL;
-    int rc = check_pubkey_data(pub->type, pub->data, pub->len);
-    return rc < 0 ? rc : P2P_EUNSUPPORTED;
+    (void)pub, (void)msg, (void)len, (void)sig, (void)siglen;
+    return P2P_EUNSUPPORTED;
 }
 #endif
 
@@ -434,7 +430,11 @@ P2P_API int p2p_pubkey_verify(const p2p_pubkey *pub, const uint8_t *msg, size_t 
                               const uint8_t *sig, size_t siglen)
 {
     if (!pub) return P2P_EINVAL;
-    if (pub->type != P2P_KEY_ED25519) return verify_other(pub, msg, len, sig, siglen);
+    if (pub->type != P2P_KEY_ED25519) {
+        if (pub->len > P2P_PUBKEY_DATA_MAX) return P2P_EINVAL;
+        int rc = check_pubkey_data(pub->type, pub->data, pub->len);
+        return rc < 0 ? rc : verify_other(pub, msg, len, sig, siglen);
+    }
     if (pub->len != crypto_sign_PUBLICKEYBYTES) return P2P_EINVAL;
     if (!sig || siglen != crypto_sign_BYTES) return P2P_ECRYPTO;
     if (sodium_init() < 0) return P2P_ECRYPTO;
