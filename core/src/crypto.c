@@ -38,6 +38,7 @@
 #include <openssl/x509.h>
 #endif
 
+#include "ed25519.h"
 #include "p2p/crypto.h"
 #include "p2p/error.h"
 
@@ -438,7 +439,7 @@ P2P_API int p2p_pubkey_verify(const p2p_pubkey *pub, const uint8_t *msg, size_t 
     if (pub->len != crypto_sign_PUBLICKEYBYTES) return P2P_EINVAL;
     if (!sig || siglen != crypto_sign_BYTES) return P2P_ECRYPTO;
     if (sodium_init() < 0) return P2P_ECRYPTO;
-    if (crypto_sign_verify_detached(sig, msg, len, pub->data) != 0) return P2P_ECRYPTO;
+    if (ed25519_verify_cached(pub->data, msg, len, sig) != 0) return P2P_ECRYPTO;
     return 0;
 }
 

@@ -299,6 +299,78 @@ START_TEST(other_key_signatures)
 }
 END_TEST
 
+/* The Ed25519 cache: a key earns a table with its third accepted
+ * signature, then verifies with it (same verdicts); refused signatures
+ * earn nothing; the limit evicts the least recently used table and 0
+ * turns the cache off. */
+static struct p2p_verify_cache_stats cache_stats(void)
+{
+    struct p2p_verify_cache_stats st;
+    p2p_verify_cache_stats(&st);
+    return st;
+}
+
+static void sign_and_check(const p2p_keypair *kp, int n, int want)
+{
+    p2p_pubkey pub;
+    p2p_keypair_public(kp, &pub);
+    for (int i = 0; i < n; i++) {
+        uint8_t msg[40] = "cache", sig[P2P_ED25519_SIG_LEN];
+        msg[6] = (uint8_t)i;
+        p2p_keypair_sign(kp, msg, sizeof msg, sig);
+        if (want) sig[i % 64] ^= 0x10;
+        ck_assert_int_eq(p2p_pubkey_verify(&pub, msg, sizeof msg, sig, sizeof sig), want);
+    }
+}
+
+START_TEST(verify_cache)
+{
+    p2p_keypair a, b, c;
+    ck_assert_int_eq(p2p_keypair_generate(&a), 0);
+    ck_assert_int_eq(p2p_keypair_generate(&b), 0);
+    ck_assert_int_eq(p2p_keypair_generate(&c), 0);
+    struct p2p_verify_cache_stats s0 = cache_stats(), s;
+    ck_assert_uint_eq(s0.limit, 32);
+    sign_and_check(&a, 2, 0);
+    s = cache_stats();
+    ck_assert_uint_eq(s.slow - s0.slow, 2);
+    ck_assert_uint_eq(s.tables_made, s0.tables_made);
+    sign_and_check(&a, 1, 0);
+    s = cache_stats();
+    ck_assert_uint_eq(s.tables_made - s0.tables_made, 1);
+    ck_assert_uint_eq(s.tables, s0.tables + 1);
+    ck_assert_uint_gt(s.bytes, 30000);
+    /* With the table: valid ones pass, changed ones fail. */
+    sign_and_check(&a, 20, 0);
+    sign_and_check(&a, 64, P2P_ECRYPTO);
+    s = cache_stats();
+    ck_assert_uint_eq(s.fast - s0.fast, 84);
+    ck_assert_uint_eq(s.slow - s0.slow, 3);
+    /* Refused signatures earn no table. */
+    sign_and_check(&b, 10, P2P_ECRYPTO);
+    ck_assert_uint_eq(cache_stats().tables_made - s0.tables_made, 1);
+    /* One table at most: c's evicts a's. */
+    p2p_verify_cache_limit(1);
+    sign_and_check(&c, 3, 0);
+    s = cache_stats();
+    ck_assert_uint_eq(s.tables, 1);
+    ck_assert_uint_eq(s.tables_made - s0.tables_made, 2);
+    uint64_t slow = s.slow;
+    sign_and_check(&a, 1, 0);
+    ck_assert_uint_eq(cache_stats().slow, slow + 1);
+    /* Off: no tables, none made. */
+    p2p_verify_cache_limit(0);
+    ck_assert_uint_eq(cache_stats().tables, 0);
+    ck_assert_uint_eq(cache_stats().bytes, 0);
+    sign_and_check(&c, 5, 0);
+    s = cache_stats();
+    ck_assert_uint_eq(s.tables, 0);
+    ck_assert_uint_eq(s.tables_made - s0.tables_made, 2);
+    p2p_verify_cache_limit(32);
+    ck_assert_uint_eq(cache_stats().limit, 32);
+}
+END_TEST
+
 START_TEST(sign_verify)
 {
     p2p_keypair kp;
@@ -651,6 +723,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, other_private_keys_unsupported);
     tcase_add_test(tc, seed_zero_peerid);
     tcase_add_test(tc, sign_verify);
+    tcase_add_test(tc, verify_cache);
     tcase_add_test(tc, other_key_signatures);
     tcase_add_test(tc, pubkey_equal_and_names);
     tcase_add_test(tc, pubkey_encode_errors);

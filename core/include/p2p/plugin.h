@@ -56,7 +56,7 @@
 P2P_BEGIN_DECLS
 
 #define P2P_ABI_MAJOR 1
-#define P2P_ABI_MINOR 7
+#define P2P_ABI_MINOR 8
 
 typedef struct p2p_host p2p_host;
 
