@@ -136,7 +136,8 @@ def summarize(samples):
             key = ("signed" if x.get("signed", True) else "unsigned") + ("-rt" if x.get("sched") == "fifo" else "")
             g = groups.setdefault(("n", key), {"p50": [], "p99": [], "max": [], "lost": [], "cpuMsPerMsg": [],
                                                "hosts": [], "rate": [], "copiesPerMsg": [],
-                                               "cancelledPerMsg": [], "dupPerMsg": [], "cpuUsPerCopy": []})
+                                               "cancelledPerMsg": [], "dupPerMsg": [], "cpuUsPerCopy": [],
+                                               "tablePct": []})
             for f in ("p50", "p99", "max"):
                 g[f].append(r[f + "Us"] / 1000 if r[f + "Us"] is not None else None)
             g["lost"].append(r["lost"])
@@ -150,6 +151,8 @@ def summarize(samples):
                 g["dupPerMsg"].append(r["duplicates"] / n)
                 if r["copies"]:
                     g["cpuUsPerCopy"].append(r["cpuDeliverySeconds"] * 1e6 / r["copies"])
+            if r.get("verifyFast", 0) + r.get("verifySlow", 0):   # since 2026-11-27g
+                g["tablePct"].append(100 * r["verifyFast"] / (r["verifyFast"] + r["verifySlow"]))
             continue
         if k == "gossip":
             pub, subs = x["result"], x["subscribers"]
@@ -548,11 +551,13 @@ def doc(a):
           "cancelled/msg: copies queued and taken out unsent because the peer's own copy or IDONTWANT came "
           "first; duplicates/msg: copies read by hosts that had the message. CPU µs/copy: all processes' "
           "CPU from each one's first delivery to its end, divided by the copies sent (a copy's sending and "
-          "reading, and everything else the hosts did meanwhile).")
+          "reading, and everything else the hosts did meanwhile). Tables: the share of the processes' "
+          "Ed25519 verifications (messages, handshakes, records) done with the key's precomputed table "
+          "(`p2p_verify_cache_stats`).")
         w("")
         w("| run | peers | msg/s | lost | p50 ms | p99 ms | max ms | CPU ms/msg | copies/msg | cancelled/msg "
-          "| duplicates/msg | CPU µs/copy |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| duplicates/msg | CPU µs/copy | tables % |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for key, label in (("signed", "signed"), ("unsigned", "unsigned"), ("signed-rt", "signed, SCHED_FIFO"),
                            ("unsigned-rt", "unsigned, SCHED_FIFO")):
             e = gn.get(key)
@@ -563,7 +568,7 @@ def doc(a):
               f"| {fmt(e['lost']['max'] if e.get('lost') else None)} "
               f"| {fmt(med('p50'), 2)} | {fmt(med('p99'), 2)} | {fmt(med('max'), 2)} | {fmt(med('cpuMsPerMsg'), 2)} "
               f"| {fmt(med('copiesPerMsg'))} | {fmt(med('cancelledPerMsg'))} | {fmt(med('dupPerMsg'))} "
-              f"| {fmt(med('cpuUsPerCopy'), 1)} |")
+              f"| {fmt(med('cpuUsPerCopy'), 1)} | {fmt(med('tablePct'))} |")
         w("")
 
     rl = s.get("relay", {})

@@ -626,7 +626,9 @@ print(json.dumps({"hosts": sum(r["hosts"] for r in rs), "procs": n, "count": cou
                   "copies": sum(r["copies"] for r in rs), "cancelled": sum(r["cancelled"] for r in rs),
                   "duplicates": sum(r["duplicates"] for r in rs),
                   "cpuSeconds": round(sum(r["cpuSeconds"] for r in rs), 3),
-                  "cpuDeliverySeconds": round(sum(r["cpuDeliverySeconds"] for r in rs), 3)}))
+                  "cpuDeliverySeconds": round(sum(r["cpuDeliverySeconds"] for r in rs), 3),
+                  "verifyFast": sum(r.get("verifyFast", 0) for r in rs),
+                  "verifySlow": sum(r.get("verifySlow", 0) for r in rs)}))
 PY
 )" || die "cannot combine the gossip-net results"
   printf '{"kind":"gossip-net","rate":%s,"signed":%s,"sched":"%s","result":%s,"load":%s,"round":%s}\n' \

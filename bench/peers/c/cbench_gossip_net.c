@@ -5,6 +5,7 @@
  *   cbench gossip-net --hosts H --total T --peers-file F [--dial D]
  *                     [--publishers K] [--rate R] [--count N] [--size B]
  *                     [--warmup-ms MS] [--idle-ms MS] [--linger-ms MS] [--unsigned]
+ *                     [--verify-cache TABLES]
  *       Start H hosts listening on 127.0.0.1, all subscribed to "bench",
  *       and append their "<maddr>/p2p/<id>" lines to F (one short write
  *       each, O_APPEND). When F lists T hosts, every host dials D random
@@ -21,7 +22,10 @@
  *       MS without a new delivery (--idle-ms, default 5000), and prints
  *       {"type":"gossip-net","hosts":H,"count":N,"received":R (deliveries
  *       to the hosts of this process, publishers' own messages excluded),
- *       "cpuSeconds":..,"latUs":[per message: the latest delivery to a
+ *       "cpuSeconds":..,"verifyFast":..,"verifySlow":.. (Ed25519
+ *       verifications with and without the key's table, p2p_verify_cache_stats;
+ *       --verify-cache sets p2p_verify_cache_limit, 0 turns tables off),
+ *       "latUs":[per message: the latest delivery to a
  *       host of this process, microseconds; -1 when one of them never got
  *       it]}; bench/run.sh combines the processes (the latency to ALL
  *       peers of a message is the maximum over processes). The hosts stay
@@ -134,13 +138,16 @@ static void finish(struct net *net)
         p2p_metrics_visit(net->nodes[i].h, count_cb, &c);
     }
     double cpu = cbench_cpu_seconds();
+    struct p2p_verify_cache_stats vc;
+    p2p_verify_cache_stats(&vc);
     printf("{\"type\":\"gossip-net\",\"hosts\":%u,\"count\":%llu,\"received\":%llu,\"sent\":%llu,\"eagain\":%llu,"
            "\"copies\":%llu,\"cancelled\":%llu,\"duplicates\":%llu,\"cpuSeconds\":%.3f,"
-           "\"cpuDeliverySeconds\":%.3f,\"latUs\":[",
+           "\"cpuDeliverySeconds\":%.3f,\"verifyFast\":%llu,\"verifySlow\":%llu,\"latUs\":[",
            net->nhosts, (unsigned long long)net->count, (unsigned long long)received, (unsigned long long)net->sent,
            (unsigned long long)net->eagain, (unsigned long long)(c.forwarded - c.cancelled),
            (unsigned long long)c.cancelled, (unsigned long long)c.duplicate, cpu,
-           net->t_last_rx ? cpu - net->cpu_first_rx : 0.0);
+           net->t_last_rx ? cpu - net->cpu_first_rx : 0.0, (unsigned long long)vc.fast,
+           (unsigned long long)vc.slow);
     for (uint64_t s = 0; s < net->count; s++) {
         /* Every host of ours got it (a publishing host does not get its own). */
         unsigned want = net->nhosts - (net->publisher ? 1 : 0);
@@ -285,6 +292,7 @@ int cbench_gossip_net(int argc, char **argv)
         else if (!strcmp(a, "--warmup-ms") && !arg_num(b, &v, 0, 600000)) net.warmup_ms = v;
         else if (!strcmp(a, "--idle-ms") && !arg_num(b, &v, 100, 600000)) net.idle_ms = v;
         else if (!strcmp(a, "--linger-ms") && !arg_num(b, &v, 0, 600000)) net.linger_ms = v;
+        else if (!strcmp(a, "--verify-cache") && !arg_num(b, &v, 0, 65536)) p2p_verify_cache_limit((size_t)v);
         else goto bad;
         continue;
     bad:
