@@ -7,8 +7,9 @@
  * handshakes). libsodium's verification decompresses the key and runs a
  * double-scalar multiplication with small windows every time; with a table
  * of 256 precomputed multiples of the key (and one of the base point) the
- * check [s]B - [k]A == R takes 128 mixed additions and 4 doublings, about
- * 2.5x less work.
+ * check [s]B - [k]A == R takes 128 mixed additions and 4 doublings:
+ * 2.3x faster (16 us against libsodium's 36 for a 1.2 KiB message on
+ * the benchmark machine).
  *
  * The verdict is libsodium's (crypto_sign_verify_detached, 1.0.18 and
  * later, without ED25519_COMPAT) for every input: s must be below the
@@ -34,7 +35,7 @@ struct ed25519_table;
 size_t ed25519_table_size(void);
 
 /* A table for public key pk (32 bytes), or NULL if pk does not decode to
- * a curve point or memory ran out. Costs about 1.3 verifications. Free
+ * a curve point or memory ran out. Costs about 2 libsodium verifications. Free
  * with ed25519_table_free. */
 struct ed25519_table *ed25519_table_new(const uint8_t pk[32]);
 void ed25519_table_free(struct ed25519_table *t);

@@ -11,8 +11,8 @@
  *
  * What a hostile peer can make us spend: keys are free, so it can send
  * MAKE_AFTER valid signatures from each of many keys; every key then
- * costs a table (~1.3 verifications) on top of its MAKE_AFTER
- * verifications, at most ~1.45x the work of verifying without the cache. */
+ * costs a table (~2 verifications) on top of its MAKE_AFTER
+ * verifications, at most ~1.7x the work of verifying without the cache. */
 #include <pthread.h>
 #include <sodium.h>
 #include <stdbool.h>

@@ -1,4 +1,5 @@
 /* test_crypto.c - keys: spec test vectors, strict decoding, Ed25519. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +372,55 @@ START_TEST(verify_cache)
 }
 END_TEST
 
+/* Threads verifying three keys' signatures with room for one table:
+ * tables are made, evicted while another thread uses them and freed by
+ * their last user (ASan would see a use after free), and every verdict
+ * stays right. */
+struct cache_thread {
+    const p2p_keypair *keys;
+    int errors;
+};
+
+static void *cache_thread_main(void *arg)
+{
+    struct cache_thread *t = arg;
+    for (int i = 0; i < 300; i++) {
+        const p2p_keypair *kp = &t->keys[i % 3];
+        p2p_pubkey pub;
+        p2p_keypair_public(kp, &pub);
+        uint8_t msg[16] = "threads", sig[P2P_ED25519_SIG_LEN];
+        msg[8] = (uint8_t)i;
+        p2p_keypair_sign(kp, msg, sizeof msg, sig);
+        if (p2p_pubkey_verify(&pub, msg, sizeof msg, sig, sizeof sig) != 0) t->errors++;
+        sig[5] ^= 4;
+        if (p2p_pubkey_verify(&pub, msg, sizeof msg, sig, sizeof sig) != P2P_ECRYPTO) t->errors++;
+    }
+    return NULL;
+}
+
+START_TEST(verify_cache_threads)
+{
+    p2p_keypair keys[3];
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(p2p_keypair_generate(&keys[i]), 0);
+    p2p_verify_cache_limit(1);
+    pthread_t th[4];
+    struct cache_thread ct[4];
+    for (int i = 0; i < 4; i++) {
+        ct[i] = (struct cache_thread){ keys, 0 };
+        ck_assert_int_eq(pthread_create(&th[i], NULL, cache_thread_main, &ct[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+        ck_assert_int_eq(ct[i].errors, 0);
+    }
+    struct p2p_verify_cache_stats st = cache_stats();
+    ck_assert_uint_gt(st.fast, 0);
+    ck_assert_uint_gt(st.tables_made, 1);
+    ck_assert_uint_le(st.tables, 1);
+    p2p_verify_cache_limit(32);
+}
+END_TEST
+
 START_TEST(sign_verify)
 {
     p2p_keypair kp;
@@ -724,6 +774,7 @@ static Suite *crypto_suite(void)
     tcase_add_test(tc, seed_zero_peerid);
     tcase_add_test(tc, sign_verify);
     tcase_add_test(tc, verify_cache);
+    tcase_add_test(tc, verify_cache_threads);
     tcase_add_test(tc, other_key_signatures);
     tcase_add_test(tc, pubkey_equal_and_names);
     tcase_add_test(tc, pubkey_encode_errors);

@@ -80,7 +80,7 @@ P2P_API bool p2p_pubkey_equal(const p2p_pubkey *a, const p2p_pubkey *b);
  * fails p2p_pubkey_decode's checks, P2P_EUNSUPPORTED for RSA, ECDSA and
  * secp256k1 in a core built without libcrypto. Thread-safe. An Ed25519
  * key that keeps signing (gossipsub authors, reconnecting peers) gets a
- * precomputed table after a few signatures and then verifies ~2.5x
+ * precomputed table after a few signatures and then verifies ~2.3x
  * faster; the verdicts are libsodium's either way (see below). */
 P2P_API int p2p_pubkey_verify(const p2p_pubkey *pub, const uint8_t *msg, size_t len,
                               const uint8_t *sig, size_t siglen);
