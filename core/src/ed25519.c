@@ -58,17 +58,19 @@ static void fe_frombytes(fe *h, const uint8_t s[32])
     h->v[4] = (w3 >> 12) & MASK51;
 }
 
+/* Limbs 0-3 carried into the next; limb 4 keeps its excess. */
+static inline __attribute__((always_inline)) void fe_carry_up(uint64_t t[5])
+{
+    for (int i = 0; i < 4; i++) {
+        t[i + 1] += t[i] >> 51;
+        t[i] &= MASK51;
+    }
+}
+
 /* Carry so every limb is below 2^51 but limb 1, which may reach 2^51. */
 static inline __attribute__((always_inline)) void fe_carry(uint64_t t[5])
 {
-    t[1] += t[0] >> 51;
-    t[0] &= MASK51;
-    t[2] += t[1] >> 51;
-    t[1] &= MASK51;
-    t[3] += t[2] >> 51;
-    t[2] &= MASK51;
-    t[4] += t[3] >> 51;
-    t[3] &= MASK51;
+    fe_carry_up(t);
     t[0] += 19 * (t[4] >> 51);
     t[4] &= MASK51;
     t[1] += t[0] >> 51;
@@ -89,14 +91,7 @@ static void fe_tobytes(uint8_t s[32], const fe *h)
     q = (t[3] + q) >> 51;
     q = (t[4] + q) >> 51;
     t[0] += 19 * q;
-    t[1] += t[0] >> 51;
-    t[0] &= MASK51;
-    t[2] += t[1] >> 51;
-    t[1] &= MASK51;
-    t[3] += t[2] >> 51;
-    t[2] &= MASK51;
-    t[4] += t[3] >> 51;
-    t[3] &= MASK51;
+    fe_carry_up(t);
     t[4] &= MASK51;
     uint64_t w[4] = { t[0] | (t[1] << 51), (t[1] >> 13) | (t[2] << 38), (t[2] >> 26) | (t[3] << 25),
                       (t[3] >> 39) | (t[4] << 12) };

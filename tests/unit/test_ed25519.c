@@ -7,6 +7,25 @@
 #include "ed25519.h"
 #include "testutil.h"
 
+/* The y of a point of order 8 (the other one is p - y8). */
+static const uint8_t y8[32] = { 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
+                                0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
+                                0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 };
+
+/* k = SHA-512(R || A || msg) mod L, the scalar the signer multiplies
+ * its secret by. */
+static void challenge(uint8_t k[32], const uint8_t R[32], const uint8_t A[32], const uint8_t *msg, size_t len)
+{
+    uint8_t h[64];
+    crypto_hash_sha512_state hs;
+    crypto_hash_sha512_init(&hs);
+    crypto_hash_sha512_update(&hs, R, 32);
+    crypto_hash_sha512_update(&hs, A, 32);
+    crypto_hash_sha512_update(&hs, msg, len);
+    crypto_hash_sha512_final(&hs, h);
+    crypto_core_ed25519_scalar_reduce(k, h);
+}
+
 /* Both verdicts, asserting they agree; returns ours (0 valid, -1 not). */
 static int both(const struct ed25519_table *t, const uint8_t pk[32], const uint8_t *msg, size_t len,
                 const uint8_t sig[64])
@@ -118,9 +137,6 @@ END_TEST
 START_TEST(small_order_r)
 {
     ck_assert_int_ge(sodium_init(), 0);
-    static const uint8_t y8[32] = { 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
-                                    0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
-                                    0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 };
     uint8_t p8[32];
     memcpy(p8, y8, 32);
     ck_assert_int_eq(ed25519_has_order8(p8), 1);
@@ -173,18 +189,12 @@ START_TEST(small_order_r)
 
     /* R = the identity with s = k a satisfies [s]B - [k]A = R: only the
      * small-order check refuses it. */
-    uint8_t a[32], A[32], h[64], kk[32], sig[64] = { 1 };
+    uint8_t a[32], A[32], kk[32], sig[64] = { 1 };
     crypto_core_ed25519_scalar_random(a);
     ck_assert_int_eq(crypto_scalarmult_ed25519_base_noclamp(A, a), 0);
     t = ed25519_table_new(A);
     ck_assert_ptr_nonnull(t);
-    crypto_hash_sha512_state hs;
-    crypto_hash_sha512_init(&hs);
-    crypto_hash_sha512_update(&hs, sig, 32);
-    crypto_hash_sha512_update(&hs, A, 32);
-    crypto_hash_sha512_update(&hs, msg, sizeof msg);
-    crypto_hash_sha512_final(&hs, h);
-    crypto_core_ed25519_scalar_reduce(kk, h);
+    challenge(kk, sig, A, msg, sizeof msg);
     crypto_core_ed25519_scalar_mul(sig + 32, kk, a);
     ck_assert_int_eq(both(t, A, msg, sizeof msg, sig), -1);
     ed25519_table_free(t);
@@ -197,9 +207,6 @@ END_TEST
 START_TEST(torsion_keys)
 {
     ck_assert_int_ge(sodium_init(), 0);
-    static const uint8_t y8[32] = { 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4,
-                                    0x89, 0xf2, 0xef, 0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6,
-                                    0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 };
     int valid = 0, refused = 0;
     for (int k = 0; k < 8; k++) {
         uint8_t a[32], aB[32], pk[32];
@@ -209,16 +216,10 @@ START_TEST(torsion_keys)
         struct ed25519_table *t = ed25519_table_new(pk);
         ck_assert_ptr_nonnull(t);
         for (int m = 0; m < 32; m++) {
-            uint8_t msg[8] = { (uint8_t)k, (uint8_t)m }, r[32], R[32], h[64], kk[32], sig[64];
+            uint8_t msg[8] = { (uint8_t)k, (uint8_t)m }, r[32], R[32], kk[32], sig[64];
             crypto_core_ed25519_scalar_random(r);
             ck_assert_int_eq(crypto_scalarmult_ed25519_base_noclamp(R, r), 0);
-            crypto_hash_sha512_state hs;
-            crypto_hash_sha512_init(&hs);
-            crypto_hash_sha512_update(&hs, R, 32);
-            crypto_hash_sha512_update(&hs, pk, 32);
-            crypto_hash_sha512_update(&hs, msg, sizeof msg);
-            crypto_hash_sha512_final(&hs, h);
-            crypto_core_ed25519_scalar_reduce(kk, h);
+            challenge(kk, R, pk, msg, sizeof msg);
             uint8_t ka[32];
             crypto_core_ed25519_scalar_mul(ka, kk, a);
             memcpy(sig, R, 32);
