@@ -61,12 +61,13 @@ const struct p2p_app_schema p2pchat_apps[] = {
  * relayed connections (peers behind NAT meet through their relay) and
  * upgrades them with DCUtR (defaults: the spec's roles, as rust-libp2p;
  * public addresses only); gossipsub then moves to the direct connection. */
-#define CONNECTION_PLUGINS \
+#define CONNECTION_PLUGINS_WITH(yamux_keys) \
     "[plugin transport-tcp]\n" \
     "[plugin noise]\n" \
-    "[plugin yamux]\n" \
+    "[plugin yamux]\n" yamux_keys \
     "[plugin identify]\n" \
     "[plugin ping]\n"
+#define CONNECTION_PLUGINS CONNECTION_PLUGINS_WITH("")
 
 static const char peer_ini[] =
     "[host]\n"
@@ -86,11 +87,13 @@ static const char peer_ini[] =
     "room = libp2p-chat\n";
 
 /* The relay: circuit relay server, AutoNAT server (tells peers whether
- * they are reachable), DHT server and bootstrap node. */
+ * they are reachable), DHT server and bootstrap node. Yamux windows stay
+ * at 256 KiB, as in config/relay.ini: a grown window only lets senders
+ * park more bytes in the relay while a circuit's other side is slow. */
 static const char relay_ini[] =
     "[host]\n"
     "secret_key_seed = 0\n"
-    CONNECTION_PLUGINS
+    CONNECTION_PLUGINS_WITH("max_stream_window = 256KiB\n")
     "[plugin relay]\n"
     "server = true\n"
     "client = false\n"
