@@ -21,7 +21,6 @@
 
 #include "ed25519.h"
 #include "p2p/crypto.h"
-#include "util.h"
 
 #define MAKE_AFTER 3
 #define CANDIDATES 64
