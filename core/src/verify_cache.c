@@ -43,7 +43,7 @@ struct slot {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static struct slot cand[CANDIDATES];
 static struct slot *tabs;
-static size_t ntabs, limit = DEFAULT_LIMIT;
+static size_t ntabs, cap, limit = DEFAULT_LIMIT;   /* tabs: cap slots, ntabs used */
 static uint64_t clock_, n_fast, n_slow, n_made;
 
 static struct slot *find(struct slot *v, size_t n, const uint8_t pk[32])
@@ -76,12 +76,19 @@ static void drop_table(struct slot *s)
     *s = tabs[--ntabs];
 }
 
-/* Under mu: a table for pk (made outside the lock) joins the tables. */
+/* Under mu: a table for pk (made outside the lock; NULL if that failed)
+ * joins the tables, or is freed if there is no room for it. */
 static void add_table(const uint8_t pk[32], struct ed25519_table *t)
 {
-    struct held *h = malloc(sizeof *h);
-    if (!h || limit == 0) {
-        free(h);
+    if (t && cap < limit) {
+        struct slot *n = realloc(tabs, limit * sizeof *n);
+        if (n) {
+            tabs = n;
+            cap = limit;
+        }
+    }
+    struct held *h = t && limit && cap >= limit && !find(tabs, ntabs, pk) ? malloc(sizeof *h) : NULL;
+    if (!h) {
         ed25519_table_free(t);
         return;
     }
@@ -94,17 +101,6 @@ static void add_table(const uint8_t pk[32], struct ed25519_table *t)
     s->used = ++clock_;
     s->h = h;
     n_made++;
-}
-
-static int ensure_capacity(void)
-{
-    static size_t cap;
-    if (cap >= limit) return 0;
-    struct slot *n = realloc(tabs, limit * sizeof *n);
-    if (!n) return -1;
-    tabs = n;
-    cap = limit;
-    return 0;
 }
 
 /* Under mu, after libsodium accepted a signature by pk: 1 if the caller
@@ -155,8 +151,7 @@ int ed25519_verify_cached(const uint8_t pk[32], const uint8_t *msg, size_t len, 
     pthread_mutex_lock(&mu);
     struct slot *c = find(cand, CANDIDATES, pk);
     if (c) memset(c, 0, sizeof *c);
-    if (t && ensure_capacity() == 0 && !find(tabs, ntabs, pk)) add_table(pk, t);
-    else ed25519_table_free(t);
+    add_table(pk, t);
     pthread_mutex_unlock(&mu);
     return 0;
 }
